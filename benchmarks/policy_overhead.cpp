@@ -1,0 +1,185 @@
+// Overhead of intg's policy stacks around an operation that completes at once, next to a bare
+// co_await of the same operation. Every benchmark reports `allocs_per_op`, counted at the malloc
+// level. See docs/benchmarks.md for the command and the recorded results.
+#include "malloc_counter.hpp"
+
+#include <intg/intg.hpp>
+
+#include <benchmark/benchmark.h>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+asio::awaitable<intg::result<int>> answer() { co_return 42; }
+
+// An operation in the preferred shape: it takes the attempt (and could bind its cancellation slot).
+struct answer_op {
+  asio::awaitable<intg::result<int>> operator()(intg::attempt&) const { co_return 42; }
+};
+struct failing_op {
+  asio::awaitable<intg::result<int>> operator()(intg::attempt&) const { co_return intg::error::http(503); }
+};
+
+using full_stack = intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>,
+                                  intg::timeout<>>;
+
+full_stack make_full_stack(double rpm = 1e12, int burst = 1'000'000) {
+  intg::retry<>::options ro;
+  ro.max_attempts = 3;
+  ro.base_delay = 1ms;
+  intg::circuit_breaker<>::options co;
+  co.failure_threshold = 5;
+  co.recovery_timeout = 3600s;
+  intg::rate_limiter<>::options lo;
+  lo.requests_per_minute = rpm;
+  lo.burst_limit = burst;
+  intg::timeout<>::options to;
+  to.per_attempt = 30s;
+  return full_stack{intg::tracing<>::options{}, ro, co, lo, to};
+}
+
+// Runs `body` as a coroutine on a private io_context, timing the benchmark loop inside it.
+template <class Body>
+void run_loop(benchmark::State& state, Body body) {
+  asio::io_context io(1);
+  std::uint64_t allocs = 0;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        co_await body(state, true);  // warm the frame caches outside the timed loop
+        const std::uint64_t before = bench::allocation_count();
+        co_await body(state, false);
+        allocs = bench::allocation_count() - before;
+      },
+      asio::detached);
+  io.run();
+  state.counters["allocs_per_op"] =
+      benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(std::max<std::int64_t>(1, state.iterations())));
+}
+
+template <class Pipeline, class Op>
+void run_pipeline(benchmark::State& state, Pipeline& p, Op op, bool expect_ok) {
+  run_loop(state, [&](benchmark::State& st, bool warmup) -> asio::awaitable<void> {
+    if (warmup) {
+      for (int i = 0; i < 16; ++i) {
+        auto r = co_await p.execute(op);
+        benchmark::DoNotOptimize(r);
+      }
+      co_return;
+    }
+    for (auto _ : st) {
+      auto r = co_await p.execute(op);
+      if (r.has_value() != expect_ok) {
+        static thread_local std::string why;
+        why = r ? "unexpected success" : "unexpected error: " + r.error().to_string();
+        st.SkipWithError(why.c_str());
+        break;
+      }
+      benchmark::DoNotOptimize(r);
+    }
+  });
+}
+
+void BM_bare_awaitable(benchmark::State& state) {
+  run_loop(state, [](benchmark::State& st, bool warmup) -> asio::awaitable<void> {
+    if (warmup) {
+      auto r = co_await answer();
+      benchmark::DoNotOptimize(r);
+      co_return;
+    }
+    for (auto _ : st) {
+      auto r = co_await answer();
+      benchmark::DoNotOptimize(r);
+    }
+  });
+}
+BENCHMARK(BM_bare_awaitable);
+
+void BM_steady_clock_now(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(std::chrono::steady_clock::now());
+}
+BENCHMARK(BM_steady_clock_now);
+
+void BM_full_stack(benchmark::State& state) {
+  auto p = make_full_stack();
+  run_pipeline(state, p, answer_op{}, true);
+}
+BENCHMARK(BM_full_stack);
+
+void BM_full_stack_opaque_op(benchmark::State& state) {
+  // op() without the attempt: with a deadline armed it must run as its own coroutine thread.
+  auto p = make_full_stack();
+  run_pipeline(state, p, [] { return answer(); }, true);
+}
+BENCHMARK(BM_full_stack_opaque_op);
+
+void BM_full_stack_open_circuit(benchmark::State& state) {
+  auto p = make_full_stack();
+  p.get<intg::circuit_breaker<>>().isolate();
+  run_pipeline(state, p, answer_op{}, false);
+}
+BENCHMARK(BM_full_stack_open_circuit);
+
+void BM_full_stack_rate_limited(benchmark::State& state) {
+  auto p = make_full_stack(1e-3, 1);  // one call, then nothing for ages
+  run_pipeline(state, p, answer_op{}, false);
+}
+BENCHMARK(BM_full_stack_rate_limited);
+
+template <class Policy>
+void BM_single(benchmark::State& state) {
+  intg::pipeline<Policy> p;
+  run_pipeline(state, p, answer_op{}, true);
+}
+BENCHMARK(BM_single<intg::retry<>>)->Name("BM_retry");
+BENCHMARK(BM_single<intg::circuit_breaker<>>)->Name("BM_circuit_breaker");
+BENCHMARK(BM_single<intg::timeout<>>)->Name("BM_timeout");
+BENCHMARK(BM_single<intg::bulkhead<>>)->Name("BM_bulkhead");
+BENCHMARK(BM_single<intg::tracing<>>)->Name("BM_tracing");
+BENCHMARK(BM_single<intg::fallback<intg::fallback_value<int>>>)->Name("BM_fallback");
+
+void BM_rate_limiter(benchmark::State& state) {
+  intg::pipeline<intg::rate_limiter<>> p{intg::rate_limiter<>::options{1e12, 1'000'000, {}}};
+  run_pipeline(state, p, answer_op{}, true);
+}
+BENCHMARK(BM_rate_limiter);
+
+void BM_keyed_rate_limiter(benchmark::State& state) {
+  intg::keyed_rate_limiter<>::options o;
+  o.requests_per_minute = 1e12;
+  o.burst_limit = 1'000'000;
+  intg::pipeline<intg::keyed_rate_limiter<>> p{o};
+  run_loop(state, [&](benchmark::State& st, bool warmup) -> asio::awaitable<void> {
+    const int n = warmup ? 16 : 0;
+    for (int i = 0; i < n; ++i) (void)co_await p.execute(answer_op{}, {.partition_key = "tenant_123"});
+    if (warmup) co_return;
+    for (auto _ : st) {
+      auto r = co_await p.execute(answer_op{}, {.partition_key = "tenant_123"});
+      benchmark::DoNotOptimize(r);
+    }
+  });
+}
+BENCHMARK(BM_keyed_rate_limiter);
+
+void BM_fallback_failure(benchmark::State& state) {
+  intg::pipeline<intg::fallback<intg::fallback_value<int>>> p{{.handler = {7}}};
+  run_pipeline(state, p, failing_op{}, true);
+}
+BENCHMARK(BM_fallback_failure);
+
+// Two threads, each with its own io_context, sharing one pipeline (and so its breaker, limiter
+// and retry budget).
+full_stack shared_stack = make_full_stack();
+void BM_full_stack_shared_two_threads(benchmark::State& state) { run_pipeline(state, shared_stack, answer_op{}, true); }
+BENCHMARK(BM_full_stack_shared_two_threads)->Threads(2)->UseRealTime();
+
+}  // namespace
+
+BENCHMARK_MAIN();

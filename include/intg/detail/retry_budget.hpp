@@ -1,0 +1,68 @@
+// A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
+// `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
+// second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock.
+#pragma once
+
+#include <intg/clock.hpp>
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace intg::detail {
+
+class retry_budget {
+ public:
+  static constexpr int slots = 10;
+  static constexpr std::int64_t unit = 1000;  // milli-tokens per retry
+
+  void configure(double ratio, int min_per_second, std::chrono::nanoseconds window) noexcept {
+    deposit_ = static_cast<std::int64_t>(ratio * unit);
+    window_ = std::max<std::int64_t>(window.count(), slots);
+    width_ = window_ / slots;
+    reserve_ = static_cast<std::int64_t>(min_per_second) * unit * window_ / 1'000'000'000;
+  }
+
+  void deposit(time_point now) noexcept { add(now, deposit_); }
+
+  /// Takes one retry's worth if the budget allows it.
+  bool try_withdraw(time_point now) noexcept {
+    if (balance(now) + reserve_ < unit) return false;
+    add(now, -unit);
+    return true;
+  }
+
+  std::int64_t balance(time_point now) const noexcept {
+    const std::int64_t s = now.time_since_epoch().count() / width_;
+    std::int64_t sum = 0;
+    for (const auto& sl : slot_) {
+      const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
+      if (e > s - slots && e <= s) sum += sl.value.load(std::memory_order_relaxed);
+    }
+    return sum;
+  }
+
+ private:
+  struct slot {
+    std::atomic<std::int64_t> epoch{-1};
+    std::atomic<std::int64_t> value{0};
+  };
+
+  void add(time_point now, std::int64_t amount) noexcept {
+    const std::int64_t s = now.time_since_epoch().count() / width_;
+    slot& sl = slot_[static_cast<std::size_t>(s % slots)];
+    std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
+    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed))
+      sl.value.store(0, std::memory_order_relaxed);  // a stale slot starts over (approximate under races)
+    sl.value.fetch_add(amount, std::memory_order_relaxed);
+  }
+
+  std::array<slot, slots> slot_{};
+  std::int64_t deposit_ = 200;
+  std::int64_t window_ = 10'000'000'000;
+  std::int64_t width_ = 1'000'000'000;
+  std::int64_t reserve_ = 100 * unit;
+};
+
+}  // namespace intg::detail

@@ -1,0 +1,267 @@
+// intg's error vocabulary: the errc enum, its error category, and intg::error, an error_code plus
+// the details callers need (HTTP status, a server's retry-after hint, a message, a JSON path).
+// Errors are values: copying one never allocates unless it carries a message or a path.
+#pragma once
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/system_error.hpp>
+#include <boost/asio/error.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <ostream>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+namespace intg {
+
+/// Conditions raised by intg itself. Transport errors keep their own category (Asio, Beast, SSL).
+enum class errc {
+  circuit_open = 1,         ///< a circuit breaker rejected the call without running it
+  rate_limited,             ///< a rate limiter rejected the call (or the server answered 429)
+  timeout,                  ///< the attempt's deadline passed; the operation was cancelled
+  bulkhead_full,            ///< no concurrency slot and no queue place (or the queue wait expired)
+  retry_budget_exhausted,   ///< a retry was due but the retry budget had no tokens left
+  cancelled,                ///< the caller cancelled the call
+  http_error,               ///< the server answered with an HTTP error status (see error::http_status)
+  invalid_grant,            ///< an OAuth grant was refused; retrying cannot help
+  invalid_argument,         ///< the caller passed a value outside the documented range
+  invalid_response,         ///< the peer answered with something that does not parse or fit
+  not_found,                ///< no such integration, tenant or resource
+  unavailable,              ///< the dependency is down or refusing work (transient)
+  not_initialized,          ///< the integration was used before initialize() succeeded
+  disabled,                 ///< the integration is disabled
+  config_error,             ///< configuration is missing, malformed or inconsistent
+  unauthorized,             ///< credentials were missing or refused
+};
+
+namespace detail {
+class intg_category final : public boost::system::error_category {
+ public:
+  constexpr intg_category() noexcept : error_category(0x696e74672d636f72ULL) {}
+  const char* name() const noexcept override { return "intg"; }
+  std::string message(int ev) const override { return std::string(describe(ev)); }
+  char const* message(int ev, char*, std::size_t) const noexcept override { return describe(ev); }
+
+  static const char* describe(int ev) noexcept {
+    switch (static_cast<errc>(ev)) {
+      case errc::circuit_open: return "circuit breaker is open";
+      case errc::rate_limited: return "rate limited";
+      case errc::timeout: return "operation timed out";
+      case errc::bulkhead_full: return "bulkhead is full";
+      case errc::retry_budget_exhausted: return "retry budget exhausted";
+      case errc::cancelled: return "operation cancelled";
+      case errc::http_error: return "HTTP error status";
+      case errc::invalid_grant: return "OAuth grant refused";
+      case errc::invalid_argument: return "invalid argument";
+      case errc::invalid_response: return "invalid response";
+      case errc::not_found: return "not found";
+      case errc::unavailable: return "service unavailable";
+      case errc::not_initialized: return "integration not initialized";
+      case errc::disabled: return "integration disabled";
+      case errc::config_error: return "configuration error";
+      case errc::unauthorized: return "unauthorized";
+    }
+    return "unknown intg error";
+  }
+};
+}  // namespace detail
+
+/// The category of intg::errc values.
+inline const boost::system::error_category& intg_category() noexcept {
+  static constexpr detail::intg_category instance;
+  return instance;
+}
+
+inline boost::system::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), intg_category()};
+}
+
+}  // namespace intg
+
+template <>
+struct boost::system::is_error_code_enum<intg::errc> : std::true_type {};
+
+namespace intg {
+
+/// An error code plus what callers need to act on it. Small (40 bytes) and cheap to copy: the
+/// message and JSON path live in one shared, immutable block allocated only when set.
+class error {
+ public:
+  error() noexcept = default;
+  error(boost::system::error_code ec) noexcept : code_(ec) {}  // NOLINT: implicit by design
+  error(errc e) noexcept : code_(make_error_code(e)) {}        // NOLINT: implicit by design
+  error(errc e, std::string message) : code_(make_error_code(e)) { set(std::move(message), {}); }
+  error(boost::system::error_code ec, std::string message) : code_(ec) { set(std::move(message), {}); }
+
+  error(const error& o) noexcept
+      : code_(o.code_), retry_after_ms_(o.retry_after_ms_), http_status_(o.http_status_), details_(o.details_) {
+    if (details_) details_->refs.fetch_add(1, std::memory_order_relaxed);
+  }
+  error(error&& o) noexcept
+      : code_(o.code_), retry_after_ms_(o.retry_after_ms_), http_status_(o.http_status_), details_(o.details_) {
+    o.details_ = nullptr;
+  }
+  error& operator=(const error& o) noexcept {
+    if (this != &o) {
+      error tmp(o);
+      swap(tmp);
+    }
+    return *this;
+  }
+  error& operator=(error&& o) noexcept {
+    if (this != &o) {
+      release();
+      code_ = o.code_;
+      retry_after_ms_ = o.retry_after_ms_;
+      http_status_ = o.http_status_;
+      details_ = o.details_;
+      o.details_ = nullptr;
+    }
+    return *this;
+  }
+  ~error() { release(); }
+
+  /// An HTTP error status with an optional retry-after hint and message.
+  static error http(int status, std::chrono::milliseconds retry_after = std::chrono::milliseconds{-1},
+                    std::string message = {}) {
+    error e{errc::http_error};
+    e.with_http_status(status).with_retry_after(retry_after);
+    if (!message.empty()) e.set(std::move(message), {});
+    return e;
+  }
+
+  const boost::system::error_code& code() const noexcept { return code_; }
+  explicit operator bool() const noexcept { return static_cast<bool>(code_); }
+
+  /// HTTP status when the error came from an HTTP answer, else 0.
+  int http_status() const noexcept { return http_status_; }
+  error& with_http_status(int s) noexcept {
+    http_status_ = static_cast<std::int16_t>(s);
+    return *this;
+  }
+
+  /// How long the server (or a local limiter) asked us to wait; negative when there is no hint.
+  std::chrono::milliseconds retry_after() const noexcept { return std::chrono::milliseconds(retry_after_ms_); }
+  bool has_retry_after() const noexcept { return retry_after_ms_ >= 0; }
+  error& with_retry_after(std::chrono::milliseconds d) noexcept {
+    const auto c = d.count();
+    retry_after_ms_ = c < 0 ? -1 : static_cast<std::int32_t>(std::min<std::int64_t>(c, INT32_MAX));
+    return *this;
+  }
+
+  /// A human-readable explanation; never contains secrets (callers must not put them there).
+  std::string_view message() const noexcept { return details_ ? std::string_view(details_->message) : std::string_view{}; }
+  /// Where in a JSON document the problem is (for parse and config errors), e.g. "$.tenants.a.sla".
+  std::string_view json_path() const noexcept { return details_ ? std::string_view(details_->json_path) : std::string_view{}; }
+
+  error& with_message(std::string m) {
+    set(std::move(m), std::string(json_path()));
+    return *this;
+  }
+  error& with_json_path(std::string p) {
+    set(std::string(message()), std::move(p));
+    return *this;
+  }
+
+  /// "description (HTTP 503): message at $.path"
+  std::string to_string() const {
+    std::string s = code_.message();
+    if (http_status_) s += " (HTTP " + std::to_string(http_status_) + ")";
+    if (auto m = message(); !m.empty()) {
+      s += ": ";
+      s += m;
+    }
+    if (auto p = json_path(); !p.empty()) {
+      s += " at ";
+      s += p;
+    }
+    return s;
+  }
+
+  void swap(error& o) noexcept {
+    std::swap(code_, o.code_);
+    std::swap(retry_after_ms_, o.retry_after_ms_);
+    std::swap(http_status_, o.http_status_);
+    std::swap(details_, o.details_);
+  }
+
+  friend bool operator==(const error& a, const error& b) noexcept { return a.code_ == b.code_; }
+  friend bool operator==(const error& a, errc b) noexcept { return a.code_ == make_error_code(b); }
+  friend bool operator==(const error& a, const boost::system::error_code& b) noexcept { return a.code_ == b; }
+  friend std::ostream& operator<<(std::ostream& os, const error& e) { return os << e.to_string(); }
+
+ private:
+  struct details {
+    std::atomic<int> refs{1};
+    std::string message;
+    std::string json_path;
+  };
+  void set(std::string message, std::string path) {
+    auto* d = new details;
+    d->message = std::move(message);
+    d->json_path = std::move(path);
+    release();
+    details_ = d;
+  }
+  void release() noexcept {
+    if (details_ && details_->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete details_;
+    details_ = nullptr;
+  }
+
+  boost::system::error_code code_{};
+  std::int32_t retry_after_ms_ = -1;
+  std::int16_t http_status_ = 0;
+  details* details_ = nullptr;
+};
+
+/// Thrown for programming errors and start-up misconfiguration (never on the hot path).
+class exception : public boost::system::system_error {
+ public:
+  explicit exception(const error& e) : system_error(e.code(), std::string(e.to_string())), error_(e) {}
+  const intg::error& error() const noexcept { return error_; }
+
+ private:
+  intg::error error_;
+};
+
+/// Used by boost::system::result<T, intg::error>::value() when it holds an error.
+[[noreturn]] inline void throw_exception_from_error(const error& e, const boost::source_location&) {
+  throw intg::exception(e);
+}
+
+/// Whether retrying may help: connection failures, timeouts, 429, 5xx and `unavailable`.
+inline bool is_transient(const error& e) noexcept {
+  const auto& c = e.code();
+  if (c.category() == intg_category()) {
+    switch (static_cast<errc>(c.value())) {
+      case errc::timeout:
+      case errc::unavailable:
+        return true;
+      case errc::rate_limited:
+        return e.http_status() == 429;  // a server's 429, not our own limiter's rejection
+      case errc::http_error:
+        return e.http_status() == 429 || e.http_status() == 408 || e.http_status() >= 500;
+      default:
+        return false;
+    }
+  }
+  namespace ae = boost::asio::error;
+  return c == ae::connection_refused || c == ae::connection_reset || c == ae::connection_aborted ||
+         c == ae::broken_pipe || c == ae::timed_out || c == ae::host_unreachable ||
+         c == ae::network_unreachable || c == ae::network_down || c == ae::try_again ||
+         c == ae::eof || c == ae::host_not_found_try_again || c == ae::not_connected;
+}
+
+/// Errors that say nothing about the dependency's health: our own rejections and the caller's
+/// cancellation. Circuit breakers neither count these as failures nor as successes.
+inline bool is_local_rejection(const error& e) noexcept {
+  return e == errc::circuit_open || (e == errc::rate_limited && e.http_status() == 0) ||
+         e == errc::bulkhead_full || e == errc::cancelled || e == errc::retry_budget_exhausted;
+}
+
+}  // namespace intg

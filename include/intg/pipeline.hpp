@@ -1,0 +1,372 @@
+// intg::pipeline<P...>: a resilience stack as one static type. `execute(op)` runs the operation
+// through the layers, first listed outermost ("sees the call first"). All layers run inside the
+// single coroutine frame of execute(), around the operation's own frame.
+//
+// Layers before the retry layer act once per call, layers after it once per attempt. Layers
+// outside the retry layer also see each attempt through on_attempt_start/on_attempt_end.
+// The clock is read lazily: at most once when an attempt starts and once when it ends, and only
+// when some layer asks (intg::attempt::started(), ended()).
+#pragma once
+
+#include <intg/attempt.hpp>
+#include <intg/clock.hpp>
+#include <intg/detail/sleep.hpp>
+#include <intg/policy/layer.hpp>
+#include <intg/result.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace intg {
+
+namespace detail {
+
+template <class A>
+struct awaitable_result {};
+template <class T, class E>
+struct awaitable_result<asio::awaitable<result<T>, E>> {
+  using value_type = T;
+};
+
+template <class Op>
+concept takes_attempt = requires(Op& op, attempt& a) { typename awaitable_result<decltype(op(a))>::value_type; };
+template <class Op>
+concept takes_nothing = requires(Op& op) { typename awaitable_result<decltype(op())>::value_type; };
+
+template <class Op>
+struct operation_traits;
+template <class Op>
+  requires takes_attempt<Op>
+struct operation_traits<Op> {
+  using value_type = typename awaitable_result<decltype(std::declval<Op&>()(std::declval<attempt&>()))>::value_type;
+};
+template <class Op>
+  requires(!takes_attempt<Op> && takes_nothing<Op>)
+struct operation_traits<Op> {
+  using value_type = typename awaitable_result<decltype(std::declval<Op&>()())>::value_type;
+};
+
+template <class... P>
+constexpr std::size_t retry_index() {
+  constexpr std::array<bool, sizeof...(P) + 1> is_retry{retry_layer<P>..., false};
+  for (std::size_t i = 0; i < sizeof...(P); ++i)
+    if (is_retry[i]) return i;
+  return sizeof...(P);
+}
+
+template <class... P>
+constexpr std::size_t retry_count() {
+  return (std::size_t{0} + ... + (retry_layer<P> ? 1 : 0));
+}
+
+inline asio::awaitable<error> no_wait() { co_return error{errc::invalid_argument, "layer asked to wait but has no wait()"}; }
+
+}  // namespace detail
+
+/// An operation a pipeline can run: a callable returning `asio::awaitable<intg::result<T>>`,
+/// invocable as `op(intg::attempt&)` (preferred: it can bind the attempt's cancellation slot) or `op()`.
+template <class Op>
+concept operation = detail::takes_attempt<Op> || detail::takes_nothing<Op>;
+
+template <clock Clock, policy... Policies>
+class basic_pipeline {
+  static_assert(detail::retry_count<Policies...>() <= 1, "a pipeline takes at most one retry layer");
+  static constexpr std::size_t size = sizeof...(Policies);
+  static constexpr std::size_t retry_at = detail::retry_index<Policies...>();
+  static constexpr bool has_retry = retry_at < size;
+  static constexpr std::array<bool, size + 1> is_fallback{fallback_layer<Policies>..., false};
+  static constexpr bool any_fallback = (fallback_layer<Policies> || ...);
+
+  using tickets = std::tuple<ticket_t<Policies>...>;
+
+ public:
+  using clock_type = Clock;
+
+  /// Every policy with its default options, on a default-constructed clock.
+  basic_pipeline() requires std::default_initializable<Clock> = default;
+
+  /// Each policy's options, in the order of the stack.
+  explicit basic_pipeline(typename Policies::options... opts)
+    requires(size > 0 && std::default_initializable<Clock>)
+      : layers_(Policies(std::move(opts))...) {}
+
+  /// A clock (e.g. intg::manual_clock in tests) and each policy's options, in order.
+  explicit basic_pipeline(Clock clock, typename Policies::options... opts)
+      : layers_(Policies(std::move(opts))...), clock_(std::move(clock)) {}
+
+  /// Layer I of the stack (copies of a pipeline share the layers' state).
+  template <std::size_t I>
+  auto& layer() noexcept { return std::get<I>(layers_); }
+  template <class P>
+  P& get() noexcept { return std::get<P>(layers_); }
+  const Clock& clock() const noexcept { return clock_; }
+
+  /// Runs `op` through the stack. Never throws for failures of the operation or rejections by a
+  /// layer: they come back as the result's error. Exceptions other than boost::system::system_error
+  /// thrown by the operation propagate.
+  template <operation Op>
+  auto execute(Op op, call_options options = {})
+      -> asio::awaitable<result<typename detail::operation_traits<Op>::value_type>> {
+    // Frame size matters: Asio recycles coroutine frames only up to about 1 KB, so the rare paths
+    // live in helper functions and coroutines, and locals are shared across phases.
+    using T = typename detail::operation_traits<Op>::value_type;
+    // Without a retry layer there is one attempt: every layer acts once, as an inner layer.
+    constexpr std::size_t outer_end = has_retry ? retry_at : 0;
+    constexpr std::size_t first_inner = has_retry ? retry_at + 1 : 0;
+    attempt a{options};
+    a.bind_services(&clock_, co_await asio::this_coro::executor);
+    a.bind_caller(co_await asio::this_coro::cancellation_state);
+    tickets tk{};
+    result<T> r{error{errc::cancelled}};
+    error failure;
+    gate g;
+    std::uint32_t outer = 0;
+    a.begin_call();
+
+    // Layers outside the retry layer: once per call.
+    if (a.caller_cancelled()) failure = errc::cancelled;
+    while (!failure && (outer = admit_from(outer, outer_end, a, tk, g)) < outer_end) {
+      if (g.decision == gate::verdict::reject) {
+        failure = g.to_error();
+        break;
+      }
+      failure = co_await wait_at(outer, a, tk, g);
+      if (failure) break;
+      a.restart_clock();
+      ++outer;
+    }
+    a.seal_call_deadline();
+    if (!failure) admit_retry(a, tk, failure);
+
+    for (int number = 1; !failure; ++number) {
+      if (number > 1) a.begin_attempt(number);
+      attempt_hooks(outer, a, tk, nullptr, true);
+
+      // Layers inside the retry layer (all of them when there is none): once per attempt.
+      std::uint32_t inner = first_inner;
+      while ((inner = admit_from(inner, size, a, tk, g)) < size) {
+        if (g.decision == gate::verdict::reject) {
+          failure = g.to_error();
+          break;
+        }
+        failure = co_await wait_at(inner, a, tk, g);
+        if (failure) break;
+        a.restart_attempt_clock();
+        ++inner;
+      }
+
+      if (!failure) {
+        try {
+          r = co_await invoke<T>(op, a);
+        } catch (const boost::system::system_error& e) {
+          r = error{e.code()};
+        }
+        a.end_attempt();
+        if (!a.disarm()) co_await drain(a);
+        a.detach_caller();
+        settle(r, failure, a);
+      } else {
+        a.end_attempt_at_start();
+      }
+
+      if constexpr (any_fallback) {
+        for (std::size_t i = inner; i-- > first_inner;) {
+          if (is_fallback[i] && failure && fallback_handles_at(i, failure)) {
+            r = co_await recover_at<T>(i, a, failure);
+            failure = r ? error{} : r.error();
+          } else {
+            complete_at(i, a, tk, failure);
+          }
+        }
+      } else {
+        for (std::size_t i = inner; i-- > first_inner;) complete_at(i, a, tk, failure);
+      }
+      attempt_hooks(outer, a, tk, &failure, false);
+
+      if constexpr (has_retry) {
+        duration delay{};
+        if (!plan_retry(a, tk, failure, delay)) break;
+        failure = co_await detail::sleep_until(clock_, a.executor(), a.ended() + delay);
+        a.reset_for_retry();
+      } else {
+        break;
+      }
+    }
+    if (failure) r = failure;
+
+    // Unwind the layers outside the retry layer, innermost first.
+    if constexpr (any_fallback) {
+      for (std::size_t i = outer; i-- > 0;) {
+        if (is_fallback[i] && failure && fallback_handles_at(i, failure)) {
+          r = co_await recover_at<T>(i, a, failure);
+          failure = r ? error{} : r.error();
+        } else {
+          complete_at(i, a, tk, failure);
+        }
+      }
+    } else {
+      for (std::size_t i = outer; i-- > 0;) complete_at(i, a, tk, failure);
+    }
+    co_return r;
+  }
+
+ private:
+  template <class F>
+  void visit(std::size_t i, F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)((i == I ? (f(std::integral_constant<std::size_t, I>{}), true) : false) || ...);
+    }(std::index_sequence_for<Policies...>{});
+  }
+
+  // Admits layers [i, end) until one does not simply proceed; returns its index (or end).
+  std::uint32_t admit_from(std::uint32_t i, std::size_t end, attempt& a, tickets& tk, gate& g) noexcept {
+    for (; i < end; ++i) {
+      g = gate::proceed();
+      visit(i, [&](auto I) {
+        using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+        if constexpr (has_admit<P> && !retry_layer<P>) g = std::get<I>(layers_).admit(a, std::get<I>(tk));
+      });
+      if (g.decision != gate::verdict::proceed) return i;
+    }
+    return static_cast<std::uint32_t>(end);
+  }
+
+  void admit_retry(attempt& a, tickets& tk, error& failure) noexcept {
+    if constexpr (has_retry) {
+      using P = std::tuple_element_t<retry_at, std::tuple<Policies...>>;
+      if constexpr (has_admit<P>) {
+        const gate g = std::get<retry_at>(layers_).admit(a, std::get<retry_at>(tk));
+        if (g.decision != gate::verdict::proceed) failure = g.to_error();
+      }
+    }
+  }
+
+  template <class T, class Op>
+  asio::awaitable<result<T>> invoke(Op& op, attempt& a) {
+    if constexpr (detail::takes_attempt<Op>) {
+      return op(a);
+    } else {
+      if (a.has_deadline()) return spawned<T>(op(), a);
+      return op();
+    }
+  }
+
+  // An opaque awaitable can only be cancelled from outside by running it as a coroutine thread
+  // of its own: the slower path, taken only for `op()` operations when a deadline is set.
+  template <class T>
+  static asio::awaitable<result<T>> spawned(asio::awaitable<result<T>> work, attempt& a) {
+    auto [ep, v] = co_await asio::co_spawn(a.executor(), std::move(work),
+                                           asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
+    if (ep) std::rethrow_exception(ep);
+    co_return std::move(v);
+  }
+
+  template <class T>
+  static void settle(result<T>& r, error& failure, const attempt& a) {
+    if (r) {
+      failure = error{};
+      return;
+    }
+    if (a.timed_out()) r = error{errc::timeout};
+    else if (a.caller_cancelled()) r = error{errc::cancelled};
+    failure = r.error();
+  }
+
+  // After a failed attempt: true to retry after `delay`; false ends the call (failure may change).
+  bool plan_retry(attempt& a, tickets& tk, error& failure, duration& delay) {
+    if constexpr (has_retry) {
+      if (!failure || a.caller_cancelled()) return false;
+      retry_decision d = std::get<retry_at>(layers_).decide(a, std::get<retry_at>(tk), failure);
+      if (d.give_up) {
+        failure = std::move(d.give_up);
+        return false;
+      }
+      delay = d.delay;
+      return d.retry;
+    } else {
+      return false;
+    }
+  }
+
+  void complete_at(std::size_t i, attempt& a, tickets& tk, const error& failure) noexcept {
+    visit(i, [&](auto I) {
+      using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+      if constexpr (has_complete<P>) std::get<I>(layers_).complete(a, std::get<I>(tk), failure ? &failure : nullptr);
+    });
+  }
+
+  // on_attempt_start (start) or on_attempt_end for the layers outside the retry layer.
+  void attempt_hooks(std::size_t outer, attempt& a, tickets& tk, const error* failure, bool start) noexcept {
+    for (std::size_t i = 0; i < outer; ++i) {
+      const std::size_t at = start ? i : outer - 1 - i;
+      visit(at, [&](auto I) {
+        using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+        if constexpr (has_attempt_hooks<P>) {
+          if (start) std::get<I>(layers_).on_attempt_start(a, std::get<I>(tk));
+          else std::get<I>(layers_).on_attempt_end(a, std::get<I>(tk), *failure ? failure : nullptr);
+        }
+      });
+    }
+  }
+
+  asio::awaitable<error> wait_at(std::size_t i, attempt& a, tickets& tk, const gate& g) {
+    asio::awaitable<error> w;
+    bool found = false;
+    visit(i, [&](auto I) {
+      using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+      if constexpr (requires(P& p) { p.wait(a, std::get<I>(tk), g, clock_, a.executor()); }) {
+        w = std::get<I>(layers_).wait(a, std::get<I>(tk), g, clock_, a.executor());
+        found = true;
+      }
+    });
+    return found ? std::move(w) : detail::no_wait();
+  }
+
+  bool fallback_handles_at(std::size_t i, const error& e) const noexcept {
+    bool h = false;
+    const_cast<basic_pipeline*>(this)->visit(i, [&](auto I) {
+      using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+      if constexpr (fallback_layer<P>) h = std::get<I>(layers_).handles(e);
+    });
+    return h;
+  }
+
+  template <class T>
+  asio::awaitable<result<T>> recover_at(std::size_t i, attempt& a, const error& e) {
+    asio::awaitable<result<T>> w;
+    visit(i, [&](auto I) {
+      using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+      if constexpr (fallback_layer<P>) w = std::get<I>(layers_).template recover<T>(a, e);
+    });
+    return w;
+  }
+
+  // A deadline emission is still queued on our executor: let it run before the attempt goes away.
+  static asio::awaitable<void> drain(attempt& a) {
+    const bool throws = co_await asio::this_coro::throw_if_cancelled();
+    co_await asio::this_coro::throw_if_cancelled(false);
+    while (a.emissions_pending()) co_await asio::post(a.executor(), asio::use_awaitable);
+    co_await asio::this_coro::throw_if_cancelled(throws);
+  }
+
+  std::tuple<Policies...> layers_{};
+  Clock clock_{};
+};
+
+/// A policy stack on the real clock: `intg::pipeline<intg::retry<>, intg::timeout<>>`.
+template <policy... Policies>
+using pipeline = basic_pipeline<steady_clock, Policies...>;
+
+}  // namespace intg

@@ -1,0 +1,163 @@
+// intg::rate_limiter and intg::keyed_rate_limiter: GCRA (the generic cell rate algorithm, a token
+// bucket in one number) updated by compare-and-swap on a single 64-bit atomic. Rate and burst come
+// from config (`requests_per_minute`, `burst_limit`); a call over the limit is rejected at once with
+// errc::rate_limited and a retry-after hint, or waits up to `max_wait` for its slot.
+#pragma once
+
+#include <intg/detail/sleep.hpp>
+#include <intg/policy/layer.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+namespace intg {
+
+struct rate_limit_options {
+  double requests_per_minute = 600;  ///< sustained rate; must be > 0
+  int burst_limit = 20;              ///< calls allowed at once from a full bucket; >= 1
+  std::chrono::nanoseconds max_wait{};  ///< 0: reject at once; else wait up to this for a slot
+};
+
+namespace detail {
+
+// One GCRA cell: `tat` is the theoretical arrival time (ns on the clock's epoch) of the next call.
+class gcra {
+ public:
+  void configure(const rate_limit_options& o) noexcept {
+    const double rpm = o.requests_per_minute > 0 ? o.requests_per_minute : 1e-9;
+    interval_ = std::max<std::int64_t>(1, static_cast<std::int64_t>(60e9 / rpm));
+    tolerance_ = interval_ * (std::max(1, o.burst_limit) - 1);
+    max_wait_ = o.max_wait.count();
+  }
+
+  /// Admits (proceed), reserves a future slot (wait), or rejects with the time until a slot frees.
+  gate acquire(std::atomic<std::int64_t>& tat, time_point now_tp) const noexcept {
+    const std::int64_t now = now_tp.time_since_epoch().count();
+    std::int64_t t = tat.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::int64_t base = std::max(t, now);
+      const std::int64_t wait = base - tolerance_ - now;  // > 0: over the limit by this much
+      if (wait > 0 && wait > max_wait_) return gate::reject(errc::rate_limited, duration(wait));
+      if (tat.compare_exchange_weak(t, base + interval_, std::memory_order_acq_rel, std::memory_order_relaxed))
+        return wait > 0 ? gate::wait_until(now_tp + duration(wait)) : gate::proceed();
+    }
+  }
+
+  /// True when a cell with this tat is fully replenished (indistinguishable from a fresh one).
+  bool idle(std::int64_t tat, time_point now) const noexcept { return tat <= now.time_since_epoch().count(); }
+
+ private:
+  std::int64_t interval_ = 100'000'000;
+  std::int64_t tolerance_ = 0;
+  std::int64_t max_wait_ = 0;
+};
+
+template <clock Clock>
+asio::awaitable<error> wait_for_reserved_slot(const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
+  error e = co_await sleep_until(clock, ex, g.until());
+  co_return e;
+}
+
+}  // namespace detail
+
+template <class Tag = void>
+class rate_limiter {
+ public:
+  using options = rate_limit_options;
+
+  rate_limiter() : rate_limiter(options{}) {}
+  explicit rate_limiter(options o) : s_(std::make_shared<state>(o)) {}
+
+  const options& get_options() const noexcept { return s_->opts; }
+
+  gate admit(attempt& a, no_ticket&) noexcept { return s_->cell.acquire(s_->tat, a.started()); }
+
+  template <clock Clock>
+  asio::awaitable<error> wait(attempt&, no_ticket&, const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
+    return detail::wait_for_reserved_slot(g, clock, ex);
+  }
+
+ private:
+  struct state {
+    explicit state(options o) : opts(o) { cell.configure(opts); }
+    options opts;
+    detail::gcra cell;
+    std::atomic<std::int64_t> tat{0};
+  };
+  std::shared_ptr<state> s_;
+};
+
+/// A rate limiter per partition key (attempt::partition_key(): a tenant, a host). Memory is fixed
+/// at `max_keys` cells: a key probes 8 cells by hash, claims an empty one or takes over one whose
+/// bucket is full again (idle keys are indistinguishable from fresh ones). When all 8 are busy with
+/// other keys the call is rejected with errc::rate_limited rather than sharing another key's quota.
+template <class Tag = void>
+class keyed_rate_limiter {
+ public:
+  struct options : rate_limit_options {
+    std::size_t max_keys = 4096;  ///< rounded up to a power of two
+  };
+
+  keyed_rate_limiter() : keyed_rate_limiter(options{}) {}
+  explicit keyed_rate_limiter(options o) : s_(std::make_shared<state>(o)) {}
+
+  const options& get_options() const noexcept { return s_->opts; }
+
+  gate admit(attempt& a, no_ticket&) noexcept {
+    state& s = *s_;
+    std::uint64_t h = std::hash<std::string_view>{}(a.partition_key());
+    if (h == 0) h = 1;  // 0 marks an empty cell
+    const time_point now = a.started();
+    cell* victim = nullptr;
+    for (std::size_t i = 0; i < probe_length; ++i) {
+      cell& c = s.cells[(h + i) & s.mask];
+      std::uint64_t k = c.key.load(std::memory_order_acquire);
+      if (k == h) return s.gcra.acquire(c.tat, now);
+      if (k == 0 && c.key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) return s.gcra.acquire(c.tat, now);
+      if (k == h) return s.gcra.acquire(c.tat, now);
+      if (!victim && s.gcra.idle(c.tat.load(std::memory_order_relaxed), now)) victim = &c;
+    }
+    if (victim) {
+      std::uint64_t k = victim->key.load(std::memory_order_acquire);
+      if (s.gcra.idle(victim->tat.load(std::memory_order_relaxed), now) &&
+          victim->key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) {
+        victim->tat.store(0, std::memory_order_release);
+        return s.gcra.acquire(victim->tat, now);
+      }
+    }
+    return gate::reject(errc::rate_limited, std::chrono::milliseconds(1));
+  }
+
+  template <clock Clock>
+  asio::awaitable<error> wait(attempt&, no_ticket&, const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
+    return detail::wait_for_reserved_slot(g, clock, ex);
+  }
+
+ private:
+  static constexpr std::size_t probe_length = 8;
+  struct cell {
+    std::atomic<std::uint64_t> key{0};
+    std::atomic<std::int64_t> tat{0};
+  };
+  struct state {
+    explicit state(options o) : opts(o) {
+      std::size_t n = 16;
+      while (n < opts.max_keys) n <<= 1;
+      cells = std::vector<cell>(n);
+      mask = n - 1;
+      gcra.configure(opts);
+    }
+    options opts;
+    detail::gcra gcra;
+    std::vector<cell> cells;
+    std::size_t mask = 0;
+  };
+  std::shared_ptr<state> s_;
+};
+
+}  // namespace intg

@@ -1,0 +1,33 @@
+// intg::timeout: a deadline per attempt (inside intg::retry) or per call (outside it). When it
+// passes, the attempt's cancellation signal fires, so the operation's bound async calls really
+// stop (Asio per-operation cancellation), and the attempt ends with errc::timeout.
+#pragma once
+
+#include <intg/policy/layer.hpp>
+
+#include <chrono>
+
+namespace intg {
+
+template <class Tag = void>
+class timeout {
+ public:
+  struct options {
+    std::chrono::nanoseconds per_attempt{std::chrono::seconds(30)};  ///< <= 0 disables the deadline
+  };
+
+  timeout() = default;
+  explicit timeout(options o) : opts_(o) {}
+
+  const options& get_options() const noexcept { return opts_; }
+
+  gate admit(attempt& a, no_ticket&) noexcept {
+    if (opts_.per_attempt.count() > 0) a.tighten_timeout(opts_.per_attempt);
+    return gate::proceed();
+  }
+
+ private:
+  options opts_{};
+};
+
+}  // namespace intg
