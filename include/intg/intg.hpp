@@ -18,3 +18,10 @@
 #include <intg/policy/tracing.hpp>
 #include <intg/policy/fallback.hpp>
 #include <intg/pipeline.hpp>
+#include <intg/secret.hpp>
+#include <intg/event.hpp>
+#include <intg/health.hpp>
+#include <intg/integration_config.hpp>
+#include <intg/integration.hpp>
+#include <intg/config.hpp>
+#include <intg/registry.hpp>

@@ -11,6 +11,7 @@
 #include <intg/attempt.hpp>
 #include <intg/clock.hpp>
 #include <intg/detail/sleep.hpp>
+#include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 #include <intg/result.hpp>
 
@@ -105,6 +106,14 @@ class basic_pipeline {
   /// A clock (e.g. intg::manual_clock in tests) and each policy's options, in order.
   explicit basic_pipeline(Clock clock, typename Policies::options... opts)
       : layers_(Policies(std::move(opts))...), clock_(std::move(clock)) {}
+
+  /// Each policy configured from an integration's configuration (policies without a section in
+  /// it keep their defaults).
+  explicit basic_pipeline(const integration_config& config)
+    requires std::default_initializable<Clock>
+      : layers_(Policies(options_from<Policies>(config))...) {}
+  basic_pipeline(Clock clock, const integration_config& config)
+      : layers_(Policies(options_from<Policies>(config))...), clock_(std::move(clock)) {}
 
   /// Layer I of the stack (copies of a pipeline share the layers' state).
   template <std::size_t I>
@@ -223,6 +232,12 @@ class basic_pipeline {
   }
 
  private:
+  template <class P>
+  static typename P::options options_from(const integration_config& c) {
+    if constexpr (requires { P::options_from_config(c); }) return P::options_from_config(c);
+    else return typename P::options{};
+  }
+
   template <class F>
   void visit(std::size_t i, F&& f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {

@@ -5,6 +5,7 @@
 // rejects without throwing and without allocating.
 #pragma once
 
+#include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
 #include <atomic>
@@ -78,6 +79,15 @@ class circuit_breaker {
     bool probe = false;
     bool recorded = false;
   };
+
+  /// Options from an integration's `circuit_breaker` section.
+  static options options_from_config(const integration_config& c) {
+    options o;
+    o.failure_threshold = c.circuit_breaker.failure_threshold;
+    o.recovery_timeout = c.circuit_breaker.recovery_timeout;
+    o.half_open_max_calls = c.circuit_breaker.half_open_max_calls;
+    return o;
+  }
 
   circuit_breaker() : circuit_breaker(options{}) {}
   explicit circuit_breaker(options o) : s_(std::make_shared<shared>(std::move(o))) {}

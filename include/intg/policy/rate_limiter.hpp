@@ -5,6 +5,7 @@
 #pragma once
 
 #include <intg/detail/sleep.hpp>
+#include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
 #include <atomic>
@@ -70,6 +71,11 @@ class rate_limiter {
  public:
   using options = rate_limit_options;
 
+  /// Options from an integration's `rate_limits` section (tenant limits already applied).
+  static options options_from_config(const integration_config& c) {
+    return options{c.rate_limits.requests_per_minute, c.rate_limits.burst_limit, c.rate_limits.max_wait};
+  }
+
   rate_limiter() : rate_limiter(options{}) {}
   explicit rate_limiter(options o) : s_(std::make_shared<state>(o)) {}
 
@@ -102,6 +108,14 @@ class keyed_rate_limiter {
   struct options : rate_limit_options {
     std::size_t max_keys = 4096;  ///< rounded up to a power of two
   };
+
+  static options options_from_config(const integration_config& c) {
+    options o;
+    o.requests_per_minute = c.rate_limits.requests_per_minute;
+    o.burst_limit = c.rate_limits.burst_limit;
+    o.max_wait = c.rate_limits.max_wait;
+    return o;
+  }
 
   keyed_rate_limiter() : keyed_rate_limiter(options{}) {}
   explicit keyed_rate_limiter(options o) : s_(std::make_shared<state>(o)) {}

@@ -5,6 +5,7 @@
 
 #include <intg/detail/retry_budget.hpp>
 #include <intg/policy/backoff.hpp>
+#include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 #include <intg/random.hpp>
 
@@ -41,6 +42,17 @@ class retry {
   struct ticket {
     std::chrono::nanoseconds previous{};
   };
+
+  /// Options from an integration's `retry_policy` section.
+  static options options_from_config(const integration_config& c) {
+    options o;
+    o.max_attempts = c.retry.max_attempts;
+    o.multiplier = c.retry.backoff_multiplier;
+    o.base_delay = c.retry.base_delay;
+    o.max_delay = c.retry.max_delay;
+    o.jitter = c.retry.jitter;
+    return o;
+  }
 
   retry() : retry(options{}) {}
   explicit retry(options o) : state_(std::make_shared<state>(std::move(o))) {}

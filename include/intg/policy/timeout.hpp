@@ -3,6 +3,7 @@
 // stop (Asio per-operation cancellation), and the attempt ends with errc::timeout.
 #pragma once
 
+#include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
 #include <chrono>
@@ -15,6 +16,9 @@ class timeout {
   struct options {
     std::chrono::nanoseconds per_attempt{std::chrono::seconds(30)};  ///< <= 0 disables the deadline
   };
+
+  /// Options from an integration's `timeout`.
+  static options options_from_config(const integration_config& c) { return options{c.timeout}; }
 
   timeout() = default;
   explicit timeout(options o) : opts_(o) {}
