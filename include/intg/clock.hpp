@@ -58,7 +58,14 @@ class steady_deadline_service : public asio::execution_context::service {
   using key_type = steady_deadline_service;
   static inline asio::execution_context::id id;
 
-  explicit steady_deadline_service(asio::execution_context& ctx) : service(ctx) {}
+  explicit steady_deadline_service(asio::execution_context& ctx) : service(ctx) {
+    list_.on_empty_context = this;
+    list_.on_empty = [](void* self) {
+      auto& s = *static_cast<steady_deadline_service*>(self);
+      s.armed_for_ = time_point::max();
+      if (s.timer_) s.timer_->cancel();
+    };
+  }
 
   void watch(const asio::any_io_executor& ex, deadline_node& n) {
     bool rearm = false;
@@ -132,7 +139,7 @@ class manual_clock {
     virtual ~waiter() = default;
     // Posts the handler; called without the lock. `from_cancellation` is true when the call comes
     // from the handler's own cancellation slot, which must then not be cleared (it is running).
-    virtual void complete(boost::system::error_code ec, bool from_cancellation = false) = 0;
+    virtual void complete(boost::system::error_code ec, bool from_cancellation) = 0;
   };
 
   struct state {
@@ -173,7 +180,7 @@ class manual_clock {
       now = state_->now;
       due = state_->take_due_locked();
     }
-    for (auto* w : due) w->complete({});
+    for (auto* w : due) w->complete(boost::system::error_code{}, false);
     state_->deadlines.fire_expired(now);
   }
 
@@ -239,7 +246,7 @@ class manual_clock {
           }
         }
       }
-      for (auto* w : mine) w->complete(asio::error::operation_aborted);
+      for (auto* w : mine) w->complete(asio::error::operation_aborted, false);
       return mine.size();
     }
 
@@ -299,7 +306,7 @@ class manual_clock {
         if (!due) state_->waiters.push_back(o);
       }
       if (due) {
-        o->complete({});
+        o->complete(boost::system::error_code{}, false);
         return;
       }
       auto slot = asio::get_associated_cancellation_slot(o->handler);

@@ -25,3 +25,4 @@
 #include <intg/integration.hpp>
 #include <intg/config.hpp>
 #include <intg/registry.hpp>
+#include <intg/dashboard.hpp>

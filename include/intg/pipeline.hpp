@@ -103,6 +103,11 @@ class basic_pipeline {
     requires(size > 0 && std::default_initializable<Clock>)
       : layers_(Policies(std::move(opts))...) {}
 
+  /// A clock (e.g. intg::manual_clock in tests); every policy with its default options.
+  explicit basic_pipeline(Clock clock)
+    requires(size > 0)
+      : clock_(std::move(clock)) {}
+
   /// A clock (e.g. intg::manual_clock in tests) and each policy's options, in order.
   explicit basic_pipeline(Clock clock, typename Policies::options... opts)
       : layers_(Policies(std::move(opts))...), clock_(std::move(clock)) {}
@@ -290,12 +295,14 @@ class basic_pipeline {
 
   template <class T>
   static void settle(result<T>& r, error& failure, const attempt& a) {
-    if (r) {
+    if (a.timed_out()) {
+      r = error{errc::timeout};  // it overran its deadline, even if the operation swallowed the cancellation
+    } else if (r) {
       failure = error{};
       return;
+    } else if (a.caller_cancelled()) {
+      r = error{errc::cancelled};
     }
-    if (a.timed_out()) r = error{errc::timeout};
-    else if (a.caller_cancelled()) r = error{errc::cancelled};
     failure = r.error();
   }
 

@@ -23,6 +23,10 @@ struct deadline_node {
 struct deadline_list {
   std::mutex mutex;
   deadline_node head;  // sentinel
+  // Called under the lock when remove() takes the last node out (a watchdog stops its timer, so
+  // an idle io_context is not kept busy by a deadline nobody waits for any more).
+  void (*on_empty)(void* context) = nullptr;
+  void* on_empty_context = nullptr;
 
   deadline_list() noexcept { head.prev = head.next = &head; }
   deadline_list(const deadline_list&) = delete;
@@ -50,6 +54,7 @@ struct deadline_list {
     std::lock_guard lock(owner->mutex);
     if (n.owner != owner) return false;
     unlink(n);
+    if (owner->head.next == &owner->head && owner->on_empty) owner->on_empty(owner->on_empty_context);
     return true;
   }
 

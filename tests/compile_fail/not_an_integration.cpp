@@ -1,0 +1,7 @@
+// Registering a type that is not an integration (no health_check) must fail with a concept error.
+#include <intg/intg.hpp>
+struct not_integration {
+  explicit not_integration(intg::integration_config) {}
+  std::string_view name() const { return "x"; }
+};
+void f(intg::registry& r) { r.register_integration<not_integration>({}, "t"); }

@@ -1,0 +1,6 @@
+// An operation must return asio::awaitable<intg::result<T>>; a plain int is rejected by the concept.
+#include <intg/intg.hpp>
+boost::asio::awaitable<void> f(intg::pipeline<intg::retry<>>& p) {
+  auto r = co_await p.execute([]() { return 42; });
+  (void)r;
+}

@@ -1,0 +1,6 @@
+// A policy must have a nested `options` aggregate: this one does not, so the pipeline rejects it.
+#include <intg/intg.hpp>
+struct bad_policy {
+  intg::gate admit(intg::attempt&, intg::no_ticket&) { return intg::gate::proceed(); }
+};
+intg::pipeline<bad_policy> p;

@@ -1,0 +1,108 @@
+// Policies shared by two threads (each running its own io_context). Run under ThreadSanitizer too.
+#define BOOST_TEST_MODULE intg_concurrency
+#include <boost/test/unit_test.hpp>
+
+#include "test_util.hpp"
+
+#include <atomic>
+#include <thread>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using intg::errc;
+
+namespace {
+
+template <class Pipeline, class Op>
+void hammer(Pipeline& p, Op op, int per_thread, std::atomic<int>& ok, std::atomic<int>& rejected,
+            std::string_view key = {}) {
+  auto worker = [&] {
+    asio::io_context io;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < per_thread; ++i) {
+            auto r = co_await p.execute(op, {.partition_key = key});
+            (r ? ok : rejected).fetch_add(1);
+          }
+        },
+        asio::detached);
+    io.run();
+  };
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
+}
+
+struct ok_op {
+  asio::awaitable<intg::result<int>> operator()(intg::attempt&) const { co_return 1; }
+};
+struct failing_op {
+  asio::awaitable<intg::result<int>> operator()(intg::attempt&) const { co_return intg::error::http(503); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_shared_rate_limiter_admits_exactly_its_burst_across_threads) {
+  intg::pipeline<intg::rate_limiter<>> p{intg::rate_limiter<>::options{1e-3, 100, {}}};  // burst 100, then ~never
+  std::atomic<int> ok{0}, rejected{0};
+  hammer(p, ok_op{}, 1000, ok, rejected);
+  BOOST_TEST(ok.load() == 100);
+  BOOST_TEST(rejected.load() == 1900);
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_breaker_opens_once_and_rejects_everyone) {
+  intg::circuit_breaker<>::options o;
+  o.failure_threshold = 10;
+  o.recovery_timeout = 1h;
+  std::atomic<int> opened{0};
+  o.on_state_change = [&](intg::breaker_state, intg::breaker_state to) { opened += to == intg::breaker_state::open; };
+  intg::pipeline<intg::circuit_breaker<>> p{o};
+  std::atomic<int> ok{0}, failed{0};
+  hammer(p, failing_op{}, 500, ok, failed);
+  BOOST_TEST(opened.load() == 1);
+  BOOST_TEST((p.get<intg::circuit_breaker<>>().state() == intg::breaker_state::open));
+  BOOST_TEST(failed.load() == 1000);
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_bulkhead_never_exceeds_its_limit) {
+  intg::pipeline<intg::bulkhead<>> p{intg::bulkhead<>::options{1, 0, {}}};
+  std::atomic<int> inside{0}, max_inside{0};
+  auto op = [&](intg::attempt&) -> asio::awaitable<intg::result<int>> {
+    const int now = ++inside;
+    int seen = max_inside.load();
+    while (now > seen && !max_inside.compare_exchange_weak(seen, now)) {
+    }
+    co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
+    --inside;
+    co_return 1;
+  };
+  std::atomic<int> ok{0}, rejected{0};
+  hammer(p, op, 2000, ok, rejected);
+  BOOST_TEST(max_inside.load() == 1);
+  BOOST_TEST(ok.load() + rejected.load() == 4000);
+  BOOST_TEST(p.get<intg::bulkhead<>>().in_flight() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(the_full_stack_and_keyed_limiter_work_from_two_threads) {
+  intg::keyed_rate_limiter<>::options ko;
+  ko.requests_per_minute = 1e12;
+  ko.burst_limit = 1'000'000;
+  intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::keyed_rate_limiter<>, intg::timeout<>> p{
+      intg::tracing<>::options{}, intg::retry<>::options{}, intg::circuit_breaker<>::options{}, ko, intg::timeout<>::options{}};
+  std::atomic<int> ok{0}, rejected{0};
+  hammer(p, ok_op{}, 5000, ok, rejected, "tenant_a");
+  BOOST_TEST(ok.load() == 10000);
+}
+
+BOOST_AUTO_TEST_CASE(deadlines_fire_on_two_threads_sharing_one_pipeline) {
+  intg::pipeline<intg::timeout<>> p{intg::timeout<>::options{20ms}};
+  auto op = [](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+    auto [ec] = co_await t.async_wait(asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
+    co_return intg::error{ec};
+  };
+  std::atomic<int> ok{0}, timed_out{0};
+  hammer(p, op, 5, ok, timed_out);
+  BOOST_TEST(timed_out.load() == 10);
+}

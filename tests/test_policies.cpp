@@ -1,0 +1,628 @@
+// Errors, clocks, trace context and every policy, driven by intg::manual_clock (no sleeping).
+#define BOOST_TEST_MODULE intg_policies
+#include <boost/test/unit_test.hpp>
+
+#include "test_util.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using intg::errc;
+
+namespace {
+
+// A pipeline on a manual clock, with its io_context, for step-by-step tests.
+struct manual_env {
+  asio::io_context io;
+  intg::manual_clock clock;
+  void poll() {
+    io.restart();
+    io.poll();
+  }
+  void advance(intg::duration d) {
+    clock.advance(d);
+    poll();
+  }
+};
+
+// An operation that waits on a manual-clock timer for `wait`, binding the attempt's slot.
+struct waiting_op {
+  intg::manual_clock clock;
+  intg::duration wait;
+  std::shared_ptr<boost::system::error_code> last_wait = std::make_shared<boost::system::error_code>();
+  asio::awaitable<intg::result<int>> operator()(intg::attempt& a) const {
+    auto t = clock.make_timer(co_await asio::this_coro::executor);
+    t.expires_after(wait);
+    auto [ec] = co_await t.async_wait(asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
+    *last_wait = ec;
+    if (ec) co_return intg::error{ec};
+    co_return 1;
+  }
+};
+
+intg::retry<>::options no_jitter(int attempts, intg::duration base) {
+  intg::retry<>::options o;
+  o.max_attempts = attempts;
+  o.base_delay = base;
+  o.jitter = intg::jitter::none;
+  return o;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(errors)
+
+BOOST_AUTO_TEST_CASE(error_compares_equal_to_its_errc_and_converts_implicitly) {
+  intg::error e = errc::timeout;
+  BOOST_TEST((e == errc::timeout));
+  BOOST_TEST(!(e == errc::circuit_open));
+  intg::error from_code = boost::system::error_code(asio::error::connection_refused);
+  BOOST_TEST(intg::is_transient(from_code));
+  BOOST_TEST(!intg::error{});
+}
+
+BOOST_AUTO_TEST_CASE(http_errors_carry_status_retry_after_and_message) {
+  auto e = intg::error::http(429, 1500ms, "slow down");
+  BOOST_TEST(e.http_status() == 429);
+  BOOST_TEST(e.retry_after().count() == 1500);
+  BOOST_TEST(e.message() == "slow down");
+  BOOST_TEST(intg::is_transient(e));
+  BOOST_TEST(!intg::is_transient(intg::error::http(404)));
+  BOOST_TEST(intg::is_transient(intg::error::http(503)));
+  BOOST_TEST(e.to_string().find("HTTP 429") != std::string::npos);
+  intg::error copy = e;  // shares the details block
+  BOOST_TEST(copy.message() == "slow down");
+}
+
+BOOST_AUTO_TEST_CASE(result_value_throws_intg_exception_on_error) {
+  intg::result<int> r = intg::error{errc::not_found, "nothing here"};
+  BOOST_CHECK_THROW(r.value(), intg::exception);
+  intg::result<int> ok = 3;
+  BOOST_TEST(ok.value() == 3);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(trace_context)
+
+BOOST_AUTO_TEST_CASE(traceparent_round_trips_and_rejects_malformed_values) {
+  auto tc = intg::trace_context::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  BOOST_REQUIRE(tc);
+  BOOST_TEST(tc->sampled());
+  char buf[intg::trace_context::traceparent_size];
+  tc->format_traceparent(buf);
+  BOOST_TEST(std::string_view(buf, sizeof buf) == "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  BOOST_TEST(intg::trace_context::parse_traceparent(" \t00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\t").has_value());
+  BOOST_TEST(intg::trace_context::parse_traceparent("cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-what").has_value());
+  for (const char* bad : {"ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                          "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                          "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+                          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+                          "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01", ""})
+    BOOST_TEST(!intg::trace_context::parse_traceparent(bad).has_value(), bad);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(backoff)
+
+BOOST_AUTO_TEST_CASE(jitter_stays_within_its_documented_bounds) {
+  intg::xoshiro256 rng{42};
+  intg::backoff full{100ms, 2.0, 1s, intg::jitter::full};
+  intg::backoff none{100ms, 2.0, 1s, intg::jitter::none};
+  intg::backoff decorrelated{100ms, 2.0, 1s, intg::jitter::decorrelated};
+  BOOST_TEST(none.delay(1, {}, rng).count() == std::chrono::nanoseconds(100ms).count());
+  BOOST_TEST(none.delay(3, {}, rng).count() == std::chrono::nanoseconds(400ms).count());
+  BOOST_TEST(none.delay(10, {}, rng).count() == std::chrono::nanoseconds(1s).count());  // capped
+  std::chrono::nanoseconds prev = 100ms;
+  for (int i = 1; i < 200; ++i) {
+    auto f = full.delay(i % 6 + 1, {}, rng);
+    BOOST_TEST((f >= 0ns && f <= std::chrono::nanoseconds(1s)));
+    auto d = decorrelated.delay(i, prev, rng);
+    BOOST_TEST((d >= std::chrono::nanoseconds(100ms) && d <= std::min<std::chrono::nanoseconds>(prev * 3, 1s)));
+    prev = d;
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(retry_policy)
+
+BOOST_AUTO_TEST_CASE(transient_failures_are_retried_after_exponential_backoff) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>> p{env.clock, no_jitter(3, 100ms)};
+  auto op = test::script({intg::error::http(503), intg::error::http(503), 42});
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(*op.calls == 1);
+  env.advance(99ms);
+  BOOST_TEST(*op.calls == 1);  // not one millisecond early
+  env.advance(1ms);
+  BOOST_TEST(*op.calls == 2);
+  env.advance(199ms);
+  BOOST_TEST(*op.calls == 2);
+  env.advance(1ms);
+  BOOST_TEST(*op.calls == 3);
+  BOOST_REQUIRE(r->has_value());
+  BOOST_TEST(r->value().value() == 42);
+}
+
+BOOST_AUTO_TEST_CASE(permanent_errors_and_open_circuits_are_not_retried) {
+  for (intg::error e : {intg::error::http(404), intg::error{errc::circuit_open}, intg::error{errc::invalid_grant},
+                        intg::error{errc::invalid_argument}}) {
+    manual_env env;
+    intg::basic_pipeline<intg::manual_clock, intg::retry<>> p{env.clock, no_jitter(5, 1ms)};
+    auto op = test::script({e});
+    auto r = test::start(env.io, p.execute(op));
+    env.poll();
+    BOOST_TEST(*op.calls == 1);
+    BOOST_REQUIRE(r->has_value());
+    BOOST_TEST((r->value().error() == e));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_server_retry_after_hint_is_honoured_never_early) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>> p{env.clock, no_jitter(3, 10ms)};
+  auto op = test::script({intg::error::http(429, 5000ms), 7});
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(4999ms);
+  BOOST_TEST(*op.calls == 1);
+  env.advance(1ms);
+  BOOST_TEST(*op.calls == 2);
+  BOOST_TEST(r->value().value() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(a_hint_longer_than_max_retry_after_ends_the_call_with_the_error) {
+  manual_env env;
+  auto o = no_jitter(3, 10ms);
+  o.max_retry_after = 1s;
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>> p{env.clock, o};
+  auto op = test::script({intg::error::http(503, 120'000ms), 7});
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(*op.calls == 1);
+  BOOST_TEST(r->value().error().http_status() == 503);
+}
+
+BOOST_AUTO_TEST_CASE(an_exhausted_retry_budget_stops_retries) {
+  manual_env env;
+  auto o = no_jitter(5, 1ms);
+  o.budget_ratio = 0.0;
+  o.budget_min_per_second = 0;
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>> p{env.clock, o};
+  auto op = test::script({intg::error::http(503)});
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(*op.calls == 1);
+  BOOST_TEST((r->value().error() == errc::retry_budget_exhausted));
+  BOOST_TEST(r->value().error().http_status() == 503);
+}
+
+BOOST_AUTO_TEST_CASE(the_budget_floor_allows_retries_on_a_quiet_service) {
+  manual_env env;
+  auto o = no_jitter(2, 1ms);
+  o.budget_ratio = 0.0;
+  o.budget_min_per_second = 1;  // 10 retries per 10 s window
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>> p{env.clock, o};
+  int retried = 0;
+  for (int i = 0; i < 15; ++i) {
+    auto op = test::script({intg::error::http(503)});
+    auto r = test::start(env.io, p.execute(op));
+    env.poll();
+    env.advance(1ms);
+    retried += *op.calls - 1;
+  }
+  BOOST_TEST(retried == 10);
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_the_caller_aborts_a_backoff_sleep_at_once) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>> p{env.clock, no_jitter(3, 1h)};
+  auto op = test::script({intg::error::http(503), 1});
+  asio::cancellation_signal stop;
+  std::optional<intg::result<int>> out;
+  asio::co_spawn(env.io, p.execute(op), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, intg::result<int> r) {
+                   if (e) std::rethrow_exception(e);
+                   out = r;
+                 }));
+  env.poll();
+  BOOST_TEST(env.clock.pending_waits() == 1u);
+  stop.emit(asio::cancellation_type::terminal);
+  env.poll();
+  BOOST_REQUIRE(out.has_value());
+  BOOST_TEST((out->error() == errc::cancelled));
+  BOOST_TEST(*op.calls == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(circuit_breaker_policy)
+
+BOOST_AUTO_TEST_CASE(consecutive_failures_open_the_breaker_and_a_probe_closes_it) {
+  manual_env env;
+  intg::circuit_breaker<>::options o;
+  o.failure_threshold = 3;
+  o.recovery_timeout = 10s;
+  std::vector<std::pair<intg::breaker_state, intg::breaker_state>> changes;
+  o.on_state_change = [&](intg::breaker_state a, intg::breaker_state b) { changes.emplace_back(a, b); };
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock, o};
+  auto& cb = p.get<intg::circuit_breaker<>>();
+  auto failing = test::script({intg::error::http(500)});
+  for (int i = 0; i < 3; ++i) test::start(env.io, p.execute(failing));
+  env.poll();
+  BOOST_TEST((cb.state() == intg::breaker_state::open));
+  auto r = test::start(env.io, p.execute(failing));
+  env.poll();
+  BOOST_TEST(*failing.calls == 3);  // rejected without running
+  BOOST_TEST((r->value().error() == errc::circuit_open));
+  BOOST_TEST(r->value().error().retry_after().count() == 10'000);
+  env.advance(10s);
+  auto good = test::script({5});
+  auto probe = test::start(env.io, p.execute(good));
+  env.poll();
+  BOOST_TEST(probe->value().value() == 5);
+  BOOST_TEST((cb.state() == intg::breaker_state::closed));
+  BOOST_REQUIRE(changes.size() == 3u);
+  BOOST_TEST((changes[0].second == intg::breaker_state::open));
+  BOOST_TEST((changes[1].second == intg::breaker_state::half_open));
+  BOOST_TEST((changes[2].second == intg::breaker_state::closed));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_probe_reopens_and_half_open_admits_a_bounded_number_of_probes) {
+  manual_env env;
+  intg::circuit_breaker<>::options o;
+  o.failure_threshold = 1;
+  o.recovery_timeout = 1s;
+  o.half_open_max_calls = 1;
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock, o};
+  auto& cb = p.get<intg::circuit_breaker<>>();
+  test::start(env.io, p.execute(test::script({intg::error::http(500)})));
+  env.poll();
+  env.advance(1s);
+  // Two callers in half-open: the first is the probe (it waits), the second is rejected.
+  waiting_op slow{env.clock, 100ms};
+  auto first = test::start(env.io, p.execute(slow));
+  auto second = test::start(env.io, p.execute(test::script({1})));
+  env.poll();
+  BOOST_TEST((cb.state() == intg::breaker_state::half_open));
+  BOOST_TEST((second->value().error() == errc::circuit_open));
+  env.advance(100ms);
+  BOOST_TEST(first->value().value() == 1);
+  BOOST_TEST((cb.state() == intg::breaker_state::closed));
+  test::start(env.io, p.execute(test::script({intg::error::http(500)})));
+  env.poll();
+  env.advance(1s);
+  test::start(env.io, p.execute(test::script({intg::error::http(502)})));
+  env.poll();
+  BOOST_TEST((cb.state() == intg::breaker_state::open));
+}
+
+BOOST_AUTO_TEST_CASE(the_sliding_window_trips_on_failure_rate_only_after_minimum_calls) {
+  manual_env env;
+  intg::circuit_breaker<>::options o;
+  o.window = intg::breaker_window::count;
+  o.window_size = 10;
+  o.minimum_calls = 6;
+  o.failure_rate_threshold = 0.5;
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock, o};
+  auto& cb = p.get<intg::circuit_breaker<>>();
+  for (int i = 0; i < 5; ++i) test::start(env.io, p.execute(test::script({intg::error::http(500)})));
+  env.poll();
+  BOOST_TEST((cb.state() == intg::breaker_state::closed));  // 5 calls < minimum
+  test::start(env.io, p.execute(test::script({1})));
+  env.poll();
+  BOOST_TEST((cb.state() == intg::breaker_state::open));  // 5/6 failed
+}
+
+BOOST_AUTO_TEST_CASE(slow_calls_trip_a_time_window_breaker) {
+  manual_env env;
+  intg::circuit_breaker<>::options o;
+  o.window = intg::breaker_window::time;
+  o.window_duration = 10s;
+  o.minimum_calls = 2;
+  o.slow_call_duration = 50ms;
+  o.slow_call_rate_threshold = 1.0;
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock, o};
+  waiting_op slow{env.clock, 60ms};
+  test::start(env.io, p.execute(slow));
+  test::start(env.io, p.execute(slow));
+  env.poll();
+  env.advance(60ms);
+  BOOST_TEST((p.get<intg::circuit_breaker<>>().state() == intg::breaker_state::open));
+}
+
+BOOST_AUTO_TEST_CASE(local_rejections_and_client_errors_are_not_failures) {
+  manual_env env;
+  intg::circuit_breaker<>::options o;
+  o.failure_threshold = 1;
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock, o};
+  for (intg::error e : {intg::error{errc::rate_limited}, intg::error{errc::bulkhead_full}, intg::error{errc::cancelled},
+                        intg::error::http(404), intg::error{errc::invalid_argument}})
+    test::start(env.io, p.execute(test::script({e})));
+  env.poll();
+  BOOST_TEST((p.get<intg::circuit_breaker<>>().state() == intg::breaker_state::closed));
+}
+
+BOOST_AUTO_TEST_CASE(isolate_and_reset_control_the_breaker_by_hand) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock};
+  auto& cb = p.get<intg::circuit_breaker<>>();
+  cb.isolate();
+  env.advance(24h);
+  auto r = test::start(env.io, p.execute(test::script({1})));
+  env.poll();
+  BOOST_TEST((r->value().error() == errc::circuit_open));
+  cb.reset();
+  r = test::start(env.io, p.execute(test::script({1})));
+  env.poll();
+  BOOST_TEST(r->value().value() == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(rate_limiter_policy)
+
+BOOST_AUTO_TEST_CASE(gcra_admits_the_burst_then_one_call_per_interval) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::rate_limiter<>> p{env.clock, {60, 2, {}}};  // 1/s, burst 2
+  auto op = test::script({1});
+  auto a = test::start(env.io, p.execute(op));
+  auto b = test::start(env.io, p.execute(op));
+  auto c = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(a->value().has_value());
+  BOOST_TEST(b->value().has_value());
+  BOOST_TEST((c->value().error() == errc::rate_limited));
+  BOOST_TEST(c->value().error().retry_after().count() == 1000);
+  env.advance(999ms);
+  auto d = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST((d->value().error() == errc::rate_limited));
+  env.advance(1ms);
+  auto e = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(e->value().has_value());
+  BOOST_TEST(*op.calls == 3);
+}
+
+BOOST_AUTO_TEST_CASE(with_max_wait_an_over_limit_call_waits_for_its_slot) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::rate_limiter<>> p{env.clock, {60, 1, 5s}};
+  auto op = test::script({1});
+  auto a = test::start(env.io, p.execute(op));
+  auto b = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(a->has_value());
+  BOOST_TEST(!b->has_value());
+  env.advance(999ms);
+  BOOST_TEST(!b->has_value());
+  env.advance(1ms);
+  BOOST_TEST(b->value().value() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(keyed_limiters_isolate_partitions) {
+  manual_env env;
+  intg::keyed_rate_limiter<>::options o;
+  o.requests_per_minute = 60;
+  o.burst_limit = 1;
+  o.max_keys = 16;
+  intg::basic_pipeline<intg::manual_clock, intg::keyed_rate_limiter<>> p{env.clock, o};
+  auto op = test::script({1});
+  auto a1 = test::start(env.io, p.execute(op, {.partition_key = "tenant_a"}));
+  auto a2 = test::start(env.io, p.execute(op, {.partition_key = "tenant_a"}));
+  auto b1 = test::start(env.io, p.execute(op, {.partition_key = "tenant_b"}));
+  env.poll();
+  BOOST_TEST(a1->value().has_value());
+  BOOST_TEST((a2->value().error() == errc::rate_limited));
+  BOOST_TEST(b1->value().has_value());  // tenant_a's overload does not touch tenant_b
+}
+
+BOOST_AUTO_TEST_CASE(keyed_limiter_memory_is_bounded_and_idle_keys_are_reused) {
+  manual_env env;
+  intg::keyed_rate_limiter<>::options o;
+  o.requests_per_minute = 60;
+  o.burst_limit = 1;
+  o.max_keys = 16;
+  intg::basic_pipeline<intg::manual_clock, intg::keyed_rate_limiter<>> p{env.clock, o};
+  auto op = test::script({1});
+  int admitted = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto r = test::start(env.io, p.execute(op, {.partition_key = "key" + std::to_string(i)}));
+    env.poll();
+    admitted += r->value().has_value();
+  }
+  BOOST_TEST(admitted <= 16);  // at most max_keys busy keys at once
+  env.advance(2s);             // every key is idle again
+  auto r = test::start(env.io, p.execute(op, {.partition_key = "fresh"}));
+  env.poll();
+  BOOST_TEST(r->value().has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(timeout_policy)
+
+BOOST_AUTO_TEST_CASE(the_deadline_cancels_the_bound_wait_and_reports_timeout) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::timeout<>> p{env.clock, {50ms}};
+  waiting_op op{env.clock, 1h};
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(49ms);
+  BOOST_TEST(!r->has_value());
+  env.advance(1ms);
+  BOOST_REQUIRE(r->has_value());
+  BOOST_TEST((r->value().error() == errc::timeout));
+  BOOST_TEST((*op.last_wait == asio::error::operation_aborted));  // the wait itself was cancelled
+  BOOST_TEST(env.clock.pending_waits() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_fifty_millisecond_timeout_cancels_a_one_hour_real_timer) {
+  intg::pipeline<intg::timeout<>> p{intg::timeout<>::options{50ms}};
+  auto cancelled = std::make_shared<bool>(false);
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = test::run(p.execute([cancelled](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+    auto [ec] = co_await t.async_wait(asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
+    *cancelled = ec == asio::error::operation_aborted;
+    co_return 1;
+  }));
+  const auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST((r.error() == errc::timeout));
+  BOOST_TEST(*cancelled);
+  BOOST_TEST((took < 1s));
+}
+
+BOOST_AUTO_TEST_CASE(an_opaque_operation_is_cancelled_through_its_own_coroutine) {
+  intg::pipeline<intg::timeout<>> p{intg::timeout<>::options{30ms}};
+  auto r = test::run(p.execute([]() -> asio::awaitable<intg::result<int>> {
+    asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+    co_await t.async_wait(asio::use_awaitable);  // throws when cancelled
+    co_return 1;
+  }));
+  BOOST_TEST((r.error() == errc::timeout));
+}
+
+BOOST_AUTO_TEST_CASE(each_retry_gets_a_fresh_deadline) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>, intg::timeout<>> p{env.clock, no_jitter(2, 10ms), {50ms}};
+  waiting_op op{env.clock, 1h};
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(50ms);  // first attempt times out
+  env.advance(10ms);  // backoff
+  BOOST_TEST(!r->has_value());
+  env.advance(50ms);  // second attempt times out
+  BOOST_REQUIRE(r->has_value());
+  BOOST_TEST((r->value().error() == errc::timeout));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(bulkhead_policy)
+
+BOOST_AUTO_TEST_CASE(concurrency_is_bounded_and_the_queue_is_bounded_too) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::bulkhead<>> p{env.clock, {1, 1, 1s}};
+  waiting_op op{env.clock, 100ms};
+  auto a = test::start(env.io, p.execute(op));
+  auto b = test::start(env.io, p.execute(op));  // queued
+  auto c = test::start(env.io, p.execute(op));  // queue full
+  env.poll();
+  BOOST_TEST((c->value().error() == errc::bulkhead_full));
+  BOOST_TEST(p.get<intg::bulkhead<>>().in_flight() == 1);
+  env.advance(100ms);
+  BOOST_TEST(a->value().value() == 1);
+  BOOST_TEST(!b->has_value());  // took over the slot, now running
+  env.advance(100ms);
+  BOOST_TEST(b->value().value() == 1);
+  BOOST_TEST(p.get<intg::bulkhead<>>().in_flight() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_queued_call_gives_up_after_the_queue_timeout) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::bulkhead<>> p{env.clock, {1, 4, 50ms}};
+  waiting_op op{env.clock, 1h};
+  auto a = test::start(env.io, p.execute(op));
+  auto b = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(50ms);
+  BOOST_TEST((b->value().error() == errc::bulkhead_full));
+  BOOST_TEST(p.get<intg::bulkhead<>>().queued() == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tracing_and_fallback)
+
+struct recorder : intg::span_observer {
+  std::vector<intg::span_record> spans;
+  void on_span_end(const intg::span_record& s) noexcept override { spans.push_back(s); }
+};
+
+BOOST_AUTO_TEST_CASE(tracing_reports_a_call_span_and_one_span_per_attempt) {
+  manual_env env;
+  auto rec = std::make_shared<recorder>();
+  intg::tracing<>::options to;
+  to.observer = rec;
+  intg::basic_pipeline<intg::manual_clock, intg::tracing<>, intg::retry<>> p{env.clock, to, no_jitter(3, 1ms)};
+  auto seen = std::make_shared<std::vector<intg::trace_context>>();
+  auto op = [seen, n = std::make_shared<int>(0)](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    seen->push_back(a.trace());
+    if ((*n)++ == 0) co_return intg::error::http(503);
+    co_return 1;
+  };
+  auto parent = intg::trace_context::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  auto r = test::start(env.io, p.execute(op, {.operation = "search", .parent = *parent}));
+  env.poll();
+  env.advance(1ms);
+  BOOST_TEST(r->value().value() == 1);
+  BOOST_REQUIRE(rec->spans.size() == 3u);
+  const auto& call = rec->spans.back();
+  BOOST_TEST((call.kind == intg::span_kind::call));
+  BOOST_TEST(call.name == "search");
+  BOOST_TEST(call.ok());
+  BOOST_TEST(call.attempt == 2);
+  BOOST_TEST((call.context.trace_id == parent->trace_id));
+  BOOST_TEST((call.parent_span_id == parent->span_id));
+  BOOST_TEST(!rec->spans[0].ok());
+  for (int i = 0; i < 2; ++i) {
+    BOOST_TEST((rec->spans[i].kind == intg::span_kind::attempt));
+    BOOST_TEST((rec->spans[i].parent_span_id == call.context.span_id));
+    BOOST_TEST(((*seen)[i].span_id == rec->spans[i].context.span_id));  // what the operation would send
+  }
+  BOOST_TEST(((*seen)[0].span_id != (*seen)[1].span_id));
+}
+
+BOOST_AUTO_TEST_CASE(fallback_answers_failures_with_a_value_or_an_operation) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::fallback<intg::fallback_value<int>>, intg::circuit_breaker<>> p{
+      env.clock, {.handler = {99}}, {}};
+  p.get<intg::circuit_breaker<>>().isolate();
+  auto r = test::start(env.io, p.execute(test::script({1})));
+  env.poll();
+  BOOST_TEST(r->value().value() == 99);
+
+  auto handler = [](const intg::error&) -> asio::awaitable<intg::result<int>> { co_return 5; };
+  intg::basic_pipeline<intg::manual_clock, intg::fallback<decltype(handler)>> q{env.clock, {.handler = handler}};
+  auto r2 = test::start(env.io, q.execute(test::script({intg::error::http(500)})));
+  env.poll();
+  BOOST_TEST(r2->value().value() == 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pipeline_configuration)
+
+BOOST_AUTO_TEST_CASE(a_pipeline_takes_its_thresholds_from_an_integration_config) {
+  intg::integration_config c;
+  c.retry.max_attempts = 7;
+  c.circuit_breaker.failure_threshold = 9;
+  c.rate_limits.requests_per_minute = 100;
+  c.rate_limits.burst_limit = 20;
+  c.timeout = 2s;
+  intg::pipeline<intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>, intg::timeout<>> p{c};
+  BOOST_TEST(p.get<intg::retry<>>().get_options().max_attempts == 7);
+  BOOST_TEST(p.get<intg::circuit_breaker<>>().get_options().failure_threshold == 9);
+  BOOST_TEST(p.get<intg::rate_limiter<>>().get_options().burst_limit == 20);
+  BOOST_TEST((p.get<intg::timeout<>>().get_options().per_attempt == 2s));
+}
+
+BOOST_AUTO_TEST_CASE(copies_of_a_pipeline_share_policy_state) {
+  manual_env env;
+  intg::circuit_breaker<>::options o;
+  o.failure_threshold = 1;
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock, o};
+  auto copy = p;
+  test::start(env.io, p.execute(test::script({intg::error::http(500)})));
+  env.poll();
+  BOOST_TEST((copy.get<intg::circuit_breaker<>>().state() == intg::breaker_state::open));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,298 @@
+// The registry (tenants, lifecycle, health monitor, events) and the configuration loader.
+#define BOOST_TEST_MODULE intg_registry
+#include <boost/test/unit_test.hpp>
+
+#include "test_util.hpp"
+
+using namespace std::chrono_literals;
+namespace asio = boost::asio;
+using intg::errc;
+using intg::integration_status;
+
+namespace {
+
+// A controllable integration: its initialize() and health_check() outcomes are set by the test.
+struct probe {
+  intg::integration_config config;
+  intg::registry_services services;
+  struct control {
+    bool init_ok = true;
+    bool init_hangs = false;
+    integration_status health = integration_status::healthy;
+    int inits = 0, checks = 0, cleanups = 0;
+  };
+  std::shared_ptr<control> ctl = std::make_shared<control>();
+
+  probe(intg::integration_config c, intg::registry_services& s) : config(std::move(c)), services(s) {}
+  std::string_view name() const noexcept { return config.name; }
+  asio::awaitable<intg::result<void>> initialize() {
+    ++ctl->inits;
+    if (ctl->init_hangs) {
+      asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+      co_await t.async_wait(asio::use_awaitable);
+    }
+    if (!ctl->init_ok) co_return intg::error{errc::unauthorized, "bad credentials"};
+    co_return intg::result<void>{};
+  }
+  asio::awaitable<intg::health_report> health_check() {
+    ++ctl->checks;
+    intg::health_report r;
+    r.status = ctl->health;
+    co_return r;
+  }
+  asio::awaitable<void> cleanup() {
+    ++ctl->cleanups;
+    co_return;
+  }
+};
+static_assert(intg::integration<probe>);
+
+struct other_type {
+  explicit other_type(intg::integration_config) {}
+  std::string_view name() const noexcept { return "other"; }
+  asio::awaitable<intg::result<void>> initialize() { co_return intg::result<void>{}; }
+  asio::awaitable<intg::health_report> health_check() { co_return intg::health_report{}; }
+  asio::awaitable<void> cleanup() { co_return; }
+};
+
+intg::integration_config cfg(std::string name, intg::integration_type t = intg::integration_type::external_api) {
+  intg::integration_config c;
+  c.name = std::move(name);
+  c.type = t;
+  c.health_check_interval = 1s;
+  return c;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(registry)
+
+BOOST_AUTO_TEST_CASE(tenants_are_isolated_and_get_checks_the_type) {
+  asio::io_context io;
+  intg::registry reg{io.get_executor()};
+  auto& a = reg.register_integration<probe>(cfg("spotify_main"), "tenant_a");
+  reg.register_integration<probe>(cfg("spotify_main"), "tenant_b");
+  BOOST_TEST(reg.get<probe>("spotify_main", "tenant_a") == &a);
+  BOOST_TEST(reg.get<probe>("spotify_main", "tenant_b") != &a);
+  BOOST_TEST(reg.get<probe>("spotify_main", "tenant_c") == nullptr);
+  BOOST_TEST(reg.get<other_type>("spotify_main", "tenant_a") == nullptr);
+  BOOST_TEST(reg.get<probe>("unknown", "tenant_a") == nullptr);
+  BOOST_CHECK_THROW(reg.register_integration<probe>(cfg("spotify_main"), "tenant_a"), intg::exception);
+  BOOST_TEST(a.config.tenant == "tenant_a");
+}
+
+BOOST_AUTO_TEST_CASE(enable_all_initializes_concurrently_and_one_failure_does_not_stop_the_others) {
+  asio::io_context io;
+  std::vector<std::string> events;
+  intg::registry_options o;
+  o.initialize_timeout = 200ms;
+  o.events = [&](const intg::event& e) { events.push_back(intg::format(e)); };
+  intg::registry reg{io.get_executor(), o};
+  auto& good = reg.register_integration<probe>(cfg("good"), "t");
+  auto& bad = reg.register_integration<probe>(cfg("bad"), "t");
+  auto& slow = reg.register_integration<probe>(cfg("slow"), "t");
+  auto disabled_cfg = cfg("off");
+  disabled_cfg.enabled = false;
+  auto& off = reg.register_integration<probe>(disabled_cfg, "t");
+  bad.ctl->init_ok = false;
+  slow.ctl->init_hangs = true;
+  const auto t0 = std::chrono::steady_clock::now();
+  test::run(io, [&]() -> asio::awaitable<void> { co_await reg.enable_all(); }());
+  BOOST_TEST((std::chrono::steady_clock::now() - t0 < 5s));
+  BOOST_TEST((reg.status("good", "t") == integration_status::healthy));
+  BOOST_TEST((reg.status("bad", "t") == integration_status::failed));
+  BOOST_TEST((reg.status("slow", "t") == integration_status::failed));
+  BOOST_TEST((reg.status("off", "t") == integration_status::disabled));
+  BOOST_TEST(good.ctl->inits == 1);
+  BOOST_TEST(off.ctl->inits == 0);
+  bool saw_failure = false;
+  for (auto& e : events) saw_failure |= e.find("integration=bad") != std::string::npos && e.find("to=failed") != std::string::npos;
+  BOOST_TEST(saw_failure);
+}
+
+BOOST_AUTO_TEST_CASE(health_checks_move_statuses_and_disable_all_cleans_up) {
+  asio::io_context io;
+  intg::registry_options o;
+  o.unhealthy_after = 2;
+  intg::registry reg{io.get_executor(), o};
+  auto& p = reg.register_integration<probe>(cfg("p"), "t");
+  test::run(io, [&]() -> asio::awaitable<void> {
+    co_await reg.enable_all();
+    p.ctl->health = integration_status::unhealthy;
+    auto s1 = co_await reg.health_check_all();
+    BOOST_TEST((s1.at(0).status == integration_status::degraded));
+    auto s2 = co_await reg.health_check_all();
+    BOOST_TEST((s2.at(0).status == integration_status::unhealthy));
+    BOOST_TEST(s2.at(0).failed_checks == 2u);
+    p.ctl->health = integration_status::healthy;
+    auto one = co_await reg.health_check("p", "t");
+    BOOST_TEST((one.value().status == integration_status::healthy));
+    auto missing = co_await reg.health_check("p", "other_tenant");
+    BOOST_TEST((missing.error() == errc::not_found));
+    co_await reg.disable_all();
+  }());
+  BOOST_TEST(p.ctl->cleanups == 1);
+  BOOST_TEST((reg.status("p", "t") == integration_status::disabled));
+}
+
+BOOST_AUTO_TEST_CASE(the_monitor_checks_at_each_integrations_interval_on_the_manual_clock) {
+  asio::io_context io;
+  intg::manual_clock clock;
+  intg::basic_registry<intg::manual_clock> reg{io.get_executor(), {}, clock};
+  auto fast_cfg = cfg("fast");
+  fast_cfg.health_check_interval = 1s;
+  auto slow_cfg = cfg("slow");
+  slow_cfg.health_check_interval = 5s;
+  auto& fast = reg.register_integration<probe>(fast_cfg, "t");
+  auto& slow = reg.register_integration<probe>(slow_cfg, "t");
+  test::start(io, [&]() -> asio::awaitable<int> { co_await reg.enable_all(); co_return 0; }());
+  io.poll();
+  reg.start_monitor();
+  io.restart();
+  io.poll();
+  for (int i = 0; i < 10; ++i) {
+    clock.advance(1s);
+    io.restart();
+    io.poll();
+  }
+  BOOST_TEST(fast.ctl->checks == 10);
+  BOOST_TEST(slow.ctl->checks == 2);
+  BOOST_TEST(reg.running_monitors() == 2u);
+  auto done = test::start(io, [&]() -> asio::awaitable<int> { co_await reg.shutdown(); co_return 1; }());
+  io.restart();
+  io.poll();
+  BOOST_TEST(done->has_value());
+  BOOST_TEST(reg.running_monitors() == 0u);
+  BOOST_TEST(fast.ctl->cleanups == 1);
+}
+
+BOOST_AUTO_TEST_CASE(unregister_cleans_up_and_removes) {
+  asio::io_context io;
+  intg::registry reg{io.get_executor()};
+  auto ctl = reg.register_integration<probe>(cfg("p"), "t").ctl;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    co_await reg.enable_all();
+    auto r = co_await reg.unregister("p", "t");
+    BOOST_TEST(r.has_value());
+  }());
+  BOOST_TEST(ctl->cleanups == 1);
+  BOOST_TEST(reg.get<probe>("p", "t") == nullptr);
+  BOOST_TEST(reg.size() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(configuration)
+
+const char* const sample = R"({
+  "environments": {
+    "production": { "integrations": {
+      "spotify": { "type": "external_api", "timeout": 30, "health_check_interval": "15s",
+        "settings": { "client_id": "abc", "client_secret": "${env:TEST_SECRET}" },
+        "retry_policy": { "max_attempts": 3, "backoff_multiplier": 2.0, "base_delay": "250ms", "jitter": "decorrelated" },
+        "rate_limits": { "requests_per_minute": 100, "burst_limit": 20 },
+        "circuit_breaker": { "failure_threshold": 5, "recovery_timeout": 60 } } } },
+    "development": { "integrations": {
+      "spotify": { "type": "external_api", "rate_limits": { "requests_per_minute": 10, "burst_limit": 5 } } } }
+  },
+  "tenants": {
+    "client_entreprise": { "rate_limits": { "requests_per_minute": 1000 }, "features": ["premium_apis", "advanced_analytics"],
+      "sla": "99.9%", "integrations": { "spotify": { "circuit_breaker": { "failure_threshold": 10 } } } },
+    "client_startup": { "rate_limits": { "requests_per_minute": 100 }, "features": ["basic_apis"], "sla": "99.0%" }
+  }
+})";
+
+intg::env_lookup fake_env = [](std::string_view n) -> std::optional<std::string> {
+  if (n == "TEST_SECRET") return std::string("s3cr3t");
+  return std::nullopt;
+};
+
+BOOST_AUTO_TEST_CASE(environments_tenants_and_units_are_applied) {
+  auto c = intg::config::parse(sample, "production", fake_env);
+  auto base = c.integration("spotify");
+  BOOST_TEST((base.timeout == 30s));
+  BOOST_TEST((base.health_check_interval == 15s));
+  BOOST_TEST((base.retry.base_delay == 250ms));
+  BOOST_TEST((base.retry.jitter == intg::jitter::decorrelated));
+  BOOST_TEST((base.circuit_breaker.recovery_timeout == 60s));
+  BOOST_TEST(base.rate_limits.requests_per_minute == 100);
+  BOOST_TEST(base.setting("client_secret") == "s3cr3t");
+  BOOST_TEST(base.redacted_settings().at("client_secret").as_string() == "***");
+  BOOST_TEST(base.redacted_settings().at("client_id").as_string() == "abc");
+  auto ent = c.integration("spotify", "client_entreprise");
+  BOOST_TEST(ent.tenant == "client_entreprise");
+  BOOST_TEST(ent.rate_limits.requests_per_minute == 1000);
+  BOOST_TEST(ent.circuit_breaker.failure_threshold == 10);
+  BOOST_TEST(c.integration("spotify", "client_startup").rate_limits.requests_per_minute == 100);
+  BOOST_TEST(c.tenant("client_entreprise")->has_feature("premium_apis"));
+  BOOST_TEST(c.tenant("client_startup")->sla == "99.0%");
+  auto dev = intg::config::parse(sample, "development", fake_env).integration("spotify");
+  BOOST_TEST(dev.rate_limits.requests_per_minute == 10);
+  BOOST_TEST(dev.rate_limits.burst_limit == 5);
+}
+
+void expect_config_error(const std::string& text, std::string_view path_fragment, std::string_view message_fragment) {
+  try {
+    (void)intg::config::parse(text, "production", fake_env);
+    BOOST_ERROR("no error for: " << text);
+  } catch (const intg::exception& e) {
+    BOOST_TEST((e.error() == errc::config_error));
+    BOOST_TEST(e.error().json_path().find(path_fragment) != std::string_view::npos, e.error().to_string());
+    BOOST_TEST(e.error().message().find(message_fragment) != std::string_view::npos, e.error().to_string());
+  }
+}
+
+std::string with_integration(const std::string& body) {
+  return R"({"environments":{"production":{"integrations":{"x":)" + body + "}}}}";
+}
+
+BOOST_AUTO_TEST_CASE(malformed_configuration_is_rejected_with_its_json_path) {
+  expect_config_error("{", "$", "invalid JSON");
+  expect_config_error("[]", "$", "expected an object");
+  expect_config_error(R"({"environments":{}})", "$.environments", "no environment named");
+  expect_config_error(with_integration(R"({"rate_limits":{"requests_per_minut":5}})"),
+                      "$.environments.production.integrations.x.rate_limits.requests_per_minut", "unknown key");
+  expect_config_error(with_integration(R"({"rate_limits":{"requests_per_minute":-5}})"), "requests_per_minute", "out of range");
+  expect_config_error(with_integration(R"({"rate_limits":{"requests_per_minute":0}})"), "requests_per_minute", "greater than 0");
+  expect_config_error(with_integration(R"({"rate_limits":{"burst_limit":"20"}})"), "burst_limit", "expected an integer");
+  expect_config_error(with_integration(R"({"timeout":"30 parsecs"})"), "timeout", "invalid duration");
+  expect_config_error(with_integration(R"({"timeout":-1})"), "timeout", "out of range");
+  expect_config_error(with_integration(R"({"type":"quantum"})"), "type", "unknown integration type");
+  expect_config_error(with_integration(R"({"enabled":"yes"})"), "enabled", "expected true or false");
+  expect_config_error(with_integration(R"({"settings":{"k":"${env:MISSING_VAR}"}})"), "settings.k", "MISSING_VAR is not set");
+  expect_config_error(with_integration(R"({"retry_policy":{"max_attempts":1.5}})"), "max_attempts", "expected an integer");
+  expect_config_error(R"({"environments":{"production":{"integrations":{}}},"tenants":{"t":{"integrations":{"nope":{}}}}})",
+                      "$.tenants.t.integrations.nope", "unknown integration");
+  expect_config_error(R"({"environments":{"production":{}},"tenants":{"t":{"features":"all"}}})", "$.tenants.t.features",
+                      "array of strings");
+}
+
+BOOST_AUTO_TEST_CASE(the_secret_value_never_appears_in_errors) {
+  try {
+    (void)intg::config::parse(with_integration(R"({"settings":{"k":"${env:TEST_SECRET}"},"timeout":"bad"})"), "production",
+                              fake_env);
+    BOOST_ERROR("expected an error");
+  } catch (const intg::exception& e) {
+    BOOST_TEST(std::string(e.what()).find("s3cr3t") == std::string::npos);
+  }
+  intg::secret s{"s3cr3t"};
+  std::ostringstream os;
+  os << s;
+  BOOST_TEST(os.str() == "***");
+  const intg::event_field fields[] = {{"client_secret", s}};
+  BOOST_TEST(intg::format(intg::event{intg::event_level::info, "x", "", "", "", fields}).find("s3cr3t") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(load_config_reads_files_and_reports_missing_ones) {
+  BOOST_CHECK_THROW(intg::load_config("/nonexistent/integrations.json", "production"), intg::exception);
+  const auto path = std::filesystem::temp_directory_path() / "intg_test_config.json";
+  {
+    std::ofstream out(path);
+    out << sample;
+  }
+  auto c = intg::load_config(path, "production", fake_env);
+  BOOST_TEST(c.has_integration("spotify"));
+  std::filesystem::remove(path);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
