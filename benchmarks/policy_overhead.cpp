@@ -30,7 +30,7 @@ struct failing_op {
 using full_stack = intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>,
                                   intg::timeout<>>;
 
-full_stack make_full_stack(double rpm = 1e12, int burst = 1'000'000) {
+full_stack make_full_stack(double rpm = 1e9, int burst = 1'000'000'000) {
   intg::retry<>::options ro;
   ro.max_attempts = 3;
   ro.base_delay = 1ms;
@@ -146,15 +146,15 @@ BENCHMARK(BM_single<intg::tracing<>>)->Name("BM_tracing");
 BENCHMARK(BM_single<intg::fallback<intg::fallback_value<int>>>)->Name("BM_fallback");
 
 void BM_rate_limiter(benchmark::State& state) {
-  intg::pipeline<intg::rate_limiter<>> p{intg::rate_limiter<>::options{1e12, 1'000'000, {}}};
+  intg::pipeline<intg::rate_limiter<>> p{intg::rate_limiter<>::options{1e9, 1'000'000'000, {}}};
   run_pipeline(state, p, answer_op{}, true);
 }
 BENCHMARK(BM_rate_limiter);
 
 void BM_keyed_rate_limiter(benchmark::State& state) {
   intg::keyed_rate_limiter<>::options o;
-  o.requests_per_minute = 1e12;
-  o.burst_limit = 1'000'000;
+  o.requests_per_minute = 1e9;
+  o.burst_limit = 1'000'000'000;
   intg::pipeline<intg::keyed_rate_limiter<>> p{o};
   run_loop(state, [&](benchmark::State& st, bool warmup) -> asio::awaitable<void> {
     const int n = warmup ? 16 : 0;

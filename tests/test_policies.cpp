@@ -559,7 +559,7 @@ BOOST_AUTO_TEST_CASE(tracing_reports_a_call_span_and_one_span_per_attempt) {
     co_return 1;
   };
   auto parent = intg::trace_context::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
-  auto r = test::start(env.io, p.execute(op, {.operation = "search", .parent = *parent}));
+  auto r = test::start(env.io, p.execute(op, {.operation = "search", .parent = &*parent}));
   env.poll();
   env.advance(1ms);
   BOOST_TEST(r->value().value() == 1);
@@ -599,6 +599,40 @@ BOOST_AUTO_TEST_CASE(fallback_answers_failures_with_a_value_or_an_operation) {
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(pipeline_configuration)
+
+BOOST_AUTO_TEST_CASE(an_exception_from_the_operation_unwinds_every_layer_then_propagates) {
+  manual_env env;
+  intg::circuit_breaker<>::options co;
+  co.failure_threshold = 1;
+  co.recovery_timeout = 1s;
+  intg::basic_pipeline<intg::manual_clock, intg::bulkhead<>, intg::circuit_breaker<>> p{env.clock, {1, 0, {}}, co};
+  auto& cb = p.get<intg::circuit_breaker<>>();
+  test::start(env.io, p.execute(test::script({intg::error::http(500)})));
+  env.poll();
+  env.advance(1s);  // half-open: the next call is the probe
+  bool threw = false;
+  asio::co_spawn(env.io, p.execute([](intg::attempt&) -> asio::awaitable<intg::result<int>> {
+    throw std::runtime_error("bug in the operation");
+    co_return 1;
+  }), [&](std::exception_ptr e, intg::result<int>) { threw = e != nullptr; });
+  env.poll();
+  BOOST_TEST(threw);
+  BOOST_TEST(p.get<intg::bulkhead<>>().in_flight() == 0);              // slot released
+  BOOST_TEST((cb.state() != intg::breaker_state::half_open));         // probe settled, not leaked
+}
+
+BOOST_AUTO_TEST_CASE(a_timeout_outside_retry_bounds_the_whole_call) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::timeout<>, intg::retry<>> p{env.clock, {100ms}, no_jitter(10, 40ms)};
+  auto op = test::script({intg::error::http(503)});
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(40ms);
+  env.advance(80ms);
+  BOOST_REQUIRE(r->has_value());
+  BOOST_TEST((r->value().error() == errc::timeout));
+  BOOST_TEST(*op.calls == 2);  // the third attempt could not start before the call's deadline
+}
 
 BOOST_AUTO_TEST_CASE(a_pipeline_takes_its_thresholds_from_an_integration_config) {
   intg::integration_config c;

@@ -166,6 +166,25 @@ BOOST_AUTO_TEST_CASE(the_monitor_checks_at_each_integrations_interval_on_the_man
   BOOST_TEST(fast.ctl->cleanups == 1);
 }
 
+BOOST_AUTO_TEST_CASE(a_disabled_integration_stays_disabled_and_is_not_checked) {
+  asio::io_context io;
+  intg::registry reg{io.get_executor()};
+  auto ctl = reg.register_integration<probe>(cfg("p"), "t").ctl;
+  BOOST_TEST(!reg.status("p", "nobody").has_value());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    co_await reg.enable_all();
+    co_await reg.enable_all();  // already running: not initialized twice
+    BOOST_TEST(ctl->inits == 1);
+    (void)co_await reg.disable("p", "t");
+    co_await reg.enable_all();
+    auto h = co_await reg.health_check("p", "t");
+    BOOST_TEST((h.error() == errc::disabled));
+  }());
+  BOOST_TEST(ctl->inits == 1);
+  BOOST_TEST(ctl->checks == 0);
+  BOOST_TEST((reg.status("p", "t") == integration_status::disabled));
+}
+
 BOOST_AUTO_TEST_CASE(unregister_cleans_up_and_removes) {
   asio::io_context io;
   intg::registry reg{io.get_executor()};
@@ -244,6 +263,27 @@ void expect_config_error(const std::string& text, std::string_view path_fragment
 
 std::string with_integration(const std::string& body) {
   return R"({"environments":{"production":{"integrations":{"x":)" + body + "}}}}";
+}
+
+BOOST_AUTO_TEST_CASE(tenant_limits_override_only_the_keys_they_name) {
+  auto c = intg::config::parse(R"({"environments":{
+      "production":{"integrations":{"a":{"rate_limits":{"requests_per_minute":100,"burst_limit":7}}}},
+      "staging":{"integrations":{"b":{}}}},
+    "tenants":{"t":{"rate_limits":{"requests_per_minute":50},"integrations":{"b":{"enabled":false}}}}})",
+                               "production", fake_env);
+  auto a = c.integration("a", "t");
+  BOOST_TEST(a.rate_limits.requests_per_minute == 50);
+  BOOST_TEST(a.rate_limits.burst_limit == 7);  // kept from the integration
+}
+
+BOOST_AUTO_TEST_CASE(settings_that_look_like_credentials_are_redacted_whatever_their_case) {
+  intg::integration_config c;
+  c.settings = {{"clientSecret", "x"}, {"API_KEY", "y"}, {"private-key", "z"}, {"region", "eu"}};
+  auto r = c.redacted_settings();
+  BOOST_TEST(r.at("clientSecret").as_string() == "***");
+  BOOST_TEST(r.at("API_KEY").as_string() == "***");
+  BOOST_TEST(r.at("private-key").as_string() == "***");
+  BOOST_TEST(r.at("region").as_string() == "eu");
 }
 
 BOOST_AUTO_TEST_CASE(malformed_configuration_is_rejected_with_its_json_path) {

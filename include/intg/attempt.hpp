@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -72,8 +73,9 @@ struct call_options {
   std::string_view partition_key{};
   /// Name of the call's span (tracing policy); defaults to the tracing policy's name.
   std::string_view operation{};
-  /// Parent trace context (e.g. from an incoming traceparent header); a new trace when invalid.
-  trace_context parent{};
+  /// Parent trace context (e.g. parsed from an incoming traceparent header); a new trace when
+  /// null or invalid. It must outlive the call.
+  const trace_context* parent = nullptr;
 };
 
 /// The context of one attempt of one call. Operations read it; policies and the pipeline drive it.
@@ -119,6 +121,8 @@ class attempt {
     return d;
   }
   bool has_deadline() const noexcept { return deadline_ != time_point::max() || relative_ != duration::max(); }
+  /// The deadline of the whole call (set by a timeout outside the retry layer), or max().
+  time_point call_deadline() const noexcept { return call_deadline_; }
 
   /// Bind this to the operation's async calls so timeouts and the caller's cancellation reach them.
   attempt_cancellation_slot cancellation_slot() noexcept { return {signal_.slot(), this}; }
@@ -152,8 +156,9 @@ class attempt {
   }
 
   // ---- for the pipeline (intg::basic_pipeline); not for operations ----
+  /// `ex` is the calling coroutine's executor; it must outlive the attempt.
   template <clock Clock>
-  void bind_services(const Clock* clock, asio::any_io_executor ex) noexcept {
+  void bind_services(const Clock* clock, const asio::any_io_executor* ex) noexcept {
     static constexpr clock_ops ops{
         [](const void* c) noexcept -> time_point { return static_cast<const Clock*>(c)->now(); },
         [](const void* c, const asio::any_io_executor& e, detail::deadline_node& n) {
@@ -161,7 +166,7 @@ class attempt {
         }};
     clock_ = clock;
     clock_ops_ = &ops;
-    executor_ = std::move(ex);
+    executor_ = ex;
   }
   void begin_call() noexcept { begin_attempt(1); }
   void begin_attempt(int number) noexcept {
@@ -201,10 +206,7 @@ class attempt {
     return pending_.load(std::memory_order_acquire) == 0;
   }
   /// Where the caller's cancellation arrives (the calling coroutine's cancellation state).
-  void bind_caller(asio::cancellation_state caller) noexcept {
-    caller_state_ = caller;
-    caller_ = caller.slot();
-  }
+  void bind_caller(asio::cancellation_state caller) noexcept { caller_state_ = caller; }
   /// True when the caller asked for cancellation (through its coroutine or through our slot).
   bool caller_cancelled() const noexcept {
     return cancelled_ || caller_state_.cancelled() != asio::cancellation_type::none;
@@ -213,7 +215,7 @@ class attempt {
   void detach_caller() noexcept {
     if (forwarding_) {
       forwarding_ = false;
-      if (caller_.is_connected()) caller_.clear();
+      if (auto slot = caller_state_.slot(); slot.is_connected()) slot.clear();
     }
   }
   /// After a layer waited: later layers and the operation see a fresh start time.
@@ -225,18 +227,21 @@ class attempt {
     have_start_ = false;
     (void)started();
   }
+  /// An exception the operation threw: the pipeline unwinds its layers, then rethrows it.
+  void keep_exception(std::exception_ptr e) noexcept { exception_ = std::move(e); }
+  const std::exception_ptr& exception() const noexcept { return exception_; }
   bool emissions_pending() const noexcept { return pending_.load(std::memory_order_acquire) != 0; }
   void reset_for_retry() noexcept { timed_out_.store(false, std::memory_order_relaxed); }
-  const asio::any_io_executor& executor() const noexcept { return executor_; }
+  const asio::any_io_executor& executor() const noexcept { return *executor_; }
 
  private:
   friend class attempt_cancellation_slot;
 
   void on_bound() {
-    if (!forwarding_ && caller_.is_connected()) {
+    if (auto caller = caller_state_.slot(); !forwarding_ && caller.is_connected()) {
       // The operation bound our slot instead of its coroutine's: forward the caller's cancellation.
       forwarding_ = true;
-      caller_.assign([this](asio::cancellation_type_t) { mark_cancelled(); });
+      caller.assign([this](asio::cancellation_type_t) { mark_cancelled(); });
     }
     if (!has_deadline() || !clock_ops_) return;
     if (timed_out()) {
@@ -248,7 +253,7 @@ class attempt {
     node_.deadline = deadline();
     node_.fire = &attempt::fire;
     node_.self = this;
-    clock_ops_->watch(clock_, executor_, node_);
+    clock_ops_->watch(clock_, *executor_, node_);
   }
 
   struct watch_node : detail::deadline_node {
@@ -258,7 +263,7 @@ class attempt {
 
   void post_emission() {
     pending_.fetch_add(1, std::memory_order_acq_rel);
-    asio::post(executor_, [this] {
+    asio::post(*executor_, [this] {
       timed_out_.store(true, std::memory_order_release);
       signal_.emit(asio::cancellation_type::terminal);
       pending_.fetch_sub(1, std::memory_order_acq_rel);
@@ -292,9 +297,9 @@ class attempt {
   watch_node node_;
   const void* clock_ = nullptr;
   const clock_ops* clock_ops_ = nullptr;
-  asio::any_io_executor executor_;
+  const asio::any_io_executor* executor_ = nullptr;
+  std::exception_ptr exception_;
   asio::cancellation_state caller_state_;
-  asio::cancellation_slot caller_;
 };
 
 inline void attempt_cancellation_slot::notify_bound() {

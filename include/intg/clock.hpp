@@ -130,7 +130,7 @@ class steady_clock {
 };
 
 /// A clock that moves only when told to. Copies share the same time. Waits complete (their
-/// handlers are posted to their executors) when advance() or set() passes their expiry; run the
+/// handlers are posted to their executors) when advance() passes their expiry; run the
 /// io_context (poll) afterwards to let them proceed.
 class manual_clock {
   struct waiter {

@@ -239,7 +239,9 @@ class config {
     integration_config cfg = it->second;
     cfg.tenant = std::string(tenant);
     if (auto t = tenants_.find(std::string(tenant)); t != tenants_.end()) {
-      if (t->second.settings.rate_limits) cfg.rate_limits = *t->second.settings.rate_limits;
+      // The tenant's limits override only the keys they name.
+      if (t->second.rate_limits_json)
+        detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits);
       if (auto o = t->second.overrides.find(cfg.name); o != t->second.overrides.end())
         detail::read_integration(o->second, "$.tenants." + std::string(tenant) + ".integrations." + cfg.name, cfg, env_);
     }
@@ -305,6 +307,7 @@ class config {
           rate_limit_settings r;
           detail::read_rate_limits(*x, tp + ".rate_limits", r);
           t.settings.rate_limits = r;
+          t.rate_limits_json = *x;
         }
         if (auto* x = to.if_contains("features")) {
           if (!x->is_array()) detail::config_fail(tp + ".features", "expected an array of strings");
@@ -315,10 +318,18 @@ class config {
         if (auto* x = to.if_contains("integrations")) {
           const std::string ip = tp + ".integrations";
           for (const auto& [name, body2] : detail::expect_object(*x, ip)) {
-            if (!c.integrations_.count(std::string(name)))
+            // Tenants apply to every environment: an override may name an integration that only
+            // another environment has; a name no environment has is a mistake.
+            bool known = false;
+            for (const auto& [env_name, env_body] : envo)
+              if (env_body.is_object())
+                if (auto* ints = env_body.get_object().if_contains("integrations"); ints && ints->is_object())
+                  known |= ints->get_object().contains(name);
+            if (!known)
               detail::config_fail(detail::member_path(ip, name), "override for unknown integration '" + std::string(name) + "'");
             // Validate now so that errors surface at load time, not at first use.
-            integration_config probe = c.integrations_.at(std::string(name));
+            auto base = c.integrations_.find(std::string(name));
+            integration_config probe = base != c.integrations_.end() ? base->second : integration_config{};
             detail::read_integration(body2, detail::member_path(ip, name), probe, c.env_);
             t.overrides.emplace(std::string(name), body2);
           }
@@ -332,6 +343,7 @@ class config {
  private:
   struct tenant_entry {
     tenant_settings settings;
+    std::optional<boost::json::value> rate_limits_json;
     std::map<std::string, boost::json::value> overrides;
   };
   std::string environment_;

@@ -257,11 +257,12 @@ inline bool is_transient(const error& e) noexcept {
          c == ae::eof || c == ae::host_not_found_try_again || c == ae::not_connected;
 }
 
-/// Errors that say nothing about the dependency's health: our own rejections and the caller's
-/// cancellation. Circuit breakers neither count these as failures nor as successes.
+/// Our own rejections and the caller's cancellation: they say nothing about the dependency's
+/// health, so circuit breakers count them neither as failures nor as successes. (A retry budget
+/// running out is not one of them: it ends a call whose attempts really failed.)
 inline bool is_local_rejection(const error& e) noexcept {
   return e == errc::circuit_open || (e == errc::rate_limited && e.http_status() == 0) ||
-         e == errc::bulkhead_full || e == errc::cancelled || e == errc::retry_budget_exhausted;
+         e == errc::bulkhead_full || e == errc::cancelled;
 }
 
 }  // namespace intg

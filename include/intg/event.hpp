@@ -1,4 +1,4 @@
-// Structured events from intg (status changes, breaker transitions, lifecycle failures) delivered
+// Structured events from intg (the registry's status changes and lifecycle failures) delivered
 // to a sink the application provides: no logging library is imposed. Fields are typed; a field
 // built from an intg::secret is carried as "redacted" and can never be rendered.
 #pragma once

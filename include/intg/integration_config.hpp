@@ -9,6 +9,7 @@
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -119,9 +120,14 @@ struct integration_config {
   }
 
  private:
-  static bool looks_secret(std::string_view k) noexcept {
-    for (std::string_view w : {"secret", "password", "token", "private_key", "api_key", "access_key"})
-      if (k.find(w) != std::string_view::npos) return true;
+  // Names that usually hold credentials, compared without case and separators ("clientSecret",
+  // "API_KEY", "private-key" all match).
+  static bool looks_secret(std::string_view k) {
+    std::string folded;
+    for (char c : k)
+      if (c != '_' && c != '-' && c != '.') folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (std::string_view w : {"secret", "password", "passwd", "token", "privatekey", "apikey", "accesskey", "credential"})
+      if (folded.find(w) != std::string::npos) return true;
     return false;
   }
 };

@@ -140,7 +140,8 @@ class basic_pipeline {
     constexpr std::size_t outer_end = has_retry ? retry_at : 0;
     constexpr std::size_t first_inner = has_retry ? retry_at + 1 : 0;
     attempt a{options};
-    a.bind_services(&clock_, co_await asio::this_coro::executor);
+    const asio::any_io_executor executor = co_await asio::this_coro::executor;
+    a.bind_services(&clock_, &executor);
     a.bind_caller(co_await asio::this_coro::cancellation_state);
     tickets tk{};
     result<T> r{error{errc::cancelled}};
@@ -186,6 +187,10 @@ class basic_pipeline {
           r = co_await invoke<T>(op, a);
         } catch (const boost::system::system_error& e) {
           r = error{e.code()};
+        } catch (...) {
+          // Not an error value: let every layer unwind (release slots, return probes) and rethrow.
+          a.keep_exception(std::current_exception());
+          r = error{errc::unavailable, "the operation threw an exception"};
         }
         a.end_attempt();
         if (!a.disarm()) co_await drain(a);
@@ -211,7 +216,7 @@ class basic_pipeline {
 
       if constexpr (has_retry) {
         duration delay{};
-        if (!plan_retry(a, tk, failure, delay)) break;
+        if (a.exception() || !plan_retry(a, tk, failure, delay)) break;
         failure = co_await detail::sleep_until(clock_, a.executor(), a.ended() + delay);
         a.reset_for_retry();
       } else {
@@ -233,6 +238,7 @@ class basic_pipeline {
     } else {
       for (std::size_t i = outer; i-- > 0;) complete_at(i, a, tk, failure);
     }
+    if (a.exception()) std::rethrow_exception(a.exception());
     co_return r;
   }
 
@@ -316,6 +322,11 @@ class basic_pipeline {
         return false;
       }
       delay = d.delay;
+      if (d.retry && a.call_deadline() != time_point::max() && a.ended() + delay >= a.call_deadline()) {
+        // A timeout outside the retry layer bounds the whole call: no retry can finish in time.
+        failure = error{errc::timeout, "the call's deadline passes before the next retry"};
+        return false;
+      }
       return d.retry;
     } else {
       return false;

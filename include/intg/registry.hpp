@@ -3,9 +3,11 @@
 // a timeout per integration; a health monitor checks each integration at its own interval, moves
 // its status (healthy / degraded / unhealthy) and emits events; snapshot() reports it all.
 //
-// Thread safety: register/unregister/get/snapshot may be called from any thread. The coroutines
-// (enable_all, health_check_all, ...) run their work on the registry's executor. A `T*` returned by
-// get() stays valid until that integration is unregistered or the registry is destroyed.
+// Thread safety: set_tenant, register_integration, get, status, size and snapshot may be called
+// from any thread. The coroutines (enable_all, health_check_all, disable, unregister, shutdown) and
+// start_monitor / stop_monitor must run on the registry's executor (a strand or a single-threaded
+// io_context). A `T*` returned by get() stays valid until that integration is unregistered or the
+// registry is destroyed; a tenant_settings pointer stays valid as long as the registry.
 #pragma once
 
 #include <intg/clock.hpp>
@@ -35,6 +37,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -125,8 +128,9 @@ class basic_registry {
   /// for it afterwards.
   void set_tenant(tenant_settings t) {
     std::unique_lock lock(mutex_);
-    std::string id = t.id;
-    tenants_[id] = std::make_shared<tenant_settings>(std::move(t));
+    auto& slot = tenants_[t.id];
+    if (slot) *slot = std::move(t);  // in place: pointers already handed out stay valid
+    else slot = std::make_shared<tenant_settings>(std::move(t));
   }
   const tenant_settings* tenant(std::string_view id) const {
     std::shared_lock lock(mutex_);
@@ -168,9 +172,10 @@ class basic_registry {
     return static_cast<T*>(it->second->impl->object());
   }
 
-  integration_status status(std::string_view name, std::string_view tenant) const {
+  /// The status of one integration; nullopt when there is no such integration for that tenant.
+  std::optional<integration_status> status(std::string_view name, std::string_view tenant) const {
     auto e = find(name, tenant);
-    if (!e) return integration_status::disabled;
+    if (!e) return std::nullopt;
     std::lock_guard lock(e->mutex);
     return e->status;
   }
@@ -180,11 +185,12 @@ class basic_registry {
     return entries_.size();
   }
 
-  /// Initializes every enabled integration concurrently, each under its own timeout. One failure
-  /// does not stop the others; failures leave that integration `failed` and emit an event.
+  /// Initializes every enabled integration that is not running yet (registered or failed)
+  /// concurrently, each under its own timeout. One failure does not stop the others; failures
+  /// leave that integration `failed` and emit an event.
   asio::awaitable<void> enable_all() {
     co_await for_each_concurrently([this](std::shared_ptr<entry> e) { return enable_one(std::move(e)); },
-                                   [](const entry& e) { return e.config.enabled; });
+                                   [](const entry& e) { return e.config.enabled && !is_active(e.status); });
   }
 
   /// Initializes one integration. errc::not_found for an unknown one.
@@ -211,6 +217,10 @@ class basic_registry {
   asio::awaitable<result<void>> disable(std::string_view name, std::string_view tenant) {
     auto e = find(name, tenant);
     if (!e) co_return error{errc::not_found, "no integration '" + std::string(name) + "' for this tenant"};
+    {
+      std::lock_guard lock(e->mutex);
+      e->config.enabled = false;  // stays disabled through later enable_all() and start_monitor()
+    }
     if (e->monitored) e->monitor_stop.emit(asio::cancellation_type::terminal);
     co_await disable_one(e);
     co_return result<void>{};
@@ -236,10 +246,16 @@ class basic_registry {
     co_return snapshot();
   }
 
-  /// Checks one integration now.
+  /// Checks one integration now. errc::not_found for an unknown one; errc::disabled or
+  /// errc::not_initialized (with the last report's message) when it is not running.
   asio::awaitable<result<health_report>> health_check(std::string_view name, std::string_view tenant) {
     auto e = find(name, tenant);
     if (!e) co_return error{errc::not_found, "no integration '" + std::string(name) + "' for this tenant"};
+    {
+      std::lock_guard lock(e->mutex);
+      if (e->status == integration_status::disabled) co_return error{errc::disabled, "integration is disabled"};
+      if (!is_active(e->status)) co_return error{errc::not_initialized, "integration is " + std::string(to_string(e->status))};
+    }
     co_await check_one(e);
     std::lock_guard lock(e->mutex);
     co_return e->last;

@@ -15,7 +15,8 @@ class secret {
   secret() = default;
   explicit secret(std::string value) : value_(std::move(value)) {}
   secret(const secret&) = default;
-  secret(secret&& o) noexcept : value_(std::move(o.value_)) { o.wipe(); }
+  // Moving copies then wipes: a moved-from short string would keep its bytes in its inline buffer.
+  secret(secret&& o) : value_(o.value_) { o.wipe(); }
   secret& operator=(const secret& o) {
     if (this != &o) {
       wipe();
@@ -23,10 +24,10 @@ class secret {
     }
     return *this;
   }
-  secret& operator=(secret&& o) noexcept {
+  secret& operator=(secret&& o) {
     if (this != &o) {
       wipe();
-      value_ = std::move(o.value_);
+      value_ = o.value_;
       o.wipe();
     }
     return *this;

@@ -280,11 +280,12 @@ inline bool is_transient(const error& e) noexcept {
          c == ae::eof || c == ae::host_not_found_try_again || c == ae::not_connected;
 }
 
-/// Errors that say nothing about the dependency's health: our own rejections and the caller's
-/// cancellation. Circuit breakers neither count these as failures nor as successes.
+/// Our own rejections and the caller's cancellation: they say nothing about the dependency's
+/// health, so circuit breakers count them neither as failures nor as successes. (A retry budget
+/// running out is not one of them: it ends a call whose attempts really failed.)
 inline bool is_local_rejection(const error& e) noexcept {
   return e == errc::circuit_open || (e == errc::rate_limited && e.http_status() == 0) ||
-         e == errc::bulkhead_full || e == errc::cancelled || e == errc::retry_budget_exhausted;
+         e == errc::bulkhead_full || e == errc::cancelled;
 }
 
 }  // namespace intg
@@ -524,7 +525,7 @@ class steady_clock {
 };
 
 /// A clock that moves only when told to. Copies share the same time. Waits complete (their
-/// handlers are posted to their executors) when advance() or set() passes their expiry; run the
+/// handlers are posted to their executors) when advance() passes their expiry; run the
 /// io_context (poll) afterwards to let them proceed.
 class manual_clock {
   struct waiter {
@@ -910,6 +911,7 @@ struct trace_context {
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <string_view>
 #include <type_traits>
 #include <utility>
@@ -964,8 +966,9 @@ struct call_options {
   std::string_view partition_key{};
   /// Name of the call's span (tracing policy); defaults to the tracing policy's name.
   std::string_view operation{};
-  /// Parent trace context (e.g. from an incoming traceparent header); a new trace when invalid.
-  trace_context parent{};
+  /// Parent trace context (e.g. parsed from an incoming traceparent header); a new trace when
+  /// null or invalid. It must outlive the call.
+  const trace_context* parent = nullptr;
 };
 
 /// The context of one attempt of one call. Operations read it; policies and the pipeline drive it.
@@ -1011,6 +1014,8 @@ class attempt {
     return d;
   }
   bool has_deadline() const noexcept { return deadline_ != time_point::max() || relative_ != duration::max(); }
+  /// The deadline of the whole call (set by a timeout outside the retry layer), or max().
+  time_point call_deadline() const noexcept { return call_deadline_; }
 
   /// Bind this to the operation's async calls so timeouts and the caller's cancellation reach them.
   attempt_cancellation_slot cancellation_slot() noexcept { return {signal_.slot(), this}; }
@@ -1044,8 +1049,9 @@ class attempt {
   }
 
   // ---- for the pipeline (intg::basic_pipeline); not for operations ----
+  /// `ex` is the calling coroutine's executor; it must outlive the attempt.
   template <clock Clock>
-  void bind_services(const Clock* clock, asio::any_io_executor ex) noexcept {
+  void bind_services(const Clock* clock, const asio::any_io_executor* ex) noexcept {
     static constexpr clock_ops ops{
         [](const void* c) noexcept -> time_point { return static_cast<const Clock*>(c)->now(); },
         [](const void* c, const asio::any_io_executor& e, detail::deadline_node& n) {
@@ -1053,7 +1059,7 @@ class attempt {
         }};
     clock_ = clock;
     clock_ops_ = &ops;
-    executor_ = std::move(ex);
+    executor_ = ex;
   }
   void begin_call() noexcept { begin_attempt(1); }
   void begin_attempt(int number) noexcept {
@@ -1093,10 +1099,7 @@ class attempt {
     return pending_.load(std::memory_order_acquire) == 0;
   }
   /// Where the caller's cancellation arrives (the calling coroutine's cancellation state).
-  void bind_caller(asio::cancellation_state caller) noexcept {
-    caller_state_ = caller;
-    caller_ = caller.slot();
-  }
+  void bind_caller(asio::cancellation_state caller) noexcept { caller_state_ = caller; }
   /// True when the caller asked for cancellation (through its coroutine or through our slot).
   bool caller_cancelled() const noexcept {
     return cancelled_ || caller_state_.cancelled() != asio::cancellation_type::none;
@@ -1105,7 +1108,7 @@ class attempt {
   void detach_caller() noexcept {
     if (forwarding_) {
       forwarding_ = false;
-      if (caller_.is_connected()) caller_.clear();
+      if (auto slot = caller_state_.slot(); slot.is_connected()) slot.clear();
     }
   }
   /// After a layer waited: later layers and the operation see a fresh start time.
@@ -1117,18 +1120,21 @@ class attempt {
     have_start_ = false;
     (void)started();
   }
+  /// An exception the operation threw: the pipeline unwinds its layers, then rethrows it.
+  void keep_exception(std::exception_ptr e) noexcept { exception_ = std::move(e); }
+  const std::exception_ptr& exception() const noexcept { return exception_; }
   bool emissions_pending() const noexcept { return pending_.load(std::memory_order_acquire) != 0; }
   void reset_for_retry() noexcept { timed_out_.store(false, std::memory_order_relaxed); }
-  const asio::any_io_executor& executor() const noexcept { return executor_; }
+  const asio::any_io_executor& executor() const noexcept { return *executor_; }
 
  private:
   friend class attempt_cancellation_slot;
 
   void on_bound() {
-    if (!forwarding_ && caller_.is_connected()) {
+    if (auto caller = caller_state_.slot(); !forwarding_ && caller.is_connected()) {
       // The operation bound our slot instead of its coroutine's: forward the caller's cancellation.
       forwarding_ = true;
-      caller_.assign([this](asio::cancellation_type_t) { mark_cancelled(); });
+      caller.assign([this](asio::cancellation_type_t) { mark_cancelled(); });
     }
     if (!has_deadline() || !clock_ops_) return;
     if (timed_out()) {
@@ -1140,7 +1146,7 @@ class attempt {
     node_.deadline = deadline();
     node_.fire = &attempt::fire;
     node_.self = this;
-    clock_ops_->watch(clock_, executor_, node_);
+    clock_ops_->watch(clock_, *executor_, node_);
   }
 
   struct watch_node : detail::deadline_node {
@@ -1150,7 +1156,7 @@ class attempt {
 
   void post_emission() {
     pending_.fetch_add(1, std::memory_order_acq_rel);
-    asio::post(executor_, [this] {
+    asio::post(*executor_, [this] {
       timed_out_.store(true, std::memory_order_release);
       signal_.emit(asio::cancellation_type::terminal);
       pending_.fetch_sub(1, std::memory_order_acq_rel);
@@ -1184,9 +1190,9 @@ class attempt {
   watch_node node_;
   const void* clock_ = nullptr;
   const clock_ops* clock_ops_ = nullptr;
-  asio::any_io_executor executor_;
+  const asio::any_io_executor* executor_ = nullptr;
+  std::exception_ptr exception_;
   asio::cancellation_state caller_state_;
-  asio::cancellation_slot caller_;
 };
 
 inline void attempt_cancellation_slot::notify_bound() {
@@ -1360,7 +1366,9 @@ struct backoff {
 // ---- begin intg/detail/retry_budget.hpp ----
 // A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
 // `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
-// second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock.
+// second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock. A slot
+// spans the power of two nanoseconds nearest to a tenth of the window, so that finding the slot
+// is a shift rather than a division on every call.
 
 
 #include <array>
@@ -1377,9 +1385,12 @@ class retry_budget {
 
   void configure(double ratio, int min_per_second, std::chrono::nanoseconds window) noexcept {
     deposit_ = static_cast<std::int64_t>(ratio * unit);
-    window_ = std::max<std::int64_t>(window.count(), slots);
-    width_ = window_ / slots;
-    reserve_ = static_cast<std::int64_t>(min_per_second) * unit * window_ / 1'000'000'000;
+    const std::int64_t want = std::max<std::int64_t>(window.count() / slots, 1);
+    shift_ = 0;
+    while (shift_ < 62 && (std::int64_t{1} << (shift_ + 1)) <= want) ++shift_;
+    if ((std::int64_t{1} << (shift_ + 1)) - want < want - (std::int64_t{1} << shift_)) ++shift_;
+    const std::int64_t window_ns = (std::int64_t{1} << shift_) * slots;
+    reserve_ = static_cast<std::int64_t>(static_cast<double>(min_per_second) * unit * static_cast<double>(window_ns) / 1e9);
   }
 
   void deposit(time_point now) noexcept { add(now, deposit_); }
@@ -1392,7 +1403,7 @@ class retry_budget {
   }
 
   std::int64_t balance(time_point now) const noexcept {
-    const std::int64_t s = now.time_since_epoch().count() / width_;
+    const std::int64_t s = now.time_since_epoch().count() >> shift_;
     std::int64_t sum = 0;
     for (const auto& sl : slot_) {
       const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
@@ -1408,7 +1419,7 @@ class retry_budget {
   };
 
   void add(time_point now, std::int64_t amount) noexcept {
-    const std::int64_t s = now.time_since_epoch().count() / width_;
+    const std::int64_t s = now.time_since_epoch().count() >> shift_;
     slot& sl = slot_[static_cast<std::size_t>(s % slots)];
     std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
     if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed))
@@ -1418,8 +1429,7 @@ class retry_budget {
 
   std::array<slot, slots> slot_{};
   std::int64_t deposit_ = 200;
-  std::int64_t window_ = 10'000'000'000;
-  std::int64_t width_ = 1'000'000'000;
+  int shift_ = 30;  // 2^30 ns = 1.07 s per slot for the default 10 s window
   std::int64_t reserve_ = 100 * unit;
 };
 
@@ -1435,6 +1445,7 @@ class retry_budget {
 #include <boost/json/value.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -1545,9 +1556,14 @@ struct integration_config {
   }
 
  private:
-  static bool looks_secret(std::string_view k) noexcept {
-    for (std::string_view w : {"secret", "password", "token", "private_key", "api_key", "access_key"})
-      if (k.find(w) != std::string_view::npos) return true;
+  // Names that usually hold credentials, compared without case and separators ("clientSecret",
+  // "API_KEY", "private-key" all match).
+  static bool looks_secret(std::string_view k) {
+    std::string folded;
+    for (char c : k)
+      if (c != '_' && c != '-' && c != '.') folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (std::string_view w : {"secret", "password", "passwd", "token", "privatekey", "apikey", "accesskey", "credential"})
+      if (folded.find(w) != std::string::npos) return true;
     return false;
   }
 };
@@ -1689,14 +1705,17 @@ enum class breaker_window : std::uint8_t {
 
 /// The default failure predicate: what says something about the dependency's health. Local
 /// rejections (rate_limited by our limiter, bulkhead_full, circuit_open), the caller's cancellation
-/// and the caller's own mistakes (4xx other than 408/429, invalid_argument, not_found) do not count.
+/// and the caller's own mistakes (4xx other than 408/429, invalid_argument, not_found,
+/// invalid_grant, unauthorized, not_initialized, disabled, config_error) do not count.
 inline bool breaker_counts_as_failure(const error& e) noexcept {
   if (is_local_rejection(e)) return false;
   if (e == errc::http_error) {
     const int s = e.http_status();
     return s >= 500 || s == 408 || s == 429;
   }
-  if (e == errc::invalid_argument || e == errc::not_found || e == errc::invalid_grant) return false;
+  if (e == errc::invalid_argument || e == errc::not_found || e == errc::invalid_grant || e == errc::unauthorized ||
+      e == errc::not_initialized || e == errc::disabled || e == errc::config_error)
+    return false;
   return true;
 }
 
@@ -1892,9 +1911,13 @@ class circuit_breaker {
         case breaker_window::consecutive: return consecutive.load(std::memory_order_relaxed);
         case breaker_window::count: return window_failures.load(std::memory_order_relaxed);
         case breaker_window::time: {
+          std::int64_t newest = -1;
+          for (auto& b : buckets) newest = std::max(newest, b.epoch.load(std::memory_order_relaxed));
           int f = 0;
-          for (auto& b : buckets)
-            if (b.epoch.load(std::memory_order_relaxed) >= 0) f += b.failures.load(std::memory_order_relaxed);
+          for (auto& b : buckets) {
+            const std::int64_t e = b.epoch.load(std::memory_order_relaxed);
+            if (e >= 0 && e > newest - time_buckets) f += b.failures.load(std::memory_order_relaxed);
+          }
           return f;
         }
       }
@@ -2171,7 +2194,10 @@ class timeout {
   const options& get_options() const noexcept { return opts_; }
 
   gate admit(attempt& a, no_ticket&) noexcept {
-    if (opts_.per_attempt.count() > 0) a.tighten_timeout(opts_.per_attempt);
+    if (opts_.per_attempt.count() > 0) {
+      (void)a.started();  // the deadline counts from the attempt's start, not from its first wait
+      a.tighten_timeout(opts_.per_attempt);
+    }
     return gate::proceed();
   }
 
@@ -2418,12 +2444,12 @@ class tracing {
   const options& get_options() const noexcept { return s_->opts; }
 
   gate admit(attempt& a, ticket& t) noexcept {
-    const trace_context& parent = a.options().parent;
+    const trace_context* parent = a.options().parent;
     trace_context& tc = a.trace();
-    if (parent.valid()) {
-      tc.trace_id = parent.trace_id;
-      t.parent = parent.span_id;
-      tc.flags = parent.flags & 1;
+    if (parent && parent->valid()) {
+      tc.trace_id = parent->trace_id;
+      t.parent = parent->span_id;
+      tc.flags = parent->flags & 1;
     } else {
       trace_context::fill(s_->random, tc.trace_id.data(), tc.trace_id.size());
       t.parent = {};
@@ -2678,7 +2704,8 @@ class basic_pipeline {
     constexpr std::size_t outer_end = has_retry ? retry_at : 0;
     constexpr std::size_t first_inner = has_retry ? retry_at + 1 : 0;
     attempt a{options};
-    a.bind_services(&clock_, co_await asio::this_coro::executor);
+    const asio::any_io_executor executor = co_await asio::this_coro::executor;
+    a.bind_services(&clock_, &executor);
     a.bind_caller(co_await asio::this_coro::cancellation_state);
     tickets tk{};
     result<T> r{error{errc::cancelled}};
@@ -2724,6 +2751,10 @@ class basic_pipeline {
           r = co_await invoke<T>(op, a);
         } catch (const boost::system::system_error& e) {
           r = error{e.code()};
+        } catch (...) {
+          // Not an error value: let every layer unwind (release slots, return probes) and rethrow.
+          a.keep_exception(std::current_exception());
+          r = error{errc::unavailable, "the operation threw an exception"};
         }
         a.end_attempt();
         if (!a.disarm()) co_await drain(a);
@@ -2749,7 +2780,7 @@ class basic_pipeline {
 
       if constexpr (has_retry) {
         duration delay{};
-        if (!plan_retry(a, tk, failure, delay)) break;
+        if (a.exception() || !plan_retry(a, tk, failure, delay)) break;
         failure = co_await detail::sleep_until(clock_, a.executor(), a.ended() + delay);
         a.reset_for_retry();
       } else {
@@ -2771,6 +2802,7 @@ class basic_pipeline {
     } else {
       for (std::size_t i = outer; i-- > 0;) complete_at(i, a, tk, failure);
     }
+    if (a.exception()) std::rethrow_exception(a.exception());
     co_return r;
   }
 
@@ -2854,6 +2886,11 @@ class basic_pipeline {
         return false;
       }
       delay = d.delay;
+      if (d.retry && a.call_deadline() != time_point::max() && a.ended() + delay >= a.call_deadline()) {
+        // A timeout outside the retry layer bounds the whole call: no retry can finish in time.
+        failure = error{errc::timeout, "the call's deadline passes before the next retry"};
+        return false;
+      }
       return d.retry;
     } else {
       return false;
@@ -2948,7 +2985,8 @@ class secret {
   secret() = default;
   explicit secret(std::string value) : value_(std::move(value)) {}
   secret(const secret&) = default;
-  secret(secret&& o) noexcept : value_(std::move(o.value_)) { o.wipe(); }
+  // Moving copies then wipes: a moved-from short string would keep its bytes in its inline buffer.
+  secret(secret&& o) : value_(o.value_) { o.wipe(); }
   secret& operator=(const secret& o) {
     if (this != &o) {
       wipe();
@@ -2956,10 +2994,10 @@ class secret {
     }
     return *this;
   }
-  secret& operator=(secret&& o) noexcept {
+  secret& operator=(secret&& o) {
     if (this != &o) {
       wipe();
-      value_ = std::move(o.value_);
+      value_ = o.value_;
       o.wipe();
     }
     return *this;
@@ -2987,7 +3025,7 @@ class secret {
 }  // namespace intg
 // ---- end intg/secret.hpp ----
 // ---- begin intg/event.hpp ----
-// Structured events from intg (status changes, breaker transitions, lifecycle failures) delivered
+// Structured events from intg (the registry's status changes and lifecycle failures) delivered
 // to a sink the application provides: no logging library is imposed. Fields are typed; a field
 // built from an intg::secret is carried as "redacted" and can never be rendered.
 
@@ -3404,7 +3442,9 @@ class config {
     integration_config cfg = it->second;
     cfg.tenant = std::string(tenant);
     if (auto t = tenants_.find(std::string(tenant)); t != tenants_.end()) {
-      if (t->second.settings.rate_limits) cfg.rate_limits = *t->second.settings.rate_limits;
+      // The tenant's limits override only the keys they name.
+      if (t->second.rate_limits_json)
+        detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits);
       if (auto o = t->second.overrides.find(cfg.name); o != t->second.overrides.end())
         detail::read_integration(o->second, "$.tenants." + std::string(tenant) + ".integrations." + cfg.name, cfg, env_);
     }
@@ -3470,6 +3510,7 @@ class config {
           rate_limit_settings r;
           detail::read_rate_limits(*x, tp + ".rate_limits", r);
           t.settings.rate_limits = r;
+          t.rate_limits_json = *x;
         }
         if (auto* x = to.if_contains("features")) {
           if (!x->is_array()) detail::config_fail(tp + ".features", "expected an array of strings");
@@ -3480,10 +3521,18 @@ class config {
         if (auto* x = to.if_contains("integrations")) {
           const std::string ip = tp + ".integrations";
           for (const auto& [name, body2] : detail::expect_object(*x, ip)) {
-            if (!c.integrations_.count(std::string(name)))
+            // Tenants apply to every environment: an override may name an integration that only
+            // another environment has; a name no environment has is a mistake.
+            bool known = false;
+            for (const auto& [env_name, env_body] : envo)
+              if (env_body.is_object())
+                if (auto* ints = env_body.get_object().if_contains("integrations"); ints && ints->is_object())
+                  known |= ints->get_object().contains(name);
+            if (!known)
               detail::config_fail(detail::member_path(ip, name), "override for unknown integration '" + std::string(name) + "'");
             // Validate now so that errors surface at load time, not at first use.
-            integration_config probe = c.integrations_.at(std::string(name));
+            auto base = c.integrations_.find(std::string(name));
+            integration_config probe = base != c.integrations_.end() ? base->second : integration_config{};
             detail::read_integration(body2, detail::member_path(ip, name), probe, c.env_);
             t.overrides.emplace(std::string(name), body2);
           }
@@ -3497,6 +3546,7 @@ class config {
  private:
   struct tenant_entry {
     tenant_settings settings;
+    std::optional<boost::json::value> rate_limits_json;
     std::map<std::string, boost::json::value> overrides;
   };
   std::string environment_;
@@ -3524,9 +3574,11 @@ inline config load_config(const std::filesystem::path& path, std::string_view en
 // a timeout per integration; a health monitor checks each integration at its own interval, moves
 // its status (healthy / degraded / unhealthy) and emits events; snapshot() reports it all.
 //
-// Thread safety: register/unregister/get/snapshot may be called from any thread. The coroutines
-// (enable_all, health_check_all, ...) run their work on the registry's executor. A `T*` returned by
-// get() stays valid until that integration is unregistered or the registry is destroyed.
+// Thread safety: set_tenant, register_integration, get, status, size and snapshot may be called
+// from any thread. The coroutines (enable_all, health_check_all, disable, unregister, shutdown) and
+// start_monitor / stop_monitor must run on the registry's executor (a strand or a single-threaded
+// io_context). A `T*` returned by get() stays valid until that integration is unregistered or the
+// registry is destroyed; a tenant_settings pointer stays valid as long as the registry.
 
 
 #include <boost/asio/any_io_executor.hpp>
@@ -3548,6 +3600,7 @@ inline config load_config(const std::filesystem::path& path, std::string_view en
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -3638,8 +3691,9 @@ class basic_registry {
   /// for it afterwards.
   void set_tenant(tenant_settings t) {
     std::unique_lock lock(mutex_);
-    std::string id = t.id;
-    tenants_[id] = std::make_shared<tenant_settings>(std::move(t));
+    auto& slot = tenants_[t.id];
+    if (slot) *slot = std::move(t);  // in place: pointers already handed out stay valid
+    else slot = std::make_shared<tenant_settings>(std::move(t));
   }
   const tenant_settings* tenant(std::string_view id) const {
     std::shared_lock lock(mutex_);
@@ -3681,9 +3735,10 @@ class basic_registry {
     return static_cast<T*>(it->second->impl->object());
   }
 
-  integration_status status(std::string_view name, std::string_view tenant) const {
+  /// The status of one integration; nullopt when there is no such integration for that tenant.
+  std::optional<integration_status> status(std::string_view name, std::string_view tenant) const {
     auto e = find(name, tenant);
-    if (!e) return integration_status::disabled;
+    if (!e) return std::nullopt;
     std::lock_guard lock(e->mutex);
     return e->status;
   }
@@ -3693,11 +3748,12 @@ class basic_registry {
     return entries_.size();
   }
 
-  /// Initializes every enabled integration concurrently, each under its own timeout. One failure
-  /// does not stop the others; failures leave that integration `failed` and emit an event.
+  /// Initializes every enabled integration that is not running yet (registered or failed)
+  /// concurrently, each under its own timeout. One failure does not stop the others; failures
+  /// leave that integration `failed` and emit an event.
   asio::awaitable<void> enable_all() {
     co_await for_each_concurrently([this](std::shared_ptr<entry> e) { return enable_one(std::move(e)); },
-                                   [](const entry& e) { return e.config.enabled; });
+                                   [](const entry& e) { return e.config.enabled && !is_active(e.status); });
   }
 
   /// Initializes one integration. errc::not_found for an unknown one.
@@ -3724,6 +3780,10 @@ class basic_registry {
   asio::awaitable<result<void>> disable(std::string_view name, std::string_view tenant) {
     auto e = find(name, tenant);
     if (!e) co_return error{errc::not_found, "no integration '" + std::string(name) + "' for this tenant"};
+    {
+      std::lock_guard lock(e->mutex);
+      e->config.enabled = false;  // stays disabled through later enable_all() and start_monitor()
+    }
     if (e->monitored) e->monitor_stop.emit(asio::cancellation_type::terminal);
     co_await disable_one(e);
     co_return result<void>{};
@@ -3749,10 +3809,16 @@ class basic_registry {
     co_return snapshot();
   }
 
-  /// Checks one integration now.
+  /// Checks one integration now. errc::not_found for an unknown one; errc::disabled or
+  /// errc::not_initialized (with the last report's message) when it is not running.
   asio::awaitable<result<health_report>> health_check(std::string_view name, std::string_view tenant) {
     auto e = find(name, tenant);
     if (!e) co_return error{errc::not_found, "no integration '" + std::string(name) + "' for this tenant"};
+    {
+      std::lock_guard lock(e->mutex);
+      if (e->status == integration_status::disabled) co_return error{errc::disabled, "integration is disabled"};
+      if (!is_active(e->status)) co_return error{errc::not_initialized, "integration is " + std::string(to_string(e->status))};
+    }
     co_await check_one(e);
     std::lock_guard lock(e->mutex);
     co_return e->last;

@@ -1,6 +1,8 @@
 // A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
 // `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
-// second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock.
+// second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock. A slot
+// spans the power of two nanoseconds nearest to a tenth of the window, so that finding the slot
+// is a shift rather than a division on every call.
 #pragma once
 
 #include <intg/clock.hpp>
@@ -19,9 +21,12 @@ class retry_budget {
 
   void configure(double ratio, int min_per_second, std::chrono::nanoseconds window) noexcept {
     deposit_ = static_cast<std::int64_t>(ratio * unit);
-    window_ = std::max<std::int64_t>(window.count(), slots);
-    width_ = window_ / slots;
-    reserve_ = static_cast<std::int64_t>(min_per_second) * unit * window_ / 1'000'000'000;
+    const std::int64_t want = std::max<std::int64_t>(window.count() / slots, 1);
+    shift_ = 0;
+    while (shift_ < 62 && (std::int64_t{1} << (shift_ + 1)) <= want) ++shift_;
+    if ((std::int64_t{1} << (shift_ + 1)) - want < want - (std::int64_t{1} << shift_)) ++shift_;
+    const std::int64_t window_ns = (std::int64_t{1} << shift_) * slots;
+    reserve_ = static_cast<std::int64_t>(static_cast<double>(min_per_second) * unit * static_cast<double>(window_ns) / 1e9);
   }
 
   void deposit(time_point now) noexcept { add(now, deposit_); }
@@ -34,7 +39,7 @@ class retry_budget {
   }
 
   std::int64_t balance(time_point now) const noexcept {
-    const std::int64_t s = now.time_since_epoch().count() / width_;
+    const std::int64_t s = now.time_since_epoch().count() >> shift_;
     std::int64_t sum = 0;
     for (const auto& sl : slot_) {
       const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
@@ -50,7 +55,7 @@ class retry_budget {
   };
 
   void add(time_point now, std::int64_t amount) noexcept {
-    const std::int64_t s = now.time_since_epoch().count() / width_;
+    const std::int64_t s = now.time_since_epoch().count() >> shift_;
     slot& sl = slot_[static_cast<std::size_t>(s % slots)];
     std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
     if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed))
@@ -60,8 +65,7 @@ class retry_budget {
 
   std::array<slot, slots> slot_{};
   std::int64_t deposit_ = 200;
-  std::int64_t window_ = 10'000'000'000;
-  std::int64_t width_ = 1'000'000'000;
+  int shift_ = 30;  // 2^30 ns = 1.07 s per slot for the default 10 s window
   std::int64_t reserve_ = 100 * unit;
 };
 

@@ -45,14 +45,17 @@ enum class breaker_window : std::uint8_t {
 
 /// The default failure predicate: what says something about the dependency's health. Local
 /// rejections (rate_limited by our limiter, bulkhead_full, circuit_open), the caller's cancellation
-/// and the caller's own mistakes (4xx other than 408/429, invalid_argument, not_found) do not count.
+/// and the caller's own mistakes (4xx other than 408/429, invalid_argument, not_found,
+/// invalid_grant, unauthorized, not_initialized, disabled, config_error) do not count.
 inline bool breaker_counts_as_failure(const error& e) noexcept {
   if (is_local_rejection(e)) return false;
   if (e == errc::http_error) {
     const int s = e.http_status();
     return s >= 500 || s == 408 || s == 429;
   }
-  if (e == errc::invalid_argument || e == errc::not_found || e == errc::invalid_grant) return false;
+  if (e == errc::invalid_argument || e == errc::not_found || e == errc::invalid_grant || e == errc::unauthorized ||
+      e == errc::not_initialized || e == errc::disabled || e == errc::config_error)
+    return false;
   return true;
 }
 
@@ -248,9 +251,13 @@ class circuit_breaker {
         case breaker_window::consecutive: return consecutive.load(std::memory_order_relaxed);
         case breaker_window::count: return window_failures.load(std::memory_order_relaxed);
         case breaker_window::time: {
+          std::int64_t newest = -1;
+          for (auto& b : buckets) newest = std::max(newest, b.epoch.load(std::memory_order_relaxed));
           int f = 0;
-          for (auto& b : buckets)
-            if (b.epoch.load(std::memory_order_relaxed) >= 0) f += b.failures.load(std::memory_order_relaxed);
+          for (auto& b : buckets) {
+            const std::int64_t e = b.epoch.load(std::memory_order_relaxed);
+            if (e >= 0 && e > newest - time_buckets) f += b.failures.load(std::memory_order_relaxed);
+          }
           return f;
         }
       }

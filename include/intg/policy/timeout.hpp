@@ -26,7 +26,10 @@ class timeout {
   const options& get_options() const noexcept { return opts_; }
 
   gate admit(attempt& a, no_ticket&) noexcept {
-    if (opts_.per_attempt.count() > 0) a.tighten_timeout(opts_.per_attempt);
+    if (opts_.per_attempt.count() > 0) {
+      (void)a.started();  // the deadline counts from the attempt's start, not from its first wait
+      a.tighten_timeout(opts_.per_attempt);
+    }
     return gate::proceed();
   }
 

@@ -63,12 +63,12 @@ class tracing {
   const options& get_options() const noexcept { return s_->opts; }
 
   gate admit(attempt& a, ticket& t) noexcept {
-    const trace_context& parent = a.options().parent;
+    const trace_context* parent = a.options().parent;
     trace_context& tc = a.trace();
-    if (parent.valid()) {
-      tc.trace_id = parent.trace_id;
-      t.parent = parent.span_id;
-      tc.flags = parent.flags & 1;
+    if (parent && parent->valid()) {
+      tc.trace_id = parent->trace_id;
+      t.parent = parent->span_id;
+      tc.flags = parent->flags & 1;
     } else {
       trace_context::fill(s_->random, tc.trace_id.data(), tc.trace_id.size());
       t.parent = {};
