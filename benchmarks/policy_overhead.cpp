@@ -133,6 +133,21 @@ void BM_full_stack_rate_limited(benchmark::State& state) {
 }
 BENCHMARK(BM_full_stack_rate_limited);
 
+// The same work as benchmarks/cockatiel/bench.mjs: retry + breaker + timeout + bulkhead around an
+// operation that completes at once, one call at a time.
+void BM_cockatiel_equivalent(benchmark::State& state) {
+  intg::retry<>::options ro;
+  ro.max_attempts = 3;
+  ro.base_delay = 1ms;
+  intg::circuit_breaker<>::options co;
+  co.failure_threshold = 5;
+  co.recovery_timeout = 60s;
+  intg::pipeline<intg::retry<>, intg::circuit_breaker<>, intg::timeout<>, intg::bulkhead<>> p{
+      ro, co, intg::timeout<>::options{30s}, intg::bulkhead<>::options{64, 0, {}}};
+  run_pipeline(state, p, answer_op{}, true);
+}
+BENCHMARK(BM_cockatiel_equivalent);
+
 template <class Policy>
 void BM_single(benchmark::State& state) {
   intg::pipeline<Policy> p;

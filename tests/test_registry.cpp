@@ -145,7 +145,12 @@ BOOST_AUTO_TEST_CASE(the_monitor_checks_at_each_integrations_interval_on_the_man
   slow_cfg.health_check_interval = 5s;
   auto& fast = reg.register_integration<probe>(fast_cfg, "t");
   auto& slow = reg.register_integration<probe>(slow_cfg, "t");
-  test::start(io, [&]() -> asio::awaitable<int> { co_await reg.enable_all(); co_return 0; }());
+  // Coroutine lambdas are kept in variables: a temporary closure would die before its coroutine.
+  auto enable = [&]() -> asio::awaitable<int> {
+    co_await reg.enable_all();
+    co_return 0;
+  };
+  test::start(io, enable());
   io.poll();
   reg.start_monitor();
   io.restart();
@@ -158,7 +163,11 @@ BOOST_AUTO_TEST_CASE(the_monitor_checks_at_each_integrations_interval_on_the_man
   BOOST_TEST(fast.ctl->checks == 10);
   BOOST_TEST(slow.ctl->checks == 2);
   BOOST_TEST(reg.running_monitors() == 2u);
-  auto done = test::start(io, [&]() -> asio::awaitable<int> { co_await reg.shutdown(); co_return 1; }());
+  auto stop = [&]() -> asio::awaitable<int> {
+    co_await reg.shutdown();
+    co_return 1;
+  };
+  auto done = test::start(io, stop());
   io.restart();
   io.poll();
   BOOST_TEST(done->has_value());

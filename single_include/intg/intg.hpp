@@ -466,6 +466,7 @@ class steady_deadline_service : public asio::execution_context::service {
     bool rearm = false;
     {
       std::lock_guard lock(list_.mutex);
+      if (stopped_) return;  // the context is shutting down: nothing will run the operation again
       if (!timer_) timer_.emplace(ex);
       list_.link(n);
       if (n.deadline < armed_for_) {
@@ -477,9 +478,12 @@ class steady_deadline_service : public asio::execution_context::service {
   }
 
  private:
+  // Destroy the timer now: its own service may be destroyed before this one.
   void shutdown() override {
     std::lock_guard lock(list_.mutex);
-    if (timer_) timer_->cancel();
+    timer_.reset();
+    armed_for_ = time_point::max();
+    stopped_ = true;
   }
 
   void arm_locked(time_point at) {
@@ -504,6 +508,7 @@ class steady_deadline_service : public asio::execution_context::service {
   deadline_list list_;
   std::optional<asio::steady_timer> timer_;
   time_point armed_for_ = time_point::max();
+  bool stopped_ = false;
 };
 
 }  // namespace detail
@@ -531,6 +536,7 @@ class manual_clock {
   struct waiter {
     time_point expiry;
     std::shared_ptr<void> owner_alive;
+    asio::execution_context* context = nullptr;  // where the handler would run
     virtual ~waiter() = default;
     // Posts the handler; called without the lock. `from_cancellation` is true when the call comes
     // from the handler's own cancellation slot, which must then not be cleared (it is running).
@@ -555,6 +561,50 @@ class manual_clock {
       }
       return due;
     }
+  };
+
+  // Owns, per execution context, the waits whose handlers would run there: when the context shuts
+  // down, their handlers (and the coroutine frames they own) are destroyed, as Asio does for its
+  // own timers. Without it a coroutine left waiting on a manual clock would leak.
+  class waits_service : public asio::execution_context::service {
+   public:
+    using key_type = waits_service;
+    static inline asio::execution_context::id id;
+    explicit waits_service(asio::execution_context& ctx) : service(ctx) {}
+    void track(const std::shared_ptr<state>& s) {
+      std::lock_guard lock(mutex_);
+      for (auto& w : states_)
+        if (w.lock() == s) return;
+      states_.push_back(s);
+    }
+
+   private:
+    void shutdown() override {
+      std::vector<std::weak_ptr<state>> states;
+      {
+        std::lock_guard lock(mutex_);
+        states.swap(states_);
+      }
+      for (auto& weak : states) {
+        auto s = weak.lock();
+        if (!s) continue;
+        std::vector<waiter*> mine;
+        {
+          std::lock_guard lock(s->mutex);
+          for (auto it = s->waiters.begin(); it != s->waiters.end();) {
+            if ((*it)->context == &context()) {
+              mine.push_back(*it);
+              it = s->waiters.erase(it);
+            } else {
+              ++it;
+            }
+          }
+        }
+        for (auto* w : mine) delete w;  // destroys the handler without running it
+      }
+    }
+    std::mutex mutex_;
+    std::vector<std::weak_ptr<state>> states_;
   };
 
  public:
@@ -693,6 +743,9 @@ class manual_clock {
     void start(Handler handler) {
       auto* o = new op<Handler>(std::move(handler), ex_);
       o->expiry = expiry_;
+      auto& ctx = asio::query(asio::get_associated_executor(o->handler, ex_), asio::execution::context);
+      o->context = &ctx;
+      asio::use_service<waits_service>(ctx).track(state_);
       o->owner_alive = std::shared_ptr<void>(state_, this);  // aliasing: identifies the timer
       bool due;
       {
