@@ -107,7 +107,8 @@ asio::awaitable<void> run(intg::config cfg, int calls) {
       registry.register_integration<simulated_service>(cfg.integration(name, tenant), tenant);
   }
   std::cout << "Registered " << registry.size() << " integrations for " << cfg.tenant_ids().size() << " tenants ("
-            << cfg.environment() << ")\n";
+            << cfg.environment() << "); the dependencies are simulated in-process, analytics_etl is down.\n"
+            << "Calling each integration " << calls << " times through tracing + retry + breaker + limiter + timeout:\n";
   co_await registry.enable_all();
 
   for (const auto& tenant : cfg.tenant_ids()) {
@@ -123,7 +124,7 @@ asio::awaitable<void> run(intg::config cfg, int calls) {
           last = r.error();
         }
       }
-      std::printf("  %-16s %-18s ok=%-3d failed=%-3d breaker=%-9s %s\n", tenant.c_str(), name.c_str(), ok, failed,
+      std::printf("  %-18s %-20s ok=%-3d failed=%-3d breaker=%-9s %s\n", tenant.c_str(), name.c_str(), ok, failed,
                   std::string(intg::to_string(svc->breaker())).c_str(), failed ? last.to_string().c_str() : "");
     }
   }

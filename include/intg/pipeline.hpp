@@ -210,7 +210,7 @@ class basic_pipeline {
           }
         }
       } else {
-        for (std::size_t i = inner; i-- > first_inner;) complete_at(i, a, tk, failure);
+        complete_range(first_inner, inner, a, tk, failure);
       }
       attempt_hooks(outer, a, tk, &failure, false);
 
@@ -236,7 +236,7 @@ class basic_pipeline {
         }
       }
     } else {
-      for (std::size_t i = outer; i-- > 0;) complete_at(i, a, tk, failure);
+      complete_range(0, outer, a, tk, failure);
     }
     if (a.exception()) std::rethrow_exception(a.exception());
     co_return r;
@@ -256,17 +256,41 @@ class basic_pipeline {
     }(std::index_sequence_for<Policies...>{});
   }
 
-  // Admits layers [i, end) until one does not simply proceed; returns its index (or end).
-  std::uint32_t admit_from(std::uint32_t i, std::size_t end, attempt& a, tickets& tk, gate& g) noexcept {
-    for (; i < end; ++i) {
-      g = gate::proceed();
-      visit(i, [&](auto I) {
-        using P = std::tuple_element_t<I, std::tuple<Policies...>>;
-        if constexpr (has_admit<P> && !retry_layer<P>) g = std::get<I>(layers_).admit(a, std::get<I>(tk));
-      });
-      if (g.decision != gate::verdict::proceed) return i;
+  // Admits layers [first, end) until one does not simply proceed; returns its index (or end).
+  // Unrolled at compile time: each layer costs a comparison, not a dispatch.
+  std::uint32_t admit_from(std::uint32_t first, std::size_t end, attempt& a, tickets& tk, gate& g) noexcept {
+    std::uint32_t stopped = static_cast<std::uint32_t>(end);
+    g = gate::proceed();
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)((I < first || I >= end || admit_one<I>(a, tk, g) || (stopped = I, false)) && ...);
+    }(std::index_sequence_for<Policies...>{});
+    return stopped;
+  }
+
+  // True when layer I proceeds (layers without admit always do).
+  template <std::size_t I>
+  bool admit_one(attempt& a, tickets& tk, gate& g) noexcept {
+    using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+    if constexpr (has_admit<P> && !retry_layer<P>) {
+      g = std::get<I>(layers_).admit(a, std::get<I>(tk));
+      return g.decision == gate::verdict::proceed;
+    } else {
+      return true;
     }
-    return static_cast<std::uint32_t>(end);
+  }
+
+  // complete() on layers [first, end), innermost first.
+  void complete_range(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      constexpr std::size_t n = sizeof...(I);
+      (complete_one<n - 1 - I>(first, end, a, tk, failure), ...);
+    }(std::index_sequence_for<Policies...>{});
+  }
+  template <std::size_t I>
+  void complete_one(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
+    using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+    if constexpr (has_complete<P>)
+      if (I >= first && I < end) std::get<I>(layers_).complete(a, std::get<I>(tk), failure ? &failure : nullptr);
   }
 
   void admit_retry(attempt& a, tickets& tk, error& failure) noexcept {

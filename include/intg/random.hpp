@@ -20,6 +20,9 @@ class xoshiro256 {
   explicit xoshiro256(std::uint64_t seed = 0x9e3779b97f4a7c15ULL) noexcept {
     for (auto& w : s_) w = splitmix(seed);
   }
+  /// A fixed state usable in constant initialization (to be reseeded before use).
+  struct constant_init {};
+  constexpr explicit xoshiro256(constant_init) noexcept : s_{1, 2, 3, 4} {}
   std::uint64_t operator()() noexcept {
     const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
     const std::uint64_t t = s_[1] << 17;
@@ -43,10 +46,16 @@ class xoshiro256 {
   std::uint64_t s_[4];
 };
 
-/// The default source: one xoshiro256 per thread, seeded once from std::random_device.
+/// The default source: one xoshiro256 per thread, seeded from std::random_device on first use.
 struct thread_random {
   std::uint64_t operator()() const noexcept {
-    thread_local xoshiro256 gen{seed()};
+    // constinit: no initialization guard on every call, only a flag checked here.
+    thread_local constinit bool seeded = false;
+    thread_local constinit xoshiro256 gen{xoshiro256::constant_init{}};
+    if (!seeded) {
+      gen = xoshiro256{seed()};
+      seeded = true;
+    }
     return gen();
   }
 
