@@ -580,6 +580,24 @@ BOOST_AUTO_TEST_CASE(tracing_reports_a_call_span_and_one_span_per_attempt) {
   BOOST_TEST(((*seen)[0].span_id != (*seen)[1].span_id));
 }
 
+BOOST_AUTO_TEST_CASE(tracing_inside_retry_keeps_one_trace_across_attempts) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::retry<>, intg::tracing<>> p{env.clock, no_jitter(3, 1ms), {}};
+  auto seen = std::make_shared<std::vector<intg::trace_context>>();
+  auto op = [seen](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    seen->push_back(a.trace());
+    co_return seen->size() < 3 ? intg::result<int>(intg::error::http(503)) : intg::result<int>(1);
+  };
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(1ms);
+  env.advance(2ms);
+  BOOST_TEST(r->value().value() == 1);
+  BOOST_REQUIRE(seen->size() == 3u);
+  BOOST_TEST(((*seen)[0].trace_id == (*seen)[2].trace_id));
+  BOOST_TEST(((*seen)[0].span_id != (*seen)[1].span_id));
+}
+
 BOOST_AUTO_TEST_CASE(fallback_answers_failures_with_a_value_or_an_operation) {
   manual_env env;
   intg::basic_pipeline<intg::manual_clock, intg::fallback<intg::fallback_value<int>>, intg::circuit_breaker<>> p{

@@ -152,13 +152,8 @@ class basic_pipeline {
 
     // Layers outside the retry layer: once per call.
     if (a.caller_cancelled()) failure = errc::cancelled;
-    while (!failure && (outer = admit_from(outer, outer_end, a, tk, g)) < outer_end) {
-      if (g.decision == gate::verdict::reject) {
-        failure = g.to_error();
-        break;
-      }
-      failure = co_await wait_at(outer, a, tk, g);
-      if (failure) break;
+    while (!failure && (outer = admit_from(outer, outer_end, a, tk, g)) < outer_end && !(failure = rejection(g))) {
+      if ((failure = co_await wait_at(outer, a, tk, g))) break;
       a.restart_clock();
       ++outer;
     }
@@ -171,13 +166,8 @@ class basic_pipeline {
 
       // Layers inside the retry layer (all of them when there is none): once per attempt.
       std::uint32_t inner = first_inner;
-      while ((inner = admit_from(inner, size, a, tk, g)) < size) {
-        if (g.decision == gate::verdict::reject) {
-          failure = g.to_error();
-          break;
-        }
-        failure = co_await wait_at(inner, a, tk, g);
-        if (failure) break;
+      while ((inner = admit_from(inner, size, a, tk, g)) < size && !(failure = rejection(g))) {
+        if ((failure = co_await wait_at(inner, a, tk, g))) break;
         a.restart_attempt_clock();
         ++inner;
       }
@@ -201,13 +191,9 @@ class basic_pipeline {
       }
 
       if constexpr (any_fallback) {
-        for (std::size_t i = inner; i-- > first_inner;) {
-          if (is_fallback[i] && failure && fallback_handles_at(i, failure)) {
-            r = co_await recover_at<T>(i, a, failure);
-            failure = r ? error{} : r.error();
-          } else {
-            complete_at(i, a, tk, failure);
-          }
+        for (std::size_t i = inner; (i = unwind_to_fallback(i, first_inner, a, tk, failure)) != npos;) {
+          r = co_await recover_at<T>(i, a, failure);
+          failure = r ? error{} : r.error();
         }
       } else {
         complete_range(first_inner, inner, a, tk, failure);
@@ -227,13 +213,9 @@ class basic_pipeline {
 
     // Unwind the layers outside the retry layer, innermost first.
     if constexpr (any_fallback) {
-      for (std::size_t i = outer; i-- > 0;) {
-        if (is_fallback[i] && failure && fallback_handles_at(i, failure)) {
-          r = co_await recover_at<T>(i, a, failure);
-          failure = r ? error{} : r.error();
-        } else {
-          complete_at(i, a, tk, failure);
-        }
+      for (std::size_t i = outer; (i = unwind_to_fallback(i, 0, a, tk, failure)) != npos;) {
+        r = co_await recover_at<T>(i, a, failure);
+        failure = r ? error{} : r.error();
       }
     } else {
       complete_range(0, outer, a, tk, failure);
@@ -293,6 +275,21 @@ class basic_pipeline {
       if (I >= first && I < end) std::get<I>(layers_).complete(a, std::get<I>(tk), failure ? &failure : nullptr);
   }
 
+  // The error of a rejecting gate; empty for a gate that asks to wait.
+  static error rejection(const gate& g) { return g.decision == gate::verdict::reject ? g.to_error() : error{}; }
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  // Completes layers [first, from) innermost first and stops at a fallback layer that handles the
+  // failure: returns its index (the caller recovers, then goes on below it), or npos when done.
+  std::size_t unwind_to_fallback(std::size_t from, std::size_t first, attempt& a, tickets& tk, const error& failure) noexcept {
+    for (std::size_t i = from; i-- > first;) {
+      if (is_fallback[i] && failure && fallback_handles_at(i, failure)) return i;
+      complete_at(i, a, tk, failure);
+    }
+    return npos;
+  }
+
   void admit_retry(attempt& a, tickets& tk, error& failure) noexcept {
     if constexpr (has_retry) {
       using P = std::tuple_element_t<retry_at, std::tuple<Policies...>>;
@@ -317,6 +314,9 @@ class basic_pipeline {
   // of its own: the slower path, taken only for `op()` operations when a deadline is set.
   template <class T>
   static asio::awaitable<result<T>> spawned(asio::awaitable<result<T>> work, attempt& a) {
+    static_assert(std::is_default_constructible_v<T> || std::is_void_v<T>,
+                  "an op() operation under a deadline runs through co_spawn, which needs a default-constructible "
+                  "result type: take intg::attempt& in the operation instead");
     auto [ep, v] = co_await asio::co_spawn(a.executor(), std::move(work),
                                            asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
     if (ep) std::rethrow_exception(ep);

@@ -247,7 +247,7 @@ class basic_registry {
   }
 
   /// Checks one integration now. errc::not_found for an unknown one; errc::disabled or
-  /// errc::not_initialized (with the last report's message) when it is not running.
+  /// errc::not_initialized (naming its status) when it is not running.
   asio::awaitable<result<health_report>> health_check(std::string_view name, std::string_view tenant) {
     auto e = find(name, tenant);
     if (!e) co_return error{errc::not_found, "no integration '" + std::string(name) + "' for this tenant"};

@@ -65,6 +65,13 @@ class tracing {
   gate admit(attempt& a, ticket& t) noexcept {
     const trace_context* parent = a.options().parent;
     trace_context& tc = a.trace();
+    if (a.number() > 1 && tc.valid()) {
+      // Inside a retry layer admit() runs per attempt: later attempts stay in the call's trace.
+      trace_context::fill(s_->random, t.call.data(), t.call.size());
+      tc.span_id = t.call;
+      if (s_->opts.observer) (void)a.started();
+      return gate::proceed();
+    }
     if (parent && parent->valid()) {
       tc.trace_id = parent->trace_id;
       t.parent = parent->span_id;
