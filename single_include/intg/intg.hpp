@@ -138,7 +138,7 @@ class error {
   }
   error& operator=(error&& o) noexcept {
     if (this != &o) {
-      release();
+      if (details_) release();
       code_ = o.code_;
       retry_after_ms_ = o.retry_after_ms_;
       http_status_ = o.http_status_;
@@ -147,7 +147,9 @@ class error {
     }
     return *this;
   }
-  ~error() { release(); }
+  ~error() {
+    if (details_) release();  // the common error has no details: keep the destructor trivial then
+  }
 
   /// An HTTP error status with an optional retry-after hint and message.
   static error http(int status, std::chrono::milliseconds retry_after = std::chrono::milliseconds{-1},
