@@ -391,9 +391,9 @@ class basic_pipeline {
     return found ? std::move(w) : detail::no_wait();
   }
 
-  bool fallback_handles_at(std::size_t i, const error& e) const noexcept {
+  bool fallback_handles_at(std::size_t i, const error& e) noexcept {
     bool h = false;
-    const_cast<basic_pipeline*>(this)->visit(i, [&](auto I) {
+    visit(i, [&](auto I) {
       using P = std::tuple_element_t<I, std::tuple<Policies...>>;
       if constexpr (fallback_layer<P>) h = std::get<I>(layers_).handles(e);
     });
