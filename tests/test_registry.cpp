@@ -345,3 +345,69 @@ BOOST_AUTO_TEST_CASE(load_config_reads_files_and_reports_missing_ones) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(metrics)
+
+namespace obs = intg::observability;
+
+BOOST_AUTO_TEST_CASE(the_prometheus_exposition_follows_the_text_format) {
+  obs::metrics_registry m;
+  auto& calls = m.add_counter("intg_calls_total", "Calls made.\nBy outcome \\ tenant.", {"integration", "outcome"});
+  calls.with({"spotify", "ok"}).inc(3);
+  calls.with({"spo\"tify\n\\x", "error"}).inc();
+  auto& up = m.add_gauge("intg_up", "1 when healthy.");
+  up.get().set(1);
+  auto& lat = m.add_histogram("intg_latency_seconds", "Call latency.", {"integration"}, {0.1, 0.5});
+  lat.with({"spotify"}).observe(0.05);
+  lat.with({"spotify"}).observe(0.1);  // le is inclusive
+  lat.with({"spotify"}).observe(3);
+  const std::string expected =
+      "# HELP intg_calls_total Calls made.\\nBy outcome \\\\ tenant.\n"
+      "# TYPE intg_calls_total counter\n"
+      "intg_calls_total{integration=\"spo\\\"tify\\n\\\\x\",outcome=\"error\"} 1\n"
+      "intg_calls_total{integration=\"spotify\",outcome=\"ok\"} 3\n"
+      "# HELP intg_up 1 when healthy.\n"
+      "# TYPE intg_up gauge\n"
+      "intg_up 1\n"
+      "# HELP intg_latency_seconds Call latency.\n"
+      "# TYPE intg_latency_seconds histogram\n"
+      "intg_latency_seconds_bucket{integration=\"spotify\",le=\"0.1\"} 2\n"
+      "intg_latency_seconds_bucket{integration=\"spotify\",le=\"0.5\"} 2\n"
+      "intg_latency_seconds_bucket{integration=\"spotify\",le=\"+Inf\"} 3\n"
+      "intg_latency_seconds_sum{integration=\"spotify\"} 3.15\n"
+      "intg_latency_seconds_count{integration=\"spotify\"} 3\n";
+  BOOST_TEST(m.render_prometheus() == expected);
+}
+
+BOOST_AUTO_TEST_CASE(special_values_and_bad_names_are_handled) {
+  obs::metrics_registry m;
+  auto& g = m.add_gauge("g", "x", {"k"});
+  g.with({"nan"}).set(std::numeric_limits<double>::quiet_NaN());
+  g.with({"pinf"}).set(std::numeric_limits<double>::infinity());
+  g.with({"ninf"}).set(-std::numeric_limits<double>::infinity());
+  const auto text = m.render_prometheus();
+  BOOST_TEST(text.find("g{k=\"nan\"} NaN\n") != std::string::npos);
+  BOOST_TEST(text.find("g{k=\"pinf\"} +Inf\n") != std::string::npos);
+  BOOST_TEST(text.find("g{k=\"ninf\"} -Inf\n") != std::string::npos);
+  BOOST_CHECK_THROW(m.add_counter("9bad", "x"), intg::exception);
+  BOOST_CHECK_THROW(m.add_counter("ok_name", "x", {"__reserved"}), intg::exception);
+  BOOST_CHECK_THROW(m.add_counter("ok_name2", "x", {"a", "a"}), intg::exception);
+  BOOST_CHECK_THROW(m.add_gauge("g", "again"), intg::exception);
+  BOOST_CHECK_THROW(m.add_histogram("h", "x", {}, {1, 1}), intg::exception);
+  BOOST_CHECK_THROW(g.with({"a", "b"}), intg::exception);
+  auto& c = m.add_counter("c_total", "x");
+  c.get().inc(-5);  // a counter never decreases
+  BOOST_TEST(c.get().value() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(children_are_shared_and_stable) {
+  obs::metrics_registry m;
+  auto& f = m.add_counter("x_total", "x", {"tenant"});
+  auto& a = f.with({"a"});
+  for (int i = 0; i < 100; ++i) f.with({"t" + std::to_string(i)}).inc();
+  a.inc(2);
+  BOOST_TEST(&f.with({"a"}) == &a);
+  BOOST_TEST(f.with({"a"}).value() == 2);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

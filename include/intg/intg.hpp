@@ -7,6 +7,7 @@
 #include <intg/clock.hpp>
 #include <intg/random.hpp>
 #include <intg/observability/trace_context.hpp>
+#include <intg/observability/metrics.hpp>
 #include <intg/attempt.hpp>
 #include <intg/policy/layer.hpp>
 #include <intg/policy/backoff.hpp>
