@@ -140,7 +140,7 @@ class keyed_rate_limiter {
       std::uint64_t k = victim->key.load(std::memory_order_acquire);
       if (s.gcra.idle(victim->tat.load(std::memory_order_relaxed), now) &&
           victim->key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) {
-        victim->tat.store(0, std::memory_order_release);
+        // No reset: an idle cell's tat is at or before now, which GCRA treats like a fresh cell.
         return s.gcra.acquire(victim->tat, now);
       }
     }
