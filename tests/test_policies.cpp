@@ -240,6 +240,25 @@ BOOST_AUTO_TEST_CASE(cancelling_the_caller_aborts_a_backoff_sleep_at_once) {
   BOOST_TEST(*op.calls == 1);
 }
 
+BOOST_AUTO_TEST_CASE(cancelling_the_caller_reaches_a_wait_bound_to_the_attempts_slot) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::timeout<>> p{env.clock, {1h}};
+  waiting_op op{env.clock, 1h};
+  asio::cancellation_signal stop;
+  std::optional<intg::result<int>> out;
+  asio::co_spawn(env.io, p.execute(op), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, intg::result<int> r) {
+                   if (e) std::rethrow_exception(e);
+                   out = r;
+                 }));
+  env.poll();
+  BOOST_TEST(!out.has_value());
+  stop.emit(asio::cancellation_type::terminal);
+  env.poll();
+  BOOST_REQUIRE(out.has_value());
+  BOOST_TEST((out->error() == errc::cancelled));
+  BOOST_TEST((*op.last_wait == asio::error::operation_aborted));  // the bound wait really stopped
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(circuit_breaker_policy)
@@ -523,6 +542,27 @@ BOOST_AUTO_TEST_CASE(concurrency_is_bounded_and_the_queue_is_bounded_too) {
   env.advance(100ms);
   BOOST_TEST(b->value().value() == 1);
   BOOST_TEST(p.get<intg::bulkhead<>>().in_flight() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(cancelling_a_queued_caller_leaves_the_queue_at_once) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::bulkhead<>> p{env.clock, {1, 4, 1h}};
+  waiting_op op{env.clock, 1h};
+  auto running = test::start(env.io, p.execute(op));
+  asio::cancellation_signal stop;
+  std::optional<intg::result<int>> out;
+  asio::co_spawn(env.io, p.execute(op), asio::bind_cancellation_slot(stop.slot(), [&](std::exception_ptr e, intg::result<int> r) {
+                   if (e) std::rethrow_exception(e);
+                   out = r;
+                 }));
+  env.poll();
+  BOOST_TEST(p.get<intg::bulkhead<>>().queued() == 1);
+  stop.emit(asio::cancellation_type::terminal);
+  env.poll();
+  BOOST_REQUIRE(out.has_value());
+  BOOST_TEST((out->error() == errc::cancelled));
+  BOOST_TEST(p.get<intg::bulkhead<>>().queued() == 0);
+  BOOST_TEST(p.get<intg::bulkhead<>>().in_flight() == 1);  // only the running call holds a slot
 }
 
 BOOST_AUTO_TEST_CASE(a_queued_call_gives_up_after_the_queue_timeout) {

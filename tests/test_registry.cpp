@@ -4,6 +4,8 @@
 
 #include "test_util.hpp"
 
+#include <sstream>
+
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
 using intg::errc;
@@ -192,6 +194,52 @@ BOOST_AUTO_TEST_CASE(a_disabled_integration_stays_disabled_and_is_not_checked) {
   BOOST_TEST(ctl->inits == 1);
   BOOST_TEST(ctl->checks == 0);
   BOOST_TEST((reg.status("p", "t") == integration_status::disabled));
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_integration_is_not_checked_and_enable_all_retries_it) {
+  asio::io_context io;
+  intg::registry reg{io.get_executor()};
+  auto ctl = reg.register_integration<probe>(cfg("p"), "t").ctl;
+  ctl->init_ok = false;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    co_await reg.enable_all();
+    auto h = co_await reg.health_check("p", "t");
+    BOOST_TEST((h.error() == errc::not_initialized));
+    ctl->init_ok = true;
+    co_await reg.enable_all();  // failed integrations are initialized again
+  }());
+  BOOST_TEST(ctl->inits == 2);
+  BOOST_TEST(ctl->checks == 0);
+  BOOST_TEST((reg.status("p", "t") == integration_status::healthy));
+}
+
+BOOST_AUTO_TEST_CASE(the_dashboard_shows_totals_rates_and_a_bar_per_category) {
+  std::vector<intg::integration_snapshot> s(3);
+  s[0].type = s[1].type = intg::integration_type::external_api;
+  s[0].status = integration_status::healthy;
+  s[1].status = integration_status::degraded;
+  s[2].type = intg::integration_type::monitoring;
+  s[2].status = integration_status::healthy;
+  const std::string d = intg::render_dashboard(s, {200, 150, std::chrono::microseconds(200 * 12'000)});
+  BOOST_TEST(d.find("Total Intégrations: 3 ") != std::string::npos, d);
+  BOOST_TEST(d.find("Saines: 2 ") != std::string::npos, d);
+  BOOST_TEST(d.find("Dégradées: 1") != std::string::npos, d);
+  BOOST_TEST(d.find("Taux Succès: 75.0%") != std::string::npos, d);
+  BOOST_TEST(d.find("Temps Moy: 12ms") != std::string::npos, d);
+  BOOST_TEST(d.find("APIs Externes") != std::string::npos);
+  BOOST_TEST(d.find(" 50%") != std::string::npos);
+  BOOST_TEST(d.find("Surveillance") != std::string::npos);
+  BOOST_TEST(d.find("Services Cloud") == std::string::npos);  // no integrations of that category
+  // Every framed line has the same display width.
+  std::size_t width = 0;
+  std::istringstream lines(d);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("║", 0) != 0) continue;
+    const std::size_t w = intg::detail::columns(line);
+    if (!width) width = w;
+    BOOST_TEST(w == width, line);
+  }
+  BOOST_TEST(width == 64u);
 }
 
 BOOST_AUTO_TEST_CASE(unregister_cleans_up_and_removes) {
