@@ -4,6 +4,7 @@
 #pragma once
 
 #include <intg/integration_config.hpp>
+#include <intg/observability/call_recorder.hpp>
 #include <intg/registry.hpp>
 
 #include <chrono>
@@ -13,13 +14,6 @@
 #include <vector>
 
 namespace intg {
-
-/// Call outcomes to show next to the registry's state (e.g. counted by a span_observer).
-struct call_totals {
-  std::uint64_t calls = 0;
-  std::uint64_t succeeded = 0;
-  std::chrono::microseconds total_latency{0};
-};
 
 inline std::string_view category_label(integration_type t) noexcept {
   switch (t) {

@@ -8,6 +8,7 @@
 #include <intg/random.hpp>
 #include <intg/observability/trace_context.hpp>
 #include <intg/observability/metrics.hpp>
+#include <intg/observability/call_recorder.hpp>
 #include <intg/attempt.hpp>
 #include <intg/policy/layer.hpp>
 #include <intg/policy/backoff.hpp>
@@ -27,3 +28,10 @@
 #include <intg/config.hpp>
 #include <intg/registry.hpp>
 #include <intg/dashboard.hpp>
+#include <intg/http/url.hpp>
+#include <intg/http/message.hpp>
+#include <intg/http/tls.hpp>
+#include <intg/http/proxy.hpp>
+#include <intg/http/client.hpp>
+#include <intg/http/server.hpp>
+#include <intg/health_server.hpp>

@@ -8,6 +8,8 @@
 // when some layer asks (intg::attempt::started(), ended()).
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <intg/attempt.hpp>
 #include <intg/clock.hpp>
 #include <intg/detail/sleep.hpp>
@@ -126,6 +128,15 @@ class basic_pipeline {
   template <class P>
   P& get() noexcept { return std::get<P>(layers_); }
   const Clock& clock() const noexcept { return clock_; }
+
+  /// The state of the layers that have one (breaker state, limiter level, bulkhead occupancy),
+  /// as JSON for status reports: {"circuit_breaker": {...}, "rate_limiter": {...}, ...}.
+  boost::json::object describe() const {
+    boost::json::object out;
+    const time_point now = clock_.now();
+    std::apply([&](const auto&... l) { (describe_layer(l, out, now), ...); }, layers_);
+    return out;
+  }
 
   /// Runs `op` through the stack. Never throws for failures of the operation or rejections by a
   /// layer: they come back as the result's error. Exceptions other than boost::system::system_error
@@ -419,6 +430,11 @@ class basic_pipeline {
   }
 
   std::tuple<Policies...> layers_{};
+  template <class L>
+  static void describe_layer(const L& l, boost::json::object& out, time_point now) {
+    if constexpr (requires { l.describe(out, now); }) l.describe(out, now);
+  }
+
   Clock clock_{};
 };
 

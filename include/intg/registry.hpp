@@ -16,6 +16,7 @@
 #include <intg/health.hpp>
 #include <intg/integration.hpp>
 #include <intg/integration_config.hpp>
+#include <intg/observability/call_recorder.hpp>
 #include <intg/result.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
@@ -53,6 +54,9 @@ struct registry_options {
   std::chrono::milliseconds cleanup_timeout{10'000};
   int unhealthy_after = 3;  ///< failed checks in a row before degraded becomes unhealthy
   event_sink events{};      ///< where status changes and failures are reported (may be empty)
+  /// Where call and health-check metrics go (intg_calls_total, intg_call_duration_seconds,
+  /// intg_health_checks_total, intg_health_check_duration_seconds, intg_integration_status).
+  std::shared_ptr<observability::metrics_registry> metrics{};
 };
 
 /// Services the registry passes to an integration's constructor when it accepts them:
@@ -61,6 +65,9 @@ struct registry_services {
   asio::any_io_executor executor;
   const tenant_settings* tenant = nullptr;  ///< the integration's tenant, when known to the registry
   const event_sink* events = nullptr;
+  /// Counts this integration's calls for status reports and metrics: set it as the tracing
+  /// policy's observer (`tracing<>::options::observer`).
+  std::shared_ptr<observability::call_recorder> calls;
 };
 
 /// One integration's state as reported by snapshot().
@@ -73,6 +80,8 @@ struct integration_snapshot {
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
   std::chrono::microseconds average_check_latency{0};
+  call_totals calls;             ///< from the integration's call recorder (zero if it does not use it)
+  boost::json::object policies;  ///< the integration's describe() (breaker, limiter state), if it has one
 };
 
 template <clock Clock = steady_clock>
@@ -83,6 +92,7 @@ class basic_registry {
     virtual asio::awaitable<health_report> health_check() = 0;
     virtual asio::awaitable<void> cleanup() = 0;
     virtual void* object() noexcept = 0;
+    virtual boost::json::object describe() const = 0;
   };
   template <integration T>
   struct model final : model_base {
@@ -92,6 +102,12 @@ class basic_registry {
     asio::awaitable<health_report> health_check() override { return value.health_check(); }
     asio::awaitable<void> cleanup() override { return value.cleanup(); }
     void* object() noexcept override { return &value; }
+    boost::json::object describe() const override {
+      if constexpr (requires(const T& t) { { t.describe() } -> std::convertible_to<boost::json::object>; })
+        return value.describe();
+      else
+        return {};
+    }
     T value;
   };
 
@@ -105,6 +121,10 @@ class basic_registry {
     int failures_in_row = 0;
     std::uint64_t checks = 0, failed_checks = 0;
     std::chrono::microseconds total_latency{0};
+    std::shared_ptr<observability::call_recorder> calls;
+    observability::counter* checks_ok = nullptr;  // metric children, when the registry has metrics
+    observability::counter* checks_failed = nullptr;
+    observability::histogram* check_duration = nullptr;
     asio::cancellation_signal monitor_stop;  // used on the registry's executor only
     bool monitored = false;
   };
@@ -114,7 +134,9 @@ class basic_registry {
   using clock_type = Clock;
 
   explicit basic_registry(asio::any_io_executor ex, registry_options opts = {}, Clock clock = {})
-      : executor_(std::move(ex)), opts_(std::move(opts)), clock_(std::move(clock)) {}
+      : executor_(std::move(ex)), opts_(std::move(opts)), clock_(std::move(clock)) {
+    if (opts_.metrics) metrics_ = std::make_unique<observability::integration_metrics>(*opts_.metrics);
+  }
   basic_registry(const basic_registry&) = delete;
   basic_registry& operator=(const basic_registry&) = delete;
   /// Destroying a registry with running monitors or calls is a programming error: co_await
@@ -147,7 +169,14 @@ class basic_registry {
     config.tenant = tenant;
     auto e = std::make_shared<entry>();
     e->type = typeid(T);
-    registry_services services{executor_, this->tenant(tenant), opts_.events ? &opts_.events : nullptr};
+    e->calls = metrics_ ? std::make_shared<observability::call_recorder>(*metrics_, config.name, tenant)
+                        : std::make_shared<observability::call_recorder>();
+    if (metrics_) {
+      e->checks_ok = &metrics_->checks.with({config.name, tenant, "healthy"});
+      e->checks_failed = &metrics_->checks.with({config.name, tenant, "unhealthy"});
+      e->check_duration = &metrics_->check_duration.with({config.name, tenant});
+    }
+    registry_services services{executor_, this->tenant(tenant), opts_.events ? &opts_.events : nullptr, e->calls};
     if constexpr (std::is_constructible_v<T, integration_config, registry_services&>)
       e->impl = std::make_unique<model<T>>(config, services);
     else
@@ -155,6 +184,7 @@ class basic_registry {
     e->config = std::move(config);
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
+    publish_status(*e, e->status);
     std::unique_lock lock(mutex_);
     auto [it, inserted] = entries_.try_emplace(key{tenant, e->config.name}, e);
     if (!inserted)
@@ -300,6 +330,8 @@ class basic_registry {
       s.checks = e->checks;
       s.failed_checks = e->failed_checks;
       if (e->checks) s.average_check_latency = e->total_latency / static_cast<std::int64_t>(e->checks);
+      s.calls = e->calls->totals();
+      s.policies = e->impl->describe();
       out.push_back(std::move(s));
     }
     return out;
@@ -419,6 +451,10 @@ class basic_registry {
       if (!is_active(e->status)) co_return;  // disabled or failed meanwhile
       ++e->checks;
       e->total_latency += report.latency;
+      if (e->check_duration) {
+        e->check_duration->observe(static_cast<double>(report.latency.count()) / 1e6);
+        (report.status == integration_status::unhealthy ? e->checks_failed : e->checks_ok)->inc();
+      }
       if (report.status == integration_status::healthy) {
         e->failures_in_row = 0;
         next = integration_status::healthy;
@@ -471,9 +507,19 @@ class basic_registry {
       from = e.status;
       e.status = to;
     }
+    publish_status(e, to);
     if (from == to || !opts_.events) return;
     const event_field fields[] = {{"from", to_string(from)}, {"to", to_string(to)}};
     opts_.events(event{level, "integration.status_changed", e.config.name, e.config.tenant, why, fields});
+  }
+
+  // The status as a Prometheus state set: 1 for the current status, 0 for the others.
+  void publish_status(const entry& e, integration_status current) {
+    if (!metrics_) return;
+    for (auto st : {integration_status::registered, integration_status::initializing, integration_status::healthy,
+                    integration_status::degraded, integration_status::unhealthy, integration_status::failed,
+                    integration_status::disabled})
+      metrics_->status.with({e.config.name, e.config.tenant, to_string(st)}).set(st == current ? 1.0 : 0.0);
   }
 
   void emit(entry& e, event_level level, std::string_view name, std::string_view message) {
@@ -488,6 +534,7 @@ class basic_registry {
   std::map<key, std::shared_ptr<entry>> entries_;
   std::map<std::string, std::shared_ptr<tenant_settings>> tenants_;
   std::atomic<std::size_t> monitors_{0};
+  std::unique_ptr<observability::integration_metrics> metrics_;
 };
 
 /// The registry on the real clock.

@@ -1256,6 +1256,84 @@ class metrics_registry {
 
 }  // namespace intg::observability
 // ---- end intg/observability/metrics.hpp ----
+// ---- begin intg/observability/call_recorder.hpp ----
+// Per-integration call accounting: a span_observer that counts one integration's calls by outcome,
+// sums their latency for the status report and the dashboard, and feeds the Prometheus metrics.
+// The registry makes one per integration; plug it into the tracing policy's `observer`.
+
+// ---- begin intg/health.hpp ----
+// Integration status and health reports.
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace intg {
+
+/// Lifecycle and health of an integration (the seed's IntegrationStatus plus lifecycle states).
+enum class integration_status : std::uint8_t {
+  registered,    ///< registered, not yet enabled
+  initializing,  ///< initialize() is running
+  healthy,       ///< working normally
+  degraded,      ///< working, but a check failed or reported trouble
+  unhealthy,     ///< failing: several checks in a row failed
+  failed,        ///< initialize() failed or timed out
+  disabled,      ///< disabled by configuration or by disable()
+};
+
+inline std::string_view to_string(integration_status s) noexcept {
+  switch (s) {
+    case integration_status::registered: return "registered";
+    case integration_status::initializing: return "initializing";
+    case integration_status::healthy: return "healthy";
+    case integration_status::degraded: return "degraded";
+    case integration_status::unhealthy: return "unhealthy";
+    case integration_status::failed: return "failed";
+    case integration_status::disabled: return "disabled";
+  }
+  return "unknown";
+}
+
+/// What a health check found.
+struct health_report {
+  integration_status status = integration_status::unhealthy;
+  std::chrono::microseconds latency{0};  ///< how long the check took (filled by the registry)
+  std::string message;                   ///< short explanation; never secrets
+  std::chrono::system_clock::time_point checked_at{};  ///< filled by the registry
+  boost::json::object details;           ///< anything else worth reporting
+
+  bool healthy() const noexcept { return status == integration_status::healthy; }
+};
+
+}  // namespace intg
+// ---- end intg/health.hpp ----
+// ---- begin intg/policy/tracing.hpp ----
+// intg::tracing: a span per call and, when it sits outside intg::retry, a span per attempt, with
+// W3C trace-context ids (the attempt's trace() is what an HTTP request sends as `traceparent`).
+// Finished spans go to an optional span_observer, where metrics and exporters plug in; without one
+// the policy only maintains ids. Nothing here allocates per call.
+
+// ---- begin intg/policy/layer.hpp ----
+// The protocol between intg::basic_pipeline and its policies (layers). A pipeline runs all its
+// layers inside one coroutine frame: layers are plain objects with synchronous hooks, and only the
+// rare paths (backoff sleeps, limiter and queue waits, fallbacks) await in a coroutine of their own.
+//
+// | member (all optional but `options`)          | called                                               |
+// |----------------------------------------------|------------------------------------------------------|
+// | `using ticket = T;`                          | per-call scratch the pipeline keeps for the layer     |
+// | `gate admit(attempt&, ticket&)`              | before the inner part runs (once per call outside     |
+// |                                              | the retry layer, once per attempt inside it)          |
+// | `awaitable<error> wait(attempt&, ticket&,    | when admit() answered gate::wait; an empty error      |
+// |   const gate&, const Clock&, executor)`      | means "admitted after waiting"                        |
+// | `void complete(attempt&, ticket&, const error*)` | after the inner part finished (nullptr = success)  |
+// | `void on_attempt_start(attempt&, ticket&)`   | each attempt, for layers outside the retry layer      |
+// | `void on_attempt_end(attempt&, ticket&, const error*)` | likewise, after each attempt                 |
+// | `retry_decision decide(attempt&, ticket&, const error&)` | makes the layer the pipeline's retry point |
+// | `bool handles(const error&)` + `recover<T>(attempt&, const error&)` | makes it a fallback layer       |
+
 // ---- begin intg/attempt.hpp ----
 // intg::attempt: the per-call context an operation may take. It lives in the pipeline's coroutine
 // frame (never on the heap) and carries the attempt number, the deadline, the cancellation slot to
@@ -1563,24 +1641,6 @@ inline void attempt_cancellation_slot::notify_bound() {
 
 }  // namespace intg
 // ---- end intg/attempt.hpp ----
-// ---- begin intg/policy/layer.hpp ----
-// The protocol between intg::basic_pipeline and its policies (layers). A pipeline runs all its
-// layers inside one coroutine frame: layers are plain objects with synchronous hooks, and only the
-// rare paths (backoff sleeps, limiter and queue waits, fallbacks) await in a coroutine of their own.
-//
-// | member (all optional but `options`)          | called                                               |
-// |----------------------------------------------|------------------------------------------------------|
-// | `using ticket = T;`                          | per-call scratch the pipeline keeps for the layer     |
-// | `gate admit(attempt&, ticket&)`              | before the inner part runs (once per call outside     |
-// |                                              | the retry layer, once per attempt inside it)          |
-// | `awaitable<error> wait(attempt&, ticket&,    | when admit() answered gate::wait; an empty error      |
-// |   const gate&, const Clock&, executor)`      | means "admitted after waiting"                        |
-// | `void complete(attempt&, ticket&, const error*)` | after the inner part finished (nullptr = success)  |
-// | `void on_attempt_start(attempt&, ticket&)`   | each attempt, for layers outside the retry layer      |
-// | `void on_attempt_end(attempt&, ticket&, const error*)` | likewise, after each attempt                 |
-// | `retry_decision decide(attempt&, ticket&, const error&)` | makes the layer the pipeline's retry point |
-// | `bool handles(const error&)` + `recover<T>(attempt&, const error&)` | makes it a fallback layer       |
-
 
 #include <concepts>
 #include <cstdint>
@@ -1665,6 +1725,229 @@ concept policy = requires { typename P::options; } && std::default_initializable
 
 }  // namespace intg
 // ---- end intg/policy/layer.hpp ----
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace intg {
+
+enum class span_kind : std::uint8_t { call, attempt };
+
+/// A finished span, valid only during span_observer::on_span_end.
+struct span_record {
+  std::string_view name;
+  span_kind kind = span_kind::call;
+  trace_context context;                      ///< this span's trace id and span id
+  std::array<std::uint8_t, 8> parent_span_id{};  ///< all zero for a root span
+  time_point start{};
+  time_point end{};
+  int attempt = 0;                            ///< attempt number for attempt spans, else attempts made
+  const error* outcome = nullptr;             ///< nullptr on success
+  std::string_view partition_key;
+
+  bool ok() const noexcept { return outcome == nullptr; }
+  duration elapsed() const noexcept { return end - start; }
+};
+
+/// Receives finished spans. Implementations must be thread-safe when the pipeline is shared.
+class span_observer {
+ public:
+  virtual ~span_observer() = default;
+  virtual void on_span_end(const span_record& span) noexcept = 0;
+};
+
+template <random_source Random = thread_random>
+class tracing {
+ public:
+  struct options {
+    std::string name = "intg.call";          ///< span name unless call_options::operation is set
+    std::shared_ptr<span_observer> observer{};  ///< where finished spans go (may be null)
+    bool sampled = true;                     ///< the sampled flag of new traces
+    Random random{};
+  };
+
+  // The call span's id and its parent's; the trace id and flags live in attempt::trace().
+  struct ticket {
+    std::array<std::uint8_t, 8> call{};
+    std::array<std::uint8_t, 8> parent{};
+  };
+
+  tracing() : tracing(options{}) {}
+  explicit tracing(options o) : s_(std::make_shared<state>(std::move(o))) {}
+
+  const options& get_options() const noexcept { return s_->opts; }
+
+  gate admit(attempt& a, ticket& t) noexcept {
+    const trace_context* parent = a.options().parent;
+    trace_context& tc = a.trace();
+    if (a.number() > 1 && tc.valid()) {
+      // Inside a retry layer admit() runs per attempt: later attempts stay in the call's trace.
+      trace_context::fill(s_->random, t.call.data(), t.call.size());
+      tc.span_id = t.call;
+      if (s_->opts.observer) (void)a.started();
+      return gate::proceed();
+    }
+    if (parent && parent->valid()) {
+      tc.trace_id = parent->trace_id;
+      t.parent = parent->span_id;
+      tc.flags = parent->flags & 1;
+    } else {
+      trace_context::fill(s_->random, tc.trace_id.data(), tc.trace_id.size());
+      t.parent = {};
+      tc.flags = s_->opts.sampled ? 1 : 0;
+    }
+    trace_context::fill(s_->random, t.call.data(), t.call.size());
+    tc.span_id = t.call;
+    if (s_->opts.observer) (void)a.call_started();  // spans need the true start time
+    return gate::proceed();
+  }
+
+  void complete(attempt& a, ticket& t, const error* e) noexcept {
+    if (!s_->opts.observer) return;
+    trace_context call = a.trace();
+    call.span_id = t.call;
+    span_record s{name(a), span_kind::call, call, t.parent, a.call_started(), a.ended(), a.number(), e,
+                  a.partition_key()};
+    s_->opts.observer->on_span_end(s);
+  }
+
+  void on_attempt_start(attempt& a, ticket&) noexcept {
+    trace_context::fill(s_->random, a.trace().span_id.data(), a.trace().span_id.size());
+    if (s_->opts.observer) (void)a.started();
+  }
+
+  void on_attempt_end(attempt& a, ticket& t, const error* e) noexcept {
+    if (!s_->opts.observer) return;
+    span_record s{name(a), span_kind::attempt, a.trace(), t.call, a.started(), a.ended(),
+                  a.number(), e, a.partition_key()};
+    s_->opts.observer->on_span_end(s);
+  }
+
+ private:
+  std::string_view name(const attempt& a) const noexcept {
+    return a.options().operation.empty() ? std::string_view(s_->opts.name) : a.options().operation;
+  }
+  struct state {
+    explicit state(options o) : opts(std::move(o)), random(opts.random) {}
+    options opts;
+    Random random;
+  };
+  std::shared_ptr<state> s_;
+};
+
+}  // namespace intg
+// ---- end intg/policy/tracing.hpp ----
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+
+namespace intg {
+
+/// Call outcomes to show next to the registry's state.
+struct call_totals {
+  std::uint64_t calls = 0;
+  std::uint64_t succeeded = 0;
+  std::chrono::microseconds total_latency{0};
+  std::uint64_t failed = 0;    ///< the dependency failed (errors, timeouts, after retries)
+  std::uint64_t rejected = 0;  ///< refused locally: open breaker, rate limit, full bulkhead, cancelled
+
+  call_totals& operator+=(const call_totals& o) noexcept {
+    calls += o.calls;
+    succeeded += o.succeeded;
+    total_latency += o.total_latency;
+    failed += o.failed;
+    rejected += o.rejected;
+    return *this;
+  }
+  /// Share of calls that succeeded, in [0, 1]; 1 when there were no calls.
+  double success_rate() const noexcept { return calls ? static_cast<double>(succeeded) / static_cast<double>(calls) : 1.0; }
+  std::chrono::microseconds average_latency() const noexcept {
+    return calls ? total_latency / static_cast<std::int64_t>(calls) : std::chrono::microseconds{0};
+  }
+};
+
+namespace observability {
+
+/// The metric families the registry maintains for its integrations.
+struct integration_metrics {
+  explicit integration_metrics(metrics_registry& r)
+      : calls(r.add_counter("intg_calls_total", "Calls through an integration's pipeline, by outcome.",
+                            {"integration", "tenant", "outcome"})),
+        call_duration(r.add_histogram("intg_call_duration_seconds",
+                                      "Duration of calls through an integration's pipeline, retries included.",
+                                      {"integration", "tenant"})),
+        checks(r.add_counter("intg_health_checks_total", "Health checks run by the registry, by outcome.",
+                             {"integration", "tenant", "outcome"})),
+        check_duration(r.add_histogram("intg_health_check_duration_seconds", "Duration of health checks.",
+                                       {"integration", "tenant"})),
+        status(r.add_gauge("intg_integration_status", "1 for the integration's current status, 0 for the others.",
+                           {"integration", "tenant", "status"})) {}
+
+  family<counter>& calls;
+  family<histogram>& call_duration;
+  family<counter>& checks;
+  family<histogram>& check_duration;
+  family<gauge>& status;
+};
+
+/// Counts one integration's calls (call spans only; attempt spans are ignored). Thread-safe and
+/// allocation-free per call: the metric children are looked up once, here.
+class call_recorder final : public span_observer {
+ public:
+  call_recorder() = default;
+  call_recorder(integration_metrics& m, std::string_view integration, std::string_view tenant)
+      : success_(&m.calls.with({integration, tenant, "success"})),
+        failure_(&m.calls.with({integration, tenant, "failure"})),
+        rejected_(&m.calls.with({integration, tenant, "rejected"})),
+        duration_(&m.call_duration.with({integration, tenant})) {}
+
+  void on_span_end(const span_record& s) noexcept override {
+    if (s.kind != span_kind::call) return;
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(s.elapsed()).count();
+    calls_.fetch_add(1, std::memory_order_relaxed);
+    micros_.fetch_add(static_cast<std::uint64_t>(us < 0 ? 0 : us), std::memory_order_relaxed);
+    counter* c = success_;
+    if (s.ok()) {
+      ok_.fetch_add(1, std::memory_order_relaxed);
+    } else if (is_local_rejection(*s.outcome)) {
+      rejected_n_.fetch_add(1, std::memory_order_relaxed);
+      c = rejected_;
+    } else {
+      failed_.fetch_add(1, std::memory_order_relaxed);
+      c = failure_;
+    }
+    if (c) c->inc();
+    if (duration_) duration_->observe(static_cast<double>(us) / 1e6);
+  }
+
+  call_totals totals() const noexcept {
+    call_totals t;
+    t.calls = calls_.load(std::memory_order_relaxed);
+    t.succeeded = ok_.load(std::memory_order_relaxed);
+    t.failed = failed_.load(std::memory_order_relaxed);
+    t.rejected = rejected_n_.load(std::memory_order_relaxed);
+    t.total_latency = std::chrono::microseconds(static_cast<std::int64_t>(micros_.load(std::memory_order_relaxed)));
+    return t;
+  }
+
+ private:
+  std::atomic<std::uint64_t> calls_{0}, ok_{0}, failed_{0}, rejected_n_{0}, micros_{0};
+  counter* success_ = nullptr;
+  counter* failure_ = nullptr;
+  counter* rejected_ = nullptr;
+  histogram* duration_ = nullptr;
+};
+
+}  // namespace observability
+}  // namespace intg
+// ---- end intg/observability/call_recorder.hpp ----
 // ---- begin intg/policy/backoff.hpp ----
 // Backoff schedules for intg::retry: exponential growth with a cap, and jitter (none, full,
 // decorrelated), computed without allocation from an injectable random source.
@@ -2029,6 +2312,8 @@ class retry {
 // (half-open) and closes again when they succeed. Lock-free on the hot path; an open breaker
 // rejects without throwing and without allocating.
 
+#include <boost/json/object.hpp>
+
 
 #include <atomic>
 #include <chrono>
@@ -2129,6 +2414,11 @@ class circuit_breaker {
 
   /// Failures recorded in the current window (consecutive count in consecutive mode).
   int failures() const noexcept { return s_->failure_count(); }
+
+  /// Reports the state and the failures counted in the current window (for status pages).
+  void describe(boost::json::object& out, time_point) const {
+    out["circuit_breaker"] = {{"state", to_string(state())}, {"failures", failures()}};
+  }
 
   gate admit(attempt& a, ticket& t) noexcept {
     t = {};
@@ -2329,6 +2619,8 @@ class circuit_breaker {
 // from config (`requests_per_minute`, `burst_limit`); a call over the limit is rejected at once with
 // errc::rate_limited and a retry-after hint, or waits up to `max_wait` for its slot.
 
+#include <boost/json/object.hpp>
+
 // ---- begin intg/detail/sleep.hpp ----
 // Waiting on a clock from inside a pipeline, on the slow paths (backoff, limiter waits). The
 // caller's cancellation ends the wait at once with errc::cancelled.
@@ -2406,6 +2698,15 @@ class gcra {
   /// True when a cell with this tat is fully replenished (indistinguishable from a fresh one).
   bool idle(std::int64_t tat, time_point now) const noexcept { return tat <= now.time_since_epoch().count(); }
 
+  /// Calls that would be admitted at once at `now` (the bucket's level), between 0 and the burst.
+  std::int64_t available(std::int64_t tat, time_point now_tp) const noexcept {
+    const std::int64_t now = now_tp.time_since_epoch().count();
+    const std::int64_t burst = tolerance_ / interval_ + 1;
+    if (tat <= now) return burst;
+    const std::int64_t n = (now + tolerance_ + interval_ - tat) / interval_;
+    return std::clamp<std::int64_t>(n, 0, burst);
+  }
+
  private:
   std::int64_t interval_ = 100'000'000;
   std::int64_t tolerance_ = 0;
@@ -2434,6 +2735,13 @@ class rate_limiter {
   explicit rate_limiter(options o) : s_(std::make_shared<state>(o)) {}
 
   const options& get_options() const noexcept { return s_->opts; }
+
+  /// Reports the limit and the calls available now (for status pages).
+  void describe(boost::json::object& out, time_point now) const {
+    out["rate_limiter"] = {{"requests_per_minute", s_->opts.requests_per_minute},
+                           {"burst_limit", s_->opts.burst_limit},
+                           {"available", s_->cell.available(s_->tat.load(std::memory_order_relaxed), now)}};
+  }
 
   gate admit(attempt& a, no_ticket&) noexcept { return s_->cell.acquire(s_->tat, a.started()); }
 
@@ -2475,6 +2783,13 @@ class keyed_rate_limiter {
   explicit keyed_rate_limiter(options o) : s_(std::make_shared<state>(o)) {}
 
   const options& get_options() const noexcept { return s_->opts; }
+
+  /// Reports the per-key limit (for status pages).
+  void describe(boost::json::object& out, time_point) const {
+    out["rate_limiter"] = {{"requests_per_minute", s_->opts.requests_per_minute},
+                           {"burst_limit", s_->opts.burst_limit},
+                           {"keyed", true}};
+  }
 
   gate admit(attempt& a, no_ticket&) noexcept {
     state& s = *s_;
@@ -2577,6 +2892,8 @@ class timeout {
 // Waiting callers are woken on their own executor, which must run their coroutine serially
 // (a single-threaded io_context or a strand), as Asio's per-operation cancellation requires too.
 
+#include <boost/json/object.hpp>
+
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -2611,6 +2928,10 @@ class bulkhead {
   const options& get_options() const noexcept { return s_->opts; }
   int in_flight() const noexcept { return s_->in_flight.load(std::memory_order_acquire); }
   int queued() const noexcept { return s_->queued.load(std::memory_order_acquire); }
+
+  void describe(boost::json::object& out, time_point) const {
+    out["bulkhead"] = {{"in_flight", in_flight()}, {"queued", queued()}, {"max_concurrent", s_->opts.max_concurrent}};
+  }
 
   gate admit(attempt& a, ticket& t) noexcept {
     t.holds = false;
@@ -2744,127 +3065,6 @@ class bulkhead {
 
 }  // namespace intg
 // ---- end intg/policy/bulkhead.hpp ----
-// ---- begin intg/policy/tracing.hpp ----
-// intg::tracing: a span per call and, when it sits outside intg::retry, a span per attempt, with
-// W3C trace-context ids (the attempt's trace() is what an HTTP request sends as `traceparent`).
-// Finished spans go to an optional span_observer, where metrics and exporters plug in; without one
-// the policy only maintains ids. Nothing here allocates per call.
-
-
-#include <array>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <string_view>
-
-namespace intg {
-
-enum class span_kind : std::uint8_t { call, attempt };
-
-/// A finished span, valid only during span_observer::on_span_end.
-struct span_record {
-  std::string_view name;
-  span_kind kind = span_kind::call;
-  trace_context context;                      ///< this span's trace id and span id
-  std::array<std::uint8_t, 8> parent_span_id{};  ///< all zero for a root span
-  time_point start{};
-  time_point end{};
-  int attempt = 0;                            ///< attempt number for attempt spans, else attempts made
-  const error* outcome = nullptr;             ///< nullptr on success
-  std::string_view partition_key;
-
-  bool ok() const noexcept { return outcome == nullptr; }
-  duration elapsed() const noexcept { return end - start; }
-};
-
-/// Receives finished spans. Implementations must be thread-safe when the pipeline is shared.
-class span_observer {
- public:
-  virtual ~span_observer() = default;
-  virtual void on_span_end(const span_record& span) noexcept = 0;
-};
-
-template <random_source Random = thread_random>
-class tracing {
- public:
-  struct options {
-    std::string name = "intg.call";          ///< span name unless call_options::operation is set
-    std::shared_ptr<span_observer> observer{};  ///< where finished spans go (may be null)
-    bool sampled = true;                     ///< the sampled flag of new traces
-    Random random{};
-  };
-
-  // The call span's id and its parent's; the trace id and flags live in attempt::trace().
-  struct ticket {
-    std::array<std::uint8_t, 8> call{};
-    std::array<std::uint8_t, 8> parent{};
-  };
-
-  tracing() : tracing(options{}) {}
-  explicit tracing(options o) : s_(std::make_shared<state>(std::move(o))) {}
-
-  const options& get_options() const noexcept { return s_->opts; }
-
-  gate admit(attempt& a, ticket& t) noexcept {
-    const trace_context* parent = a.options().parent;
-    trace_context& tc = a.trace();
-    if (a.number() > 1 && tc.valid()) {
-      // Inside a retry layer admit() runs per attempt: later attempts stay in the call's trace.
-      trace_context::fill(s_->random, t.call.data(), t.call.size());
-      tc.span_id = t.call;
-      if (s_->opts.observer) (void)a.started();
-      return gate::proceed();
-    }
-    if (parent && parent->valid()) {
-      tc.trace_id = parent->trace_id;
-      t.parent = parent->span_id;
-      tc.flags = parent->flags & 1;
-    } else {
-      trace_context::fill(s_->random, tc.trace_id.data(), tc.trace_id.size());
-      t.parent = {};
-      tc.flags = s_->opts.sampled ? 1 : 0;
-    }
-    trace_context::fill(s_->random, t.call.data(), t.call.size());
-    tc.span_id = t.call;
-    if (s_->opts.observer) (void)a.call_started();  // spans need the true start time
-    return gate::proceed();
-  }
-
-  void complete(attempt& a, ticket& t, const error* e) noexcept {
-    if (!s_->opts.observer) return;
-    trace_context call = a.trace();
-    call.span_id = t.call;
-    span_record s{name(a), span_kind::call, call, t.parent, a.call_started(), a.ended(), a.number(), e,
-                  a.partition_key()};
-    s_->opts.observer->on_span_end(s);
-  }
-
-  void on_attempt_start(attempt& a, ticket&) noexcept {
-    trace_context::fill(s_->random, a.trace().span_id.data(), a.trace().span_id.size());
-    if (s_->opts.observer) (void)a.started();
-  }
-
-  void on_attempt_end(attempt& a, ticket& t, const error* e) noexcept {
-    if (!s_->opts.observer) return;
-    span_record s{name(a), span_kind::attempt, a.trace(), t.call, a.started(), a.ended(),
-                  a.number(), e, a.partition_key()};
-    s_->opts.observer->on_span_end(s);
-  }
-
- private:
-  std::string_view name(const attempt& a) const noexcept {
-    return a.options().operation.empty() ? std::string_view(s_->opts.name) : a.options().operation;
-  }
-  struct state {
-    explicit state(options o) : opts(std::move(o)), random(opts.random) {}
-    options opts;
-    Random random;
-  };
-  std::shared_ptr<state> s_;
-};
-
-}  // namespace intg
-// ---- end intg/policy/tracing.hpp ----
 // ---- begin intg/policy/fallback.hpp ----
 // intg::fallback: what a call returns when everything inside it failed: a value, or an operation
 // (a cache read, a degraded answer) run in place of the failed call.
@@ -2946,6 +3146,8 @@ class fallback {
 // outside the retry layer also see each attempt through on_attempt_start/on_attempt_end.
 // The clock is read lazily: at most once when an attempt starts and once when it ends, and only
 // when some layer asks (intg::attempt::started(), ended()).
+
+#include <boost/json/object.hpp>
 
 
 #include <boost/asio/as_tuple.hpp>
@@ -3059,6 +3261,15 @@ class basic_pipeline {
   template <class P>
   P& get() noexcept { return std::get<P>(layers_); }
   const Clock& clock() const noexcept { return clock_; }
+
+  /// The state of the layers that have one (breaker state, limiter level, bulkhead occupancy),
+  /// as JSON for status reports: {"circuit_breaker": {...}, "rate_limiter": {...}, ...}.
+  boost::json::object describe() const {
+    boost::json::object out;
+    const time_point now = clock_.now();
+    std::apply([&](const auto&... l) { (describe_layer(l, out, now), ...); }, layers_);
+    return out;
+  }
 
   /// Runs `op` through the stack. Never throws for failures of the operation or rejections by a
   /// layer: they come back as the result's error. Exceptions other than boost::system::system_error
@@ -3352,6 +3563,11 @@ class basic_pipeline {
   }
 
   std::tuple<Policies...> layers_{};
+  template <class L>
+  static void describe_layer(const L& l, boost::json::object& out, time_point now) {
+    if constexpr (requires { l.describe(out, now); }) l.describe(out, now);
+  }
+
   Clock clock_{};
 };
 
@@ -3518,55 +3734,6 @@ inline std::string format(const event& e) {
 
 }  // namespace intg
 // ---- end intg/event.hpp ----
-// ---- begin intg/health.hpp ----
-// Integration status and health reports.
-
-#include <boost/json/object.hpp>
-
-#include <chrono>
-#include <cstdint>
-#include <string>
-#include <string_view>
-
-namespace intg {
-
-/// Lifecycle and health of an integration (the seed's IntegrationStatus plus lifecycle states).
-enum class integration_status : std::uint8_t {
-  registered,    ///< registered, not yet enabled
-  initializing,  ///< initialize() is running
-  healthy,       ///< working normally
-  degraded,      ///< working, but a check failed or reported trouble
-  unhealthy,     ///< failing: several checks in a row failed
-  failed,        ///< initialize() failed or timed out
-  disabled,      ///< disabled by configuration or by disable()
-};
-
-inline std::string_view to_string(integration_status s) noexcept {
-  switch (s) {
-    case integration_status::registered: return "registered";
-    case integration_status::initializing: return "initializing";
-    case integration_status::healthy: return "healthy";
-    case integration_status::degraded: return "degraded";
-    case integration_status::unhealthy: return "unhealthy";
-    case integration_status::failed: return "failed";
-    case integration_status::disabled: return "disabled";
-  }
-  return "unknown";
-}
-
-/// What a health check found.
-struct health_report {
-  integration_status status = integration_status::unhealthy;
-  std::chrono::microseconds latency{0};  ///< how long the check took (filled by the registry)
-  std::string message;                   ///< short explanation; never secrets
-  std::chrono::system_clock::time_point checked_at{};  ///< filled by the registry
-  boost::json::object details;           ///< anything else worth reporting
-
-  bool healthy() const noexcept { return status == integration_status::healthy; }
-};
-
-}  // namespace intg
-// ---- end intg/health.hpp ----
 // ---- begin intg/integration.hpp ----
 // The `intg::integration` concept: what a type must provide to live in an intg::registry.
 
@@ -4009,6 +4176,9 @@ struct registry_options {
   std::chrono::milliseconds cleanup_timeout{10'000};
   int unhealthy_after = 3;  ///< failed checks in a row before degraded becomes unhealthy
   event_sink events{};      ///< where status changes and failures are reported (may be empty)
+  /// Where call and health-check metrics go (intg_calls_total, intg_call_duration_seconds,
+  /// intg_health_checks_total, intg_health_check_duration_seconds, intg_integration_status).
+  std::shared_ptr<observability::metrics_registry> metrics{};
 };
 
 /// Services the registry passes to an integration's constructor when it accepts them:
@@ -4017,6 +4187,9 @@ struct registry_services {
   asio::any_io_executor executor;
   const tenant_settings* tenant = nullptr;  ///< the integration's tenant, when known to the registry
   const event_sink* events = nullptr;
+  /// Counts this integration's calls for status reports and metrics: set it as the tracing
+  /// policy's observer (`tracing<>::options::observer`).
+  std::shared_ptr<observability::call_recorder> calls;
 };
 
 /// One integration's state as reported by snapshot().
@@ -4029,6 +4202,8 @@ struct integration_snapshot {
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
   std::chrono::microseconds average_check_latency{0};
+  call_totals calls;             ///< from the integration's call recorder (zero if it does not use it)
+  boost::json::object policies;  ///< the integration's describe() (breaker, limiter state), if it has one
 };
 
 template <clock Clock = steady_clock>
@@ -4039,6 +4214,7 @@ class basic_registry {
     virtual asio::awaitable<health_report> health_check() = 0;
     virtual asio::awaitable<void> cleanup() = 0;
     virtual void* object() noexcept = 0;
+    virtual boost::json::object describe() const = 0;
   };
   template <integration T>
   struct model final : model_base {
@@ -4048,6 +4224,12 @@ class basic_registry {
     asio::awaitable<health_report> health_check() override { return value.health_check(); }
     asio::awaitable<void> cleanup() override { return value.cleanup(); }
     void* object() noexcept override { return &value; }
+    boost::json::object describe() const override {
+      if constexpr (requires(const T& t) { { t.describe() } -> std::convertible_to<boost::json::object>; })
+        return value.describe();
+      else
+        return {};
+    }
     T value;
   };
 
@@ -4061,6 +4243,10 @@ class basic_registry {
     int failures_in_row = 0;
     std::uint64_t checks = 0, failed_checks = 0;
     std::chrono::microseconds total_latency{0};
+    std::shared_ptr<observability::call_recorder> calls;
+    observability::counter* checks_ok = nullptr;  // metric children, when the registry has metrics
+    observability::counter* checks_failed = nullptr;
+    observability::histogram* check_duration = nullptr;
     asio::cancellation_signal monitor_stop;  // used on the registry's executor only
     bool monitored = false;
   };
@@ -4070,7 +4256,9 @@ class basic_registry {
   using clock_type = Clock;
 
   explicit basic_registry(asio::any_io_executor ex, registry_options opts = {}, Clock clock = {})
-      : executor_(std::move(ex)), opts_(std::move(opts)), clock_(std::move(clock)) {}
+      : executor_(std::move(ex)), opts_(std::move(opts)), clock_(std::move(clock)) {
+    if (opts_.metrics) metrics_ = std::make_unique<observability::integration_metrics>(*opts_.metrics);
+  }
   basic_registry(const basic_registry&) = delete;
   basic_registry& operator=(const basic_registry&) = delete;
   /// Destroying a registry with running monitors or calls is a programming error: co_await
@@ -4103,7 +4291,14 @@ class basic_registry {
     config.tenant = tenant;
     auto e = std::make_shared<entry>();
     e->type = typeid(T);
-    registry_services services{executor_, this->tenant(tenant), opts_.events ? &opts_.events : nullptr};
+    e->calls = metrics_ ? std::make_shared<observability::call_recorder>(*metrics_, config.name, tenant)
+                        : std::make_shared<observability::call_recorder>();
+    if (metrics_) {
+      e->checks_ok = &metrics_->checks.with({config.name, tenant, "healthy"});
+      e->checks_failed = &metrics_->checks.with({config.name, tenant, "unhealthy"});
+      e->check_duration = &metrics_->check_duration.with({config.name, tenant});
+    }
+    registry_services services{executor_, this->tenant(tenant), opts_.events ? &opts_.events : nullptr, e->calls};
     if constexpr (std::is_constructible_v<T, integration_config, registry_services&>)
       e->impl = std::make_unique<model<T>>(config, services);
     else
@@ -4111,6 +4306,7 @@ class basic_registry {
     e->config = std::move(config);
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
+    publish_status(*e, e->status);
     std::unique_lock lock(mutex_);
     auto [it, inserted] = entries_.try_emplace(key{tenant, e->config.name}, e);
     if (!inserted)
@@ -4256,6 +4452,8 @@ class basic_registry {
       s.checks = e->checks;
       s.failed_checks = e->failed_checks;
       if (e->checks) s.average_check_latency = e->total_latency / static_cast<std::int64_t>(e->checks);
+      s.calls = e->calls->totals();
+      s.policies = e->impl->describe();
       out.push_back(std::move(s));
     }
     return out;
@@ -4375,6 +4573,10 @@ class basic_registry {
       if (!is_active(e->status)) co_return;  // disabled or failed meanwhile
       ++e->checks;
       e->total_latency += report.latency;
+      if (e->check_duration) {
+        e->check_duration->observe(static_cast<double>(report.latency.count()) / 1e6);
+        (report.status == integration_status::unhealthy ? e->checks_failed : e->checks_ok)->inc();
+      }
       if (report.status == integration_status::healthy) {
         e->failures_in_row = 0;
         next = integration_status::healthy;
@@ -4427,9 +4629,19 @@ class basic_registry {
       from = e.status;
       e.status = to;
     }
+    publish_status(e, to);
     if (from == to || !opts_.events) return;
     const event_field fields[] = {{"from", to_string(from)}, {"to", to_string(to)}};
     opts_.events(event{level, "integration.status_changed", e.config.name, e.config.tenant, why, fields});
+  }
+
+  // The status as a Prometheus state set: 1 for the current status, 0 for the others.
+  void publish_status(const entry& e, integration_status current) {
+    if (!metrics_) return;
+    for (auto st : {integration_status::registered, integration_status::initializing, integration_status::healthy,
+                    integration_status::degraded, integration_status::unhealthy, integration_status::failed,
+                    integration_status::disabled})
+      metrics_->status.with({e.config.name, e.config.tenant, to_string(st)}).set(st == current ? 1.0 : 0.0);
   }
 
   void emit(entry& e, event_level level, std::string_view name, std::string_view message) {
@@ -4444,6 +4656,7 @@ class basic_registry {
   std::map<key, std::shared_ptr<entry>> entries_;
   std::map<std::string, std::shared_ptr<tenant_settings>> tenants_;
   std::atomic<std::size_t> monitors_{0};
+  std::unique_ptr<observability::integration_metrics> metrics_;
 };
 
 /// The registry on the real clock.
@@ -4464,13 +4677,6 @@ using registry = basic_registry<steady_clock>;
 #include <vector>
 
 namespace intg {
-
-/// Call outcomes to show next to the registry's state (e.g. counted by a span_observer).
-struct call_totals {
-  std::uint64_t calls = 0;
-  std::uint64_t succeeded = 0;
-  std::chrono::microseconds total_latency{0};
-};
 
 inline std::string_view category_label(integration_type t) noexcept {
   switch (t) {
@@ -4549,4 +4755,1675 @@ inline std::string render_dashboard(const std::vector<integration_snapshot>& int
 
 }  // namespace intg
 // ---- end intg/dashboard.hpp ----
+// ---- begin intg/http/url.hpp ----
+// Absolute http/https URLs: strict parsing into the parts a client needs (scheme, host, port,
+// request target), percent-encoding, and query-string / form building. Bad URLs are errors.
+
+
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace intg::http {
+
+namespace detail {
+inline bool is_unreserved(unsigned char c) noexcept {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+         c == '_' || c == '~';
+}
+inline int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+// Characters allowed as-is in a path or query (RFC 3986 pchar plus '/' and '?'), besides '%'.
+inline bool is_target_char(unsigned char c) noexcept {
+  if (is_unreserved(c)) return true;
+  switch (c) {
+    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',': case ';':
+    case '=': case ':': case '@': case '/': case '?':
+      return true;
+    default:
+      return false;
+  }
+}
+}  // namespace detail
+
+/// Percent-encodes everything but RFC 3986's unreserved characters (for query keys and values).
+inline void percent_encode_to(std::string& out, std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (unsigned char c : s) {
+    if (detail::is_unreserved(c)) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+}
+
+inline std::string percent_encode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  percent_encode_to(out, s);
+  return out;
+}
+
+/// Decodes %XX escapes (and '+' as space when `plus_is_space`, as in forms). Bad escapes are errors.
+inline result<std::string> percent_decode(std::string_view s, bool plus_is_space = false) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return error(errc::invalid_argument, "truncated percent escape");
+      const int hi = detail::hex_value(s[i + 1]), lo = detail::hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return error(errc::invalid_argument, "invalid percent escape");
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+/// A list of key/value pairs encoded as `k=v&k2=v2` (query strings and form bodies).
+class query {
+ public:
+  query() = default;
+  query(std::initializer_list<std::pair<std::string_view, std::string_view>> kv) {
+    for (auto& [k, v] : kv) add(k, v);
+  }
+  query& add(std::string_view key, std::string_view value) {
+    if (!encoded_.empty()) encoded_ += '&';
+    percent_encode_to(encoded_, key);
+    encoded_ += '=';
+    percent_encode_to(encoded_, value);
+    return *this;
+  }
+  const std::string& str() const noexcept { return encoded_; }
+  bool empty() const noexcept { return encoded_.empty(); }
+
+  /// Parses `k=v&...` (form or query encoding); a bad escape is an error.
+  static result<std::vector<std::pair<std::string, std::string>>> parse(std::string_view s) {
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!s.empty()) {
+      const auto amp = s.find('&');
+      std::string_view part = s.substr(0, amp);
+      s = amp == std::string_view::npos ? std::string_view{} : s.substr(amp + 1);
+      if (part.empty()) continue;
+      const auto eq = part.find('=');
+      auto k = percent_decode(part.substr(0, eq), true);
+      if (!k) return k.error();
+      auto v = percent_decode(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1), true);
+      if (!v) return v.error();
+      out.emplace_back(std::move(*k), std::move(*v));
+    }
+    return out;
+  }
+
+ private:
+  std::string encoded_;
+};
+
+/// An absolute http or https URL. Userinfo and fragments are refused (credentials do not belong
+/// in URLs; fragments are never sent).
+class url {
+ public:
+  url() = default;
+
+  /// Parses and validates `text`; the error names what is wrong.
+  static result<url> parse(std::string_view text) {
+    auto fail = [](const char* why) { return error(errc::invalid_argument, std::string("invalid URL: ") + why); };
+    if (text.size() > 8192) return fail("longer than 8192 characters");
+    for (unsigned char c : text)
+      if (c <= 0x20 || c >= 0x7f) return fail("contains a space, control or non-ASCII character");
+    url u;
+    const auto colon = text.find("://");
+    if (colon == std::string_view::npos) return fail("missing scheme (expected http:// or https://)");
+    std::string scheme(text.substr(0, colon));
+    for (auto& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    if (scheme == "http") {
+      u.tls_ = false;
+    } else if (scheme == "https") {
+      u.tls_ = true;
+    } else {
+      return fail("scheme must be http or https");
+    }
+    std::string_view rest = text.substr(colon + 3);
+    const auto end_authority = rest.find_first_of("/?#");
+    std::string_view authority = rest.substr(0, end_authority);
+    std::string_view target = end_authority == std::string_view::npos ? std::string_view{} : rest.substr(end_authority);
+    if (authority.find('@') != std::string_view::npos) return fail("userinfo (user:password@) is not allowed");
+    if (authority.empty()) return fail("missing host");
+    std::string_view host, port;
+    if (authority.front() == '[') {
+      const auto close = authority.find(']');
+      if (close == std::string_view::npos) return fail("unterminated IPv6 literal");
+      host = authority.substr(1, close - 1);
+      if (host.empty()) return fail("empty IPv6 literal");
+      for (char c : host)
+        if (!(detail::hex_value(c) >= 0 || c == ':' || c == '.')) return fail("invalid IPv6 literal");
+      std::string_view after = authority.substr(close + 1);
+      if (!after.empty()) {
+        if (after.front() != ':') return fail("unexpected characters after IPv6 literal");
+        port = after.substr(1);
+        if (port.empty()) return fail("empty port");
+      }
+      u.ipv6_ = true;
+    } else {
+      const auto c = authority.rfind(':');
+      host = authority.substr(0, c);
+      if (c != std::string_view::npos) {
+        port = authority.substr(c + 1);
+        if (port.empty()) return fail("empty port");
+      }
+      if (host.empty()) return fail("missing host");
+      for (char ch : host)
+        if (!(detail::is_unreserved(static_cast<unsigned char>(ch)))) return fail("invalid character in host");
+      if (host.front() == '.' || host.back() == '-' || host.find("..") != std::string_view::npos)
+        return fail("malformed host name");
+    }
+    if (host.size() > 253) return fail("host longer than 253 characters");
+    u.host_.assign(host);
+    for (auto& ch : u.host_) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+    if (!port.empty()) {
+      if (port.size() > 5) return fail("port out of range");
+      std::uint32_t p = 0;
+      for (char ch : port) {
+        if (ch < '0' || ch > '9') return fail("port is not a number");
+        p = p * 10 + static_cast<std::uint32_t>(ch - '0');
+      }
+      if (p == 0 || p > 65535) return fail("port out of range");
+      u.port_ = static_cast<std::uint16_t>(p);
+    } else {
+      u.port_ = u.tls_ ? 443 : 80;
+    }
+    if (const auto hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
+    if (target.empty() || target.front() == '?') u.target_ = "/";
+    u.target_ += target;
+    for (std::size_t i = 0; i < u.target_.size(); ++i) {
+      const auto ch = static_cast<unsigned char>(u.target_[i]);
+      if (ch == '%') {
+        if (i + 2 >= u.target_.size() || detail::hex_value(u.target_[i + 1]) < 0 ||
+            detail::hex_value(u.target_[i + 2]) < 0)
+          return fail("invalid percent escape in path or query");
+      } else if (!detail::is_target_char(ch)) {
+        return fail("invalid character in path or query (percent-encode it)");
+      }
+    }
+    return u;
+  }
+
+  bool tls() const noexcept { return tls_; }
+  std::string_view scheme() const noexcept { return tls_ ? "https" : "http"; }
+  /// Host name or IP literal, lower case, without IPv6 brackets.
+  const std::string& host() const noexcept { return host_; }
+  std::uint16_t port() const noexcept { return port_; }
+  bool default_port() const noexcept { return port_ == (tls_ ? 443 : 80); }
+  /// Path and query, as sent on the request line ("/v1/search?q=x").
+  const std::string& target() const noexcept { return target_; }
+  std::string_view path() const noexcept { return std::string_view(target_).substr(0, target_.find('?')); }
+  std::string_view query_string() const noexcept {
+    const auto q = target_.find('?');
+    return q == std::string::npos ? std::string_view{} : std::string_view(target_).substr(q + 1);
+  }
+
+  /// The Host header value: host, plus the port when it is not the scheme's default.
+  std::string host_header() const {
+    std::string h = ipv6_ ? "[" + host_ + "]" : host_;
+    if (!default_port()) h += ":" + std::to_string(port_);
+    return h;
+  }
+  /// scheme://host[:port] — also the connection pool's key.
+  std::string origin() const { return std::string(scheme()) + "://" + host_header(); }
+  std::string str() const { return origin() + target_; }
+
+  /// Appends encoded query parameters.
+  url& add_query(const query& q) {
+    if (q.empty()) return *this;
+    target_ += target_.find('?') == std::string::npos ? '?' : '&';
+    target_ += q.str();
+    return *this;
+  }
+
+  /// Resolves a redirect's Location (absolute, or absolute-path) against this URL.
+  result<url> resolve(std::string_view location) const {
+    if (location.starts_with("//")) return parse(std::string(scheme()) + ":" + std::string(location));
+    if (!location.empty() && location.front() == '/') return parse(origin() + std::string(location));
+    return parse(location);
+  }
+
+  friend bool operator==(const url&, const url&) = default;
+
+ private:
+  std::string host_;
+  std::string target_;
+  std::uint16_t port_ = 0;
+  bool tls_ = false;
+  bool ipv6_ = false;
+};
+
+}  // namespace intg::http
+// ---- end intg/http/url.hpp ----
+// ---- begin intg/http/message.hpp ----
+// HTTP requests and responses as intg's client sends and receives them (Beast messages plus a
+// parsed URL), body helpers for JSON and forms, and the mapping from a response status to an
+// intg::error that the retry and breaker policies understand (Retry-After included).
+
+
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <ctime>
+#include <string>
+#include <string_view>
+
+namespace intg::http {
+
+namespace beast = boost::beast;
+using verb = beast::http::verb;
+using field = beast::http::field;
+using fields = beast::http::fields;
+/// A response as received: status, headers and the whole body (bounded by the client's limit).
+using response = beast::http::response<beast::http::string_body>;
+
+/// A request: a Beast message plus its absolute URL. The client fills in Host, User-Agent and
+/// Content-Length, and a W3C traceparent when the call is traced.
+struct request {
+  url target;
+  beast::http::request<beast::http::string_body> message;
+
+  request() = default;
+  request(verb method, url u) : target(std::move(u)) {
+    message.method(method);
+    message.version(11);
+    message.target(target.target());
+  }
+
+  /// Parses `u`; a bad URL is an error.
+  static result<request> make(verb method, std::string_view u) {
+    auto parsed = url::parse(u);
+    if (!parsed) return parsed.error();
+    return request(method, std::move(*parsed));
+  }
+
+  verb method() const noexcept { return message.method(); }
+  request& set(field f, std::string_view v) {
+    message.set(f, v);
+    return *this;
+  }
+  request& set(std::string_view name, std::string_view v) {
+    message.set(name, v);
+    return *this;
+  }
+  /// `Authorization: Bearer <token>`.
+  request& bearer(const secret& token) {
+    std::string v = "Bearer ";
+    v += token.reveal();
+    message.set(field::authorization, v);
+    return *this;
+  }
+  /// A JSON body with `Content-Type: application/json`.
+  request& json(const boost::json::value& v) {
+    message.body() = boost::json::serialize(v);
+    message.set(field::content_type, "application/json");
+    return *this;
+  }
+  /// An `application/x-www-form-urlencoded` body.
+  request& form(const query& q) {
+    message.body() = q.str();
+    message.set(field::content_type, "application/x-www-form-urlencoded");
+    return *this;
+  }
+  request& body(std::string b, std::string_view content_type) {
+    message.body() = std::move(b);
+    message.set(field::content_type, content_type);
+    return *this;
+  }
+};
+
+/// Parses a response body as JSON; a parse failure is errc::invalid_response naming the offset.
+inline result<boost::json::value> parse_json(std::string_view body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec) return error(errc::invalid_response, "response body is not valid JSON: " + ec.message());
+  return v;
+}
+
+/// A Retry-After value (delta-seconds or an HTTP date, RFC 9110 section 10.2.3) as a delay from
+/// `now`; negative when absent or malformed. Dates in the past give zero.
+inline std::chrono::milliseconds parse_retry_after(
+    std::string_view v, std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) {
+  using std::chrono::milliseconds;
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  if (v.empty()) return milliseconds{-1};
+  if (v.front() >= '0' && v.front() <= '9') {
+    std::int64_t s = 0;
+    for (char c : v) {
+      if (c < '0' || c > '9') return milliseconds{-1};
+      s = s * 10 + (c - '0');
+      if (s > 365LL * 24 * 3600) return milliseconds{-1};  // nonsense: refuse rather than wait a year
+    }
+    return milliseconds{s * 1000};
+  }
+  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (the obsolete forms are not accepted).
+  if (v.size() != 29 || v[3] != ',' || v.substr(26) != "GMT") return milliseconds{-1};
+  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  auto num = [&](std::size_t at, std::size_t n) -> int {
+    int r = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = v[at + i];
+      if (c < '0' || c > '9') return -1;
+      r = r * 10 + (c - '0');
+    }
+    return r;
+  };
+  const int day = num(5, 2), year = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
+  const auto mon = months.find(v.substr(8, 3));
+  if (day < 1 || day > 31 || year < 1970 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 ||
+      mon == std::string_view::npos || mon % 3 != 0)
+    return milliseconds{-1};
+  using namespace std::chrono;
+  const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon / 3 + 1)},
+                           std::chrono::day{static_cast<unsigned>(day)}};
+  if (!ymd.ok()) return milliseconds{-1};
+  const auto when = sys_days{ymd} + hours{hh} + minutes{mm} + seconds{ss};
+  const auto delta = duration_cast<milliseconds>(when - now);
+  if (delta > hours{24 * 365}) return milliseconds{-1};
+  return delta.count() < 0 ? milliseconds{0} : delta;
+}
+
+/// The error a response's status stands for, or no error for 1xx-3xx. 401 is errc::unauthorized,
+/// 404 errc::not_found, 429 errc::rate_limited, anything else errc::http_error; all carry the
+/// status, and 429 / 503 the server's Retry-After, so retry policies treat 408, 429 and 5xx as
+/// transient and wait as long as the server asked.
+inline error status_error(const response& res) {
+  const int s = static_cast<int>(res.result_int());
+  if (s < 400) return {};
+  errc code = errc::http_error;
+  if (s == 401) code = errc::unauthorized;
+  if (s == 404) code = errc::not_found;
+  if (s == 429) code = errc::rate_limited;
+  error e{code};
+  e.with_http_status(s);
+  if (s == 429 || s == 503) {
+    if (auto it = res.find(field::retry_after); it != res.end()) e.with_retry_after(parse_retry_after(it->value()));
+  }
+  return e;
+}
+
+}  // namespace intg::http
+// ---- end intg/http/message.hpp ----
+// ---- begin intg/http/tls.hpp ----
+// TLS settings for intg's HTTP client and server: OpenSSL contexts that verify peers by default,
+// per-connection host-name checks with SNI, and handshake errors that say why a peer was refused.
+
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+
+#include <memory>
+#include <string>
+
+namespace intg::http {
+
+namespace ssl = boost::asio::ssl;
+
+/// Client-side TLS settings. Peer and host-name verification are on unless you turn them off by
+/// name; the system trust store is used unless `ca_file` or `ca_pem` name the only CAs to trust.
+struct tls_options {
+  std::string ca_file;          ///< PEM file of trusted CAs (replaces the system store)
+  std::string ca_pem;           ///< in-memory PEM of trusted CAs (replaces the system store)
+  bool also_trust_system_store = false;  ///< keep the system store when ca_file / ca_pem are set
+  std::string client_cert_pem;  ///< for mutual TLS (optional)
+  std::string client_key_pem;
+  /// Accepts any certificate from any host. Only for throwaway local experiments: it makes the
+  /// connection readable and forgeable by anyone on the path.
+  bool insecure_skip_verify = false;
+};
+
+namespace detail {
+inline error openssl_error(const char* what) {
+  const unsigned long e = ERR_get_error();
+  ERR_clear_error();
+  std::string msg = what;
+  if (e) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    msg += ": ";
+    msg += buf;
+  }
+  return error(errc::config_error, std::move(msg));
+}
+}  // namespace detail
+
+/// Builds a client context from `opts` (TLS 1.2 or newer).
+inline result<std::shared_ptr<ssl::context>> make_client_tls_context(const tls_options& opts) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX* native = ctx->native_handle();
+  SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION);
+  boost::system::error_code ec;
+  const bool custom = !opts.ca_file.empty() || !opts.ca_pem.empty();
+  if (!custom || opts.also_trust_system_store) {
+    ctx->set_default_verify_paths(ec);
+    if (ec) return error(ec, "cannot load the system trust store");
+  }
+  if (!opts.ca_file.empty()) {
+    ctx->load_verify_file(opts.ca_file, ec);
+    if (ec) return error(errc::config_error, "cannot load CA file " + opts.ca_file + ": " + ec.message());
+  }
+  if (!opts.ca_pem.empty()) {
+    ctx->add_certificate_authority(boost::asio::buffer(opts.ca_pem), ec);
+    if (ec) return error(errc::config_error, "cannot load CA PEM: " + ec.message());
+  }
+  if (!opts.client_cert_pem.empty()) {
+    ctx->use_certificate_chain(boost::asio::buffer(opts.client_cert_pem), ec);
+    if (!ec) ctx->use_private_key(boost::asio::buffer(opts.client_key_pem), ssl::context::pem, ec);
+    if (ec) return error(errc::config_error, "cannot load the client certificate or key");  // no key material in messages
+  }
+  ctx->set_verify_mode(opts.insecure_skip_verify ? ssl::verify_none : ssl::verify_peer);
+  return ctx;
+}
+
+/// Builds a server context from a PEM certificate chain and private key.
+inline result<std::shared_ptr<ssl::context>> make_server_tls_context(const std::string& cert_chain_pem,
+                                                                     const std::string& key_pem) {
+  auto ctx = std::make_shared<ssl::context>(ssl::context::tls_server);
+  SSL_CTX_set_min_proto_version(ctx->native_handle(), TLS1_2_VERSION);
+  boost::system::error_code ec;
+  ctx->use_certificate_chain(boost::asio::buffer(cert_chain_pem), ec);
+  if (ec) return error(errc::config_error, "cannot load the server certificate chain: " + ec.message());
+  ctx->use_private_key(boost::asio::buffer(key_pem), ssl::context::pem, ec);
+  if (ec) return error(errc::config_error, "cannot load the server private key");
+  return ctx;
+}
+
+/// Sets SNI and the name the peer's certificate must match on a client connection's SSL handle.
+inline result<void> prepare_client_ssl(SSL* ssl, const std::string& host, bool verify) {
+  boost::system::error_code ec;
+  const auto ip = boost::asio::ip::make_address(host, ec);
+  if (ec) {
+    // SNI carries host names only, never IP literals (RFC 6066 section 3).
+    if (!SSL_set_tlsext_host_name(ssl, host.c_str())) return detail::openssl_error("cannot set SNI");
+    if (verify && !SSL_set1_host(ssl, host.c_str())) return detail::openssl_error("cannot set the expected host name");
+  } else if (verify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
+    if (!X509_VERIFY_PARAM_set1_ip_asc(param, ip.to_string().c_str()))
+      return detail::openssl_error("cannot set the expected IP address");
+  }
+  return {};
+}
+
+/// Explains a failed handshake: the certificate check's verdict when that is what failed.
+inline error handshake_error(SSL* ssl, const boost::system::error_code& ec, const std::string& peer) {
+  std::string msg = "TLS handshake with " + peer + " failed";
+  const long v = ssl ? SSL_get_verify_result(ssl) : X509_V_OK;
+  if (v != X509_V_OK) {
+    msg += ": certificate rejected (";
+    msg += X509_verify_cert_error_string(v);
+    msg += ")";
+  } else {
+    msg += ": " + ec.message();
+  }
+  return error(ec, std::move(msg));
+}
+
+}  // namespace intg::http
+// ---- end intg/http/tls.hpp ----
+// ---- begin intg/http/proxy.hpp ----
+// Forward-proxy settings for the HTTP client: explicit, or read from http_proxy / https_proxy /
+// no_proxy as curl and most HTTP stacks do.
+
+
+#include <cstdlib>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::http {
+
+/// Which proxy, if any, carries a request. HTTPS goes through the proxy as a CONNECT tunnel (the
+/// proxy sees only the host and port); plain HTTP is sent to the proxy in absolute form.
+struct proxy_settings {
+  std::optional<url> http;   ///< proxy for http:// targets
+  std::optional<url> https;  ///< proxy for https:// targets
+  /// Hosts reached directly: exact names or IPs, ".example.com" / "example.com" for a domain and
+  /// its subdomains, "*" for everything.
+  std::vector<std::string> no_proxy;
+
+  /// Reads https_proxy / HTTPS_PROXY, http_proxy / HTTP_PROXY and no_proxy / NO_PROXY. A proxy
+  /// URL without a scheme is taken as http://. A malformed proxy URL is an error.
+  static result<proxy_settings> from_environment() {
+    proxy_settings s;
+    auto env = [](const char* lower, const char* upper) -> std::string_view {
+      const char* v = std::getenv(lower);
+      if (!v || !*v) v = std::getenv(upper);
+      return v ? std::string_view(v) : std::string_view{};
+    };
+    auto read = [](std::string_view v, std::optional<url>& out) -> result<void> {
+      if (v.empty()) return {};
+      std::string text(v);
+      if (text.find("://") == std::string::npos) text = "http://" + text;
+      auto u = url::parse(text);
+      if (!u) return error(errc::config_error, "malformed proxy URL in the environment: " + std::string(u.error().message()));
+      out = std::move(*u);
+      return {};
+    };
+    if (auto r = read(env("https_proxy", "HTTPS_PROXY"), s.https); !r) return r.error();
+    if (auto r = read(env("http_proxy", "HTTP_PROXY"), s.http); !r) return r.error();
+    std::string_view np = env("no_proxy", "NO_PROXY");
+    while (!np.empty()) {
+      const auto comma = np.find(',');
+      std::string_view item = np.substr(0, comma);
+      np = comma == std::string_view::npos ? std::string_view{} : np.substr(comma + 1);
+      while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+      while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+      if (!item.empty()) s.no_proxy.emplace_back(item);
+    }
+    return s;
+  }
+
+  /// The proxy for `target`, or nullptr to connect directly.
+  const url* for_target(const url& target) const noexcept {
+    const std::optional<url>& p = target.tls() ? https : http;
+    if (!p || bypasses(target.host())) return nullptr;
+    return &*p;
+  }
+
+  bool bypasses(std::string_view host) const noexcept {
+    for (const auto& raw : no_proxy) {
+      std::string_view rule = raw;
+      if (rule == "*") return true;
+      if (!rule.empty() && rule.front() == '.') rule.remove_prefix(1);
+      if (host.size() == rule.size() && iequals(host, rule)) return true;
+      if (host.size() > rule.size() && host[host.size() - rule.size() - 1] == '.' &&
+          iequals(host.substr(host.size() - rule.size()), rule))
+        return true;
+    }
+    return false;
+  }
+
+ private:
+  static bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+      auto l = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+      if (l(a[i]) != l(b[i])) return false;
+    }
+    return true;
+  }
+};
+
+}  // namespace intg::http
+// ---- end intg/http/proxy.hpp ----
+// ---- begin intg/http/client.hpp ----
+// intg::http::client: a co_await HTTP/1.1 client over TCP and TLS with a per-host keep-alive
+// pool, forward proxies, hard limits on what a server may send, real cancellation, and errors the
+// resilience policies can classify. It is the operation you put inside an intg::pipeline.
+
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace intg::http {
+
+namespace asio = boost::asio;
+
+/// Client settings. The defaults suit calling public HTTPS APIs.
+struct client_options {
+  std::size_t max_connections_per_host = 16;  ///< callers beyond this wait for a free connection
+  std::chrono::milliseconds connect_timeout{10'000};  ///< DNS + TCP + proxy CONNECT + TLS handshake
+  std::chrono::milliseconds request_timeout{30'000};  ///< a whole request, from send() to the last body byte
+  std::chrono::milliseconds idle_timeout{50'000};     ///< pooled connections idle longer are closed
+  std::uint64_t max_response_body = 8 * 1024 * 1024;  ///< larger bodies fail with errc::invalid_response
+  std::uint32_t max_response_header = 16 * 1024;      ///< larger headers fail with errc::invalid_response
+  int max_redirects = 0;  ///< 0: redirects are returned to the caller; N: follow up to N (3xx with Location)
+  tls_options tls;
+  proxy_settings proxy;  ///< none by default; proxy_settings::from_environment() reads the usual variables
+  std::string user_agent = "intg/" INTG_VERSION_STRING;
+};
+
+/// Counters describing the pool, for tests, metrics and capacity planning.
+struct client_stats {
+  std::uint64_t connections_opened = 0;
+  std::uint64_t requests = 0;
+  std::uint64_t reused = 0;       ///< requests sent on a pooled keep-alive connection
+  std::uint64_t stale_retries = 0;  ///< pooled connections found closed by the server and replaced
+  std::size_t open = 0;           ///< connections open now (idle + in use)
+  std::size_t idle = 0;
+};
+
+/// An HTTP/1.1 client. Like an Asio socket it is not thread-safe: use it from one thread (or one
+/// strand); create one client per thread for multi-threaded programs. It must outlive its calls.
+class client {
+ public:
+  explicit client(asio::any_io_executor ex, client_options opts = {}) : ex_(std::move(ex)), opts_(std::move(opts)) {}
+  client(const client&) = delete;
+  client& operator=(const client&) = delete;
+  ~client() { close_idle(); }
+
+  const client_options& options() const noexcept { return opts_; }
+  const asio::any_io_executor& get_executor() const noexcept { return ex_; }
+
+  /// Sends `req` and reads the response, whatever its status (use status_error() to turn 4xx/5xx
+  /// into an error). The client completes `req`'s headers in place, so a request object can be sent
+  /// again without rebuilding it. Transport failures, timeouts and limit violations are errors.
+  asio::awaitable<result<response>> send(request& req) { return send_impl(req, nullptr); }
+
+  /// As above, inside a pipeline: binds the attempt's cancellation (a policy timeout closes the
+  /// connection mid-read), injects its W3C traceparent, and reports a 429/503's Retry-After.
+  asio::awaitable<result<response>> send(request& req, attempt& a) { return send_impl(req, &a); }
+
+  /// Shorthands for a GET of `u` (a bad URL is an error).
+  asio::awaitable<result<response>> get(std::string_view u) {
+    auto r = request::make(verb::get, u);
+    if (!r) co_return r.error();
+    co_return co_await send_impl(*r, nullptr);
+  }
+
+  /// Closes every idle pooled connection (in-use connections close when their request ends).
+  void close_idle() {
+    for (auto& [key, p] : pools_) {
+      p.open -= p.idle.size();
+      p.idle.clear();
+    }
+  }
+
+  client_stats stats() const noexcept {
+    client_stats s = stats_;
+    for (const auto& [key, p] : pools_) {
+      s.open += p.open;
+      s.idle += p.idle.size();
+    }
+    return s;
+  }
+
+ private:
+  using clock_type = std::chrono::steady_clock;
+
+  struct connection {
+    std::optional<beast::tcp_stream> plain;
+    std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
+    beast::flat_buffer buffer;
+    clock_type::time_point idle_since{};
+
+    beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
+  };
+  using connection_ptr = std::unique_ptr<connection>;
+
+  // A caller waiting for a connection; release() hands one over (or a slot to open one) and
+  // cancels the timer to wake it.
+  struct waiter {
+    explicit waiter(const asio::any_io_executor& ex) : timer(ex) {}
+    asio::steady_timer timer;
+    connection_ptr handed;
+    bool slot = false;
+  };
+
+  struct host_pool {
+    std::vector<connection_ptr> idle;  // most recently used last
+    std::size_t open = 0;
+    std::vector<waiter*> waiters;      // FIFO
+  };
+
+  struct key_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  struct key_equal {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const noexcept { return a == b; }
+  };
+
+  // The pool key, "https://host:port", written without allocating.
+  struct pool_key {
+    char buf[300];
+    std::size_t len = 0;
+    explicit pool_key(const url& u) {
+      auto put = [&](std::string_view s) {
+        const std::size_t n = std::min(s.size(), sizeof buf - len);
+        std::memcpy(buf + len, s.data(), n);
+        len += n;
+      };
+      put(u.scheme());
+      put("://");
+      put(u.host());
+      char port[8];
+      auto* end = port + sizeof port;
+      auto* p = end;
+      unsigned v = u.port();
+      do {
+        *--p = static_cast<char>('0' + v % 10);
+        v /= 10;
+      } while (v);
+      *--p = ':';
+      put(std::string_view(p, static_cast<std::size_t>(end - p)));
+    }
+    std::string_view view() const noexcept { return {buf, len}; }
+  };
+
+  host_pool& pool_for(const url& u) {
+    const pool_key key(u);
+    auto it = pools_.find(key.view());
+    if (it == pools_.end()) it = pools_.emplace(std::string(key.view()), host_pool{}).first;
+    return it->second;
+  }
+
+  static std::string peer_name(const url& u) { return u.host() + ":" + std::to_string(u.port()); }
+
+  // Gives a finished connection back: to a waiting caller first, else to the idle list.
+  void release(host_pool& p, connection_ptr c, bool reusable) {
+    if (!p.waiters.empty()) {
+      waiter* w = p.waiters.front();
+      p.waiters.erase(p.waiters.begin());
+      if (reusable) {
+        w->handed = std::move(c);
+      } else {
+        w->slot = true;  // the count stays: the waiter opens a connection in this one's place
+      }
+      w->timer.cancel();
+      return;
+    }
+    if (reusable) {
+      c->idle_since = clock_type::now();
+      p.idle.push_back(std::move(c));
+    } else {
+      --p.open;
+    }
+  }
+
+  void forget(host_pool& p) {  // a connection that never opened, or was closed
+    if (!p.waiters.empty()) {
+      waiter* w = p.waiters.front();
+      p.waiters.erase(p.waiters.begin());
+      w->slot = true;
+      w->timer.cancel();
+      return;
+    }
+    --p.open;
+  }
+
+  // Starts an async operation with `as_tuple(use_awaitable)`, bound to the attempt's cancellation
+  // slot when there is an attempt (both branches yield the same awaitable type).
+  template <class Initiate>
+  static auto run_op(attempt* a, Initiate&& init) {
+    // (Fresh tokens each time: Asio 1.81's as_tuple_t cannot be copied from a non-const lvalue.)
+    return a ? init(asio::bind_cancellation_slot(a->cancellation_slot(), asio::as_tuple(asio::use_awaitable)))
+             : init(asio::as_tuple(asio::use_awaitable));
+  }
+
+  // Maps transport and parser failures to errors the policies and people understand.
+  error transport_error(boost::system::error_code ec, const url& u, const char* stage) const {
+    using he = beast::http::error;
+    if (ec == beast::error::timeout)
+      return error(errc::timeout, std::string("HTTP request to ") + peer_name(u) + " timed out while " + stage);
+    if (ec == he::body_limit)
+      return error(errc::invalid_response, "response body from " + peer_name(u) + " exceeds the limit of " +
+                                               std::to_string(opts_.max_response_body) + " bytes");
+    if (ec == he::header_limit)
+      return error(errc::invalid_response, "response header from " + peer_name(u) + " exceeds the limit of " +
+                                               std::to_string(opts_.max_response_header) + " bytes");
+    if (ec == he::partial_message || ec == he::end_of_stream || ec == asio::ssl::error::stream_truncated)
+      return error(errc::unavailable, "connection to " + peer_name(u) + " closed before the response was complete");
+    if (ec.category() == beast::http::make_error_code(he::bad_version).category())
+      return error(errc::invalid_response, "malformed HTTP response from " + peer_name(u) + ": " + ec.message());
+    return error(ec, std::string("HTTP request to ") + peer_name(u) + " failed while " + stage + ": " + ec.message());
+  }
+
+  // Opens a connection (directly or through the proxy) and completes the TLS handshake, all
+  // before `deadline` and the connect timeout, whichever comes first.
+  asio::awaitable<result<connection_ptr>> connect(const url& target, clock_type::time_point deadline, attempt* a) {
+    const url* proxy = opts_.proxy.for_target(target);
+    const url& first_hop = proxy ? *proxy : target;
+    if (target.tls() && !tls_ctx_) {
+      auto ctx = make_client_tls_context(opts_.tls);
+      if (!ctx) co_return ctx.error();
+      tls_ctx_ = std::move(*ctx);
+    }
+    auto c = std::make_unique<connection>();
+    if (target.tls()) {
+      c->secure.emplace(ex_, *tls_ctx_);
+    } else {
+      c->plain.emplace(ex_);
+    }
+    beast::tcp_stream& tcp = c->tcp();
+    const auto connect_deadline = std::min(deadline, clock_type::now() + opts_.connect_timeout);
+    tcp.expires_at(connect_deadline);
+
+    // The resolver has no timeout of its own: a timer cancels it.
+    asio::ip::tcp::resolver resolver(ex_);
+    asio::steady_timer resolve_timer(ex_, connect_deadline);
+    auto resolving = std::make_shared<bool>(true);
+    resolve_timer.async_wait([resolving, &resolver](boost::system::error_code ec) {
+      if (!ec && *resolving) resolver.cancel();
+    });
+    auto [rec, endpoints] = co_await run_op(a, [&](auto token) {
+      return resolver.async_resolve(first_hop.host(), std::to_string(first_hop.port()), token);
+    });
+    *resolving = false;
+    resolve_timer.cancel();
+    if (rec == asio::error::operation_aborted && clock_type::now() >= connect_deadline)
+      co_return error(errc::timeout, "resolving " + first_hop.host() + " timed out");
+    if (rec) co_return error(rec, "cannot resolve " + first_hop.host() + ": " + rec.message());
+    auto [cec, ep] = co_await run_op(a, [&](auto token) { return tcp.async_connect(endpoints, token); });
+    if (cec) co_return transport_error(cec, first_hop, "connecting");
+    boost::system::error_code ignored;
+    tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
+
+    if (proxy && target.tls()) {
+      // CONNECT host:port, then TLS end to end through the tunnel.
+      beast::http::request<beast::http::empty_body> req{verb::connect, peer_name(target), 11};
+      req.set(field::host, peer_name(target));
+      req.set(field::user_agent, opts_.user_agent);
+      auto [wec, wn] = co_await run_op(a, [&](auto token) { return beast::http::async_write(tcp, req, token); });
+      if (wec) co_return transport_error(wec, *proxy, "sending CONNECT to the proxy");
+      beast::http::response_parser<beast::http::empty_body> parser;
+      parser.skip(true);  // a CONNECT answer has no body
+      parser.header_limit(opts_.max_response_header);
+      auto [rec2, rn] = co_await run_op(
+          a, [&](auto token) { return beast::http::async_read_header(tcp, c->buffer, parser, token); });
+      if (rec2) co_return transport_error(rec2, *proxy, "reading the proxy's CONNECT answer");
+      const unsigned status = parser.get().result_int();
+      if (status != 200)
+        co_return error::http(static_cast<int>(status), std::chrono::milliseconds{-1},
+                              "proxy " + peer_name(*proxy) + " refused to tunnel to " + peer_name(target));
+      // The TLS handshake starts on a fresh byte stream; nothing may follow the proxy's header.
+      if (c->buffer.size() != 0) co_return error(errc::invalid_response, "proxy sent data after its CONNECT answer");
+    }
+
+    if (target.tls()) {
+      const bool verify = !opts_.tls.insecure_skip_verify;
+      if (auto r = prepare_client_ssl(c->secure->native_handle(), target.host(), verify); !r) co_return r.error();
+      auto [hec] = co_await run_op(
+          a, [&](auto token) { return c->secure->async_handshake(asio::ssl::stream_base::client, token); });
+      if (hec) {
+        if (hec == beast::error::timeout) co_return transport_error(hec, target, "in the TLS handshake");
+        co_return handshake_error(c->secure->native_handle(), hec, peer_name(target));
+      }
+    }
+    ++stats_.connections_opened;
+    co_return c;
+  }
+
+  // Waits for a connection of `p` to come back, or for room to open one.
+  asio::awaitable<result<void>> wait_for_connection(host_pool& p, waiter& w, clock_type::time_point deadline,
+                                                    const url& target, attempt* a) {
+    w.timer.expires_at(deadline);
+    p.waiters.push_back(&w);
+    auto [ec] = co_await run_op(a, [&](auto token) { return w.timer.async_wait(token); });
+    if (w.handed || w.slot) co_return result<void>{};
+    std::erase(p.waiters, &w);
+    if (ec == asio::error::operation_aborted) co_return error(asio::error::operation_aborted);
+    co_return error(errc::timeout, "no free connection to " + peer_name(target) + " before the request timed out (" +
+                                       std::to_string(opts_.max_connections_per_host) + " per host, all busy)");
+  }
+
+  asio::awaitable<result<response>> send_impl(request& req, attempt* a) {
+    const auto deadline = clock_type::now() + opts_.request_timeout;
+    auto& msg = req.message;
+    if (msg.find(field::host) == msg.end()) msg.set(field::host, req.target.host_header());
+    if (msg.find(field::user_agent) == msg.end() && !opts_.user_agent.empty()) msg.set(field::user_agent, opts_.user_agent);
+    if (a && a->trace().valid()) {
+      char tp[trace_context::traceparent_size];
+      a->trace().format_traceparent(tp);
+      msg.set("traceparent", std::string_view(tp, sizeof tp));
+    }
+    msg.prepare_payload();
+
+    std::optional<request> redirected;  // the request of a followed redirect
+    request* current = &req;
+    for (int hops = 0;; ++hops) {
+      auto r = co_await exchange(*current, deadline, a);
+      if (!r) co_return r;
+      if (a) {
+        if (const int s = static_cast<int>(r->result_int()); s == 429 || s == 503) {
+          if (auto e = status_error(*r); e.has_retry_after()) a->report_retry_after(e.retry_after());
+        }
+      }
+      const unsigned s = r->result_int();
+      const bool redirect = s == 301 || s == 302 || s == 303 || s == 307 || s == 308;
+      if (!redirect || opts_.max_redirects <= 0) co_return r;
+      auto loc = r->find(field::location);
+      if (loc == r->end()) co_return r;
+      if (hops >= opts_.max_redirects)
+        co_return error(errc::invalid_response, "more than " + std::to_string(opts_.max_redirects) +
+                                                    " redirects starting at " + req.target.str());
+      auto next = current->target.resolve(loc->value());
+      if (!next) co_return error(errc::invalid_response, "redirect to an invalid URL: " + std::string(next.error().message()));
+      request follow(current->method(), *next);
+      follow.message.base() = current->message.base();
+      follow.message.target(next->target());
+      follow.message.set(field::host, next->host_header());
+      // 303 (and 301/302 after a POST, as browsers do) becomes a GET without a body.
+      if (s == 303 || ((s == 301 || s == 302) && current->method() == verb::post)) {
+        follow.message.method(verb::get);
+        follow.message.erase(field::content_type);
+      } else {
+        follow.message.body() = current->message.body();
+      }
+      // Credentials never follow a redirect to another origin.
+      if (next->origin() != current->target.origin()) {
+        follow.message.erase(field::authorization);
+        follow.message.erase(field::cookie);
+      }
+      follow.message.prepare_payload();
+      redirected = std::move(follow);
+      current = &*redirected;
+    }
+  }
+
+  // One request/response on a pooled connection, replacing a stale keep-alive connection once.
+  asio::awaitable<result<response>> exchange(request& req, clock_type::time_point deadline, attempt* a) {
+    const url& target = req.target;
+    host_pool& p = pool_for(target);
+    const url* proxy = opts_.proxy.for_target(target);
+    for (int tries = 0;; ++tries) {
+      connection_ptr c;
+      bool reused = false;
+      const auto now = clock_type::now();
+      while (!p.idle.empty()) {
+        c = std::move(p.idle.back());
+        p.idle.pop_back();
+        if (now - c->idle_since < opts_.idle_timeout) {
+          reused = true;
+          break;
+        }
+        c.reset();
+        --p.open;
+      }
+      if (!c) {
+        bool may_open = p.open < opts_.max_connections_per_host;
+        if (!may_open) {
+          waiter w(ex_);
+          auto waited = co_await wait_for_connection(p, w, deadline, target, a);
+          if (!waited) co_return waited.error();
+          if (w.handed) {
+            c = std::move(w.handed);
+            reused = true;
+          }
+          may_open = !c;  // handed a slot: the count already includes us
+        } else {
+          ++p.open;
+        }
+        if (!c) {
+          auto opened = co_await connect(target, deadline, a);
+          if (!opened) {
+            forget(p);
+            co_return opened.error();
+          }
+          c = std::move(*opened);
+        }
+      }
+
+      ++stats_.requests;
+      if (reused) ++stats_.reused;
+      c->tcp().expires_at(deadline);
+      if (proxy && !target.tls()) req.message.target(target.str());  // absolute form for a proxy
+      auto [wec, wn] = co_await run_op(a, [&](auto token) {
+        return c->secure ? beast::http::async_write(*c->secure, req.message, token)
+                         : beast::http::async_write(*c->plain, req.message, token);
+      });
+      if (proxy && !target.tls()) req.message.target(target.target());
+      if (wec) {
+        forget(p);
+        if (reused && tries == 0 && wec != beast::error::timeout && wec != asio::error::operation_aborted) {
+          ++stats_.stale_retries;
+          continue;
+        }
+        co_return transport_error(wec, target, "sending the request");
+      }
+
+      std::optional<beast::http::response_parser<beast::http::string_body>> parser(std::in_place);
+      parser->body_limit(opts_.max_response_body);
+      parser->header_limit(opts_.max_response_header);
+      if (req.method() == verb::head) parser->skip(true);
+      auto [rec, rn] = co_await run_op(a, [&](auto token) {
+        return c->secure ? beast::http::async_read(*c->secure, c->buffer, *parser, token)
+                         : beast::http::async_read(*c->plain, c->buffer, *parser, token);
+      });
+      if (rec) {
+        forget(p);
+        const bool nothing_received = !parser->got_some() && c->buffer.size() == 0;
+        const bool closed = rec == beast::http::error::end_of_stream || rec == asio::error::connection_reset ||
+                            rec == asio::error::eof || rec == asio::ssl::error::stream_truncated;
+        if (reused && tries == 0 && nothing_received && closed) {
+          ++stats_.stale_retries;  // the server closed the idle connection as we reused it
+          continue;
+        }
+        co_return transport_error(rec, target, "reading the response");
+      }
+      const bool keep = parser->keep_alive() && !parser->need_eof();
+      response res = parser->release();
+      release(p, std::move(c), keep);
+      co_return res;
+    }
+  }
+
+  asio::any_io_executor ex_;
+  client_options opts_;
+  std::shared_ptr<asio::ssl::context> tls_ctx_;
+  std::unordered_map<std::string, host_pool, key_hash, key_equal> pools_;
+  client_stats stats_;
+};
+
+}  // namespace intg::http
+// ---- end intg/http/client.hpp ----
+// ---- begin intg/http/server.hpp ----
+// intg::http::server: a small HTTP/1.1 server (Beast) for intg's endpoints and for local stand-ins
+// of remote APIs: keep-alive, bounded requests, timeouts for slow clients, optional TLS, 400 for
+// malformed requests, and a graceful shutdown that lets in-flight requests finish.
+
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace intg::http {
+
+namespace asio = boost::asio;
+
+/// A request as the server hands it to its handler.
+using server_request = beast::http::request<beast::http::string_body>;
+/// What a handler returns. The server sets Content-Length, keep-alive and Server.
+using server_response = beast::http::response<beast::http::string_body>;
+/// The application: one call per request, on the server's executor.
+using server_handler = std::function<asio::awaitable<server_response>(server_request&)>;
+
+struct server_options {
+  std::uint64_t max_request_body = 1024 * 1024;  ///< larger bodies get 413
+  std::uint32_t max_request_header = 16 * 1024;  ///< larger headers get 431
+  std::chrono::milliseconds read_timeout{15'000};  ///< a whole request must arrive within this (slow clients are cut)
+  std::chrono::milliseconds idle_timeout{60'000};  ///< keep-alive connections idle longer are closed
+  std::chrono::milliseconds write_timeout{15'000};
+  std::size_t max_connections = 4096;            ///< accepted beyond this are closed at once
+  std::shared_ptr<asio::ssl::context> tls;       ///< HTTPS when set (make_server_tls_context)
+  std::string server_name = "intg";
+};
+
+/// A response with a body and content type, ready to return from a handler.
+inline server_response make_response(beast::http::status s, std::string body,
+                                     std::string_view content_type = "application/json") {
+  server_response res{s, 11};
+  res.set(field::content_type, content_type);
+  res.body() = std::move(body);
+  return res;
+}
+
+/// A JSON error body {"error": {"status": N, "message": "..."}}.
+inline server_response json_error(beast::http::status s, std::string_view message) {
+  boost::json::object err{{"status", static_cast<int>(s)}, {"message", message}};
+  return make_response(s, boost::json::serialize(boost::json::object{{"error", std::move(err)}}));
+}
+
+/// Serves `handler` on one executor (single-threaded, like an Asio object: run it on one thread
+/// or a strand). Create it with listen(); call start(); stop with shutdown().
+class server {
+ public:
+  server(asio::any_io_executor ex, server_handler handler, server_options opts = {})
+      : ex_(std::move(ex)), acceptor_(ex_), handler_(std::move(handler)), opts_(std::move(opts)) {}
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds and listens; port 0 picks a free port (see port()).
+  result<void> listen(std::string_view host, std::uint16_t port) {
+    boost::system::error_code ec;
+    const auto addr = asio::ip::make_address(host, ec);
+    if (ec) return error(errc::invalid_argument, "listen address must be an IP address: " + std::string(host));
+    const asio::ip::tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return error(ec, "cannot listen on " + std::string(host) + ":" + std::to_string(port) + ": " + ec.message());
+    return {};
+  }
+
+  /// "HOST:PORT" with a numeric port; the error names what is wrong.
+  result<void> listen(std::string_view host_port) {
+    const auto colon = host_port.rfind(':');
+    if (colon == std::string_view::npos) return error(errc::invalid_argument, "expected HOST:PORT, got " + std::string(host_port));
+    std::string_view host = host_port.substr(0, colon), port = host_port.substr(colon + 1);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned p = 0;
+    if (port.empty() || port.size() > 5) return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
+    for (char c : port) {
+      if (c < '0' || c > '9') return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
+      p = p * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (p > 65535) return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
+    return listen(host, static_cast<std::uint16_t>(p));
+  }
+
+  std::uint16_t port() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec).port();
+  }
+  asio::ip::tcp::endpoint local_endpoint() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec);
+  }
+
+  /// Starts accepting connections.
+  void start() {
+    asio::co_spawn(ex_, accept_loop(), asio::detached);
+  }
+
+  /// Stops accepting, closes idle keep-alive connections, lets requests in progress finish (their
+  /// responses carry `Connection: close`), and after `grace` closes whatever remains.
+  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto& s : sessions_)
+      if (!s.busy) s.close();
+    asio::steady_timer timer(ex_);
+    const auto until = std::chrono::steady_clock::now() + grace;
+    while (!sessions_.empty() && std::chrono::steady_clock::now() < until) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    for (auto& s : sessions_) s.close();
+    while (!sessions_.empty()) {  // sessions end promptly once their sockets are closed
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  std::size_t connections() const noexcept { return sessions_.size(); }
+  std::uint64_t requests_served() const noexcept { return served_; }
+
+ private:
+  struct session_entry {
+    beast::tcp_stream* tcp = nullptr;
+    bool busy = false;
+    void close() {
+      boost::system::error_code ec;
+      tcp->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      tcp->socket().close(ec);
+    }
+  };
+
+  asio::awaitable<void> accept_loop() {
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+        continue;  // e.g. too many open files: keep serving those we have
+      }
+      if (sessions_.size() >= opts_.max_connections) continue;  // the socket closes as it goes
+      boost::system::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      if (opts_.tls) {
+        asio::co_spawn(ex_, run_tls(std::move(socket)), asio::detached);
+      } else {
+        asio::co_spawn(ex_, run_plain(std::move(socket)), asio::detached);
+      }
+    }
+  }
+
+  asio::awaitable<void> run_plain(asio::ip::tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await session(stream, stream);
+  }
+
+  asio::awaitable<void> run_tls(asio::ip::tcp::socket socket) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *opts_.tls);
+    auto& tcp = beast::get_lowest_layer(stream);
+    tcp.expires_after(opts_.read_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // a client that fails the handshake gets nothing more
+    co_await session(stream, tcp);
+  }
+
+  template <class Stream>
+  asio::awaitable<void> session(Stream& stream, beast::tcp_stream& tcp) {
+    auto self = sessions_.insert(sessions_.end(), session_entry{&tcp, false});
+    struct unregister {
+      server* s;
+      std::list<session_entry>::iterator it;
+      ~unregister() { s->sessions_.erase(it); }
+    } guard{this, self};
+
+    beast::flat_buffer buffer;
+    bool first = true;
+    while (!stopping_) {
+      beast::http::request_parser<beast::http::string_body> parser;
+      parser.body_limit(opts_.max_request_body);
+      parser.header_limit(opts_.max_request_header);
+      // Between requests a connection may idle; once a request starts it must arrive in time.
+      tcp.expires_after(first ? opts_.read_timeout : opts_.idle_timeout);
+      first = false;
+      auto [hec, hn] = co_await beast::http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      boost::system::error_code ec = hec;
+      if (!ec && !parser.is_done()) {
+        tcp.expires_after(opts_.read_timeout);
+        auto [bec, bn] = co_await beast::http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        ec = bec;
+      }
+      if (ec) {
+        using he = beast::http::error;
+        if (ec == he::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+            ec == asio::error::connection_reset || ec == asio::error::eof || ec == asio::error::bad_descriptor)
+          break;  // the client left, was too slow, or we are shutting down
+        server_response res = ec == he::body_limit     ? json_error(beast::http::status::payload_too_large, "request body too large")
+                              : ec == he::header_limit ? json_error(beast::http::status::request_header_fields_too_large,
+                                                                    "request header too large")
+                                                       : json_error(beast::http::status::bad_request, "malformed HTTP request");
+        res.keep_alive(false);
+        co_await write(stream, tcp, res);
+        break;
+      }
+
+      self->busy = true;
+      server_request req = parser.release();
+      server_response res;
+      try {
+        res = co_await handler_(req);
+      } catch (const std::exception&) {
+        res = json_error(beast::http::status::internal_server_error, "internal error");
+      }
+      self->busy = false;
+      ++served_;
+      res.version(req.version());
+      res.keep_alive(req.keep_alive() && !stopping_);
+      if (res.find(field::server) == res.end()) res.set(field::server, opts_.server_name);
+      if (req.method() != verb::head) res.prepare_payload();
+      if (!co_await write(stream, tcp, res) || !res.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+
+  template <class Stream>
+  asio::awaitable<bool> write(Stream& stream, beast::tcp_stream& tcp, server_response& res) {
+    tcp.expires_after(opts_.write_timeout);
+    auto [ec, n] = co_await beast::http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+  }
+
+  asio::any_io_executor ex_;
+  asio::ip::tcp::acceptor acceptor_;
+  server_handler handler_;
+  server_options opts_;
+  std::list<session_entry> sessions_;
+  std::uint64_t served_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace intg::http
+// ---- end intg/http/server.hpp ----
+// ---- begin intg/health_server.hpp ----
+// intg::health_server: the HTTP endpoints operators watch integrations through (health overall and
+// per integration, Prometheus metrics, a detailed status report, the text dashboard, and an OpenAPI
+// description of it all), served from a registry's live state.
+
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <openssl/crypto.h>
+
+#include <chrono>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace intg {
+
+struct health_server_options {
+  http::server_options http{};
+  /// Metrics served at /integrations/metrics (usually the registry's registry_options::metrics).
+  std::shared_ptr<observability::metrics_registry> metrics{};
+  /// When set, every endpoint but /openapi.json requires `Authorization: Bearer <token>`.
+  secret bearer_token{};
+};
+
+namespace detail {
+inline std::string iso8601(std::chrono::system_clock::time_point tp) {
+  if (tp == std::chrono::system_clock::time_point{}) return {};
+  const std::time_t t = std::chrono::system_clock::to_time_t(tp);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+inline double millis(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+
+inline boost::json::object integration_json(const integration_snapshot& s, bool detailed) {
+  boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"type", to_string(s.type)}, {"status", to_string(s.status)}};
+  boost::json::object last{{"status", to_string(s.last_check.status)},
+                           {"message", s.last_check.message},
+                           {"latency_ms", millis(s.last_check.latency)},
+                           {"checked_at", iso8601(s.last_check.checked_at)}};
+  if (!s.last_check.details.empty()) last["details"] = s.last_check.details;
+  o["last_check"] = std::move(last);
+  if (!detailed) return o;
+  o["checks"] = s.checks;
+  o["failed_checks"] = s.failed_checks;
+  o["average_check_latency_ms"] = millis(s.average_check_latency);
+  o["calls"] = {{"total", s.calls.calls},
+                {"succeeded", s.calls.succeeded},
+                {"failed", s.calls.failed},
+                {"rejected", s.calls.rejected},
+                {"success_rate", s.calls.success_rate()},
+                {"average_latency_ms", millis(s.calls.average_latency())}};
+  o["policies"] = s.policies;
+  return o;
+}
+
+inline bool counts_for_health(integration_status s) noexcept { return s != integration_status::disabled; }
+
+inline boost::json::object openapi_document() {
+  using boost::json::object;
+  using boost::json::array;
+  auto json_response = [](std::string_view description, std::string_view schema_ref) {
+    return object{{"description", description},
+                  {"content", object{{"application/json", object{{"schema", object{{"$ref", schema_ref}}}}}}}};
+  };
+  auto error_response = [&](std::string_view description) { return json_response(description, "#/components/schemas/Error"); };
+  object unauthorized = error_response("Missing or wrong bearer token (when the server requires one)");
+  object paths{
+      {"/integrations/health",
+       object{{"get", object{{"summary", "Overall health of every enabled integration"},
+                             {"responses", object{{"200", json_response("All enabled integrations are healthy", "#/components/schemas/Health")},
+                                                  {"503", json_response("At least one integration is not healthy", "#/components/schemas/Health")},
+                                                  {"401", unauthorized}}}}}}},
+      {"/integrations/health/{name}",
+       object{{"get",
+               object{{"summary", "Health of one integration"},
+                      {"parameters",
+                       array{object{{"name", "name"}, {"in", "path"}, {"required", true}, {"schema", object{{"type", "string"}}}},
+                             object{{"name", "tenant"},
+                                    {"in", "query"},
+                                    {"required", false},
+                                    {"description", "Needed when several tenants have an integration of that name"},
+                                    {"schema", object{{"type", "string"}}}}}},
+                      {"responses", object{{"200", json_response("The integration is healthy", "#/components/schemas/Integration")},
+                                           {"503", json_response("The integration is not healthy", "#/components/schemas/Integration")},
+                                           {"400", error_response("Ambiguous name: add ?tenant=")},
+                                           {"404", error_response("No such integration")},
+                                           {"401", unauthorized}}}}}}},
+      {"/integrations/metrics",
+       object{{"get", object{{"summary", "Prometheus metrics (text exposition format 0.0.4)"},
+                             {"responses", object{{"200", object{{"description", "Metrics"},
+                                                                 {"content", object{{"text/plain", object{{"schema", object{{"type", "string"}}}}}}}}},
+                                                  {"401", unauthorized}}}}}}},
+      {"/integrations/status",
+       object{{"get", object{{"summary", "Detailed report: every integration with checks, calls and policy state"},
+                             {"responses", object{{"200", json_response("Report", "#/components/schemas/Status")}, {"401", unauthorized}}}}}}},
+      {"/integrations/dashboard",
+       object{{"get", object{{"summary", "The health dashboard as text"},
+                             {"responses", object{{"200", object{{"description", "Dashboard"},
+                                                                 {"content", object{{"text/plain", object{{"schema", object{{"type", "string"}}}}}}}}},
+                                                  {"401", unauthorized}}}}}}},
+      {"/openapi.json",
+       object{{"get", object{{"summary", "This document"}, {"security", array{}}, {"responses", object{{"200", object{{"description", "OpenAPI document"}}}}}}}}}};
+  object str{{"type", "string"}};
+  object num{{"type", "number"}};
+  object integer{{"type", "integer"}};
+  object status_enum{{"type", "string"},
+                     {"enum", array{"registered", "initializing", "healthy", "degraded", "unhealthy", "failed", "disabled"}}};
+  object integration{
+      {"type", "object"},
+      {"required", array{"name", "tenant", "type", "status", "last_check"}},
+      {"properties",
+       object{{"name", str},
+              {"tenant", str},
+              {"type", str},
+              {"status", status_enum},
+              {"last_check", object{{"type", "object"},
+                                    {"properties", object{{"status", status_enum}, {"message", str}, {"latency_ms", num},
+                                                          {"checked_at", object{{"type", "string"}, {"description", "RFC 3339 UTC time; empty before the first check"}}},
+                                                          {"details", object{{"type", "object"}}}}}}},
+              {"checks", integer},
+              {"failed_checks", integer},
+              {"average_check_latency_ms", num},
+              {"calls", object{{"type", "object"},
+                               {"properties", object{{"total", integer}, {"succeeded", integer}, {"failed", integer}, {"rejected", integer},
+                                                     {"success_rate", num}, {"average_latency_ms", num}}}}},
+              {"policies", object{{"type", "object"}, {"description", "circuit_breaker / rate_limiter / bulkhead state when the integration reports it"}}}}}};
+  object health{{"type", "object"},
+                {"required", array{"status", "total", "healthy", "degraded", "unhealthy", "integrations"}},
+                {"properties", object{{"status", object{{"type", "string"}, {"enum", array{"healthy", "degraded", "unhealthy"}}}},
+                                      {"total", integer}, {"healthy", integer}, {"degraded", integer}, {"unhealthy", integer},
+                                      {"integrations", object{{"type", "array"}, {"items", object{{"$ref", "#/components/schemas/Integration"}}}}}}}};
+  object status{{"type", "object"},
+                {"required", array{"generated_at", "summary", "integrations"}},
+                {"properties", object{{"generated_at", str},
+                                      {"summary", object{{"type", "object"}}},
+                                      {"integrations", object{{"type", "array"}, {"items", object{{"$ref", "#/components/schemas/Integration"}}}}}}}};
+  object err{{"type", "object"},
+             {"required", array{"error"}},
+             {"properties", object{{"error", object{{"type", "object"},
+                                                    {"required", array{"status", "message"}},
+                                                    {"properties", object{{"status", integer}, {"message", str}}}}}}}};
+  return object{{"openapi", "3.0.3"},
+                {"info", object{{"title", "intg integration health"}, {"version", INTG_VERSION_STRING}}},
+                {"paths", std::move(paths)},
+                {"security", array{object{{"bearer", array{}}}}},
+                {"components", object{{"securitySchemes", object{{"bearer", object{{"type", "http"}, {"scheme", "bearer"}}}}},
+                                      {"schemas", object{{"Integration", std::move(integration)},
+                                                         {"Health", std::move(health)},
+                                                         {"Status", std::move(status)},
+                                                         {"Error", std::move(err)}}}}}};
+}
+}  // namespace detail
+
+/// Serves a registry's health over HTTP. Runs on one executor (see http::server); the registry
+/// may live on another: everything read from it is a snapshot.
+template <class Registry>
+class basic_health_server {
+ public:
+  basic_health_server(asio::any_io_executor ex, const Registry& registry, health_server_options opts = {})
+      : registry_(registry),
+        opts_(std::move(opts)),
+        server_(std::move(ex), [this](http::server_request& r) { return handle(r); }, opts_.http) {}
+
+  result<void> listen(std::string_view host, std::uint16_t port) { return server_.listen(host, port); }
+  result<void> listen(std::string_view host_port) { return server_.listen(host_port); }
+  std::uint16_t port() const { return server_.port(); }
+  void start() { server_.start(); }
+  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
+    co_await server_.shutdown(grace);
+  }
+  const http::server& server() const noexcept { return server_; }
+
+  /// Answers one request (also usable without a socket, e.g. from another HTTP framework).
+  asio::awaitable<http::server_response> handle(http::server_request& req) {
+    namespace bh = boost::beast::http;
+    std::string_view target = req.target();
+    const auto q = target.find('?');
+    const std::string_view path = target.substr(0, q);
+    const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+
+    const bool known = path == "/integrations/health" || path.starts_with("/integrations/health/") ||
+                       path == "/integrations/metrics" || path == "/integrations/status" ||
+                       path == "/integrations/dashboard" || path == "/openapi.json";
+    if (!known) co_return http::json_error(bh::status::not_found, "no such endpoint");
+    if (req.method() != http::verb::get && req.method() != http::verb::head) {
+      auto res = http::json_error(bh::status::method_not_allowed, "only GET and HEAD are allowed");
+      res.set(http::field::allow, "GET, HEAD");
+      co_return res;
+    }
+    if (path == "/openapi.json") co_return http::make_response(bh::status::ok, openapi_json());
+    if (!authorized(req)) {
+      auto res = http::json_error(bh::status::unauthorized, "a valid bearer token is required");
+      res.set(http::field::www_authenticate, "Bearer");
+      co_return res;
+    }
+    if (path == "/integrations/metrics") {
+      if (!opts_.metrics) co_return http::json_error(bh::status::not_found, "this server has no metrics registry");
+      co_return http::make_response(bh::status::ok, opts_.metrics->render_prometheus(),
+                                    "text/plain; version=0.0.4; charset=utf-8");
+    }
+    const auto snaps = registry_.snapshot();
+    if (path == "/integrations/health") co_return overall(snaps);
+    if (path == "/integrations/status") co_return status(snaps);
+    if (path == "/integrations/dashboard") {
+      call_totals totals;
+      for (const auto& s : snaps) totals += s.calls;
+      co_return http::make_response(bh::status::ok, render_dashboard(snaps, totals), "text/plain; charset=utf-8");
+    }
+    co_return one(snaps, path.substr(std::string_view("/integrations/health/").size()), query);
+  }
+
+ private:
+  bool authorized(const http::server_request& req) const {
+    if (opts_.bearer_token.empty()) return true;
+    auto it = req.find(http::field::authorization);
+    if (it == req.end()) return false;
+    std::string_view v = it->value();
+    if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return false;
+    v.remove_prefix(7);
+    const std::string_view want = opts_.bearer_token.reveal();
+    return v.size() == want.size() && CRYPTO_memcmp(v.data(), want.data(), want.size()) == 0;
+  }
+
+  const std::string& openapi_json() {
+    if (openapi_.empty()) openapi_ = boost::json::serialize(detail::openapi_document());
+    return openapi_;
+  }
+
+  static http::server_response overall(const std::vector<integration_snapshot>& snaps) {
+    std::size_t total = 0, healthy = 0, degraded = 0;
+    boost::json::array list;
+    for (const auto& s : snaps) {
+      if (!detail::counts_for_health(s.status)) continue;
+      ++total;
+      healthy += s.status == integration_status::healthy;
+      degraded += s.status == integration_status::degraded;
+      list.push_back(detail::integration_json(s, false));
+    }
+    const std::size_t unhealthy = total - healthy - degraded;
+    const char* verdict = unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy";
+    boost::json::object o{{"status", verdict}, {"total", total}, {"healthy", healthy},
+                          {"degraded", degraded}, {"unhealthy", unhealthy}, {"integrations", std::move(list)}};
+    return http::make_response(healthy == total ? boost::beast::http::status::ok : boost::beast::http::status::service_unavailable,
+                               boost::json::serialize(o));
+  }
+
+  static http::server_response status(const std::vector<integration_snapshot>& snaps) {
+    boost::json::array list;
+    call_totals totals;
+    std::size_t healthy = 0;
+    for (const auto& s : snaps) {
+      list.push_back(detail::integration_json(s, true));
+      totals += s.calls;
+      healthy += s.status == integration_status::healthy;
+    }
+    boost::json::object summary{{"total", snaps.size()},
+                                {"healthy", healthy},
+                                {"calls", totals.calls},
+                                {"success_rate", totals.success_rate()},
+                                {"average_latency_ms", detail::millis(totals.average_latency())}};
+    boost::json::object o{{"generated_at", detail::iso8601(std::chrono::system_clock::now())},
+                          {"summary", std::move(summary)},
+                          {"integrations", std::move(list)}};
+    return http::make_response(boost::beast::http::status::ok, boost::json::serialize(o));
+  }
+
+  static http::server_response one(const std::vector<integration_snapshot>& snaps, std::string_view encoded_name,
+                                   std::string_view query) {
+    namespace bh = boost::beast::http;
+    auto name = http::percent_decode(encoded_name);
+    if (!name || name->empty()) return http::json_error(bh::status::bad_request, "malformed integration name");
+    auto params = http::query::parse(query);
+    if (!params) return http::json_error(bh::status::bad_request, "malformed query string");
+    std::optional<std::string> tenant;
+    for (auto& [k, v] : *params)
+      if (k == "tenant") tenant = v;
+    const integration_snapshot* found = nullptr;
+    int matches = 0;
+    for (const auto& s : snaps) {
+      if (s.name != *name || (tenant && s.tenant != *tenant)) continue;
+      found = &s;
+      ++matches;
+    }
+    if (!found) return http::json_error(bh::status::not_found, "no integration named '" + *name + "'" +
+                                                                   (tenant ? " for tenant '" + *tenant + "'" : std::string{}));
+    if (matches > 1)
+      return http::json_error(bh::status::bad_request, "several tenants have an integration named '" + *name + "': add ?tenant=");
+    return http::make_response(found->status == integration_status::healthy ? bh::status::ok : bh::status::service_unavailable,
+                               boost::json::serialize(detail::integration_json(*found, true)));
+  }
+
+  const Registry& registry_;
+  health_server_options opts_;
+  http::server server_;
+  std::string openapi_;
+};
+
+/// The health server of an intg::registry.
+using health_server = basic_health_server<registry>;
+
+}  // namespace intg
+// ---- end intg/health_server.hpp ----
 // ---- end intg/intg.hpp ----

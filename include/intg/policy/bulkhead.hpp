@@ -6,6 +6,8 @@
 // (a single-threaded io_context or a strand), as Asio's per-operation cancellation requires too.
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <intg/policy/layer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -41,6 +43,10 @@ class bulkhead {
   const options& get_options() const noexcept { return s_->opts; }
   int in_flight() const noexcept { return s_->in_flight.load(std::memory_order_acquire); }
   int queued() const noexcept { return s_->queued.load(std::memory_order_acquire); }
+
+  void describe(boost::json::object& out, time_point) const {
+    out["bulkhead"] = {{"in_flight", in_flight()}, {"queued", queued()}, {"max_concurrent", s_->opts.max_concurrent}};
+  }
 
   gate admit(attempt& a, ticket& t) noexcept {
     t.holds = false;

@@ -5,6 +5,8 @@
 // rejects without throwing and without allocating.
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
@@ -107,6 +109,11 @@ class circuit_breaker {
 
   /// Failures recorded in the current window (consecutive count in consecutive mode).
   int failures() const noexcept { return s_->failure_count(); }
+
+  /// Reports the state and the failures counted in the current window (for status pages).
+  void describe(boost::json::object& out, time_point) const {
+    out["circuit_breaker"] = {{"state", to_string(state())}, {"failures", failures()}};
+  }
 
   gate admit(attempt& a, ticket& t) noexcept {
     t = {};

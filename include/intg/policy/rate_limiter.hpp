@@ -4,6 +4,8 @@
 // errc::rate_limited and a retry-after hint, or waits up to `max_wait` for its slot.
 #pragma once
 
+#include <boost/json/object.hpp>
+
 #include <intg/detail/sleep.hpp>
 #include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
@@ -52,6 +54,15 @@ class gcra {
   /// True when a cell with this tat is fully replenished (indistinguishable from a fresh one).
   bool idle(std::int64_t tat, time_point now) const noexcept { return tat <= now.time_since_epoch().count(); }
 
+  /// Calls that would be admitted at once at `now` (the bucket's level), between 0 and the burst.
+  std::int64_t available(std::int64_t tat, time_point now_tp) const noexcept {
+    const std::int64_t now = now_tp.time_since_epoch().count();
+    const std::int64_t burst = tolerance_ / interval_ + 1;
+    if (tat <= now) return burst;
+    const std::int64_t n = (now + tolerance_ + interval_ - tat) / interval_;
+    return std::clamp<std::int64_t>(n, 0, burst);
+  }
+
  private:
   std::int64_t interval_ = 100'000'000;
   std::int64_t tolerance_ = 0;
@@ -80,6 +91,13 @@ class rate_limiter {
   explicit rate_limiter(options o) : s_(std::make_shared<state>(o)) {}
 
   const options& get_options() const noexcept { return s_->opts; }
+
+  /// Reports the limit and the calls available now (for status pages).
+  void describe(boost::json::object& out, time_point now) const {
+    out["rate_limiter"] = {{"requests_per_minute", s_->opts.requests_per_minute},
+                           {"burst_limit", s_->opts.burst_limit},
+                           {"available", s_->cell.available(s_->tat.load(std::memory_order_relaxed), now)}};
+  }
 
   gate admit(attempt& a, no_ticket&) noexcept { return s_->cell.acquire(s_->tat, a.started()); }
 
@@ -121,6 +139,13 @@ class keyed_rate_limiter {
   explicit keyed_rate_limiter(options o) : s_(std::make_shared<state>(o)) {}
 
   const options& get_options() const noexcept { return s_->opts; }
+
+  /// Reports the per-key limit (for status pages).
+  void describe(boost::json::object& out, time_point) const {
+    out["rate_limiter"] = {{"requests_per_minute", s_->opts.requests_per_minute},
+                           {"burst_limit", s_->opts.burst_limit},
+                           {"keyed", true}};
+  }
 
   gate admit(attempt& a, no_ticket&) noexcept {
     state& s = *s_;

@@ -1,0 +1,209 @@
+// The operators' view: a registry of integrations for two tenants, each calling its dependency over
+// HTTP through a resilient pipeline, watched by the health monitor and served on the seed's
+// endpoints (/integrations/health, /integrations/health/{name}, /integrations/metrics,
+// /integrations/status, /integrations/dashboard, /openapi.json).
+//
+// The dependencies are a local HTTP server started by this program (one path per integration;
+// analytics_etl answers 503), so it runs anywhere without credentials.
+//
+//   integration_hub [--listen HOST:PORT] [--config PATH] [--environment NAME] [--for SECONDS]
+//                   [--token BEARER]
+#include <intg/intg.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdlib>
+#include <iostream>
+#include <string>
+
+namespace asio = boost::asio;
+namespace bh = boost::beast::http;
+using namespace std::chrono_literals;
+
+namespace {
+
+using resilient = intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>, intg::timeout<>>;
+
+// An integration whose dependency is an HTTP endpoint; calls and health checks go through the
+// pipeline, which reports every call to the registry's recorder (status, dashboard, metrics).
+class http_service {
+ public:
+  http_service(intg::integration_config c, intg::registry_services& s)
+      : config_(std::move(c)), http_(s.executor), pipeline_(make_pipeline(config_, s)) {}
+
+  std::string_view name() const noexcept { return config_.name; }
+  asio::awaitable<intg::result<void>> initialize() {
+    auto u = intg::http::url::parse(config_.settings.at("endpoint").as_string());
+    if (!u) co_return u.error();
+    request_ = intg::http::request(bh::verb::get, *u);
+    co_return intg::result<void>{};
+  }
+  asio::awaitable<intg::health_report> health_check() {
+    auto r = co_await call();
+    intg::health_report h;
+    h.status = r ? intg::integration_status::healthy : intg::integration_status::unhealthy;
+    if (!r) h.message = r.error().to_string();
+    co_return h;
+  }
+  asio::awaitable<void> cleanup() {
+    http_.close_idle();
+    co_return;
+  }
+  boost::json::object describe() const { return pipeline_.describe(); }
+
+  asio::awaitable<intg::result<int>> call() {
+    co_return co_await pipeline_.execute(
+        [this](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+          auto res = co_await http_.send(request_, a);
+          if (!res) co_return res.error();
+          if (auto e = intg::http::status_error(*res)) co_return e;
+          co_return static_cast<int>(res->result_int());
+        },
+        {.partition_key = config_.tenant, .operation = config_.name});
+  }
+
+ private:
+  static resilient make_pipeline(const intg::integration_config& c, intg::registry_services& s) {
+    intg::tracing<>::options tracing;
+    tracing.observer = s.calls;
+    return resilient{tracing, intg::retry<>::options_from_config(c), intg::circuit_breaker<>::options_from_config(c),
+                     intg::rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c)};
+  }
+
+  intg::integration_config config_;
+  intg::http::client http_;
+  resilient pipeline_;
+  intg::http::request request_;
+};
+
+// The stand-in dependencies: GET /<integration> answers after the configured latency.
+intg::http::server_handler upstream(const intg::config& cfg) {
+  return [&cfg](intg::http::server_request& req) -> asio::awaitable<intg::http::server_response> {
+    const std::string name(req.target().substr(1));
+    int latency = 5;
+    bool fail = false;
+    for (const auto& n : cfg.integration_names()) {
+      if (n != name) continue;
+      const auto& s = cfg.integration(n, cfg.tenant_ids().front()).settings;
+      if (s.contains("latency_ms")) latency = s.at("latency_ms").to_number<int>();
+      fail = s.contains("fail") && s.at("fail").as_bool();
+    }
+    asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(latency));
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (fail) co_return intg::http::json_error(bh::status::service_unavailable, "simulated outage");
+    co_return intg::http::make_response(bh::status::ok, R"({"ok":true})");
+  };
+}
+
+std::string arg(int argc, char** argv, std::string_view flag, std::string fallback) {
+  for (int i = 1; i + 1 < argc; ++i)
+    if (argv[i] == flag) return argv[i + 1];
+  return fallback;
+}
+
+asio::awaitable<void> run(intg::config cfg, std::string listen, int seconds, std::string token) {
+  auto ex = co_await asio::this_coro::executor;
+  intg::http::server deps(ex, upstream(cfg));
+  if (auto r = deps.listen("127.0.0.1", 0); !r) intg::throw_exception_from_error(r.error());
+  deps.start();
+
+  auto metrics = std::make_shared<intg::observability::metrics_registry>();
+  intg::registry_options ro;
+  ro.metrics = metrics;
+  ro.events = [](const intg::event& e) {
+    if (e.level >= intg::event_level::warning) std::cout << "event: " << intg::format(e) << "\n";
+  };
+  intg::registry registry{ex, ro};
+  for (const auto& tenant : cfg.tenant_ids()) {
+    registry.set_tenant(*cfg.tenant(tenant));
+    for (const auto& name : cfg.integration_names()) {
+      auto c = cfg.integration(name, tenant);
+      c.settings["endpoint"] = "http://127.0.0.1:" + std::to_string(deps.port()) + "/" + name;
+      registry.register_integration<http_service>(std::move(c), tenant);
+    }
+  }
+  co_await registry.enable_all();
+  registry.start_monitor();
+
+  intg::health_server_options ho;
+  ho.metrics = metrics;
+  if (!token.empty()) ho.bearer_token = intg::secret(std::move(token));
+  intg::health_server health(ex, registry, std::move(ho));
+  if (auto r = health.listen(listen); !r) intg::throw_exception_from_error(r.error());
+  health.start();
+  const std::string base = "http://" + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(health.port());
+  std::cout << "Serving " << registry.size() << " integrations for " << cfg.tenant_ids().size() << " tenants ("
+            << cfg.environment() << ") on " << base << "\n";
+  for (auto p : {"/integrations/health", "/integrations/health/spotify_main?tenant=" + cfg.tenant_ids().front(),
+                 std::string("/integrations/metrics"), std::string("/integrations/status"),
+                 std::string("/integrations/dashboard"), std::string("/openapi.json")})
+    std::cout << "  " << base << p << "\n";
+  std::cout << (seconds > 0 ? "Running for " + std::to_string(seconds) + " s.\n" : "Ctrl-C stops.\n") << std::flush;
+
+  // A steady workload so that the metrics and the dashboard have calls to show.
+  bool stopping = false;
+  auto workload = [&]() -> asio::awaitable<void> {
+    asio::steady_timer pace(ex);
+    while (!stopping) {
+      for (const auto& tenant : cfg.tenant_ids())
+        for (const auto& name : cfg.integration_names())
+          if (auto* s = registry.get<http_service>(name, tenant)) (void)co_await s->call();
+      pace.expires_after(200ms);
+      co_await pace.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  };
+  bool workload_done = false;
+  asio::co_spawn(ex, workload(), [&](std::exception_ptr) { workload_done = true; });
+
+  asio::signal_set signals(ex, SIGINT, SIGTERM);
+  asio::steady_timer deadline(ex);
+  if (seconds > 0) {
+    deadline.expires_after(std::chrono::seconds(seconds));
+    deadline.async_wait([&](boost::system::error_code ec) {
+      if (!ec) signals.cancel();
+    });
+  }
+  (void)co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+  deadline.cancel();
+  stopping = true;
+  std::cout << "Stopping: finishing requests in progress.\n";
+  for (asio::steady_timer t(ex); !workload_done;) {
+    t.expires_after(10ms);
+    co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  co_await health.shutdown(5s);
+  co_await registry.shutdown();
+  co_await deps.shutdown(1s);
+  std::cout << intg::render_dashboard(registry.snapshot(), [&] {
+    intg::call_totals t;
+    for (const auto& s : registry.snapshot()) t += s.calls;
+    return t;
+  }());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const std::string path = arg(argc, argv, "--config", INTG_EXAMPLE_CONFIG);
+    const std::string env = arg(argc, argv, "--environment", "development");
+    const std::string listen = arg(argc, argv, "--listen", "127.0.0.1:8080");
+    const int seconds = std::stoi(arg(argc, argv, "--for", "0"));
+    const char* env_token = std::getenv("INTG_HEALTH_TOKEN");
+    const std::string token = arg(argc, argv, "--token", env_token ? env_token : "");
+    auto cfg = intg::load_config(path, env);
+    asio::io_context io;
+    std::exception_ptr failure;
+    asio::co_spawn(io, run(std::move(cfg), listen, seconds, token), [&](std::exception_ptr e) { failure = e; });
+    io.run();
+    if (failure) std::rethrow_exception(failure);
+    return 0;
+  } catch (const std::exception& e) {
+    std::cerr << "integration_hub: " << e.what() << "\n";
+    return 1;
+  }
+}

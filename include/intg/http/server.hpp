@@ -1,0 +1,267 @@
+// intg::http::server: a small HTTP/1.1 server (Beast) for intg's endpoints and for local stand-ins
+// of remote APIs: keep-alive, bounded requests, timeouts for slow clients, optional TLS, 400 for
+// malformed requests, and a graceful shutdown that lets in-flight requests finish.
+#pragma once
+
+#include <intg/error.hpp>
+#include <intg/http/message.hpp>
+#include <intg/result.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <list>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace intg::http {
+
+namespace asio = boost::asio;
+
+/// A request as the server hands it to its handler.
+using server_request = beast::http::request<beast::http::string_body>;
+/// What a handler returns. The server sets Content-Length, keep-alive and Server.
+using server_response = beast::http::response<beast::http::string_body>;
+/// The application: one call per request, on the server's executor.
+using server_handler = std::function<asio::awaitable<server_response>(server_request&)>;
+
+struct server_options {
+  std::uint64_t max_request_body = 1024 * 1024;  ///< larger bodies get 413
+  std::uint32_t max_request_header = 16 * 1024;  ///< larger headers get 431
+  std::chrono::milliseconds read_timeout{15'000};  ///< a whole request must arrive within this (slow clients are cut)
+  std::chrono::milliseconds idle_timeout{60'000};  ///< keep-alive connections idle longer are closed
+  std::chrono::milliseconds write_timeout{15'000};
+  std::size_t max_connections = 4096;            ///< accepted beyond this are closed at once
+  std::shared_ptr<asio::ssl::context> tls;       ///< HTTPS when set (make_server_tls_context)
+  std::string server_name = "intg";
+};
+
+/// A response with a body and content type, ready to return from a handler.
+inline server_response make_response(beast::http::status s, std::string body,
+                                     std::string_view content_type = "application/json") {
+  server_response res{s, 11};
+  res.set(field::content_type, content_type);
+  res.body() = std::move(body);
+  return res;
+}
+
+/// A JSON error body {"error": {"status": N, "message": "..."}}.
+inline server_response json_error(beast::http::status s, std::string_view message) {
+  boost::json::object err{{"status", static_cast<int>(s)}, {"message", message}};
+  return make_response(s, boost::json::serialize(boost::json::object{{"error", std::move(err)}}));
+}
+
+/// Serves `handler` on one executor (single-threaded, like an Asio object: run it on one thread
+/// or a strand). Create it with listen(); call start(); stop with shutdown().
+class server {
+ public:
+  server(asio::any_io_executor ex, server_handler handler, server_options opts = {})
+      : ex_(std::move(ex)), acceptor_(ex_), handler_(std::move(handler)), opts_(std::move(opts)) {}
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+
+  /// Binds and listens; port 0 picks a free port (see port()).
+  result<void> listen(std::string_view host, std::uint16_t port) {
+    boost::system::error_code ec;
+    const auto addr = asio::ip::make_address(host, ec);
+    if (ec) return error(errc::invalid_argument, "listen address must be an IP address: " + std::string(host));
+    const asio::ip::tcp::endpoint ep(addr, port);
+    acceptor_.open(ep.protocol(), ec);
+    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_.bind(ep, ec);
+    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return error(ec, "cannot listen on " + std::string(host) + ":" + std::to_string(port) + ": " + ec.message());
+    return {};
+  }
+
+  /// "HOST:PORT" with a numeric port; the error names what is wrong.
+  result<void> listen(std::string_view host_port) {
+    const auto colon = host_port.rfind(':');
+    if (colon == std::string_view::npos) return error(errc::invalid_argument, "expected HOST:PORT, got " + std::string(host_port));
+    std::string_view host = host_port.substr(0, colon), port = host_port.substr(colon + 1);
+    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned p = 0;
+    if (port.empty() || port.size() > 5) return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
+    for (char c : port) {
+      if (c < '0' || c > '9') return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
+      p = p * 10 + static_cast<unsigned>(c - '0');
+    }
+    if (p > 65535) return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
+    return listen(host, static_cast<std::uint16_t>(p));
+  }
+
+  std::uint16_t port() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec).port();
+  }
+  asio::ip::tcp::endpoint local_endpoint() const {
+    boost::system::error_code ec;
+    return acceptor_.local_endpoint(ec);
+  }
+
+  /// Starts accepting connections.
+  void start() {
+    asio::co_spawn(ex_, accept_loop(), asio::detached);
+  }
+
+  /// Stops accepting, closes idle keep-alive connections, lets requests in progress finish (their
+  /// responses carry `Connection: close`), and after `grace` closes whatever remains.
+  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
+    stopping_ = true;
+    boost::system::error_code ec;
+    acceptor_.close(ec);
+    for (auto& s : sessions_)
+      if (!s.busy) s.close();
+    asio::steady_timer timer(ex_);
+    const auto until = std::chrono::steady_clock::now() + grace;
+    while (!sessions_.empty() && std::chrono::steady_clock::now() < until) {
+      timer.expires_after(std::chrono::milliseconds(5));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+    for (auto& s : sessions_) s.close();
+    while (!sessions_.empty()) {  // sessions end promptly once their sockets are closed
+      timer.expires_after(std::chrono::milliseconds(1));
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    }
+  }
+
+  std::size_t connections() const noexcept { return sessions_.size(); }
+  std::uint64_t requests_served() const noexcept { return served_; }
+
+ private:
+  struct session_entry {
+    beast::tcp_stream* tcp = nullptr;
+    bool busy = false;
+    void close() {
+      boost::system::error_code ec;
+      tcp->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+      tcp->socket().close(ec);
+    }
+  };
+
+  asio::awaitable<void> accept_loop() {
+    while (!stopping_) {
+      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) {
+        if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+        continue;  // e.g. too many open files: keep serving those we have
+      }
+      if (sessions_.size() >= opts_.max_connections) continue;  // the socket closes as it goes
+      boost::system::error_code ignored;
+      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
+      if (opts_.tls) {
+        asio::co_spawn(ex_, run_tls(std::move(socket)), asio::detached);
+      } else {
+        asio::co_spawn(ex_, run_plain(std::move(socket)), asio::detached);
+      }
+    }
+  }
+
+  asio::awaitable<void> run_plain(asio::ip::tcp::socket socket) {
+    beast::tcp_stream stream(std::move(socket));
+    co_await session(stream, stream);
+  }
+
+  asio::awaitable<void> run_tls(asio::ip::tcp::socket socket) {
+    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *opts_.tls);
+    auto& tcp = beast::get_lowest_layer(stream);
+    tcp.expires_after(opts_.read_timeout);
+    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;  // a client that fails the handshake gets nothing more
+    co_await session(stream, tcp);
+  }
+
+  template <class Stream>
+  asio::awaitable<void> session(Stream& stream, beast::tcp_stream& tcp) {
+    auto self = sessions_.insert(sessions_.end(), session_entry{&tcp, false});
+    struct unregister {
+      server* s;
+      std::list<session_entry>::iterator it;
+      ~unregister() { s->sessions_.erase(it); }
+    } guard{this, self};
+
+    beast::flat_buffer buffer;
+    bool first = true;
+    while (!stopping_) {
+      beast::http::request_parser<beast::http::string_body> parser;
+      parser.body_limit(opts_.max_request_body);
+      parser.header_limit(opts_.max_request_header);
+      // Between requests a connection may idle; once a request starts it must arrive in time.
+      tcp.expires_after(first ? opts_.read_timeout : opts_.idle_timeout);
+      first = false;
+      auto [hec, hn] = co_await beast::http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+      boost::system::error_code ec = hec;
+      if (!ec && !parser.is_done()) {
+        tcp.expires_after(opts_.read_timeout);
+        auto [bec, bn] = co_await beast::http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        ec = bec;
+      }
+      if (ec) {
+        using he = beast::http::error;
+        if (ec == he::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
+            ec == asio::error::connection_reset || ec == asio::error::eof || ec == asio::error::bad_descriptor)
+          break;  // the client left, was too slow, or we are shutting down
+        server_response res = ec == he::body_limit     ? json_error(beast::http::status::payload_too_large, "request body too large")
+                              : ec == he::header_limit ? json_error(beast::http::status::request_header_fields_too_large,
+                                                                    "request header too large")
+                                                       : json_error(beast::http::status::bad_request, "malformed HTTP request");
+        res.keep_alive(false);
+        co_await write(stream, tcp, res);
+        break;
+      }
+
+      self->busy = true;
+      server_request req = parser.release();
+      server_response res;
+      try {
+        res = co_await handler_(req);
+      } catch (const std::exception&) {
+        res = json_error(beast::http::status::internal_server_error, "internal error");
+      }
+      self->busy = false;
+      ++served_;
+      res.version(req.version());
+      res.keep_alive(req.keep_alive() && !stopping_);
+      if (res.find(field::server) == res.end()) res.set(field::server, opts_.server_name);
+      if (req.method() != verb::head) res.prepare_payload();
+      if (!co_await write(stream, tcp, res) || !res.keep_alive()) break;
+    }
+    boost::system::error_code ignored;
+    tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+
+  template <class Stream>
+  asio::awaitable<bool> write(Stream& stream, beast::tcp_stream& tcp, server_response& res) {
+    tcp.expires_after(opts_.write_timeout);
+    auto [ec, n] = co_await beast::http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    co_return !ec;
+  }
+
+  asio::any_io_executor ex_;
+  asio::ip::tcp::acceptor acceptor_;
+  server_handler handler_;
+  server_options opts_;
+  std::list<session_entry> sessions_;
+  std::uint64_t served_ = 0;
+  bool stopping_ = false;
+};
+
+}  // namespace intg::http

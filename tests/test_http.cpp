@@ -1,0 +1,870 @@
+// The HTTP client against real local servers (plain, TLS with a test CA, raw sockets that misbehave,
+// a CONNECT proxy), and the health server's endpoints.
+#define BOOST_TEST_MODULE intg_http
+#include <boost/test/unit_test.hpp>
+
+#include "test_util.hpp"
+#include "tls_fixture.hpp"
+
+#include <intg/health_server.hpp>
+#include <intg/http/client.hpp>
+#include <intg/http/server.hpp>
+
+#include <boost/asio/read_until.hpp>
+#include <boost/asio/streambuf.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/json/parse.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <functional>
+
+namespace asio = boost::asio;
+namespace bh = boost::beast::http;
+using namespace std::chrono_literals;
+using intg::errc;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+std::string local(std::uint16_t port, std::string_view path = "/") {
+  return "http://127.0.0.1:" + std::to_string(port) + std::string(path);
+}
+
+// A server whose connections run `session` on raw sockets, to misbehave in ways Beast never would.
+class raw_server {
+ public:
+  using session_fn = std::function<asio::awaitable<void>(tcp::socket)>;
+  raw_server(asio::io_context& io, session_fn fn) : acceptor_(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)), fn_(std::move(fn)) {
+    asio::co_spawn(io, loop(), asio::detached);
+  }
+  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  int accepted = 0;
+  void stop() { acceptor_.close(); }
+
+ private:
+  asio::awaitable<void> loop() {
+    for (;;) {
+      auto [ec, s] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (ec) co_return;
+      ++accepted;
+      asio::co_spawn(acceptor_.get_executor(), fn_(std::move(s)), asio::detached);
+    }
+  }
+  tcp::acceptor acceptor_;
+  session_fn fn_;
+};
+
+// Reads one request header from a raw socket.
+asio::awaitable<std::string> read_head(tcp::socket& s, asio::streambuf& buf) {
+  auto [ec, n] = co_await asio::async_read_until(s, buf, "\r\n\r\n", asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return std::string{};
+  std::string head(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(n));
+  buf.consume(n);
+  co_return head;
+}
+
+asio::awaitable<void> write_all(tcp::socket& s, std::string data) {
+  co_await asio::async_write(s, asio::buffer(data), asio::as_tuple(asio::use_awaitable));
+}
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// A plain Beast server with a handler, started on `io`.
+struct served {
+  served(asio::io_context& io, intg::http::server_handler h, intg::http::server_options o = {})
+      : srv(io.get_executor(), std::move(h), std::move(o)) {
+    auto r = srv.listen("127.0.0.1", 0);
+    BOOST_REQUIRE(r);
+    srv.start();
+  }
+  std::uint16_t port() const { return srv.port(); }
+  intg::http::server srv;
+};
+
+intg::http::server_handler echo_handler(std::vector<intg::http::server_request>* seen = nullptr) {
+  return [seen](intg::http::server_request& r) -> asio::awaitable<intg::http::server_response> {
+    if (seen) seen->push_back(r);
+    co_return intg::http::make_response(bh::status::ok, "echo " + std::string(r.target()), "text/plain");
+  };
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(urls)
+
+BOOST_AUTO_TEST_CASE(absolute_urls_parse_into_host_port_and_target) {
+  auto u = intg::http::url::parse("HTTPS://API.Spotify.com/v1/search?q=a%20b&type=track#frag");
+  BOOST_REQUIRE(u);
+  BOOST_TEST(u->tls());
+  BOOST_TEST(u->host() == "api.spotify.com");
+  BOOST_TEST(u->port() == 443);
+  BOOST_TEST(u->target() == "/v1/search?q=a%20b&type=track");
+  BOOST_TEST(u->host_header() == "api.spotify.com");
+  auto v = intg::http::url::parse("http://[::1]:8080");
+  BOOST_REQUIRE(v);
+  BOOST_TEST(v->host() == "::1");
+  BOOST_TEST(v->target() == "/");
+  BOOST_TEST(v->host_header() == "[::1]:8080");
+}
+
+BOOST_AUTO_TEST_CASE(bad_urls_are_errors_that_say_why) {
+  for (const char* bad : {"", "api.example.com/x", "ftp://x/", "http://", "http://user:pw@host/", "http://host:0/",
+                          "http://host:65536/", "http://host:x/", "http://ho st/", "http://host/a b", "http://host/%zz",
+                          "http://[::1/", "http://host/\x01", "http://-host..com/", "http://host:/"}) {
+    auto u = intg::http::url::parse(bad);
+    BOOST_TEST(!u, bad);
+    if (!u) {
+      BOOST_TEST((u.error() == errc::invalid_argument));
+      BOOST_TEST(u.error().message().starts_with("invalid URL: "));
+    }
+  }
+  BOOST_TEST(!intg::http::url::parse(std::string(9000, 'a')));
+}
+
+BOOST_AUTO_TEST_CASE(queries_and_forms_are_percent_encoded_and_decoded) {
+  intg::http::query q{{"q", "daft punk & co"}, {"type", "track,artist"}, {"é", "=/?"}};
+  BOOST_TEST(q.str() == "q=daft%20punk%20%26%20co&type=track%2Cartist&%C3%A9=%3D%2F%3F");
+  auto back = intg::http::query::parse(q.str());
+  BOOST_REQUIRE(back);
+  BOOST_TEST((*back)[0].second == "daft punk & co");
+  BOOST_TEST((*back)[2].first == "é");
+  BOOST_TEST(!intg::http::query::parse("a=%2"));
+  BOOST_TEST(!intg::http::query::parse("a=%g0"));
+  auto u = intg::http::url::parse("https://h/p?x=1");
+  u->add_query(intg::http::query{{"y", "2 3"}});
+  BOOST_TEST(u->target() == "/p?x=1&y=2%203");
+}
+
+BOOST_AUTO_TEST_CASE(retry_after_takes_seconds_or_an_http_date) {
+  using intg::http::parse_retry_after;
+  const auto now = std::chrono::sys_days{std::chrono::year{2026} / 11 / 25} + 10h;
+  BOOST_TEST(parse_retry_after("7", now).count() == 7000);
+  BOOST_TEST(parse_retry_after(" 0 ", now).count() == 0);
+  BOOST_TEST(parse_retry_after("Wed, 25 Nov 2026 10:00:30 GMT", now).count() == 30000);
+  BOOST_TEST(parse_retry_after("Wed, 25 Nov 2026 09:00:00 GMT", now).count() == 0);  // past: now
+  for (const char* bad : {"", "-1", "1.5", "soon", "Wed, 25 Foo 2026 10:00:30 GMT", "Wed, 32 Nov 2026 10:00:30 GMT",
+                          "99999999999", "Wed, 25 Nov 2026 10:00:30 PST"})
+    BOOST_TEST(parse_retry_after(bad, now).count() < 0, bad);
+}
+
+BOOST_AUTO_TEST_CASE(statuses_map_to_errors_the_policies_understand) {
+  intg::http::response r{bh::status::too_many_requests, 11};
+  r.set(bh::field::retry_after, "3");
+  auto e = intg::http::status_error(r);
+  BOOST_TEST((e == errc::rate_limited));
+  BOOST_TEST(e.http_status() == 429);
+  BOOST_TEST(e.retry_after().count() == 3000);
+  BOOST_TEST(intg::is_transient(e));
+  BOOST_TEST(!intg::is_local_rejection(e));
+  BOOST_TEST(intg::is_transient(intg::http::status_error(intg::http::response{bh::status::bad_gateway, 11})));
+  BOOST_TEST(!intg::is_transient(intg::http::status_error(intg::http::response{bh::status::bad_request, 11})));
+  BOOST_TEST((intg::http::status_error(intg::http::response{bh::status::not_found, 11}) == errc::not_found));
+  BOOST_TEST((intg::http::status_error(intg::http::response{bh::status::unauthorized, 11}) == errc::unauthorized));
+  BOOST_TEST(!intg::http::status_error(intg::http::response{bh::status::ok, 11}));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(client)
+
+BOOST_AUTO_TEST_CASE(keep_alive_connections_are_reused) {
+  asio::io_context io;
+  std::vector<intg::http::server_request> seen;
+  served s(io, echo_handler(&seen));
+  const auto port = s.port();
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 5; ++i) {
+      auto r = co_await c.get(local(s.port(), "/n?i=" + std::to_string(i)));
+      BOOST_REQUIRE(r);
+      BOOST_TEST(r->body() == "echo /n?i=" + std::to_string(i));
+    }
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_TEST(c.stats().connections_opened == 1u);
+  BOOST_TEST(c.stats().reused == 4u);
+  BOOST_REQUIRE(seen.size() == 5u);
+  BOOST_TEST(seen[0][bh::field::host] == "127.0.0.1:" + std::to_string(port));
+  BOOST_TEST(seen[0][bh::field::user_agent].starts_with("intg/"));
+}
+
+BOOST_AUTO_TEST_CASE(json_and_form_bodies_carry_their_content_type) {
+  asio::io_context io;
+  std::vector<intg::http::server_request> seen;
+  served s(io, echo_handler(&seen));
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    auto a = intg::http::request::make(bh::verb::post, local(s.port(), "/json"));
+    a->json(boost::json::object{{"k", "v"}});
+    BOOST_TEST((co_await c.send(*a)).has_value());
+    auto b = intg::http::request::make(bh::verb::post, local(s.port(), "/form"));
+    b->form({{"grant_type", "client_credentials"}, {"scope", "a b"}});
+    BOOST_TEST((co_await c.send(*b)).has_value());
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_REQUIRE(seen.size() == 2u);
+  BOOST_TEST(seen[0][bh::field::content_type] == "application/json");
+  BOOST_TEST(seen[0].body() == R"({"k":"v"})");
+  BOOST_TEST(seen[1][bh::field::content_type] == "application/x-www-form-urlencoded");
+  BOOST_TEST(seen[1].body() == "grant_type=client_credentials&scope=a%20b");
+}
+
+BOOST_AUTO_TEST_CASE(the_pool_never_opens_more_connections_than_allowed_per_host) {
+  asio::io_context io;
+  int active = 0, most = 0;
+  served s(io, [&](intg::http::server_request&) -> asio::awaitable<intg::http::server_response> {
+    most = std::max(most, ++active);
+    co_await sleep_for(20ms);
+    --active;
+    co_return intg::http::make_response(bh::status::ok, "ok", "text/plain");
+  });
+  intg::http::client_options o;
+  o.max_connections_per_host = 2;
+  intg::http::client c(io.get_executor(), o);
+  int ok = 0;
+  auto one = [&]() -> asio::awaitable<void> {
+    auto r = co_await c.get(local(s.port()));
+    ok += r && r->result_int() == 200;
+  };
+  auto body = [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 8; ++i) asio::co_spawn(io, one(), asio::detached);
+    while (ok < 8) co_await sleep_for(5ms);
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_TEST(ok == 8);
+  BOOST_TEST(most == 2);
+  BOOST_TEST(c.stats().connections_opened == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_request_timeout_really_cancels_and_closes_the_connection) {
+  asio::io_context io;
+  bool server_saw_close = false;
+  raw_server slow(io, [&](tcp::socket s) -> asio::awaitable<void> {
+    asio::streambuf buf;
+    co_await read_head(s, buf);
+    char byte;
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));  // never answers
+    server_saw_close = ec == asio::error::eof || ec == asio::error::connection_reset;
+  });
+  intg::http::client_options o;
+  o.request_timeout = 100ms;
+  intg::http::client c(io.get_executor(), o);
+  auto body = [&]() -> asio::awaitable<void> {
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = co_await c.get(local(slow.port()));
+    const auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::timeout));
+    BOOST_TEST(intg::is_transient(r.error()));
+    BOOST_TEST(took < 2s);
+    co_await sleep_for(50ms);
+    slow.stop();
+  };
+  test::run(io, body());
+  BOOST_TEST(server_saw_close);
+  BOOST_TEST(c.stats().open == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(a_pipeline_timeout_cancels_the_request_through_the_attempt) {
+  asio::io_context io;
+  bool server_saw_close = false;
+  raw_server slow(io, [&](tcp::socket s) -> asio::awaitable<void> {
+    asio::streambuf buf;
+    co_await read_head(s, buf);
+    char byte;
+    auto [ec, n] = co_await s.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));
+    server_saw_close = static_cast<bool>(ec);
+  });
+  intg::http::client c(io.get_executor());
+  intg::pipeline<intg::timeout<>> p(intg::timeout<>::options{50ms});
+  auto body = [&]() -> asio::awaitable<void> {
+    auto req = intg::http::request::make(bh::verb::get, local(slow.port()));
+    auto r = co_await p.execute([&](intg::attempt& a) { return c.send(*req, a); });
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::timeout));
+    co_await sleep_for(50ms);
+    slow.stop();
+  };
+  test::run(io, body());
+  BOOST_TEST(server_saw_close);
+}
+
+BOOST_AUTO_TEST_CASE(oversized_bodies_and_headers_are_errors_not_memory) {
+  asio::io_context io;
+  served s(io, [](intg::http::server_request& r) -> asio::awaitable<intg::http::server_response> {
+    auto res = intg::http::make_response(bh::status::ok, std::string(r.target() == "/big" ? 100'000 : 10, 'x'), "text/plain");
+    if (r.target() == "/fat-header") res.set("X-Filler", std::string(20'000, 'h'));
+    co_return res;
+  });
+  intg::http::client_options o;
+  o.max_response_body = 50'000;
+  o.max_response_header = 8'192;
+  intg::http::client c(io.get_executor(), o);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto big = co_await c.get(local(s.port(), "/big"));
+    BOOST_REQUIRE(!big);
+    BOOST_TEST((big.error() == errc::invalid_response));
+    BOOST_TEST(big.error().message().find("exceeds the limit of 50000 bytes") != std::string_view::npos);
+    auto fat = co_await c.get(local(s.port(), "/fat-header"));
+    BOOST_REQUIRE(!fat);
+    BOOST_TEST((fat.error() == errc::invalid_response));
+    auto fine = co_await c.get(local(s.port(), "/small"));
+    BOOST_TEST(fine.has_value());
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(truncated_bodies_resets_and_garbage_are_clear_errors) {
+  asio::io_context io;
+  raw_server bad(io, [](tcp::socket s) -> asio::awaitable<void> {
+    asio::streambuf buf;
+    const std::string head = co_await read_head(s, buf);
+    if (head.starts_with("GET /truncated")) {
+      co_await write_all(s, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten..");
+    } else if (head.starts_with("GET /reset")) {
+      s.set_option(asio::socket_base::linger(true, 0));  // close sends RST
+    } else if (head.starts_with("GET /garbage")) {
+      co_await write_all(s, "SMTP ready\r\n\r\n");
+    } else if (head.starts_with("GET /chunked")) {
+      co_await write_all(s, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n");
+    }
+    s.close();
+  });
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    auto t = co_await c.get(local(bad.port(), "/truncated"));
+    BOOST_REQUIRE(!t);
+    BOOST_TEST((t.error() == errc::unavailable));
+    BOOST_TEST(intg::is_transient(t.error()));
+    auto r = co_await c.get(local(bad.port(), "/reset"));
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(intg::is_transient(r.error()), r.error());
+    auto g = co_await c.get(local(bad.port(), "/garbage"));
+    BOOST_REQUIRE(!g);
+    BOOST_TEST((g.error() == errc::invalid_response));
+    auto ch = co_await c.get(local(bad.port(), "/chunked"));
+    BOOST_REQUIRE(ch);
+    BOOST_TEST(ch->body() == "hello world");
+    auto refused = co_await c.get("http://127.0.0.1:1/");
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(refused.error() == asio::error::connection_refused);
+    BOOST_TEST(intg::is_transient(refused.error()));
+    bad.stop();
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_keep_alive_connection_the_server_closed_is_replaced_transparently) {
+  asio::io_context io;
+  raw_server once(io, [](tcp::socket s) -> asio::awaitable<void> {
+    asio::streambuf buf;
+    co_await read_head(s, buf);
+    co_await write_all(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    s.close();  // keep-alive was promised, but the server closes anyway (as idle timeouts do)
+  });
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_TEST((co_await c.get(local(once.port()))).has_value());
+    co_await sleep_for(20ms);  // let the close arrive
+    auto second = co_await c.get(local(once.port()));
+    BOOST_TEST(second.has_value());
+    once.stop();
+  };
+  test::run(io, body());
+  BOOST_TEST(c.stats().stale_retries == 1u);
+  BOOST_TEST(once.accepted == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_429_with_retry_after_is_honoured_by_the_retry_policy) {
+  asio::io_context io;
+  int calls = 0;
+  served s(io, [&](intg::http::server_request&) -> asio::awaitable<intg::http::server_response> {
+    if (++calls == 1) {
+      auto res = intg::http::json_error(bh::status::too_many_requests, "slow down");
+      res.set(bh::field::retry_after, "1");
+      co_return res;
+    }
+    co_return intg::http::make_response(bh::status::ok, "{}");
+  });
+  intg::http::client c(io.get_executor());
+  intg::retry<>::options ro;
+  ro.max_attempts = 3;
+  ro.base_delay = 1ms;
+  intg::pipeline<intg::retry<>> p(ro);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto req = intg::http::request::make(bh::verb::get, local(s.port()));
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = co_await p.execute([&](intg::attempt& a) -> asio::awaitable<intg::result<intg::http::response>> {
+      auto res = co_await c.send(*req, a);
+      if (!res) co_return res.error();
+      if (auto e = intg::http::status_error(*res)) co_return e;
+      co_return res;
+    });
+    const auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(r.has_value());
+    BOOST_TEST(took >= 900ms);  // the server asked for a second; the backoff alone would be 1 ms
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_TEST(calls == 2);
+}
+
+BOOST_AUTO_TEST_CASE(the_tracing_policy_propagates_a_w3c_traceparent) {
+  asio::io_context io;
+  std::vector<intg::http::server_request> seen;
+  served s(io, echo_handler(&seen));
+  intg::http::client c(io.get_executor());
+  struct keep_last : intg::span_observer {
+    intg::trace_context last{};
+    void on_span_end(const intg::span_record& r) noexcept override {
+      last = r.context;
+    }
+  };
+  auto spans = std::make_shared<keep_last>();
+  intg::tracing<>::options to;
+  to.observer = spans;
+  intg::pipeline<intg::tracing<>> p(to);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto req = intg::http::request::make(bh::verb::get, local(s.port()));
+    auto r = co_await p.execute([&](intg::attempt& a) { return c.send(*req, a); });
+    BOOST_TEST(r.has_value());
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_REQUIRE(seen.size() == 1u);
+  const auto tp = intg::trace_context::parse_traceparent(seen[0]["traceparent"]);
+  BOOST_REQUIRE(tp.has_value());
+  BOOST_TEST(tp->trace_id == spans->last.trace_id);
+}
+
+BOOST_AUTO_TEST_CASE(redirects_are_returned_by_default_and_followed_when_enabled) {
+  asio::io_context io;
+  std::vector<intg::http::server_request> seen;
+  served target(io, echo_handler(&seen));
+  served s(io, [&](intg::http::server_request& r) -> asio::awaitable<intg::http::server_response> {
+    auto res = intg::http::make_response(bh::status::found, "");
+    if (r.target() == "/here") res.set(bh::field::location, "/there");
+    if (r.target() == "/away") res.set(bh::field::location, local(target.port(), "/landed"));
+    if (r.target() == "/loop") res.set(bh::field::location, "/loop");
+    if (r.target() == "/there") res = intg::http::make_response(bh::status::ok, "arrived", "text/plain");
+    co_return res;
+  });
+  intg::http::client plain(io.get_executor());
+  intg::http::client_options o;
+  o.max_redirects = 3;
+  intg::http::client following(io.get_executor(), o);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto r = co_await plain.get(local(s.port(), "/here"));
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->result_int() == 302u);
+    auto f = co_await following.get(local(s.port(), "/here"));
+    BOOST_REQUIRE(f);
+    BOOST_TEST(f->body() == "arrived");
+    auto req = intg::http::request::make(bh::verb::get, local(s.port(), "/away"));
+    req->bearer(intg::secret("top-secret-token"));
+    auto away = co_await following.send(*req);
+    BOOST_REQUIRE(away);
+    BOOST_TEST(away->body() == "echo /landed");
+    auto loop = co_await following.get(local(s.port(), "/loop"));
+    BOOST_REQUIRE(!loop);
+    BOOST_TEST((loop.error() == errc::invalid_response));
+    co_await s.srv.shutdown(1s);
+    co_await target.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_REQUIRE(seen.size() == 1u);
+  BOOST_TEST((seen[0].find(bh::field::authorization) == seen[0].end()));  // credentials stay with their origin
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(tls)
+
+struct tls_server {
+  tls_server(asio::io_context& io, const test::pem_pair& p) {
+    intg::http::server_options o;
+    auto ctx = intg::http::make_server_tls_context(p.cert, p.key);
+    BOOST_REQUIRE(ctx);
+    o.tls = *ctx;
+    srv.emplace(io.get_executor(), echo_handler(), o);
+    BOOST_REQUIRE(srv->listen("127.0.0.1", 0));
+    srv->start();
+  }
+  std::string url(std::string host = "localhost") const { return "https://" + host + ":" + std::to_string(srv->port()) + "/secure"; }
+  std::optional<intg::http::server> srv;
+};
+
+BOOST_AUTO_TEST_CASE(https_verifies_the_peer_against_the_given_ca) {
+  asio::io_context io;
+  test::test_pki pki;
+  tls_server s(io, pki.leaf("localhost", "DNS:localhost,IP:127.0.0.1"));
+  intg::http::client_options o;
+  o.tls.ca_pem = pki.ca_pem();
+  intg::http::client c(io.get_executor(), o);
+  auto body = [&]() -> asio::awaitable<void> {
+    for (auto host : {"localhost", "127.0.0.1"}) {
+      auto r = co_await c.get(s.url(host));
+      BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().to_string()));
+      BOOST_TEST(r->body() == "echo /secure");
+    }
+    auto again = co_await c.get(s.url());
+    BOOST_TEST(again.has_value());
+    co_await s.srv->shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_TEST(c.stats().reused >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(certificate_failures_are_errors_that_say_why) {
+  asio::io_context io;
+  test::test_pki pki;
+  struct bad_case {
+    test::pem_pair pem;
+    std::string expect;
+  };
+  std::vector<bad_case> cases{
+      {pki.leaf("elsewhere", "DNS:elsewhere.example"), "mismatch"},
+      {test::test_pki::self_signed("localhost", "DNS:localhost"), "self-signed"},
+      {pki.leaf("localhost", "DNS:localhost", -7200, -3600), "expired"},
+  };
+  for (auto& bc : cases) {
+    tls_server s(io, bc.pem);
+    intg::http::client_options o;
+    o.tls.ca_pem = pki.ca_pem();
+    intg::http::client c(io.get_executor(), o);
+    auto body = [&]() -> asio::awaitable<void> {
+      auto r = co_await c.get(s.url());
+      BOOST_REQUIRE(!r);
+      BOOST_TEST(r.error().message().find("certificate rejected") != std::string_view::npos, r.error());
+      BOOST_TEST(r.error().message().find(bc.expect) != std::string_view::npos, r.error());
+      co_await s.srv->shutdown(1s);
+    };
+    test::run(io, body());
+  }
+  // The system store does not know the test CA either.
+  tls_server s(io, pki.leaf("localhost", "DNS:localhost"));
+  intg::http::client system_store(io.get_executor());
+  intg::http::client_options insecure;
+  insecure.tls.insecure_skip_verify = true;
+  intg::http::client reckless(io.get_executor(), insecure);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto r = co_await system_store.get(s.url());
+    BOOST_TEST(!r);
+    auto ok = co_await reckless.get(s.url());  // the loudly named opt-out does what it says
+    BOOST_TEST(ok.has_value());
+    co_await s.srv->shutdown(1s);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(https_goes_through_a_connect_proxy_and_http_in_absolute_form) {
+  asio::io_context io;
+  test::test_pki pki;
+  tls_server s(io, pki.leaf("localhost", "DNS:localhost,IP:127.0.0.1"));
+  const auto port = s.srv->port();
+  std::vector<std::string> proxy_saw;
+  raw_server proxy(io, [&](tcp::socket down) -> asio::awaitable<void> {
+    asio::streambuf buf;
+    const std::string head = co_await read_head(down, buf);
+    proxy_saw.push_back(head.substr(0, head.find("\r\n")));
+    if (!head.starts_with("CONNECT ")) {
+      co_await write_all(down, "HTTP/1.1 200 OK\r\nContent-Length: 9\r\nConnection: close\r\n\r\nvia proxy");
+      co_return;
+    }
+    const std::string hostport = head.substr(8, head.find(' ', 8) - 8);
+    tcp::socket up(down.get_executor());
+    auto [ec] = co_await up.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"),
+                                                         static_cast<std::uint16_t>(std::stoi(hostport.substr(hostport.rfind(':') + 1)))),
+                                          asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    co_await write_all(down, "HTTP/1.1 200 Connection established\r\n\r\n");
+    auto pipe = [](tcp::socket& from, tcp::socket& to) -> asio::awaitable<void> {
+      char data[4096];
+      for (;;) {
+        auto [rec, n] = co_await from.async_read_some(asio::buffer(data), asio::as_tuple(asio::use_awaitable));
+        if (rec) break;
+        auto [wec, m] = co_await asio::async_write(to, asio::buffer(data, n), asio::as_tuple(asio::use_awaitable));
+        if (wec) break;
+      }
+      boost::system::error_code ignored;
+      to.shutdown(tcp::socket::shutdown_send, ignored);
+    };
+    asio::co_spawn(down.get_executor(), pipe(up, down), asio::detached);
+    co_await pipe(down, up);
+    co_await sleep_for(50ms);
+  });
+  intg::http::client_options o;
+  o.tls.ca_pem = pki.ca_pem();
+  o.proxy.https = *intg::http::url::parse(local(proxy.port()));
+  o.proxy.http = *intg::http::url::parse(local(proxy.port()));
+  intg::http::client c(io.get_executor(), o);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto r = co_await c.get(s.url());
+    BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().to_string()));
+    BOOST_TEST(r->body() == "echo /secure");
+    auto h = co_await c.get("http://example.invalid/plain?x=1");
+    BOOST_REQUIRE(h);
+    BOOST_TEST(h->body() == "via proxy");
+    c.close_idle();  // ends the tunnel
+    proxy.stop();
+    co_await s.srv->shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_REQUIRE(proxy_saw.size() == 2u);
+  BOOST_TEST(proxy_saw[0] == "CONNECT localhost:" + std::to_string(port) + " HTTP/1.1");
+  BOOST_TEST(proxy_saw[1] == "GET http://example.invalid/plain?x=1 HTTP/1.1");
+}
+
+BOOST_AUTO_TEST_CASE(proxy_settings_come_from_the_environment) {
+  setenv("https_proxy", "proxy.internal:3128", 1);
+  setenv("no_proxy", "localhost, .corp.example ,10.0.0.1", 1);
+  auto p = intg::http::proxy_settings::from_environment();
+  unsetenv("https_proxy");
+  unsetenv("no_proxy");
+  BOOST_REQUIRE(p);
+  BOOST_REQUIRE(p->https.has_value());
+  BOOST_TEST(p->https->host() == "proxy.internal");
+  BOOST_TEST(p->https->port() == 3128);
+  BOOST_TEST(p->for_target(*intg::http::url::parse("https://api.spotify.com/")) != nullptr);
+  BOOST_TEST(p->for_target(*intg::http::url::parse("https://LOCALHOST/")) == nullptr);
+  BOOST_TEST(p->for_target(*intg::http::url::parse("https://a.corp.example/")) == nullptr);
+  BOOST_TEST(p->for_target(*intg::http::url::parse("https://corp.example/")) == nullptr);
+  BOOST_TEST(p->for_target(*intg::http::url::parse("https://notcorp.example/")) != nullptr);
+  BOOST_TEST(p->for_target(*intg::http::url::parse("http://api.spotify.com/")) == nullptr);  // no http_proxy
+  setenv("https_proxy", "http://bad host", 1);
+  auto bad = intg::http::proxy_settings::from_environment();
+  unsetenv("https_proxy");
+  BOOST_TEST(!bad);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(health_endpoints)
+
+namespace {
+
+// An integration whose health the test sets; its calls go through a pipeline that reports to
+// the registry's call recorder.
+struct switchable {
+  switchable(intg::integration_config c, intg::registry_services& s) : cfg(std::move(c)), pipe(make_pipe(s)) {}
+  static intg::pipeline<intg::tracing<>, intg::circuit_breaker<>, intg::rate_limiter<>> make_pipe(intg::registry_services& s) {
+    intg::tracing<>::options t;
+    t.observer = s.calls;
+    return intg::pipeline<intg::tracing<>, intg::circuit_breaker<>, intg::rate_limiter<>>(t, {}, {});
+  }
+  std::string_view name() const { return cfg.name; }
+  asio::awaitable<intg::result<void>> initialize() { co_return intg::result<void>{}; }
+  asio::awaitable<intg::health_report> health_check() {
+    co_return intg::health_report{healthy ? intg::integration_status::healthy : intg::integration_status::unhealthy, {},
+                                  healthy ? "ok" : "down", {}, {}};
+  }
+  asio::awaitable<void> cleanup() { co_return; }
+  boost::json::object describe() const { return pipe.describe(); }
+  asio::awaitable<intg::result<int>> call(bool ok) {
+    co_return co_await pipe.execute([ok]() -> asio::awaitable<intg::result<int>> {
+      if (ok) co_return 1;
+      co_return intg::error(errc::unavailable);
+    });
+  }
+  intg::integration_config cfg;
+  intg::pipeline<intg::tracing<>, intg::circuit_breaker<>, intg::rate_limiter<>> pipe;
+  bool healthy = true;
+};
+
+struct hub {
+  explicit hub(asio::io_context& io, intg::health_server_options o = {}) : metrics(std::make_shared<intg::observability::metrics_registry>()),
+        reg(io.get_executor(), make_opts(metrics)) {
+    o.metrics = metrics;
+    intg::integration_config a;
+    a.name = "spotify";
+    a.type = intg::integration_type::external_api;
+    auto& s1 = reg.register_integration<switchable>(a, "acme");
+    auto& s2 = reg.register_integration<switchable>(a, "globex");
+    intg::integration_config b;
+    b.name = "s3";
+    b.type = intg::integration_type::cloud_service;
+    auto& s3 = reg.register_integration<switchable>(b, "acme");
+    parts = {&s1, &s2, &s3};
+    server.emplace(io.get_executor(), reg, std::move(o));
+    BOOST_REQUIRE(server->listen("127.0.0.1", 0));
+    server->start();
+  }
+  static intg::registry_options make_opts(std::shared_ptr<intg::observability::metrics_registry> m) {
+    intg::registry_options r;
+    r.metrics = std::move(m);
+    return r;
+  }
+  std::string url(std::string_view path) const { return local(server->port(), path); }
+  std::shared_ptr<intg::observability::metrics_registry> metrics;
+  intg::registry reg;
+  std::vector<switchable*> parts;
+  std::optional<intg::health_server> server;
+};
+
+boost::json::object json_of(const intg::http::response& r) { return boost::json::parse(r.body()).as_object(); }
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(health_status_dashboard_and_openapi_reflect_the_registry) {
+  asio::io_context io;
+  hub h(io);
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await h.reg.enable_all();
+    co_await h.reg.health_check_all();
+    (void)co_await h.parts[0]->call(true);
+    (void)co_await h.parts[0]->call(false);
+    auto all = co_await c.get(h.url("/integrations/health"));
+    BOOST_REQUIRE(all);
+    BOOST_TEST(all->result_int() == 200u);
+    BOOST_TEST(json_of(*all).at("status").as_string() == "healthy");
+    BOOST_TEST(json_of(*all).at("total").as_int64() == 3);
+
+    h.parts[2]->healthy = false;
+    co_await h.reg.health_check_all();
+    auto sick = co_await c.get(h.url("/integrations/health"));
+    BOOST_TEST(sick->result_int() == 503u);
+    BOOST_TEST(json_of(*sick).at("degraded").as_int64() == 1);
+
+    auto ambiguous = co_await c.get(h.url("/integrations/health/spotify"));
+    BOOST_TEST(ambiguous->result_int() == 400u);
+    auto one = co_await c.get(h.url("/integrations/health/spotify?tenant=acme"));
+    BOOST_TEST(one->result_int() == 200u);
+    auto o = json_of(*one);
+    BOOST_TEST(o.at("tenant").as_string() == "acme");
+    BOOST_TEST(o.at("calls").at("total").as_int64() == 2);
+    BOOST_TEST(o.at("calls").at("success_rate").as_double() == 0.5);
+    BOOST_TEST(o.at("policies").at("circuit_breaker").at("state").as_string() == "closed");
+    BOOST_TEST(o.at("policies").at("rate_limiter").at("available").as_int64() >= 0);
+    auto s3 = co_await c.get(h.url("/integrations/health/s3"));
+    BOOST_TEST(s3->result_int() == 503u);
+    auto missing = co_await c.get(h.url("/integrations/health/nope"));
+    BOOST_TEST(missing->result_int() == 404u);
+    BOOST_TEST(json_of(*missing).at("error").at("status").as_int64() == 404);
+
+    auto status = co_await c.get(h.url("/integrations/status"));
+    BOOST_TEST(status->result_int() == 200u);
+    BOOST_TEST(json_of(*status).at("integrations").as_array().size() == 3u);
+    BOOST_TEST(json_of(*status).at("summary").at("calls").as_int64() == 2);
+
+    auto dash = co_await c.get(h.url("/integrations/dashboard"));
+    BOOST_TEST(dash->body().find("Total Intégrations: 3") != std::string::npos, dash->body());
+    BOOST_TEST(dash->body().find("Taux Succès") != std::string::npos);
+
+    auto api = co_await c.get(h.url("/openapi.json"));
+    auto doc = json_of(*api);
+    BOOST_TEST(doc.at("openapi").as_string() == "3.0.3");
+    BOOST_TEST(doc.at("paths").as_object().contains("/integrations/health/{name}"));
+
+    auto metrics = co_await c.get(h.url("/integrations/metrics"));
+    BOOST_TEST(metrics->result_int() == 200u);
+    BOOST_TEST((*metrics)[bh::field::content_type] == "text/plain; version=0.0.4; charset=utf-8");
+    const std::string& m = metrics->body();
+    BOOST_TEST(m.find(R"(intg_calls_total{integration="spotify",tenant="acme",outcome="success"} 1)") != std::string::npos, m);
+    BOOST_TEST(m.find(R"(intg_calls_total{integration="spotify",tenant="acme",outcome="failure"} 1)") != std::string::npos);
+    BOOST_TEST(m.find(R"(intg_integration_status{integration="s3",tenant="acme",status="degraded"} 1)") != std::string::npos);
+    BOOST_TEST(m.find("intg_health_check_duration_seconds_bucket{") != std::string::npos);
+    // Keep the exposition for `promtool check metrics` (a separate ctest).
+    std::ofstream("health_metrics.prom") << m;
+
+    co_await h.server->shutdown(1s);
+    co_await h.reg.shutdown();
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_and_never_hurt_the_server) {
+  asio::io_context io;
+  intg::health_server_options o;
+  o.http.max_request_header = 4096;
+  hub h(io, o);
+  intg::http::client c(io.get_executor());
+  auto raw = [&](std::string bytes) -> asio::awaitable<std::string> {
+    tcp::socket s(io);
+    co_await s.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), h.server->port()), asio::use_awaitable);
+    co_await write_all(s, std::move(bytes));
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+      out.append(buf, n);
+      if (ec) break;
+    }
+    co_return out;
+  };
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_TEST((co_await raw("GARBAGE\r\n\r\n")).starts_with("HTTP/1.1 400"));
+    BOOST_TEST((co_await raw("GET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n")).starts_with("HTTP/1.1 400"));
+    BOOST_TEST((co_await raw("GET /integrations/health HTTP/1.1\r\nX: " + std::string(8000, 'a') + "\r\n\r\n")).starts_with("HTTP/1.1 431"));
+    BOOST_TEST((co_await raw("GET /integrations/health HTTP/1.1\r\nHost: x\r\nContent-Length: 5000000\r\n\r\n")).starts_with("HTTP/1.1 413"));
+    auto unknown = co_await c.get(h.url("/nowhere"));
+    BOOST_TEST(unknown->result_int() == 404u);
+    auto post = intg::http::request::make(bh::verb::post, h.url("/integrations/health"));
+    auto wrong = co_await c.send(*post);
+    BOOST_TEST(wrong->result_int() == 405u);
+    BOOST_TEST((*wrong)[bh::field::allow] == "GET, HEAD");
+    BOOST_TEST((co_await raw("GET /integrations/health/spotify?tenant=%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"))
+                   .starts_with("HTTP/1.1 400"));
+    auto still = co_await c.get(h.url("/integrations/health"));  // the server is still fine
+    BOOST_TEST(still.has_value());
+    co_await h.server->shutdown(1s);
+    co_await h.reg.shutdown();
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_bearer_token_protects_every_endpoint_but_the_openapi_document) {
+  asio::io_context io;
+  intg::health_server_options o;
+  o.bearer_token = intg::secret("s3cr3t-token");
+  hub h(io, o);
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    auto anon = co_await c.get(h.url("/integrations/status"));
+    BOOST_TEST(anon->result_int() == 401u);
+    BOOST_TEST((*anon)[bh::field::www_authenticate] == "Bearer");
+    auto wrong = intg::http::request::make(bh::verb::get, h.url("/integrations/status"));
+    wrong->bearer(intg::secret("s3cr3t-tokem"));
+    BOOST_TEST((co_await c.send(*wrong))->result_int() == 401u);
+    auto right = intg::http::request::make(bh::verb::get, h.url("/integrations/status"));
+    right->bearer(intg::secret("s3cr3t-token"));
+    BOOST_TEST((co_await c.send(*right))->result_int() == 200u);
+    BOOST_TEST((co_await c.get(h.url("/openapi.json")))->result_int() == 200u);
+    co_await h.server->shutdown(1s);
+    co_await h.reg.shutdown();
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_lets_requests_in_progress_finish) {
+  asio::io_context io;
+  served s(io, [](intg::http::server_request&) -> asio::awaitable<intg::http::server_response> {
+    co_await sleep_for(100ms);
+    co_return intg::http::make_response(bh::status::ok, "finished", "text/plain");
+  });
+  intg::http::client c(io.get_executor());
+  std::optional<intg::result<intg::http::response>> got;
+  auto slow_call = [&]() -> asio::awaitable<void> { got = co_await c.get(local(s.port())); };
+  auto body = [&]() -> asio::awaitable<void> {
+    asio::co_spawn(io, slow_call(), asio::detached);
+    co_await sleep_for(30ms);
+    co_await s.srv.shutdown(2s);
+    BOOST_REQUIRE(got.has_value());
+    BOOST_REQUIRE(got->has_value());
+    BOOST_TEST((*got)->body() == "finished");
+    BOOST_TEST(!(*got)->keep_alive());
+    auto refused = co_await c.get(local(s.port()));
+    BOOST_TEST(!refused);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
