@@ -108,7 +108,7 @@ std::string arg(int argc, char** argv, std::string_view flag, std::string fallba
 asio::awaitable<void> run(intg::config cfg, std::string listen, int seconds, std::string token) {
   auto ex = co_await asio::this_coro::executor;
   intg::http::server deps(ex, upstream(cfg));
-  if (auto r = deps.listen("127.0.0.1", 0); !r) intg::throw_exception_from_error(r.error());
+  if (auto r = deps.listen("127.0.0.1", 0); !r) throw intg::exception(r.error());
   deps.start();
 
   auto metrics = std::make_shared<intg::observability::metrics_registry>();
@@ -133,12 +133,12 @@ asio::awaitable<void> run(intg::config cfg, std::string listen, int seconds, std
   ho.metrics = metrics;
   if (!token.empty()) ho.bearer_token = intg::secret(std::move(token));
   intg::health_server health(ex, registry, std::move(ho));
-  if (auto r = health.listen(listen); !r) intg::throw_exception_from_error(r.error());
+  if (auto r = health.listen(listen); !r) throw intg::exception(r.error());
   health.start();
   const std::string base = "http://" + listen.substr(0, listen.rfind(':')) + ":" + std::to_string(health.port());
   std::cout << "Serving " << registry.size() << " integrations for " << cfg.tenant_ids().size() << " tenants ("
             << cfg.environment() << ") on " << base << "\n";
-  for (auto p : {"/integrations/health", "/integrations/health/spotify_main?tenant=" + cfg.tenant_ids().front(),
+  for (const std::string& p : {std::string("/integrations/health"), "/integrations/health/spotify_main?tenant=" + cfg.tenant_ids().front(),
                  std::string("/integrations/metrics"), std::string("/integrations/status"),
                  std::string("/integrations/dashboard"), std::string("/openapi.json")})
     std::cout << "  " << base << p << "\n";
