@@ -1,5 +1,6 @@
 // Crypto primitives: digests, HMAC (RFC 4231), strict encodings, AES-256-GCM, HKDF (RFC 5869),
-// random bytes and constant-time comparison.
+// random bytes and constant-time comparison; and what is built on them: webhook signatures, the
+// audit log's hash chain, and the secret providers.
 #define BOOST_TEST_MODULE intg crypto
 #include <boost/test/unit_test.hpp>
 
@@ -10,6 +11,19 @@
 #include <intg/crypto/hmac.hpp>
 #include <intg/crypto/kdf.hpp>
 #include <intg/crypto/random.hpp>
+#include <intg/audit.hpp>
+#include <intg/secrets/encrypted_file_store.hpp>
+#include <intg/secrets/env_provider.hpp>
+#include <intg/secrets/file_provider.hpp>
+#include <intg/webhook.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include <set>
 #include <string>
@@ -250,6 +264,339 @@ BOOST_AUTO_TEST_CASE(constant_time_equal_compares_contents_and_lengths) {
   const auto a = crypto::sha256("x"), b = crypto::sha256("x"), c = crypto::sha256("y");
   BOOST_TEST(crypto::constant_time_equal(a, b));
   BOOST_TEST(!crypto::constant_time_equal(a, c));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+/// A fresh directory under the build tree's temp area, removed at the end of the test.
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    path = std::filesystem::temp_directory_path() / ("intg-test-" + crypto::to_hex(crypto::random_bytes(8).value()));
+    std::filesystem::create_directories(path);
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+void spit(const std::filesystem::path& p, std::string_view s) {
+  std::ofstream f(p, std::ios::binary | std::ios::trunc);
+  f << s;
+}
+std::chrono::sys_seconds at(std::int64_t s) { return std::chrono::sys_seconds{std::chrono::seconds{s}}; }
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(webhooks)
+
+const std::string whsec = "whsec_test_secret";
+const std::string body = R"({"id":"evt_1","object":"event"})";
+
+BOOST_AUTO_TEST_CASE(a_stripe_signature_matching_the_raw_body_within_tolerance_verifies) {
+  const auto header = intg::webhook::sign_stripe(body, whsec, at(1700000000));
+  BOOST_TEST(header.substr(0, 13) == "t=1700000000,");
+  // Independently computed: HMAC-SHA256 keyed with the whole whsec_ string over "t.body".
+  BOOST_TEST(header.substr(16) == hex(crypto::hmac_sha256(whsec, "1700000000." + body)));
+  BOOST_TEST(intg::webhook::verify_stripe(body, header, whsec, at(1700000000)).has_value());
+  BOOST_TEST(intg::webhook::verify_stripe(body, header, whsec, at(1700000300)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(each_stripe_failure_mode_has_its_own_error) {
+  const auto now = at(1700000000);
+  const auto good = intg::webhook::sign_stripe(body, whsec, now);
+  const auto v1 = intg::webhook::stripe_v1(body, whsec, 1700000000);
+  using intg::webhook::verify_stripe;
+  BOOST_TEST((verify_stripe(body, "", whsec, now).error() == errc::signature_missing));
+  BOOST_TEST((verify_stripe(body, "  ", whsec, now).error() == errc::signature_missing));
+  BOOST_TEST((verify_stripe(body, "garbage", whsec, now).error() == errc::signature_malformed));
+  BOOST_TEST((verify_stripe(body, "v1=" + v1, whsec, now).error() == errc::signature_malformed));  // no t
+  BOOST_TEST((verify_stripe(body, "t=abc,v1=" + v1, whsec, now).error() == errc::signature_malformed));
+  BOOST_TEST((verify_stripe(body, "t=1,t=2,v1=" + v1, whsec, now).error() == errc::signature_malformed));
+  BOOST_TEST((verify_stripe(body, "t=1700000000,v0=" + v1, whsec, now).error() == errc::signature_scheme_unsupported));
+  BOOST_TEST((verify_stripe(body + " ", good, whsec, now).error() == errc::signature_invalid));
+  BOOST_TEST((verify_stripe(body, good, "whsec_other", now).error() == errc::signature_invalid));
+  BOOST_TEST((verify_stripe(body, good, whsec, at(1700000301)).error() == errc::timestamp_out_of_tolerance));
+  BOOST_TEST((verify_stripe(body, good, whsec, at(1699999699)).error() == errc::timestamp_out_of_tolerance));
+  // A tampered timestamp breaks the signature, not just the tolerance.
+  BOOST_TEST((verify_stripe(body, "t=1700000001,v1=" + v1, whsec, now).error() == errc::signature_invalid));
+  // Custom tolerance; zero disables the time check.
+  BOOST_TEST(verify_stripe(body, good, whsec, at(1700000500), std::chrono::seconds{600}).has_value());
+  BOOST_TEST(verify_stripe(body, good, whsec, at(1900000000), std::chrono::seconds{0}).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(any_of_several_v1_signatures_may_match_during_secret_rotation) {
+  const auto now = at(1700000000);
+  const auto old_sig = intg::webhook::stripe_v1(body, "whsec_old", 1700000000);
+  const auto new_sig = intg::webhook::stripe_v1(body, "whsec_new", 1700000000);
+  const auto header = "t=1700000000,v1=" + old_sig + ",v1=" + new_sig + ",v0=deadbeef";
+  BOOST_TEST(intg::webhook::verify_stripe(body, header, "whsec_old", now).has_value());
+  BOOST_TEST(intg::webhook::verify_stripe(body, header, "whsec_new", now).has_value());
+  BOOST_TEST((intg::webhook::verify_stripe(body, header, "whsec_x", now).error() == errc::signature_invalid));
+  auto parsed = intg::webhook::parse_stripe_signature(" t=1700000000, v1=" + old_sig + " ,v1=" + new_sig).value();
+  BOOST_TEST(parsed.v1.size() == 2u);
+  BOOST_TEST(parsed.timestamp == 1700000000);
+}
+
+BOOST_AUTO_TEST_CASE(generic_hmac_headers_verify_and_fail_clearly) {
+  const std::string secret = "It's a Secret to Everybody";
+  const std::string payload = "Hello, World!";
+  // GitHub's documented example for X-Hub-Signature-256.
+  const std::string header = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+  BOOST_TEST(intg::webhook::sign_hmac_sha256(payload, secret) == header);
+  using intg::webhook::verify_hmac_sha256;
+  BOOST_TEST(verify_hmac_sha256(payload, header, secret).has_value());
+  BOOST_TEST(verify_hmac_sha256(payload, "sha256=757107EA0EB2509FC211221CCE984B8A37570B6D7586C22C46F4379C8B043E17", secret)
+                 .has_value());
+  BOOST_TEST((verify_hmac_sha256(payload, "", secret).error() == errc::signature_missing));
+  BOOST_TEST((verify_hmac_sha256(payload, "sha1=757107ea", secret).error() == errc::signature_malformed));
+  BOOST_TEST((verify_hmac_sha256(payload, "sha256=xyz", secret).error() == errc::signature_malformed));
+  BOOST_TEST((verify_hmac_sha256(payload, "sha256=7571", secret).error() == errc::signature_malformed));
+  BOOST_TEST((verify_hmac_sha256(payload + "!", header, secret).error() == errc::signature_invalid));
+  BOOST_TEST(verify_hmac_sha256(payload, header.substr(7), secret, "").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(audit)
+
+intg::audit_options fixed_clock(intg::fsync_policy p = intg::fsync_policy::every_record) {
+  intg::audit_options o;
+  o.fsync = p;
+  o.now = [] { return std::chrono::system_clock::time_point{std::chrono::milliseconds{1714564800123}}; };
+  return o;
+}
+
+void write_three(const std::filesystem::path& p, intg::audit_options o = fixed_clock()) {
+  auto log = intg::audit_log::open(p, std::move(o)).value();
+  const intg::secret token{"tok_live_very_secret"};
+  BOOST_TEST(log.append({.actor = "alice", .action = "login", .tenant = "t1", .target = "",
+                         .outcome = intg::audit_outcome::success, .details = {{"ip", "10.0.0.1"}, {"mfa", true}}})
+                 .value() == 0u);
+  BOOST_TEST(log.append({.actor = "svc-billing", .action = "token.issue", .tenant = "t1", .target = "stripe",
+                         .outcome = intg::audit_outcome::success, .details = {{"token", token}, {"ttl", 3600}}})
+                 .value() == 1u);
+  BOOST_TEST(log.append({.actor = "mallory", .action = "secret.read", .tenant = "t2", .target = "db_password",
+                         .outcome = intg::audit_outcome::denied})
+                 .value() == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(records_are_chained_json_lines_with_who_what_tenant_when_and_outcome) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  write_three(p);
+  const std::string text = slurp(p);
+  BOOST_TEST(text.find("tok_live_very_secret") == std::string::npos);  // the secret never reaches the file
+  std::istringstream lines(text);
+  std::string line, prev(64, '0');
+  int n = 0;
+  while (std::getline(lines, line)) {
+    auto o = boost::json::parse(line).as_object();
+    BOOST_TEST(o.at("seq").as_int64() == n);
+    BOOST_TEST(o.at("time").as_string() == "2024-05-01T12:00:00.123Z");
+    BOOST_TEST(o.at("prev").as_string() == prev);
+    prev = std::string(o.at("hash").as_string());
+    if (n == 1) {
+      BOOST_TEST(o.at("details").at("token").as_string() == "***");
+      BOOST_TEST(o.at("actor").as_string() == "svc-billing");
+      BOOST_TEST(o.at("tenant").as_string() == "t1");
+    }
+    if (n == 2) BOOST_TEST(o.at("outcome").as_string() == "denied");
+    ++n;
+  }
+  BOOST_TEST(n == 3);
+  auto head = intg::verify_audit_log(p).value();
+  BOOST_TEST(head.records == 3u);
+  BOOST_TEST(head.hash == prev);
+  // Reopening continues the chain.
+  {
+    auto log = intg::audit_log::open(p, fixed_clock()).value();
+    BOOST_TEST(log.append({.actor = "bob", .action = "logout"}).value() == 3u);
+  }
+  BOOST_TEST(intg::verify_audit_log(p).value().records == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(the_verifier_detects_edits_removals_reordering_and_truncation) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  write_three(p);
+  const std::string original = slurp(p);
+  std::vector<std::string> lines;
+  {
+    std::istringstream in(original);
+    std::string l;
+    while (std::getline(in, l)) lines.push_back(l + "\n");
+  }
+  auto expect_violation = [&](const std::string& content, const char* what, bool keep_head = true) {
+    spit(p, content);
+    if (!keep_head) std::filesystem::remove(p.string() + ".head");
+    auto r = intg::verify_audit_log(p);
+    BOOST_TEST(r.has_error(), what);
+    if (r.has_error()) BOOST_TEST((r.error() == errc::integrity_violation), what << ": " << r.error());
+    // A broken log is not extended either.
+    if (r.has_error()) BOOST_TEST(intg::audit_log::open(p, fixed_clock()).has_error(), what);
+  };
+  std::string edited = original;
+  edited.replace(edited.find("mallory"), 7, "mallorz");
+  expect_violation(edited, "edited field");
+  std::string outcome = original;
+  outcome.replace(outcome.find("denied"), 6, "succes");
+  expect_violation(outcome, "edited outcome");
+  expect_violation(lines[0] + lines[2], "removed middle record");
+  expect_violation(lines[1] + lines[2], "removed first record");
+  expect_violation(lines[1] + lines[0] + lines[2], "reordered records");
+  expect_violation(lines[0] + lines[1] + lines[2].substr(0, 40), "partial last line");
+  expect_violation(lines[0] + lines[1], "truncated at the end (head file says 3)");
+  // Without the head file, an end truncation cannot be seen from the file alone, but the
+  // caller's own copy of the head catches it.
+  spit(p, lines[0] + lines[1]);
+  std::filesystem::remove(p.string() + ".head");
+  BOOST_TEST(intg::verify_audit_log(p).has_value());
+  intg::audit_head kept{3, std::string(boost::json::parse(lines[2]).at("hash").as_string())};
+  BOOST_TEST((intg::verify_audit_log(p, {}, kept).error() == errc::integrity_violation));
+  // Rewriting the tail with a recomputed chain is caught by the head's hash.
+  spit(p, original);
+  BOOST_TEST(intg::verify_audit_log(p, {}, kept).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_keyed_chain_cannot_be_recomputed_without_the_key) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  auto opts = fixed_clock();
+  opts.chain_key = intg::secret{"chain key"};
+  write_three(p, std::move(opts));
+  BOOST_TEST(intg::verify_audit_log(p, "chain key").has_value());
+  BOOST_TEST((intg::verify_audit_log(p).error() == errc::integrity_violation));
+  BOOST_TEST((intg::verify_audit_log(p, "other key").error() == errc::integrity_violation));
+}
+
+BOOST_AUTO_TEST_CASE(fsync_policies_all_produce_verifiable_logs_and_concurrent_appends_stay_chained) {
+  for (auto policy : {intg::fsync_policy::every_record, intg::fsync_policy::every_n, intg::fsync_policy::never}) {
+    temp_dir d;
+    const auto p = d.path / "audit.jsonl";
+    {
+      auto o = fixed_clock(policy);
+      o.fsync_every = 7;
+      auto log = intg::audit_log::open(p, std::move(o)).value();
+      std::vector<std::thread> threads;
+      for (int t = 0; t < 4; ++t)
+        threads.emplace_back([&log, t] {
+          for (int i = 0; i < 25; ++i)
+            BOOST_REQUIRE(log.append({.actor = "worker", .action = "call", .details = {{"thread", t}, {"i", i}}}));
+        });
+      for (auto& t : threads) t.join();
+      BOOST_TEST(log.head().records == 100u);
+    }  // the destructor syncs and writes the head
+    auto head = intg::verify_audit_log(p);
+    BOOST_TEST_REQUIRE(head.has_value());
+    BOOST_TEST(head->records == 100u);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(secrets)
+
+BOOST_AUTO_TEST_CASE(the_env_provider_reads_variables_and_reports_missing_ones_by_name_only) {
+  ::setenv("INTG_TEST_API_KEY", "sk_live_123", 1);
+  intg::secrets::env_provider env{"INTG_TEST_"};
+  BOOST_TEST(env.get("API_KEY").value().reveal() == "sk_live_123");
+  auto missing = env.get("NOPE");
+  BOOST_TEST((missing.error() == errc::not_found));
+  BOOST_TEST(std::string(missing.error().message()).find("INTG_TEST_NOPE") != std::string::npos);
+  std::ostringstream os;
+  os << env.get("API_KEY").value();
+  BOOST_TEST(os.str() == "***");
+}
+
+BOOST_AUTO_TEST_CASE(the_file_provider_reads_each_time_and_cannot_escape_its_directory) {
+  temp_dir d;
+  spit(d.path / "db_password", "hunter2\n");
+  intg::secrets::file_provider files{d.path};
+  BOOST_TEST(files.get("db_password").value().reveal() == "hunter2");
+  spit(d.path / "db_password", "hunter3\r\n");  // rotated in place
+  BOOST_TEST(files.get("db_password").value().reveal() == "hunter3");
+  BOOST_TEST((files.get("missing").error() == errc::not_found));
+  for (auto bad : {"../etc/passwd", ".hidden", "a/b", ""}) BOOST_TEST((files.get(bad).error() == errc::invalid_argument));
+}
+
+BOOST_AUTO_TEST_CASE(the_encrypted_store_round_trips_and_keeps_only_ciphertext_on_disk) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  const std::string key = crypto::random_bytes(32).value();
+  auto store = intg::secrets::encrypted_file_store::open(p, intg::secret{key}).value();
+  BOOST_TEST(store.put("db_password", intg::secret{"correct horse battery staple"}));
+  BOOST_TEST(store.put("api_key", intg::secret{"sk_live_abc"}));
+  BOOST_TEST(store.get("db_password").value().reveal() == "correct horse battery staple");
+  BOOST_TEST(store.version("db_password").value() == 1u);
+  const std::string on_disk = slurp(p);
+  BOOST_TEST(on_disk.find("correct horse") == std::string::npos);
+  BOOST_TEST(on_disk.find("sk_live") == std::string::npos);
+  BOOST_TEST(on_disk.find("intg-secrets/1") != std::string::npos);
+  BOOST_TEST(((std::filesystem::status(p).permissions() & std::filesystem::perms::others_read) == std::filesystem::perms::none));
+  // The documented format: base64(nonce|ciphertext|tag), AAD "intg-secrets/1\n<name>\n<version>".
+  auto doc = boost::json::parse(on_disk).as_object();
+  auto sealed = crypto::base64_decode(std::string_view(doc.at("secrets").at("api_key").at("value").as_string())).value();
+  BOOST_TEST(crypto::aes256gcm_decrypt(bytes(key), sealed, "intg-secrets/1\napi_key\n1").value() == "sk_live_abc");
+  // A wrong key cannot read it.
+  auto wrong = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'x')}).value();
+  BOOST_TEST((wrong.get("api_key").error() == errc::decryption_failed));
+  BOOST_TEST((store.get("nope").error() == errc::not_found));
+  BOOST_TEST(store.remove("api_key"));
+  BOOST_TEST((store.get("api_key").error() == errc::not_found));
+}
+
+BOOST_AUTO_TEST_CASE(values_moved_between_names_fail_to_decrypt) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  auto store = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
+  BOOST_TEST(store.put("a", intg::secret{"value-a"}));
+  BOOST_TEST(store.put("b", intg::secret{"value-b"}));
+  auto doc = boost::json::parse(slurp(p)).as_object();
+  auto& secrets = doc.at("secrets").as_object();
+  std::swap(secrets.at("a").as_object().at("value"), secrets.at("b").as_object().at("value"));
+  spit(p, boost::json::serialize(doc));
+  BOOST_TEST((store.get("a").error() == errc::decryption_failed));
+  spit(p, "{not json");
+  BOOST_TEST((store.get("a").error() == errc::config_error));
+}
+
+BOOST_AUTO_TEST_CASE(rotation_is_seen_by_other_readers_without_restart) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  ::setenv("INTG_TEST_STORE_KEY", crypto::base64_encode(std::string(32, 'q')).c_str(), 1);
+  auto writer = intg::secrets::encrypted_file_store::open_with_env_key(p, "INTG_TEST_STORE_KEY").value();
+  auto reader = intg::secrets::encrypted_file_store::open_with_env_key(p, "INTG_TEST_STORE_KEY").value();
+  BOOST_TEST(writer.put("token", intg::secret{"v1"}));
+  BOOST_TEST(reader.get("token").value().reveal() == "v1");
+  BOOST_TEST(writer.put("token", intg::secret{"v2"}));  // rotate
+  BOOST_TEST(reader.get("token").value().reveal() == "v2");
+  BOOST_TEST(reader.version("token").value() == 2u);
+  // Re-encrypting under a new key: the writer keeps working, a reader with the old key cannot.
+  BOOST_TEST(writer.rekey(intg::secret{std::string(32, 'n')}));
+  BOOST_TEST(writer.get("token").value().reveal() == "v2");
+  BOOST_TEST((reader.get("token").error() == errc::decryption_failed));
+  ::unsetenv("INTG_TEST_MISSING_KEY");
+  BOOST_TEST((intg::secrets::encrypted_file_store::open_with_env_key(p, "INTG_TEST_MISSING_KEY").error() == errc::config_error));
+  BOOST_TEST((intg::secrets::encrypted_file_store::open(p, intg::secret{"short"}).error() == errc::invalid_argument));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_writers_in_one_process_do_not_lose_updates) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t)
+    threads.emplace_back([&, t] {
+      // Separate store objects, as separate processes would have: the file lock serialises them.
+      auto s = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
+      for (int i = 0; i < 5; ++i) BOOST_REQUIRE(s.put("k" + std::to_string(t) + "_" + std::to_string(i), intg::secret{"v"}));
+    });
+  for (auto& t : threads) t.join();
+  auto s = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
+  BOOST_TEST(s.names().value().size() == 20u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
