@@ -1,4 +1,5 @@
-// Authentication: OTP (RFC 4226 / 6238), PKCE (RFC 7636), JWK and JWT (RFC 7515 / 7517 / 7519).
+// Authentication: OTP (RFC 4226 / 6238), PKCE (RFC 7636), JWK and JWT (RFC 7515 / 7517 / 7519),
+// OAuth 2.0 token parsing and request bodies, and the single-flight token manager.
 #define BOOST_TEST_MODULE intg auth
 #include <boost/test/unit_test.hpp>
 
@@ -8,7 +9,9 @@
 #include <intg/auth/jwk.hpp>
 #include <intg/auth/jwt.hpp>
 #include <intg/auth/otp.hpp>
+#include <intg/auth/oauth2.hpp>
 #include <intg/auth/pkce.hpp>
+#include <intg/auth/token_manager.hpp>
 #include <intg/crypto/encoding.hpp>
 
 #include <boost/json/parse.hpp>
@@ -491,6 +494,236 @@ BOOST_AUTO_TEST_CASE(rfc_8037_ed25519_keys_parse) {
   auto sig = jwt::detail::sign_bytes(*jwt::detail::find_algorithm("EdDSA"), *k, input).value();
   BOOST_TEST(intg::crypto::base64url_encode(sig) ==
              "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace oauth2 = intg::auth::oauth2;
+
+BOOST_AUTO_TEST_SUITE(oauth2_messages)
+
+BOOST_AUTO_TEST_CASE(a_success_body_becomes_a_token) {
+  auto t = oauth2::parse_token_response(
+               R"({"access_token":"at-123","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-9","scope":"read write"})")
+               .value();
+  BOOST_TEST(t.access_token.reveal() == "at-123");
+  BOOST_TEST(t.token_type == "Bearer");
+  BOOST_TEST(t.expires_in->count() == 3600);
+  BOOST_TEST(t.refresh_token.reveal() == "rt-9");
+  BOOST_TEST(t.scope == "read write");
+  BOOST_TEST(oauth2::parse_token_response(R"({"access_token":"x","expires_in":"120"})").value().expires_in->count() == 120);
+  BOOST_TEST(!oauth2::parse_token_response(R"({"access_token":"x"})").value().expires_in);
+  std::ostringstream os;
+  os << t.access_token << t.refresh_token;
+  BOOST_TEST(os.str() == "******");
+}
+
+BOOST_AUTO_TEST_CASE(error_bodies_become_clear_errors_and_invalid_grant_is_not_transient) {
+  auto g = oauth2::parse_token_response(R"({"error":"invalid_grant","error_description":"Token has been expired or revoked."})", 400);
+  BOOST_TEST((g.error() == errc::invalid_grant));
+  BOOST_TEST(g.error().http_status() == 400);
+  BOOST_TEST(g.error().to_string() == "OAuth grant refused (HTTP 400): token endpoint: invalid_grant: Token has been expired or revoked.");
+  BOOST_TEST(!intg::is_transient(g.error()));
+  BOOST_TEST((oauth2::parse_token_response(R"({"error":"invalid_client"})", 401).error() == errc::unauthorized));
+  auto busy = oauth2::parse_token_response(R"({"error":"temporarily_unavailable"})", 503);
+  BOOST_TEST((busy.error() == errc::unavailable));
+  BOOST_TEST(intg::is_transient(busy.error()));
+  BOOST_TEST((oauth2::parse_token_response(R"({"error":"invalid_scope"})", 400).error() == errc::invalid_argument));
+  BOOST_TEST((oauth2::parse_token_response("<html>Bad Gateway</html>", 502).error() == errc::http_error));
+  BOOST_TEST((oauth2::parse_token_response("{}", 500).error() == errc::http_error));
+  // Malformed success bodies.
+  for (auto bad : {"{}", R"({"access_token":""})", R"({"access_token":7})", R"({"access_token":"x","expires_in":-5})",
+                   R"({"access_token":"x","expires_in":"soon"})", R"({"access_token":"x","access_token":"y"})", "[]",
+                   R"({"access_token":"x","refresh_token":1})", R"({"error":5})"})
+    BOOST_TEST((oauth2::parse_token_response(bad).error() == errc::invalid_response), bad);
+  // Control characters in the server's description do not reach our messages.
+  auto ctl = oauth2::parse_token_response("{\"error\":\"invalid_grant\",\"error_description\":\"a\\nb\"}", 400);
+  BOOST_TEST(std::string(ctl.error().message()).find('\n') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(request_bodies_are_form_encoded_with_the_chosen_client_authentication) {
+  const oauth2::client basic{"my client", intg::secret{"s3cr&t"}, oauth2::client_auth::basic};
+  auto r = oauth2::client_credentials_request(basic, "read write");
+  BOOST_TEST(r.body.reveal() == "grant_type=client_credentials&scope=read+write");
+  BOOST_TEST(r.authorization.reveal() == "Basic " + intg::crypto::base64_encode("my+client:s3cr%26t"));
+  const oauth2::client post{"id", intg::secret{"sec"}, oauth2::client_auth::post};
+  BOOST_TEST(oauth2::refresh_token_request(post, intg::secret{"rt/1"}).body.reveal() ==
+             "grant_type=refresh_token&refresh_token=rt%2F1&client_id=id&client_secret=sec");
+  const oauth2::client pub{"spa", {}, oauth2::client_auth::none};
+  const intg::secret verifier{"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"};
+  auto code = oauth2::authorization_code_request(pub, "c0de", "https://app/cb", verifier);
+  BOOST_TEST(code.body.reveal() ==
+             "grant_type=authorization_code&code=c0de&redirect_uri=https%3A%2F%2Fapp%2Fcb"
+             "&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk&client_id=spa");
+  BOOST_TEST(code.authorization.empty());
+  BOOST_TEST(oauth2::authorization_url("https://idp/authorize", "spa", "https://app/cb", "openid email", "xyz",
+                                       auth::pkce_challenge(verifier.reveal())) ==
+             "https://idp/authorize?response_type=code&client_id=spa&redirect_uri=https%3A%2F%2Fapp%2Fcb"
+             "&scope=openid+email&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+             "&code_challenge_method=S256");
+}
+
+BOOST_AUTO_TEST_CASE(a_service_account_signs_the_jwt_bearer_assertion_google_expects) {
+  auto key = auth::jwk::generate("RSA").value();
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key.pkey(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  std::string pem(data, static_cast<std::size_t>(BIO_get_mem_data(bio, &data)));
+  pem.assign(data, pem.size());
+  BIO_free(bio);
+  json::object file{{"type", "service_account"}, {"project_id", "p"}, {"private_key_id", "kid-42"},
+                    {"private_key", pem}, {"client_email", "robot@p.iam.gserviceaccount.com"},
+                    {"token_uri", "https://oauth2.googleapis.com/token"}};
+  auto sa = oauth2::service_account::from_json(json::serialize(file)).value();
+  auto assertion = oauth2::jwt_bearer_assertion(sa, "https://www.googleapis.com/auth/cloud-platform", tp(1700000000)).value();
+  auto decoded = jwt::decode(assertion.reveal()).value();
+  BOOST_TEST(decoded.alg == "RS256");
+  BOOST_TEST(decoded.kid == "kid-42");
+  BOOST_TEST(decoded.header.at("typ").as_string() == "JWT");
+  auto claims = jwt::verify(assertion.reveal(), key,
+                            {.now = tp(1700000010), .issuer = "robot@p.iam.gserviceaccount.com",
+                             .audience = "https://oauth2.googleapis.com/token", .required_claims = {"scope"}})
+                    .value();
+  BOOST_TEST(claims.at("exp").as_int64() - claims.at("iat").as_int64() == 3600);
+  BOOST_TEST(oauth2::jwt_bearer_request(assertion).body.reveal() ==
+             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + std::string(assertion.reveal()));
+  BOOST_TEST((oauth2::jwt_bearer_assertion(sa, "s", tp(0), {}, 7200s).error() == errc::invalid_argument));
+  file["type"] = "authorized_user";
+  BOOST_TEST((oauth2::service_account::from_json(json::serialize(file)).error() == errc::config_error));
+  file["type"] = "service_account";
+  file["private_key"] = "not a key";
+  BOOST_TEST((oauth2::service_account::from_json(json::serialize(file)).error() == errc::config_error));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(token_manager)
+
+namespace asio = boost::asio;
+
+/// A simulated token endpoint: each fetch takes one second of manual-clock time, then answers
+/// with the next scripted body (parsed like a real response).
+struct fake_endpoint {
+  intg::manual_clock clock;
+  asio::any_io_executor ex;
+  std::shared_ptr<std::vector<std::pair<int, std::string>>> script = std::make_shared<std::vector<std::pair<int, std::string>>>();
+  std::shared_ptr<int> calls = std::make_shared<int>(0);
+  std::shared_ptr<std::string> last_refresh_token = std::make_shared<std::string>();
+
+  asio::awaitable<intg::result<oauth2::token>> operator()(const oauth2::token* previous) const {
+    const auto i = static_cast<std::size_t>((*calls)++);
+    *last_refresh_token = previous ? std::string(previous->refresh_token.reveal()) : "";
+    auto timer = clock.make_timer(ex);
+    timer.expires_after(1s);
+    co_await timer.async_wait(asio::use_awaitable);
+    const auto& [status, body] = (*script)[std::min(i, script->size() - 1)];
+    co_return oauth2::parse_token_response(body, status);
+  }
+};
+
+struct fixture {
+  asio::io_context io;
+  // poll() does nothing once a context has run out of work: keep it from running out.
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  fake_endpoint endpoint{intg::manual_clock{}, io.get_executor()};
+  oauth2::token_manager<fake_endpoint, intg::manual_clock> manager{io.get_executor(), endpoint, {.refresh_margin = 60s},
+                                                                   endpoint.clock};
+  std::vector<std::shared_ptr<std::optional<intg::result<oauth2::token>>>> start(int n) {
+    std::vector<std::shared_ptr<std::optional<intg::result<oauth2::token>>>> out;
+    for (int i = 0; i < n; ++i) out.push_back(test::start(io, manager.get()));
+    io.poll();
+    return out;
+  }
+  void advance(intg::duration d) {
+    endpoint.clock.advance(d);
+    io.poll();
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(a_hundred_concurrent_callers_share_one_fetch, fixture) {
+  *endpoint.script = {{200, R"({"access_token":"t1","expires_in":3600,"refresh_token":"r1"})"}};
+  auto results = start(100);
+  BOOST_TEST(*endpoint.calls == 1);
+  for (auto& r : results) BOOST_TEST(!r->has_value());  // all waiting on the one fetch
+  advance(1s);
+  for (auto& r : results) {
+    BOOST_TEST_REQUIRE(r->has_value());
+    BOOST_TEST((**r)->access_token.reveal() == "t1");
+  }
+  BOOST_TEST(*endpoint.calls == 1);
+  BOOST_TEST(manager.fetches() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_token_is_cached_then_refreshed_a_margin_before_expiry_with_its_refresh_token, fixture) {
+  *endpoint.script = {{200, R"({"access_token":"t1","expires_in":3600,"refresh_token":"r1"})"},
+                      {200, R"({"access_token":"t2","expires_in":3600})"}};
+  auto first = start(1);
+  advance(1s);
+  BOOST_TEST((**first[0])->access_token.reveal() == "t1");
+  BOOST_TEST(endpoint.last_refresh_token->empty());
+  // Expiry is counted from the start of the fetch: t0 + 3600 s. Up to t0 + 3540 s it is cached.
+  advance(3538s);
+  auto cached = start(10);
+  for (auto& r : cached) BOOST_TEST((**r)->access_token.reveal() == "t1");
+  BOOST_TEST(*endpoint.calls == 1);
+  advance(1s);  // now within the 60 s margin
+  auto refreshed = start(10);
+  BOOST_TEST(*endpoint.calls == 2);
+  BOOST_TEST(*endpoint.last_refresh_token == "r1");  // the source saw the previous token
+  advance(1s);
+  for (auto& r : refreshed) BOOST_TEST((**r)->access_token.reveal() == "t2");
+  auto header = test::start(io, manager.authorization());
+  io.poll();
+  BOOST_TEST((*header)->value().reveal() == "Bearer t2");
+}
+
+BOOST_FIXTURE_TEST_CASE(invalid_grant_reaches_every_waiter_and_stops_refreshing_until_reset, fixture) {
+  *endpoint.script = {{400, R"({"error":"invalid_grant","error_description":"revoked"})"},
+                      {200, R"({"access_token":"t3","expires_in":60})"}};
+  auto results = start(5);
+  advance(1s);
+  for (auto& r : results) BOOST_TEST(((**r).error() == errc::invalid_grant));
+  auto again = start(3);
+  for (auto& r : again) BOOST_TEST(((**r).error() == errc::invalid_grant));
+  BOOST_TEST(*endpoint.calls == 1);  // no further requests
+  manager.reset();
+  auto fresh = start(1);
+  advance(1s);
+  BOOST_TEST((**fresh[0])->access_token.reveal() == "t3");
+  BOOST_TEST(*endpoint.calls == 2);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_transient_failure_serves_the_still_valid_token_and_is_retried_next_time, fixture) {
+  *endpoint.script = {{200, R"({"access_token":"t1","expires_in":600})"},
+                      {503, R"({"error":"temporarily_unavailable"})"},
+                      {200, R"({"access_token":"t2","expires_in":600})"}};
+  start(1);
+  advance(1s);
+  advance(550s);  // within the margin, not expired
+  auto during = start(4);
+  advance(1s);
+  for (auto& r : during) BOOST_TEST((**r)->access_token.reveal() == "t1");
+  BOOST_TEST(*endpoint.calls == 2);
+  auto next = start(1);
+  advance(1s);
+  BOOST_TEST((**next[0])->access_token.reveal() == "t2");
+  BOOST_TEST(*endpoint.calls == 3);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_transient_failure_without_a_valid_token_is_reported_to_all_waiters_once, fixture) {
+  *endpoint.script = {{503, R"({"error":"temporarily_unavailable"})"}, {200, R"({"access_token":"t1"})"}};
+  auto results = start(20);
+  advance(1s);
+  for (auto& r : results) BOOST_TEST(((**r).error() == errc::unavailable));
+  BOOST_TEST(*endpoint.calls == 1);
+  auto later = start(1);
+  advance(1s);
+  BOOST_TEST((**later[0])->access_token.reveal() == "t1");
+  BOOST_TEST(!(**later[0])->expires_at);  // no expires_in: cached until invalidated
+  manager.invalidate();
+  start(1);
+  BOOST_TEST(*endpoint.calls == 3);
+  advance(1s);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
