@@ -1,6 +1,7 @@
 // Counts heap allocations at the malloc level (malloc, calloc, realloc, aligned_alloc,
 // posix_memalign, memalign), which also sees the coroutine frames Asio takes from aligned_alloc
 // and that a counting operator new would miss. Include in exactly one translation unit (glibc).
+// noexcept as glibc (and GCC's <mm_malloc.h>) declare them in C++.
 #pragma once
 
 #include <atomic>
@@ -21,27 +22,27 @@ inline std::uint64_t allocation_count() noexcept { return allocations.load(std::
 }  // namespace bench
 
 extern "C" {
-void* malloc(std::size_t n) {
+void* malloc(std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_malloc(n);
 }
-void* calloc(std::size_t n, std::size_t s) {
+void* calloc(std::size_t n, std::size_t s) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_calloc(n, s);
 }
-void* realloc(void* p, std::size_t n) {
+void* realloc(void* p, std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_realloc(p, n);
 }
-void* aligned_alloc(std::size_t a, std::size_t n) {
+void* aligned_alloc(std::size_t a, std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_memalign(a, n);
 }
-void* memalign(std::size_t a, std::size_t n) {
+void* memalign(std::size_t a, std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   return __libc_memalign(a, n);
 }
-int posix_memalign(void** out, std::size_t a, std::size_t n) {
+int posix_memalign(void** out, std::size_t a, std::size_t n) noexcept {
   bench::allocations.fetch_add(1, std::memory_order_relaxed);
   void* p = __libc_memalign(a, n);
   if (!p) return ENOMEM;

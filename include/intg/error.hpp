@@ -37,6 +37,22 @@ enum class errc {
   disabled,                 ///< the integration is disabled
   config_error,             ///< configuration is missing, malformed or inconsistent
   unauthorized,             ///< credentials were missing or refused
+  // Security (auth, crypto, secrets, audit, webhooks). None of them is transient.
+  signature_invalid,        ///< a signature or MAC did not match
+  signature_missing,        ///< no signature was supplied (e.g. an empty signature header)
+  signature_malformed,      ///< a signature header or value could not be parsed
+  signature_scheme_unsupported,  ///< a signature header carried no signature of a supported scheme
+  timestamp_out_of_tolerance,    ///< a signed timestamp is too old (or too far in the future)
+  token_malformed,          ///< a token's structure or encoding is invalid (segments, base64, JSON)
+  token_expired,            ///< a token's `exp` is in the past (beyond the leeway)
+  token_not_yet_valid,      ///< a token's `nbf` or `iat` is in the future (beyond the leeway)
+  claim_invalid,            ///< a claim (iss, aud, a required claim) is missing or does not match
+  algorithm_invalid,        ///< the algorithm is `none`, unknown, or does not fit the key
+  key_invalid,              ///< a key is malformed, too short, or unfit for the operation
+  decryption_failed,        ///< authenticated decryption failed: wrong key, wrong AAD or tampered data
+  replayed,                 ///< a one-time value (OTP code, nonce) was already used
+  integrity_violation,      ///< an append-only log or chained record failed verification
+  crypto_failure,           ///< OpenSSL reported an internal failure (out of memory, no provider)
 };
 
 namespace detail {
@@ -65,6 +81,21 @@ class intg_category final : public boost::system::error_category {
       case errc::disabled: return "integration disabled";
       case errc::config_error: return "configuration error";
       case errc::unauthorized: return "unauthorized";
+      case errc::signature_invalid: return "signature does not match";
+      case errc::signature_missing: return "signature missing";
+      case errc::signature_malformed: return "signature malformed";
+      case errc::signature_scheme_unsupported: return "no signature with a supported scheme";
+      case errc::timestamp_out_of_tolerance: return "timestamp outside the tolerance";
+      case errc::token_malformed: return "token malformed";
+      case errc::token_expired: return "token expired";
+      case errc::token_not_yet_valid: return "token not yet valid";
+      case errc::claim_invalid: return "claim invalid";
+      case errc::algorithm_invalid: return "algorithm not allowed for this key";
+      case errc::key_invalid: return "key invalid";
+      case errc::decryption_failed: return "decryption failed";
+      case errc::replayed: return "replayed";
+      case errc::integrity_violation: return "integrity violation";
+      case errc::crypto_failure: return "cryptographic library failure";
     }
     return "unknown intg error";
   }

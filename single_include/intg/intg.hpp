@@ -60,6 +60,22 @@ enum class errc {
   disabled,                 ///< the integration is disabled
   config_error,             ///< configuration is missing, malformed or inconsistent
   unauthorized,             ///< credentials were missing or refused
+  // Security (auth, crypto, secrets, audit, webhooks). None of them is transient.
+  signature_invalid,        ///< a signature or MAC did not match
+  signature_missing,        ///< no signature was supplied (e.g. an empty signature header)
+  signature_malformed,      ///< a signature header or value could not be parsed
+  signature_scheme_unsupported,  ///< a signature header carried no signature of a supported scheme
+  timestamp_out_of_tolerance,    ///< a signed timestamp is too old (or too far in the future)
+  token_malformed,          ///< a token's structure or encoding is invalid (segments, base64, JSON)
+  token_expired,            ///< a token's `exp` is in the past (beyond the leeway)
+  token_not_yet_valid,      ///< a token's `nbf` or `iat` is in the future (beyond the leeway)
+  claim_invalid,            ///< a claim (iss, aud, a required claim) is missing or does not match
+  algorithm_invalid,        ///< the algorithm is `none`, unknown, or does not fit the key
+  key_invalid,              ///< a key is malformed, too short, or unfit for the operation
+  decryption_failed,        ///< authenticated decryption failed: wrong key, wrong AAD or tampered data
+  replayed,                 ///< a one-time value (OTP code, nonce) was already used
+  integrity_violation,      ///< an append-only log or chained record failed verification
+  crypto_failure,           ///< OpenSSL reported an internal failure (out of memory, no provider)
 };
 
 namespace detail {
@@ -88,6 +104,21 @@ class intg_category final : public boost::system::error_category {
       case errc::disabled: return "integration disabled";
       case errc::config_error: return "configuration error";
       case errc::unauthorized: return "unauthorized";
+      case errc::signature_invalid: return "signature does not match";
+      case errc::signature_missing: return "signature missing";
+      case errc::signature_malformed: return "signature malformed";
+      case errc::signature_scheme_unsupported: return "no signature with a supported scheme";
+      case errc::timestamp_out_of_tolerance: return "timestamp outside the tolerance";
+      case errc::token_malformed: return "token malformed";
+      case errc::token_expired: return "token expired";
+      case errc::token_not_yet_valid: return "token not yet valid";
+      case errc::claim_invalid: return "claim invalid";
+      case errc::algorithm_invalid: return "algorithm not allowed for this key";
+      case errc::key_invalid: return "key invalid";
+      case errc::decryption_failed: return "decryption failed";
+      case errc::replayed: return "replayed";
+      case errc::integrity_violation: return "integrity violation";
+      case errc::crypto_failure: return "cryptographic library failure";
     }
     return "unknown intg error";
   }
@@ -6426,4 +6457,3115 @@ using health_server = basic_health_server<registry>;
 
 }  // namespace intg
 // ---- end intg/health_server.hpp ----
+// ---- begin intg/crypto/hash.hpp ----
+// SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface.
+
+// ---- begin intg/crypto/detail/openssl.hpp ----
+// Owning handles for OpenSSL objects and the conversion of OpenSSL's error queue into an
+// intg::error. Internal to intg::crypto and intg::auth.
+
+
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/param_build.h>
+
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace intg::crypto::detail {
+
+template <class T, void (*Free)(T*)>
+struct deleter {
+  void operator()(T* p) const noexcept { Free(p); }
+};
+
+using md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, deleter<EVP_MD_CTX, EVP_MD_CTX_free>>;
+using cipher_ctx_ptr = std::unique_ptr<EVP_CIPHER_CTX, deleter<EVP_CIPHER_CTX, EVP_CIPHER_CTX_free>>;
+using cipher_ptr = std::unique_ptr<EVP_CIPHER, deleter<EVP_CIPHER, EVP_CIPHER_free>>;
+using pkey_ptr = std::unique_ptr<EVP_PKEY, deleter<EVP_PKEY, EVP_PKEY_free>>;
+using pkey_ctx_ptr = std::unique_ptr<EVP_PKEY_CTX, deleter<EVP_PKEY_CTX, EVP_PKEY_CTX_free>>;
+using kdf_ptr = std::unique_ptr<EVP_KDF, deleter<EVP_KDF, EVP_KDF_free>>;
+using kdf_ctx_ptr = std::unique_ptr<EVP_KDF_CTX, deleter<EVP_KDF_CTX, EVP_KDF_CTX_free>>;
+using bn_ptr = std::unique_ptr<BIGNUM, deleter<BIGNUM, BN_clear_free>>;
+using param_bld_ptr = std::unique_ptr<OSSL_PARAM_BLD, deleter<OSSL_PARAM_BLD, OSSL_PARAM_BLD_free>>;
+using params_ptr = std::unique_ptr<OSSL_PARAM, deleter<OSSL_PARAM, OSSL_PARAM_free>>;
+
+/// An intg::error for a failed OpenSSL call. The error queue is drained so that a later, unrelated
+/// failure is not blamed on this one; its last reason (never key material) goes in the message.
+inline error openssl_error(errc code, std::string_view what) {
+  unsigned long last = 0;
+  while (unsigned long e = ERR_get_error()) last = e;
+  std::string msg(what);
+  if (last != 0) {
+    char buf[256];
+    ERR_error_string_n(last, buf, sizeof buf);
+    msg += " (";
+    msg += buf;
+    msg += ')';
+  }
+  return error{code, std::move(msg)};
+}
+
+/// Drops whatever OpenSSL queued (used when a failure is an expected answer, e.g. a bad signature).
+inline void clear_errors() noexcept { ERR_clear_error(); }
+
+inline const unsigned char* uchar(std::string_view s) noexcept {
+  return reinterpret_cast<const unsigned char*>(s.data());
+}
+
+}  // namespace intg::crypto::detail
+// ---- end intg/crypto/detail/openssl.hpp ----
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace intg::crypto {
+
+namespace detail {
+template <std::size_t N>
+std::array<std::uint8_t, N> digest(const EVP_MD* md, std::string_view data) {
+  std::array<std::uint8_t, N> out{};
+  unsigned int len = 0;
+  // Fails only when OpenSSL cannot allocate or has no provider: a broken process, not bad input.
+  if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N)
+    throw intg::exception(openssl_error(errc::crypto_failure, "EVP_Digest failed"));
+  return out;
+}
+}  // namespace detail
+
+/// SHA-256 of `data`.
+inline std::array<std::uint8_t, 32> sha256(std::string_view data) { return detail::digest<32>(EVP_sha256(), data); }
+/// SHA-384 of `data`.
+inline std::array<std::uint8_t, 48> sha384(std::string_view data) { return detail::digest<48>(EVP_sha384(), data); }
+/// SHA-512 of `data`.
+inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detail::digest<64>(EVP_sha512(), data); }
+
+}  // namespace intg::crypto
+// ---- end intg/crypto/hash.hpp ----
+// ---- begin intg/crypto/hmac.hpp ----
+// HMAC (RFC 2104) with SHA-1 and SHA-2 through OpenSSL's EVP_MAC interface.
+
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace intg::crypto {
+
+/// The digests HMAC is offered with. SHA-1 exists for HOTP/TOTP (RFC 4226), nothing else.
+enum class hmac_hash { sha1, sha256, sha384, sha512 };
+
+inline constexpr std::size_t digest_size(hmac_hash h) noexcept {
+  switch (h) {
+    case hmac_hash::sha1: return 20;
+    case hmac_hash::sha256: return 32;
+    case hmac_hash::sha384: return 48;
+    case hmac_hash::sha512: return 64;
+  }
+  return 0;
+}
+
+inline constexpr const char* digest_name(hmac_hash h) noexcept {
+  switch (h) {
+    case hmac_hash::sha1: return "SHA1";
+    case hmac_hash::sha256: return "SHA256";
+    case hmac_hash::sha384: return "SHA384";
+    case hmac_hash::sha512: return "SHA512";
+  }
+  return "SHA256";
+}
+
+namespace detail {
+inline void hmac_into(hmac_hash h, std::string_view key, std::string_view data, unsigned char* out, std::size_t cap) {
+  // OpenSSL treats a null key pointer as "no key"; an empty key is a valid (if weak) HMAC key.
+  static const unsigned char empty = 0;
+  const unsigned char* k = key.empty() ? &empty : uchar(key);
+  std::size_t len = 0;
+  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, digest_name(h), nullptr, k, key.size(), uchar(data), data.size(), out, cap,
+                 &len) ||
+      len != digest_size(h))
+    throw intg::exception(openssl_error(errc::crypto_failure, "HMAC failed"));
+}
+}  // namespace detail
+
+/// HMAC of `data` keyed with `key`, as raw bytes (digest_size(h) of them).
+inline std::string hmac(hmac_hash h, std::string_view key, std::string_view data) {
+  std::string out(digest_size(h), '\0');
+  detail::hmac_into(h, key, data, reinterpret_cast<unsigned char*>(out.data()), out.size());
+  return out;
+}
+
+/// HMAC-SHA256 of `data` keyed with `key`.
+inline std::array<std::uint8_t, 32> hmac_sha256(std::string_view key, std::string_view data) {
+  std::array<std::uint8_t, 32> out{};
+  detail::hmac_into(hmac_hash::sha256, key, data, out.data(), out.size());
+  return out;
+}
+/// HMAC-SHA384 of `data` keyed with `key`.
+inline std::array<std::uint8_t, 48> hmac_sha384(std::string_view key, std::string_view data) {
+  std::array<std::uint8_t, 48> out{};
+  detail::hmac_into(hmac_hash::sha384, key, data, out.data(), out.size());
+  return out;
+}
+/// HMAC-SHA512 of `data` keyed with `key`.
+inline std::array<std::uint8_t, 64> hmac_sha512(std::string_view key, std::string_view data) {
+  std::array<std::uint8_t, 64> out{};
+  detail::hmac_into(hmac_hash::sha512, key, data, out.data(), out.size());
+  return out;
+}
+
+}  // namespace intg::crypto
+// ---- end intg/crypto/hmac.hpp ----
+// ---- begin intg/crypto/encoding.hpp ----
+// Hex, base64 and base64url encoding and strict decoding. Decoders refuse anything a canonical
+// encoder would not produce (wrong alphabet, misplaced or missing padding, whitespace, non-zero
+// trailing bits): signatures and tokens must have exactly one textual form. OpenSSL's own base64
+// (EVP_DecodeBlock) is lenient and has no URL alphabet, hence these few lines of our own.
+
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace intg::crypto {
+
+/// Views bytes as characters (no copy).
+inline std::string_view as_chars(std::span<const std::uint8_t> bytes) noexcept {
+  return {reinterpret_cast<const char*>(bytes.data()), bytes.size()};
+}
+/// Views characters as bytes (no copy).
+inline std::span<const std::uint8_t> as_bytes(std::string_view s) noexcept {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+/// Lowercase hex of `bytes`.
+inline std::string to_hex(std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.resize(bytes.size() * 2);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[2 * i] = digits[bytes[i] >> 4];
+    out[2 * i + 1] = digits[bytes[i] & 0xf];
+  }
+  return out;
+}
+/// Lowercase hex of the characters of `s` taken as bytes.
+inline std::string to_hex(std::string_view s) { return to_hex(as_bytes(s)); }
+
+namespace detail {
+inline int hex_value(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Sextet of a base64 character in the chosen alphabet, or -1.
+inline int b64_value(char c, bool url) noexcept {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == (url ? '-' : '+')) return 62;
+  if (c == (url ? '_' : '/')) return 63;
+  return -1;
+}
+
+inline std::string b64_encode(std::string_view in, bool url, bool pad) {
+  const char* alphabet = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+                             : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= in.size(); i += 3) {
+    const std::uint32_t v = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8) |
+                            std::uint8_t(in[i + 2]);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  const std::size_t rest = in.size() - i;
+  if (rest == 1) {
+    const std::uint32_t v = std::uint32_t(std::uint8_t(in[i])) << 16;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    if (pad) out += "==";
+  } else if (rest == 2) {
+    const std::uint32_t v = (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    if (pad) out += '=';
+  }
+  return out;
+}
+
+// `padded`: the input must be padded to a multiple of 4 with '='; otherwise '=' is refused.
+inline result<std::string> b64_decode(std::string_view in, bool url, bool padded) {
+  const char* name = url ? "base64url" : "base64";
+  auto fail = [&](std::string why) { return error{errc::invalid_argument, std::string(name) + ": " + why}; };
+  std::size_t data_len = in.size();
+  if (padded) {
+    if (in.size() % 4 != 0) return fail("length is not a multiple of 4");
+    if (data_len > 0 && in[data_len - 1] == '=') --data_len;
+    if (data_len > 0 && in[data_len - 1] == '=') --data_len;
+  }
+  if (data_len % 4 == 1) return fail("impossible length");
+  std::string out;
+  out.reserve(data_len / 4 * 3 + 2);
+  std::uint32_t acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < data_len; ++i) {
+    const int v = b64_value(in[i], url);
+    if (v < 0) return fail("invalid character at offset " + std::to_string(i));
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  // Leftover bits must be zero, or two encodings would decode to the same bytes.
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return fail("non-zero trailing bits");
+  return out;
+}
+}  // namespace detail
+
+/// Decodes hex (either case); an odd length or a non-hex character is an error.
+inline result<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return error{errc::invalid_argument, "hex: odd length"};
+  std::string out;
+  out.resize(hex.size() / 2);
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const int hi = detail::hex_value(hex[2 * i]);
+    const int lo = detail::hex_value(hex[2 * i + 1]);
+    if (hi < 0 || lo < 0) return error{errc::invalid_argument, "hex: invalid character at offset " + std::to_string(2 * i)};
+    out[i] = static_cast<char>((hi << 4) | lo);
+  }
+  return out;
+}
+
+/// Standard base64 (RFC 4648 §4) with '=' padding.
+inline std::string base64_encode(std::string_view data) { return detail::b64_encode(data, false, true); }
+inline std::string base64_encode(std::span<const std::uint8_t> data) { return base64_encode(as_chars(data)); }
+/// Strict standard base64: padding required, no whitespace, canonical trailing bits.
+inline result<std::string> base64_decode(std::string_view text) { return detail::b64_decode(text, false, true); }
+
+/// base64url (RFC 4648 §5) without padding, as JOSE uses it.
+inline std::string base64url_encode(std::string_view data) { return detail::b64_encode(data, true, false); }
+inline std::string base64url_encode(std::span<const std::uint8_t> data) { return base64url_encode(as_chars(data)); }
+/// Strict base64url without padding ('=' is refused), canonical trailing bits.
+inline result<std::string> base64url_decode(std::string_view text) { return detail::b64_decode(text, true, false); }
+
+}  // namespace intg::crypto
+// ---- end intg/crypto/encoding.hpp ----
+// ---- begin intg/crypto/compare.hpp ----
+// Constant-time comparison for MACs, signatures and tokens (OpenSSL's CRYPTO_memcmp), so that the
+// time a comparison takes does not reveal how many leading bytes matched.
+
+#include <openssl/crypto.h>
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace intg::crypto {
+
+/// True when `a` and `b` are equal. Runs in time independent of the contents; the lengths are
+/// treated as public (they are, for MACs and digests).
+inline bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
+  if (a.size() != b.size()) return false;
+  if (a.empty()) return true;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+inline bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const std::uint8_t> b) noexcept {
+  return constant_time_equal(std::string_view(reinterpret_cast<const char*>(a.data()), a.size()),
+                             std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
+}
+
+}  // namespace intg::crypto
+// ---- end intg/crypto/compare.hpp ----
+// ---- begin intg/crypto/random.hpp ----
+// Cryptographically secure random bytes from OpenSSL's DRBG (RAND_bytes), for keys, nonces,
+// PKCE verifiers and token identifiers. (intg::random is for jitter only.)
+
+
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdint>
+#include <span>
+#include <string>
+
+namespace intg::crypto {
+
+/// Fills `out` with secure random bytes.
+inline result<void> fill_random(std::span<std::uint8_t> out) {
+  std::size_t done = 0;
+  while (done < out.size()) {  // RAND_bytes takes an int count
+    const int n = static_cast<int>(std::min<std::size_t>(out.size() - done, INT_MAX));
+    if (RAND_bytes(out.data() + done, n) != 1) return detail::openssl_error(errc::crypto_failure, "RAND_bytes failed");
+    done += static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+/// `n` secure random bytes.
+inline result<std::string> random_bytes(std::size_t n) {
+  std::string out(n, '\0');
+  auto r = fill_random({reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
+  if (!r) return r.error();
+  return out;
+}
+
+}  // namespace intg::crypto
+// ---- end intg/crypto/random.hpp ----
+// ---- begin intg/crypto/aead.hpp ----
+// AES-256-GCM authenticated encryption with a fixed, documented wire format so that any language
+// can open what intg seals:
+//
+//   sealed = nonce (12 bytes, random) | ciphertext (same length as the plaintext) | tag (16 bytes)
+//
+// The associated data (AAD) is authenticated but not stored: the opener must supply the same
+// bytes. Any change to the nonce, ciphertext, tag, AAD or key makes decryption fail.
+
+
+#include <algorithm>
+#include <array>
+#include <climits>
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace intg::crypto {
+
+inline constexpr std::size_t aes256gcm_key_size = 32;
+inline constexpr std::size_t aes256gcm_nonce_size = 12;
+inline constexpr std::size_t aes256gcm_tag_size = 16;
+
+namespace detail {
+// EVP_*Update take int lengths; refuse rather than silently truncate.
+inline bool fits_int(std::size_t n) noexcept { return n <= static_cast<std::size_t>(INT_MAX - 64); }
+
+inline result<std::string> gcm_seal(std::span<const std::uint8_t> key, std::string_view nonce, std::string_view plaintext,
+                                    std::string_view aad) {
+  if (key.size() != aes256gcm_key_size) return error{errc::invalid_argument, "AES-256-GCM: the key must be 32 bytes"};
+  if (nonce.size() != aes256gcm_nonce_size) return error{errc::invalid_argument, "AES-256-GCM: the nonce must be 12 bytes"};
+  if (!fits_int(plaintext.size()) || !fits_int(aad.size())) return error{errc::invalid_argument, "AES-256-GCM: input too large"};
+  cipher_ctx_ptr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx || EVP_EncryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key.data(), uchar(nonce), nullptr) != 1)
+    return openssl_error(errc::crypto_failure, "AES-256-GCM: init failed");
+  std::string out;
+  out.resize(nonce.size() + plaintext.size() + aes256gcm_tag_size);
+  std::copy(nonce.begin(), nonce.end(), out.begin());
+  int len = 0;
+  if (!aad.empty() && EVP_EncryptUpdate(ctx.get(), nullptr, &len, uchar(aad), static_cast<int>(aad.size())) != 1)
+    return openssl_error(errc::crypto_failure, "AES-256-GCM: AAD failed");
+  auto* ct = reinterpret_cast<unsigned char*>(out.data() + nonce.size());
+  int total = 0;
+  if (!plaintext.empty()) {
+    if (EVP_EncryptUpdate(ctx.get(), ct, &len, uchar(plaintext), static_cast<int>(plaintext.size())) != 1)
+      return openssl_error(errc::crypto_failure, "AES-256-GCM: encryption failed");
+    total = len;
+  }
+  if (EVP_EncryptFinal_ex(ctx.get(), ct + total, &len) != 1)
+    return openssl_error(errc::crypto_failure, "AES-256-GCM: final failed");
+  unsigned char* tag = ct + plaintext.size();
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, aes256gcm_tag_size),
+                         OSSL_PARAM_construct_end()};
+  if (EVP_CIPHER_CTX_get_params(ctx.get(), params) != 1)
+    return openssl_error(errc::crypto_failure, "AES-256-GCM: reading the tag failed");
+  return out;
+}
+}  // namespace detail
+
+/// Encrypts `plaintext` with a fresh random nonce; returns nonce | ciphertext | tag.
+/// `key` must be 32 bytes. `aad` is authenticated, not encrypted, and not part of the output.
+inline result<std::string> aes256gcm_encrypt(std::span<const std::uint8_t> key, std::string_view plaintext,
+                                             std::string_view aad = {}) {
+  std::array<std::uint8_t, aes256gcm_nonce_size> nonce{};
+  if (auto r = fill_random(nonce); !r) return r.error();
+  return detail::gcm_seal(key, {reinterpret_cast<const char*>(nonce.data()), nonce.size()}, plaintext, aad);
+}
+
+/// Decrypts what aes256gcm_encrypt produced. Wrong key, wrong AAD, truncation or any altered
+/// byte gives errc::decryption_failed (which of them is deliberately not said).
+inline result<std::string> aes256gcm_decrypt(std::span<const std::uint8_t> key, std::string_view sealed,
+                                             std::string_view aad = {}) {
+  using namespace detail;
+  if (key.size() != aes256gcm_key_size) return error{errc::invalid_argument, "AES-256-GCM: the key must be 32 bytes"};
+  if (sealed.size() < aes256gcm_nonce_size + aes256gcm_tag_size)
+    return error{errc::decryption_failed, "AES-256-GCM: sealed data shorter than nonce and tag"};
+  if (!fits_int(sealed.size()) || !fits_int(aad.size())) return error{errc::invalid_argument, "AES-256-GCM: input too large"};
+  const std::string_view nonce = sealed.substr(0, aes256gcm_nonce_size);
+  const std::string_view ciphertext =
+      sealed.substr(aes256gcm_nonce_size, sealed.size() - aes256gcm_nonce_size - aes256gcm_tag_size);
+  std::string tag(sealed.substr(sealed.size() - aes256gcm_tag_size));
+  cipher_ctx_ptr ctx(EVP_CIPHER_CTX_new());
+  if (!ctx || EVP_DecryptInit_ex2(ctx.get(), EVP_aes_256_gcm(), key.data(), uchar(nonce), nullptr) != 1)
+    return openssl_error(errc::crypto_failure, "AES-256-GCM: init failed");
+  int len = 0;
+  if (!aad.empty() && EVP_DecryptUpdate(ctx.get(), nullptr, &len, uchar(aad), static_cast<int>(aad.size())) != 1)
+    return openssl_error(errc::crypto_failure, "AES-256-GCM: AAD failed");
+  std::string out;
+  out.resize(ciphertext.size());
+  auto* pt = reinterpret_cast<unsigned char*>(out.data());
+  int total = 0;
+  if (!ciphertext.empty()) {
+    if (EVP_DecryptUpdate(ctx.get(), pt, &len, uchar(ciphertext), static_cast<int>(ciphertext.size())) != 1)
+      return openssl_error(errc::crypto_failure, "AES-256-GCM: decryption failed");
+    total = len;
+  }
+  OSSL_PARAM params[] = {OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag.data(), tag.size()),
+                         OSSL_PARAM_construct_end()};
+  if (EVP_CIPHER_CTX_set_params(ctx.get(), params) != 1)
+    return openssl_error(errc::crypto_failure, "AES-256-GCM: setting the tag failed");
+  if (EVP_DecryptFinal_ex(ctx.get(), pt + total, &len) != 1) {
+    clear_errors();
+    // Never hand back unauthenticated plaintext.
+    OPENSSL_cleanse(out.data(), out.size());
+    return error{errc::decryption_failed, "AES-256-GCM: authentication failed"};
+  }
+  return out;
+}
+
+}  // namespace intg::crypto
+// ---- end intg/crypto/aead.hpp ----
+// ---- begin intg/crypto/kdf.hpp ----
+// HKDF-SHA256 key derivation (RFC 5869) through OpenSSL's EVP_KDF interface: derive separate keys
+// for separate purposes from one master secret.
+
+
+#include <string>
+#include <string_view>
+
+namespace intg::crypto {
+
+/// HKDF-SHA256 (extract then expand): `length` bytes (1 to 8160) from input keying material
+/// `ikm`, an optional `salt` and a context string `info`.
+inline result<std::string> hkdf_sha256(std::string_view ikm, std::string_view salt, std::string_view info,
+                                       std::size_t length) {
+  using namespace detail;
+  if (length == 0 || length > 255 * 32) return error{errc::invalid_argument, "HKDF-SHA256: length must be 1 to 8160"};
+  kdf_ptr kdf(EVP_KDF_fetch(nullptr, "HKDF", nullptr));
+  if (!kdf) return openssl_error(errc::crypto_failure, "HKDF unavailable");
+  kdf_ctx_ptr ctx(EVP_KDF_CTX_new(kdf.get()));
+  if (!ctx) return openssl_error(errc::crypto_failure, "HKDF context");
+  // OSSL_PARAM wants non-const pointers; OpenSSL only reads them.
+  static char digest[] = "SHA256";
+  static char empty = 0;
+  auto ptr = [](std::string_view s) { return s.empty() ? &empty : const_cast<char*>(s.data()); };
+  OSSL_PARAM params[5];
+  int n = 0;
+  params[n++] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, digest, 0);
+  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, ptr(ikm), ikm.size());
+  if (!salt.empty()) params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, ptr(salt), salt.size());
+  params[n++] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, ptr(info), info.size());
+  params[n] = OSSL_PARAM_construct_end();
+  std::string out(length, '\0');
+  if (EVP_KDF_derive(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), out.size(), params) != 1)
+    return openssl_error(errc::crypto_failure, "HKDF-SHA256 failed");
+  return out;
+}
+
+}  // namespace intg::crypto
+// ---- end intg/crypto/kdf.hpp ----
+// ---- begin intg/auth/base32.hpp ----
+// Base32 (RFC 4648 §6), the encoding of OTP secrets in authenticator apps and otpauth:// URIs.
+// Decoding accepts either case and optional (but then correct) '=' padding, and refuses
+// anything else, including spaces: strip user formatting ("JBSW Y3DP ...") before decoding.
+
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace intg::auth {
+
+/// Base32 of `data`, uppercase, without padding (as otpauth:// URIs carry it).
+inline std::string base32_encode(std::string_view data, bool pad = false) {
+  static constexpr char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+  std::string out;
+  out.reserve((data.size() + 4) / 5 * 8);
+  std::uint64_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : data) {
+    acc = (acc << 8) | c;
+    bits += 8;
+    while (bits >= 5) {
+      bits -= 5;
+      out += alphabet[(acc >> bits) & 31];
+    }
+  }
+  if (bits > 0) out += alphabet[(acc << (5 - bits)) & 31];
+  if (pad)
+    while (out.size() % 8 != 0) out += '=';
+  return out;
+}
+
+/// Decodes base32 (case-insensitive, optional padding). Invalid characters, impossible lengths,
+/// wrong padding and non-zero trailing bits are errors.
+inline result<std::string> base32_decode(std::string_view text) {
+  auto fail = [](std::string why) { return error{errc::invalid_argument, "base32: " + why}; };
+  std::size_t len = text.size();
+  while (len > 0 && text[len - 1] == '=') --len;
+  if (len != text.size() && text.size() % 8 != 0) return fail("padding must complete a group of 8");
+  // Valid unpadded lengths modulo 8 are 0, 2, 4, 5, 7 (1, 2, 3, 4 trailing bytes).
+  const std::size_t rem = len % 8;
+  if (rem == 1 || rem == 3 || rem == 6) return fail("impossible length");
+  if (len != text.size() && text.size() - len >= 7) return fail("too much padding");
+  std::string out;
+  out.reserve(len * 5 / 8);
+  std::uint64_t acc = 0;
+  int bits = 0;
+  for (std::size_t i = 0; i < len; ++i) {
+    char c = text[i];
+    int v;
+    if (c >= 'A' && c <= 'Z') v = c - 'A';
+    else if (c >= 'a' && c <= 'z') v = c - 'a';
+    else if (c >= '2' && c <= '7') v = c - '2' + 26;
+    else return fail("invalid character at offset " + std::to_string(i));
+    acc = (acc << 5) | static_cast<std::uint64_t>(v);
+    bits += 5;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((acc >> bits) & 0xff);
+    }
+  }
+  if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) return fail("non-zero trailing bits");
+  return out;
+}
+
+}  // namespace intg::auth
+// ---- end intg/auth/base32.hpp ----
+// ---- begin intg/auth/otp.hpp ----
+// One-time passwords for multi-factor authentication: HOTP (RFC 4226) and TOTP (RFC 6238) with
+// SHA-1/256/512 and 6 to 8 digits, verifiers with a window and replay protection, and
+// otpauth:// provisioning URIs (the format authenticator apps scan from a QR code).
+
+
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace intg::auth {
+
+/// The HMAC digest of an OTP.
+enum class otp_hash { sha1, sha256, sha512 };
+
+inline std::string_view to_string(otp_hash h) noexcept {
+  switch (h) {
+    case otp_hash::sha1: return "SHA1";
+    case otp_hash::sha256: return "SHA256";
+    case otp_hash::sha512: return "SHA512";
+  }
+  return "SHA1";
+}
+
+namespace detail {
+inline crypto::hmac_hash to_hmac(otp_hash h) noexcept {
+  switch (h) {
+    case otp_hash::sha1: return crypto::hmac_hash::sha1;
+    case otp_hash::sha256: return crypto::hmac_hash::sha256;
+    case otp_hash::sha512: return crypto::hmac_hash::sha512;
+  }
+  return crypto::hmac_hash::sha1;
+}
+
+inline void check_digits(int digits) {
+  if (digits < 6 || digits > 8) throw intg::exception(error{errc::invalid_argument, "OTP digits must be 6, 7 or 8"});
+}
+
+inline std::uint64_t totp_counter(std::chrono::sys_seconds t, std::chrono::seconds period) {
+  if (period.count() <= 0) throw intg::exception(error{errc::invalid_argument, "TOTP period must be positive"});
+  const auto s = t.time_since_epoch().count();
+  if (s < 0) throw intg::exception(error{errc::invalid_argument, "TOTP time before the Unix epoch"});
+  return static_cast<std::uint64_t>(s) / static_cast<std::uint64_t>(period.count());
+}
+}  // namespace detail
+
+/// HOTP (RFC 4226): the code for `counter`, `digits` long (6 to 8; otherwise intg::exception).
+/// `key` is the raw secret (base32_decode what users are shown).
+inline std::string hotp(std::string_view key, std::uint64_t counter, int digits = 6, otp_hash hash = otp_hash::sha1) {
+  detail::check_digits(digits);
+  char msg[8];
+  for (int i = 7; i >= 0; --i) {
+    msg[i] = static_cast<char>(counter & 0xff);
+    counter >>= 8;
+  }
+  const std::string mac = crypto::hmac(detail::to_hmac(hash), key, std::string_view(msg, 8));
+  // Dynamic truncation (RFC 4226 §5.3).
+  const std::size_t offset = static_cast<std::uint8_t>(mac.back()) & 0x0f;
+  const std::uint32_t bin = (std::uint32_t(std::uint8_t(mac[offset]) & 0x7f) << 24) |
+                            (std::uint32_t(std::uint8_t(mac[offset + 1])) << 16) |
+                            (std::uint32_t(std::uint8_t(mac[offset + 2])) << 8) | std::uint8_t(mac[offset + 3]);
+  std::uint32_t mod = 1;
+  for (int i = 0; i < digits; ++i) mod *= 10;
+  std::string code = std::to_string(bin % mod);
+  return std::string(static_cast<std::size_t>(digits) - code.size(), '0') + code;
+}
+
+/// TOTP (RFC 6238): the code for time `t` (T0 = Unix epoch) with `period`-long steps.
+inline std::string totp(std::string_view key, std::chrono::sys_seconds t, int digits = 6,
+                        std::chrono::seconds period = std::chrono::seconds{30}, otp_hash hash = otp_hash::sha1) {
+  return hotp(key, detail::totp_counter(t, period), digits, hash);
+}
+
+/// Settings shared by the verifiers and provisioning URIs.
+struct otp_options {
+  int digits = 6;
+  otp_hash hash = otp_hash::sha1;
+  std::chrono::seconds period{30};  ///< TOTP only
+  /// TOTP: steps accepted before and after the current one (clock drift). HOTP: how many
+  /// counters ahead of the expected one are tried (look-ahead resynchronisation).
+  unsigned window = 1;
+};
+
+/// Verifies TOTP codes for one user and refuses any code whose time step is not newer than the
+/// last accepted one (RFC 6238 §5.2: a code is usable once). Thread-safe: two concurrent
+/// submissions of the same code cannot both succeed. Persist last_counter() to survive restarts.
+class totp_verifier {
+ public:
+  explicit totp_verifier(secret key, otp_options opts = {}, std::optional<std::uint64_t> last_counter = std::nullopt)
+      : key_(std::move(key)), opts_(opts), last_(last_counter ? *last_counter + 1 : 0) {
+    detail::check_digits(opts_.digits);
+  }
+
+  /// Accepts `code` at time `now`: returns the matched time step, errc::signature_invalid for a
+  /// wrong code, errc::replayed for a code (or an older one) already used.
+  result<std::uint64_t> verify(std::string_view code, std::chrono::sys_seconds now) {
+    if (code.size() != static_cast<std::size_t>(opts_.digits))
+      return error{errc::signature_invalid, "OTP code has the wrong length"};
+    const std::uint64_t current = detail::totp_counter(now, opts_.period);
+    const std::uint64_t first = current >= opts_.window ? current - opts_.window : 0;
+    std::optional<std::uint64_t> matched;
+    // Check every candidate (no early exit) so the time taken does not tell which step matched.
+    for (std::uint64_t c = first; c <= current + opts_.window; ++c)
+      if (crypto::constant_time_equal(hotp(key_.reveal(), c, opts_.digits, opts_.hash), code) && !matched) matched = c;
+    if (!matched) return error{errc::signature_invalid, "OTP code does not match"};
+    return accept(*matched);
+  }
+
+  /// The last accepted time step, if any (persist it to keep replay protection across restarts).
+  std::optional<std::uint64_t> last_counter() const noexcept {
+    const auto v = last_.load(std::memory_order_acquire);
+    return v == 0 ? std::nullopt : std::optional<std::uint64_t>(v - 1);
+  }
+
+ private:
+  result<std::uint64_t> accept(std::uint64_t c) {
+    std::uint64_t seen = last_.load(std::memory_order_acquire);  // stores counter + 1; 0 = none
+    do {
+      if (seen > c) return error{errc::replayed, "OTP code already used"};
+    } while (!last_.compare_exchange_weak(seen, c + 1, std::memory_order_acq_rel));
+    return c;
+  }
+
+  secret key_;
+  otp_options opts_;
+  std::atomic<std::uint64_t> last_;
+};
+
+/// Verifies HOTP codes: accepts a counter from the next expected one up to `window` ahead, then
+/// expects the one after it. Codes for used counters are refused (errc::replayed).
+class hotp_verifier {
+ public:
+  explicit hotp_verifier(secret key, std::uint64_t next_counter = 0, otp_options opts = {})
+      : key_(std::move(key)), opts_(opts), next_(next_counter) {
+    detail::check_digits(opts_.digits);
+  }
+
+  /// Returns the matched counter; errc::replayed when the code belongs to a used counter.
+  result<std::uint64_t> verify(std::string_view code) {
+    if (code.size() != static_cast<std::size_t>(opts_.digits))
+      return error{errc::signature_invalid, "OTP code has the wrong length"};
+    std::uint64_t next = next_.load(std::memory_order_acquire);
+    for (std::uint64_t c = next; c <= next + opts_.window; ++c) {
+      if (!crypto::constant_time_equal(hotp(key_.reveal(), c, opts_.digits, opts_.hash), code)) continue;
+      if (!next_.compare_exchange_strong(next, c + 1, std::memory_order_acq_rel))
+        return error{errc::replayed, "OTP code already used"};
+      return c;
+    }
+    // A code for an already used counter is a replay, not just a wrong code: say so.
+    const std::uint64_t back = next < 8 ? next : 8;
+    for (std::uint64_t c = next - back; c < next; ++c)
+      if (crypto::constant_time_equal(hotp(key_.reveal(), c, opts_.digits, opts_.hash), code))
+        return error{errc::replayed, "OTP code already used"};
+    return error{errc::signature_invalid, "OTP code does not match"};
+  }
+
+  /// The counter the next code is expected for (persist it).
+  std::uint64_t next_counter() const noexcept { return next_.load(std::memory_order_acquire); }
+
+ private:
+  secret key_;
+  otp_options opts_;
+  std::atomic<std::uint64_t> next_;
+};
+
+/// What an otpauth:// URI carries.
+struct otp_uri {
+  bool totp = true;         ///< otpauth://totp/... or otpauth://hotp/...
+  std::string issuer;       ///< e.g. "ACME Co" (shown by the app; also the label prefix)
+  std::string account;      ///< e.g. "alice@example.com"
+  secret key;               ///< raw secret bytes
+  otp_options options;
+  std::uint64_t counter = 0;  ///< HOTP only
+};
+
+namespace detail {
+inline std::string percent_encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+        c == '_' || c == '~' || c == '@') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+inline result<std::string> percent_decode(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%') {
+      auto hv = [](char c) {
+        return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      };
+      if (i + 2 >= s.size()) return error{errc::invalid_argument, "otpauth: bad % escape"};
+      const int hi = hv(s[i + 1]), lo = hv(s[i + 2]);
+      if (hi < 0 || lo < 0) return error{errc::invalid_argument, "otpauth: bad % escape"};
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+}  // namespace detail
+
+/// The provisioning URI, e.g.
+/// `otpauth://totp/ACME%20Co:alice@example.com?secret=JBSW...&issuer=ACME%20Co&algorithm=SHA1&digits=6&period=30`.
+/// It contains the secret: show it to the user once (as a QR code), never log it.
+inline secret to_uri(const otp_uri& u) {
+  std::string s = u.totp ? "otpauth://totp/" : "otpauth://hotp/";
+  if (!u.issuer.empty()) s += detail::percent_encode(u.issuer) + ":";
+  s += detail::percent_encode(u.account);
+  s += "?secret=" + base32_encode(u.key.reveal());
+  if (!u.issuer.empty()) s += "&issuer=" + detail::percent_encode(u.issuer);
+  s += "&algorithm=";
+  s += to_string(u.options.hash);
+  s += "&digits=" + std::to_string(u.options.digits);
+  if (u.totp) s += "&period=" + std::to_string(u.options.period.count());
+  else s += "&counter=" + std::to_string(u.counter);
+  return secret{std::move(s)};
+}
+
+/// Parses an otpauth:// URI. Unknown parameters are ignored; a missing or invalid secret,
+/// algorithm, digit count or period is an error.
+inline result<otp_uri> parse_otp_uri(std::string_view uri) {
+  auto fail = [](std::string why) { return error{errc::invalid_argument, "otpauth: " + why}; };
+  otp_uri out;
+  constexpr std::string_view scheme = "otpauth://";
+  if (uri.substr(0, scheme.size()) != scheme) return fail("not an otpauth:// URI");
+  uri.remove_prefix(scheme.size());
+  if (uri.substr(0, 5) == "totp/") out.totp = true;
+  else if (uri.substr(0, 5) == "hotp/") out.totp = false;
+  else return fail("type must be totp or hotp");
+  uri.remove_prefix(5);
+  const auto q = uri.find('?');
+  auto label = detail::percent_decode(uri.substr(0, q));
+  if (!label) return label.error();
+  if (const auto colon = label->find(':'); colon != std::string::npos) {
+    out.issuer = label->substr(0, colon);
+    out.account = label->substr(colon + 1);
+    while (!out.account.empty() && out.account.front() == ' ') out.account.erase(0, 1);
+  } else {
+    out.account = *label;
+  }
+  bool have_secret = false, have_counter = false;
+  std::string_view query = q == std::string_view::npos ? std::string_view{} : uri.substr(q + 1);
+  auto number = [](std::string_view v) -> std::optional<std::uint64_t> {
+    std::uint64_t n = 0;
+    auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+    if (ec != std::errc{} || p != v.data() + v.size() || v.empty()) return std::nullopt;
+    return n;
+  };
+  while (!query.empty()) {
+    const auto amp = query.find('&');
+    const std::string_view pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos) continue;
+    const std::string_view k = pair.substr(0, eq);
+    auto v = detail::percent_decode(pair.substr(eq + 1));
+    if (!v) return v.error();
+    if (k == "secret") {
+      auto key = base32_decode(*v);
+      if (!key || key->empty()) return fail("secret is not valid base32");
+      out.key = secret{std::move(*key)};
+      have_secret = true;
+    } else if (k == "issuer") {
+      if (!out.issuer.empty() && out.issuer != *v) return fail("issuer parameter differs from the label's issuer");
+      out.issuer = *v;
+    } else if (k == "algorithm") {
+      if (*v == "SHA1") out.options.hash = otp_hash::sha1;
+      else if (*v == "SHA256") out.options.hash = otp_hash::sha256;
+      else if (*v == "SHA512") out.options.hash = otp_hash::sha512;
+      else return fail("unsupported algorithm");
+    } else if (k == "digits") {
+      auto n = number(*v);
+      if (!n || *n < 6 || *n > 8) return fail("digits must be 6, 7 or 8");
+      out.options.digits = static_cast<int>(*n);
+    } else if (k == "period") {
+      auto n = number(*v);
+      if (!n || *n == 0 || *n > 86400) return fail("invalid period");
+      out.options.period = std::chrono::seconds(static_cast<std::int64_t>(*n));
+    } else if (k == "counter") {
+      auto n = number(*v);
+      if (!n) return fail("invalid counter");
+      out.counter = *n;
+      have_counter = true;
+    }
+  }
+  if (!have_secret) return fail("missing secret");
+  if (!out.totp && !have_counter) return fail("hotp URI without counter");
+  return out;
+}
+
+}  // namespace intg::auth
+// ---- end intg/auth/otp.hpp ----
+// ---- begin intg/auth/jwk.hpp ----
+// JSON Web Keys (RFC 7517/7518): symmetric (oct), RSA, EC (P-256/384/521) and OKP (Ed25519/Ed448)
+// keys parsed from JWK objects or PEM into OpenSSL keys (built with EVP_PKEY_fromdata and
+// OSSL_PARAM), and JWK Sets with `kid` lookup. Private members (d, p, q, ...) make a signing key.
+
+// ---- begin intg/detail/strict_json.hpp ----
+// Parsing JSON that must not be ambiguous: Boost.JSON keeps the last of duplicate member names
+// silently, so {"alg":"RS256","alg":"none"} would mean different things to different parsers.
+// strict_parse_object runs a validating pass (boost::json::basic_parser) that refuses duplicate
+// names at any depth, then parses for real.
+
+
+#include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+namespace intg::detail {
+
+class duplicate_key_checker {
+ public:
+  static constexpr std::size_t max_array_size = std::size_t(-1);
+  static constexpr std::size_t max_object_size = std::size_t(-1);
+  static constexpr std::size_t max_string_size = std::size_t(-1);
+  static constexpr std::size_t max_key_size = std::size_t(-1);
+
+  bool duplicate = false;
+
+  bool on_document_begin(boost::json::error_code&) { return true; }
+  bool on_document_end(boost::json::error_code&) { return true; }
+  bool on_array_begin(boost::json::error_code&) { return true; }
+  bool on_array_end(std::size_t, boost::json::error_code&) { return true; }
+  bool on_object_begin(boost::json::error_code&) {
+    keys_.emplace_back();
+    return true;
+  }
+  bool on_object_end(std::size_t, boost::json::error_code&) {
+    keys_.pop_back();
+    return true;
+  }
+  bool on_string_part(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
+  bool on_string(boost::json::string_view, std::size_t, boost::json::error_code&) { return true; }
+  bool on_key_part(boost::json::string_view s, std::size_t, boost::json::error_code&) {
+    key_.append(s.data(), s.size());
+    return true;
+  }
+  bool on_key(boost::json::string_view s, std::size_t, boost::json::error_code& ec) {
+    key_.append(s.data(), s.size());
+    const bool fresh = keys_.back().insert(std::move(key_)).second;
+    key_.clear();
+    if (!fresh) {
+      duplicate = true;
+      ec = boost::json::make_error_code(boost::json::error::syntax);  // stops the parser
+      return false;
+    }
+    return true;
+  }
+  bool on_number_part(boost::json::string_view, boost::json::error_code&) { return true; }
+  bool on_int64(std::int64_t, boost::json::string_view, boost::json::error_code&) { return true; }
+  bool on_uint64(std::uint64_t, boost::json::string_view, boost::json::error_code&) { return true; }
+  bool on_double(double, boost::json::string_view, boost::json::error_code&) { return true; }
+  bool on_bool(bool, boost::json::error_code&) { return true; }
+  bool on_null(boost::json::error_code&) { return true; }
+  bool on_comment_part(boost::json::string_view, boost::json::error_code&) { return true; }
+  bool on_comment(boost::json::string_view, boost::json::error_code&) { return true; }
+
+ private:
+  std::vector<std::unordered_set<std::string>> keys_;
+  std::string key_;
+};
+
+/// Parses `text` as one JSON object, refusing duplicate member names (at any depth), comments,
+/// trailing commas and invalid UTF-8. `what` names the document in error messages.
+inline result<boost::json::object> strict_parse_object(std::string_view text, errc code, std::string_view what) {
+  boost::json::parse_options opts;  // strict by default: no comments, no trailing commas
+  opts.max_depth = 32;
+  boost::json::basic_parser<duplicate_key_checker> checker(opts);
+  boost::json::error_code ec;
+  const std::size_t n = checker.write_some(false, text.data(), text.size(), ec);
+  if (checker.handler().duplicate) return error{code, std::string(what) + ": duplicate member name"};
+  if (ec || n != text.size()) return error{code, std::string(what) + ": not valid JSON"};
+  boost::json::value v = boost::json::parse(boost::json::string_view(text.data(), text.size()), ec, {}, opts);
+  if (ec) return error{code, std::string(what) + ": not valid JSON"};
+  if (!v.is_object()) return error{code, std::string(what) + ": not a JSON object"};
+  return std::move(v.get_object());
+}
+
+}  // namespace intg::detail
+// ---- end intg/detail/strict_json.hpp ----
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::auth {
+
+/// A JWK's `kty`.
+enum class key_type { oct, rsa, ec, okp };
+
+/// One key: its type, optional `kid`/`alg`/`use`, and the key material (an OpenSSL key for
+/// RSA/EC/OKP, the raw bytes for oct). Copies share the immutable OpenSSL key.
+class jwk {
+ public:
+  /// Parses a JWK object. Unsupported `kty`/`crv`, bad base64url, wrong coordinate sizes, RSA
+  /// moduli under 2048 bits and points off the curve are errc::key_invalid.
+  static result<jwk> from_json(const boost::json::object& o);
+  /// Parses JWK text (strictly: duplicate member names are refused).
+  static result<jwk> from_json_text(std::string_view text) {
+    auto o = intg::detail::strict_parse_object(text, errc::key_invalid, "JWK");
+    if (!o) return o.error();
+    return from_json(*o);
+  }
+  /// Loads a PEM key: a private key (PKCS#8 or traditional; unencrypted) or a public key
+  /// (SubjectPublicKeyInfo). RSA, EC and Ed25519/Ed448 keys are accepted.
+  static result<jwk> from_pem(std::string_view pem);
+  /// A fresh key pair: "RSA" (bits >= 2048), "P-256", "P-384", "P-521", "Ed25519" or "Ed448".
+  static result<jwk> generate(std::string_view kind, unsigned rsa_bits = 2048);
+  /// A symmetric key for HS256/384/512 from raw bytes.
+  static jwk from_secret(std::string_view bytes) {
+    jwk k;
+    k.type_ = key_type::oct;
+    k.oct_ = secret{std::string(bytes)};
+    return k;
+  }
+
+  key_type type() const noexcept { return type_; }
+  const std::string& kid() const noexcept { return kid_; }
+  /// The key's own `alg`; empty when it did not name one. A token must use this algorithm.
+  const std::string& alg() const noexcept { return alg_; }
+  const std::string& use() const noexcept { return use_; }
+  /// "P-256", "P-384", "P-521", "Ed25519" or "Ed448"; empty for oct and RSA.
+  const std::string& curve() const noexcept { return crv_; }
+  /// Whether the key can sign (oct keys always can).
+  bool has_private() const noexcept { return type_ == key_type::oct || private_; }
+  /// The OpenSSL key (RSA, EC, OKP), nullptr for oct.
+  EVP_PKEY* pkey() const noexcept { return pkey_.get(); }
+  /// The symmetric key bytes (oct only).
+  std::string_view secret_bytes() const noexcept { return oct_.reveal(); }
+
+  jwk& with_kid(std::string kid) {
+    kid_ = std::move(kid);
+    return *this;
+  }
+  jwk& with_alg(std::string alg) {
+    alg_ = std::move(alg);
+    return *this;
+  }
+
+  /// The public key as PEM (SubjectPublicKeyInfo), e.g. for another language's verifier.
+  result<std::string> public_pem() const {
+    if (!pkey_) return error{errc::key_invalid, "an oct key has no public part"};
+    std::unique_ptr<BIO, crypto::detail::deleter<BIO, BIO_free_all>> bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_PUBKEY(bio.get(), pkey_.get()) != 1)
+      return crypto::detail::openssl_error(errc::crypto_failure, "writing PEM failed");
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return std::string(data, static_cast<std::size_t>(n));
+  }
+
+ private:
+  static result<jwk> from_pkey(crypto::detail::pkey_ptr p, bool is_private);
+
+  key_type type_ = key_type::oct;
+  std::string kid_, alg_, use_, crv_;
+  std::shared_ptr<EVP_PKEY> pkey_;
+  secret oct_;
+  bool private_ = false;
+};
+
+/// A JWK Set (`{"keys":[...]}`) with lookup by `kid`.
+class jwk_set {
+ public:
+  /// Parses a JWK Set. Keys of a type or curve intg does not support are skipped (RFC 7517 §5);
+  /// a supported key that is malformed fails the whole set.
+  static result<jwk_set> from_json(const boost::json::object& o);
+
+  /// The key with this `kid`, or nullptr.
+  const jwk* find(std::string_view kid) const noexcept {
+    for (const auto& k : keys_)
+      if (k.kid() == kid) return &k;
+    return nullptr;
+  }
+  void add(jwk k) { keys_.push_back(std::move(k)); }
+  const std::vector<jwk>& keys() const noexcept { return keys_; }
+  std::size_t skipped() const noexcept { return skipped_; }
+
+ private:
+  std::vector<jwk> keys_;
+  std::size_t skipped_ = 0;
+};
+
+namespace detail {
+
+using namespace intg::crypto::detail;
+
+inline error bad_key(std::string why) { return error{errc::key_invalid, "JWK: " + std::move(why)}; }
+
+// A required (or, with `optional`, possibly absent) base64url member.
+inline result<std::optional<std::string>> jwk_bytes(const boost::json::object& o, std::string_view name, bool optional) {
+  const auto* v = o.if_contains(name);
+  if (!v) {
+    if (optional) return std::optional<std::string>{};
+    return bad_key("missing member \"" + std::string(name) + "\"");
+  }
+  if (!v->is_string()) return bad_key("member \"" + std::string(name) + "\" is not a string");
+  auto s = v->get_string();
+  auto d = crypto::base64url_decode(std::string_view(s.data(), s.size()));
+  if (!d) return bad_key("member \"" + std::string(name) + "\" is not base64url");
+  if (d->empty()) return bad_key("member \"" + std::string(name) + "\" is empty");
+  return std::optional<std::string>(std::move(*d));
+}
+
+inline result<std::string> jwk_string(const boost::json::object& o, std::string_view name) {
+  const auto* v = o.if_contains(name);
+  if (!v) return std::string{};
+  if (!v->is_string()) return bad_key("member \"" + std::string(name) + "\" is not a string");
+  return std::string(v->get_string());
+}
+
+struct bn_list {
+  std::vector<bn_ptr> items;
+  BIGNUM* make(std::string_view bytes) {
+    items.emplace_back(BN_bin2bn(uchar(bytes), static_cast<int>(bytes.size()), nullptr));
+    return items.back().get();
+  }
+};
+
+inline result<pkey_ptr> pkey_from_params(const char* name, OSSL_PARAM_BLD* bld, bool is_private) {
+  params_ptr params(OSSL_PARAM_BLD_to_param(bld));
+  pkey_ctx_ptr ctx(EVP_PKEY_CTX_new_from_name(nullptr, name, nullptr));
+  if (!params || !ctx || EVP_PKEY_fromdata_init(ctx.get()) != 1)
+    return openssl_error(errc::crypto_failure, "JWK: key import unavailable");
+  EVP_PKEY* raw = nullptr;
+  if (EVP_PKEY_fromdata(ctx.get(), &raw, is_private ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params.get()) != 1) {
+    clear_errors();
+    return bad_key("OpenSSL refused the key parameters");
+  }
+  return pkey_ptr(raw);
+}
+
+inline result<pkey_ptr> rsa_from_jwk(const boost::json::object& o, bool& is_private) {
+  auto n = jwk_bytes(o, "n", false);
+  if (!n) return n.error();
+  auto e = jwk_bytes(o, "e", false);
+  if (!e) return e.error();
+  auto d = jwk_bytes(o, "d", true);
+  if (!d) return d.error();
+  if (o.contains("oth")) return bad_key("RSA keys with more than two primes are not supported");
+  is_private = d->has_value();
+  param_bld_ptr bld(OSSL_PARAM_BLD_new());
+  bn_list bns;
+  if (!bld) return openssl_error(errc::crypto_failure, "JWK: out of memory");
+  bool ok = OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, bns.make(**n)) &&
+            OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, bns.make(**e));
+  if (is_private) {
+    ok = ok && OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_D, bns.make(**d));
+    static constexpr std::pair<const char*, const char*> crt[] = {
+        {"p", OSSL_PKEY_PARAM_RSA_FACTOR1},      {"q", OSSL_PKEY_PARAM_RSA_FACTOR2},
+        {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1},   {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
+        {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1}};
+    int present = 0;
+    for (auto [member, param] : crt) {
+      auto v = jwk_bytes(o, member, true);
+      if (!v) return v.error();
+      if (v->has_value()) {
+        ++present;
+        ok = ok && OSSL_PARAM_BLD_push_BN(bld.get(), param, bns.make(**v));
+      }
+    }
+    // RFC 7518 §6.3.2: the CRT members come all together or not at all.
+    if (present != 0 && present != 5) return bad_key("RSA private key with only some of p, q, dp, dq, qi");
+  }
+  if (!ok) return openssl_error(errc::crypto_failure, "JWK: out of memory");
+  auto key = pkey_from_params("RSA", bld.get(), is_private);
+  if (key && EVP_PKEY_get_bits(key->get()) < 2048) return bad_key("RSA modulus under 2048 bits");
+  return key;
+}
+
+struct curve_info {
+  std::string_view jwk_name;
+  const char* group;
+  std::size_t size;
+};
+inline const curve_info* find_curve(std::string_view crv) noexcept {
+  static constexpr curve_info curves[] = {
+      {"P-256", "prime256v1", 32}, {"P-384", "secp384r1", 48}, {"P-521", "secp521r1", 66}};
+  for (const auto& c : curves)
+    if (c.jwk_name == crv) return &c;
+  return nullptr;
+}
+
+inline result<pkey_ptr> ec_from_jwk(const boost::json::object& o, const curve_info& curve, bool& is_private) {
+  auto x = jwk_bytes(o, "x", false);
+  if (!x) return x.error();
+  auto y = jwk_bytes(o, "y", false);
+  if (!y) return y.error();
+  auto d = jwk_bytes(o, "d", true);
+  if (!d) return d.error();
+  if ((*x)->size() != curve.size || (*y)->size() != curve.size) return bad_key("EC coordinates of the wrong size");
+  if (d->has_value() && (*d)->size() != curve.size) return bad_key("EC private key of the wrong size");
+  is_private = d->has_value();
+  std::string point = "\x04" + **x + **y;  // uncompressed SEC1 point
+  param_bld_ptr bld(OSSL_PARAM_BLD_new());
+  bn_list bns;
+  if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, curve.group, 0) ||
+      !OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, point.data(), point.size()) ||
+      (is_private && !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, bns.make(**d))))
+    return openssl_error(errc::crypto_failure, "JWK: out of memory");
+  auto key = pkey_from_params("EC", bld.get(), is_private);
+  if (!key) return key;
+  // Refuse points that are not on the curve (invalid-curve attacks).
+  pkey_ctx_ptr check(EVP_PKEY_CTX_new_from_pkey(nullptr, key->get(), nullptr));
+  if (!check || EVP_PKEY_public_check(check.get()) != 1) {
+    clear_errors();
+    return bad_key("EC point is not on the curve");
+  }
+  return key;
+}
+
+inline result<pkey_ptr> okp_from_jwk(const boost::json::object& o, std::string_view crv, bool& is_private) {
+  const char* name = crv == "Ed25519" ? "ED25519" : "ED448";
+  const std::size_t size = crv == "Ed25519" ? 32 : 57;
+  auto x = jwk_bytes(o, "x", false);
+  if (!x) return x.error();
+  auto d = jwk_bytes(o, "d", true);
+  if (!d) return d.error();
+  if ((*x)->size() != size || (d->has_value() && (*d)->size() != size)) return bad_key("OKP key of the wrong size");
+  is_private = d->has_value();
+  EVP_PKEY* raw = is_private ? EVP_PKEY_new_raw_private_key_ex(nullptr, name, nullptr, uchar(**d), size)
+                             : EVP_PKEY_new_raw_public_key_ex(nullptr, name, nullptr, uchar(**x), size);
+  if (!raw) {
+    clear_errors();
+    return bad_key("OpenSSL refused the OKP key");
+  }
+  pkey_ptr key(raw);
+  if (is_private) {  // the public part given must be the one derived from d
+    std::string pub(size, '\0');
+    std::size_t len = size;
+    if (EVP_PKEY_get_raw_public_key(raw, reinterpret_cast<unsigned char*>(pub.data()), &len) != 1 || len != size ||
+        pub != **x)
+      return bad_key("OKP public key does not match the private key");
+  }
+  return key;
+}
+
+inline int no_password(char*, int, int, void*) { return 0; }  // never prompt on a terminal
+
+}  // namespace detail
+
+inline result<jwk> jwk::from_pkey(crypto::detail::pkey_ptr p, bool is_private) {
+  jwk k;
+  k.private_ = is_private;
+  if (EVP_PKEY_is_a(p.get(), "RSA")) {
+    if (EVP_PKEY_get_bits(p.get()) < 2048) return detail::bad_key("RSA modulus under 2048 bits");
+    k.type_ = key_type::rsa;
+  } else if (EVP_PKEY_is_a(p.get(), "EC")) {
+    char group[64] = {};
+    std::size_t len = 0;
+    if (EVP_PKEY_get_utf8_string_param(p.get(), OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof group, &len) != 1)
+      return detail::bad_key("EC key without a named curve");
+    const std::string_view g(group, len);
+    k.crv_ = g == "prime256v1" ? "P-256" : g == "secp384r1" ? "P-384" : g == "secp521r1" ? "P-521" : "";
+    if (k.crv_.empty()) return detail::bad_key("unsupported EC curve");
+    k.type_ = key_type::ec;
+  } else if (EVP_PKEY_is_a(p.get(), "ED25519") || EVP_PKEY_is_a(p.get(), "ED448")) {
+    k.type_ = key_type::okp;
+    k.crv_ = EVP_PKEY_is_a(p.get(), "ED25519") ? "Ed25519" : "Ed448";
+  } else {
+    return detail::bad_key("unsupported key type");
+  }
+  k.pkey_ = std::shared_ptr<EVP_PKEY>(p.release(), EVP_PKEY_free);
+  return k;
+}
+
+inline result<jwk> jwk::generate(std::string_view kind, unsigned rsa_bits) {
+  using namespace crypto::detail;
+  EVP_PKEY* p = nullptr;
+  if (kind == "RSA") {
+    if (rsa_bits < 2048 || rsa_bits > 16384) return detail::bad_key("RSA keys must have 2048 to 16384 bits");
+    p = EVP_PKEY_Q_keygen(nullptr, nullptr, "RSA", static_cast<std::size_t>(rsa_bits));
+  } else if (const auto* c = detail::find_curve(kind)) {
+    p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", c->group);
+  } else if (kind == "Ed25519" || kind == "Ed448") {
+    p = EVP_PKEY_Q_keygen(nullptr, nullptr, kind == "Ed25519" ? "ED25519" : "ED448");
+  } else {
+    return detail::bad_key("unsupported key kind \"" + std::string(kind) + "\"");
+  }
+  if (!p) return openssl_error(errc::crypto_failure, "key generation failed");
+  return from_pkey(pkey_ptr(p), true);
+}
+
+inline result<jwk> jwk::from_pem(std::string_view pem) {
+  using namespace crypto::detail;
+  using bio_ptr = std::unique_ptr<BIO, deleter<BIO, BIO_free_all>>;
+  if (pem.size() > 1 << 20) return detail::bad_key("PEM too large");
+  {
+    bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    if (!bio) return openssl_error(errc::crypto_failure, "BIO");
+    if (EVP_PKEY* p = PEM_read_bio_PrivateKey(bio.get(), nullptr, detail::no_password, nullptr))
+      return from_pkey(pkey_ptr(p), true);
+  }
+  clear_errors();
+  bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+  if (!bio) return openssl_error(errc::crypto_failure, "BIO");
+  if (EVP_PKEY* p = PEM_read_bio_PUBKEY(bio.get(), nullptr, detail::no_password, nullptr))
+    return from_pkey(pkey_ptr(p), false);
+  clear_errors();
+  return detail::bad_key("not a PEM private or public key (encrypted keys are not supported)");
+}
+
+inline result<jwk> jwk::from_json(const boost::json::object& o) {
+  jwk k;
+  auto kty = detail::jwk_string(o, "kty");
+  if (!kty) return kty.error();
+  for (auto [member, field] : {std::pair{"kid", &k.kid_}, std::pair{"alg", &k.alg_}, std::pair{"use", &k.use_}}) {
+    auto v = detail::jwk_string(o, member);
+    if (!v) return v.error();
+    *field = std::move(*v);
+  }
+  if (*kty == "oct") {
+    auto bytes = detail::jwk_bytes(o, "k", false);
+    if (!bytes) return bytes.error();
+    k.type_ = key_type::oct;
+    k.oct_ = secret{std::move(**bytes)};
+    return k;
+  }
+  bool is_private = false;
+  result<crypto::detail::pkey_ptr> key = crypto::detail::pkey_ptr{};
+  if (*kty == "RSA") {
+    k.type_ = key_type::rsa;
+    key = detail::rsa_from_jwk(o, is_private);
+  } else if (*kty == "EC") {
+    auto crv = detail::jwk_string(o, "crv");
+    if (!crv) return crv.error();
+    const auto* curve = detail::find_curve(*crv);
+    if (!curve) return detail::bad_key("unsupported EC curve \"" + *crv + "\"");
+    k.type_ = key_type::ec;
+    k.crv_ = *crv;
+    key = detail::ec_from_jwk(o, *curve, is_private);
+  } else if (*kty == "OKP") {
+    auto crv = detail::jwk_string(o, "crv");
+    if (!crv) return crv.error();
+    if (*crv != "Ed25519" && *crv != "Ed448") return detail::bad_key("unsupported OKP curve \"" + *crv + "\"");
+    k.type_ = key_type::okp;
+    k.crv_ = *crv;
+    key = detail::okp_from_jwk(o, *crv, is_private);
+  } else if (kty->empty()) {
+    return detail::bad_key("missing \"kty\"");
+  } else {
+    return detail::bad_key("unsupported kty \"" + *kty + "\"");
+  }
+  if (!key) return key.error();
+  k.private_ = is_private;
+  k.pkey_ = std::shared_ptr<EVP_PKEY>(key->release(), EVP_PKEY_free);
+  return k;
+}
+
+inline result<jwk_set> jwk_set::from_json(const boost::json::object& o) {
+  const auto* keys = o.if_contains("keys");
+  if (!keys || !keys->is_array()) return detail::bad_key("JWK Set without a \"keys\" array");
+  jwk_set set;
+  std::size_t i = 0;
+  for (const auto& v : keys->get_array()) {
+    if (!v.is_object()) return error{errc::key_invalid, "JWK Set: keys[" + std::to_string(i) + "] is not an object"};
+    auto k = jwk::from_json(v.get_object());
+    if (!k) {
+      // Unsupported kinds of key are skipped; broken keys of supported kinds are not.
+      if (k.error().message().find("unsupported") != std::string_view::npos) {
+        ++set.skipped_;
+        ++i;
+        continue;
+      }
+      return error{errc::key_invalid, "JWK Set: keys[" + std::to_string(i) + "]: " + std::string(k.error().message())};
+    }
+    set.keys_.push_back(std::move(*k));
+    ++i;
+  }
+  return set;
+}
+
+}  // namespace intg::auth
+// ---- end intg/auth/jwk.hpp ----
+// ---- begin intg/auth/jwt.hpp ----
+// JSON Web Tokens (RFC 7519) in JWS compact form (RFC 7515): signing and verification with
+// HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA through OpenSSL's
+// EVP_DigestSign/EVP_DigestVerify, and claim validation against an injectable time.
+//
+// What verify() refuses, whatever the token says: `alg: none`; an algorithm that does not fit the
+// key (an HS256 token checked with an RSA public key: the classic confusion attack), or differs
+// from the key's own `alg`; unknown `crit` extensions; anything but three strict base64url
+// segments; tokens over the size limit; duplicate member names in the header or claims.
+
+
+#include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
+
+#include <openssl/ec.h>
+#include <openssl/rsa.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::auth::jwt {
+
+/// How verify() checks a token. `exp` and `nbf` are always checked when present; `iss`, `aud`
+/// and required claims only when named here.
+struct verify_options {
+  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();  ///< the time to check against
+  std::chrono::seconds leeway{0};                  ///< clock skew tolerated on exp, nbf and iat
+  std::optional<std::string> issuer{};             ///< `iss` must equal this
+  std::optional<std::string> audience{};           ///< `aud` (a string or an array) must contain this
+  std::vector<std::string> required_claims{};      ///< these claims must be present
+  std::vector<std::string> algorithms{};           ///< allowed algorithms; empty = any that fits the key
+  std::optional<std::chrono::seconds> max_age{};   ///< when set, `iat` is required and must be this recent
+  std::size_t max_token_size = 16 * 1024;          ///< longer tokens are refused before any parsing
+};
+
+/// A token split and decoded but NOT verified: for routing (which key? which tenant?) only.
+struct decoded {
+  boost::json::object header;
+  boost::json::object claims;
+  std::string alg;
+  std::string kid;
+  std::string_view signing_input;  ///< "header.payload", a view into the token
+  std::string signature;           ///< raw signature bytes
+};
+
+namespace detail {
+
+enum class family { hmac, rsa_pkcs1, rsa_pss, ecdsa, eddsa };
+
+struct algorithm {
+  std::string_view name;
+  family kind;
+  const char* digest;       // nullptr for EdDSA
+  std::size_t size;         // HMAC: minimum key bytes; ECDSA: bytes of r and of s
+  std::string_view curve;   // ECDSA only
+  crypto::hmac_hash hmac = crypto::hmac_hash::sha256;
+};
+
+inline const algorithm* find_algorithm(std::string_view name) noexcept {
+  static constexpr algorithm table[] = {
+      {"HS256", family::hmac, "SHA256", 32, {}, crypto::hmac_hash::sha256},
+      {"HS384", family::hmac, "SHA384", 48, {}, crypto::hmac_hash::sha384},
+      {"HS512", family::hmac, "SHA512", 64, {}, crypto::hmac_hash::sha512},
+      {"RS256", family::rsa_pkcs1, "SHA256", 0, {}},
+      {"RS384", family::rsa_pkcs1, "SHA384", 0, {}},
+      {"RS512", family::rsa_pkcs1, "SHA512", 0, {}},
+      {"PS256", family::rsa_pss, "SHA256", 0, {}},
+      {"PS384", family::rsa_pss, "SHA384", 0, {}},
+      {"PS512", family::rsa_pss, "SHA512", 0, {}},
+      {"ES256", family::ecdsa, "SHA256", 32, "P-256"},
+      {"ES384", family::ecdsa, "SHA384", 48, "P-384"},
+      {"ES512", family::ecdsa, "SHA512", 66, "P-521"},
+      {"EdDSA", family::eddsa, nullptr, 0, {}},
+  };
+  for (const auto& a : table)
+    if (a.name == name) return &a;
+  return nullptr;
+}
+
+inline error bad_alg(std::string why) { return error{errc::algorithm_invalid, "JWT: " + std::move(why)}; }
+inline error malformed(std::string why) { return error{errc::token_malformed, "JWT: " + std::move(why)}; }
+
+// Whether `key` may be used with `alg` at all: the algorithm family must match the key type
+// (this is what stops algorithm confusion), and the key's own `alg`/`use` must agree.
+inline result<void> check_key_fits(const algorithm& alg, const jwk& key) {
+  if (!key.alg().empty() && key.alg() != alg.name)
+    return bad_alg("token algorithm " + std::string(alg.name) + " differs from the key's alg " + key.alg());
+  if (!key.use().empty() && key.use() != "sig") return bad_alg("the key's use is not \"sig\"");
+  switch (alg.kind) {
+    case family::hmac:
+      if (key.type() != key_type::oct) return bad_alg(std::string(alg.name) + " needs a symmetric (oct) key");
+      if (key.secret_bytes().size() < alg.size)
+        return error{errc::key_invalid, "JWT: " + std::string(alg.name) + " needs a key of at least " +
+                                            std::to_string(alg.size) + " bytes"};
+      return {};
+    case family::rsa_pkcs1:
+    case family::rsa_pss:
+      if (key.type() != key_type::rsa) return bad_alg(std::string(alg.name) + " needs an RSA key");
+      return {};
+    case family::ecdsa:
+      if (key.type() != key_type::ec || key.curve() != alg.curve)
+        return bad_alg(std::string(alg.name) + " needs an EC key on " + std::string(alg.curve));
+      return {};
+    case family::eddsa:
+      if (key.type() != key_type::okp) return bad_alg("EdDSA needs an OKP (Ed25519/Ed448) key");
+      return {};
+  }
+  return bad_alg("unsupported algorithm");
+}
+
+using namespace intg::crypto::detail;
+
+inline result<void> init_pss(EVP_PKEY_CTX* pctx) {
+  if (EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) <= 0)  // RFC 7518 §3.5: salt = hash size
+    return openssl_error(errc::crypto_failure, "JWT: PSS setup failed");
+  return {};
+}
+
+// DER ECDSA-Sig-Value -> JOSE r || s, each left-padded to the curve size.
+inline result<std::string> der_to_jose(std::string_view der, std::size_t size) {
+  const unsigned char* p = uchar(der);
+  std::unique_ptr<ECDSA_SIG, deleter<ECDSA_SIG, ECDSA_SIG_free>> sig(d2i_ECDSA_SIG(nullptr, &p, static_cast<long>(der.size())));
+  if (!sig) return openssl_error(errc::crypto_failure, "JWT: bad ECDSA signature from OpenSSL");
+  const BIGNUM *r = nullptr, *s = nullptr;
+  ECDSA_SIG_get0(sig.get(), &r, &s);
+  std::string out(2 * size, '\0');
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  if (BN_bn2binpad(r, o, static_cast<int>(size)) < 0 || BN_bn2binpad(s, o + size, static_cast<int>(size)) < 0)
+    return openssl_error(errc::crypto_failure, "JWT: ECDSA conversion failed");
+  return out;
+}
+
+// JOSE r || s -> DER, for EVP_DigestVerify. A wrong length is a bad signature, not an error of ours.
+inline result<std::string> jose_to_der(std::string_view raw, std::size_t size) {
+  if (raw.size() != 2 * size) return error{errc::signature_invalid, "JWT: ECDSA signature of the wrong length"};
+  std::unique_ptr<ECDSA_SIG, deleter<ECDSA_SIG, ECDSA_SIG_free>> sig(ECDSA_SIG_new());
+  BIGNUM* r = BN_bin2bn(uchar(raw), static_cast<int>(size), nullptr);
+  BIGNUM* s = BN_bin2bn(uchar(raw) + size, static_cast<int>(size), nullptr);
+  if (!sig || !r || !s || ECDSA_SIG_set0(sig.get(), r, s) != 1) {
+    BN_free(r);
+    BN_free(s);
+    return openssl_error(errc::crypto_failure, "JWT: out of memory");
+  }
+  unsigned char* der = nullptr;
+  const int len = i2d_ECDSA_SIG(sig.get(), &der);
+  if (len <= 0) return openssl_error(errc::crypto_failure, "JWT: ECDSA conversion failed");
+  std::string out(reinterpret_cast<char*>(der), static_cast<std::size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+inline result<std::string> sign_bytes(const algorithm& alg, const jwk& key, std::string_view input) {
+  if (alg.kind == family::hmac) return crypto::hmac(alg.hmac, key.secret_bytes(), input);
+  if (!key.has_private()) return error{errc::key_invalid, "JWT: signing needs a private key"};
+  md_ctx_ptr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!ctx || EVP_DigestSignInit_ex(ctx.get(), &pctx, alg.digest, nullptr, nullptr, key.pkey(), nullptr) != 1)
+    return openssl_error(errc::crypto_failure, "JWT: sign init failed");
+  if (alg.kind == family::rsa_pss)
+    if (auto r = init_pss(pctx); !r) return r.error();
+  std::size_t len = 0;
+  if (EVP_DigestSign(ctx.get(), nullptr, &len, uchar(input), input.size()) != 1)
+    return openssl_error(errc::crypto_failure, "JWT: sign failed");
+  std::string sig(len, '\0');
+  if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, uchar(input), input.size()) != 1)
+    return openssl_error(errc::crypto_failure, "JWT: sign failed");
+  sig.resize(len);
+  if (alg.kind == family::ecdsa) return der_to_jose(sig, alg.size);
+  return sig;
+}
+
+inline result<void> verify_bytes(const algorithm& alg, const jwk& key, std::string_view input, std::string_view sig) {
+  const error mismatch{errc::signature_invalid, "JWT: signature does not verify"};
+  if (alg.kind == family::hmac) {
+    const std::string expected = crypto::hmac(alg.hmac, key.secret_bytes(), input);
+    if (!crypto::constant_time_equal(expected, sig)) return mismatch;
+    return {};
+  }
+  std::string der;
+  if (alg.kind == family::ecdsa) {
+    auto d = jose_to_der(sig, alg.size);
+    if (!d) return d.error();
+    der = std::move(*d);
+    sig = der;
+  }
+  md_ctx_ptr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!ctx || EVP_DigestVerifyInit_ex(ctx.get(), &pctx, alg.digest, nullptr, nullptr, key.pkey(), nullptr) != 1)
+    return openssl_error(errc::crypto_failure, "JWT: verify init failed");
+  if (alg.kind == family::rsa_pss)
+    if (auto r = init_pss(pctx); !r) return r.error();
+  if (EVP_DigestVerify(ctx.get(), uchar(sig), sig.size(), uchar(input), input.size()) != 1) {
+    clear_errors();  // a bad signature is an answer, not a library failure
+    return mismatch;
+  }
+  return {};
+}
+
+// A NumericDate claim as seconds since the epoch (may be fractional); absent -> nullopt.
+inline result<std::optional<double>> numeric_date(const boost::json::object& claims, std::string_view name) {
+  const auto* v = claims.if_contains(name);
+  if (!v) return std::optional<double>{};
+  if (v->is_int64()) return std::optional<double>(static_cast<double>(v->get_int64()));
+  if (v->is_uint64()) return std::optional<double>(static_cast<double>(v->get_uint64()));
+  if (v->is_double() && std::isfinite(v->get_double())) return std::optional<double>(v->get_double());
+  return error{errc::claim_invalid, "JWT: claim \"" + std::string(name) + "\" is not a NumericDate"};
+}
+
+inline result<void> validate_claims(const boost::json::object& claims, const verify_options& opts) {
+  const double now = std::chrono::duration<double>(opts.now.time_since_epoch()).count();
+  const double leeway = static_cast<double>(opts.leeway.count());
+  auto exp = numeric_date(claims, "exp");
+  if (!exp) return exp.error();
+  if (*exp && now - leeway >= **exp) return error{errc::token_expired, "JWT: token expired"};
+  auto nbf = numeric_date(claims, "nbf");
+  if (!nbf) return nbf.error();
+  if (*nbf && now + leeway < **nbf) return error{errc::token_not_yet_valid, "JWT: token not valid before its nbf"};
+  auto iat = numeric_date(claims, "iat");
+  if (!iat) return iat.error();
+  if (*iat && now + leeway < **iat) return error{errc::token_not_yet_valid, "JWT: token issued in the future"};
+  if (opts.max_age) {
+    if (!*iat) return error{errc::claim_invalid, "JWT: missing claim \"iat\" (max_age is set)"};
+    if (now - leeway > **iat + static_cast<double>(opts.max_age->count()))
+      return error{errc::token_expired, "JWT: token older than max_age"};
+  }
+  if (opts.issuer) {
+    const auto* iss = claims.if_contains("iss");
+    if (!iss || !iss->is_string() || iss->get_string() != *opts.issuer)
+      return error{errc::claim_invalid, "JWT: issuer does not match"};
+  }
+  if (opts.audience) {
+    const auto* aud = claims.if_contains("aud");
+    bool ok = false;
+    if (aud && aud->is_string()) ok = aud->get_string() == *opts.audience;
+    if (aud && aud->is_array())
+      for (const auto& a : aud->get_array()) ok = ok || (a.is_string() && a.get_string() == *opts.audience);
+    if (!ok) return error{errc::claim_invalid, "JWT: audience does not match"};
+  }
+  for (const auto& name : opts.required_claims)
+    if (!claims.contains(name)) return error{errc::claim_invalid, "JWT: missing required claim \"" + name + "\""};
+  return {};
+}
+
+inline result<boost::json::object> decode_segment(std::string_view segment, std::string_view what) {
+  if (segment.empty()) return malformed(std::string(what) + " segment is empty");
+  auto json = crypto::base64url_decode(segment);
+  if (!json) return malformed(std::string(what) + " segment is not base64url");
+  return intg::detail::strict_parse_object(*json, errc::token_malformed, "JWT " + std::string(what));
+}
+
+}  // namespace detail
+
+/// Splits and decodes a token without verifying anything but its form: three strict base64url
+/// segments, header and claims JSON objects without duplicate names, a string `alg`.
+inline result<decoded> decode(std::string_view token, std::size_t max_size = 16 * 1024) {
+  if (token.size() > max_size) return detail::malformed("token larger than " + std::to_string(max_size) + " bytes");
+  const auto d1 = token.find('.');
+  const auto d2 = d1 == std::string_view::npos ? d1 : token.find('.', d1 + 1);
+  if (d2 == std::string_view::npos || token.find('.', d2 + 1) != std::string_view::npos)
+    return detail::malformed("a token has exactly three segments");
+  decoded out;
+  auto header = detail::decode_segment(token.substr(0, d1), "header");
+  if (!header) return header.error();
+  out.header = std::move(*header);
+  auto claims = detail::decode_segment(token.substr(d1 + 1, d2 - d1 - 1), "claims");
+  if (!claims) return claims.error();
+  out.claims = std::move(*claims);
+  auto sig = crypto::base64url_decode(token.substr(d2 + 1));
+  if (!sig) return detail::malformed("signature segment is not base64url");
+  out.signature = std::move(*sig);
+  out.signing_input = token.substr(0, d2);
+  const auto* alg = out.header.if_contains("alg");
+  if (!alg || !alg->is_string()) return detail::malformed("header has no string \"alg\"");
+  out.alg = std::string(alg->get_string());
+  if (const auto* kid = out.header.if_contains("kid")) {
+    if (!kid->is_string()) return detail::malformed("\"kid\" is not a string");
+    out.kid = std::string(kid->get_string());
+  }
+  return out;
+}
+
+namespace detail {
+// The token's algorithm, if it is one we accept at all under these options.
+inline result<const algorithm*> resolve_algorithm(const decoded& d, const verify_options& opts) {
+  // `none` in any spelling: never a valid algorithm here, whatever the key.
+  std::string lower = d.alg;
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == "none") return bad_alg("alg \"none\" is refused");
+  const auto* alg = find_algorithm(d.alg);
+  if (!alg) return bad_alg("unsupported algorithm \"" + d.alg + "\"");
+  if (!opts.algorithms.empty() && std::find(opts.algorithms.begin(), opts.algorithms.end(), d.alg) == opts.algorithms.end())
+    return bad_alg("algorithm " + d.alg + " is not allowed");
+  // RFC 7515 §4.1.11: extensions we do not understand make the token invalid.
+  if (d.header.contains("crit")) return malformed("unsupported \"crit\" header parameters");
+  return alg;
+}
+
+inline result<boost::json::object> verify_decoded(decoded& d, const algorithm& alg, const jwk& key,
+                                                  const verify_options& opts) {
+  if (auto r = check_key_fits(alg, key); !r) return r.error();
+  if (auto r = verify_bytes(alg, key, d.signing_input, d.signature); !r) return r.error();
+  if (auto r = validate_claims(d.claims, opts); !r) return r.error();
+  return std::move(d.claims);
+}
+}  // namespace detail
+
+/// Verifies `token` with `key` and returns its claims. See the top of this header for what is
+/// refused; errors: token_malformed, algorithm_invalid, key_invalid, signature_invalid,
+/// token_expired, token_not_yet_valid, claim_invalid.
+inline result<boost::json::object> verify(std::string_view token, const jwk& key, const verify_options& opts) {
+  auto d = decode(token, opts.max_token_size);
+  if (!d) return d.error();
+  auto alg = detail::resolve_algorithm(*d, opts);
+  if (!alg) return alg.error();
+  return detail::verify_decoded(*d, **alg, key, opts);
+}
+
+/// Verifies with the key of a JWK Set named by the token's `kid`; without a `kid`, the set must
+/// hold exactly one key that fits the token's algorithm.
+inline result<boost::json::object> verify(std::string_view token, const jwk_set& keys, const verify_options& opts) {
+  auto d = decode(token, opts.max_token_size);
+  if (!d) return d.error();
+  auto alg = detail::resolve_algorithm(*d, opts);
+  if (!alg) return alg.error();
+  if (!d->kid.empty()) {
+    const jwk* k = keys.find(d->kid);
+    if (!k) return error{errc::key_invalid, "JWT: no key with the token's kid in the key set"};
+    return detail::verify_decoded(*d, **alg, *k, opts);
+  }
+  const jwk* only = nullptr;
+  for (const auto& k : keys.keys()) {
+    if (!detail::check_key_fits(**alg, k)) continue;
+    if (only) return error{errc::key_invalid, "JWT: token without kid and several candidate keys"};
+    only = &k;
+  }
+  if (!only) return error{errc::key_invalid, "JWT: no key in the set fits the token"};
+  return detail::verify_decoded(*d, **alg, *only, opts);
+}
+
+/// Signs `claims` with `key` using `alg`. The header is {"alg":alg,"typ":"JWT"} plus the key's
+/// `kid` when it has one. The key must fit the algorithm and hold a private part.
+inline result<std::string> sign(const boost::json::object& claims, const jwk& key, std::string_view alg,
+                                const boost::json::object& extra_header = {}) {
+  const auto* a = detail::find_algorithm(alg);
+  if (!a) return detail::bad_alg("unsupported algorithm \"" + std::string(alg) + "\"");
+  if (auto r = detail::check_key_fits(*a, key); !r) return r.error();
+  boost::json::object header;
+  header["alg"] = alg;
+  header["typ"] = "JWT";
+  if (!key.kid().empty()) header["kid"] = key.kid();
+  for (const auto& [k, v] : extra_header)
+    if (k != "alg") header[k] = v;
+  std::string token = crypto::base64url_encode(boost::json::serialize(header));
+  token += '.';
+  token += crypto::base64url_encode(boost::json::serialize(claims));
+  auto sig = detail::sign_bytes(*a, key, token);
+  if (!sig) return sig.error();
+  token += '.';
+  token += crypto::base64url_encode(*sig);
+  return token;
+}
+
+}  // namespace intg::auth::jwt
+// ---- end intg/auth/jwt.hpp ----
+// ---- begin intg/auth/pkce.hpp ----
+// PKCE (RFC 7636) for the OAuth 2.0 authorization-code flow: a random code verifier and its S256
+// code challenge (BASE64URL(SHA256(verifier))). The plain method is deliberately not offered.
+
+
+#include <string>
+#include <string_view>
+
+namespace intg::auth {
+
+/// The S256 code challenge of `verifier`: BASE64URL-ENCODE(SHA256(ASCII(verifier))), unpadded.
+inline std::string pkce_challenge(std::string_view verifier) {
+  return crypto::base64url_encode(crypto::sha256(verifier));
+}
+
+/// Whether `verifier` is a valid code verifier: 43 to 128 characters of [A-Z a-z 0-9 - . _ ~].
+inline bool pkce_verifier_valid(std::string_view verifier) noexcept {
+  if (verifier.size() < 43 || verifier.size() > 128) return false;
+  for (char c : verifier)
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+          c == '_' || c == '~'))
+      return false;
+  return true;
+}
+
+/// A fresh code verifier: 32 secure random bytes, base64url-encoded (43 characters, 256 bits),
+/// as RFC 7636 §4.1 recommends. Keep it secret until the token request.
+inline result<secret> pkce_verifier() {
+  auto bytes = crypto::random_bytes(32);
+  if (!bytes) return bytes.error();
+  secret s{crypto::base64url_encode(*bytes)};
+  secret wipe{std::move(*bytes)};  // the raw bytes are wiped when this goes away
+  return s;
+}
+
+}  // namespace intg::auth
+// ---- end intg/auth/pkce.hpp ----
+// ---- begin intg/auth/oauth2.hpp ----
+// OAuth 2.0 (RFC 6749) without the transport: the token type, parsing of token-endpoint answers
+// (success and `{"error":...,"error_description":...}` bodies, mapped to intg errors), the form
+// bodies of the client-credentials, authorization-code + PKCE, refresh-token and JWT-bearer
+// (RFC 7523, Google service accounts) grants, and the authorization URL. Whatever sends the
+// request (an HTTP client) stays outside; intg::auth::oauth2::token_manager caches the result.
+
+
+#include <boost/json/object.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+
+namespace intg::auth::oauth2 {
+
+/// An access token and what came with it. Tokens are secrets: they never print.
+struct token {
+  secret access_token;
+  std::string token_type = "Bearer";
+  /// Lifetime announced by the server (`expires_in`), if any.
+  std::optional<std::chrono::seconds> expires_in{};
+  /// When it expires on the token manager's clock (set by the manager from expires_in).
+  std::optional<time_point> expires_at{};
+  secret refresh_token;  ///< empty when the server sent none
+  std::string scope;     ///< granted scope (space-separated), if the server said
+  secret id_token;       ///< OpenID Connect ID token, if any
+
+  /// Whether the token is expired, or will be within `margin`, at `now`. Tokens without a known
+  /// expiry never expire by time.
+  bool expires_within(time_point now, duration margin = duration::zero()) const noexcept {
+    return expires_at && *expires_at - margin <= now;
+  }
+};
+
+namespace detail {
+inline std::string clean_description(std::string_view s) {
+  // The server's text goes into error messages and logs: keep it short and printable.
+  std::string out;
+  for (char c : s.substr(0, 200)) out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? ' ' : c;
+  return out;
+}
+}  // namespace detail
+
+/// The intg error for an RFC 6749 §5.2 error code: invalid_grant -> errc::invalid_grant (never
+/// retried), invalid_client / unauthorized_client / access_denied -> errc::unauthorized,
+/// temporarily_unavailable / server_error -> errc::unavailable (transient), slow_down ->
+/// errc::rate_limited, anything else -> errc::invalid_argument.
+inline errc map_error_code(std::string_view code) noexcept {
+  if (code == "invalid_grant") return errc::invalid_grant;
+  if (code == "invalid_client" || code == "unauthorized_client" || code == "access_denied") return errc::unauthorized;
+  if (code == "temporarily_unavailable" || code == "server_error") return errc::unavailable;
+  if (code == "slow_down") return errc::rate_limited;
+  return errc::invalid_argument;  // invalid_request, unsupported_grant_type, invalid_scope, ...
+}
+
+/// Parses a token endpoint's answer. `http_status` is the response status: an `error` body is
+/// turned into its intg error (message "token endpoint: <error>: <error_description>", the HTTP
+/// status attached); a success body must carry a non-empty `access_token`.
+inline result<token> parse_token_response(std::string_view body, int http_status = 200) {
+  auto o = intg::detail::strict_parse_object(body, errc::invalid_response, "token response");
+  if (!o) {
+    if (http_status >= 400)
+      return error::http(http_status, std::chrono::milliseconds{-1}, "token endpoint answered with a non-JSON error");
+    return o.error();
+  }
+  if (const auto* e = o->if_contains("error")) {
+    if (!e->is_string()) return error{errc::invalid_response, "token endpoint: \"error\" is not a string"};
+    const std::string_view code = e->get_string();
+    std::string msg = "token endpoint: " + detail::clean_description(code);
+    if (const auto* d = o->if_contains("error_description"); d && d->is_string())
+      msg += ": " + detail::clean_description(d->get_string());
+    error err{map_error_code(code), std::move(msg)};
+    if (http_status >= 400) err.with_http_status(http_status);
+    return err;
+  }
+  if (http_status >= 400) return error::http(http_status, std::chrono::milliseconds{-1}, "token endpoint error without an error code");
+  token t;
+  const auto* at = o->if_contains("access_token");
+  if (!at || !at->is_string() || at->get_string().empty())
+    return error{errc::invalid_response, "token response without access_token"};
+  t.access_token = secret{std::string(at->get_string())};
+  if (const auto* tt = o->if_contains("token_type")) {
+    if (!tt->is_string()) return error{errc::invalid_response, "token_type is not a string"};
+    t.token_type = std::string(tt->get_string());
+  }
+  if (const auto* ei = o->if_contains("expires_in")) {
+    // Some servers send the number as a string; accept both, refuse anything else.
+    std::optional<double> secs;
+    if (ei->is_int64()) secs = static_cast<double>(ei->get_int64());
+    else if (ei->is_uint64()) secs = static_cast<double>(ei->get_uint64());
+    else if (ei->is_double()) secs = ei->get_double();
+    else if (ei->is_string()) {
+      std::string_view s = ei->get_string();
+      std::int64_t n = 0;
+      auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), n);
+      if (ec == std::errc{} && p == s.data() + s.size() && !s.empty()) secs = static_cast<double>(n);
+    }
+    if (!secs || !std::isfinite(*secs) || *secs < 0 || *secs > 1e9)
+      return error{errc::invalid_response, "expires_in is not a valid number of seconds"};
+    t.expires_in = std::chrono::seconds(static_cast<std::int64_t>(*secs));
+  }
+  for (auto [name, field] : {std::pair{"refresh_token", &t.refresh_token}, std::pair{"id_token", &t.id_token}}) {
+    if (const auto* v = o->if_contains(name)) {
+      if (!v->is_string()) return error{errc::invalid_response, std::string(name) + " is not a string"};
+      *field = secret{std::string(v->get_string())};
+    }
+  }
+  if (const auto* sc = o->if_contains("scope"); sc && sc->is_string()) t.scope = std::string(sc->get_string());
+  return t;
+}
+
+/// application/x-www-form-urlencoded encoding of one value.
+inline std::string form_encode(std::string_view s) {
+  static constexpr char hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+        c == '*') {
+      out += static_cast<char>(c);
+    } else if (c == ' ') {
+      out += '+';
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+/// A form body from name/value pairs; pairs with an empty value are left out.
+inline std::string form_body(std::initializer_list<std::pair<std::string_view, std::string_view>> fields) {
+  std::string out;
+  for (auto [k, v] : fields) {
+    if (v.empty()) continue;
+    if (!out.empty()) out += '&';
+    out += form_encode(k);
+    out += '=';
+    out += form_encode(v);
+  }
+  return out;
+}
+
+/// How the client authenticates at the token endpoint (RFC 6749 §2.3.1).
+enum class client_auth {
+  basic,  ///< `Authorization: Basic base64(urlencode(id):urlencode(secret))` (recommended)
+  post,   ///< client_id and client_secret in the form body
+  none,   ///< public client (PKCE): client_id in the body, no secret
+};
+
+struct client {
+  std::string client_id;
+  secret client_secret;
+  client_auth auth = client_auth::basic;
+};
+
+/// A token request ready to POST with `Content-Type: application/x-www-form-urlencoded`. The
+/// body and the header hold credentials, so both are secrets.
+struct token_request {
+  secret body;
+  secret authorization;  ///< the Authorization header value, empty when none is needed
+};
+
+namespace detail {
+inline token_request finish(const client& c, std::string body) {
+  token_request r;
+  if (c.auth == client_auth::basic && !c.client_secret.empty()) {
+    std::string creds = form_encode(c.client_id) + ":" + form_encode(c.client_secret.reveal());
+    r.authorization = secret{"Basic " + crypto::base64_encode(creds)};
+    secret wipe{std::move(creds)};
+  } else {
+    body += (body.empty() ? "" : "&") + std::string("client_id=") + form_encode(c.client_id);
+    if (c.auth == client_auth::post && !c.client_secret.empty())
+      body += "&client_secret=" + form_encode(c.client_secret.reveal());
+  }
+  r.body = secret{std::move(body)};
+  return r;
+}
+}  // namespace detail
+
+/// grant_type=client_credentials (RFC 6749 §4.4).
+inline token_request client_credentials_request(const client& c, std::string_view scope = {},
+                                                std::string_view audience = {}) {
+  return detail::finish(c, form_body({{"grant_type", "client_credentials"}, {"scope", scope}, {"audience", audience}}));
+}
+
+/// grant_type=authorization_code with the PKCE code_verifier (RFC 6749 §4.1.3, RFC 7636 §4.5).
+inline token_request authorization_code_request(const client& c, std::string_view code, std::string_view redirect_uri,
+                                                const secret& code_verifier) {
+  return detail::finish(c, form_body({{"grant_type", "authorization_code"},
+                                      {"code", code},
+                                      {"redirect_uri", redirect_uri},
+                                      {"code_verifier", code_verifier.reveal()}}));
+}
+
+/// grant_type=refresh_token (RFC 6749 §6).
+inline token_request refresh_token_request(const client& c, const secret& refresh_token, std::string_view scope = {}) {
+  return detail::finish(
+      c, form_body({{"grant_type", "refresh_token"}, {"refresh_token", refresh_token.reveal()}, {"scope", scope}}));
+}
+
+/// grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer with a signed assertion (RFC 7523
+/// §2.1). No client authentication: the assertion is the credential.
+inline token_request jwt_bearer_request(const secret& assertion) {
+  token_request r;
+  r.body = secret{form_body({{"grant_type", "urn:ietf:params:oauth:grant-type:jwt-bearer"}, {"assertion", assertion.reveal()}})};
+  return r;
+}
+
+/// The URL to send the user to for the authorization-code flow with PKCE (S256).
+inline std::string authorization_url(std::string_view authorize_endpoint, std::string_view client_id,
+                                     std::string_view redirect_uri, std::string_view scope, std::string_view state,
+                                     std::string_view code_challenge) {
+  std::string url(authorize_endpoint);
+  url += url.find('?') == std::string::npos ? '?' : '&';
+  url += form_body({{"response_type", "code"},
+                    {"client_id", client_id},
+                    {"redirect_uri", redirect_uri},
+                    {"scope", scope},
+                    {"state", state},
+                    {"code_challenge", code_challenge},
+                    {"code_challenge_method", code_challenge.empty() ? "" : "S256"}});
+  return url;
+}
+
+/// A Google service account, from its JSON key file.
+struct service_account {
+  std::string client_email;
+  std::string private_key_id;
+  std::string token_uri = "https://oauth2.googleapis.com/token";
+  jwk key;  ///< the RSA private key, with kid = private_key_id
+
+  /// Parses the key file Google hands out ({"type":"service_account","private_key":"-----BEGIN
+  /// PRIVATE KEY-----...", "client_email":..., "private_key_id":..., "token_uri":...}).
+  static result<service_account> from_json(std::string_view text) {
+    auto o = intg::detail::strict_parse_object(text, errc::config_error, "service account key");
+    if (!o) return o.error();
+    auto str = [&](std::string_view name) -> std::string {
+      const auto* v = o->if_contains(name);
+      return v && v->is_string() ? std::string(v->get_string()) : std::string{};
+    };
+    if (str("type") != "service_account") return error{errc::config_error, "service account key: type is not service_account"};
+    service_account sa;
+    sa.client_email = str("client_email");
+    sa.private_key_id = str("private_key_id");
+    if (auto uri = str("token_uri"); !uri.empty()) sa.token_uri = std::move(uri);
+    if (sa.client_email.empty()) return error{errc::config_error, "service account key: no client_email"};
+    secret pem{str("private_key")};
+    auto key = jwk::from_pem(pem.reveal());
+    if (!key) return error{errc::config_error, "service account key: private_key is not a usable PEM key"};
+    if (key->type() != key_type::rsa || !key->has_private())
+      return error{errc::config_error, "service account key: private_key is not an RSA private key"};
+    sa.key = std::move(*key);
+    if (!sa.private_key_id.empty()) sa.key.with_kid(sa.private_key_id);
+    return sa;
+  }
+};
+
+/// The signed RS256 assertion of the JWT-bearer grant as Google expects it: iss = client_email,
+/// scope, aud = token_uri, iat = now, exp = now + lifetime (at most one hour), and sub when
+/// impersonating a user (domain-wide delegation).
+inline result<secret> jwt_bearer_assertion(const service_account& sa, std::string_view scope,
+                                           std::chrono::system_clock::time_point now, std::string_view subject = {},
+                                           std::chrono::seconds lifetime = std::chrono::seconds{3600}) {
+  if (lifetime <= std::chrono::seconds::zero() || lifetime > std::chrono::seconds{3600})
+    return error{errc::invalid_argument, "JWT-bearer assertion lifetime must be 1 to 3600 seconds"};
+  const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+  boost::json::object claims;
+  claims["iss"] = sa.client_email;
+  if (!scope.empty()) claims["scope"] = scope;
+  claims["aud"] = sa.token_uri;
+  claims["iat"] = iat;
+  claims["exp"] = iat + lifetime.count();
+  if (!subject.empty()) claims["sub"] = subject;
+  auto token = jwt::sign(claims, sa.key, "RS256");
+  if (!token) return token.error();
+  return secret{std::move(*token)};
+}
+
+}  // namespace intg::auth::oauth2
+// ---- end intg/auth/oauth2.hpp ----
+// ---- begin intg/auth/token_manager.hpp ----
+// Caches an OAuth access token and refreshes it a margin before it expires. Any number of
+// concurrent callers share one in-flight refresh (single flight: no stampede on the token
+// endpoint); an invalid_grant stops all further refreshes until reset(). Time comes from an intg
+// clock, so tests drive expiry with intg::manual_clock.
+
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <concepts>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <type_traits>
+
+namespace intg::auth::oauth2 {
+
+/// What the token manager calls to obtain a token (the named requirement `TokenSource`):
+/// `s()` or `s(const token* previous)` returning `asio::awaitable<result<token>>`. The second form
+/// receives the current token (nullptr when there is none) so it can use its refresh_token.
+template <class S>
+concept token_source =
+    std::same_as<std::invoke_result_t<S&>, asio::awaitable<result<token>>> ||
+    std::same_as<std::invoke_result_t<S&, const token*>, asio::awaitable<result<token>>>;
+
+struct token_manager_options {
+  /// Refresh this long before the token expires, so callers never get a token about to die.
+  duration refresh_margin = std::chrono::seconds{60};
+};
+
+/// Caches the token of a TokenSource. Not thread-safe: use one manager from one strand (or a
+/// single-threaded io_context); share it between coroutines freely.
+template <token_source TokenSource, clock Clock = steady_clock>
+class token_manager {
+ public:
+  token_manager(asio::any_io_executor ex, TokenSource source, token_manager_options opts = {}, Clock clock = {})
+      : ex_(std::move(ex)), source_(std::move(source)), opts_(opts), clock_(std::move(clock)) {}
+
+  /// A valid token: the cached one, or a fresh one (fetched once however many callers wait).
+  /// While a refresh fails transiently, a cached token that has not yet expired is still served.
+  asio::awaitable<result<token>> get() {
+    for (;;) {
+      if (dead_) co_return *dead_;
+      const time_point now = clock_.now();
+      if (cached_ && !cached_->expires_within(now, opts_.refresh_margin)) co_return *cached_;
+      if (!refreshing_) break;
+      // Someone else is fetching: wait for their result instead of fetching again.
+      const std::uint64_t gen = generation_;
+      auto event = event_;
+      boost::system::error_code ec;
+      co_await event->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      if (generation_ == gen) co_return error{errc::cancelled};  // our own wait was cancelled
+      if (dead_) co_return *dead_;
+      if (cached_ && !cached_->expires_within(clock_.now())) co_return *cached_;
+      if (last_error_) co_return *last_error_;
+    }
+    // This caller fetches; the others wait on event_. (Kept in this frame rather than a nested
+    // coroutine: one frame fewer, and g++ 12 misreports a nested one under sanitizers.)
+    const time_point started = clock_.now();
+    refreshing_ = true;
+    event_ = std::make_shared<asio::steady_timer>(ex_, std::chrono::steady_clock::time_point::max());
+    ++fetches_;
+    // Wakes the waiters however this frame ends: normally, by an exception from the source, or
+    // destroyed mid-fetch when its io_context shuts down.
+    struct finisher {
+      token_manager* self;
+      ~finisher() {
+        if (self->refreshing_) self->finish();
+      }
+    } guard{this};
+    result<token> r = error{errc::unavailable};
+    if constexpr (std::is_invocable_v<TokenSource&, const token*>) {
+      const token* previous = cached_ ? &*cached_ : nullptr;
+      r = co_await source_(previous);
+    } else {
+      r = co_await source_();
+    }
+    if (r) {
+      // Stamp the expiry from when the request started: the conservative end of the window.
+      if (!r->expires_at && r->expires_in) r->expires_at = started + *r->expires_in;
+      cached_ = std::move(*r);
+      last_error_.reset();
+      finish();
+      co_return *cached_;
+    }
+    error e = r.error();
+    if (e == errc::invalid_grant) {
+      dead_ = e;  // the grant is gone: retrying cannot help, and would hammer the endpoint
+      cached_.reset();
+    }
+    last_error_ = e;
+    finish();
+    if (!dead_ && cached_ && !cached_->expires_within(clock_.now())) co_return *cached_;
+    co_return e;
+  }
+
+  /// The Authorization header value, e.g. "Bearer <token>" (a secret).
+  asio::awaitable<result<secret>> authorization() {
+    auto t = co_await get();
+    if (!t) co_return t.error();
+    co_return secret{t->token_type + " " + std::string(t->access_token.reveal())};
+  }
+
+  /// Forgets the cached token (e.g. the API answered 401): the next get() fetches a new one.
+  void invalidate() noexcept { cached_.reset(); }
+  /// Clears a stored invalid_grant (e.g. after new credentials were configured).
+  void reset() noexcept {
+    dead_.reset();
+    last_error_.reset();
+  }
+
+  /// How many times the source was called.
+  std::uint64_t fetches() const noexcept { return fetches_; }
+  /// The cached token, if any (no fetch).
+  const std::optional<token>& cached() const noexcept { return cached_; }
+
+ private:
+  void finish() {
+    refreshing_ = false;
+    ++generation_;
+    auto event = std::move(event_);
+    event->cancel();  // wakes every waiter
+  }
+
+  asio::any_io_executor ex_;
+  TokenSource source_;
+  token_manager_options opts_;
+  Clock clock_;
+  std::optional<token> cached_;
+  std::optional<error> dead_;
+  std::optional<error> last_error_;
+  bool refreshing_ = false;
+  std::uint64_t generation_ = 0;
+  std::uint64_t fetches_ = 0;
+  std::shared_ptr<asio::steady_timer> event_;
+};
+
+}  // namespace intg::auth::oauth2
+// ---- end intg/auth/token_manager.hpp ----
+// ---- begin intg/secrets/env_provider.hpp ----
+// Secrets from environment variables (the twelve-factor way): `get("DB_PASSWORD")` reads
+// `$<prefix>DB_PASSWORD` at each call, so a restarted process picks up new values.
+
+
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace intg::secrets {
+
+class env_provider {
+ public:
+  explicit env_provider(std::string prefix = {}) : prefix_(std::move(prefix)) {}
+
+  /// The variable's value; errc::not_found when it is unset (the message names the variable,
+  /// never a value).
+  result<secret> get(std::string_view name) const {
+    const std::string var = prefix_ + std::string(name);
+    if (name.empty() || var.find('=') != std::string::npos) return error{errc::invalid_argument, "invalid variable name"};
+    const char* v = std::getenv(var.c_str());
+    if (!v) return error{errc::not_found, "environment variable " + var + " is not set"};
+    return secret{std::string(v)};
+  }
+
+ private:
+  std::string prefix_;
+};
+
+}  // namespace intg::secrets
+// ---- end intg/secrets/env_provider.hpp ----
+// ---- begin intg/secrets/file_provider.hpp ----
+// Secrets from files in a directory, one file per secret (Docker and Kubernetes mount secrets
+// this way, e.g. /run/secrets/db_password). Each get() reads the file again, so a rotated file
+// is seen at once; one trailing newline is dropped.
+
+// ---- begin intg/detail/file_io.hpp ----
+// Small POSIX file helpers for intg's security stores: read a whole file, replace a file
+// atomically (write a temporary, fsync, rename, fsync the directory) so readers never see a
+// half-written file, and a file's identity (inode, size, mtime) to notice replacements.
+
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace intg::detail {
+
+inline error io_error(std::string what, const std::filesystem::path& p, int err = errno) {
+  return error{boost::system::error_code(err, boost::system::system_category()), what + " " + p.string()};
+}
+
+/// RAII file descriptor.
+class unique_fd {
+ public:
+  unique_fd() = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  unique_fd& operator=(unique_fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.fd_;
+      o.fd_ = -1;
+    }
+    return *this;
+  }
+  ~unique_fd() { reset(); }
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+inline result<void> write_all(int fd, std::string_view data, const std::filesystem::path& p) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot write", p);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+/// The whole file; errc::not_found when it does not exist; files over `max` bytes are refused.
+inline result<std::string> read_file(const std::filesystem::path& p, std::size_t max = 64u << 20) {
+  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return error{errc::not_found, "no file " + p.string()};
+    return io_error("cannot open", p);
+  }
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read", p);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max) return error{errc::invalid_argument, "file too large: " + p.string()};
+  }
+  return out;
+}
+
+/// Replaces `p` with `data` atomically: readers see the old or the new content, never a mix.
+/// The new file gets permissions `mode` (0600 by default: secrets and logs are private).
+inline result<void> atomic_replace(const std::filesystem::path& p, std::string_view data, mode_t mode = 0600) {
+  const std::filesystem::path tmp = p.string() + ".tmp." + std::to_string(::getpid());
+  {
+    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd) return io_error("cannot create", tmp);
+    if (auto r = write_all(fd.get(), data, tmp); !r) {
+      ::unlink(tmp.c_str());
+      return r;
+    }
+    if (::fsync(fd.get()) != 0) {
+      ::unlink(tmp.c_str());
+      return io_error("cannot fsync", tmp);
+    }
+  }
+  if (::rename(tmp.c_str(), p.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error("cannot rename onto", p, err);
+  }
+  // Make the rename itself durable.
+  const auto dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d) ::fsync(d.get());
+  return {};
+}
+
+/// What identifies one version of a file: a rename changes the inode, a rewrite size or mtime.
+struct file_identity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  std::int64_t mtime_ns = 0;
+  friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+inline std::optional<file_identity> identify(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return std::nullopt;
+  return file_identity{st.st_dev, st.st_ino, st.st_size,
+                       static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+/// An exclusive advisory lock on `p` (created if needed), released on destruction.
+inline result<unique_fd> lock_file(const std::filesystem::path& p) {
+  unique_fd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return io_error("cannot open lock file", p);
+  while (::flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return io_error("cannot lock", p);
+  return fd;
+}
+
+}  // namespace intg::detail
+// ---- end intg/detail/file_io.hpp ----
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace intg::secrets {
+
+class file_provider {
+ public:
+  explicit file_provider(std::filesystem::path directory) : dir_(std::move(directory)) {}
+
+  /// The content of `<directory>/<name>`. Names with '/' or starting with '.' are refused
+  /// (no escaping the directory); errc::not_found when the file does not exist.
+  result<secret> get(std::string_view name) const {
+    if (name.empty() || name.front() == '.' || name.find('/') != std::string_view::npos ||
+        name.find('\0') != std::string_view::npos)
+      return error{errc::invalid_argument, "invalid secret name"};
+    auto text = intg::detail::read_file(dir_ / std::string(name), 1 << 20);
+    if (!text) {
+      if (text.error() == errc::not_found) return error{errc::not_found, "no secret file " + std::string(name)};
+      return text.error();
+    }
+    secret s{std::move(*text)};
+    std::string_view v = s.reveal();
+    if (v.ends_with("\r\n")) v.remove_suffix(2);
+    else if (v.ends_with('\n')) v.remove_suffix(1);
+    if (v.size() == s.reveal().size()) return s;
+    return secret{std::string(v)};  // `s` wipes the copy with the newline
+  }
+
+ private:
+  std::filesystem::path dir_;
+};
+
+}  // namespace intg::secrets
+// ---- end intg/secrets/file_provider.hpp ----
+// ---- begin intg/secrets/encrypted_file_store.hpp ----
+// An encrypted secret store in one JSON file, each value sealed with AES-256-GCM under a 32-byte
+// key taken from the environment (never from the file's directory). Rotation: put() replaces a
+// value and bumps its version, writing the whole file atomically (temporary file + rename) under
+// an advisory lock; readers in this or other processes notice the file changed (inode, size,
+// mtime) and reload it on their next get(): no restart needed. rekey() re-encrypts everything
+// under a new key.
+//
+// File format (version 1):
+//   {"format":"intg-secrets/1",
+//    "secrets":{"db_password":{"version":3,"updated":"2024-05-01T12:00:00.000Z",
+//                              "value":"<base64 of nonce(12) | ciphertext | tag(16)>"}}}
+// The AAD of each value is "intg-secrets/1\n<name>\n<version>", so a value cannot be moved to
+// another name or version without decryption failing. (Rolling the whole file back to an older
+// copy is not detectable from the file alone.)
+
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::secrets {
+
+class encrypted_file_store {
+ public:
+  static constexpr std::string_view format = "intg-secrets/1";
+
+  /// Opens the store at `path` (which need not exist yet) with a 32-byte key.
+  static result<encrypted_file_store> open(std::filesystem::path path, secret key) {
+    if (key.reveal().size() != crypto::aes256gcm_key_size)
+      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
+    encrypted_file_store s;
+    s.state_ = std::make_shared<state>();
+    s.state_->path = std::move(path);
+    s.state_->key = std::move(key);
+    std::lock_guard lock(s.state_->mutex);
+    if (auto r = s.reload_locked(true); !r) return r.error();
+    return s;
+  }
+
+  /// Opens with the key in environment variable `var`, base64-encoded (32 bytes decoded).
+  static result<encrypted_file_store> open_with_env_key(std::filesystem::path path,
+                                                        std::string_view var = "INTG_SECRETS_KEY") {
+    const char* v = std::getenv(std::string(var).c_str());
+    if (!v) return error{errc::config_error, "environment variable " + std::string(var) + " is not set"};
+    auto key = crypto::base64_decode(v);
+    if (!key) return error{errc::config_error, "environment variable " + std::string(var) + " is not base64"};
+    return open(std::move(path), secret{std::move(*key)});
+  }
+
+  /// The current value of `name` (reloading the file first if it was replaced).
+  result<secret> get(std::string_view name) const {
+    std::lock_guard lock(state_->mutex);
+    if (auto r = reload_locked(false); !r) return r.error();
+    const auto* e = state_->doc.if_contains(name);
+    if (!e) return error{errc::not_found, "no secret named " + std::string(name)};
+    return open_entry(name, e->get_object());
+  }
+
+  /// The version of `name` (1 for a new secret, +1 at each put).
+  result<std::uint64_t> version(std::string_view name) const {
+    std::lock_guard lock(state_->mutex);
+    if (auto r = reload_locked(false); !r) return r.error();
+    const auto* e = state_->doc.if_contains(name);
+    if (!e) return error{errc::not_found, "no secret named " + std::string(name)};
+    return static_cast<std::uint64_t>(e->get_object().at("version").as_int64());
+  }
+
+  /// The names of all secrets.
+  result<std::vector<std::string>> names() const {
+    std::lock_guard lock(state_->mutex);
+    if (auto r = reload_locked(false); !r) return r.error();
+    std::vector<std::string> out;
+    for (const auto& [k, v] : state_->doc) out.emplace_back(k);
+    return out;
+  }
+
+  /// Sets (or rotates) `name` to `value` and writes the store atomically.
+  result<void> put(std::string_view name, const secret& value) {
+    if (name.empty() || name.size() > 256) return error{errc::invalid_argument, "invalid secret name"};
+    return modify([&](boost::json::object& doc) -> result<void> {
+      std::int64_t version = 1;
+      if (const auto* e = doc.if_contains(name)) version = e->get_object().at("version").as_int64() + 1;
+      auto sealed = seal(name, version, value.reveal(), state_->key.reveal());
+      if (!sealed) return sealed.error();
+      doc[name] = std::move(*sealed);
+      return {};
+    });
+  }
+
+  /// Removes `name`.
+  result<void> remove(std::string_view name) {
+    return modify([&](boost::json::object& doc) -> result<void> {
+      if (!doc.erase(name)) return error{errc::not_found, "no secret named " + std::string(name)};
+      return {};
+    });
+  }
+
+  /// Re-encrypts every value under `new_key` (32 bytes); this store then uses the new key.
+  /// Other processes must be given the new key before they read again.
+  result<void> rekey(secret new_key) {
+    if (new_key.reveal().size() != crypto::aes256gcm_key_size)
+      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
+    auto r = modify([&](boost::json::object& doc) -> result<void> {
+      for (auto& [k, v] : doc) {
+        auto plain = open_entry(k, v.get_object());
+        if (!plain) return plain.error();
+        auto sealed = seal(k, v.get_object().at("version").as_int64(), plain->reveal(), new_key.reveal());
+        if (!sealed) return sealed.error();
+        v = std::move(*sealed);
+      }
+      return {};
+    });
+    if (r) state_->key = std::move(new_key);
+    return r;
+  }
+
+ private:
+  struct state {
+    std::filesystem::path path;
+    secret key;
+    boost::json::object doc;  // name -> {version, updated, value}; ciphertexts only
+    std::optional<intg::detail::file_identity> seen;
+    std::mutex mutex;
+  };
+
+  encrypted_file_store() = default;
+
+  static std::string aad(std::string_view name, std::int64_t version) {
+    return std::string(format) + "\n" + std::string(name) + "\n" + std::to_string(version);
+  }
+
+  static result<boost::json::object> seal(std::string_view name, std::int64_t version, std::string_view plain,
+                                          std::string_view key) {
+    auto sealed = crypto::aes256gcm_encrypt(crypto::as_bytes(key), plain, aad(name, version));
+    if (!sealed) return sealed.error();
+    boost::json::object e;
+    e["version"] = version;
+    const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    ::gmtime_r(&now, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    e["updated"] = buf;
+    e["value"] = crypto::base64_encode(*sealed);
+    return e;
+  }
+
+  result<secret> open_entry(std::string_view name, const boost::json::object& e) const {
+    const auto sealed = crypto::base64_decode(std::string_view(e.at("value").as_string()));
+    if (!sealed) return error{errc::decryption_failed, "secret " + std::string(name) + " is not valid base64"};
+    auto plain = crypto::aes256gcm_decrypt(crypto::as_bytes(state_->key.reveal()), *sealed,
+                                           aad(name, e.at("version").as_int64()));
+    if (!plain) return error{errc::decryption_failed, "secret " + std::string(name) + " does not decrypt (wrong key or altered)"};
+    return secret{std::move(*plain)};
+  }
+
+  // Validates the document's shape so that later .at()/.as_*() calls cannot throw.
+  static result<boost::json::object> parse(std::string_view text) {
+    auto o = intg::detail::strict_parse_object(text, errc::config_error, "secret store");
+    if (!o) return o.error();
+    const auto* f = o->if_contains("format");
+    if (!f || !f->is_string() || f->get_string() != format)
+      return error{errc::config_error, "secret store: unknown format (expected intg-secrets/1)"};
+    const auto* s = o->if_contains("secrets");
+    if (!s || !s->is_object()) return error{errc::config_error, "secret store: no \"secrets\" object"};
+    for (const auto& [k, v] : s->get_object()) {
+      const auto* e = v.if_object();
+      if (!e || !e->contains("version") || !e->at("version").is_int64() || e->at("version").get_int64() < 1 ||
+          !e->contains("value") || !e->at("value").is_string())
+        return error{errc::config_error, "secret store: entry " + std::string(k) + " is malformed"};
+    }
+    return std::move(o->at("secrets").as_object());
+  }
+
+  result<void> reload_locked(bool force) const {
+    auto& s = *state_;
+    auto id = intg::detail::identify(s.path);
+    if (!force && id == s.seen) return {};
+    auto text = intg::detail::read_file(s.path, 64u << 20);
+    if (!text) {
+      if (text.error() != errc::not_found) return text.error();
+      s.doc = {};
+      s.seen = std::nullopt;
+      return {};
+    }
+    auto doc = parse(*text);
+    if (!doc) return doc.error();
+    s.doc = std::move(*doc);
+    s.seen = id;
+    return {};
+  }
+
+  template <class Edit>
+  result<void> modify(Edit edit) {
+    auto& s = *state_;
+    std::lock_guard lock(s.mutex);
+    auto flock = intg::detail::lock_file(s.path.string() + ".lock");  // serialises writers across processes
+    if (!flock) return flock.error();
+    if (auto r = reload_locked(true); !r) return r;  // edit the latest version
+    boost::json::object doc = s.doc;
+    if (auto r = edit(doc); !r) return r;
+    boost::json::object file;
+    file["format"] = format;
+    file["secrets"] = doc;
+    if (auto r = intg::detail::atomic_replace(s.path, boost::json::serialize(file)); !r) return r;
+    s.doc = std::move(doc);
+    s.seen = intg::detail::identify(s.path);
+    return {};
+  }
+
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace intg::secrets
+// ---- end intg/secrets/encrypted_file_store.hpp ----
+// ---- begin intg/audit.hpp ----
+// A tamper-evident audit log for compliance: append-only JSON Lines where every record carries
+// the hash of the previous one (a SHA-256 chain, or an HMAC-SHA256 chain when a key is given),
+// an fsync policy, and a verifier that detects altered, removed, reordered or truncated records.
+// Records say who did what, for which tenant, when and with what outcome. Values built from an
+// intg::secret are written as "***": secrets never reach the log.
+//
+// Line format (one JSON object per line, members in this order):
+//   {"seq":0,"time":"2024-05-01T12:00:00.123Z","actor":"alice","action":"secret.rotate",
+//    "tenant":"t1","target":"db_password","outcome":"success","details":{...},
+//    "prev":"<64 hex>","hash":"<64 hex>"}
+// `hash` = hex(SHA-256(line up to `prev` inclusive, closed with '}')), or HMAC-SHA256 with the
+// key; `prev` of the first record is 64 zeros. A head file (`<log>.head`, {"records":N,"hash":h})
+// is replaced atomically at each sync: verifying against it detects truncation at the end.
+// Keep a copy of the head elsewhere too: whoever can rewrite the log can rewrite its head.
+
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+#include <boost/json/string.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <functional>
+#include <initializer_list>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+namespace intg {
+
+enum class audit_outcome { success, failure, denied };
+
+inline std::string_view to_string(audit_outcome o) noexcept {
+  switch (o) {
+    case audit_outcome::success: return "success";
+    case audit_outcome::failure: return "failure";
+    case audit_outcome::denied: return "denied";
+  }
+  return "failure";
+}
+
+/// One detail of an audit record. A field made from an intg::secret is always written "***".
+struct audit_field {
+  struct redacted {};
+  std::string_view key;
+  std::variant<std::string_view, std::int64_t, bool, redacted> value;
+
+  audit_field(std::string_view k, std::string_view v) : key(k), value(v) {}
+  audit_field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
+  audit_field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
+  audit_field(std::string_view k, std::int64_t v) : key(k), value(v) {}
+  audit_field(std::string_view k, int v) : key(k), value(static_cast<std::int64_t>(v)) {}
+  audit_field(std::string_view k, bool v) : key(k), value(v) {}
+  audit_field(std::string_view k, const secret&) : key(k), value(redacted{}) {}
+};
+
+/// What happened. Views: the log copies what it writes.
+struct audit_record {
+  std::string_view actor{};   ///< who: a user id, service account or API key id (never the key)
+  std::string_view action{};  ///< what: e.g. "token.issue", "secret.rotate", "login"
+  std::string_view tenant{};  ///< which tenant (may be empty)
+  std::string_view target{};  ///< on what (may be empty)
+  audit_outcome outcome = audit_outcome::success;
+  std::initializer_list<audit_field> details = {};
+};
+
+/// When records reach the disk.
+enum class fsync_policy {
+  every_record,  ///< fsync after each record: nothing acknowledged is lost on a crash (slowest)
+  every_n,       ///< fsync after every `fsync_every` records (and on sync() / destruction)
+  never,         ///< leave it to the OS (fastest; a crash may lose the last records)
+};
+
+struct audit_options {
+  fsync_policy fsync = fsync_policy::every_record;
+  unsigned fsync_every = 100;
+  /// When non-empty, the chain is HMAC-SHA256 with this key: without the key nobody can
+  /// recompute a consistent chain after editing the file.
+  secret chain_key{};
+  bool write_head = true;  ///< maintain `<log>.head`
+  std::function<std::chrono::system_clock::time_point()> now = [] { return std::chrono::system_clock::now(); };
+};
+
+/// The position of a log: how many records, and the hash of the last one.
+struct audit_head {
+  std::uint64_t records = 0;
+  std::string hash = std::string(64, '0');
+};
+
+namespace detail {
+
+inline constexpr std::size_t audit_suffix_size = 9 + 64 + 2;  // ,"hash":" <64 hex> "}
+
+inline std::string chain_hash(std::string_view body, std::string_view key) {
+  return key.empty() ? crypto::to_hex(crypto::sha256(body)) : crypto::to_hex(crypto::hmac_sha256(key, body));
+}
+
+inline std::string rfc3339_millis(std::chrono::system_clock::time_point t) {
+  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
+  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(ms));
+  std::tm tm{};
+  ::gmtime_r(&secs, &tm);
+  char buf[96];  // generous: the compiler cannot bound tm's fields
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((ms.time_since_epoch() % std::chrono::seconds(1)).count()));
+  return buf;
+}
+
+inline std::filesystem::path head_path(const std::filesystem::path& log) { return log.string() + ".head"; }
+
+// Walks a log's text and checks every link. Returns the head at the end.
+inline result<audit_head> verify_chain(std::string_view text, std::string_view key) {
+  auto bad = [](std::uint64_t line, std::string why) {
+    return error{errc::integrity_violation, "audit log line " + std::to_string(line + 1) + ": " + why};
+  };
+  audit_head head;
+  while (!text.empty()) {
+    const auto nl = text.find('\n');
+    if (nl == std::string_view::npos) return bad(head.records, "truncated record (no end of line)");
+    const std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    static constexpr std::string_view marker = ",\"hash\":\"";
+    if (line.size() < audit_suffix_size + 2 || line.substr(line.size() - audit_suffix_size, marker.size()) != marker ||
+        line.substr(line.size() - 2) != "\"}")
+      return bad(head.records, "no hash");
+    const std::string_view hash = line.substr(line.size() - 66, 64);
+    std::string body(line.substr(0, line.size() - audit_suffix_size));
+    body += '}';
+    if (!crypto::constant_time_equal(chain_hash(body, key), hash))
+      return bad(head.records, "hash mismatch (record altered, or wrong chain key)");
+    auto rec = strict_parse_object(body, errc::integrity_violation, "audit record");
+    if (!rec) return bad(head.records, std::string(rec.error().message()));
+    const auto* seq = rec->if_contains("seq");
+    const auto* prev = rec->if_contains("prev");
+    if (!seq || !seq->is_int64() || seq->get_int64() != static_cast<std::int64_t>(head.records))
+      return bad(head.records, "sequence number out of order (record removed or reordered)");
+    if (!prev || !prev->is_string() || prev->get_string() != head.hash)
+      return bad(head.records, "previous-hash link broken (record removed, reordered or inserted)");
+    head.hash = std::string(hash);
+    ++head.records;
+  }
+  return head;
+}
+
+inline result<std::optional<audit_head>> read_head(const std::filesystem::path& p) {
+  auto text = read_file(p, 4096);
+  if (!text) {
+    if (text.error() == errc::not_found) return std::optional<audit_head>{};
+    return text.error();
+  }
+  auto o = strict_parse_object(*text, errc::integrity_violation, "audit head");
+  if (!o) return o.error();
+  const auto* n = o->if_contains("records");
+  const auto* h = o->if_contains("hash");
+  if (!n || !n->is_int64() || n->get_int64() < 0 || !h || !h->is_string() || h->get_string().size() != 64)
+    return error{errc::integrity_violation, "audit head file is malformed"};
+  return std::optional<audit_head>(audit_head{static_cast<std::uint64_t>(n->get_int64()), std::string(h->get_string())});
+}
+
+}  // namespace detail
+
+/// Verifies the log at `path`: every hash, sequence number and link, and, when `expected` (or
+/// the `<log>.head` file, used when `expected` is not given) is present, that the log still
+/// holds that head: fewer records means truncation, another hash means rewriting. Returns the
+/// log's head; errors are errc::integrity_violation with the first bad line.
+inline result<audit_head> verify_audit_log(const std::filesystem::path& path, std::string_view chain_key = {},
+                                           std::optional<audit_head> expected = std::nullopt) {
+  auto text = detail::read_file(path, std::size_t(1) << 34);
+  if (!text) return text.error();
+  if (!expected) {
+    auto h = detail::read_head(detail::head_path(path));
+    if (!h) return h.error();
+    expected = *h;
+  }
+  // Walk to the checkpoint first so its hash can be compared, then on to the end.
+  auto head = detail::verify_chain(*text, chain_key);
+  if (!head) return head.error();
+  if (expected && expected->records > 0) {
+    if (head->records < expected->records)
+      return error{errc::integrity_violation, "audit log truncated: " + std::to_string(head->records) + " records, head says " +
+                                                  std::to_string(expected->records)};
+    // Hash of record number expected->records - 1.
+    std::string_view rest = *text;
+    for (std::uint64_t i = 0; i + 1 < expected->records; ++i) rest.remove_prefix(rest.find('\n') + 1);
+    const std::string_view line = rest.substr(0, rest.find('\n'));
+    if (line.substr(line.size() - 66, 64) != expected->hash)
+      return error{errc::integrity_violation, "audit log does not match its head (rewritten)"};
+  }
+  return head;
+}
+
+/// The writer. Thread-safe: appends are serialised by a mutex. One writer per file.
+class audit_log {
+ public:
+  /// Opens (or creates, mode 0600) the log at `path`. An existing log is verified first and
+  /// continued; a broken chain is refused (errc::integrity_violation) rather than extended.
+  static result<audit_log> open(const std::filesystem::path& path, audit_options opts = {}) {
+    audit_log log;
+    log.state_ = std::make_unique<state>();
+    auto& s = *log.state_;
+    s.path = path;
+    s.opts = std::move(opts);
+    auto text = detail::read_file(path, std::size_t(1) << 34);
+    if (text) {
+      auto head = verify_audit_log(path, s.opts.chain_key.reveal());
+      if (!head) return head.error();
+      s.head = std::move(*head);
+    } else if (text.error() != errc::not_found) {
+      return text.error();
+    }
+    s.fd = detail::unique_fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
+    if (!s.fd) return detail::io_error("cannot open audit log", path);
+    return log;
+  }
+
+  audit_log(audit_log&&) noexcept = default;
+  audit_log& operator=(audit_log&&) noexcept = default;
+  ~audit_log() {
+    if (state_ && state_->unsynced > 0) (void)sync();
+  }
+
+  /// Appends one record; returns its sequence number.
+  result<std::uint64_t> append(const audit_record& r) {
+    auto& s = *state_;
+    boost::json::object o;
+    boost::json::object details;
+    for (const auto& f : r.details) {
+      std::visit(
+          [&](const auto& v) {
+            using V = std::decay_t<decltype(v)>;
+            if constexpr (std::is_same_v<V, audit_field::redacted>) details[f.key] = secret::redacted;
+            else details[f.key] = v;
+          },
+          f.value);
+    }
+    std::lock_guard lock(s.mutex);
+    const std::uint64_t seq = s.head.records;
+    o["seq"] = seq;
+    o["time"] = detail::rfc3339_millis(s.opts.now());
+    o["actor"] = r.actor;
+    o["action"] = r.action;
+    o["tenant"] = r.tenant;
+    o["target"] = r.target;
+    o["outcome"] = to_string(r.outcome);
+    o["details"] = std::move(details);
+    o["prev"] = s.head.hash;
+    std::string body = boost::json::serialize(o);
+    const std::string hash = detail::chain_hash(body, s.opts.chain_key.reveal());
+    body.pop_back();  // reopen the object to append the hash
+    body += ",\"hash\":\"" + hash + "\"}\n";
+    if (auto w = detail::write_all(s.fd.get(), body, s.path); !w) return w.error();  // one write: O_APPEND
+    s.head.records = seq + 1;
+    s.head.hash = hash;
+    ++s.unsynced;
+    if (s.opts.fsync == fsync_policy::every_record ||
+        (s.opts.fsync == fsync_policy::every_n && s.unsynced >= std::max(1u, s.opts.fsync_every))) {
+      if (auto r2 = sync_locked(); !r2) return r2.error();
+    }
+    return seq;
+  }
+
+  /// Flushes to disk (fsync, unless the policy is `never`) and updates the head file.
+  result<void> sync() {
+    std::lock_guard lock(state_->mutex);
+    return sync_locked();
+  }
+
+  /// The current head (publish it somewhere the log's writer cannot rewrite).
+  audit_head head() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->head;
+  }
+
+ private:
+  audit_log() = default;
+
+  result<void> sync_locked() {
+    auto& s = *state_;
+    if (s.opts.fsync != fsync_policy::never && ::fsync(s.fd.get()) != 0) return detail::io_error("cannot fsync", s.path);
+    s.unsynced = 0;
+    if (s.opts.write_head) {
+      boost::json::object h;
+      h["records"] = s.head.records;
+      h["hash"] = s.head.hash;
+      return detail::atomic_replace(detail::head_path(s.path), boost::json::serialize(h));
+    }
+    return {};
+  }
+
+  struct state {
+    std::filesystem::path path;
+    audit_options opts;
+    detail::unique_fd fd;
+    audit_head head;
+    unsigned unsynced = 0;
+    mutable std::mutex mutex;
+  };
+  std::unique_ptr<state> state_;
+};
+
+}  // namespace intg
+// ---- end intg/audit.hpp ----
+// ---- begin intg/webhook.hpp ----
+// Verifying signed webhooks: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]` scheme
+// (HMAC-SHA256 over "{t}.{body}", 300 s default tolerance, several v1 values while a secret is
+// rotated) and the generic "sha256=<hex>" HMAC headers of GitHub's `X-Hub-Signature-256` and
+// others. Comparisons are constant-time; each failure mode has its own error code:
+//
+// | failure                                   | errc                          |
+// |-------------------------------------------|-------------------------------|
+// | header absent or empty                    | signature_missing             |
+// | header does not parse, no timestamp       | signature_malformed           |
+// | no signature of the supported scheme (v1) | signature_scheme_unsupported  |
+// | no signature matches                      | signature_invalid             |
+// | timestamp outside the tolerance           | timestamp_out_of_tolerance    |
+
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::webhook {
+
+/// A parsed `Stripe-Signature` header.
+struct stripe_signature {
+  std::int64_t timestamp = 0;
+  std::vector<std::string> v1;  ///< the v1 signatures as sent (hex)
+};
+
+namespace detail {
+inline std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace detail
+
+/// Parses `t=...,v1=...[,v1=...][,v0=...]`. Unknown schemes (v0, ...) are ignored.
+inline result<stripe_signature> parse_stripe_signature(std::string_view header) {
+  header = detail::trim(header);
+  if (header.empty()) return error{errc::signature_missing, "Stripe-Signature header missing or empty"};
+  if (header.size() > 8192) return error{errc::signature_malformed, "Stripe-Signature header too long"};
+  stripe_signature out;
+  bool have_t = false;
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    const std::string_view item = detail::trim(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return error{errc::signature_malformed, "Stripe-Signature item is not key=value"};
+    const std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "t") {
+      std::int64_t t = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), t);
+      if (have_t || value.empty() || ec != std::errc{} || p != value.data() + value.size() || t < 0)
+        return error{errc::signature_malformed, "Stripe-Signature timestamp is invalid or repeated"};
+      out.timestamp = t;
+      have_t = true;
+    } else if (key == "v1") {
+      if (out.v1.size() >= 16) return error{errc::signature_malformed, "too many v1 signatures"};
+      out.v1.emplace_back(value);
+    }
+  }
+  if (!have_t) return error{errc::signature_malformed, "Stripe-Signature header has no timestamp"};
+  if (out.v1.empty()) return error{errc::signature_scheme_unsupported, "Stripe-Signature header has no v1 signature"};
+  return out;
+}
+
+/// The v1 signature Stripe would send: hex(HMAC-SHA256(secret, "{t}.{payload}")).
+inline std::string stripe_v1(std::string_view payload, std::string_view secret, std::int64_t t) {
+  std::string signed_payload = std::to_string(t);
+  signed_payload += '.';
+  signed_payload += payload;
+  return crypto::to_hex(crypto::hmac_sha256(secret, signed_payload));
+}
+
+/// A complete `Stripe-Signature` header value for `payload` at time `t` (for senders and tests).
+inline std::string sign_stripe(std::string_view payload, std::string_view secret, std::chrono::sys_seconds t) {
+  const auto ts = t.time_since_epoch().count();
+  return "t=" + std::to_string(ts) + ",v1=" + stripe_v1(payload, secret, ts);
+}
+
+/// Verifies a Stripe webhook: `payload` is the raw request body (not re-serialised JSON),
+/// `header` the Stripe-Signature value, `secret` the endpoint's whole `whsec_...` string.
+/// Any v1 may match (secret rotation). A timestamp more than `tolerance` away from `now`, in
+/// either direction, is refused; a tolerance of zero disables that check.
+inline result<void> verify_stripe(std::string_view payload, std::string_view header, std::string_view secret,
+                                  std::chrono::sys_seconds now,
+                                  std::chrono::seconds tolerance = std::chrono::seconds{300}) {
+  auto parsed = parse_stripe_signature(header);
+  if (!parsed) return parsed.error();
+  const std::string expected = stripe_v1(payload, secret, parsed->timestamp);
+  bool match = false;
+  for (const auto& sig : parsed->v1) match |= crypto::constant_time_equal(expected, sig);  // no early exit
+  if (!match) return error{errc::signature_invalid, "no Stripe v1 signature matches the payload"};
+  if (tolerance.count() > 0) {
+    const auto age = now.time_since_epoch().count() - parsed->timestamp;
+    if (age > tolerance.count() || -age > tolerance.count())
+      return error{errc::timestamp_out_of_tolerance, "Stripe-Signature timestamp outside the tolerance"};
+  }
+  return {};
+}
+
+/// The header value "sha256=<hex HMAC-SHA256(secret, payload)>" (GitHub's X-Hub-Signature-256).
+inline std::string sign_hmac_sha256(std::string_view payload, std::string_view secret,
+                                    std::string_view prefix = "sha256=") {
+  return std::string(prefix) + crypto::to_hex(crypto::hmac_sha256(secret, payload));
+}
+
+/// Verifies a "sha256=<hex>" style header (the prefix is configurable; pass "" for bare hex).
+/// Hex digits of either case are accepted.
+inline result<void> verify_hmac_sha256(std::string_view payload, std::string_view header, std::string_view secret,
+                                       std::string_view prefix = "sha256=") {
+  header = detail::trim(header);
+  if (header.empty()) return error{errc::signature_missing, "signature header missing or empty"};
+  if (header.substr(0, prefix.size()) != prefix)
+    return error{errc::signature_malformed, "signature header does not start with \"" + std::string(prefix) + "\""};
+  auto mac = crypto::from_hex(header.substr(prefix.size()));
+  if (!mac || mac->size() != 32) return error{errc::signature_malformed, "signature is not 64 hex digits"};
+  const auto expected = crypto::hmac_sha256(secret, payload);
+  if (!crypto::constant_time_equal(crypto::as_chars(expected), *mac))
+    return error{errc::signature_invalid, "signature does not match the payload"};
+  return {};
+}
+
+}  // namespace intg::webhook
+// ---- end intg/webhook.hpp ----
 // ---- end intg/intg.hpp ----

@@ -1,0 +1,141 @@
+// Small POSIX file helpers for intg's security stores: read a whole file, replace a file
+// atomically (write a temporary, fsync, rename, fsync the directory) so readers never see a
+// half-written file, and a file's identity (inode, size, mtime) to notice replacements.
+#pragma once
+
+#include <intg/error.hpp>
+#include <intg/result.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <optional>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+namespace intg::detail {
+
+inline error io_error(std::string what, const std::filesystem::path& p, int err = errno) {
+  return error{boost::system::error_code(err, boost::system::system_category()), what + " " + p.string()};
+}
+
+/// RAII file descriptor.
+class unique_fd {
+ public:
+  unique_fd() = default;
+  explicit unique_fd(int fd) noexcept : fd_(fd) {}
+  unique_fd(unique_fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  unique_fd& operator=(unique_fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      fd_ = o.fd_;
+      o.fd_ = -1;
+    }
+    return *this;
+  }
+  ~unique_fd() { reset(); }
+  int get() const noexcept { return fd_; }
+  explicit operator bool() const noexcept { return fd_ >= 0; }
+  void reset() noexcept {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+inline result<void> write_all(int fd, std::string_view data, const std::filesystem::path& p) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot write", p);
+    }
+    data.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return {};
+}
+
+/// The whole file; errc::not_found when it does not exist; files over `max` bytes are refused.
+inline result<std::string> read_file(const std::filesystem::path& p, std::size_t max = 64u << 20) {
+  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return error{errc::not_found, "no file " + p.string()};
+    return io_error("cannot open", p);
+  }
+  std::string out;
+  char buf[16384];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read", p);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max) return error{errc::invalid_argument, "file too large: " + p.string()};
+  }
+  return out;
+}
+
+/// Replaces `p` with `data` atomically: readers see the old or the new content, never a mix.
+/// The new file gets permissions `mode` (0600 by default: secrets and logs are private).
+inline result<void> atomic_replace(const std::filesystem::path& p, std::string_view data, mode_t mode = 0600) {
+  const std::filesystem::path tmp = p.string() + ".tmp." + std::to_string(::getpid());
+  {
+    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd) return io_error("cannot create", tmp);
+    if (auto r = write_all(fd.get(), data, tmp); !r) {
+      ::unlink(tmp.c_str());
+      return r;
+    }
+    if (::fsync(fd.get()) != 0) {
+      ::unlink(tmp.c_str());
+      return io_error("cannot fsync", tmp);
+    }
+  }
+  if (::rename(tmp.c_str(), p.c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error("cannot rename onto", p, err);
+  }
+  // Make the rename itself durable.
+  const auto dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
+  unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (d) ::fsync(d.get());
+  return {};
+}
+
+/// What identifies one version of a file: a rename changes the inode, a rewrite size or mtime.
+struct file_identity {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = -1;
+  std::int64_t mtime_ns = 0;
+  friend bool operator==(const file_identity&, const file_identity&) = default;
+};
+
+inline std::optional<file_identity> identify(const std::filesystem::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return std::nullopt;
+  return file_identity{st.st_dev, st.st_ino, st.st_size,
+                       static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
+}
+
+/// An exclusive advisory lock on `p` (created if needed), released on destruction.
+inline result<unique_fd> lock_file(const std::filesystem::path& p) {
+  unique_fd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return io_error("cannot open lock file", p);
+  while (::flock(fd.get(), LOCK_EX) != 0)
+    if (errno != EINTR) return io_error("cannot lock", p);
+  return fd;
+}
+
+}  // namespace intg::detail

@@ -1,0 +1,729 @@
+// Authentication: OTP (RFC 4226 / 6238), PKCE (RFC 7636), JWK and JWT (RFC 7515 / 7517 / 7519),
+// OAuth 2.0 token parsing and request bodies, and the single-flight token manager.
+#define BOOST_TEST_MODULE intg auth
+#include <boost/test/unit_test.hpp>
+
+#include "test_util.hpp"
+
+#include <intg/auth/base32.hpp>
+#include <intg/auth/jwk.hpp>
+#include <intg/auth/jwt.hpp>
+#include <intg/auth/otp.hpp>
+#include <intg/auth/oauth2.hpp>
+#include <intg/auth/pkce.hpp>
+#include <intg/auth/token_manager.hpp>
+#include <intg/crypto/encoding.hpp>
+
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <string>
+#include <thread>
+
+namespace auth = intg::auth;
+namespace jwt = intg::auth::jwt;
+namespace json = boost::json;
+using intg::errc;
+using namespace std::chrono_literals;
+
+namespace {
+std::chrono::sys_seconds at(std::int64_t s) { return std::chrono::sys_seconds{std::chrono::seconds{s}}; }
+std::chrono::system_clock::time_point tp(std::int64_t s) { return std::chrono::system_clock::time_point{std::chrono::seconds{s}}; }
+json::object obj(std::string_view text) { return json::parse(text).as_object(); }
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(otp)
+
+BOOST_AUTO_TEST_CASE(hotp_matches_rfc_4226_appendix_d) {
+  const char* expected[] = {"755224", "287082", "359152", "969429", "338314",
+                            "254676", "287922", "162583", "399871", "520489"};
+  for (std::uint64_t c = 0; c < 10; ++c) BOOST_TEST(auth::hotp("12345678901234567890", c) == expected[c]);
+}
+
+BOOST_AUTO_TEST_CASE(totp_matches_rfc_6238_appendix_b_for_sha1_sha256_and_sha512) {
+  const std::string k1 = "12345678901234567890";
+  const std::string k256 = "12345678901234567890123456789012";
+  const std::string k512 = "1234567890123456789012345678901234567890123456789012345678901234";
+  struct row {
+    std::int64_t t;
+    const char *sha1, *sha256, *sha512;
+  };
+  const row rows[] = {{59, "94287082", "46119246", "90693936"},
+                      {1111111109, "07081804", "68084774", "25091201"},
+                      {1111111111, "14050471", "67062674", "99943326"},
+                      {1234567890, "89005924", "91819424", "93441116"},
+                      {2000000000, "69279037", "90698825", "38618901"},
+                      {20000000000, "65353130", "77737706", "47863826"}};
+  for (const auto& r : rows) {
+    BOOST_TEST_CONTEXT("T = " << r.t) {
+      BOOST_TEST(auth::totp(k1, at(r.t), 8, 30s, auth::otp_hash::sha1) == r.sha1);
+      BOOST_TEST(auth::totp(k256, at(r.t), 8, 30s, auth::otp_hash::sha256) == r.sha256);
+      BOOST_TEST(auth::totp(k512, at(r.t), 8, 30s, auth::otp_hash::sha512) == r.sha512);
+    }
+  }
+  // Six and seven digits are the low digits of the same number.
+  BOOST_TEST(auth::totp(k1, at(59)) == "287082");
+  BOOST_TEST(auth::totp(k1, at(59), 7) == "4287082");
+}
+
+BOOST_AUTO_TEST_CASE(otp_refuses_digit_counts_outside_6_to_8_and_times_before_the_epoch) {
+  BOOST_CHECK_THROW(auth::hotp("k", 0, 5), intg::exception);
+  BOOST_CHECK_THROW(auth::hotp("k", 0, 9), intg::exception);
+  BOOST_CHECK_THROW(auth::totp("k", at(-1)), intg::exception);
+  BOOST_CHECK_THROW(auth::totp("k", at(100), 6, 0s), intg::exception);
+}
+
+BOOST_AUTO_TEST_CASE(base32_round_trips_and_decodes_strictly) {
+  BOOST_TEST(auth::base32_encode("foobar") == "MZXW6YTBOI");
+  BOOST_TEST(auth::base32_encode("foobar", true) == "MZXW6YTBOI======");
+  BOOST_TEST(auth::base32_decode("MZXW6YTBOI").value() == "foobar");
+  BOOST_TEST(auth::base32_decode("mzxw6ytboi======").value() == "foobar");
+  BOOST_TEST(auth::base32_decode("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ").value() == "12345678901234567890");
+  for (std::string_view bad : {"MZXW6YTBO1", "MZXW 6YTB", "MZXW6YTBOI=", "M", "MZX", "MZXW6Y", "MZ======", "MZXW6YTBOJ",
+                               "=MZXW6YTBOI"})
+    BOOST_TEST(auth::base32_decode(bad).has_error(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(a_totp_verifier_accepts_a_code_once_within_its_window) {
+  const std::string key = "12345678901234567890";
+  auth::totp_verifier v{intg::secret{key}, {.digits = 6, .window = 1}};
+  const auto now = at(1111111111);
+  // The previous step's code is accepted (clock drift), then the current one...
+  BOOST_TEST(v.verify(auth::totp(key, now - 30s), now).value() == 1111111111u / 30 - 1);
+  BOOST_TEST(v.verify(auth::totp(key, now), now).value() == 1111111111u / 30);
+  // ...but never again, nor an older one.
+  BOOST_TEST((v.verify(auth::totp(key, now), now).error() == errc::replayed));
+  BOOST_TEST((v.verify(auth::totp(key, now - 30s), now).error() == errc::replayed));
+  // Codes outside the window and wrong codes are refused as mismatches.
+  BOOST_TEST((v.verify(auth::totp(key, now + 60s), now).error() == errc::signature_invalid));
+  BOOST_TEST((v.verify(auth::totp(key, now - 3600s), now).error() == errc::signature_invalid));
+  BOOST_TEST((v.verify("12345", now).error() == errc::signature_invalid));
+  // The next step's code is still fine (and the state can be persisted).
+  BOOST_TEST(v.verify(auth::totp(key, now + 30s), now).has_value());
+  BOOST_TEST(*v.last_counter() == 1111111111u / 30 + 1);
+  auth::totp_verifier restored{intg::secret{key}, {}, v.last_counter()};
+  BOOST_TEST((restored.verify(auth::totp(key, now + 30s), now + 30s).error() == errc::replayed));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_submissions_of_one_totp_code_succeed_only_once) {
+  const std::string key = "12345678901234567890";
+  auth::totp_verifier v{intg::secret{key}};
+  const auto now = at(2000000000);
+  const std::string code = auth::totp(key, now);
+  std::atomic<int> ok{0}, replayed{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i)
+    threads.emplace_back([&] {
+      auto r = v.verify(code, now);
+      if (r) ++ok;
+      else if (r.error() == errc::replayed) ++replayed;
+    });
+  for (auto& t : threads) t.join();
+  BOOST_TEST(ok.load() == 1);
+  BOOST_TEST(replayed.load() == 7);
+}
+
+BOOST_AUTO_TEST_CASE(an_hotp_verifier_resynchronises_within_its_look_ahead_and_refuses_reuse) {
+  const std::string key = "12345678901234567890";
+  auth::hotp_verifier v{intg::secret{key}, 0, {.window = 3}};
+  BOOST_TEST(v.verify("755224").value() == 0u);
+  BOOST_TEST((v.verify("755224").error() == errc::replayed));
+  BOOST_TEST(v.verify("338314").value() == 4u);  // counters 1-3 skipped (look-ahead 3)
+  BOOST_TEST(v.next_counter() == 5u);
+  BOOST_TEST((v.verify("287082").error() == errc::replayed));  // counter 1: already passed
+  BOOST_TEST((v.verify("520489").error() == errc::signature_invalid));  // counter 9: beyond the window
+}
+
+BOOST_AUTO_TEST_CASE(otpauth_uris_round_trip_and_bad_ones_are_refused) {
+  auth::otp_uri u;
+  u.issuer = "ACME Co";
+  u.account = "alice@example.com";
+  u.key = intg::secret{"12345678901234567890"};
+  u.options.digits = 8;
+  u.options.hash = auth::otp_hash::sha256;
+  const auto uri = auth::to_uri(u);
+  BOOST_TEST(std::string(uri.reveal()) ==
+             "otpauth://totp/ACME%20Co:alice@example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=ACME%20Co"
+             "&algorithm=SHA256&digits=8&period=30");
+  auto back = auth::parse_otp_uri(uri.reveal()).value();
+  BOOST_TEST(back.issuer == "ACME Co");
+  BOOST_TEST(back.account == "alice@example.com");
+  BOOST_TEST(back.key.reveal() == "12345678901234567890");
+  BOOST_TEST(back.options.digits == 8);
+  BOOST_TEST((back.options.hash == auth::otp_hash::sha256));
+  auto h = auth::parse_otp_uri("otpauth://hotp/alice?secret=JBSWY3DPEHPK3PXP&counter=7").value();
+  BOOST_TEST(!h.totp);
+  BOOST_TEST(h.counter == 7u);
+  for (std::string_view bad :
+       {"https://totp/a?secret=JBSWY3DPEHPK3PXP", "otpauth://xotp/a?secret=JBSWY3DPEHPK3PXP", "otpauth://totp/a",
+        "otpauth://totp/a?secret=JBSW!", "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&digits=9",
+        "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&algorithm=MD5", "otpauth://totp/a?secret=JBSWY3DPEHPK3PXP&period=0",
+        "otpauth://hotp/a?secret=JBSWY3DPEHPK3PXP", "otpauth://totp/a%2?secret=JBSWY3DPEHPK3PXP",
+        "otpauth://totp/A:b?secret=JBSWY3DPEHPK3PXP&issuer=B"})
+    BOOST_TEST(auth::parse_otp_uri(bad).has_error(), bad);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(pkce)
+
+BOOST_AUTO_TEST_CASE(the_s256_challenge_matches_rfc_7636_appendix_b) {
+  BOOST_TEST(auth::pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk") ==
+             "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+}
+
+BOOST_AUTO_TEST_CASE(generated_verifiers_are_valid_and_unique) {
+  auto a = auth::pkce_verifier().value();
+  auto b = auth::pkce_verifier().value();
+  BOOST_TEST(a.reveal().size() == 43u);
+  BOOST_TEST(auth::pkce_verifier_valid(a.reveal()));
+  BOOST_TEST(a.reveal() != b.reveal());
+  BOOST_TEST(!auth::pkce_verifier_valid("short"));
+  BOOST_TEST(!auth::pkce_verifier_valid(std::string(43, '+')));
+  BOOST_TEST(!auth::pkce_verifier_valid(std::string(129, 'a')));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace rfc7515 {
+const char* payload = "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ";
+const std::string a1 = std::string("eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9.") + payload + ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const char* a1_key = R"({"kty":"oct","k":"AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"})";
+const std::string a2 = std::string("eyJhbGciOiJSUzI1NiJ9.") + payload +
+                       ".cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5jujGbds9uJd"
+                       "bF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb1L07Qe7K0GarZRmB_eSN9383LcO"
+                       "Ln6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QOYEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVr"
+                       "Bp0igcN_IoypGlUPQGe77Rw";
+const char* a2_key = R"({"kty":"RSA",
+ "n":"ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4QlL-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUsLA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoudF8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ",
+ "e":"AQAB",
+ "d":"Eq5xpGnNCivDflJsRQBXHx1hdR1k6Ulwe2JZD50LpXyWPEAeP88vLNO97IjlA7_GQ5sLKMgvfTeXZx9SE-7YwVol2NXOoAJe46sui395IW_GO-pWJ1O0BkTGoVEn2bKVRUCgu-GjBVaYLU6f3l9kJfFNS3E0QbVdxzubSu3Mkqzjkn439X0M_V51gfpRLI9JYanrC4D4qAdGcopV_0ZHHzQlBjudU2QvXt4ehNYTCBr6XCLQUShb1juUO1ZdiYoFaFQT5Tw8bGUl_x_jTj3ccPDVZFD9pIuhLhBOneufuBiB4cS98l2SR_RQyGWSeWjnczT0QU91p1DhOVRuOopznQ",
+ "p":"4BzEEOtIpmVdVEZNCqS7baC4crd0pqnRH_5IB3jw3bcxGn6QLvnEtfdUdiYrqBdss1l58BQ3KhooKeQTa9AB0Hw_Py5PJdTJNPY8cQn7ouZ2KKDcmnPGBY5t7yLc1QlQ5xHdwW1VhvKn-nXqhJTBgIPgtldC-KDV5z-y2XDwGUc",
+ "q":"uQPEfgmVtjL0Uyyx88GZFF1fOunH3-7cepKmtH4pxhtCoHqpWmT8YAmZxaewHgHAjLYsp1ZSe7zFYHj7C6ul7TjeLQeZD_YwD66t62wDmpe_HlB-TnBA-njbglfIsRLtXlnDzQkv5dTltRJ11BKBBypeeF6689rjcJIDEz9RWdc",
+ "dp":"BwKfV3Akq5_MFZDFZCnW-wzl-CCo83WoZvnLQwCTeDv8uzluRSnm71I3QCLdhrqE2e9YkxvuxdBfpT_PI7Yz-FOKnu1R6HsJeDCjn12Sk3vmAktV2zb34MCdy7cpdTh_YVr7tss2u6vneTwrA86rZtu5Mbr1C1XsmvkxHQAdYo0",
+ "dq":"h_96-mK1R_7glhsum81dZxjTnYynPbZpHziZjeeHcXYsXaaMwkOlODsWa7I9xXDoRwbKgB719rrmI2oKr6N3Do9U0ajaHF-NKJnwgjMd2w9cjz3_-kyNlxAr2v4IKhGNpmM5iIgOS1VZnOZ68m6_pbLBSp3nssTdlqvd0tIiTHU",
+ "qi":"IYd7DHOhrWvxkwPQsRM2tOgrjbcrfvtQJipd-DlcxyVuuM9sQLdgjVk2oy26F0EmpScGLq2MowX7fhd_QJQ3ydy5cY7YIBi87w93IKLEdfnbJtoOPLUW0ITrJReOgo1cq9SbsxYawBgfp_gh6A5603k2-ZQwVK0JKSHuLFkuQ3U"})";
+const std::string a3 = std::string("eyJhbGciOiJFUzI1NiJ9.") + payload +
+                       ".DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+const char* a3_key = R"({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+ "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"})";
+jwt::verify_options before_exp() { return {.now = tp(1300819379)}; }
+}  // namespace rfc7515
+
+BOOST_AUTO_TEST_SUITE(jwt_vectors)
+
+BOOST_AUTO_TEST_CASE(rfc_7515_a1_hs256_verifies) {
+  const auto key = auth::jwk::from_json(obj(rfc7515::a1_key)).value();
+  auto claims = jwt::verify(rfc7515::a1, key, rfc7515::before_exp()).value();
+  BOOST_TEST(claims.at("iss").as_string() == "joe");
+  BOOST_TEST(claims.at("http://example.com/is_root").as_bool());
+}
+
+BOOST_AUTO_TEST_CASE(rfc_7515_a2_rs256_verifies_and_signing_reproduces_the_signature) {
+  const auto key = auth::jwk::from_json(obj(rfc7515::a2_key)).value();
+  BOOST_TEST(key.has_private());
+  BOOST_TEST(jwt::verify(rfc7515::a2, key, rfc7515::before_exp()).has_value());
+  // RS256 is deterministic: signing the same input with the private key gives the RFC's bytes.
+  const std::string input = rfc7515::a2.substr(0, rfc7515::a2.rfind('.'));
+  auto sig = jwt::detail::sign_bytes(*jwt::detail::find_algorithm("RS256"), key, input).value();
+  BOOST_TEST(intg::crypto::base64url_encode(sig) == rfc7515::a2.substr(rfc7515::a2.rfind('.') + 1));
+}
+
+BOOST_AUTO_TEST_CASE(rfc_7515_a3_es256_verifies) {
+  const auto key = auth::jwk::from_json(obj(rfc7515::a3_key)).value();
+  BOOST_TEST(jwt::verify(rfc7515::a3, key, rfc7515::before_exp()).has_value());
+  // The public half alone verifies too.
+  auto pub = obj(rfc7515::a3_key);
+  pub.erase("d");
+  BOOST_TEST(jwt::verify(rfc7515::a3, auth::jwk::from_json(pub).value(), rfc7515::before_exp()).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(every_algorithm_round_trips_through_sign_and_verify) {
+  const json::object claims = obj(R"({"sub":"alice","iat":1700000000,"exp":1700003600})");
+  const jwt::verify_options opts{.now = tp(1700000100)};
+  const auto hs = auth::jwk::from_secret(std::string(64, 'k'));
+  const auto rsa = auth::jwk::from_json(obj(rfc7515::a2_key)).value();
+  struct c {
+    const char* alg;
+    auth::jwk key;
+  };
+  std::vector<c> cases = {{"HS256", hs},
+                          {"HS384", hs},
+                          {"HS512", hs},
+                          {"RS256", rsa},
+                          {"RS384", rsa},
+                          {"RS512", rsa},
+                          {"PS256", rsa},
+                          {"PS384", rsa},
+                          {"PS512", rsa},
+                          {"ES256", auth::jwk::generate("P-256").value()},
+                          {"ES384", auth::jwk::generate("P-384").value()},
+                          {"ES512", auth::jwk::generate("P-521").value()},
+                          {"EdDSA", auth::jwk::generate("Ed25519").value()},
+                          {"EdDSA", auth::jwk::generate("Ed448").value()}};
+  for (auto& [alg, key] : cases) {
+    BOOST_TEST_CONTEXT(alg << " " << key.curve()) {
+      auto token = jwt::sign(claims, key, alg);
+      BOOST_TEST_REQUIRE(token.has_value());
+      auto back = jwt::verify(*token, key, opts);
+      BOOST_TEST_REQUIRE(back.has_value());
+      BOOST_TEST(back->at("sub").as_string() == "alice");
+      // A flipped bit in the signature is refused.
+      std::string bad = *token;
+      bad.back() = bad.back() == 'A' ? 'Q' : 'A';
+      BOOST_TEST((jwt::verify(bad, key, opts).error() == errc::signature_invalid));
+      // And the public key alone (via PEM) verifies asymmetric tokens.
+      if (key.type() != auth::key_type::oct) {
+        auto pub = auth::jwk::from_pem(key.public_pem().value()).value();
+        BOOST_TEST(!pub.has_private());
+        BOOST_TEST(jwt::verify(*token, pub, opts).has_value());
+        BOOST_TEST((jwt::sign(claims, pub, alg).error() == errc::key_invalid));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pem_private_keys_load_and_sign) {
+  auto gen = auth::jwk::generate("P-256").value();
+  // Round-trip the private key through PEM with OpenSSL's writer.
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, gen.pkey(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  long n = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<std::size_t>(n));
+  BIO_free(bio);
+  auto key = auth::jwk::from_pem(pem).value();
+  BOOST_TEST(key.has_private());
+  BOOST_TEST(key.curve() == "P-256");
+  auto token = jwt::sign(obj(R"({"a":1})"), key, "ES256").value();
+  BOOST_TEST(jwt::verify(token, gen, {}).has_value());
+  BOOST_TEST((auth::jwk::from_pem("-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n").error() ==
+              errc::key_invalid));
+  BOOST_TEST((auth::jwk::from_pem("").error() == errc::key_invalid));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(jwt_rejections)
+
+const auto hs_key = auth::jwk::from_secret(std::string(32, 's'));
+
+std::string forge(std::string_view header, std::string_view claims, const auth::jwk& key, const char* alg = "HS256") {
+  std::string t = intg::crypto::base64url_encode(header) + "." + intg::crypto::base64url_encode(claims);
+  auto sig = jwt::detail::sign_bytes(*jwt::detail::find_algorithm(alg), key, t).value();
+  return t + "." + intg::crypto::base64url_encode(sig);
+}
+
+BOOST_AUTO_TEST_CASE(alg_none_is_refused_in_any_spelling) {
+  for (const char* alg : {"none", "None", "NONE", "nOnE"}) {
+    std::string t = intg::crypto::base64url_encode("{\"alg\":\"" + std::string(alg) + "\"}") + "." +
+                    intg::crypto::base64url_encode(R"({"sub":"admin"})") + ".";
+    BOOST_TEST((jwt::verify(t, hs_key, {}).error() == errc::algorithm_invalid), alg);
+    BOOST_TEST((jwt::verify(t + "AAAA", hs_key, {}).error() == errc::algorithm_invalid), alg);
+  }
+  BOOST_TEST((jwt::sign(obj("{}"), hs_key, "none").error() == errc::algorithm_invalid));
+}
+
+BOOST_AUTO_TEST_CASE(an_hmac_token_keyed_with_an_rsa_public_key_is_refused) {
+  // The classic confusion attack: sign HS256 with the bytes of the server's public key.
+  const auto rsa = auth::jwk::from_json(obj(rfc7515::a2_key)).value();
+  const std::string pem = rsa.public_pem().value();
+  const std::string t = forge(R"({"alg":"HS256"})", R"({"sub":"admin"})", auth::jwk::from_secret(pem));
+  auto r = jwt::verify(t, rsa, {});
+  BOOST_TEST((r.error() == errc::algorithm_invalid));
+  // And the other way round: an RS256 token against an oct key.
+  BOOST_TEST((jwt::verify(rfc7515::a2, hs_key, rfc7515::before_exp()).error() == errc::algorithm_invalid));
+  // An EC key of the wrong curve.
+  BOOST_TEST((jwt::verify(rfc7515::a3, auth::jwk::generate("P-384").value(), rfc7515::before_exp()).error() ==
+              errc::algorithm_invalid));
+}
+
+BOOST_AUTO_TEST_CASE(a_token_algorithm_differing_from_the_keys_alg_or_the_allowed_list_is_refused) {
+  auto key = auth::jwk::from_secret(std::string(64, 'k')).with_alg("HS512");
+  const auto t256 = forge(R"({"alg":"HS256"})", "{}", key);
+  BOOST_TEST((jwt::verify(t256, key, {}).error() == errc::algorithm_invalid));
+  BOOST_TEST(jwt::verify(forge(R"({"alg":"HS512"})", "{}", key, "HS512"), key, {}).has_value());
+  const auto plain = auth::jwk::from_secret(std::string(64, 'k'));
+  BOOST_TEST((jwt::verify(t256, plain, {.algorithms = {"HS512"}}).error() == errc::algorithm_invalid));
+  BOOST_TEST(jwt::verify(t256, plain, {.algorithms = {"HS256"}}).has_value());
+  BOOST_TEST((jwt::verify(forge(R"({"alg":"XS256"})", "{}", key), key, {}).error() == errc::algorithm_invalid));
+  auto enc = auth::jwk::from_json(obj(R"({"kty":"oct","use":"enc","k":"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0MTI"})")).value();
+  BOOST_TEST((jwt::verify(forge(R"({"alg":"HS256"})", "{}", enc), enc, {}).error() == errc::algorithm_invalid));
+}
+
+BOOST_AUTO_TEST_CASE(short_hmac_keys_are_refused) {
+  const auto short_key = auth::jwk::from_secret("too short");
+  BOOST_TEST((jwt::sign(obj("{}"), short_key, "HS256").error() == errc::key_invalid));
+  BOOST_TEST((jwt::verify(forge(R"({"alg":"HS256"})", "{}", short_key), short_key, {}).error() == errc::key_invalid));
+}
+
+BOOST_AUTO_TEST_CASE(duplicate_member_names_in_header_or_claims_are_refused) {
+  const auto dup_header = forge(R"({"alg":"HS256","alg":"HS256"})", R"({"sub":"a"})", hs_key);
+  BOOST_TEST((jwt::verify(dup_header, hs_key, {}).error() == errc::token_malformed));
+  const auto dup_claims = forge(R"({"alg":"HS256"})", R"({"sub":"user","admin":false,"admin":true})", hs_key);
+  auto r = jwt::verify(dup_claims, hs_key, {});
+  BOOST_TEST((r.error() == errc::token_malformed));
+  BOOST_TEST(std::string(r.error().message()).find("duplicate") != std::string::npos);
+  const auto nested = forge(R"({"alg":"HS256"})", R"({"a":{"b":1,"b":2}})", hs_key);
+  BOOST_TEST((jwt::verify(nested, hs_key, {}).error() == errc::token_malformed));
+  // The same names at different levels are fine.
+  BOOST_TEST(jwt::verify(forge(R"({"alg":"HS256"})", R"({"a":{"a":1},"b":[{"a":1},{"a":2}]})", hs_key), hs_key, {}).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(malformed_segments_are_refused) {
+  const auto good = forge(R"({"alg":"HS256"})", R"({"sub":"a"})", hs_key);
+  const auto d1 = good.find('.'), d2 = good.rfind('.');
+  const std::string h = good.substr(0, d1), p = good.substr(d1 + 1, d2 - d1 - 1), s = good.substr(d2 + 1);
+  const std::vector<std::string> bad = {
+      "", ".", "..", h + "." + p, h + "." + p + "." + s + ".", "." + p + "." + s, h + ".." + s,
+      h + "=." + p + "." + s, h + "." + p + "." + s + "=", h + "." + p + "+." + s, h + " ." + p + "." + s,
+      intg::crypto::base64url_encode("[1]") + "." + p + "." + s,
+      intg::crypto::base64url_encode("{\"alg\":\"HS256\"") + "." + p + "." + s,
+      intg::crypto::base64url_encode("{\"alg\":7}") + "." + p + "." + s,
+      intg::crypto::base64url_encode("{\"alg\":\"HS256\"} x") + "." + p + "." + s,
+      intg::crypto::base64url_encode("{\"alg\":\"HS256\",}") + "." + p + "." + s,
+      intg::crypto::base64url_encode("{\"alg\":\"HS256\"}/**/") + "." + p + "." + s,
+      h + "." + intg::crypto::base64url_encode("\"just a string\"") + "." + s,
+  };
+  for (const auto& t : bad) {
+    auto r = jwt::verify(t, hs_key, {});
+    BOOST_TEST_REQUIRE(r.has_error(), t);
+    BOOST_TEST((r.error() == errc::token_malformed || r.error() == errc::signature_invalid), t << ": " << r.error());
+  }
+  // Unknown critical extensions make a token invalid (RFC 7515 §4.1.11).
+  BOOST_TEST((jwt::verify(forge(R"({"alg":"HS256","crit":["exp"],"exp":1})", "{}", hs_key), hs_key, {}).error() ==
+              errc::token_malformed));
+}
+
+BOOST_AUTO_TEST_CASE(oversized_tokens_are_refused_before_parsing) {
+  const auto big = forge(R"({"alg":"HS256"})", "{\"pad\":\"" + std::string(20000, 'x') + "\"}", hs_key);
+  BOOST_TEST((jwt::verify(big, hs_key, {}).error() == errc::token_malformed));
+  BOOST_TEST(jwt::verify(big, hs_key, {.max_token_size = 64 * 1024}).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(time_claims_are_checked_with_leeway) {
+  const auto t = forge(R"({"alg":"HS256"})", R"({"nbf":1000,"iat":1000,"exp":2000})", hs_key);
+  BOOST_TEST(jwt::verify(t, hs_key, {.now = tp(1500)}).has_value());
+  BOOST_TEST((jwt::verify(t, hs_key, {.now = tp(2000)}).error() == errc::token_expired));
+  BOOST_TEST(jwt::verify(t, hs_key, {.now = tp(2000), .leeway = 30s}).has_value());
+  BOOST_TEST((jwt::verify(t, hs_key, {.now = tp(2030), .leeway = 30s}).error() == errc::token_expired));
+  BOOST_TEST((jwt::verify(t, hs_key, {.now = tp(999)}).error() == errc::token_not_yet_valid));
+  BOOST_TEST(jwt::verify(t, hs_key, {.now = tp(990), .leeway = 10s}).has_value());
+  const auto future_iat = forge(R"({"alg":"HS256"})", R"({"iat":5000})", hs_key);
+  BOOST_TEST((jwt::verify(future_iat, hs_key, {.now = tp(1000)}).error() == errc::token_not_yet_valid));
+  BOOST_TEST((jwt::verify(t, hs_key, {.now = tp(1500), .max_age = 100s}).error() == errc::token_expired));
+  const auto bad_exp = forge(R"({"alg":"HS256"})", R"({"exp":"tomorrow"})", hs_key);
+  BOOST_TEST((jwt::verify(bad_exp, hs_key, {}).error() == errc::claim_invalid));
+  const auto frac = forge(R"({"alg":"HS256"})", R"({"exp":1000.5})", hs_key);
+  BOOST_TEST(jwt::verify(frac, hs_key, {.now = tp(1000)}).has_value());
+  // No exp at all: valid (exp is checked only when present).
+  BOOST_TEST(jwt::verify(forge(R"({"alg":"HS256"})", "{}", hs_key), hs_key, {}).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(iss_aud_and_required_claims_are_checked_only_when_named) {
+  const auto t = forge(R"({"alg":"HS256"})", R"({"iss":"https://idp","aud":["api","web"],"sub":"a"})", hs_key);
+  BOOST_TEST(jwt::verify(t, hs_key, {}).has_value());
+  BOOST_TEST(jwt::verify(t, hs_key, {.issuer = "https://idp", .audience = "web", .required_claims = {"sub"}}).has_value());
+  BOOST_TEST((jwt::verify(t, hs_key, {.issuer = "https://other"}).error() == errc::claim_invalid));
+  BOOST_TEST((jwt::verify(t, hs_key, {.audience = "mobile"}).error() == errc::claim_invalid));
+  BOOST_TEST((jwt::verify(t, hs_key, {.required_claims = {"email"}}).error() == errc::claim_invalid));
+  const auto single = forge(R"({"alg":"HS256"})", R"({"aud":"api"})", hs_key);
+  BOOST_TEST(jwt::verify(single, hs_key, {.audience = "api"}).has_value());
+  BOOST_TEST((jwt::verify(single, hs_key, {.issuer = "x"}).error() == errc::claim_invalid));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(jwk_parsing)
+
+BOOST_AUTO_TEST_CASE(a_jwks_finds_keys_by_kid_and_skips_unsupported_ones) {
+  auto rsa = obj(rfc7515::a2_key);
+  rsa["kid"] = "rsa-1";
+  for (auto m : {"d", "p", "q", "dp", "dq", "qi"}) rsa.erase(m);
+  auto ec = obj(rfc7515::a3_key);
+  ec["kid"] = "ec-1";
+  json::object set;
+  set["keys"] = json::array{rsa, ec, obj(R"({"kty":"OKP","crv":"X25519","x":"AAAA"})"), obj(R"({"kty":"weird"})")};
+  auto keys = auth::jwk_set::from_json(set).value();
+  BOOST_TEST(keys.keys().size() == 2u);
+  BOOST_TEST(keys.skipped() == 2u);
+  BOOST_TEST(keys.find("ec-1")->curve() == "P-256");
+  BOOST_TEST(keys.find("nope") == nullptr);
+  // A token with a kid picks its key; one without a kid picks the only key that fits.
+  auto signer = auth::jwk::from_json(obj(rfc7515::a3_key)).value().with_kid("ec-1");
+  auto token = jwt::sign(obj(R"({"x":1})"), signer, "ES256").value();
+  BOOST_TEST(jwt::verify(token, keys, {}).has_value());
+  BOOST_TEST(jwt::verify(rfc7515::a2, keys, rfc7515::before_exp()).has_value());
+  signer.with_kid("unknown");
+  BOOST_TEST((jwt::verify(jwt::sign(obj("{}"), signer, "ES256").value(), keys, {}).error() == errc::key_invalid));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_jwks_are_refused_with_key_invalid) {
+  const char* bad[] = {
+      R"({"k":"AAAA"})",
+      R"({"kty":"oct"})",
+      R"({"kty":"oct","k":"not base64!"})",
+      R"({"kty":"oct","k":""})",
+      R"({"kty":"RSA","n":"AQAB","e":"AQAB"})",  // far under 2048 bits
+      R"({"kty":"RSA","e":"AQAB"})",
+      R"({"kty":"EC","crv":"P-256","x":"AAAA","y":"AAAA"})",
+      R"({"kty":"EC","crv":"P-999","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"})",
+      // (x, y+1) is not on the curve.
+      R"({"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a4"})",
+      R"({"kty":"OKP","crv":"Ed25519","x":"AAAA"})",
+      // d does not belong to x.
+      R"({"kty":"OKP","crv":"Ed25519","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"})",
+      R"({"kty":7})",
+  };
+  for (const char* j : bad) {
+    auto r = auth::jwk::from_json(obj(j));
+    BOOST_TEST_REQUIRE(r.has_error(), j);
+    BOOST_TEST((r.error() == errc::key_invalid), j << ": " << r.error());
+  }
+  BOOST_TEST((auth::jwk::from_json_text(R"({"kty":"oct","k":"AAAA","k":"BBBB"})").error() == errc::key_invalid));
+}
+
+BOOST_AUTO_TEST_CASE(rfc_8037_ed25519_keys_parse) {
+  // RFC 8037 Appendix A.1/A.2 key pair.
+  auto k = auth::jwk::from_json(obj(R"({"kty":"OKP","crv":"Ed25519",
+    "d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"})"));
+  BOOST_TEST_REQUIRE(k.has_value());
+  BOOST_TEST(k->has_private());
+  // RFC 8037 A.4: EdDSA is deterministic, so this exact signature must come out.
+  const std::string input = "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc";
+  auto sig = jwt::detail::sign_bytes(*jwt::detail::find_algorithm("EdDSA"), *k, input).value();
+  BOOST_TEST(intg::crypto::base64url_encode(sig) ==
+             "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace oauth2 = intg::auth::oauth2;
+
+BOOST_AUTO_TEST_SUITE(oauth2_messages)
+
+BOOST_AUTO_TEST_CASE(a_success_body_becomes_a_token) {
+  auto t = oauth2::parse_token_response(
+               R"({"access_token":"at-123","token_type":"Bearer","expires_in":3600,"refresh_token":"rt-9","scope":"read write"})")
+               .value();
+  BOOST_TEST(t.access_token.reveal() == "at-123");
+  BOOST_TEST(t.token_type == "Bearer");
+  BOOST_TEST(t.expires_in->count() == 3600);
+  BOOST_TEST(t.refresh_token.reveal() == "rt-9");
+  BOOST_TEST(t.scope == "read write");
+  BOOST_TEST(oauth2::parse_token_response(R"({"access_token":"x","expires_in":"120"})").value().expires_in->count() == 120);
+  BOOST_TEST(!oauth2::parse_token_response(R"({"access_token":"x"})").value().expires_in);
+  std::ostringstream os;
+  os << t.access_token << t.refresh_token;
+  BOOST_TEST(os.str() == "******");
+}
+
+BOOST_AUTO_TEST_CASE(error_bodies_become_clear_errors_and_invalid_grant_is_not_transient) {
+  auto g = oauth2::parse_token_response(R"({"error":"invalid_grant","error_description":"Token has been expired or revoked."})", 400);
+  BOOST_TEST((g.error() == errc::invalid_grant));
+  BOOST_TEST(g.error().http_status() == 400);
+  BOOST_TEST(g.error().to_string() == "OAuth grant refused (HTTP 400): token endpoint: invalid_grant: Token has been expired or revoked.");
+  BOOST_TEST(!intg::is_transient(g.error()));
+  BOOST_TEST((oauth2::parse_token_response(R"({"error":"invalid_client"})", 401).error() == errc::unauthorized));
+  auto busy = oauth2::parse_token_response(R"({"error":"temporarily_unavailable"})", 503);
+  BOOST_TEST((busy.error() == errc::unavailable));
+  BOOST_TEST(intg::is_transient(busy.error()));
+  BOOST_TEST((oauth2::parse_token_response(R"({"error":"invalid_scope"})", 400).error() == errc::invalid_argument));
+  BOOST_TEST((oauth2::parse_token_response("<html>Bad Gateway</html>", 502).error() == errc::http_error));
+  BOOST_TEST((oauth2::parse_token_response("{}", 500).error() == errc::http_error));
+  // Malformed success bodies.
+  for (auto bad : {"{}", R"({"access_token":""})", R"({"access_token":7})", R"({"access_token":"x","expires_in":-5})",
+                   R"({"access_token":"x","expires_in":"soon"})", R"({"access_token":"x","access_token":"y"})", "[]",
+                   R"({"access_token":"x","refresh_token":1})", R"({"error":5})"})
+    BOOST_TEST((oauth2::parse_token_response(bad).error() == errc::invalid_response), bad);
+  // Control characters in the server's description do not reach our messages.
+  auto ctl = oauth2::parse_token_response("{\"error\":\"invalid_grant\",\"error_description\":\"a\\nb\"}", 400);
+  BOOST_TEST(std::string(ctl.error().message()).find('\n') == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(request_bodies_are_form_encoded_with_the_chosen_client_authentication) {
+  const oauth2::client basic{"my client", intg::secret{"s3cr&t"}, oauth2::client_auth::basic};
+  auto r = oauth2::client_credentials_request(basic, "read write");
+  BOOST_TEST(r.body.reveal() == "grant_type=client_credentials&scope=read+write");
+  BOOST_TEST(r.authorization.reveal() == "Basic " + intg::crypto::base64_encode("my+client:s3cr%26t"));
+  const oauth2::client post{"id", intg::secret{"sec"}, oauth2::client_auth::post};
+  BOOST_TEST(oauth2::refresh_token_request(post, intg::secret{"rt/1"}).body.reveal() ==
+             "grant_type=refresh_token&refresh_token=rt%2F1&client_id=id&client_secret=sec");
+  const oauth2::client pub{"spa", {}, oauth2::client_auth::none};
+  const intg::secret verifier{"dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"};
+  auto code = oauth2::authorization_code_request(pub, "c0de", "https://app/cb", verifier);
+  BOOST_TEST(code.body.reveal() ==
+             "grant_type=authorization_code&code=c0de&redirect_uri=https%3A%2F%2Fapp%2Fcb"
+             "&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk&client_id=spa");
+  BOOST_TEST(code.authorization.empty());
+  BOOST_TEST(oauth2::authorization_url("https://idp/authorize", "spa", "https://app/cb", "openid email", "xyz",
+                                       auth::pkce_challenge(verifier.reveal())) ==
+             "https://idp/authorize?response_type=code&client_id=spa&redirect_uri=https%3A%2F%2Fapp%2Fcb"
+             "&scope=openid+email&state=xyz&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+             "&code_challenge_method=S256");
+}
+
+BOOST_AUTO_TEST_CASE(a_service_account_signs_the_jwt_bearer_assertion_google_expects) {
+  auto key = auth::jwk::generate("RSA").value();
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key.pkey(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  std::string pem(data, static_cast<std::size_t>(BIO_get_mem_data(bio, &data)));
+  pem.assign(data, pem.size());
+  BIO_free(bio);
+  json::object file{{"type", "service_account"}, {"project_id", "p"}, {"private_key_id", "kid-42"},
+                    {"private_key", pem}, {"client_email", "robot@p.iam.gserviceaccount.com"},
+                    {"token_uri", "https://oauth2.googleapis.com/token"}};
+  auto sa = oauth2::service_account::from_json(json::serialize(file)).value();
+  auto assertion = oauth2::jwt_bearer_assertion(sa, "https://www.googleapis.com/auth/cloud-platform", tp(1700000000)).value();
+  auto decoded = jwt::decode(assertion.reveal()).value();
+  BOOST_TEST(decoded.alg == "RS256");
+  BOOST_TEST(decoded.kid == "kid-42");
+  BOOST_TEST(decoded.header.at("typ").as_string() == "JWT");
+  auto claims = jwt::verify(assertion.reveal(), key,
+                            {.now = tp(1700000010), .issuer = "robot@p.iam.gserviceaccount.com",
+                             .audience = "https://oauth2.googleapis.com/token", .required_claims = {"scope"}})
+                    .value();
+  BOOST_TEST(claims.at("exp").as_int64() - claims.at("iat").as_int64() == 3600);
+  BOOST_TEST(oauth2::jwt_bearer_request(assertion).body.reveal() ==
+             "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + std::string(assertion.reveal()));
+  BOOST_TEST((oauth2::jwt_bearer_assertion(sa, "s", tp(0), {}, 7200s).error() == errc::invalid_argument));
+  file["type"] = "authorized_user";
+  BOOST_TEST((oauth2::service_account::from_json(json::serialize(file)).error() == errc::config_error));
+  file["type"] = "service_account";
+  file["private_key"] = "not a key";
+  BOOST_TEST((oauth2::service_account::from_json(json::serialize(file)).error() == errc::config_error));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(token_manager)
+
+namespace asio = boost::asio;
+
+/// A simulated token endpoint: each fetch takes one second of manual-clock time, then answers
+/// with the next scripted body (parsed like a real response).
+struct fake_endpoint {
+  intg::manual_clock clock;
+  asio::any_io_executor ex;
+  std::shared_ptr<std::vector<std::pair<int, std::string>>> script = std::make_shared<std::vector<std::pair<int, std::string>>>();
+  std::shared_ptr<int> calls = std::make_shared<int>(0);
+  std::shared_ptr<std::string> last_refresh_token = std::make_shared<std::string>();
+
+  asio::awaitable<intg::result<oauth2::token>> operator()(const oauth2::token* previous) const {
+    const auto i = static_cast<std::size_t>((*calls)++);
+    *last_refresh_token = previous ? std::string(previous->refresh_token.reveal()) : "";
+    auto timer = clock.make_timer(ex);
+    timer.expires_after(1s);
+    co_await timer.async_wait(asio::use_awaitable);
+    const auto& [status, body] = (*script)[std::min(i, script->size() - 1)];
+    co_return oauth2::parse_token_response(body, status);
+  }
+};
+
+struct fixture {
+  asio::io_context io;
+  // poll() does nothing once a context has run out of work: keep it from running out.
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  fake_endpoint endpoint{intg::manual_clock{}, io.get_executor()};
+  oauth2::token_manager<fake_endpoint, intg::manual_clock> manager{io.get_executor(), endpoint, {.refresh_margin = 60s},
+                                                                   endpoint.clock};
+  std::vector<std::shared_ptr<std::optional<intg::result<oauth2::token>>>> start(int n) {
+    std::vector<std::shared_ptr<std::optional<intg::result<oauth2::token>>>> out;
+    for (int i = 0; i < n; ++i) out.push_back(test::start(io, manager.get()));
+    io.poll();
+    return out;
+  }
+  void advance(intg::duration d) {
+    endpoint.clock.advance(d);
+    io.poll();
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(a_hundred_concurrent_callers_share_one_fetch, fixture) {
+  *endpoint.script = {{200, R"({"access_token":"t1","expires_in":3600,"refresh_token":"r1"})"}};
+  auto results = start(100);
+  BOOST_TEST(*endpoint.calls == 1);
+  for (auto& r : results) BOOST_TEST(!r->has_value());  // all waiting on the one fetch
+  advance(1s);
+  for (auto& r : results) {
+    BOOST_TEST_REQUIRE(r->has_value());
+    BOOST_TEST((**r)->access_token.reveal() == "t1");
+  }
+  BOOST_TEST(*endpoint.calls == 1);
+  BOOST_TEST(manager.fetches() == 1u);
+}
+
+BOOST_FIXTURE_TEST_CASE(the_token_is_cached_then_refreshed_a_margin_before_expiry_with_its_refresh_token, fixture) {
+  *endpoint.script = {{200, R"({"access_token":"t1","expires_in":3600,"refresh_token":"r1"})"},
+                      {200, R"({"access_token":"t2","expires_in":3600})"}};
+  auto first = start(1);
+  advance(1s);
+  BOOST_TEST((**first[0])->access_token.reveal() == "t1");
+  BOOST_TEST(endpoint.last_refresh_token->empty());
+  // Expiry is counted from the start of the fetch: t0 + 3600 s. Up to t0 + 3540 s it is cached.
+  advance(3538s);
+  auto cached = start(10);
+  for (auto& r : cached) BOOST_TEST((**r)->access_token.reveal() == "t1");
+  BOOST_TEST(*endpoint.calls == 1);
+  advance(1s);  // now within the 60 s margin
+  auto refreshed = start(10);
+  BOOST_TEST(*endpoint.calls == 2);
+  BOOST_TEST(*endpoint.last_refresh_token == "r1");  // the source saw the previous token
+  advance(1s);
+  for (auto& r : refreshed) BOOST_TEST((**r)->access_token.reveal() == "t2");
+  auto header = test::start(io, manager.authorization());
+  io.poll();
+  BOOST_TEST((*header)->value().reveal() == "Bearer t2");
+}
+
+BOOST_FIXTURE_TEST_CASE(invalid_grant_reaches_every_waiter_and_stops_refreshing_until_reset, fixture) {
+  *endpoint.script = {{400, R"({"error":"invalid_grant","error_description":"revoked"})"},
+                      {200, R"({"access_token":"t3","expires_in":60})"}};
+  auto results = start(5);
+  advance(1s);
+  for (auto& r : results) BOOST_TEST(((**r).error() == errc::invalid_grant));
+  auto again = start(3);
+  for (auto& r : again) BOOST_TEST(((**r).error() == errc::invalid_grant));
+  BOOST_TEST(*endpoint.calls == 1);  // no further requests
+  manager.reset();
+  auto fresh = start(1);
+  advance(1s);
+  BOOST_TEST((**fresh[0])->access_token.reveal() == "t3");
+  BOOST_TEST(*endpoint.calls == 2);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_transient_failure_serves_the_still_valid_token_and_is_retried_next_time, fixture) {
+  *endpoint.script = {{200, R"({"access_token":"t1","expires_in":600})"},
+                      {503, R"({"error":"temporarily_unavailable"})"},
+                      {200, R"({"access_token":"t2","expires_in":600})"}};
+  start(1);
+  advance(1s);
+  advance(550s);  // within the margin, not expired
+  auto during = start(4);
+  advance(1s);
+  for (auto& r : during) BOOST_TEST((**r)->access_token.reveal() == "t1");
+  BOOST_TEST(*endpoint.calls == 2);
+  auto next = start(1);
+  advance(1s);
+  BOOST_TEST((**next[0])->access_token.reveal() == "t2");
+  BOOST_TEST(*endpoint.calls == 3);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_transient_failure_without_a_valid_token_is_reported_to_all_waiters_once, fixture) {
+  *endpoint.script = {{503, R"({"error":"temporarily_unavailable"})"}, {200, R"({"access_token":"t1"})"}};
+  auto results = start(20);
+  advance(1s);
+  for (auto& r : results) BOOST_TEST(((**r).error() == errc::unavailable));
+  BOOST_TEST(*endpoint.calls == 1);
+  auto later = start(1);
+  advance(1s);
+  BOOST_TEST((**later[0])->access_token.reveal() == "t1");
+  BOOST_TEST(!(**later[0])->expires_at);  // no expires_in: cached until invalidated
+  manager.invalidate();
+  start(1);
+  BOOST_TEST(*endpoint.calls == 3);
+  advance(1s);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
