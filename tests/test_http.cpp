@@ -18,6 +18,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <map>
 
 namespace asio = boost::asio;
 namespace bh = boost::beast::http;
@@ -863,6 +864,195 @@ BOOST_AUTO_TEST_CASE(shutdown_lets_requests_in_progress_finish) {
     BOOST_TEST(!(*got)->keep_alive());
     auto refused = co_await c.get(local(s.port()));
     BOOST_TEST(!refused);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(oauth_over_http)
+
+namespace {
+
+// A token endpoint per RFC 6749: client credentials with Basic auth, refresh tokens that rotate.
+struct token_endpoint {
+  explicit token_endpoint(asio::io_context& io) : s(io, [this](intg::http::server_request& r) { return handle(r); }) {}
+  asio::awaitable<intg::http::server_response> handle(intg::http::server_request& r) {
+    ++requests;
+    if (delay.count()) co_await sleep_for(delay);
+    auto form = intg::http::query::parse(r.body());
+    std::map<std::string, std::string> f(form->begin(), form->end());
+    auto oauth_error = [](bh::status st, std::string code, std::string desc) {
+      return intg::http::make_response(st, boost::json::serialize(boost::json::object{{"error", code}, {"error_description", desc}}));
+    };
+    const std::string expected = "Basic " + intg::crypto::base64_encode(std::string("app:app-secret"));
+    if (f["grant_type"] == "client_credentials") {
+      if (r[bh::field::authorization] != expected) co_return oauth_error(bh::status::unauthorized, "invalid_client", "bad client");
+    } else if (f["grant_type"] == "refresh_token") {
+      if (f["refresh_token"] != "rt-" + std::to_string(issued)) co_return oauth_error(bh::status::bad_request, "invalid_grant", "refresh token revoked");
+    } else {
+      co_return oauth_error(bh::status::bad_request, "unsupported_grant_type", f["grant_type"]);
+    }
+    ++issued;
+    boost::json::object t{{"access_token", "at-" + std::to_string(issued)}, {"token_type", "Bearer"}, {"expires_in", expires_in}};
+    if (f["grant_type"] == "refresh_token") t["refresh_token"] = "rt-" + std::to_string(issued);
+    co_return intg::http::make_response(bh::status::ok, boost::json::serialize(t));
+  }
+  intg::http::url url() const { return *intg::http::url::parse(local(s.port(), "/token")); }
+  served s;
+  int requests = 0, issued = 0, expires_in = 3600;
+  std::chrono::milliseconds delay{0};
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_hundred_concurrent_callers_share_one_token_request) {
+  asio::io_context io;
+  token_endpoint te(io);
+  te.delay = 20ms;
+  intg::http::client http(io.get_executor());
+  intg::auth::oauth2::client_credentials_source src{&http, te.url(), {"app", intg::secret("app-secret")}, "read"};
+  intg::manual_clock clock;
+  intg::auth::oauth2::token_manager tm(io.get_executor(), src, {}, clock);
+  int ok = 0;
+  auto caller = [&]() -> asio::awaitable<void> {
+    auto t = co_await tm.get();
+    ok += t && t->access_token.reveal() == "at-1";
+  };
+  auto body = [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 100; ++i) asio::co_spawn(io, caller(), asio::detached);
+    while (ok < 100) co_await sleep_for(5ms);
+    BOOST_TEST(te.requests == 1);
+    clock.advance(3600s);  // expired: the next caller fetches again
+    auto t = co_await tm.get();
+    BOOST_TEST(t->access_token.reveal() == "at-2");
+    BOOST_TEST(te.requests == 2);
+    co_await te.s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_TEST(ok == 100);
+}
+
+BOOST_AUTO_TEST_CASE(token_endpoint_errors_are_clear_and_invalid_grant_is_final) {
+  asio::io_context io;
+  token_endpoint te(io);
+  intg::http::client http(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    intg::auth::oauth2::client_credentials_source wrong{&http, te.url(), {"app", intg::secret("guess")}, ""};
+    auto r = co_await wrong();
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().message().find("invalid_client") != std::string_view::npos, r.error());
+    BOOST_TEST(r.error().message().find("guess") == std::string_view::npos);  // no secret in errors
+    BOOST_TEST(r.error().http_status() == 401);
+
+    intg::auth::oauth2::refresh_token_source refresh{&http, te.url(), {"app", {}, intg::auth::oauth2::client_auth::none},
+                                                     intg::secret("rt-0"), ""};
+    intg::auth::oauth2::token_manager tm(io.get_executor(), std::ref(refresh));
+    auto first = co_await tm.get();
+    BOOST_REQUIRE(first);
+    BOOST_TEST(first->refresh_token.reveal() == "rt-1");  // rotated
+    tm.invalidate();
+    auto second = co_await tm.get();
+    BOOST_REQUIRE(second);
+    BOOST_TEST(second->access_token.reveal() == "at-2");
+    te.issued = 99;  // the server revokes every refresh token
+    tm.invalidate();
+    auto dead = co_await tm.get();
+    BOOST_REQUIRE(!dead);
+    BOOST_TEST((dead.error() == errc::invalid_grant));
+    const int before = te.requests;
+    auto again = co_await tm.get();
+    BOOST_TEST((again.error() == errc::invalid_grant));
+    BOOST_TEST(te.requests == before);  // invalid_grant stops retrying
+    co_await te.s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_401_refreshes_the_token_and_replays_the_request_once) {
+  asio::io_context io;
+  token_endpoint te(io);
+  std::vector<std::string> seen_auth;
+  served api(io, [&](intg::http::server_request& r) -> asio::awaitable<intg::http::server_response> {
+    seen_auth.emplace_back(r[bh::field::authorization]);
+    if (r[bh::field::authorization] == "Bearer at-1")
+      co_return intg::http::json_error(bh::status::unauthorized, "The access token expired");
+    co_return intg::http::make_response(bh::status::ok, R"({"ok":true})");
+  });
+  intg::http::client http(io.get_executor());
+  intg::auth::oauth2::token_manager tm(io.get_executor(),
+      intg::auth::oauth2::client_credentials_source{&http, te.url(), {"app", intg::secret("app-secret")}, ""});
+  auto body = [&]() -> asio::awaitable<void> {
+    auto req = intg::http::request::make(bh::verb::get, local(api.port(), "/v1/me"));
+    auto r = co_await intg::auth::oauth2::send_authorized(http, tm, *req);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->result_int() == 200u);
+    BOOST_TEST((req->message.find(bh::field::authorization) == req->message.end()));  // not left behind
+    co_await api.srv.shutdown(1s);
+    co_await te.s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_REQUIRE(seen_auth.size() == 2u);
+  BOOST_TEST(seen_auth[0] == "Bearer at-1");
+  BOOST_TEST(seen_auth[1] == "Bearer at-2");
+}
+
+BOOST_AUTO_TEST_CASE(openid_discovery_jwks_and_id_token_verification) {
+  asio::io_context io;
+  auto key = intg::auth::jwk::generate("P-256");
+  BOOST_REQUIRE(key);
+  key->with_kid("k1");
+  std::string issuer;
+  int jwks_fetches = 0;
+  served idp(io, [&](intg::http::server_request& r) -> asio::awaitable<intg::http::server_response> {
+    if (r.target() == "/.well-known/openid-configuration")
+      co_return intg::http::make_response(bh::status::ok, boost::json::serialize(boost::json::object{
+          {"issuer", issuer}, {"authorization_endpoint", issuer + "/authorize"}, {"token_endpoint", issuer + "/token"},
+          {"jwks_uri", issuer + "/jwks"}, {"id_token_signing_alg_values_supported", boost::json::array{"ES256"}}}));
+    if (r.target() == "/jwks") {
+      ++jwks_fetches;
+      co_return intg::http::make_response(bh::status::ok, boost::json::serialize(boost::json::object{
+          {"keys", boost::json::array{*key->public_json()}}}));
+    }
+    co_return intg::http::json_error(bh::status::not_found, "no");
+  });
+  issuer = local(idp.port(), "");
+  intg::http::client http(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    auto meta = co_await intg::auth::oidc::discover(http, issuer);
+    BOOST_REQUIRE_MESSAGE(meta, (meta ? "" : meta.error().to_string()));
+    BOOST_TEST(meta->token_endpoint == issuer + "/token");
+    intg::auth::oidc::jwks_cache keys(http, *intg::http::url::parse(meta->jwks_uri));
+    const auto now = std::chrono::system_clock::now();
+    const auto iat = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    boost::json::object claims{{"iss", issuer}, {"aud", "my-app"}, {"sub", "user-1"}, {"iat", iat}, {"exp", iat + 300}, {"nonce", "n-123"}};
+    auto token = intg::auth::jwt::sign(claims, *key, "ES256");
+    BOOST_REQUIRE(token);
+    intg::auth::oidc::id_token_expectations expect{issuer, "my-app", std::string("n-123")};
+    auto ok = co_await intg::auth::oidc::verify_id_token(keys, *token, expect);
+    BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().to_string()));
+    BOOST_TEST(ok->at("sub").as_string() == "user-1");
+    expect.nonce = "other";
+    BOOST_TEST((!co_await intg::auth::oidc::verify_id_token(keys, *token, expect)));
+    expect.nonce = "n-123";
+    expect.client_id = "someone-else";
+    BOOST_TEST((!co_await intg::auth::oidc::verify_id_token(keys, *token, expect)));
+    // A token naming an unknown kid right after a fetch is refused without fetching again (a flood
+    // of made-up kids must not become a flood of JWKS requests).
+    auto stranger = intg::auth::jwk::generate("P-256");
+    stranger->with_kid("k2");
+    auto forged = intg::auth::jwt::sign(claims, *stranger, "ES256");
+    expect.client_id = "my-app";
+    BOOST_TEST((!co_await intg::auth::oidc::verify_id_token(keys, *forged, expect)));
+    BOOST_TEST((!co_await intg::auth::oidc::verify_id_token(keys, *forged, expect)));
+    BOOST_TEST(jwks_fetches == 1);
+    auto missing = co_await intg::auth::oidc::discover(http, issuer + "/other");
+    BOOST_TEST(!missing);
+    auto impostor = intg::auth::oidc::provider_metadata::parse(
+        R"({"issuer":"https://evil.example","authorization_endpoint":"https://evil.example/a","jwks_uri":"https://evil.example/k"})",
+        "https://good.example");
+    BOOST_TEST(!impostor);
+    co_await idp.srv.shutdown(1s);
   };
   test::run(io, body());
 }

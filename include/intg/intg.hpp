@@ -49,6 +49,8 @@
 #include <intg/auth/pkce.hpp>
 #include <intg/auth/oauth2.hpp>
 #include <intg/auth/token_manager.hpp>
+#include <intg/auth/token_endpoint.hpp>
+#include <intg/auth/oidc.hpp>
 #include <intg/secrets/env_provider.hpp>
 #include <intg/secrets/file_provider.hpp>
 #include <intg/secrets/encrypted_file_store.hpp>

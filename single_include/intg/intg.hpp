@@ -7452,8 +7452,11 @@ inline result<boost::json::object> strict_parse_object(std::string_view text, er
 #include <boost/json/value.hpp>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -7513,6 +7516,10 @@ class jwk {
     alg_ = std::move(alg);
     return *this;
   }
+
+  /// The public half as a JWK object (kty, crv, x, y / n, e, plus kid, alg and use when set), e.g.
+  /// to publish in a JWKS. Oct keys have no public half.
+  result<boost::json::object> public_json() const;
 
   /// The public key as PEM (SubjectPublicKeyInfo), e.g. for another language's verifier.
   result<std::string> public_pem() const {
@@ -7738,6 +7745,53 @@ inline result<jwk> jwk::from_pkey(crypto::detail::pkey_ptr p, bool is_private) {
   }
   k.pkey_ = std::shared_ptr<EVP_PKEY>(p.release(), EVP_PKEY_free);
   return k;
+}
+
+inline result<boost::json::object> jwk::public_json() const {
+  using namespace crypto::detail;
+  if (!pkey_) return error{errc::key_invalid, "an oct key has no public part"};
+  auto bn_bytes = [&](const char* name, std::size_t pad) -> result<std::string> {
+    BIGNUM* bn = nullptr;
+    if (!EVP_PKEY_get_bn_param(pkey_.get(), name, &bn)) return openssl_error(errc::crypto_failure, "reading a key parameter failed");
+    std::string out(std::max<std::size_t>(pad, static_cast<std::size_t>(BN_num_bytes(bn))), '\0');
+    BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(out.size()));
+    BN_free(bn);
+    return out;
+  };
+  boost::json::object o;
+  if (type_ == key_type::rsa) {
+    auto n = bn_bytes(OSSL_PKEY_PARAM_RSA_N, 0);
+    auto e = bn_bytes(OSSL_PKEY_PARAM_RSA_E, 0);
+    if (!n) return n.error();
+    if (!e) return e.error();
+    o["kty"] = "RSA";
+    o["n"] = crypto::base64url_encode(*n);
+    o["e"] = crypto::base64url_encode(*e);
+  } else if (type_ == key_type::ec) {
+    const auto* c = detail::find_curve(crv_);
+    if (!c) return error{errc::key_invalid, "unknown curve"};
+    auto x = bn_bytes(OSSL_PKEY_PARAM_EC_PUB_X, c->size);
+    auto y = bn_bytes(OSSL_PKEY_PARAM_EC_PUB_Y, c->size);
+    if (!x) return x.error();
+    if (!y) return y.error();
+    o["kty"] = "EC";
+    o["crv"] = crv_;
+    o["x"] = crypto::base64url_encode(*x);
+    o["y"] = crypto::base64url_encode(*y);
+  } else {
+    std::size_t len = 0;
+    if (!EVP_PKEY_get_raw_public_key(pkey_.get(), nullptr, &len)) return openssl_error(errc::crypto_failure, "reading the public key failed");
+    std::string raw(len, '\0');
+    if (!EVP_PKEY_get_raw_public_key(pkey_.get(), reinterpret_cast<unsigned char*>(raw.data()), &len))
+      return openssl_error(errc::crypto_failure, "reading the public key failed");
+    o["kty"] = "OKP";
+    o["crv"] = crv_;
+    o["x"] = crypto::base64url_encode(raw);
+  }
+  if (!kid_.empty()) o["kid"] = kid_;
+  if (!alg_.empty()) o["alg"] = alg_;
+  if (!use_.empty()) o["use"] = use_;
+  return o;
 }
 
 inline result<jwk> jwk::generate(std::string_view kind, unsigned rsa_bits) {
@@ -8689,6 +8743,275 @@ class token_manager {
 
 }  // namespace intg::auth::oauth2
 // ---- end intg/auth/token_manager.hpp ----
+// ---- begin intg/auth/token_endpoint.hpp ----
+// OAuth 2.0 over HTTP: posting token requests to a token endpoint with intg::http::client, token
+// sources for the token manager (client credentials, refresh token, JWT bearer), and sending API
+// requests with a managed bearer token (one refresh and one replay on a 401).
+
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+namespace intg::auth::oauth2 {
+
+/// POSTs `req` (form body, optional Basic credentials) to `endpoint` and parses the answer: a
+/// token, or the endpoint's RFC 6749 error (`invalid_grant` is errc::invalid_grant, which retry
+/// policies never retry). Pass the attempt when calling inside a pipeline.
+inline asio::awaitable<result<token>> request_token(http::client& client, const http::url& endpoint,
+                                                    const token_request& req, attempt* a = nullptr) {
+  http::request r(http::verb::post, endpoint);
+  r.body(std::string(req.body.reveal()), "application/x-www-form-urlencoded");
+  r.set(http::field::accept, "application/json");
+  if (!req.authorization.empty()) r.set(http::field::authorization, req.authorization.reveal());
+  // (Not `a ? co_await ... : co_await ...`: g++ 12 destroys the result of such a conditional twice.)
+  result<http::response> res = error{errc::unavailable};
+  if (a) res = co_await client.send(r, *a);
+  else res = co_await client.send(r);
+  // The request held credentials: wipe our copy of the body and header before anything else.
+  { secret wipe_body{std::move(r.message.body())}; }
+  r.message.erase(http::field::authorization);
+  if (!res) co_return res.error();
+  const int status = static_cast<int>(res->result_int());
+  if (status >= 500 || status == 429) {
+    error e = http::status_error(*res);
+    co_return e.with_message("token endpoint " + endpoint.origin() + " answered HTTP " + std::to_string(status));
+  }
+  co_return parse_token_response(res->body(), status);
+}
+
+/// TokenSource: the client-credentials grant (an application token).
+struct client_credentials_source {
+  http::client* http = nullptr;
+  http::url endpoint;
+  oauth2::client client;
+  std::string scope;
+
+  asio::awaitable<result<token>> operator()() const {
+    co_return co_await request_token(*http, endpoint, client_credentials_request(client, scope));
+  }
+};
+
+/// TokenSource: a user's tokens, renewed with the refresh-token grant. The first refresh uses
+/// `refresh_token`; later ones the newest one the server sent (servers may rotate it, or omit it
+/// to mean "keep the old one").
+struct refresh_token_source {
+  http::client* http = nullptr;
+  http::url endpoint;
+  oauth2::client client;
+  secret refresh_token;
+  std::string scope;
+
+  asio::awaitable<result<token>> operator()(const token* previous) {
+    const secret& current = previous && !previous->refresh_token.empty() ? previous->refresh_token : refresh_token;
+    if (current.empty()) co_return error{errc::invalid_grant, "no refresh token: the user must authorize again"};
+    auto t = co_await request_token(*http, endpoint, refresh_token_request(client, current, scope));
+    if (t && t->refresh_token.empty()) t->refresh_token = current;
+    if (t) refresh_token = t->refresh_token;
+    co_return t;
+  }
+};
+
+/// TokenSource: the JWT-bearer grant (RFC 7523) with a service account's signed assertion, as
+/// Google's OAuth 2.0 server expects; a fresh assertion for every fetch.
+struct service_account_source {
+  http::client* http = nullptr;
+  service_account account;
+  std::string scope;
+
+  asio::awaitable<result<token>> operator()() const {
+    auto assertion = jwt_bearer_assertion(account, scope, std::chrono::system_clock::now());
+    if (!assertion) co_return assertion.error();
+    auto endpoint = http::url::parse(account.token_uri);
+    if (!endpoint) co_return error{errc::config_error, "service account token_uri is not a valid URL"};
+    co_return co_await request_token(*http, *endpoint, jwt_bearer_request(*assertion));
+  }
+};
+
+/// Sends `req` with `Authorization: <token type> <token>` from `tokens`. When the API answers 401
+/// (an expired or revoked token), the cached token is dropped, a new one fetched, and the request
+/// sent once more. Returns the response whatever its status, like http::client::send.
+template <class TokenManager>
+asio::awaitable<result<http::response>> send_authorized(http::client& client, TokenManager& tokens, http::request& req,
+                                                        attempt* a = nullptr) {
+  for (int round = 0;; ++round) {
+    auto auth = co_await tokens.authorization();
+    if (!auth) co_return auth.error();
+    req.set(http::field::authorization, auth->reveal());
+    result<http::response> res = error{errc::unavailable};
+    if (a) res = co_await client.send(req, *a);
+    else res = co_await client.send(req);
+    req.message.erase(http::field::authorization);
+    if (!res || res->result_int() != 401 || round == 1) co_return res;
+    tokens.invalidate();
+  }
+}
+
+}  // namespace intg::auth::oauth2
+// ---- end intg/auth/token_endpoint.hpp ----
+// ---- begin intg/auth/oidc.hpp ----
+// OpenID Connect for relying parties: provider discovery (/.well-known/openid-configuration), a
+// JWKS cache that refetches on an unknown key id (key rotation) without hammering the provider,
+// and ID-token verification (signature, iss, aud, exp, nonce).
+
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace intg::auth::oidc {
+
+/// The parts of a provider's discovery document a relying party needs.
+struct provider_metadata {
+  std::string issuer;
+  std::string authorization_endpoint;
+  std::string token_endpoint;
+  std::string jwks_uri;
+  std::string userinfo_endpoint;  ///< optional
+  std::vector<std::string> id_token_signing_alg_values_supported;
+
+  /// Parses a discovery document. Its `issuer` must equal `expected_issuer` exactly (OpenID
+  /// Connect Discovery 1.0, section 4.3): a provider may not speak for another issuer.
+  static result<provider_metadata> parse(std::string_view json, std::string_view expected_issuer) {
+    auto o = intg::detail::strict_parse_object(json, errc::invalid_response, "OpenID discovery document");
+    if (!o) return o.error();
+    provider_metadata m;
+    auto str = [&](std::string_view name, std::string& out, bool required) -> result<void> {
+      const auto* v = o->if_contains(name);
+      if (!v) {
+        if (required) return error{errc::invalid_response, "OpenID discovery document lacks " + std::string(name)};
+        return {};
+      }
+      if (!v->is_string())
+        return error(errc::invalid_response, "OpenID discovery document: " + std::string(name) + " is not a string")
+            .with_json_path("$." + std::string(name));
+      out = std::string(v->get_string());
+      return {};
+    };
+    for (auto [name, field, required] : {std::tuple{"issuer", &m.issuer, true},
+                                         std::tuple{"authorization_endpoint", &m.authorization_endpoint, true},
+                                         std::tuple{"token_endpoint", &m.token_endpoint, false},
+                                         std::tuple{"jwks_uri", &m.jwks_uri, true},
+                                         std::tuple{"userinfo_endpoint", &m.userinfo_endpoint, false}})
+      if (auto r = str(name, *field, required); !r) return r.error();
+    if (m.issuer != expected_issuer)
+      return error{errc::invalid_response, "OpenID discovery document is for issuer " + m.issuer + ", not " +
+                                               std::string(expected_issuer)};
+    if (const auto* algs = o->if_contains("id_token_signing_alg_values_supported"); algs && algs->is_array())
+      for (const auto& a : algs->get_array())
+        if (a.is_string()) m.id_token_signing_alg_values_supported.emplace_back(a.get_string());
+    for (const std::string* u : {&m.authorization_endpoint, &m.jwks_uri})
+      if (!http::url::parse(*u)) return error{errc::invalid_response, "OpenID discovery document has an invalid URL: " + *u};
+    return m;
+  }
+};
+
+/// Fetches `<issuer>/.well-known/openid-configuration` and checks it speaks for `issuer`.
+inline asio::awaitable<result<provider_metadata>> discover(http::client& client, std::string issuer) {
+  while (!issuer.empty() && issuer.back() == '/') issuer.pop_back();
+  auto req = http::request::make(http::verb::get, issuer + "/.well-known/openid-configuration");
+  if (!req) co_return error{errc::config_error, "issuer is not a valid URL: " + issuer};
+  auto res = co_await client.send(*req);
+  if (!res) co_return res.error();
+  if (auto e = http::status_error(*res)) co_return e.with_message("OpenID discovery at " + issuer + " failed");
+  co_return provider_metadata::parse(res->body(), issuer);
+}
+
+struct jwks_cache_options {
+  std::chrono::seconds max_age{3600};            ///< refetch keys older than this
+  std::chrono::seconds min_refetch_interval{60};  ///< an unknown kid refetches at most this often
+};
+
+/// The provider's signing keys, fetched on first use and again when a token names a key id the
+/// cache does not know (the provider rotated its keys) — at most once per min_refetch_interval, so
+/// tokens with made-up key ids cannot turn us into a flood of requests. Single-threaded, like the
+/// HTTP client it uses.
+class jwks_cache {
+ public:
+  jwks_cache(http::client& client, http::url jwks_uri, jwks_cache_options opts = {})
+      : client_(client), uri_(std::move(jwks_uri)), opts_(opts) {}
+
+  /// The key with this id (or the only key, when `kid` is empty and there is exactly one).
+  asio::awaitable<result<jwk>> key(std::string kid) {
+    using clock = std::chrono::steady_clock;
+    const auto now = clock::now();
+    const bool stale = !fetched_ || now - *fetched_ > opts_.max_age;
+    if (stale || (!find(kid) && (!fetched_ || now - *fetched_ >= opts_.min_refetch_interval))) {
+      auto r = co_await refresh();
+      if (!r && !keys_) co_return r.error();
+    }
+    if (const jwk* k = find(kid)) co_return *k;
+    co_return error{errc::key_invalid, kid.empty() ? std::string("token has no kid and the JWKS holds several keys")
+                                                   : "no key with kid '" + kid + "' in the provider's JWKS"};
+  }
+
+  /// Fetches the key set now.
+  asio::awaitable<result<void>> refresh() {
+    fetched_ = std::chrono::steady_clock::now();  // also when it fails: failures must not cause a flood
+    http::request req(http::verb::get, uri_);
+    auto res = co_await client_.send(req);
+    if (!res) co_return res.error();
+    if (auto e = http::status_error(*res)) co_return e.with_message("fetching the JWKS failed");
+    auto o = intg::detail::strict_parse_object(res->body(), errc::invalid_response, "JWKS");
+    if (!o) co_return o.error();
+    auto set = jwk_set::from_json(*o);
+    if (!set) co_return set.error();
+    keys_ = std::move(*set);
+    co_return result<void>{};
+  }
+
+ private:
+  const jwk* find(const std::string& kid) const {
+    if (!keys_) return nullptr;
+    if (kid.empty()) return keys_->keys().size() == 1 ? &keys_->keys().front() : nullptr;
+    return keys_->find(kid);
+  }
+
+  http::client& client_;
+  http::url uri_;
+  jwks_cache_options opts_;
+  std::optional<jwk_set> keys_;
+  std::optional<std::chrono::steady_clock::time_point> fetched_;
+};
+
+/// What an ID token must satisfy besides its signature.
+struct id_token_expectations {
+  std::string issuer;                   ///< provider_metadata::issuer
+  std::string client_id;                ///< must be in `aud`
+  std::optional<std::string> nonce{};   ///< the nonce sent in the authorization request
+  std::chrono::seconds leeway{60};
+  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+};
+
+/// Verifies an ID token: the key from the provider's JWKS by `kid`, an asymmetric algorithm
+/// (HMAC ID tokens would need the client secret as key and are refused here), iss, aud, exp, iat,
+/// and the nonce when one was sent. Returns the claims.
+inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& keys, std::string_view id_token,
+                                                                    const id_token_expectations& expect) {
+  auto d = jwt::decode(id_token);
+  if (!d) co_return d.error();
+  auto key = co_await keys.key(d->kid);
+  if (!key) co_return key.error();
+  jwt::verify_options o;
+  o.now = expect.now;
+  o.leeway = expect.leeway;
+  o.issuer = expect.issuer;
+  o.audience = expect.client_id;
+  o.required_claims = {"sub", "iat", "exp"};
+  o.algorithms = {"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"};
+  auto claims = jwt::verify(id_token, *key, o);
+  if (!claims) co_return claims.error();
+  if (expect.nonce) {
+    const auto* n = claims->if_contains("nonce");
+    if (!n || !n->is_string() || n->get_string() != *expect.nonce)
+      co_return error{errc::claim_invalid, "ID token nonce does not match the authorization request"};
+  }
+  co_return claims;
+}
+
+}  // namespace intg::auth::oidc
+// ---- end intg/auth/oidc.hpp ----
 // ---- begin intg/secrets/env_provider.hpp ----
 // Secrets from environment variables (the twelve-factor way): `get("DB_PASSWORD")` reads
 // `$<prefix>DB_PASSWORD` at each call, so a restarted process picks up new values.

@@ -14,8 +14,11 @@
 #include <boost/json/value.hpp>
 
 #include <openssl/bio.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/pem.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -75,6 +78,10 @@ class jwk {
     alg_ = std::move(alg);
     return *this;
   }
+
+  /// The public half as a JWK object (kty, crv, x, y / n, e, plus kid, alg and use when set), e.g.
+  /// to publish in a JWKS. Oct keys have no public half.
+  result<boost::json::object> public_json() const;
 
   /// The public key as PEM (SubjectPublicKeyInfo), e.g. for another language's verifier.
   result<std::string> public_pem() const {
@@ -300,6 +307,53 @@ inline result<jwk> jwk::from_pkey(crypto::detail::pkey_ptr p, bool is_private) {
   }
   k.pkey_ = std::shared_ptr<EVP_PKEY>(p.release(), EVP_PKEY_free);
   return k;
+}
+
+inline result<boost::json::object> jwk::public_json() const {
+  using namespace crypto::detail;
+  if (!pkey_) return error{errc::key_invalid, "an oct key has no public part"};
+  auto bn_bytes = [&](const char* name, std::size_t pad) -> result<std::string> {
+    BIGNUM* bn = nullptr;
+    if (!EVP_PKEY_get_bn_param(pkey_.get(), name, &bn)) return openssl_error(errc::crypto_failure, "reading a key parameter failed");
+    std::string out(std::max<std::size_t>(pad, static_cast<std::size_t>(BN_num_bytes(bn))), '\0');
+    BN_bn2binpad(bn, reinterpret_cast<unsigned char*>(out.data()), static_cast<int>(out.size()));
+    BN_free(bn);
+    return out;
+  };
+  boost::json::object o;
+  if (type_ == key_type::rsa) {
+    auto n = bn_bytes(OSSL_PKEY_PARAM_RSA_N, 0);
+    auto e = bn_bytes(OSSL_PKEY_PARAM_RSA_E, 0);
+    if (!n) return n.error();
+    if (!e) return e.error();
+    o["kty"] = "RSA";
+    o["n"] = crypto::base64url_encode(*n);
+    o["e"] = crypto::base64url_encode(*e);
+  } else if (type_ == key_type::ec) {
+    const auto* c = detail::find_curve(crv_);
+    if (!c) return error{errc::key_invalid, "unknown curve"};
+    auto x = bn_bytes(OSSL_PKEY_PARAM_EC_PUB_X, c->size);
+    auto y = bn_bytes(OSSL_PKEY_PARAM_EC_PUB_Y, c->size);
+    if (!x) return x.error();
+    if (!y) return y.error();
+    o["kty"] = "EC";
+    o["crv"] = crv_;
+    o["x"] = crypto::base64url_encode(*x);
+    o["y"] = crypto::base64url_encode(*y);
+  } else {
+    std::size_t len = 0;
+    if (!EVP_PKEY_get_raw_public_key(pkey_.get(), nullptr, &len)) return openssl_error(errc::crypto_failure, "reading the public key failed");
+    std::string raw(len, '\0');
+    if (!EVP_PKEY_get_raw_public_key(pkey_.get(), reinterpret_cast<unsigned char*>(raw.data()), &len))
+      return openssl_error(errc::crypto_failure, "reading the public key failed");
+    o["kty"] = "OKP";
+    o["crv"] = crv_;
+    o["x"] = crypto::base64url_encode(raw);
+  }
+  if (!kid_.empty()) o["kid"] = kid_;
+  if (!alg_.empty()) o["alg"] = alg_;
+  if (!use_.empty()) o["use"] = use_;
+  return o;
 }
 
 inline result<jwk> jwk::generate(std::string_view kind, unsigned rsa_bits) {
