@@ -71,7 +71,8 @@ struct client_stats {
 /// strand); create one client per thread for multi-threaded programs. It must outlive its calls.
 class client {
  public:
-  explicit client(asio::any_io_executor ex, client_options opts = {}) : ex_(std::move(ex)), opts_(std::move(opts)) {}
+  explicit client(asio::any_io_executor ex) : ex_(std::move(ex)) {}  // no temporary options: g++ 12 -O2 warns falsely on one (-Wmaybe-uninitialized)
+  client(asio::any_io_executor ex, client_options opts) : ex_(std::move(ex)), opts_(std::move(opts)) {}
   client(const client&) = delete;
   client& operator=(const client&) = delete;
   ~client() { close_idle(); }
