@@ -35,3 +35,4 @@
 #include <intg/http/client.hpp>
 #include <intg/http/server.hpp>
 #include <intg/health_server.hpp>
+#include <intg/spotify/model.hpp>
