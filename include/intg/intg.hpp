@@ -56,3 +56,5 @@
 #include <intg/secrets/encrypted_file_store.hpp>
 #include <intg/audit.hpp>
 #include <intg/webhook.hpp>
+#include <intg/spotify/model.hpp>
+#include <intg/spotify/client.hpp>

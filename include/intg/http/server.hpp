@@ -14,6 +14,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
@@ -29,6 +30,8 @@
 #include <functional>
 #include <list>
 #include <memory>
+#include <optional>
+#include <sstream>
 #include <string>
 #include <string_view>
 
@@ -68,6 +71,16 @@ inline server_response json_error(beast::http::status s, std::string_view messag
   boost::json::object err{{"status", static_cast<int>(s)}, {"message", message}};
   return make_response(s, boost::json::serialize(boost::json::object{{"error", std::move(err)}}));
 }
+
+/// Thrown by a handler to make the connection fail the way broken servers and networks do, so
+/// that local stand-ins of remote APIs can test a client's handling of transport faults: `reset`
+/// aborts the connection (TCP RST) without an answer; `truncate` sends `partial`'s header with its
+/// full Content-Length but only the first half of its body, then closes.
+struct connection_fault {
+  enum kind { reset, truncate };
+  kind what = reset;
+  server_response partial{};
+};
 
 /// Serves `handler` on one executor (single-threaded, like an Asio object: run it on one thread
 /// or a strand). Create it with listen(); call start(); stop with shutdown().
@@ -231,12 +244,20 @@ class server {
       self->busy = true;
       server_request req = parser.release();
       server_response res;
+      std::optional<connection_fault> fault;
       try {
         res = co_await handler_(req);
+      } catch (const connection_fault& f) {
+        fault = f;
       } catch (const std::exception&) {
         res = json_error(beast::http::status::internal_server_error, "internal error");
       }
       self->busy = false;
+      if (fault) {
+        ++served_;
+        co_await fail_connection(stream, tcp, *fault);
+        co_return;
+      }
       ++served_;
       res.version(req.version());
       res.keep_alive(req.keep_alive() && !stopping_);
@@ -246,6 +267,27 @@ class server {
     }
     boost::system::error_code ignored;
     tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+
+  // Ends a connection as a connection_fault asks. Never used on a healthy path.
+  template <class Stream>
+  asio::awaitable<void> fail_connection(Stream& stream, beast::tcp_stream& tcp, connection_fault& f) {
+    boost::system::error_code ec;
+    if (f.what == connection_fault::truncate) {
+      auto& res = f.partial;
+      res.keep_alive(false);
+      res.prepare_payload();
+      std::ostringstream head;
+      head << res.base();
+      std::string bytes = head.str();
+      bytes.append(res.body(), 0, res.body().size() / 2);
+      tcp.expires_after(opts_.write_timeout);
+      co_await asio::async_write(stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+      tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
+    } else {
+      tcp.socket().set_option(asio::socket_base::linger(true, 0), ec);  // close() then sends RST
+    }
+    tcp.socket().close(ec);
   }
 
   template <class Stream>

@@ -1,0 +1,324 @@
+// intg::spotify::client against the local Spotify server: every operation, paging, parameter
+// checks, token refresh on 401, Retry-After, the breaker under a 500 storm, timeouts, broken
+// bodies, PKCE, and tenant isolation.
+#define BOOST_TEST_MODULE intg_spotify_client
+#include <boost/test/unit_test.hpp>
+
+#include "test_util.hpp"
+
+#include "spotify/local_server.hpp"
+
+#include <intg/spotify/client.hpp>
+
+#include <chrono>
+#include <set>
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+using intg::errc;
+using sp_client = intg::spotify::client<>;
+
+namespace {
+
+asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
+  asio::steady_timer t(co_await asio::this_coro::executor, d);
+  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// A local server plus a client configured for it; tests tune `cfg` before calling start().
+struct fixture {
+  fixture() : local(io.get_executor(), server_options()) {
+    BOOST_REQUIRE(local.listen("127.0.0.1", 0));
+    local.start();
+    cfg = config_for("acme", local.client_id(), local.client_secret());
+  }
+  static spotify_local::server_options server_options() {
+    spotify_local::server_options o;
+    o.rate_limit = 0;  // tests that need the server's limit turn it on
+    return o;
+  }
+  intg::integration_config config_for(std::string tenant, std::string id, std::string secret) const {
+    intg::integration_config c;
+    c.name = "spotify_main";
+    c.tenant = std::move(tenant);
+    c.type = intg::integration_type::external_api;
+    c.settings["client_id"] = id;
+    c.settings["client_secret"] = secret;
+    c.settings["scope"] = "playlist-read-private";
+    c.settings["api_base"] = local.api_base();
+    c.settings["accounts_base"] = local.accounts_base();
+    c.retry.base_delay = 1ms;
+    c.timeout = 2s;
+    c.rate_limits.requests_per_minute = 60000;
+    c.rate_limits.burst_limit = 1000;
+    return c;
+  }
+  // Runs `body` with an initialized client on this fixture's io_context, then shuts down.
+  template <class Body>
+  void run(Body body) {
+    sp_client sp(cfg, io.get_executor());
+    auto wrapped = [&]() -> asio::awaitable<void> {
+      auto init = co_await sp.initialize();
+      BOOST_REQUIRE_MESSAGE(init, (init ? "" : init.error().to_string()));
+      co_await body(sp);
+      co_await sp.cleanup();
+      co_await local.shutdown(1s);
+    };
+    test::run(io, wrapped());
+  }
+
+  asio::io_context io;
+  spotify_local::server local;
+  intg::integration_config cfg;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(every_operation_returns_typed_results) {
+  fixture f;
+  const auto& cat = f.local.catalogue();
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    const auto& t0 = cat.tracks.front();
+    auto tracks = co_await sp.search_tracks(t0.name, {.limit = 10});
+    BOOST_REQUIRE_MESSAGE(tracks, (tracks ? "" : tracks.error().to_string()));
+    BOOST_TEST(tracks->limit == 10);
+    BOOST_TEST(!tracks->items.empty());
+    BOOST_TEST(tracks->items.front().uri.starts_with("spotify:track:"));
+
+    auto artists = co_await sp.search_artists(cat.artists.front().name, {.limit = 3});
+    BOOST_REQUIRE(artists);
+    BOOST_TEST(artists->items.front().type == "artist");
+    auto albums = co_await sp.search_albums(cat.albums.front().name, {.limit = 3});
+    BOOST_REQUIRE(albums);
+    BOOST_TEST(!albums->items.empty());
+
+    auto track = co_await sp.get_track(t0.id);
+    BOOST_REQUIRE(track);
+    BOOST_TEST(track->id == t0.id);
+    BOOST_TEST(track->name == t0.name);
+    BOOST_TEST(track->duration_ms == t0.duration_ms);
+
+    std::vector<std::string> ids{cat.tracks[1].id, "0000000000000000000000", cat.tracks[2].id};
+    auto several = co_await sp.get_several_tracks(ids);
+    BOOST_REQUIRE(several);
+    BOOST_REQUIRE(several->size() == 3u);
+    BOOST_TEST((*several)[0].has_value());
+    BOOST_TEST(!(*several)[1].has_value());  // unknown id: null at its place
+
+    auto artist = co_await sp.get_artist(cat.artists.front().id);
+    BOOST_REQUIRE(artist);
+    BOOST_TEST(artist->name == cat.artists.front().name);
+    auto album = co_await sp.get_album(cat.albums.front().id);
+    BOOST_REQUIRE(album);
+    BOOST_TEST(album->tracks.total == static_cast<int>(cat.albums.front().tracks.size()));
+
+    const auto& owner = cat.users[cat.playlists.front().owner].id;
+    auto lists = co_await sp.get_user_playlists(owner, {.limit = 50});
+    BOOST_REQUIRE_MESSAGE(lists, (lists ? "" : lists.error().to_string()));
+    BOOST_TEST(!lists->items.empty());
+    auto items = co_await sp.get_playlist_items(cat.playlists.front().id, {.limit = 5});
+    BOOST_REQUIRE(items);
+    BOOST_TEST(items->total == static_cast<int>(cat.playlists.front().items.size()));
+
+    auto missing = co_await sp.get_track("0000000000000000000000");
+    BOOST_REQUIRE(!missing);
+    BOOST_TEST((missing.error() == errc::not_found));
+    BOOST_TEST(missing.error().http_status() == 404);
+    BOOST_TEST(missing.error().message().starts_with("spotify: HTTP 404"));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(collect_all_walks_the_next_links_up_to_a_cap) {
+  fixture f;
+  const auto& cat = f.local.catalogue();
+  const auto& big = *std::max_element(cat.playlists.begin(), cat.playlists.end(),
+                                      [](const auto& a, const auto& b) { return a.items.size() < b.items.size(); });
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    auto first = co_await sp.get_playlist_items(big.id, {.limit = 2});
+    BOOST_REQUIRE(first);
+    BOOST_REQUIRE(first->next.has_value());
+    const std::size_t cap = std::min<std::size_t>(7, big.items.size());
+    auto all = co_await sp.collect_all(std::move(*first), cap);
+    BOOST_REQUIRE_MESSAGE(all, (all ? "" : all.error().to_string()));
+    BOOST_TEST(all->size() == cap);
+    auto everything = co_await sp.get_playlist_items(big.id, {.limit = 50});
+    auto whole = co_await sp.collect_all(std::move(*everything), 100000);
+    BOOST_REQUIRE(whole);
+    BOOST_TEST(whole->size() == big.items.size());
+    // A next link to another origin would carry the token away: refused.
+    intg::spotify::paging<intg::spotify::playlist_track> evil;
+    evil.next = "http://evil.example/v1/playlists/x/tracks?offset=2";
+    auto refused = co_await sp.collect_all(std::move(evil), 10);
+    BOOST_TEST(!refused);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(parameters_outside_the_documented_ranges_are_refused_before_sending) {
+  fixture f;
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    const auto before = f.local.stats().count("GET /v1/search");
+    for (auto o : {intg::spotify::search_options{.limit = 11}, intg::spotify::search_options{.limit = 0},
+                   intg::spotify::search_options{.offset = 1001}, intg::spotify::search_options{.market = "fra"}}) {
+      auto r = co_await sp.search_tracks("x", o);
+      BOOST_TEST((r.error() == errc::invalid_argument));
+    }
+    BOOST_TEST(((co_await sp.search_tracks("", {})).error() == errc::invalid_argument));
+    BOOST_TEST(((co_await sp.get_track("../me")).error() == errc::invalid_argument));
+    BOOST_TEST(((co_await sp.get_playlist_items("abc", {.limit = 51})).error() == errc::invalid_argument));
+    std::vector<std::string> many(51, "4iV5W9uYEdYUVa79Axb7Rh");
+    BOOST_TEST(((co_await sp.get_several_tracks(many)).error() == errc::invalid_argument));
+    auto msg = (co_await sp.search_tracks("x", {.limit = 11})).error().to_string();
+    BOOST_TEST(msg.find("search limit must be between 1 and 10") != std::string::npos, msg);
+    BOOST_TEST(f.local.stats().count("GET /v1/search") == before);  // nothing was sent
+  });
+}
+
+BOOST_AUTO_TEST_CASE(an_expired_token_is_refreshed_once_and_the_request_replayed) {
+  fixture f;
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    BOOST_TEST((co_await sp.search_tracks("a")).has_value());
+    const auto tokens = f.local.stats().tokens_issued;
+    f.local.expire_all_tokens();
+    auto r = co_await sp.search_tracks("a");
+    BOOST_TEST(r.has_value());
+    BOOST_TEST(f.local.stats().unauthorized == 1u);
+    BOOST_TEST(f.local.stats().tokens_issued == tokens + 1);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_429_is_retried_only_after_its_retry_after) {
+  fixture f;
+  f.cfg.retry.max_attempts = 3;
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    f.local.set_rate_limit(2, 1s);  // two API requests per rolling second
+    BOOST_TEST((co_await sp.search_tracks("a")).has_value());
+    BOOST_TEST((co_await sp.search_tracks("b")).has_value());
+    const auto searches = f.local.stats().count("GET /v1/search");
+    const auto t0 = std::chrono::steady_clock::now();
+    auto r = co_await sp.search_tracks("c");  // 429 Retry-After: 1, then a retry a second later
+    const auto took = std::chrono::steady_clock::now() - t0;
+    BOOST_TEST(r.has_value());
+    BOOST_TEST(f.local.stats().rate_limited == 1u);
+    BOOST_TEST(f.local.stats().count("GET /v1/search") == searches + 2);  // the refused one and the retry
+    BOOST_TEST(took >= 900ms);  // the backoff alone would be a millisecond
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_500_storm_opens_the_breaker_which_recovers_through_half_open) {
+  fixture f;
+  f.cfg.retry.max_attempts = 1;
+  f.cfg.circuit_breaker.failure_threshold = 3;
+  f.cfg.circuit_breaker.recovery_timeout = 200ms;
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    auto& breaker = sp.pipeline().get<intg::circuit_breaker<>>();
+    f.local.faults().fail_next(1000, 500);
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await sp.search_tracks("a");
+      BOOST_TEST(r.error().http_status() == 500);
+    }
+    BOOST_TEST((breaker.state() == intg::breaker_state::open));
+    const auto sent = f.local.stats().count("GET /v1/search");
+    auto refused = co_await sp.search_tracks("a");
+    BOOST_TEST((refused.error() == errc::circuit_open));
+    BOOST_TEST(f.local.stats().count("GET /v1/search") == sent);  // refused without a request
+    f.local.faults().clear();
+    co_await sleep_for(250ms);
+    auto probe = co_await sp.search_tracks("a");  // the half-open probe succeeds
+    BOOST_TEST(probe.has_value());
+    BOOST_TEST((breaker.state() == intg::breaker_state::closed));
+    auto h = co_await sp.health_check();
+    BOOST_TEST((h.status == intg::integration_status::healthy));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(timeouts_malformed_and_truncated_bodies_are_clear_errors) {
+  fixture f;
+  f.cfg.retry.max_attempts = 2;
+  f.cfg.timeout = 100ms;
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    f.local.faults().set_latency(400ms);
+    auto slow = co_await sp.search_tracks("a");
+    BOOST_TEST((slow.error() == errc::timeout), slow.error());
+    f.local.faults().clear();
+    f.local.faults().malform_next(1);
+    auto bad = co_await sp.search_tracks("a");
+    BOOST_REQUIRE(!bad);
+    BOOST_TEST((bad.error() == errc::invalid_response));
+    BOOST_TEST(bad.error().message().find("not valid JSON") != std::string_view::npos, bad.error());
+    f.local.faults().truncate_next(1);
+    auto healed = co_await sp.search_tracks("a");  // truncation is transient: the retry succeeds
+    BOOST_TEST(healed.has_value());
+    f.local.faults().truncate_next(5);
+    auto cut = co_await sp.search_tracks("a");
+    BOOST_TEST((cut.error() == errc::unavailable), cut.error());
+    f.local.faults().clear();
+  });
+}
+
+BOOST_AUTO_TEST_CASE(user_tokens_come_from_authorization_code_with_pkce_and_refresh) {
+  fixture f;
+  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+    auto before = co_await sp.get_current_user_playlists();
+    BOOST_TEST((before.error() == errc::unauthorized));  // nobody signed in yet
+    auto verifier = intg::auth::pkce_verifier();
+    BOOST_REQUIRE(verifier);
+    const std::string redirect = "http://127.0.0.1:9/callback";
+    const std::string url = sp.authorization_url(redirect, "st-42", verifier->reveal());
+    auto approve = co_await sp.http().get(url);  // the local user approves at once: 302 with a code
+    BOOST_REQUIRE(approve);
+    BOOST_REQUIRE(approve->result_int() == 302u);
+    auto location = intg::http::url::parse((*approve)[intg::http::field::location]);
+    BOOST_REQUIRE(location);
+    auto params = intg::http::query::parse(location->query_string());
+    std::string code, state;
+    for (auto& [k, v] : *params) {
+      if (k == "code") code = v;
+      if (k == "state") state = v;
+    }
+    BOOST_TEST(state == "st-42");
+    auto wrong = co_await sp.complete_authorization(code, redirect, intg::secret(std::string(64, 'a')));
+    BOOST_TEST(!wrong);  // the verifier does not match the challenge
+    auto again = co_await sp.http().get(url);
+    location = intg::http::url::parse((*again)[intg::http::field::location]);
+    params = intg::http::query::parse(location->query_string());
+    for (auto& [k, v] : *params)
+      if (k == "code") code = v;
+    auto ok = co_await sp.complete_authorization(code, redirect, *verifier);
+    BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : ok.error().to_string()));
+    auto mine = co_await sp.get_current_user_playlists({.limit = 10});
+    BOOST_REQUIRE_MESSAGE(mine, (mine ? "" : mine.error().to_string()));
+    f.local.expire_all_tokens();
+    auto refreshed = co_await sp.get_current_user_playlists({.limit = 10});
+    BOOST_TEST(refreshed.has_value());
+    BOOST_TEST(sp.token_requests().second == 1u);  // one refresh-token grant
+  });
+}
+
+BOOST_AUTO_TEST_CASE(tenants_are_isolated_tokens_limiters_and_breakers) {
+  fixture f;
+  f.local.add_client("app-b", "secret-b");
+  auto cfg_b = f.config_for("globex", "app-b", "secret-b");
+  f.cfg.retry.max_attempts = 1;
+  f.cfg.circuit_breaker.failure_threshold = 2;
+  f.cfg.rate_limits.requests_per_minute = 60;  // tenant A: one call per second, burst 2, no waiting
+  f.cfg.rate_limits.burst_limit = 2;
+  sp_client b(cfg_b, f.io.get_executor());
+  f.run([&](sp_client& a) -> asio::awaitable<void> {
+    BOOST_REQUIRE((co_await b.initialize()).has_value());
+    BOOST_TEST((co_await a.search_tracks("x")).has_value());
+    BOOST_TEST((co_await a.search_tracks("x")).has_value());
+    auto limited = co_await a.search_tracks("x");
+    BOOST_TEST((limited.error() == errc::rate_limited));  // A's quota is spent ...
+    for (int i = 0; i < 5; ++i) BOOST_TEST((co_await b.search_tracks("x")).has_value());  // ... B's is not
+    co_await sleep_for(2100ms);
+    f.local.faults().fail_next(2, 500);  // A's breaker opens
+    (void)co_await a.search_tracks("x");
+    (void)co_await a.search_tracks("x");
+    BOOST_TEST((a.pipeline().get<intg::circuit_breaker<>>().state() == intg::breaker_state::open));
+    BOOST_TEST((co_await b.search_tracks("x")).has_value());  // B's is closed
+    BOOST_TEST((b.pipeline().get<intg::circuit_breaker<>>().state() == intg::breaker_state::closed));
+    BOOST_TEST(a.token_requests().first == 1u);
+    BOOST_TEST(b.token_requests().first == 1u);  // each tenant its own token
+    co_await b.cleanup();
+  });
+}
