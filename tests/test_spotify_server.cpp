@@ -76,7 +76,7 @@ struct local {
 };
 
 std::string basic(std::string_view id, std::string_view secret) {
-  return "Basic " + spotify_local::detail::base64_encode(std::string(id) + ":" + std::string(secret), false);
+  return "Basic " + intg::crypto::base64_encode(std::string(id) + ":" + std::string(secret));
 }
 
 asio::awaitable<intg::result<http::response>> get(http::client& c, std::string url, std::string token = {}) {
