@@ -35,7 +35,7 @@ def main() -> int:
     def check(job):
         page, i, name, block, json_text = job
         # Each program gets its own directory, so that programs can be built and run in parallel.
-        work = os.path.join(outdir, name)
+        work = os.path.join(outdir, name + ".d")
         os.makedirs(work, exist_ok=True)
         env = dict(os.environ)
         if json_text is not None:
