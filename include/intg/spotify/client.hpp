@@ -187,7 +187,6 @@ class client {
     if (settings_.client_secret.empty()) co_return result<void>{};  // a public (PKCE-only) client has no app token
     auto t = co_await state_->app->get();
     if (!t) co_return error(t.error()).with_message("spotify: could not obtain an app token: " + t.error().to_string());
-    initialized_ = true;
     co_return result<void>{};
   }
 
@@ -355,7 +354,7 @@ class client {
   asio::awaitable<result<void>> complete_authorization(std::string_view code, std::string_view redirect_uri,
                                                        const secret& verifier) {
     if (!state_->user) co_return error(errc::not_initialized, "spotify: initialize() first");
-    auto req = auth::oauth2::authorization_code_request(state_->pkce_client(), code, redirect_uri, verifier);
+    auto req = auth::oauth2::authorization_code_request(state_->oauth_client, code, redirect_uri, verifier);
     auto t = co_await auth::oauth2::request_token(state_->http, state_->token_url, req);
     if (!t) co_return t.error();
     state_->pending_user_token = std::move(*t);
@@ -401,7 +400,7 @@ class client {
       if (rt.empty()) co_return error(errc::unauthorized, "spotify: no user is signed in (authorization code + PKCE first)");
       ++s->user_fetches;
       auto t = co_await auth::oauth2::request_token(s->http, s->token_url,
-                                                    auth::oauth2::refresh_token_request(s->pkce_client(), rt));
+                                                    auth::oauth2::refresh_token_request(s->oauth_client, rt));
       if (t && t->refresh_token.empty()) t->refresh_token = rt;  // the server kept the old one
       // Kept here too: a 401 makes the manager drop its cached token, refresh token included.
       if (t) s->user_refresh = t->refresh_token;
@@ -421,11 +420,6 @@ class client {
     std::uint64_t app_fetches = 0, user_fetches = 0;
     std::optional<auth::oauth2::token_manager<app_source>> app;
     std::optional<auth::oauth2::token_manager<user_source>> user;
-
-    auth::oauth2::client pkce_client() const {
-      auth::oauth2::client c = oauth_client;
-      return c;
-    }
   };
 
   static Pipeline make_pipeline(const integration_config& c, std::shared_ptr<span_observer> calls) {
@@ -483,7 +477,6 @@ class client {
   settings settings_;
   std::unique_ptr<state> state_;
   Pipeline pipeline_;
-  bool initialized_ = false;
 };
 
 }  // namespace intg::spotify
