@@ -30,7 +30,8 @@ struct failing_op {
 using full_stack = intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>,
                                   intg::timeout<>>;
 
-full_stack make_full_stack(double rpm = 1e9, int burst = 1'000'000'000) {
+full_stack make_full_stack(double rpm = 1e9, int burst = 1'000'000'000,
+                           std::shared_ptr<intg::span_observer> observer = nullptr) {
   intg::retry<>::options ro;
   ro.max_attempts = 3;
   ro.base_delay = 1ms;
@@ -42,7 +43,9 @@ full_stack make_full_stack(double rpm = 1e9, int burst = 1'000'000'000) {
   lo.burst_limit = burst;
   intg::timeout<>::options to;
   to.per_attempt = 30s;
-  return full_stack{intg::tracing<>::options{}, ro, co, lo, to};
+  intg::tracing<>::options tr;
+  tr.observer = std::move(observer);
+  return full_stack{tr, ro, co, lo, to};
 }
 
 // Runs `body` as a coroutine on a private io_context, timing the benchmark loop inside it.
@@ -112,6 +115,18 @@ void BM_full_stack(benchmark::State& state) {
   run_pipeline(state, p, answer_op{}, true);
 }
 BENCHMARK(BM_full_stack);
+
+// As an integration in the registry runs: spans go to a call recorder (counters and a latency
+// histogram), so the call's start and end are read on the precise clock.
+void BM_full_stack_observed(benchmark::State& state) {
+  intg::observability::metrics_registry registry;
+  intg::observability::integration_metrics metrics{registry};
+  auto recorder = std::make_shared<intg::observability::call_recorder>(metrics, "bench", "tenant");
+  auto p = make_full_stack(1e9, 1'000'000'000, recorder);
+  run_pipeline(state, p, answer_op{}, true);
+  if (recorder->totals().calls == 0) state.SkipWithError("the recorder saw no call");
+}
+BENCHMARK(BM_full_stack_observed);
 
 void BM_full_stack_opaque_op(benchmark::State& state) {
   // op() without the attempt: with a deadline armed it must run as its own coroutine thread.

@@ -524,6 +524,105 @@ BOOST_AUTO_TEST_CASE(each_retry_gets_a_fresh_deadline) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// Layers that need time only at a coarse grain (limiter, retry budget, the open breaker's
+// countdown, the timeout's start) read the clock's approximate_now(); these tests give the manual
+// clock a lag to show what that may and may not change.
+BOOST_AUTO_TEST_SUITE(approximate_time)
+
+BOOST_AUTO_TEST_CASE(steady_clock_approximate_now_is_never_ahead_and_close_behind) {
+  const intg::steady_clock c;
+  for (int i = 0; i < 1000; ++i) {
+    const intg::time_point before = c.now();
+    const intg::time_point approx = c.approximate_now();
+    const intg::time_point after = c.now();
+    BOOST_TEST((approx <= after));
+    BOOST_TEST((approx > before - 100ms));  // same epoch as steady_clock, a tick behind at most
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_lagging_clock_never_rejects_a_call_the_precise_time_admits) {
+  manual_env env;
+  env.clock.set_approximate_lag(500ms);
+  intg::basic_pipeline<intg::manual_clock, intg::rate_limiter<>> p{env.clock, {60, 1, {}}};  // 1/s, burst 1
+  auto op = test::script({1});
+  auto a = test::start(env.io, p.execute(op));
+  auto b = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(a->value().has_value());
+  BOOST_TEST((b->value().error() == errc::rate_limited));
+  // The first call was admitted at the approximate time, so its slot counts from there: the
+  // limit holds to within the lag (on intg::steady_clock, one kernel tick).
+  BOOST_TEST(b->value().error().retry_after().count() == 500);
+  env.advance(600ms);  // approximate time: 100 ms, over the limit; precise time: 600 ms, admitted
+  auto c = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST(c->value().has_value());
+  auto d = test::start(env.io, p.execute(op));
+  env.poll();
+  BOOST_TEST((d->value().error() == errc::rate_limited));
+  BOOST_TEST(d->value().error().retry_after().count() == 1000);  // c's slot counts from the precise time
+  BOOST_TEST(*op.calls == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_lagging_clock_delays_half_open_by_at_most_its_lag) {
+  manual_env env;
+  env.clock.set_approximate_lag(500ms);
+  intg::circuit_breaker<>::options o;
+  o.failure_threshold = 1;
+  o.recovery_timeout = 10s;
+  intg::basic_pipeline<intg::manual_clock, intg::circuit_breaker<>> p{env.clock, o};
+  auto failing = test::script({intg::error::http(500)});
+  test::start(env.io, p.execute(failing));
+  env.poll();
+  env.advance(10s);
+  auto early = test::start(env.io, p.execute(test::script({1})));
+  env.poll();
+  BOOST_TEST((early->value().error() == errc::circuit_open));
+  env.advance(500ms);
+  auto probe = test::start(env.io, p.execute(test::script({1})));
+  env.poll();
+  BOOST_TEST(probe->value().value() == 1);
+  BOOST_TEST((p.get<intg::circuit_breaker<>>().state() == intg::breaker_state::closed));
+}
+
+BOOST_AUTO_TEST_CASE(a_timeout_counts_from_the_approximate_start_when_nothing_read_the_precise_one) {
+  manual_env env;
+  env.clock.set_approximate_lag(5ms);
+  intg::basic_pipeline<intg::manual_clock, intg::timeout<>> p{env.clock, {50ms}};
+  waiting_op op{env.clock, 1h};
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(44ms);
+  BOOST_TEST(!r->has_value());
+  env.advance(1ms);  // 50 ms after the approximate start: at most the lag early
+  BOOST_REQUIRE(r->has_value());
+  BOOST_TEST((r->value().error() == errc::timeout));
+}
+
+struct span_counter : intg::span_observer {
+  int spans = 0;
+  void on_span_end(const intg::span_record&) noexcept override { ++spans; }
+};
+
+BOOST_AUTO_TEST_CASE(a_timeout_counts_from_the_precise_start_once_a_layer_read_it) {
+  manual_env env;
+  auto spans = std::make_shared<span_counter>();
+  env.clock.set_approximate_lag(5ms);
+  intg::basic_pipeline<intg::manual_clock, intg::tracing<>, intg::timeout<>> p{
+      env.clock, intg::tracing<>::options{.observer = spans}, {50ms}};  // spans read the precise start
+  waiting_op op{env.clock, 1h};
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(49ms);
+  BOOST_TEST(!r->has_value());
+  env.advance(1ms);
+  BOOST_REQUIRE(r->has_value());
+  BOOST_TEST((r->value().error() == errc::timeout));
+  BOOST_TEST(spans->spans == 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(bulkhead_policy)
 
 BOOST_AUTO_TEST_CASE(concurrency_is_bounded_and_the_queue_is_bounded_too) {

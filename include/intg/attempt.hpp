@@ -14,6 +14,7 @@
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -98,10 +99,22 @@ class attempt {
     }
     return started_;
   }
+  /// The attempt's start to the clock's coarse resolution (intg::steady_clock: a few milliseconds
+  /// on Linux), never later than the true start, and about ten times cheaper to read. Layers that
+  /// only need time at that grain (rate limits, budgets, the open breaker's countdown) use it, so
+  /// that a call nobody times reads no precise clock. It is started() once that has been read.
+  time_point approximate_start() const noexcept {
+    if (have_start_) return started_;
+    if (!have_approx_) {
+      approx_ = clock_ops_->approximate_now(clock_);
+      have_approx_ = true;
+    }
+    return approx_;
+  }
   /// When this attempt's operation finished (read on first use after the operation returned).
   time_point ended() const noexcept {
     if (!have_end_) {
-      ended_ = clock_ops_->now(clock_);
+      ended_ = ended_at_start_ ? started() : clock_ops_->now(clock_);
       have_end_ = true;
     }
     return ended_;
@@ -114,10 +127,12 @@ class attempt {
     }
     return call_started_;
   }
-  /// The deadline for this attempt; time_point::max() when none is set.
+  /// The deadline for this attempt; time_point::max() when none is set. A relative deadline
+  /// (tighten_timeout) counts from the attempt's start: the precise one when read, else the
+  /// approximate one, else the precise time now.
   time_point deadline() const noexcept {
     time_point d = deadline_;
-    if (relative_ != duration::max()) d = std::min(d, started() + relative_);
+    if (relative_ != duration::max()) d = std::min(d, (have_start_ || !have_approx_ ? started() : approx_) + relative_);
     return d;
   }
   bool has_deadline() const noexcept { return deadline_ != time_point::max() || relative_ != duration::max(); }
@@ -161,6 +176,12 @@ class attempt {
   void bind_services(const Clock* clock, const asio::any_io_executor* ex) noexcept {
     static constexpr clock_ops ops{
         [](const void* c) noexcept -> time_point { return static_cast<const Clock*>(c)->now(); },
+        [](const void* c) noexcept -> time_point {
+          if constexpr (requires(const Clock& k) { { k.approximate_now() } -> std::same_as<time_point>; })
+            return static_cast<const Clock*>(c)->approximate_now();
+          else
+            return static_cast<const Clock*>(c)->now();
+        },
         [](const void* c, const asio::any_io_executor& e, detail::deadline_node& n) {
           static_cast<const Clock*>(c)->watch(e, n);
         }};
@@ -172,7 +193,7 @@ class attempt {
   void begin_attempt(int number) noexcept {
     if (number > 1) (void)call_started();
     number_ = number;
-    have_start_ = have_end_ = false;
+    have_start_ = have_end_ = have_approx_ = ended_at_start_ = false;
     deadline_ = call_deadline_;
     relative_ = duration::max();
     retry_after_ms_ = -1;
@@ -186,11 +207,11 @@ class attempt {
     call_deadline_ = deadline_;
   }
   /// The operation returned: ended() will read the clock on first use.
-  void end_attempt() noexcept { have_end_ = false; }
-  /// No operation ran (a layer rejected the attempt): it ends when it started.
+  void end_attempt() noexcept { have_end_ = ended_at_start_ = false; }
+  /// No operation ran (a layer rejected the attempt): it ends when it started (read only if asked).
   void end_attempt_at_start() noexcept {
-    ended_ = started();
-    have_end_ = true;
+    have_end_ = false;
+    ended_at_start_ = true;
   }
   void mark_cancelled() noexcept {
     cancelled_ = true;
@@ -220,11 +241,11 @@ class attempt {
   }
   /// After a layer waited: later layers and the operation see a fresh start time.
   void restart_clock() noexcept {
-    have_start_ = have_call_start_ = false;
+    have_start_ = have_call_start_ = have_approx_ = false;
     (void)call_started();
   }
   void restart_attempt_clock() noexcept {
-    have_start_ = false;
+    have_start_ = have_approx_ = false;
     (void)started();
   }
   /// An exception the operation threw: the pipeline unwinds its layers, then rethrows it.
@@ -272,6 +293,7 @@ class attempt {
 
   struct clock_ops {
     time_point (*now)(const void*) noexcept;
+    time_point (*approximate_now)(const void*) noexcept;
     void (*watch)(const void*, const asio::any_io_executor&, detail::deadline_node&);
   };
 
@@ -284,11 +306,14 @@ class attempt {
   mutable bool have_start_ = false;
   mutable bool have_end_ = false;
   mutable bool have_call_start_ = false;
+  mutable bool have_approx_ = false;
+  bool ended_at_start_ = false;
   std::atomic<bool> timed_out_{false};
   std::atomic<int> pending_{0};
   mutable time_point call_started_{};
   mutable time_point started_{};
   mutable time_point ended_{};
+  mutable time_point approx_{};
   time_point deadline_ = time_point::max();
   time_point call_deadline_ = time_point::max();
   duration relative_ = duration::max();

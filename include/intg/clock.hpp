@@ -16,6 +16,7 @@
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <concepts>
 #include <memory>
 #include <optional>
@@ -40,6 +41,8 @@ using duration = std::chrono::steady_clock::duration;
 /// |                                 | `cancel()`; honours the token's cancellation slot              |
 /// | `c.make_timer(executor)`        | a timer whose handlers run on `executor`                       |
 /// | `c.watch(executor, node)`       | fire `node` (on the clock's watchdog) once its deadline passes |
+/// | `c.approximate_now()` (optional)| a cheaper reading, never later than now(), at a coarse grain;  |
+/// |                                 | now() is used when a clock has none                            |
 template <class C>
 concept clock = std::copy_constructible<C> && requires(const C& c, const asio::any_io_executor& ex,
                                                        detail::deadline_node& n) {
@@ -126,6 +129,17 @@ class steady_clock {
                                            asio::any_io_executor>;
 
   time_point now() const noexcept { return std::chrono::steady_clock::now(); }
+  /// The same clock at the kernel tick's grain (Linux: CLOCK_MONOTONIC_COARSE, 1-4 ms, a few ns
+  /// to read; std::chrono::steady_clock is CLOCK_MONOTONIC, so both share one epoch and the
+  /// coarse reading is never ahead). Elsewhere it is now().
+  time_point approximate_now() const noexcept {
+#if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
+    timespec ts;
+    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+      return time_point(std::chrono::duration_cast<duration>(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+#endif
+    return now();
+  }
   timer make_timer(const asio::any_io_executor& ex) const { return timer(ex); }
 
   void watch(const asio::any_io_executor& ex, detail::deadline_node& n) const {
@@ -151,6 +165,7 @@ class manual_clock {
   struct state {
     std::mutex mutex;
     time_point now = time_point{} + std::chrono::hours(24);  // far from zero, like a real uptime
+    duration approximate_lag{};
     std::vector<waiter*> waiters;
     detail::deadline_list deadlines;
 
@@ -218,6 +233,17 @@ class manual_clock {
   time_point now() const noexcept {
     std::lock_guard lock(state_->mutex);
     return state_->now;
+  }
+
+  /// now() minus the lag set by set_approximate_lag() (none by default): lets tests see how the
+  /// policies behave on a coarse clock such as intg::steady_clock's approximate_now().
+  time_point approximate_now() const noexcept {
+    std::lock_guard lock(state_->mutex);
+    return state_->now - state_->approximate_lag;
+  }
+  void set_approximate_lag(duration lag) {
+    std::lock_guard lock(state_->mutex);
+    state_->approximate_lag = lag;
   }
 
   /// Moves time forward by `d` and completes what fell due.

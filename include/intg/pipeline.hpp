@@ -5,13 +5,16 @@
 // Layers before the retry layer act once per call, layers after it once per attempt. Layers
 // outside the retry layer also see each attempt through on_attempt_start/on_attempt_end.
 // The clock is read lazily: at most once when an attempt starts and once when it ends, and only
-// when some layer asks (intg::attempt::started(), ended()).
+// when some layer asks (intg::attempt::started(), ended()); layers content with a coarse reading
+// share attempt::approximate_start(). The per-call helpers are forced inline so that, with the
+// layer bounds known, each layer costs a comparison and its own hook.
 #pragma once
 
 #include <boost/json/object.hpp>
 
 #include <intg/attempt.hpp>
 #include <intg/clock.hpp>
+#include <intg/detail/inline.hpp>
 #include <intg/detail/sleep.hpp>
 #include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
@@ -155,32 +158,34 @@ class basic_pipeline {
     a.bind_services(&clock_, &executor);
     a.bind_caller(co_await asio::this_coro::cancellation_state);
     tickets tk{};
-    result<T> r{error{errc::cancelled}};
+    result<T> r{error{}};  // always set before it is read: by the operation, a rejection or a fallback
     error failure;
     gate g;
     std::uint32_t outer = 0;
     a.begin_call();
 
-    // Layers outside the retry layer: once per call.
+    // Layers outside the retry layer: once per call. A layer that asks to wait is rare: the loop
+    // runs only then.
     if (a.caller_cancelled()) failure = errc::cancelled;
-    while (!failure && (outer = admit_from(outer, outer_end, a, tk, g)) < outer_end && !(failure = rejection(g))) {
+    else outer = admit_from(0, outer_end, a, tk, g);
+    while (!failure && outer < outer_end && !(failure = rejection(g))) {
       if ((failure = co_await wait_at(outer, a, tk, g))) break;
       a.restart_clock();
-      ++outer;
+      outer = admit_from(outer + 1, outer_end, a, tk, g);
     }
     a.seal_call_deadline();
     if (!failure) admit_retry(a, tk, failure);
 
     for (int number = 1; !failure; ++number) {
       if (number > 1) a.begin_attempt(number);
-      attempt_hooks(outer, a, tk, nullptr, true);
+      attempt_hooks<true>(outer, a, tk, nullptr);
 
       // Layers inside the retry layer (all of them when there is none): once per attempt.
-      std::uint32_t inner = first_inner;
-      while ((inner = admit_from(inner, size, a, tk, g)) < size && !(failure = rejection(g))) {
+      std::uint32_t inner = admit_from(first_inner, size, a, tk, g);
+      while (inner < size && !(failure = rejection(g))) {
         if ((failure = co_await wait_at(inner, a, tk, g))) break;
         a.restart_attempt_clock();
-        ++inner;
+        inner = admit_from(inner + 1, size, a, tk, g);
       }
 
       if (!failure) {
@@ -209,7 +214,7 @@ class basic_pipeline {
       } else {
         complete_range(first_inner, inner, a, tk, failure);
       }
-      attempt_hooks(outer, a, tk, &failure, false);
+      attempt_hooks<false>(outer, a, tk, &failure);
 
       if constexpr (has_retry) {
         duration delay{};
@@ -243,7 +248,7 @@ class basic_pipeline {
   }
 
   template <class F>
-  void visit(std::size_t i, F&& f) {
+  INTG_ALWAYS_INLINE void visit(std::size_t i, F&& f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (void)((i == I ? (f(std::integral_constant<std::size_t, I>{}), true) : false) || ...);
     }(std::index_sequence_for<Policies...>{});
@@ -251,18 +256,21 @@ class basic_pipeline {
 
   // Admits layers [first, end) until one does not simply proceed; returns its index (or end).
   // Unrolled at compile time: each layer costs a comparison, not a dispatch.
-  std::uint32_t admit_from(std::uint32_t first, std::size_t end, attempt& a, tickets& tk, gate& g) noexcept {
-    std::uint32_t stopped = static_cast<std::uint32_t>(end);
+  INTG_ALWAYS_INLINE std::uint32_t admit_from(std::uint32_t first, std::size_t end, attempt& a, tickets& tk, gate& g) noexcept {
     g = gate::proceed();
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (void)((I < first || I >= end || admit_one<I>(a, tk, g) || (stopped = I, false)) && ...);
-    }(std::index_sequence_for<Policies...>{});
+    return admit_each(first, end, a, tk, g, std::index_sequence_for<Policies...>{});
+  }
+  template <std::size_t... I>
+  INTG_ALWAYS_INLINE std::uint32_t admit_each(std::uint32_t first, std::size_t end, attempt& a, tickets& tk, gate& g,
+                                              std::index_sequence<I...>) noexcept {
+    std::uint32_t stopped = static_cast<std::uint32_t>(end);
+    (void)((I < first || I >= end || admit_one<I>(a, tk, g) || (stopped = I, false)) && ...);
     return stopped;
   }
 
   // True when layer I proceeds (layers without admit always do).
   template <std::size_t I>
-  bool admit_one(attempt& a, tickets& tk, gate& g) noexcept {
+  INTG_ALWAYS_INLINE bool admit_one(attempt& a, tickets& tk, gate& g) noexcept {
     using P = std::tuple_element_t<I, std::tuple<Policies...>>;
     if constexpr (has_admit<P> && !retry_layer<P>) {
       g = std::get<I>(layers_).admit(a, std::get<I>(tk));
@@ -273,21 +281,23 @@ class basic_pipeline {
   }
 
   // complete() on layers [first, end), innermost first.
-  void complete_range(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      constexpr std::size_t n = sizeof...(I);
-      (complete_one<n - 1 - I>(first, end, a, tk, failure), ...);
-    }(std::index_sequence_for<Policies...>{});
+  INTG_ALWAYS_INLINE void complete_range(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
+    complete_each(first, end, a, tk, failure, std::index_sequence_for<Policies...>{});
+  }
+  template <std::size_t... I>
+  INTG_ALWAYS_INLINE void complete_each(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure,
+                                        std::index_sequence<I...>) noexcept {
+    (complete_one<sizeof...(I) - 1 - I>(first, end, a, tk, failure), ...);
   }
   template <std::size_t I>
-  void complete_one(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
+  INTG_ALWAYS_INLINE void complete_one(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
     using P = std::tuple_element_t<I, std::tuple<Policies...>>;
     if constexpr (has_complete<P>)
       if (I >= first && I < end) std::get<I>(layers_).complete(a, std::get<I>(tk), failure ? &failure : nullptr);
   }
 
   // The error of a rejecting gate; empty for a gate that asks to wait.
-  static error rejection(const gate& g) { return g.decision == gate::verdict::reject ? g.to_error() : error{}; }
+  INTG_ALWAYS_INLINE static error rejection(const gate& g) { return g.decision == gate::verdict::reject ? g.to_error() : error{}; }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
@@ -301,7 +311,7 @@ class basic_pipeline {
     return npos;
   }
 
-  void admit_retry(attempt& a, tickets& tk, error& failure) noexcept {
+  INTG_ALWAYS_INLINE void admit_retry(attempt& a, tickets& tk, error& failure) noexcept {
     if constexpr (has_retry) {
       using P = std::tuple_element_t<retry_at, std::tuple<Policies...>>;
       if constexpr (has_admit<P>) {
@@ -335,12 +345,11 @@ class basic_pipeline {
   }
 
   template <class T>
-  static void settle(result<T>& r, error& failure, const attempt& a) {
+  INTG_ALWAYS_INLINE static void settle(result<T>& r, error& failure, const attempt& a) {
     if (a.timed_out()) {
       r = error{errc::timeout};  // it overran its deadline, even if the operation swallowed the cancellation
     } else if (r) {
-      failure = error{};
-      return;
+      return;  // `failure` is empty: the operation runs only when nothing failed before it
     } else if (a.caller_cancelled()) {
       r = error{errc::cancelled};
     }
@@ -348,7 +357,7 @@ class basic_pipeline {
   }
 
   // After a failed attempt: true to retry after `delay`; false ends the call (failure may change).
-  bool plan_retry(attempt& a, tickets& tk, error& failure, duration& delay) {
+  INTG_ALWAYS_INLINE bool plan_retry(attempt& a, tickets& tk, error& failure, duration& delay) {
     if constexpr (has_retry) {
       if (!failure || a.caller_cancelled()) return false;
       retry_decision d = std::get<retry_at>(layers_).decide(a, std::get<retry_at>(tk), failure);
@@ -375,17 +384,25 @@ class basic_pipeline {
     });
   }
 
-  // on_attempt_start (start) or on_attempt_end for the layers outside the retry layer.
-  void attempt_hooks(std::size_t outer, attempt& a, tickets& tk, const error* failure, bool start) noexcept {
-    for (std::size_t i = 0; i < outer; ++i) {
-      const std::size_t at = start ? i : outer - 1 - i;
-      visit(at, [&](auto I) {
-        using P = std::tuple_element_t<I, std::tuple<Policies...>>;
-        if constexpr (has_attempt_hooks<P>) {
-          if (start) std::get<I>(layers_).on_attempt_start(a, std::get<I>(tk));
-          else std::get<I>(layers_).on_attempt_end(a, std::get<I>(tk), *failure ? failure : nullptr);
-        }
-      });
+  // on_attempt_start (Start) or on_attempt_end (innermost first) for the layers outside the
+  // retry layer that were admitted ([0, outer)).
+  template <bool Start>
+  INTG_ALWAYS_INLINE void attempt_hooks(std::size_t outer, attempt& a, tickets& tk, const error* failure) noexcept {
+    attempt_hooks_each<Start>(outer, a, tk, failure, std::index_sequence_for<Policies...>{});
+  }
+  template <bool Start, std::size_t... I>
+  INTG_ALWAYS_INLINE void attempt_hooks_each(std::size_t outer, attempt& a, tickets& tk, const error* failure,
+                                             std::index_sequence<I...>) noexcept {
+    if constexpr (Start) (attempt_hook<I, true>(outer, a, tk, failure), ...);
+    else (attempt_hook<sizeof...(I) - 1 - I, false>(outer, a, tk, failure), ...);
+  }
+  template <std::size_t I, bool Start>
+  INTG_ALWAYS_INLINE void attempt_hook(std::size_t outer, attempt& a, tickets& tk, const error* failure) noexcept {
+    using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+    if constexpr (has_attempt_hooks<P>) {
+      if (I >= outer) return;
+      if constexpr (Start) std::get<I>(layers_).on_attempt_start(a, std::get<I>(tk));
+      else std::get<I>(layers_).on_attempt_end(a, std::get<I>(tk), *failure ? failure : nullptr);
     }
   }
 

@@ -444,6 +444,7 @@ struct deadline_list {
 #include <boost/asio/steady_timer.hpp>
 
 #include <chrono>
+#include <ctime>
 #include <concepts>
 #include <memory>
 #include <optional>
@@ -468,6 +469,8 @@ using duration = std::chrono::steady_clock::duration;
 /// |                                 | `cancel()`; honours the token's cancellation slot              |
 /// | `c.make_timer(executor)`        | a timer whose handlers run on `executor`                       |
 /// | `c.watch(executor, node)`       | fire `node` (on the clock's watchdog) once its deadline passes |
+/// | `c.approximate_now()` (optional)| a cheaper reading, never later than now(), at a coarse grain;  |
+/// |                                 | now() is used when a clock has none                            |
 template <class C>
 concept clock = std::copy_constructible<C> && requires(const C& c, const asio::any_io_executor& ex,
                                                        detail::deadline_node& n) {
@@ -554,6 +557,17 @@ class steady_clock {
                                            asio::any_io_executor>;
 
   time_point now() const noexcept { return std::chrono::steady_clock::now(); }
+  /// The same clock at the kernel tick's grain (Linux: CLOCK_MONOTONIC_COARSE, 1-4 ms, a few ns
+  /// to read; std::chrono::steady_clock is CLOCK_MONOTONIC, so both share one epoch and the
+  /// coarse reading is never ahead). Elsewhere it is now().
+  time_point approximate_now() const noexcept {
+#if defined(__linux__) && defined(CLOCK_MONOTONIC_COARSE)
+    timespec ts;
+    if (::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts) == 0)
+      return time_point(std::chrono::duration_cast<duration>(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+#endif
+    return now();
+  }
   timer make_timer(const asio::any_io_executor& ex) const { return timer(ex); }
 
   void watch(const asio::any_io_executor& ex, detail::deadline_node& n) const {
@@ -579,6 +593,7 @@ class manual_clock {
   struct state {
     std::mutex mutex;
     time_point now = time_point{} + std::chrono::hours(24);  // far from zero, like a real uptime
+    duration approximate_lag{};
     std::vector<waiter*> waiters;
     detail::deadline_list deadlines;
 
@@ -646,6 +661,17 @@ class manual_clock {
   time_point now() const noexcept {
     std::lock_guard lock(state_->mutex);
     return state_->now;
+  }
+
+  /// now() minus the lag set by set_approximate_lag() (none by default): lets tests see how the
+  /// policies behave on a coarse clock such as intg::steady_clock's approximate_now().
+  time_point approximate_now() const noexcept {
+    std::lock_guard lock(state_->mutex);
+    return state_->now - state_->approximate_lag;
+  }
+  void set_approximate_lag(duration lag) {
+    std::lock_guard lock(state_->mutex);
+    state_->approximate_lag = lag;
   }
 
   /// Moves time forward by `d` and completes what fell due.
@@ -1378,6 +1404,7 @@ struct health_report {
 #include <boost/asio/post.hpp>
 
 #include <algorithm>
+#include <concepts>
 #include <atomic>
 #include <chrono>
 #include <cstddef>
@@ -1462,10 +1489,22 @@ class attempt {
     }
     return started_;
   }
+  /// The attempt's start to the clock's coarse resolution (intg::steady_clock: a few milliseconds
+  /// on Linux), never later than the true start, and about ten times cheaper to read. Layers that
+  /// only need time at that grain (rate limits, budgets, the open breaker's countdown) use it, so
+  /// that a call nobody times reads no precise clock. It is started() once that has been read.
+  time_point approximate_start() const noexcept {
+    if (have_start_) return started_;
+    if (!have_approx_) {
+      approx_ = clock_ops_->approximate_now(clock_);
+      have_approx_ = true;
+    }
+    return approx_;
+  }
   /// When this attempt's operation finished (read on first use after the operation returned).
   time_point ended() const noexcept {
     if (!have_end_) {
-      ended_ = clock_ops_->now(clock_);
+      ended_ = ended_at_start_ ? started() : clock_ops_->now(clock_);
       have_end_ = true;
     }
     return ended_;
@@ -1478,10 +1517,12 @@ class attempt {
     }
     return call_started_;
   }
-  /// The deadline for this attempt; time_point::max() when none is set.
+  /// The deadline for this attempt; time_point::max() when none is set. A relative deadline
+  /// (tighten_timeout) counts from the attempt's start: the precise one when read, else the
+  /// approximate one, else the precise time now.
   time_point deadline() const noexcept {
     time_point d = deadline_;
-    if (relative_ != duration::max()) d = std::min(d, started() + relative_);
+    if (relative_ != duration::max()) d = std::min(d, (have_start_ || !have_approx_ ? started() : approx_) + relative_);
     return d;
   }
   bool has_deadline() const noexcept { return deadline_ != time_point::max() || relative_ != duration::max(); }
@@ -1525,6 +1566,12 @@ class attempt {
   void bind_services(const Clock* clock, const asio::any_io_executor* ex) noexcept {
     static constexpr clock_ops ops{
         [](const void* c) noexcept -> time_point { return static_cast<const Clock*>(c)->now(); },
+        [](const void* c) noexcept -> time_point {
+          if constexpr (requires(const Clock& k) { { k.approximate_now() } -> std::same_as<time_point>; })
+            return static_cast<const Clock*>(c)->approximate_now();
+          else
+            return static_cast<const Clock*>(c)->now();
+        },
         [](const void* c, const asio::any_io_executor& e, detail::deadline_node& n) {
           static_cast<const Clock*>(c)->watch(e, n);
         }};
@@ -1536,7 +1583,7 @@ class attempt {
   void begin_attempt(int number) noexcept {
     if (number > 1) (void)call_started();
     number_ = number;
-    have_start_ = have_end_ = false;
+    have_start_ = have_end_ = have_approx_ = ended_at_start_ = false;
     deadline_ = call_deadline_;
     relative_ = duration::max();
     retry_after_ms_ = -1;
@@ -1550,11 +1597,11 @@ class attempt {
     call_deadline_ = deadline_;
   }
   /// The operation returned: ended() will read the clock on first use.
-  void end_attempt() noexcept { have_end_ = false; }
-  /// No operation ran (a layer rejected the attempt): it ends when it started.
+  void end_attempt() noexcept { have_end_ = ended_at_start_ = false; }
+  /// No operation ran (a layer rejected the attempt): it ends when it started (read only if asked).
   void end_attempt_at_start() noexcept {
-    ended_ = started();
-    have_end_ = true;
+    have_end_ = false;
+    ended_at_start_ = true;
   }
   void mark_cancelled() noexcept {
     cancelled_ = true;
@@ -1584,11 +1631,11 @@ class attempt {
   }
   /// After a layer waited: later layers and the operation see a fresh start time.
   void restart_clock() noexcept {
-    have_start_ = have_call_start_ = false;
+    have_start_ = have_call_start_ = have_approx_ = false;
     (void)call_started();
   }
   void restart_attempt_clock() noexcept {
-    have_start_ = false;
+    have_start_ = have_approx_ = false;
     (void)started();
   }
   /// An exception the operation threw: the pipeline unwinds its layers, then rethrows it.
@@ -1636,6 +1683,7 @@ class attempt {
 
   struct clock_ops {
     time_point (*now)(const void*) noexcept;
+    time_point (*approximate_now)(const void*) noexcept;
     void (*watch)(const void*, const asio::any_io_executor&, detail::deadline_node&);
   };
 
@@ -1648,11 +1696,14 @@ class attempt {
   mutable bool have_start_ = false;
   mutable bool have_end_ = false;
   mutable bool have_call_start_ = false;
+  mutable bool have_approx_ = false;
+  bool ended_at_start_ = false;
   std::atomic<bool> timed_out_{false};
   std::atomic<int> pending_{0};
   mutable time_point call_started_{};
   mutable time_point started_{};
   mutable time_point ended_{};
+  mutable time_point approx_{};
   time_point deadline_ = time_point::max();
   time_point call_deadline_ = time_point::max();
   duration relative_ = duration::max();
@@ -2045,6 +2096,10 @@ struct backoff {
 // second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock. A slot
 // spans the power of two nanoseconds nearest to a tenth of the window, so that finding the slot
 // is a shift rather than a division on every call.
+//
+// Deposits, made on every call, are a relaxed load and store rather than a locked add: two threads
+// depositing into one slot at the same instant may lose one deposit, which only makes the budget
+// stricter, never looser. Withdrawals (retries, rare) are exact atomic adds on their own counter.
 
 
 #include <array>
@@ -2069,12 +2124,16 @@ class retry_budget {
     reserve_ = static_cast<std::int64_t>(static_cast<double>(min_per_second) * unit * static_cast<double>(window_ns) / 1e9);
   }
 
-  void deposit(time_point now) noexcept { add(now, deposit_); }
+  void deposit(time_point now) noexcept {
+    if (deposit_ == 0) return;
+    std::atomic<std::int64_t>& d = current(now).deposits;
+    d.store(d.load(std::memory_order_relaxed) + deposit_, std::memory_order_relaxed);
+  }
 
   /// Takes one retry's worth if the budget allows it.
   bool try_withdraw(time_point now) noexcept {
     if (balance(now) + reserve_ < unit) return false;
-    add(now, -unit);
+    current(now).withdrawals.fetch_add(unit, std::memory_order_relaxed);
     return true;
   }
 
@@ -2083,7 +2142,8 @@ class retry_budget {
     std::int64_t sum = 0;
     for (const auto& sl : slot_) {
       const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-      if (e > s - slots && e <= s) sum += sl.value.load(std::memory_order_relaxed);
+      if (e > s - slots && e <= s)
+        sum += sl.deposits.load(std::memory_order_relaxed) - sl.withdrawals.load(std::memory_order_relaxed);
     }
     return sum;
   }
@@ -2091,16 +2151,20 @@ class retry_budget {
  private:
   struct slot {
     std::atomic<std::int64_t> epoch{-1};
-    std::atomic<std::int64_t> value{0};
+    std::atomic<std::int64_t> deposits{0};
+    std::atomic<std::int64_t> withdrawals{0};
   };
 
-  void add(time_point now, std::int64_t amount) noexcept {
+  // The slot of `now`, started over if it still holds an older epoch (approximate under races).
+  slot& current(time_point now) noexcept {
     const std::int64_t s = now.time_since_epoch().count() >> shift_;
     slot& sl = slot_[static_cast<std::size_t>(s % slots)];
     std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed))
-      sl.value.store(0, std::memory_order_relaxed);  // a stale slot starts over (approximate under races)
-    sl.value.fetch_add(amount, std::memory_order_relaxed);
+    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed)) {
+      sl.deposits.store(0, std::memory_order_relaxed);
+      sl.withdrawals.store(0, std::memory_order_relaxed);
+    }
+    return sl;
   }
 
   std::array<slot, slots> slot_{};
@@ -2298,7 +2362,7 @@ class retry {
   const options& get_options() const noexcept { return state_->opts; }
 
   gate admit(attempt& a, ticket&) noexcept {
-    if (state_->opts.budget_ratio >= 0) state_->budget.deposit(a.started());
+    if (state_->opts.budget_ratio >= 0) state_->budget.deposit(a.approximate_start());  // the budget counts in ~1 s slots
     return gate::proceed();
   }
 
@@ -2467,7 +2531,7 @@ class circuit_breaker {
           return gate::reject(errc::circuit_open);
         case breaker_state::open: {
           const auto reopen = s.opened_at.load(std::memory_order_acquire) + s.opts.recovery_timeout.count();
-          const auto now = a.started().time_since_epoch().count();
+          const auto now = a.approximate_start().time_since_epoch().count();  // half-open at most a tick late
           if (now < reopen) return gate::reject(errc::circuit_open, duration(reopen - now));
           if (s.st.compare_exchange_strong(st, breaker_state::half_open, std::memory_order_acq_rel)) {
             s.probes_left.store(s.opts.half_open_max_calls, std::memory_order_release);
@@ -2713,6 +2777,24 @@ class gcra {
     max_wait_ = o.max_wait.count();
   }
 
+  /// Admits the call at `approx`, a reading no later than the true time, when that alone admits it
+  /// (then the true time would too); false leaves the cell untouched. Over the limit, the caller
+  /// asks again with the precise time, so a coarse clock never rejects or delays a call.
+  bool try_admit(std::atomic<std::int64_t>& tat, time_point approx) const noexcept {
+    const std::int64_t now = approx.time_since_epoch().count();
+    std::int64_t t = tat.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::int64_t base = std::max(t, now);
+      if (base - tolerance_ - now > 0) return false;
+      if (tat.compare_exchange_weak(t, base + interval_, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+    }
+  }
+
+  /// try_admit() at the attempt's approximate start, else acquire() at its precise start.
+  gate acquire(std::atomic<std::int64_t>& tat, const attempt& a) const noexcept {
+    return try_admit(tat, a.approximate_start()) ? gate::proceed() : acquire(tat, a.started());
+  }
+
   /// Admits (proceed), reserves a future slot (wait), or rejects with the time until a slot frees.
   gate acquire(std::atomic<std::int64_t>& tat, time_point now_tp) const noexcept {
     const std::int64_t now = now_tp.time_since_epoch().count();
@@ -2774,7 +2856,7 @@ class rate_limiter {
                            {"available", s_->cell.available(s_->tat.load(std::memory_order_relaxed), now)}};
   }
 
-  gate admit(attempt& a, no_ticket&) noexcept { return s_->cell.acquire(s_->tat, a.started()); }
+  gate admit(attempt& a, no_ticket&) noexcept { return s_->cell.acquire(s_->tat, a); }
 
   template <clock Clock>
   asio::awaitable<error> wait(attempt&, no_ticket&, const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
@@ -2826,14 +2908,14 @@ class keyed_rate_limiter {
     state& s = *s_;
     std::uint64_t h = std::hash<std::string_view>{}(a.partition_key());
     if (h == 0) h = 1;  // 0 marks an empty cell
-    const time_point now = a.started();
+    const time_point now = a.approximate_start();  // idle at this time is idle at the true time too
     cell* victim = nullptr;
     for (std::size_t i = 0; i < probe_length; ++i) {
       cell& c = s.cells[(h + i) & s.mask];
       std::uint64_t k = c.key.load(std::memory_order_acquire);
-      if (k == h) return s.gcra.acquire(c.tat, now);
-      if (k == 0 && c.key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) return s.gcra.acquire(c.tat, now);
-      if (k == h) return s.gcra.acquire(c.tat, now);
+      if (k == h) return s.gcra.acquire(c.tat, a);
+      if (k == 0 && c.key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) return s.gcra.acquire(c.tat, a);
+      if (k == h) return s.gcra.acquire(c.tat, a);
       if (!victim && s.gcra.idle(c.tat.load(std::memory_order_relaxed), now)) victim = &c;
     }
     if (victim) {
@@ -2841,7 +2923,7 @@ class keyed_rate_limiter {
       if (s.gcra.idle(victim->tat.load(std::memory_order_relaxed), now) &&
           victim->key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) {
         // No reset: an idle cell's tat is at or before now, which GCRA treats like a fresh cell.
-        return s.gcra.acquire(victim->tat, now);
+        return s.gcra.acquire(victim->tat, a);
       }
     }
     return gate::reject(errc::rate_limited, std::chrono::milliseconds(1));
@@ -2903,7 +2985,7 @@ class timeout {
 
   gate admit(attempt& a, no_ticket&) noexcept {
     if (opts_.per_attempt.count() > 0) {
-      (void)a.started();  // the deadline counts from the attempt's start, not from its first wait
+      (void)a.approximate_start();  // the deadline counts from the attempt's start, not from its first wait
       a.tighten_timeout(opts_.per_attempt);
     }
     return gate::proceed();
@@ -3176,10 +3258,23 @@ class fallback {
 // Layers before the retry layer act once per call, layers after it once per attempt. Layers
 // outside the retry layer also see each attempt through on_attempt_start/on_attempt_end.
 // The clock is read lazily: at most once when an attempt starts and once when it ends, and only
-// when some layer asks (intg::attempt::started(), ended()).
+// when some layer asks (intg::attempt::started(), ended()); layers content with a coarse reading
+// share attempt::approximate_start(). The per-call helpers are forced inline so that, with the
+// layer bounds known, each layer costs a comparison and its own hook.
 
 #include <boost/json/object.hpp>
 
+// ---- begin intg/detail/inline.hpp ----
+// INTG_ALWAYS_INLINE: for the small synchronous helpers a pipeline's coroutine calls on every
+// call. Inlined into the coroutine with their bounds known, they fold to a few instructions per
+// layer; left to the compiler's heuristics, the (large) coroutine body keeps them as calls.
+
+#if defined(__GNUC__) || defined(__clang__)
+#define INTG_ALWAYS_INLINE [[gnu::always_inline]] inline
+#else
+#define INTG_ALWAYS_INLINE inline
+#endif
+// ---- end intg/detail/inline.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -3319,32 +3414,34 @@ class basic_pipeline {
     a.bind_services(&clock_, &executor);
     a.bind_caller(co_await asio::this_coro::cancellation_state);
     tickets tk{};
-    result<T> r{error{errc::cancelled}};
+    result<T> r{error{}};  // always set before it is read: by the operation, a rejection or a fallback
     error failure;
     gate g;
     std::uint32_t outer = 0;
     a.begin_call();
 
-    // Layers outside the retry layer: once per call.
+    // Layers outside the retry layer: once per call. A layer that asks to wait is rare: the loop
+    // runs only then.
     if (a.caller_cancelled()) failure = errc::cancelled;
-    while (!failure && (outer = admit_from(outer, outer_end, a, tk, g)) < outer_end && !(failure = rejection(g))) {
+    else outer = admit_from(0, outer_end, a, tk, g);
+    while (!failure && outer < outer_end && !(failure = rejection(g))) {
       if ((failure = co_await wait_at(outer, a, tk, g))) break;
       a.restart_clock();
-      ++outer;
+      outer = admit_from(outer + 1, outer_end, a, tk, g);
     }
     a.seal_call_deadline();
     if (!failure) admit_retry(a, tk, failure);
 
     for (int number = 1; !failure; ++number) {
       if (number > 1) a.begin_attempt(number);
-      attempt_hooks(outer, a, tk, nullptr, true);
+      attempt_hooks<true>(outer, a, tk, nullptr);
 
       // Layers inside the retry layer (all of them when there is none): once per attempt.
-      std::uint32_t inner = first_inner;
-      while ((inner = admit_from(inner, size, a, tk, g)) < size && !(failure = rejection(g))) {
+      std::uint32_t inner = admit_from(first_inner, size, a, tk, g);
+      while (inner < size && !(failure = rejection(g))) {
         if ((failure = co_await wait_at(inner, a, tk, g))) break;
         a.restart_attempt_clock();
-        ++inner;
+        inner = admit_from(inner + 1, size, a, tk, g);
       }
 
       if (!failure) {
@@ -3373,7 +3470,7 @@ class basic_pipeline {
       } else {
         complete_range(first_inner, inner, a, tk, failure);
       }
-      attempt_hooks(outer, a, tk, &failure, false);
+      attempt_hooks<false>(outer, a, tk, &failure);
 
       if constexpr (has_retry) {
         duration delay{};
@@ -3407,7 +3504,7 @@ class basic_pipeline {
   }
 
   template <class F>
-  void visit(std::size_t i, F&& f) {
+  INTG_ALWAYS_INLINE void visit(std::size_t i, F&& f) {
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (void)((i == I ? (f(std::integral_constant<std::size_t, I>{}), true) : false) || ...);
     }(std::index_sequence_for<Policies...>{});
@@ -3415,18 +3512,21 @@ class basic_pipeline {
 
   // Admits layers [first, end) until one does not simply proceed; returns its index (or end).
   // Unrolled at compile time: each layer costs a comparison, not a dispatch.
-  std::uint32_t admit_from(std::uint32_t first, std::size_t end, attempt& a, tickets& tk, gate& g) noexcept {
-    std::uint32_t stopped = static_cast<std::uint32_t>(end);
+  INTG_ALWAYS_INLINE std::uint32_t admit_from(std::uint32_t first, std::size_t end, attempt& a, tickets& tk, gate& g) noexcept {
     g = gate::proceed();
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      (void)((I < first || I >= end || admit_one<I>(a, tk, g) || (stopped = I, false)) && ...);
-    }(std::index_sequence_for<Policies...>{});
+    return admit_each(first, end, a, tk, g, std::index_sequence_for<Policies...>{});
+  }
+  template <std::size_t... I>
+  INTG_ALWAYS_INLINE std::uint32_t admit_each(std::uint32_t first, std::size_t end, attempt& a, tickets& tk, gate& g,
+                                              std::index_sequence<I...>) noexcept {
+    std::uint32_t stopped = static_cast<std::uint32_t>(end);
+    (void)((I < first || I >= end || admit_one<I>(a, tk, g) || (stopped = I, false)) && ...);
     return stopped;
   }
 
   // True when layer I proceeds (layers without admit always do).
   template <std::size_t I>
-  bool admit_one(attempt& a, tickets& tk, gate& g) noexcept {
+  INTG_ALWAYS_INLINE bool admit_one(attempt& a, tickets& tk, gate& g) noexcept {
     using P = std::tuple_element_t<I, std::tuple<Policies...>>;
     if constexpr (has_admit<P> && !retry_layer<P>) {
       g = std::get<I>(layers_).admit(a, std::get<I>(tk));
@@ -3437,21 +3537,23 @@ class basic_pipeline {
   }
 
   // complete() on layers [first, end), innermost first.
-  void complete_range(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
-    [&]<std::size_t... I>(std::index_sequence<I...>) {
-      constexpr std::size_t n = sizeof...(I);
-      (complete_one<n - 1 - I>(first, end, a, tk, failure), ...);
-    }(std::index_sequence_for<Policies...>{});
+  INTG_ALWAYS_INLINE void complete_range(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
+    complete_each(first, end, a, tk, failure, std::index_sequence_for<Policies...>{});
+  }
+  template <std::size_t... I>
+  INTG_ALWAYS_INLINE void complete_each(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure,
+                                        std::index_sequence<I...>) noexcept {
+    (complete_one<sizeof...(I) - 1 - I>(first, end, a, tk, failure), ...);
   }
   template <std::size_t I>
-  void complete_one(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
+  INTG_ALWAYS_INLINE void complete_one(std::size_t first, std::size_t end, attempt& a, tickets& tk, const error& failure) noexcept {
     using P = std::tuple_element_t<I, std::tuple<Policies...>>;
     if constexpr (has_complete<P>)
       if (I >= first && I < end) std::get<I>(layers_).complete(a, std::get<I>(tk), failure ? &failure : nullptr);
   }
 
   // The error of a rejecting gate; empty for a gate that asks to wait.
-  static error rejection(const gate& g) { return g.decision == gate::verdict::reject ? g.to_error() : error{}; }
+  INTG_ALWAYS_INLINE static error rejection(const gate& g) { return g.decision == gate::verdict::reject ? g.to_error() : error{}; }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
@@ -3465,7 +3567,7 @@ class basic_pipeline {
     return npos;
   }
 
-  void admit_retry(attempt& a, tickets& tk, error& failure) noexcept {
+  INTG_ALWAYS_INLINE void admit_retry(attempt& a, tickets& tk, error& failure) noexcept {
     if constexpr (has_retry) {
       using P = std::tuple_element_t<retry_at, std::tuple<Policies...>>;
       if constexpr (has_admit<P>) {
@@ -3499,12 +3601,11 @@ class basic_pipeline {
   }
 
   template <class T>
-  static void settle(result<T>& r, error& failure, const attempt& a) {
+  INTG_ALWAYS_INLINE static void settle(result<T>& r, error& failure, const attempt& a) {
     if (a.timed_out()) {
       r = error{errc::timeout};  // it overran its deadline, even if the operation swallowed the cancellation
     } else if (r) {
-      failure = error{};
-      return;
+      return;  // `failure` is empty: the operation runs only when nothing failed before it
     } else if (a.caller_cancelled()) {
       r = error{errc::cancelled};
     }
@@ -3512,7 +3613,7 @@ class basic_pipeline {
   }
 
   // After a failed attempt: true to retry after `delay`; false ends the call (failure may change).
-  bool plan_retry(attempt& a, tickets& tk, error& failure, duration& delay) {
+  INTG_ALWAYS_INLINE bool plan_retry(attempt& a, tickets& tk, error& failure, duration& delay) {
     if constexpr (has_retry) {
       if (!failure || a.caller_cancelled()) return false;
       retry_decision d = std::get<retry_at>(layers_).decide(a, std::get<retry_at>(tk), failure);
@@ -3539,17 +3640,25 @@ class basic_pipeline {
     });
   }
 
-  // on_attempt_start (start) or on_attempt_end for the layers outside the retry layer.
-  void attempt_hooks(std::size_t outer, attempt& a, tickets& tk, const error* failure, bool start) noexcept {
-    for (std::size_t i = 0; i < outer; ++i) {
-      const std::size_t at = start ? i : outer - 1 - i;
-      visit(at, [&](auto I) {
-        using P = std::tuple_element_t<I, std::tuple<Policies...>>;
-        if constexpr (has_attempt_hooks<P>) {
-          if (start) std::get<I>(layers_).on_attempt_start(a, std::get<I>(tk));
-          else std::get<I>(layers_).on_attempt_end(a, std::get<I>(tk), *failure ? failure : nullptr);
-        }
-      });
+  // on_attempt_start (Start) or on_attempt_end (innermost first) for the layers outside the
+  // retry layer that were admitted ([0, outer)).
+  template <bool Start>
+  INTG_ALWAYS_INLINE void attempt_hooks(std::size_t outer, attempt& a, tickets& tk, const error* failure) noexcept {
+    attempt_hooks_each<Start>(outer, a, tk, failure, std::index_sequence_for<Policies...>{});
+  }
+  template <bool Start, std::size_t... I>
+  INTG_ALWAYS_INLINE void attempt_hooks_each(std::size_t outer, attempt& a, tickets& tk, const error* failure,
+                                             std::index_sequence<I...>) noexcept {
+    if constexpr (Start) (attempt_hook<I, true>(outer, a, tk, failure), ...);
+    else (attempt_hook<sizeof...(I) - 1 - I, false>(outer, a, tk, failure), ...);
+  }
+  template <std::size_t I, bool Start>
+  INTG_ALWAYS_INLINE void attempt_hook(std::size_t outer, attempt& a, tickets& tk, const error* failure) noexcept {
+    using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+    if constexpr (has_attempt_hooks<P>) {
+      if (I >= outer) return;
+      if constexpr (Start) std::get<I>(layers_).on_attempt_start(a, std::get<I>(tk));
+      else std::get<I>(layers_).on_attempt_end(a, std::get<I>(tk), *failure ? failure : nullptr);
     }
   }
 

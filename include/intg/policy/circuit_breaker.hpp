@@ -131,7 +131,7 @@ class circuit_breaker {
           return gate::reject(errc::circuit_open);
         case breaker_state::open: {
           const auto reopen = s.opened_at.load(std::memory_order_acquire) + s.opts.recovery_timeout.count();
-          const auto now = a.started().time_since_epoch().count();
+          const auto now = a.approximate_start().time_since_epoch().count();  // half-open at most a tick late
           if (now < reopen) return gate::reject(errc::circuit_open, duration(reopen - now));
           if (s.st.compare_exchange_strong(st, breaker_state::half_open, std::memory_order_acq_rel)) {
             s.probes_left.store(s.opts.half_open_max_calls, std::memory_order_release);

@@ -38,6 +38,24 @@ class gcra {
     max_wait_ = o.max_wait.count();
   }
 
+  /// Admits the call at `approx`, a reading no later than the true time, when that alone admits it
+  /// (then the true time would too); false leaves the cell untouched. Over the limit, the caller
+  /// asks again with the precise time, so a coarse clock never rejects or delays a call.
+  bool try_admit(std::atomic<std::int64_t>& tat, time_point approx) const noexcept {
+    const std::int64_t now = approx.time_since_epoch().count();
+    std::int64_t t = tat.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::int64_t base = std::max(t, now);
+      if (base - tolerance_ - now > 0) return false;
+      if (tat.compare_exchange_weak(t, base + interval_, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+    }
+  }
+
+  /// try_admit() at the attempt's approximate start, else acquire() at its precise start.
+  gate acquire(std::atomic<std::int64_t>& tat, const attempt& a) const noexcept {
+    return try_admit(tat, a.approximate_start()) ? gate::proceed() : acquire(tat, a.started());
+  }
+
   /// Admits (proceed), reserves a future slot (wait), or rejects with the time until a slot frees.
   gate acquire(std::atomic<std::int64_t>& tat, time_point now_tp) const noexcept {
     const std::int64_t now = now_tp.time_since_epoch().count();
@@ -99,7 +117,7 @@ class rate_limiter {
                            {"available", s_->cell.available(s_->tat.load(std::memory_order_relaxed), now)}};
   }
 
-  gate admit(attempt& a, no_ticket&) noexcept { return s_->cell.acquire(s_->tat, a.started()); }
+  gate admit(attempt& a, no_ticket&) noexcept { return s_->cell.acquire(s_->tat, a); }
 
   template <clock Clock>
   asio::awaitable<error> wait(attempt&, no_ticket&, const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
@@ -151,14 +169,14 @@ class keyed_rate_limiter {
     state& s = *s_;
     std::uint64_t h = std::hash<std::string_view>{}(a.partition_key());
     if (h == 0) h = 1;  // 0 marks an empty cell
-    const time_point now = a.started();
+    const time_point now = a.approximate_start();  // idle at this time is idle at the true time too
     cell* victim = nullptr;
     for (std::size_t i = 0; i < probe_length; ++i) {
       cell& c = s.cells[(h + i) & s.mask];
       std::uint64_t k = c.key.load(std::memory_order_acquire);
-      if (k == h) return s.gcra.acquire(c.tat, now);
-      if (k == 0 && c.key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) return s.gcra.acquire(c.tat, now);
-      if (k == h) return s.gcra.acquire(c.tat, now);
+      if (k == h) return s.gcra.acquire(c.tat, a);
+      if (k == 0 && c.key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) return s.gcra.acquire(c.tat, a);
+      if (k == h) return s.gcra.acquire(c.tat, a);
       if (!victim && s.gcra.idle(c.tat.load(std::memory_order_relaxed), now)) victim = &c;
     }
     if (victim) {
@@ -166,7 +184,7 @@ class keyed_rate_limiter {
       if (s.gcra.idle(victim->tat.load(std::memory_order_relaxed), now) &&
           victim->key.compare_exchange_strong(k, h, std::memory_order_acq_rel)) {
         // No reset: an idle cell's tat is at or before now, which GCRA treats like a fresh cell.
-        return s.gcra.acquire(victim->tat, now);
+        return s.gcra.acquire(victim->tat, a);
       }
     }
     return gate::reject(errc::rate_limited, std::chrono::milliseconds(1));

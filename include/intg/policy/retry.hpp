@@ -60,7 +60,7 @@ class retry {
   const options& get_options() const noexcept { return state_->opts; }
 
   gate admit(attempt& a, ticket&) noexcept {
-    if (state_->opts.budget_ratio >= 0) state_->budget.deposit(a.started());
+    if (state_->opts.budget_ratio >= 0) state_->budget.deposit(a.approximate_start());  // the budget counts in ~1 s slots
     return gate::proceed();
   }
 

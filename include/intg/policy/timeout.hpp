@@ -27,7 +27,7 @@ class timeout {
 
   gate admit(attempt& a, no_ticket&) noexcept {
     if (opts_.per_attempt.count() > 0) {
-      (void)a.started();  // the deadline counts from the attempt's start, not from its first wait
+      (void)a.approximate_start();  // the deadline counts from the attempt's start, not from its first wait
       a.tighten_timeout(opts_.per_attempt);
     }
     return gate::proceed();
