@@ -2096,10 +2096,6 @@ struct backoff {
 // second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock. A slot
 // spans the power of two nanoseconds nearest to a tenth of the window, so that finding the slot
 // is a shift rather than a division on every call.
-//
-// Deposits, made on every call, are a relaxed load and store rather than a locked add: two threads
-// depositing into one slot at the same instant may lose one deposit, which only makes the budget
-// stricter, never looser. Withdrawals (retries, rare) are exact atomic adds on their own counter.
 
 
 #include <array>
@@ -2124,16 +2120,12 @@ class retry_budget {
     reserve_ = static_cast<std::int64_t>(static_cast<double>(min_per_second) * unit * static_cast<double>(window_ns) / 1e9);
   }
 
-  void deposit(time_point now) noexcept {
-    if (deposit_ == 0) return;
-    std::atomic<std::int64_t>& d = current(now).deposits;
-    d.store(d.load(std::memory_order_relaxed) + deposit_, std::memory_order_relaxed);
-  }
+  void deposit(time_point now) noexcept { add(now, deposit_); }
 
   /// Takes one retry's worth if the budget allows it.
   bool try_withdraw(time_point now) noexcept {
     if (balance(now) + reserve_ < unit) return false;
-    current(now).withdrawals.fetch_add(unit, std::memory_order_relaxed);
+    add(now, -unit);
     return true;
   }
 
@@ -2142,8 +2134,7 @@ class retry_budget {
     std::int64_t sum = 0;
     for (const auto& sl : slot_) {
       const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-      if (e > s - slots && e <= s)
-        sum += sl.deposits.load(std::memory_order_relaxed) - sl.withdrawals.load(std::memory_order_relaxed);
+      if (e > s - slots && e <= s) sum += sl.value.load(std::memory_order_relaxed);
     }
     return sum;
   }
@@ -2151,20 +2142,16 @@ class retry_budget {
  private:
   struct slot {
     std::atomic<std::int64_t> epoch{-1};
-    std::atomic<std::int64_t> deposits{0};
-    std::atomic<std::int64_t> withdrawals{0};
+    std::atomic<std::int64_t> value{0};
   };
 
-  // The slot of `now`, started over if it still holds an older epoch (approximate under races).
-  slot& current(time_point now) noexcept {
+  void add(time_point now, std::int64_t amount) noexcept {
     const std::int64_t s = now.time_since_epoch().count() >> shift_;
     slot& sl = slot_[static_cast<std::size_t>(s % slots)];
     std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed)) {
-      sl.deposits.store(0, std::memory_order_relaxed);
-      sl.withdrawals.store(0, std::memory_order_relaxed);
-    }
-    return sl;
+    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed))
+      sl.value.store(0, std::memory_order_relaxed);  // a stale slot starts over (approximate under races)
+    sl.value.fetch_add(amount, std::memory_order_relaxed);
   }
 
   std::array<slot, slots> slot_{};
