@@ -1,14 +1,7 @@
 // Overhead of intg's policy stacks around an operation that completes at once, next to a bare
 // co_await of the same operation. Every benchmark reports `allocs_per_op`, counted at the malloc
 // level. See docs/benchmarks.md for the command and the recorded results.
-#include "malloc_counter.hpp"
-
-#include <intg/intg.hpp>
-
-#include <benchmark/benchmark.h>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
+#include "bench_harness.hpp"
 
 #include <chrono>
 
@@ -17,92 +10,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-asio::awaitable<intg::result<int>> answer() { co_return 42; }
-
-// An operation in the preferred shape: it takes the attempt (and could bind its cancellation slot).
-struct answer_op {
-  asio::awaitable<intg::result<int>> operator()(intg::attempt&) const { co_return 42; }
-};
-struct failing_op {
-  asio::awaitable<intg::result<int>> operator()(intg::attempt&) const { co_return intg::error::http(503); }
-};
-
-using full_stack = intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>,
-                                  intg::timeout<>>;
-
-full_stack make_full_stack(double rpm = 1e9, int burst = 1'000'000'000,
-                           std::shared_ptr<intg::span_observer> observer = nullptr) {
-  intg::retry<>::options ro;
-  ro.max_attempts = 3;
-  ro.base_delay = 1ms;
-  intg::circuit_breaker<>::options co;
-  co.failure_threshold = 5;
-  co.recovery_timeout = 3600s;
-  intg::rate_limiter<>::options lo;
-  lo.requests_per_minute = rpm;
-  lo.burst_limit = burst;
-  intg::timeout<>::options to;
-  to.per_attempt = 30s;
-  intg::tracing<>::options tr;
-  tr.observer = std::move(observer);
-  return full_stack{tr, ro, co, lo, to};
-}
-
-// Runs `body` as a coroutine on a private io_context, timing the benchmark loop inside it.
-template <class Body>
-void run_loop(benchmark::State& state, Body body) {
-  asio::io_context io(1);
-  std::uint64_t allocs = 0;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        co_await body(state, true);  // warm the frame caches outside the timed loop
-        const std::uint64_t before = bench::allocation_count();
-        co_await body(state, false);
-        allocs = bench::allocation_count() - before;
-      },
-      asio::detached);
-  io.run();
-  state.counters["allocs_per_op"] =
-      benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(std::max<std::int64_t>(1, state.iterations())));
-}
-
-template <class Pipeline, class Op>
-void run_pipeline(benchmark::State& state, Pipeline& p, Op op, bool expect_ok) {
-  run_loop(state, [&](benchmark::State& st, bool warmup) -> asio::awaitable<void> {
-    if (warmup) {
-      for (int i = 0; i < 16; ++i) {
-        auto r = co_await p.execute(op);
-        benchmark::DoNotOptimize(r);
-      }
-      co_return;
-    }
-    for (auto _ : st) {
-      auto r = co_await p.execute(op);
-      if (r.has_value() != expect_ok) {
-        static thread_local std::string why;
-        why = r ? "unexpected success" : "unexpected error: " + r.error().to_string();
-        st.SkipWithError(why.c_str());
-        break;
-      }
-      benchmark::DoNotOptimize(r);
-    }
-  });
-}
-
-void BM_bare_awaitable(benchmark::State& state) {
-  run_loop(state, [](benchmark::State& st, bool warmup) -> asio::awaitable<void> {
-    if (warmup) {
-      auto r = co_await answer();
-      benchmark::DoNotOptimize(r);
-      co_return;
-    }
-    for (auto _ : st) {
-      auto r = co_await answer();
-      benchmark::DoNotOptimize(r);
-    }
-  });
-}
+using namespace bench;
 BENCHMARK(BM_bare_awaitable);
 
 void BM_steady_clock_now(benchmark::State& state) {
@@ -127,13 +35,6 @@ void BM_full_stack_observed(benchmark::State& state) {
   if (recorder->totals().calls == 0) state.SkipWithError("the recorder saw no call");
 }
 BENCHMARK(BM_full_stack_observed);
-
-void BM_full_stack_opaque_op(benchmark::State& state) {
-  // op() without the attempt: with a deadline armed it must run as its own coroutine thread.
-  auto p = make_full_stack();
-  run_pipeline(state, p, [] { return answer(); }, true);
-}
-BENCHMARK(BM_full_stack_opaque_op);
 
 void BM_full_stack_open_circuit(benchmark::State& state) {
   auto p = make_full_stack();

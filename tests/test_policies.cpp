@@ -585,18 +585,25 @@ BOOST_AUTO_TEST_CASE(a_lagging_clock_delays_half_open_by_at_most_its_lag) {
   BOOST_TEST((p.get<intg::circuit_breaker<>>().state() == intg::breaker_state::closed));
 }
 
+// Runs an operation that waits for an hour through `p`: it must still be waiting `quiet` after its
+// start, and have timed out 1 ms later.
+template <class Pipeline>
+void expect_timeout_after(manual_env& env, Pipeline& p, intg::duration quiet) {
+  waiting_op op{env.clock, 1h};
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(quiet);
+  BOOST_TEST(!r->has_value());
+  env.advance(1ms);
+  BOOST_REQUIRE(r->has_value());
+  BOOST_TEST((r->value().error() == errc::timeout));
+}
+
 BOOST_AUTO_TEST_CASE(a_timeout_counts_from_the_approximate_start_when_nothing_read_the_precise_one) {
   manual_env env;
   env.clock.set_approximate_lag(5ms);
   intg::basic_pipeline<intg::manual_clock, intg::timeout<>> p{env.clock, {50ms}};
-  waiting_op op{env.clock, 1h};
-  auto r = test::start(env.io, p.execute(op));
-  env.poll();
-  env.advance(44ms);
-  BOOST_TEST(!r->has_value());
-  env.advance(1ms);  // 50 ms after the approximate start: at most the lag early
-  BOOST_REQUIRE(r->has_value());
-  BOOST_TEST((r->value().error() == errc::timeout));
+  expect_timeout_after(env, p, 44ms);  // 50 ms after the approximate start: at most the lag early
 }
 
 struct span_counter : intg::span_observer {
@@ -610,14 +617,7 @@ BOOST_AUTO_TEST_CASE(a_timeout_counts_from_the_precise_start_once_a_layer_read_i
   env.clock.set_approximate_lag(5ms);
   intg::basic_pipeline<intg::manual_clock, intg::tracing<>, intg::timeout<>> p{
       env.clock, intg::tracing<>::options{.observer = spans}, {50ms}};  // spans read the precise start
-  waiting_op op{env.clock, 1h};
-  auto r = test::start(env.io, p.execute(op));
-  env.poll();
-  env.advance(49ms);
-  BOOST_TEST(!r->has_value());
-  env.advance(1ms);
-  BOOST_REQUIRE(r->has_value());
-  BOOST_TEST((r->value().error() == errc::timeout));
+  expect_timeout_after(env, p, 49ms);
   BOOST_TEST(spans->spans == 1);
 }
 
@@ -735,6 +735,48 @@ BOOST_AUTO_TEST_CASE(tracing_inside_retry_keeps_one_trace_across_attempts) {
   BOOST_REQUIRE(seen->size() == 3u);
   BOOST_TEST(((*seen)[0].trace_id == (*seen)[2].trace_id));
   BOOST_TEST(((*seen)[0].span_id != (*seen)[1].span_id));
+}
+
+BOOST_AUTO_TEST_CASE(without_an_observer_ids_are_drawn_when_the_operation_reads_them) {
+  manual_env env;
+  intg::basic_pipeline<intg::manual_clock, intg::tracing<>, intg::retry<>> p{env.clock, {}, no_jitter(3, 1ms)};
+  auto seen = std::make_shared<std::vector<intg::trace_context>>();
+  // Reads nothing in the first attempt, twice in the second and once in the third.
+  auto op = [seen, n = std::make_shared<int>(0)](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    const int attempt = ++*n;
+    if (attempt == 2) {
+      seen->push_back(a.trace());
+      seen->push_back(a.trace());
+    }
+    if (attempt == 3) seen->push_back(std::as_const(a).trace());
+    co_return attempt < 3 ? intg::result<int>(intg::error::http(503)) : intg::result<int>(1);
+  };
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(1ms);
+  env.advance(2ms);
+  BOOST_TEST(r->value().value() == 1);
+  BOOST_REQUIRE(seen->size() == 3u);
+  BOOST_TEST((*seen)[0].valid());
+  BOOST_TEST((*seen)[0].flags == 1);
+  BOOST_TEST(((*seen)[0].span_id == (*seen)[1].span_id));  // one attempt, one span
+  BOOST_TEST(((*seen)[0].trace_id == (*seen)[2].trace_id));  // one call, one trace
+  BOOST_TEST(((*seen)[0].span_id != (*seen)[2].span_id));
+
+  // A parent context gives its trace id and flags; the attempt's span is new.
+  auto parent = intg::trace_context::parse_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+  intg::trace_context child;
+  auto read = [&child](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    child = a.trace();
+    co_return 1;
+  };
+  auto r2 = test::start(env.io, p.execute(read, {.parent = &*parent}));
+  env.poll();
+  BOOST_TEST(r2->value().value() == 1);
+  BOOST_TEST((child.trace_id == parent->trace_id));
+  BOOST_TEST(child.flags == 0);
+  BOOST_TEST(child.valid());
+  BOOST_TEST((child.span_id != parent->span_id));
 }
 
 BOOST_AUTO_TEST_CASE(fallback_answers_failures_with_a_value_or_an_operation) {

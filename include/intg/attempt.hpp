@@ -143,8 +143,16 @@ class attempt {
   attempt_cancellation_slot cancellation_slot() noexcept { return {signal_.slot(), this}; }
 
   /// The trace context of this attempt's span (inject it as `traceparent` in outgoing requests).
-  trace_context& trace() noexcept { return trace_; }
-  const trace_context& trace() const noexcept { return trace_; }
+  /// Without a span observer, a tracing layer leaves the random ids to be drawn here, on first read:
+  /// an operation that never reads them costs no random numbers.
+  trace_context& trace() noexcept {
+    draw_trace_ids();
+    return trace_;
+  }
+  const trace_context& trace() const noexcept {
+    draw_trace_ids();
+    return trace_;
+  }
   const call_options& options() const noexcept { return *options_; }
   std::string_view partition_key() const noexcept { return options_->partition_key; }
 
@@ -161,6 +169,19 @@ class attempt {
   bool cancelled() const noexcept { return cancelled_; }
 
   // ---- for policies ----
+  /// Has this call a trace (its id set, or left to be drawn)?
+  bool has_trace() const noexcept { return trace_id_pending_ || trace_.valid(); }
+  /// Leaves the ids to be drawn from `next(source)` when trace() is first read: the trace id too
+  /// when `new_trace` (else the caller set it), and this attempt's span id.
+  void defer_trace_ids(std::uint64_t (*next)(void*) noexcept, void* source, bool new_trace) noexcept {
+    random_next_ = next;
+    random_source_ = source;
+    trace_id_pending_ = new_trace;
+    span_id_pending_ = true;
+  }
+  /// A fresh span id for this attempt, drawn when trace() is first read.
+  void defer_span_id() noexcept { span_id_pending_ = random_next_ != nullptr; }
+
   /// Narrows the attempt's deadline (the earliest deadline of all layers wins).
   void tighten_deadline(time_point tp) noexcept {
     if (tp < deadline_) deadline_ = tp;
@@ -277,6 +298,18 @@ class attempt {
     clock_ops_->watch(clock_, *executor_, node_);
   }
 
+  void draw_trace_ids() const noexcept {
+    if (!(trace_id_pending_ || span_id_pending_)) return;
+    struct source {
+      std::uint64_t (*next)(void*) noexcept;
+      void* state;
+      std::uint64_t operator()() noexcept { return next(state); }
+    } rng{random_next_, random_source_};
+    if (trace_id_pending_) trace_context::fill(rng, trace_.trace_id.data(), trace_.trace_id.size());
+    if (span_id_pending_) trace_context::fill(rng, trace_.span_id.data(), trace_.span_id.size());
+    trace_id_pending_ = span_id_pending_ = false;
+  }
+
   struct watch_node : detail::deadline_node {
     attempt* self = nullptr;
   };
@@ -317,7 +350,11 @@ class attempt {
   time_point deadline_ = time_point::max();
   time_point call_deadline_ = time_point::max();
   duration relative_ = duration::max();
-  trace_context trace_{};
+  mutable trace_context trace_{};
+  std::uint64_t (*random_next_)(void*) noexcept = nullptr;
+  void* random_source_ = nullptr;
+  mutable bool trace_id_pending_ = false;
+  mutable bool span_id_pending_ = false;
   asio::cancellation_signal signal_;
   watch_node node_;
   const void* clock_ = nullptr;

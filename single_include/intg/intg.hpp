@@ -1533,8 +1533,16 @@ class attempt {
   attempt_cancellation_slot cancellation_slot() noexcept { return {signal_.slot(), this}; }
 
   /// The trace context of this attempt's span (inject it as `traceparent` in outgoing requests).
-  trace_context& trace() noexcept { return trace_; }
-  const trace_context& trace() const noexcept { return trace_; }
+  /// Without a span observer, a tracing layer leaves the random ids to be drawn here, on first read:
+  /// an operation that never reads them costs no random numbers.
+  trace_context& trace() noexcept {
+    draw_trace_ids();
+    return trace_;
+  }
+  const trace_context& trace() const noexcept {
+    draw_trace_ids();
+    return trace_;
+  }
   const call_options& options() const noexcept { return *options_; }
   std::string_view partition_key() const noexcept { return options_->partition_key; }
 
@@ -1551,6 +1559,19 @@ class attempt {
   bool cancelled() const noexcept { return cancelled_; }
 
   // ---- for policies ----
+  /// Has this call a trace (its id set, or left to be drawn)?
+  bool has_trace() const noexcept { return trace_id_pending_ || trace_.valid(); }
+  /// Leaves the ids to be drawn from `next(source)` when trace() is first read: the trace id too
+  /// when `new_trace` (else the caller set it), and this attempt's span id.
+  void defer_trace_ids(std::uint64_t (*next)(void*) noexcept, void* source, bool new_trace) noexcept {
+    random_next_ = next;
+    random_source_ = source;
+    trace_id_pending_ = new_trace;
+    span_id_pending_ = true;
+  }
+  /// A fresh span id for this attempt, drawn when trace() is first read.
+  void defer_span_id() noexcept { span_id_pending_ = random_next_ != nullptr; }
+
   /// Narrows the attempt's deadline (the earliest deadline of all layers wins).
   void tighten_deadline(time_point tp) noexcept {
     if (tp < deadline_) deadline_ = tp;
@@ -1667,6 +1688,18 @@ class attempt {
     clock_ops_->watch(clock_, *executor_, node_);
   }
 
+  void draw_trace_ids() const noexcept {
+    if (!(trace_id_pending_ || span_id_pending_)) return;
+    struct source {
+      std::uint64_t (*next)(void*) noexcept;
+      void* state;
+      std::uint64_t operator()() noexcept { return next(state); }
+    } rng{random_next_, random_source_};
+    if (trace_id_pending_) trace_context::fill(rng, trace_.trace_id.data(), trace_.trace_id.size());
+    if (span_id_pending_) trace_context::fill(rng, trace_.span_id.data(), trace_.span_id.size());
+    trace_id_pending_ = span_id_pending_ = false;
+  }
+
   struct watch_node : detail::deadline_node {
     attempt* self = nullptr;
   };
@@ -1707,7 +1740,11 @@ class attempt {
   time_point deadline_ = time_point::max();
   time_point call_deadline_ = time_point::max();
   duration relative_ = duration::max();
-  trace_context trace_{};
+  mutable trace_context trace_{};
+  std::uint64_t (*random_next_)(void*) noexcept = nullptr;
+  void* random_source_ = nullptr;
+  mutable bool trace_id_pending_ = false;
+  mutable bool span_id_pending_ = false;
   asio::cancellation_signal signal_;
   watch_node node_;
   const void* clock_ = nullptr;
@@ -1864,6 +1901,20 @@ class tracing {
 
   gate admit(attempt& a, ticket& t) noexcept {
     const trace_context* parent = a.options().parent;
+    if (!s_->opts.observer) {
+      // Nobody sees spans: only the ids the operation reads matter, drawn when it reads them.
+      if (a.number() > 1 && a.has_trace()) {
+        a.defer_span_id();  // inside a retry layer: later attempts stay in the call's trace
+      } else if (parent && parent->valid()) {
+        a.trace().trace_id = parent->trace_id;
+        a.trace().flags = parent->flags & 1;
+        a.defer_trace_ids(&next_random, &s_->random, false);
+      } else {
+        a.trace().flags = s_->opts.sampled ? 1 : 0;
+        a.defer_trace_ids(&next_random, &s_->random, true);
+      }
+      return gate::proceed();
+    }
     trace_context& tc = a.trace();
     if (a.number() > 1 && tc.valid()) {
       // Inside a retry layer admit() runs per attempt: later attempts stay in the call's trace.
@@ -1897,8 +1948,12 @@ class tracing {
   }
 
   void on_attempt_start(attempt& a, ticket&) noexcept {
+    if (!s_->opts.observer) {
+      a.defer_span_id();
+      return;
+    }
     trace_context::fill(s_->random, a.trace().span_id.data(), a.trace().span_id.size());
-    if (s_->opts.observer) (void)a.started();
+    (void)a.started();
   }
 
   void on_attempt_end(attempt& a, ticket& t, const error* e) noexcept {
@@ -1909,6 +1964,8 @@ class tracing {
   }
 
  private:
+  static std::uint64_t next_random(void* r) noexcept { return (*static_cast<Random*>(r))(); }
+
   std::string_view name(const attempt& a) const noexcept {
     return a.options().operation.empty() ? std::string_view(s_->opts.name) : a.options().operation;
   }

@@ -64,6 +64,20 @@ class tracing {
 
   gate admit(attempt& a, ticket& t) noexcept {
     const trace_context* parent = a.options().parent;
+    if (!s_->opts.observer) {
+      // Nobody sees spans: only the ids the operation reads matter, drawn when it reads them.
+      if (a.number() > 1 && a.has_trace()) {
+        a.defer_span_id();  // inside a retry layer: later attempts stay in the call's trace
+      } else if (parent && parent->valid()) {
+        a.trace().trace_id = parent->trace_id;
+        a.trace().flags = parent->flags & 1;
+        a.defer_trace_ids(&next_random, &s_->random, false);
+      } else {
+        a.trace().flags = s_->opts.sampled ? 1 : 0;
+        a.defer_trace_ids(&next_random, &s_->random, true);
+      }
+      return gate::proceed();
+    }
     trace_context& tc = a.trace();
     if (a.number() > 1 && tc.valid()) {
       // Inside a retry layer admit() runs per attempt: later attempts stay in the call's trace.
@@ -97,8 +111,12 @@ class tracing {
   }
 
   void on_attempt_start(attempt& a, ticket&) noexcept {
+    if (!s_->opts.observer) {
+      a.defer_span_id();
+      return;
+    }
     trace_context::fill(s_->random, a.trace().span_id.data(), a.trace().span_id.size());
-    if (s_->opts.observer) (void)a.started();
+    (void)a.started();
   }
 
   void on_attempt_end(attempt& a, ticket& t, const error* e) noexcept {
@@ -109,6 +127,8 @@ class tracing {
   }
 
  private:
+  static std::uint64_t next_random(void* r) noexcept { return (*static_cast<Random*>(r))(); }
+
   std::string_view name(const attempt& a) const noexcept {
     return a.options().operation.empty() ? std::string_view(s_->opts.name) : a.options().operation;
   }
