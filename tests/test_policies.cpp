@@ -719,6 +719,16 @@ BOOST_AUTO_TEST_CASE(tracing_reports_a_call_span_and_one_span_per_attempt) {
   BOOST_TEST(((*seen)[0].span_id != (*seen)[1].span_id));
 }
 
+// Runs `op`, which fails twice with a 503, through a pipeline that retries after 1 ms and 2 ms.
+template <class Pipeline, class Op>
+void run_three_attempts(manual_env& env, Pipeline& p, Op op) {
+  auto r = test::start(env.io, p.execute(op));
+  env.poll();
+  env.advance(1ms);
+  env.advance(2ms);
+  BOOST_TEST(r->value().value() == 1);
+}
+
 BOOST_AUTO_TEST_CASE(tracing_inside_retry_keeps_one_trace_across_attempts) {
   manual_env env;
   intg::basic_pipeline<intg::manual_clock, intg::retry<>, intg::tracing<>> p{env.clock, no_jitter(3, 1ms), {}};
@@ -727,11 +737,7 @@ BOOST_AUTO_TEST_CASE(tracing_inside_retry_keeps_one_trace_across_attempts) {
     seen->push_back(a.trace());
     co_return seen->size() < 3 ? intg::result<int>(intg::error::http(503)) : intg::result<int>(1);
   };
-  auto r = test::start(env.io, p.execute(op));
-  env.poll();
-  env.advance(1ms);
-  env.advance(2ms);
-  BOOST_TEST(r->value().value() == 1);
+  run_three_attempts(env, p, op);
   BOOST_REQUIRE(seen->size() == 3u);
   BOOST_TEST(((*seen)[0].trace_id == (*seen)[2].trace_id));
   BOOST_TEST(((*seen)[0].span_id != (*seen)[1].span_id));
@@ -751,11 +757,7 @@ BOOST_AUTO_TEST_CASE(without_an_observer_ids_are_drawn_when_the_operation_reads_
     if (attempt == 3) seen->push_back(std::as_const(a).trace());
     co_return attempt < 3 ? intg::result<int>(intg::error::http(503)) : intg::result<int>(1);
   };
-  auto r = test::start(env.io, p.execute(op));
-  env.poll();
-  env.advance(1ms);
-  env.advance(2ms);
-  BOOST_TEST(r->value().value() == 1);
+  run_three_attempts(env, p, op);
   BOOST_REQUIRE(seen->size() == 3u);
   BOOST_TEST((*seen)[0].valid());
   BOOST_TEST((*seen)[0].flags == 1);
