@@ -248,7 +248,7 @@ class basic_pipeline {
   }
 
   template <class F>
-  INTG_ALWAYS_INLINE void visit(std::size_t i, F&& f) {
+  void visit(std::size_t i, F&& f) {  // rare paths only (waits, fallbacks): left to the compiler
     [&]<std::size_t... I>(std::index_sequence<I...>) {
       (void)((i == I ? (f(std::integral_constant<std::size_t, I>{}), true) : false) || ...);
     }(std::index_sequence_for<Policies...>{});
