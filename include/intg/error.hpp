@@ -53,6 +53,8 @@ enum class errc {
   replayed,                 ///< a one-time value (OTP code, nonce) was already used
   integrity_violation,      ///< an append-only log or chained record failed verification
   crypto_failure,           ///< OpenSSL reported an internal failure (out of memory, no provider)
+  // Transport outcomes.
+  outcome_unknown,          ///< a non-idempotent request was (maybe partly) sent and no answer came: it may have taken effect, so it is never replayed or retried
 };
 
 namespace detail {
@@ -81,6 +83,7 @@ class intg_category final : public boost::system::error_category {
       case errc::disabled: return "integration disabled";
       case errc::config_error: return "configuration error";
       case errc::unauthorized: return "unauthorized";
+      case errc::outcome_unknown: return "outcome unknown (the request may have taken effect)";
       case errc::signature_invalid: return "signature does not match";
       case errc::signature_missing: return "signature missing";
       case errc::signature_malformed: return "signature malformed";
