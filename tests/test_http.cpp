@@ -74,6 +74,18 @@ asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
 }
 
+// Waits until `done()` holds, for at most `limit`: false when it never did, so that a test fails at
+// once with a message instead of hanging until ctest's timeout.
+template <class Pred>
+asio::awaitable<bool> eventually(Pred done, std::chrono::milliseconds limit = 10s) {
+  const auto until = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= until) co_return false;
+    co_await sleep_for(5ms);
+  }
+  co_return true;
+}
+
 // A plain Beast server with a handler, started on `io`.
 struct served {
   served(asio::io_context& io, intg::http::server_handler h, intg::http::server_options o = {})
@@ -138,6 +150,58 @@ BOOST_AUTO_TEST_CASE(queries_and_forms_are_percent_encoded_and_decoded) {
   auto u = intg::http::url::parse("https://h/p?x=1");
   u->add_query(intg::http::query{{"y", "2 3"}});
   BOOST_TEST(u->target() == "/p?x=1&y=2%203");
+}
+
+BOOST_AUTO_TEST_CASE(plus_and_reserved_characters_are_percent_encoded) {
+  // A '+' left as is reads as a space to a form-decoding server (and breaks request signatures).
+  BOOST_TEST(intg::http::query({{"sum", "1+1"}}).str() == "sum=1%2B1");
+  BOOST_TEST(intg::http::percent_encode("a b+c/~_.-") == "a%20b%2Bc%2F~_.-");
+  BOOST_TEST(*intg::http::percent_decode("1%2B1+x", true) == "1+1 x");
+  BOOST_TEST(*intg::http::percent_decode("1%2B1+x") == "1+1+x");
+  auto back = intg::http::query::parse(intg::http::query({{"k+", "v +"}}).str());
+  BOOST_REQUIRE(back);
+  BOOST_TEST((*back)[0].first == "k+");
+  BOOST_TEST((*back)[0].second == "v +");
+}
+
+BOOST_AUTO_TEST_CASE(references_resolve_as_rfc_3986_section_5_4_says) {
+  // Every example of RFC 3986 sections 5.4.1 (normal) and 5.4.2 (abnormal, strict parser).
+  const std::pair<const char*, const char*> table[] = {
+      {"g:h", "g:h"}, {"g", "http://a/b/c/g"}, {"./g", "http://a/b/c/g"}, {"g/", "http://a/b/c/g/"},
+      {"/g", "http://a/g"}, {"//g", "http://g"}, {"?y", "http://a/b/c/d;p?y"}, {"g?y", "http://a/b/c/g?y"},
+      {"#s", "http://a/b/c/d;p?q#s"}, {"g#s", "http://a/b/c/g#s"}, {"g?y#s", "http://a/b/c/g?y#s"},
+      {";x", "http://a/b/c/;x"}, {"g;x", "http://a/b/c/g;x"}, {"g;x?y#s", "http://a/b/c/g;x?y#s"},
+      {"", "http://a/b/c/d;p?q"}, {".", "http://a/b/c/"}, {"./", "http://a/b/c/"}, {"..", "http://a/b/"},
+      {"../", "http://a/b/"}, {"../g", "http://a/b/g"}, {"../..", "http://a/"}, {"../../", "http://a/"},
+      {"../../g", "http://a/g"},
+      {"../../../g", "http://a/g"}, {"../../../../g", "http://a/g"}, {"/./g", "http://a/g"}, {"/../g", "http://a/g"},
+      {"g.", "http://a/b/c/g."}, {".g", "http://a/b/c/.g"}, {"g..", "http://a/b/c/g.."}, {"..g", "http://a/b/c/..g"},
+      {"./../g", "http://a/b/g"}, {"./g/.", "http://a/b/c/g/"}, {"g/./h", "http://a/b/c/g/h"},
+      {"g/../h", "http://a/b/c/h"}, {"g;x=1/./y", "http://a/b/c/g;x=1/y"}, {"g;x=1/../y", "http://a/b/c/y"},
+      {"g?y/./x", "http://a/b/c/g?y/./x"}, {"g?y/../x", "http://a/b/c/g?y/../x"}, {"g#s/./x", "http://a/b/c/g#s/./x"},
+      {"g#s/../x", "http://a/b/c/g#s/../x"}, {"http:g", "http:g"}};
+  for (const auto& [ref, want] : table) {
+    auto got = intg::http::resolve_reference("http://a/b/c/d;p?q", ref);
+    BOOST_TEST_REQUIRE(got.has_value(), ref);
+    BOOST_TEST(*got == want, "\"" << ref << "\" -> " << *got);
+  }
+  // For redirects the result must be an http(s) URL of its own; the fragment is dropped.
+  auto base = intg::http::url::parse("https://api.example.com/v1/items/42?x=1");
+  BOOST_REQUIRE(base);
+  BOOST_TEST(base->resolve("7")->str() == "https://api.example.com/v1/items/7");
+  BOOST_TEST(base->resolve("../../v2/items?y=2#top")->str() == "https://api.example.com/v2/items?y=2");
+  BOOST_TEST(base->resolve("//cdn.example.com/a")->str() == "https://cdn.example.com/a");
+  BOOST_TEST(!base->resolve("ftp://files.example.com/a"));
+  BOOST_TEST(!base->resolve("http://u:p@h/"));
+}
+
+BOOST_AUTO_TEST_CASE(origins_compare_scheme_lower_cased_host_and_effective_port) {
+  auto origin = [](const char* u) { return intg::http::url::parse(u)->origin(); };
+  BOOST_TEST(origin("https://API.Example.com:443/a") == origin("https://api.example.com/b"));
+  BOOST_TEST(origin("http://h:80/") == origin("http://h/"));
+  BOOST_TEST(origin("https://h/") != origin("http://h/"));
+  BOOST_TEST(origin("https://h/") != origin("https://h:8443/"));
+  BOOST_TEST(origin("https://h/") != origin("https://h.evil.example/"));
 }
 
 BOOST_AUTO_TEST_CASE(retry_after_takes_seconds_or_an_http_date) {
@@ -228,14 +292,15 @@ BOOST_AUTO_TEST_CASE(the_pool_never_opens_more_connections_than_allowed_per_host
   intg::http::client_options o;
   o.max_connections_per_host = 2;
   intg::http::client c(io.get_executor(), o);
-  int ok = 0;
+  int ok = 0, done = 0;
   auto one = [&]() -> asio::awaitable<void> {
     auto r = co_await c.get(local(s.port()));
     ok += r && r->result_int() == 200;
+    ++done;
   };
   auto body = [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 8; ++i) asio::co_spawn(io, one(), asio::detached);
-    while (ok < 8) co_await sleep_for(5ms);
+    BOOST_TEST((co_await eventually([&] { return done == 8; })), "all eight requests complete");
     co_await s.srv.shutdown(1s);
   };
   test::run(io, body());
@@ -384,6 +449,104 @@ BOOST_AUTO_TEST_CASE(a_keep_alive_connection_the_server_closed_is_replaced_trans
   BOOST_TEST(once.accepted == 2);
 }
 
+// A keep-alive server that answers GETs, and drops the first request of every other method after
+// reading it (the outcome a client cannot know); later ones are answered. Counts what it received.
+struct dropping_server {
+  explicit dropping_server(asio::io_context& io)
+      : raw(io, [this](tcp::socket s) -> asio::awaitable<void> {
+          asio::streambuf buf;
+          for (;;) {
+            const std::string head = co_await read_head(s, buf);
+            if (head.empty()) co_return;
+            const std::string method = head.substr(0, head.find(' '));
+            const int n = ++received[method];
+            if (method != "GET" && n == 1) {
+              s.close();  // read the request, never answer it
+              co_return;
+            }
+            co_await write_all(s, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+          }
+        }) {}
+  std::uint16_t port() const { return raw.port(); }
+  std::map<std::string, int> received;
+  raw_server raw;
+};
+
+BOOST_AUTO_TEST_CASE(a_non_idempotent_request_is_never_resent_on_a_reused_connection) {
+  asio::io_context io;
+  dropping_server srv(io);
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE((co_await c.get(local(srv.port()))).has_value());  // a keep-alive connection to reuse
+    auto post = intg::http::request::make(bh::verb::post, local(srv.port(), "/v1/charges"));
+    post->body("amount=100", "application/x-www-form-urlencoded");
+    auto r = co_await c.send(*post);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::outcome_unknown), r.error().to_string());
+    BOOST_TEST(!intg::is_transient(r.error()));
+    BOOST_TEST(r.error().message().find("POST") != std::string_view::npos);
+    BOOST_TEST(r.error().message().find("amount") == std::string_view::npos);  // no request content in errors
+    // The same request with an idempotency key, under any header name, may be resent.
+    BOOST_REQUIRE((co_await c.get(local(srv.port()))).has_value());
+    auto keyed = intg::http::request::make(bh::verb::patch, local(srv.port(), "/v1/orders/1"));
+    keyed->idempotency_key("key-1", "PayPal-Request-Id");
+    auto k = co_await c.send(*keyed);
+    BOOST_TEST(k.has_value(), (k ? "" : k.error().to_string()));
+    // PUT is idempotent: resent.
+    BOOST_REQUIRE((co_await c.get(local(srv.port()))).has_value());
+    auto put = intg::http::request::make(bh::verb::put, local(srv.port(), "/v1/items/1"));
+    auto p = co_await c.send(*put);
+    BOOST_TEST(p.has_value(), (p ? "" : p.error().to_string()));
+    c.close_idle();  // the server's sessions end when the client's connections close
+    srv.raw.stop();
+  };
+  test::run(io, body());
+  BOOST_TEST(srv.received["POST"] == 1);  // the charge went out once
+  BOOST_TEST(srv.received["PATCH"] == 2);
+  BOOST_TEST(srv.received["PUT"] == 2);
+}
+
+BOOST_AUTO_TEST_CASE(a_read_timeout_after_a_post_is_an_unknown_outcome_that_no_retry_resends) {
+  asio::io_context io;
+  std::map<std::string, int> received;
+  raw_server silent(io, [&](tcp::socket s) -> asio::awaitable<void> {
+    asio::streambuf buf;
+    const std::string head = co_await read_head(s, buf);
+    ++received[head.substr(0, head.find(' '))];
+    char byte;
+    co_await s.async_read_some(asio::buffer(&byte, 1), asio::as_tuple(asio::use_awaitable));  // never answers
+  });
+  intg::http::client_options o;
+  o.request_timeout = 100ms;
+  intg::http::client c(io.get_executor(), o);
+  intg::retry<>::options ro;
+  ro.max_attempts = 3;
+  ro.base_delay = 1ms;
+  // Twice: the client's own request timeout, then a pipeline timeout cancelling through the attempt.
+  intg::pipeline<intg::retry<>> by_client(ro);
+  intg::pipeline<intg::retry<>, intg::timeout<>> by_pipeline(ro, intg::timeout<>::options{50ms});
+  auto body = [&]() -> asio::awaitable<void> {
+    auto post = intg::http::request::make(bh::verb::post, local(silent.port(), "/v1/payment_intents"));
+    post->body("{}", "application/json");
+    auto r = co_await by_client.execute([&](intg::attempt& a) { return c.send(*post, a); });
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::outcome_unknown), r.error().to_string());
+    BOOST_TEST(r.error().message().find("timed out") != std::string_view::npos, r.error().to_string());
+    auto again = co_await by_pipeline.execute([&](intg::attempt& a) { return c.send(*post, a); });
+    BOOST_REQUIRE(!again);
+    BOOST_TEST((again.error() == errc::outcome_unknown), again.error().to_string());
+    // A GET that times out is an ordinary, retryable timeout.
+    auto get = intg::http::request::make(bh::verb::get, local(silent.port(), "/v1/payment_intents"));
+    auto g = co_await by_client.execute([&](intg::attempt& a) { return c.send(*get, a); });
+    BOOST_REQUIRE(!g);
+    BOOST_TEST((g.error() == errc::timeout));
+    silent.stop();
+  };
+  test::run(io, body());
+  BOOST_TEST(received["POST"] == 2);  // once per call: neither the client nor the retry policy resent it
+  BOOST_TEST(received["GET"] == 3);   // retried up to max_attempts
+}
+
 BOOST_AUTO_TEST_CASE(a_429_with_retry_after_is_honoured_by_the_retry_policy) {
   asio::io_context io;
   int calls = 0;
@@ -485,6 +648,76 @@ BOOST_AUTO_TEST_CASE(redirects_are_returned_by_default_and_followed_when_enabled
   BOOST_TEST((seen[0].find(bh::field::authorization) == seen[0].end()));  // credentials stay with their origin
 }
 
+BOOST_AUTO_TEST_CASE(a_cross_origin_redirect_carries_no_credential_of_any_name) {
+  asio::io_context io;
+  std::vector<intg::http::server_request> seen;
+  served other(io, echo_handler(&seen));  // another port on the same host: another origin
+  served s(io, [&](intg::http::server_request& r) -> asio::awaitable<intg::http::server_response> {
+    if (r.target() == "/same") {
+      auto res = intg::http::make_response(bh::status::found, "");
+      res.set(bh::field::location, "landed-here");  // relative reference
+      co_return res;
+    }
+    if (r.target() == "/landed-here") {
+      seen.push_back(r);
+      co_return intg::http::make_response(bh::status::ok, "same origin", "text/plain");
+    }
+    auto res = intg::http::make_response(r.target() == "/temporary" ? bh::status::temporary_redirect : bh::status::see_other, "");
+    res.set(bh::field::location, local(other.port(), "/landed"));
+    co_return res;
+  });
+  intg::http::client_options o;
+  o.max_redirects = 3;
+  intg::http::client c(io.get_executor(), o);
+  auto with_credentials = [&](bh::verb v, std::string_view path) {
+    auto req = intg::http::request::make(v, local(s.port(), path));
+    req->bearer(intg::secret("bearer-secret"));
+    req->set(bh::field::cookie, "session=secret");
+    req->set(bh::field::proxy_authorization, "Basic c2VjcmV0");
+    req->set("X-Api-Key", "key-secret");
+    req->set("Stripe-Account", "acct_secret");
+    req->set(bh::field::accept, "application/json");
+    req->set("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01");
+    return std::move(*req);
+  };
+  auto body = [&]() -> asio::awaitable<void> {
+    auto same = with_credentials(bh::verb::get, "/same");
+    auto r1 = co_await c.send(same);
+    BOOST_REQUIRE(r1);
+    BOOST_TEST(r1->body() == "same origin");
+    auto away = with_credentials(bh::verb::get, "/away");
+    auto r2 = co_await c.send(away);
+    BOOST_REQUIRE(r2);
+    BOOST_TEST(r2->body() == "echo /landed");
+    // A POST answered with 303 becomes a bodiless GET elsewhere; a 307 would resend the body: refused.
+    auto post = with_credentials(bh::verb::post, "/see-other");
+    post.body("client_secret=s3cr3t", "application/x-www-form-urlencoded");
+    auto r3 = co_await c.send(post);
+    BOOST_REQUIRE(r3);
+    auto temp = with_credentials(bh::verb::post, "/temporary");
+    temp.body("client_secret=s3cr3t", "application/x-www-form-urlencoded");
+    auto r4 = co_await c.send(temp);
+    BOOST_REQUIRE(!r4);
+    BOOST_TEST((r4.error() == errc::invalid_response));
+    BOOST_TEST(r4.error().message().find("another origin") != std::string_view::npos, r4.error().to_string());
+    co_await s.srv.shutdown(1s);
+    co_await other.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_REQUIRE(seen.size() == 3u);
+  BOOST_TEST(seen[0]["X-Api-Key"] == "key-secret");  // same origin: everything goes along
+  BOOST_TEST(seen[0][bh::field::authorization] == "Bearer bearer-secret");
+  for (std::size_t i = 1; i < 3; ++i) {
+    const auto& r = seen[i];
+    for (std::string_view h : {"Authorization", "Cookie", "Proxy-Authorization", "X-Api-Key", "Stripe-Account"})
+      BOOST_TEST((r.find(h) == r.end()), h << " crossed origins");
+    BOOST_TEST(r[bh::field::accept] == "application/json");
+    BOOST_TEST(!r["traceparent"].empty());
+  }
+  BOOST_TEST((seen[2].method() == bh::verb::get));
+  BOOST_TEST(seen[2].body().empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(tls)
@@ -522,6 +755,39 @@ BOOST_AUTO_TEST_CASE(https_verifies_the_peer_against_the_given_ca) {
   };
   test::run(io, body());
   BOOST_TEST(c.stats().reused >= 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_redirect_from_https_to_http_is_refused) {
+  asio::io_context io;
+  test::test_pki pki;
+  std::vector<intg::http::server_request> seen;
+  served plain(io, echo_handler(&seen));
+  const auto pem = pki.leaf("localhost", "DNS:localhost,IP:127.0.0.1");
+  intg::http::server_options so;
+  auto ctx = intg::http::make_server_tls_context(pem.cert, pem.key);
+  BOOST_REQUIRE(ctx);
+  so.tls = *ctx;
+  intg::http::server secure(io.get_executor(), [&](intg::http::server_request&) -> asio::awaitable<intg::http::server_response> {
+    auto res = intg::http::make_response(bh::status::moved_permanently, "");
+    res.set(bh::field::location, local(plain.port(), "/downgraded"));
+    co_return res;
+  }, so);
+  BOOST_REQUIRE(secure.listen("127.0.0.1", 0));
+  secure.start();
+  intg::http::client_options o;
+  o.tls.ca_pem = pki.ca_pem();
+  o.max_redirects = 3;
+  intg::http::client c(io.get_executor(), o);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto r = co_await c.get("https://localhost:" + std::to_string(secure.port()) + "/start");
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::invalid_response));
+    BOOST_TEST(r.error().message().find("https to http") != std::string_view::npos, r.error().to_string());
+    co_await secure.shutdown(1s);
+    co_await plain.srv.shutdown(1s);
+  };
+  test::run(io, body());
+  BOOST_TEST(seen.empty());
 }
 
 BOOST_AUTO_TEST_CASE(certificate_failures_are_errors_that_say_why) {
@@ -914,14 +1180,15 @@ BOOST_AUTO_TEST_CASE(a_hundred_concurrent_callers_share_one_token_request) {
   intg::auth::oauth2::client_credentials_source src{&http, te.url(), {"app", intg::secret("app-secret")}, "read"};
   intg::manual_clock clock;
   intg::auth::oauth2::token_manager tm(io.get_executor(), src, {}, clock);
-  int ok = 0;
+  int ok = 0, done = 0;
   auto caller = [&]() -> asio::awaitable<void> {
     auto t = co_await tm.get();
     ok += t && t->access_token.reveal() == "at-1";
+    ++done;
   };
   auto body = [&]() -> asio::awaitable<void> {
     for (int i = 0; i < 100; ++i) asio::co_spawn(io, caller(), asio::detached);
-    while (ok < 100) co_await sleep_for(5ms);
+    BOOST_REQUIRE_MESSAGE((co_await eventually([&] { return done == 100; })), "all callers complete");
     BOOST_TEST(te.requests == 1);
     clock.advance(3600s);  // expired: the next caller fetches again
     auto t = co_await tm.get();

@@ -48,7 +48,7 @@ def main() -> int:
         with open(src, "w", encoding="utf-8") as f:
             f.write(block)
         cmd = [cxx, "-std=c++20", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(root, "include"), src, "-o", exe,
-               *flags, "-lboost_json", "-lssl", "-lcrypto", "-pthread"]
+               *flags, "-lboost_json", "-lboost_url", "-lssl", "-lcrypto", "-pthread"]
         built = subprocess.run(cmd, capture_output=True, text=True)
         if built.returncode != 0:
             return False, f"FAIL (compile) {page} block {i}\n{built.stderr[-3000:]}"

@@ -1,4 +1,4 @@
-// The whole of intg in one include. Link with -lboost_json -lssl -lcrypto -pthread.
+// The whole of intg in one include. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
 #pragma once
 
 #include <intg/version.hpp>

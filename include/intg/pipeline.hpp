@@ -346,11 +346,15 @@ class basic_pipeline {
 
   template <class T>
   INTG_ALWAYS_INLINE static void settle(result<T>& r, error& failure, const attempt& a) {
-    if (a.timed_out()) {
-      r = error{errc::timeout};  // it overran its deadline, even if the operation swallowed the cancellation
-    } else if (r) {
+    if (r) {
+      // A result that arrived as the deadline fired is kept: turning it into a timeout would have
+      // the retry layer send again a request that has taken effect.
       return;  // `failure` is empty: the operation runs only when nothing failed before it
-    } else if (a.caller_cancelled()) {
+    } else if (a.timed_out()) {
+      // It overran its deadline (its own error may just be the cancellation); an unknown outcome
+      // stays one, so that no retry resends a request that may have taken effect.
+      if (r.error() != errc::outcome_unknown) r = error{errc::timeout};
+    } else if (a.caller_cancelled() && r.error() != errc::outcome_unknown) {
       r = error{errc::cancelled};
     }
     failure = r.error();

@@ -20,6 +20,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -186,6 +187,17 @@ class client {
 
   static std::string peer_name(const url& u) { return u.host() + ":" + std::to_string(u.port()); }
 
+  // Headers a redirect may carry to another origin: none of them can hold a credential.
+  static bool forwards_across_origins(field f, std::string_view name) noexcept {
+    switch (f) {
+      case field::accept: case field::accept_language: case field::user_agent: case field::content_type:
+      case field::cache_control: case field::pragma:
+        return true;
+      default:
+        return beast::iequals(name, "traceparent") || beast::iequals(name, "tracestate");
+    }
+  }
+
   // Gives a finished connection back: to a waiting caller first, else to the idle list.
   void release(host_pool& p, connection_ptr c, bool reusable) {
     if (!p.waiters.empty()) {
@@ -243,6 +255,23 @@ class client {
     if (ec.category() == beast::http::make_error_code(he::bad_version).category())
       return error(errc::invalid_response, "malformed HTTP response from " + peer_name(u) + ": " + ec.message());
     return error(ec, std::string("HTTP request to ") + peer_name(u) + " failed while " + stage + ": " + ec.message());
+  }
+
+  // A response that arrived but broke a limit or the HTTP grammar: the server did answer.
+  static bool answered_badly(boost::system::error_code ec) noexcept {
+    using he = beast::http::error;
+    return ec.category() == beast::http::make_error_code(he::bad_version).category() && ec != he::end_of_stream &&
+           ec != he::partial_message;
+  }
+
+  // A non-idempotent request that was (partly) sent without a complete answer: resending it could
+  // repeat its effect (a second charge), so neither the client nor the default retry predicate does.
+  error outcome_unknown(const request& req, boost::system::error_code ec, const char* stage) const {
+    const error cause = transport_error(ec, req.target, stage);
+    return error(errc::outcome_unknown,
+                 std::string(beast::http::to_string(req.method())) + " to " + peer_name(req.target) +
+                     " may have taken effect: " + cause.to_string() +
+                     " (not resent; an idempotency key makes the request safe to retry)");
   }
 
   // Opens a connection (directly or through the proxy) and completes the TLS handshake, all
@@ -362,25 +391,31 @@ class client {
       if (loc == r->end()) co_return r;
       if (hops >= opts_.max_redirects)
         co_return error(errc::invalid_response, "more than " + std::to_string(opts_.max_redirects) +
-                                                    " redirects starting at " + req.target.str());
+                                                    " redirects starting at " + req.target.origin() +
+                                                    std::string(req.target.path()));
       auto next = current->target.resolve(loc->value());
       if (!next) co_return error(errc::invalid_response, "redirect to an invalid URL: " + std::string(next.error().message()));
-      request follow(current->method(), *next);
-      follow.message.base() = current->message.base();
-      follow.message.target(next->target());
-      follow.message.set(field::host, next->host_header());
+      if (current->target.tls() && !next->tls())
+        co_return error(errc::invalid_response, "refusing a redirect from https to http (" + current->target.origin() +
+                                                    " to " + next->origin() + ")");
+      const bool same_origin = next->origin() == current->target.origin();
       // 303 (and 301/302 after a POST, as browsers do) becomes a GET without a body.
-      if (s == 303 || ((s == 301 || s == 302) && current->method() == verb::post)) {
-        follow.message.method(verb::get);
-        follow.message.erase(field::content_type);
-      } else {
-        follow.message.body() = current->message.body();
+      const bool to_get = s == 303 || ((s == 301 || s == 302) && current->method() == verb::post);
+      if (!same_origin && !to_get && !current->message.body().empty())
+        co_return error(errc::invalid_response, "refusing to resend a request body to another origin (" +
+                                                    current->target.origin() + " to " + next->origin() + ") on a " +
+                                                    std::to_string(s) + " redirect");
+      request follow(to_get ? verb::get : current->method(), *next);
+      follow.idempotency_header = current->idempotency_header;
+      for (const auto& h : current->message.base()) {
+        // Across origins only headers that cannot carry credentials go along: an allowlist, since
+        // API keys travel in headers of every name (X-Api-Key, Stripe-Account, ...).
+        if (h.name() == field::host || h.name() == field::content_length || h.name() == field::transfer_encoding) continue;
+        if (to_get && h.name() == field::content_type) continue;
+        if (same_origin || forwards_across_origins(h.name(), h.name_string())) follow.message.insert(h.name_string(), h.value());
       }
-      // Credentials never follow a redirect to another origin.
-      if (next->origin() != current->target.origin()) {
-        follow.message.erase(field::authorization);
-        follow.message.erase(field::cookie);
-      }
+      follow.message.set(field::host, next->host_header());
+      if (!to_get) follow.message.body() = current->message.body();
       follow.message.prepare_payload();
       redirected = std::move(follow);
       current = &*redirected;
@@ -392,6 +427,7 @@ class client {
     const url& target = req.target;
     host_pool& p = pool_for(target);
     const url* proxy = opts_.proxy.for_target(target);
+    const bool replay_safe = req.replay_safe();
     for (int tries = 0;; ++tries) {
       connection_ptr c;
       bool reused = false;
@@ -441,10 +477,14 @@ class client {
       if (proxy && !target.tls()) req.message.target(target.target());
       if (wec) {
         forget(p);
-        if (reused && tries == 0 && wec != beast::error::timeout && wec != asio::error::operation_aborted) {
+        // A request of which no byte left may always go again; one partly written only when
+        // sending it twice is harmless.
+        const bool may_resend = wn == 0 || replay_safe;
+        if (reused && tries == 0 && may_resend && wec != beast::error::timeout && wec != asio::error::operation_aborted) {
           ++stats_.stale_retries;
           continue;
         }
+        if (!may_resend) co_return outcome_unknown(req, wec, "sending the request");
         co_return transport_error(wec, target, "sending the request");
       }
 
@@ -461,10 +501,14 @@ class client {
         const bool nothing_received = !parser->got_some() && c->buffer.size() == 0;
         const bool closed = rec == beast::http::error::end_of_stream || rec == asio::error::connection_reset ||
                             rec == asio::error::eof || rec == asio::ssl::error::stream_truncated;
-        if (reused && tries == 0 && nothing_received && closed) {
+        if (reused && tries == 0 && nothing_received && closed && replay_safe) {
           ++stats_.stale_retries;  // the server closed the idle connection as we reused it
           continue;
         }
+        // The whole request went out and no complete answer came back (closed, reset, timed out,
+        // cancelled): the server may have acted on it. Only a malformed or oversized answer is
+        // known to be a bad answer rather than a missing one.
+        if (!replay_safe && !answered_badly(rec)) co_return outcome_unknown(req, rec, "reading the response");
         co_return transport_error(rec, target, "reading the response");
       }
       const bool keep = parser->keep_alive() && !parser->need_eof();

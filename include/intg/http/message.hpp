@@ -50,6 +50,30 @@ struct request {
   }
 
   verb method() const noexcept { return message.method(); }
+
+  /// Sets the idempotency key that lets a server recognise a resent request (`Idempotency-Key`
+  /// by default; `header` names another, e.g. `PayPal-Request-Id`). Generate it once per logical
+  /// call and keep it for that call's retries.
+  request& idempotency_key(std::string_view key, std::string_view header = "Idempotency-Key") {
+    idempotency_header.assign(header);
+    message.set(header, key);
+    return *this;
+  }
+
+  /// Whether sending this request twice has the effect of sending it once, so that the client
+  /// may resend it and the retry policy may retry it: an idempotent method (GET, HEAD, OPTIONS,
+  /// TRACE, PUT, DELETE: RFC 9110 section 9.2.2) or a request carrying an idempotency key.
+  bool replay_safe() const noexcept {
+    switch (message.method()) {
+      case verb::get: case verb::head: case verb::options: case verb::trace: case verb::put: case verb::delete_:
+        return true;
+      default:
+        return !idempotency_header.empty() && message.find(idempotency_header) != message.end();
+    }
+  }
+
+  /// The header whose presence makes a non-idempotent request replay-safe (see replay_safe()).
+  std::string idempotency_header = "Idempotency-Key";
   request& set(field f, std::string_view v) {
     message.set(f, v);
     return *this;

@@ -1,9 +1,18 @@
-// Absolute http/https URLs: strict parsing into the parts a client needs (scheme, host, port,
-// request target), percent-encoding, and query-string / form building. Bad URLs are errors.
+// Absolute http/https URLs for the client: Boost.URL parses, resolves and percent-encodes; this
+// header adds the strict checks a client needs (http or https only, a plain host name or IP
+// literal, a valid port, no credentials in the URL) and the parts a request is built from.
+// Bad URLs are errors that say what is wrong.
 #pragma once
 
 #include <intg/error.hpp>
 #include <intg/result.hpp>
+
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/string_token.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url.hpp>
 
 #include <cstdint>
 #include <initializer_list>
@@ -19,64 +28,45 @@ inline bool is_unreserved(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == '~';
 }
-inline int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-// Characters allowed as-is in a path or query (RFC 3986 pchar plus '/' and '?'), besides '%'.
-inline bool is_target_char(unsigned char c) noexcept {
-  if (is_unreserved(c)) return true;
-  switch (c) {
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',': case ';':
-    case '=': case ':': case '@': case '/': case '?':
-      return true;
-    default:
-      return false;
+inline std::string_view view(boost::urls::string_view s) noexcept { return {s.data(), s.size()}; }
+
+// Boost.URL 1.81's resolve() keeps ".." segments that climb above the root ("../../../g" against
+// "http://a/b/c/d;p?q" gives "http://a/../g"); RFC 3986 section 5.2.4 removes them.
+inline void drop_leading_dot_dot(boost::urls::url& u) {
+  std::string_view p = view(u.encoded_path());
+  std::size_t cut = 0;
+  while (p.substr(cut).starts_with("/../")) cut += 3;
+  if (p.substr(cut) == "/..") {
+    u.set_encoded_path("/");
+  } else if (cut) {
+    u.set_encoded_path(std::string(p.substr(cut)));
   }
 }
 }  // namespace detail
 
-/// Percent-encodes everything but RFC 3986's unreserved characters (for query keys and values).
+/// Percent-encodes everything but RFC 3986's unreserved characters (query keys and values, path
+/// segments). '+' is encoded too, so a form-decoding server never reads it as a space.
 inline void percent_encode_to(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (detail::is_unreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
+  const auto n = boost::urls::encoded_size(s, boost::urls::unreserved_chars);
+  const auto at = out.size();
+  out.resize(at + n);
+  boost::urls::encode(out.data() + at, n, s, boost::urls::unreserved_chars);
 }
 
 inline std::string percent_encode(std::string_view s) {
   std::string out;
-  out.reserve(s.size());
   percent_encode_to(out, s);
   return out;
 }
 
 /// Decodes %XX escapes (and '+' as space when `plus_is_space`, as in forms). Bad escapes are errors.
 inline result<std::string> percent_decode(std::string_view s, bool plus_is_space = false) {
+  auto pct = boost::urls::make_pct_string_view({s.data(), s.size()});
+  if (!pct) return error(errc::invalid_argument, "invalid percent escape: " + pct.error().message());
+  boost::urls::encoding_opts opt;
+  opt.space_as_plus = plus_is_space;
   std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return error(errc::invalid_argument, "truncated percent escape");
-      const int hi = detail::hex_value(s[i + 1]), lo = detail::hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return error(errc::invalid_argument, "invalid percent escape");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
+  pct->decode(opt, boost::urls::string_token::assign_to(out));
   return out;
 }
 
@@ -119,91 +109,84 @@ class query {
   std::string encoded_;
 };
 
-/// An absolute http or https URL. Userinfo and fragments are refused (credentials do not belong
-/// in URLs; fragments are never sent).
+/// Resolves a URI reference against an absolute base URI (RFC 3986 section 5.2, any scheme),
+/// returning the target URI, fragment included. For redirects, url::resolve() adds the client's
+/// checks on top.
+inline result<std::string> resolve_reference(std::string_view base, std::string_view reference) {
+  auto b = boost::urls::parse_uri({base.data(), base.size()});
+  if (!b) return error(errc::invalid_argument, "invalid base URI: " + b.error().message());
+  auto r = boost::urls::parse_uri_reference({reference.data(), reference.size()});
+  if (!r) return error(errc::invalid_argument, "invalid URI reference: " + r.error().message());
+  boost::urls::url out;
+  if (auto ok = boost::urls::resolve(*b, *r, out); !ok)
+    return error(errc::invalid_argument, "cannot resolve the reference: " + ok.error().message());
+  detail::drop_leading_dot_dot(out);
+  return std::string(detail::view(out.buffer()));
+}
+
+/// An absolute http or https URL. Userinfo is refused (credentials do not belong in URLs) and a
+/// fragment is dropped (fragments are never sent).
 class url {
  public:
   url() = default;
 
   /// Parses and validates `text`; the error names what is wrong.
   static result<url> parse(std::string_view text) {
-    auto fail = [](const char* why) { return error(errc::invalid_argument, std::string("invalid URL: ") + why); };
+    auto fail = [](std::string_view why) { return error(errc::invalid_argument, "invalid URL: " + std::string(why)); };
     if (text.size() > 8192) return fail("longer than 8192 characters");
     for (unsigned char c : text)
       if (c <= 0x20 || c >= 0x7f) return fail("contains a space, control or non-ASCII character");
+    if (text.find("://") == std::string_view::npos) return fail("missing scheme (expected http:// or https://)");
+    auto parsed = boost::urls::parse_uri({text.data(), text.size()});
+    if (!parsed) return fail(parsed.error().message());
+    const boost::urls::url_view& v = *parsed;
     url u;
-    const auto colon = text.find("://");
-    if (colon == std::string_view::npos) return fail("missing scheme (expected http:// or https://)");
-    std::string scheme(text.substr(0, colon));
-    for (auto& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    if (scheme == "http") {
+    if (v.scheme_id() == boost::urls::scheme::http) {
       u.tls_ = false;
-    } else if (scheme == "https") {
+    } else if (v.scheme_id() == boost::urls::scheme::https) {
       u.tls_ = true;
     } else {
       return fail("scheme must be http or https");
     }
-    std::string_view rest = text.substr(colon + 3);
-    const auto end_authority = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, end_authority);
-    std::string_view target = end_authority == std::string_view::npos ? std::string_view{} : rest.substr(end_authority);
-    if (authority.find('@') != std::string_view::npos) return fail("userinfo (user:password@) is not allowed");
-    if (authority.empty()) return fail("missing host");
-    std::string_view host, port;
-    if (authority.front() == '[') {
-      const auto close = authority.find(']');
-      if (close == std::string_view::npos) return fail("unterminated IPv6 literal");
-      host = authority.substr(1, close - 1);
-      if (host.empty()) return fail("empty IPv6 literal");
-      for (char c : host)
-        if (!(detail::hex_value(c) >= 0 || c == ':' || c == '.')) return fail("invalid IPv6 literal");
-      std::string_view after = authority.substr(close + 1);
-      if (!after.empty()) {
-        if (after.front() != ':') return fail("unexpected characters after IPv6 literal");
-        port = after.substr(1);
-        if (port.empty()) return fail("empty port");
-      }
-      u.ipv6_ = true;
-    } else {
-      const auto c = authority.rfind(':');
-      host = authority.substr(0, c);
-      if (c != std::string_view::npos) {
-        port = authority.substr(c + 1);
-        if (port.empty()) return fail("empty port");
-      }
-      if (host.empty()) return fail("missing host");
-      for (char ch : host)
-        if (!(detail::is_unreserved(static_cast<unsigned char>(ch)))) return fail("invalid character in host");
-      if (host.front() == '.' || host.back() == '-' || host.find("..") != std::string_view::npos)
-        return fail("malformed host name");
+    if (v.has_userinfo()) return fail("userinfo (user:password@) is not allowed");
+    const std::string_view host = detail::view(v.encoded_host());
+    switch (v.host_type()) {
+      case boost::urls::host_type::ipv6:
+        u.host_.assign(host.substr(1, host.size() - 2));  // without the brackets
+        u.ipv6_ = true;
+        break;
+      case boost::urls::host_type::ipv4:
+        u.host_.assign(host);
+        break;
+      case boost::urls::host_type::name:
+        if (host.empty()) return fail("missing host");
+        for (char ch : host)
+          if (!detail::is_unreserved(static_cast<unsigned char>(ch))) return fail("invalid character in host");
+        if (host.front() == '.' || host.back() == '-' || host.find("..") != std::string_view::npos)
+          return fail("malformed host name");
+        if (host.size() > 253) return fail("host longer than 253 characters");
+        u.host_.assign(host);
+        break;
+      default:
+        return fail("unsupported host (IPvFuture)");
     }
-    if (host.size() > 253) return fail("host longer than 253 characters");
-    u.host_.assign(host);
     for (auto& ch : u.host_) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-    if (!port.empty()) {
+    if (v.has_port()) {
+      const std::string_view port = detail::view(v.port());
+      if (port.empty()) return fail("empty port");
       if (port.size() > 5) return fail("port out of range");
       std::uint32_t p = 0;
-      for (char ch : port) {
-        if (ch < '0' || ch > '9') return fail("port is not a number");
-        p = p * 10 + static_cast<std::uint32_t>(ch - '0');
-      }
+      for (char ch : port) p = p * 10 + static_cast<std::uint32_t>(ch - '0');  // the grammar allows digits only
       if (p == 0 || p > 65535) return fail("port out of range");
       u.port_ = static_cast<std::uint16_t>(p);
     } else {
       u.port_ = u.tls_ ? 443 : 80;
     }
-    if (const auto hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
-    if (target.empty() || target.front() == '?') u.target_ = "/";
-    u.target_ += target;
-    for (std::size_t i = 0; i < u.target_.size(); ++i) {
-      const auto ch = static_cast<unsigned char>(u.target_[i]);
-      if (ch == '%') {
-        if (i + 2 >= u.target_.size() || detail::hex_value(u.target_[i + 1]) < 0 ||
-            detail::hex_value(u.target_[i + 2]) < 0)
-          return fail("invalid percent escape in path or query");
-      } else if (!detail::is_target_char(ch)) {
-        return fail("invalid character in path or query (percent-encode it)");
-      }
+    const std::string_view path = detail::view(v.encoded_path());
+    u.target_ = path.empty() ? "/" : std::string(path);
+    if (v.has_query()) {
+      u.target_ += '?';
+      u.target_ += detail::view(v.encoded_query());
     }
     return u;
   }
@@ -228,7 +211,8 @@ class url {
     if (!default_port()) h += ":" + std::to_string(port_);
     return h;
   }
-  /// scheme://host[:port] — also the connection pool's key.
+  /// scheme://host[:port], the port only when not the default: two URLs have the same origin
+  /// exactly when their scheme, lower-cased host and effective port agree. Also the pool's key.
   std::string origin() const { return std::string(scheme()) + "://" + host_header(); }
   std::string str() const { return origin() + target_; }
 
@@ -240,11 +224,12 @@ class url {
     return *this;
   }
 
-  /// Resolves a redirect's Location (absolute, or absolute-path) against this URL.
-  result<url> resolve(std::string_view location) const {
-    if (location.starts_with("//")) return parse(std::string(scheme()) + ":" + std::string(location));
-    if (!location.empty() && location.front() == '/') return parse(origin() + std::string(location));
-    return parse(location);
+  /// Resolves a reference (a redirect's Location: absolute, network-path, absolute-path or
+  /// relative) against this URL; the result must itself be a valid http(s) URL.
+  result<url> resolve(std::string_view reference) const {
+    auto target = resolve_reference(str(), reference);
+    if (!target) return target.error();
+    return parse(*target);
   }
 
   friend bool operator==(const url&, const url&) = default;
