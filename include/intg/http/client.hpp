@@ -301,9 +301,11 @@ class client {
     resolve_timer.async_wait([resolving, &resolver](boost::system::error_code ec) {
       if (!ec && *resolving) resolver.cancel();
     });
-    auto [rec, endpoints] = co_await run_op(a, [&](auto token) {
+    auto resolved = co_await run_op(a, [&](auto token) {
       return resolver.async_resolve(first_hop.host(), std::to_string(first_hop.port()), token);
     });
+    const auto rec = std::get<0>(resolved);
+    const auto& endpoints = std::get<1>(resolved);  // named, not bound: clang 14 lambdas cannot capture bindings
     *resolving = false;
     resolve_timer.cancel();
     if (rec == asio::error::operation_aborted && clock_type::now() >= connect_deadline)

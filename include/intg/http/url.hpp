@@ -183,6 +183,9 @@ class url {
       u.port_ = u.tls_ ? 443 : 80;
     }
     const std::string_view path = detail::view(v.encoded_path());
+    // After an authority the path is empty or starts with '/' (RFC 3986 section 3.3); Boost.URL
+    // 1.81 accepts "http://[::1]*80/" with the path "*80/".
+    if (!path.empty() && path.front() != '/') return fail("malformed authority");
     u.target_ = path.empty() ? "/" : std::string(path);
     if (v.has_query()) {
       u.target_ += '?';
