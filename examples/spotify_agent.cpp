@@ -12,6 +12,7 @@
 #include "common/simulated_http_service.hpp"
 #include "spotify/local_server.hpp"
 
+#include <intg/health_server.hpp>
 #include <intg/intg.hpp>
 #include <intg/spotify/client.hpp>
 
@@ -26,6 +27,8 @@
 #include <iostream>
 #include <set>
 #include <string>
+
+#include <unistd.h>
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -63,12 +66,20 @@ struct tenant_progress {
   int done = 0, failed = 0, total = 0;
 };
 
+std::string progress_line(const std::vector<tenant_progress>& p) {
+  std::string line = "  progress:";
+  for (const auto& t : p) {
+    line += " " + t.tenant + " " + std::to_string(t.done) + "/" + std::to_string(t.total);
+    if (t.failed) line += " (" + std::to_string(t.failed) + " failed)";
+  }
+  return line;
+}
+
+// The line is redrawn in place (\r) on a terminal only: a pipe or a log gets the final line alone.
+const bool interactive = isatty(fileno(stdout)) != 0;
+
 void print_progress(const std::vector<tenant_progress>& p) {
-  std::string line = "\r  progress:";
-  for (const auto& t : p)
-    line += " " + t.tenant + " " + std::to_string(t.done) + "/" + std::to_string(t.total) +
-            (t.failed ? " (" + std::to_string(t.failed) + " failed)" : "");
-  std::cout << line << std::flush;
+  if (interactive) std::cout << "\r" << progress_line(p) << std::flush;
 }
 
 // One worker of a tenant's workload: searches tracks, and every third query also reads a public
@@ -115,7 +126,7 @@ asio::awaitable<void> run_workload(intg::registry& registry, const std::vector<s
     }
   }
   while (running > 0) co_await sleep_for(10ms);
-  std::cout << "\n";
+  std::cout << (interactive ? "\r" : "") << progress_line(progress) << "\n";
   for (std::size_t t = 0; t < tenants.size(); ++t)
     if (progress[t].failed) std::cout << "  " << tenants[t] << ": last error: " << last[t].to_string() << "\n";
 }

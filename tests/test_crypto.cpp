@@ -19,6 +19,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <array>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -481,13 +482,17 @@ BOOST_AUTO_TEST_CASE(fsync_policies_all_produce_verifiable_logs_and_concurrent_a
       auto o = fixed_clock(policy);
       o.fsync_every = 7;
       auto log = intg::audit_log::open(p, std::move(o)).value();
+      // Boost.Test's assertions are not thread-safe: each thread counts its failed appends and
+      // the test thread checks them.
       std::vector<std::thread> threads;
+      std::array<int, 4> failed{};
       for (int t = 0; t < 4; ++t)
-        threads.emplace_back([&log, t] {
+        threads.emplace_back([&log, &failed, t] {
           for (int i = 0; i < 25; ++i)
-            BOOST_REQUIRE(log.append({.actor = "worker", .action = "call", .details = {{"thread", t}, {"i", i}}}));
+            if (!log.append({.actor = "worker", .action = "call", .details = {{"thread", t}, {"i", i}}})) ++failed[t];
         });
       for (auto& t : threads) t.join();
+      for (int t = 0; t < 4; ++t) BOOST_TEST(failed[t] == 0, "thread " << t << " failed appends");
       BOOST_TEST(log.head().records == 100u);
     }  // the destructor syncs and writes the head
     auto head = intg::verify_audit_log(p);
@@ -587,14 +592,26 @@ BOOST_AUTO_TEST_CASE(rotation_is_seen_by_other_readers_without_restart) {
 BOOST_AUTO_TEST_CASE(concurrent_writers_in_one_process_do_not_lose_updates) {
   temp_dir d;
   const auto p = d.path / "secrets.json";
+  // Each thread records its first error (Boost.Test's assertions are not thread-safe); the test
+  // thread checks them.
   std::vector<std::thread> threads;
+  std::array<std::string, 4> errors;
   for (int t = 0; t < 4; ++t)
     threads.emplace_back([&, t] {
       // Separate store objects, as separate processes would have: the file lock serialises them.
-      auto s = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
-      for (int i = 0; i < 5; ++i) BOOST_REQUIRE(s.put("k" + std::to_string(t) + "_" + std::to_string(i), intg::secret{"v"}));
+      auto s = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')});
+      if (!s) {
+        errors[t] = "open: " + s.error().to_string();
+        return;
+      }
+      for (int i = 0; i < 5; ++i)
+        if (auto r = s->put("k" + std::to_string(t) + "_" + std::to_string(i), intg::secret{"v"}); !r) {
+          errors[t] = "put: " + r.error().to_string();
+          return;
+        }
     });
   for (auto& t : threads) t.join();
+  for (int t = 0; t < 4; ++t) BOOST_TEST(errors[t].empty(), "thread " << t << ": " << errors[t]);
   auto s = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
   BOOST_TEST(s.names().value().size() == 20u);
 }

@@ -1010,6 +1010,10 @@ BOOST_AUTO_TEST_CASE(health_status_dashboard_and_openapi_reflect_the_registry) {
     BOOST_TEST(o.at("tenant").as_string() == "acme");
     BOOST_TEST(o.at("calls").at("total").as_int64() == 2);
     BOOST_TEST(o.at("calls").at("success_rate").as_double() == 0.5);
+    // Plain numbers, not Boost.JSON's exponent form (5E-1); a whole double stays a double.
+    BOOST_TEST(one->body().find(R"("success_rate":0.5,)") != std::string::npos, one->body());
+    BOOST_TEST(intg::detail::to_plain_json(boost::json::object{{"a", 12.0}, {"b", 0.845}, {"c", 1}}) ==
+               R"({"a":12.0,"b":0.845,"c":1})");
     BOOST_TEST(o.at("policies").at("circuit_breaker").at("state").as_string() == "closed");
     BOOST_TEST(o.at("policies").at("rate_limiter").at("available").as_int64() >= 0);
     auto s3 = co_await c.get(h.url("/integrations/health/s3"));

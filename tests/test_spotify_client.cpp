@@ -17,13 +17,13 @@ namespace asio = boost::asio;
 using namespace std::chrono_literals;
 using intg::errc;
 using sp_client = intg::spotify::client<>;
+// The default stack on intg::manual_clock: breaker recovery and limiter refill without sleeping.
+// (A request that hangs still fails: the HTTP client's own timeouts run on the steady clock.)
+using manual_pipeline = intg::basic_pipeline<intg::manual_clock, intg::tracing<>, intg::retry<>,
+                                             intg::circuit_breaker<>, intg::rate_limiter<>, intg::timeout<>>;
+using manual_client = intg::spotify::client<manual_pipeline>;
 
 namespace {
-
-asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
-  asio::steady_timer t(co_await asio::this_coro::executor, d);
-  co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-}
 
 // A local server plus a client configured for it; tests tune `cfg` before calling start().
 struct fixture {
@@ -57,6 +57,16 @@ struct fixture {
   template <class Body>
   void run(Body body) {
     sp_client sp(cfg, io.get_executor());
+    run_with(sp, body);
+  }
+  // The same with the client's policies on `clock`.
+  template <class Body>
+  void run_manual(Body body) {
+    manual_client sp(cfg, io.get_executor(), manual_pipeline(clock, cfg));
+    run_with(sp, body);
+  }
+  template <class Client, class Body>
+  void run_with(Client& sp, Body& body) {
     auto wrapped = [&]() -> asio::awaitable<void> {
       auto init = co_await sp.initialize();
       BOOST_REQUIRE_MESSAGE(init, (init ? "" : init.error().to_string()));
@@ -70,6 +80,7 @@ struct fixture {
   asio::io_context io;
   spotify_local::server local;
   intg::integration_config cfg;
+  intg::manual_clock clock;
 };
 
 }  // namespace
@@ -209,7 +220,7 @@ BOOST_AUTO_TEST_CASE(a_500_storm_opens_the_breaker_which_recovers_through_half_o
   f.cfg.retry.max_attempts = 1;
   f.cfg.circuit_breaker.failure_threshold = 3;
   f.cfg.circuit_breaker.recovery_timeout = 200ms;
-  f.run([&](sp_client& sp) -> asio::awaitable<void> {
+  f.run_manual([&](manual_client& sp) -> asio::awaitable<void> {
     auto& breaker = sp.pipeline().get<intg::circuit_breaker<>>();
     f.local.faults().fail_next(1000, 500);
     for (int i = 0; i < 3; ++i) {
@@ -222,7 +233,10 @@ BOOST_AUTO_TEST_CASE(a_500_storm_opens_the_breaker_which_recovers_through_half_o
     BOOST_TEST((refused.error() == errc::circuit_open));
     BOOST_TEST(f.local.stats().count("GET /v1/search") == sent);  // refused without a request
     f.local.faults().clear();
-    co_await sleep_for(250ms);
+    f.clock.advance(199ms);
+    auto early = co_await sp.search_tracks("a");  // still open a moment before the recovery timeout
+    BOOST_TEST((early.error() == errc::circuit_open));
+    f.clock.advance(1ms);
     auto probe = co_await sp.search_tracks("a");  // the half-open probe succeeds
     BOOST_TEST(probe.has_value());
     BOOST_TEST((breaker.state() == intg::breaker_state::closed));
@@ -303,14 +317,14 @@ BOOST_AUTO_TEST_CASE(tenants_are_isolated_tokens_limiters_and_breakers) {
   f.cfg.rate_limits.requests_per_minute = 60;  // tenant A: one call per second, burst 2, no waiting
   f.cfg.rate_limits.burst_limit = 2;
   sp_client b(cfg_b, f.io.get_executor());
-  f.run([&](sp_client& a) -> asio::awaitable<void> {
+  f.run_manual([&](manual_client& a) -> asio::awaitable<void> {
     BOOST_REQUIRE((co_await b.initialize()).has_value());
     BOOST_TEST((co_await a.search_tracks("x")).has_value());
     BOOST_TEST((co_await a.search_tracks("x")).has_value());
     auto limited = co_await a.search_tracks("x");
     BOOST_TEST((limited.error() == errc::rate_limited));  // A's quota is spent ...
     for (int i = 0; i < 5; ++i) BOOST_TEST((co_await b.search_tracks("x")).has_value());  // ... B's is not
-    co_await sleep_for(2100ms);
+    f.clock.advance(2s);  // A's limiter refills two calls
     f.local.faults().fail_next(2, 500);  // A's breaker opens
     (void)co_await a.search_tracks("x");
     (void)co_await a.search_tracks("x");

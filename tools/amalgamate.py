@@ -8,10 +8,15 @@ file exactly once; ``#pragma once`` lines of inlined files are dropped and a
 single one is emitted at the top. All other includes (<vector>, <boost/...>,
 <openssl/...>, ...) are kept verbatim, in place. Output is deterministic.
 
+The parts of intg that the umbrella leaves out (OPTIONAL: the HTTP and health servers, the audit
+log, the Spotify integration) get a generated header each, at the same path under single_include/
+(so a program's includes do not change): it includes <intg/intg.hpp> and inlines only what the
+framework does not already hold; an include of another optional header stays an include.
+
 Usage:
-    python3 tools/amalgamate.py            # write single_include/intg/intg.hpp
-    python3 tools/amalgamate.py --check    # exit 1 if the committed file is stale
-    python3 tools/amalgamate.py --output PATH
+    python3 tools/amalgamate.py            # write single_include/intg/intg.hpp and the optional headers
+    python3 tools/amalgamate.py --check    # exit 1 if a committed file is stale
+    python3 tools/amalgamate.py --output PATH   # the umbrella's amalgamation only, to PATH
 
 Exit codes: 0 ok, 1 --check found a difference, 2 unresolvable intg include
 (or missing umbrella header).
@@ -30,7 +35,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 INCLUDE_DIR = ROOT / "include"
 UMBRELLA = INCLUDE_DIR / "intg" / "intg.hpp"
-DEFAULT_OUTPUT = ROOT / "single_include" / "intg" / "intg.hpp"
+SINGLE_DIR = ROOT / "single_include"
+DEFAULT_OUTPUT = SINGLE_DIR / "intg" / "intg.hpp"
+OPTIONAL = [
+    "intg/http/server.hpp",
+    "intg/health_server.hpp",
+    "intg/audit.hpp",
+    "intg/spotify/model.hpp",
+    "intg/spotify/client.hpp",
+]
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*(?:<([^>\n]+)>|"([^"\n]+)")')
 PRAGMA_ONCE_RE = re.compile(r"^\s*#\s*pragma\s+once\b")
@@ -102,15 +115,21 @@ def _read_lines(path: Path) -> list[str]:
         return fh.read().splitlines()
 
 
-def amalgamate(umbrella: Path = UMBRELLA) -> str:
+def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner: str = BANNER) -> str:
+    """The amalgamation of `umbrella`, leaving out the files in `seen` (which it then holds too)."""
     if not umbrella.is_file():
         raise AmalgamationError(f"umbrella header {_display(umbrella)} does not exist")
-    seen: set[Path] = set()
-    out: list[str] = [BANNER.rstrip("\n")]
+    seen = set() if seen is None else seen
+    top = umbrella.resolve()
+    optional = {(INCLUDE_DIR / o).resolve() for o in OPTIONAL}
+    out: list[str] = [banner.rstrip("\n")]
 
     def emit(path: Path) -> None:
         path = path.resolve()
         if path in seen:
+            return
+        if path in optional and path != top:  # another optional header: its own generated file
+            out.append(f"#include <{path.relative_to(INCLUDE_DIR.resolve()).as_posix()}>")
             return
         seen.add(path)
         rel = path.relative_to(INCLUDE_DIR.resolve()).as_posix()
@@ -134,6 +153,22 @@ def amalgamate(umbrella: Path = UMBRELLA) -> str:
     return "\n".join(out) + "\n"
 
 
+def optional_header(name: str) -> str:
+    """The generated header of an optional part: the framework's single header plus the rest."""
+    framework: set[Path] = set()
+    amalgamate(UMBRELLA, framework)
+    banner = BANNER.replace("(umbrella: include/intg/intg.hpp)", f"(from include/{name}, less the framework)")
+    banner += "#include <intg/intg.hpp>\n"
+    return amalgamate(INCLUDE_DIR / name, framework, banner)
+
+
+def generated() -> dict[Path, str]:
+    files = {DEFAULT_OUTPUT: amalgamate()}
+    for name in OPTIONAL:
+        files[SINGLE_DIR / name] = optional_header(name)
+    return files
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description="Generate single_include/intg/intg.hpp from include/intg/intg.hpp."
@@ -152,32 +187,34 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     try:
-        text = amalgamate()
+        files = generated() if args.output == DEFAULT_OUTPUT else {args.output: amalgamate()}
     except AmalgamationError as exc:
         print(f"amalgamate.py: {exc}", file=sys.stderr)
         return 2
 
-    output: Path = args.output
     if args.check:
-        try:
-            with open(output, "r", encoding="utf-8") as fh:
-                current = fh.read()
-        except FileNotFoundError:
-            current = None
-        if current != text:
-            what = "is missing" if current is None else "is out of date"
-            print(
-                f"amalgamate.py: {_display(output.resolve())} {what}; "
-                "regenerate it with: python3 tools/amalgamate.py",
-                file=sys.stderr,
-            )
-            return 1
-        return 0
+        stale = 0
+        for output, text in files.items():
+            try:
+                with open(output, "r", encoding="utf-8") as fh:
+                    current = fh.read()
+            except FileNotFoundError:
+                current = None
+            if current != text:
+                what = "is missing" if current is None else "is out of date"
+                print(
+                    f"amalgamate.py: {_display(output.resolve())} {what}; "
+                    "regenerate it with: python3 tools/amalgamate.py",
+                    file=sys.stderr,
+                )
+                stale = 1
+        return stale
 
-    output.parent.mkdir(parents=True, exist_ok=True)
-    with open(output, "w", encoding="utf-8", newline="\n") as fh:
-        fh.write(text)
-    print(output)
+    for output, text in files.items():
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(output, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        print(output)
     return 0
 
 

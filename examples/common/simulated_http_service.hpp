@@ -3,6 +3,7 @@
 // an integration that calls its endpoint through a resilient pipeline reporting to the registry.
 #pragma once
 
+#include <intg/http/server.hpp>
 #include <intg/intg.hpp>
 
 #include <boost/asio/steady_timer.hpp>

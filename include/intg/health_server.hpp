@@ -12,10 +12,13 @@
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
+#include <boost/json/value.hpp>
 
 #include <openssl/crypto.h>
 
+#include <charconv>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <memory>
 #include <string>
@@ -42,6 +45,57 @@ inline std::string iso8601(std::chrono::system_clock::time_point tp) {
   return buf;
 }
 inline double millis(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
+
+/// Boost.JSON (1.81) writes every double in exponent form (a latency of 0.845 ms as 8.45E-1, 12 ms
+/// as 1.2E1); people read these endpoints too, so doubles are written in their shortest plain
+/// form (std::to_chars: 0.845, 12.0), which parses back to the same value.
+inline void write_plain_json(std::string& out, const boost::json::value& v) {
+  switch (v.kind()) {
+    case boost::json::kind::double_: {
+      if (!std::isfinite(v.get_double())) {
+        out += "null";  // JSON has no infinities
+        return;
+      }
+      char buf[32];
+      const auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v.get_double());
+      out.append(buf, end);
+      // 12 would read back as an integer: keep it a double (12.0) for readers that ask for one.
+      if (std::string_view(buf, static_cast<std::size_t>(end - buf)).find_first_of(".e") == std::string_view::npos) out += ".0";
+      return;
+    }
+    case boost::json::kind::array: {
+      out += '[';
+      const char* sep = "";
+      for (const auto& e : v.get_array()) {
+        out += sep;
+        write_plain_json(out, e);
+        sep = ",";
+      }
+      out += ']';
+      return;
+    }
+    case boost::json::kind::object: {
+      out += '{';
+      const char* sep = "";
+      for (const auto& [k, e] : v.get_object()) {
+        out += sep;
+        out += boost::json::serialize(k);
+        out += ':';
+        write_plain_json(out, e);
+        sep = ",";
+      }
+      out += '}';
+      return;
+    }
+    default:
+      out += boost::json::serialize(v);
+  }
+}
+inline std::string to_plain_json(const boost::json::value& v) {
+  std::string out;
+  write_plain_json(out, v);
+  return out;
+}
 
 inline boost::json::object integration_json(const integration_snapshot& s, bool detailed) {
   boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"type", to_string(s.type)}, {"status", to_string(s.status)}};
@@ -253,7 +307,7 @@ class basic_health_server {
     boost::json::object o{{"status", verdict}, {"total", total}, {"healthy", healthy},
                           {"degraded", degraded}, {"unhealthy", unhealthy}, {"integrations", std::move(list)}};
     return http::make_response(healthy == total ? boost::beast::http::status::ok : boost::beast::http::status::service_unavailable,
-                               boost::json::serialize(o));
+                               detail::to_plain_json(o));
   }
 
   static http::server_response status(const std::vector<integration_snapshot>& snaps) {
@@ -273,7 +327,7 @@ class basic_health_server {
     boost::json::object o{{"generated_at", detail::iso8601(std::chrono::system_clock::now())},
                           {"summary", std::move(summary)},
                           {"integrations", std::move(list)}};
-    return http::make_response(boost::beast::http::status::ok, boost::json::serialize(o));
+    return http::make_response(boost::beast::http::status::ok, detail::to_plain_json(o));
   }
 
   static http::server_response one(const std::vector<integration_snapshot>& snaps, std::string_view encoded_name,
@@ -298,7 +352,7 @@ class basic_health_server {
     if (matches > 1)
       return http::json_error(bh::status::bad_request, "several tenants have an integration named '" + *name + "': add ?tenant=");
     return http::make_response(found->status == integration_status::healthy ? bh::status::ok : bh::status::service_unavailable,
-                               boost::json::serialize(detail::integration_json(*found, true)));
+                               detail::to_plain_json(detail::integration_json(*found, true)));
   }
 
   const Registry& registry_;

@@ -1,4 +1,12 @@
-// The whole of intg in one include. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
+// The intg framework in one include: core, policies, registry, configuration, dashboard, HTTP
+// client, security and observability. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
+//
+// Included on their own, where they are used (each adds seconds to a translation unit):
+//   <intg/http/server.hpp>      intg::http::server (Beast's HTTP server side)
+//   <intg/health_server.hpp>    intg::health_server: /integrations/health, /metrics, /status, ...
+//   <intg/audit.hpp>            intg::audit_log, the hash-chained audit log
+//   <intg/spotify/model.hpp>    the Spotify Web API models
+//   <intg/spotify/client.hpp>   intg::spotify::client, the Spotify integration
 #pragma once
 
 #include <intg/version.hpp>
@@ -33,8 +41,6 @@
 #include <intg/http/tls.hpp>
 #include <intg/http/proxy.hpp>
 #include <intg/http/client.hpp>
-#include <intg/http/server.hpp>
-#include <intg/health_server.hpp>
 #include <intg/crypto/hash.hpp>
 #include <intg/crypto/hmac.hpp>
 #include <intg/crypto/encoding.hpp>
@@ -54,7 +60,4 @@
 #include <intg/secrets/env_provider.hpp>
 #include <intg/secrets/file_provider.hpp>
 #include <intg/secrets/encrypted_file_store.hpp>
-#include <intg/audit.hpp>
 #include <intg/webhook.hpp>
-#include <intg/spotify/model.hpp>
-#include <intg/spotify/client.hpp>

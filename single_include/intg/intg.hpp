@@ -5,7 +5,15 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 // ---- begin intg/intg.hpp ----
-// The whole of intg in one include. Link with -lboost_json -lssl -lcrypto -pthread.
+// The intg framework in one include: core, policies, registry, configuration, dashboard, HTTP
+// client, security and observability. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
+//
+// Included on their own, where they are used (each adds seconds to a translation unit):
+//   <intg/http/server.hpp>      intg::http::server (Beast's HTTP server side)
+//   <intg/health_server.hpp>    intg::health_server: /integrations/health, /metrics, /status, ...
+//   <intg/audit.hpp>            intg::audit_log, the hash-chained audit log
+//   <intg/spotify/model.hpp>    the Spotify Web API models
+//   <intg/spotify/client.hpp>   intg::spotify::client, the Spotify integration
 
 // ---- begin intg/version.hpp ----
 // Library version, for feature checks and diagnostics.
@@ -76,6 +84,8 @@ enum class errc {
   replayed,                 ///< a one-time value (OTP code, nonce) was already used
   integrity_violation,      ///< an append-only log or chained record failed verification
   crypto_failure,           ///< OpenSSL reported an internal failure (out of memory, no provider)
+  // Transport outcomes.
+  outcome_unknown,          ///< a non-idempotent request was (maybe partly) sent and no answer came: it may have taken effect, so it is never replayed or retried
 };
 
 namespace detail {
@@ -104,6 +114,7 @@ class intg_category final : public boost::system::error_category {
       case errc::disabled: return "integration disabled";
       case errc::config_error: return "configuration error";
       case errc::unauthorized: return "unauthorized";
+      case errc::outcome_unknown: return "outcome unknown (the request may have taken effect)";
       case errc::signature_invalid: return "signature does not match";
       case errc::signature_missing: return "signature missing";
       case errc::signature_malformed: return "signature malformed";
@@ -3646,11 +3657,15 @@ class basic_pipeline {
 
   template <class T>
   INTG_ALWAYS_INLINE static void settle(result<T>& r, error& failure, const attempt& a) {
-    if (a.timed_out()) {
-      r = error{errc::timeout};  // it overran its deadline, even if the operation swallowed the cancellation
-    } else if (r) {
+    if (r) {
+      // A result that arrived as the deadline fired is kept: turning it into a timeout would have
+      // the retry layer send again a request that has taken effect.
       return;  // `failure` is empty: the operation runs only when nothing failed before it
-    } else if (a.caller_cancelled()) {
+    } else if (a.timed_out()) {
+      // It overran its deadline (its own error may just be the cancellation); an unknown outcome
+      // stays one, so that no retry resends a request that may have taken effect.
+      if (r.error() != errc::outcome_unknown) r = error{errc::timeout};
+    } else if (a.caller_cancelled() && r.error() != errc::outcome_unknown) {
       r = error{errc::cancelled};
     }
     failure = r.error();
@@ -4940,9 +4955,18 @@ inline std::string render_dashboard(const std::vector<integration_snapshot>& int
 }  // namespace intg
 // ---- end intg/dashboard.hpp ----
 // ---- begin intg/http/url.hpp ----
-// Absolute http/https URLs: strict parsing into the parts a client needs (scheme, host, port,
-// request target), percent-encoding, and query-string / form building. Bad URLs are errors.
+// Absolute http/https URLs for the client: Boost.URL parses, resolves and percent-encodes; this
+// header adds the strict checks a client needs (http or https only, a plain host name or IP
+// literal, a valid port, no credentials in the URL) and the parts a request is built from.
+// Bad URLs are errors that say what is wrong.
 
+
+#include <boost/url/encode.hpp>
+#include <boost/url/grammar/string_token.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/pct_string_view.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
+#include <boost/url/url.hpp>
 
 #include <cstdint>
 #include <initializer_list>
@@ -4958,64 +4982,45 @@ inline bool is_unreserved(unsigned char c) noexcept {
   return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
          c == '_' || c == '~';
 }
-inline int hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-// Characters allowed as-is in a path or query (RFC 3986 pchar plus '/' and '?'), besides '%'.
-inline bool is_target_char(unsigned char c) noexcept {
-  if (is_unreserved(c)) return true;
-  switch (c) {
-    case '!': case '$': case '&': case '\'': case '(': case ')': case '*': case '+': case ',': case ';':
-    case '=': case ':': case '@': case '/': case '?':
-      return true;
-    default:
-      return false;
+inline std::string_view view(boost::urls::string_view s) noexcept { return {s.data(), s.size()}; }
+
+// Boost.URL 1.81's resolve() keeps ".." segments that climb above the root ("../../../g" against
+// "http://a/b/c/d;p?q" gives "http://a/../g"); RFC 3986 section 5.2.4 removes them.
+inline void drop_leading_dot_dot(boost::urls::url& u) {
+  std::string_view p = view(u.encoded_path());
+  std::size_t cut = 0;
+  while (p.substr(cut).starts_with("/../")) cut += 3;
+  if (p.substr(cut) == "/..") {
+    u.set_encoded_path("/");
+  } else if (cut) {
+    u.set_encoded_path(std::string(p.substr(cut)));
   }
 }
 }  // namespace detail
 
-/// Percent-encodes everything but RFC 3986's unreserved characters (for query keys and values).
+/// Percent-encodes everything but RFC 3986's unreserved characters (query keys and values, path
+/// segments). '+' is encoded too, so a form-decoding server never reads it as a space.
 inline void percent_encode_to(std::string& out, std::string_view s) {
-  static constexpr char hex[] = "0123456789ABCDEF";
-  for (unsigned char c : s) {
-    if (detail::is_unreserved(c)) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
+  const auto n = boost::urls::encoded_size(s, boost::urls::unreserved_chars);
+  const auto at = out.size();
+  out.resize(at + n);
+  boost::urls::encode(out.data() + at, n, s, boost::urls::unreserved_chars);
 }
 
 inline std::string percent_encode(std::string_view s) {
   std::string out;
-  out.reserve(s.size());
   percent_encode_to(out, s);
   return out;
 }
 
 /// Decodes %XX escapes (and '+' as space when `plus_is_space`, as in forms). Bad escapes are errors.
 inline result<std::string> percent_decode(std::string_view s, bool plus_is_space = false) {
+  auto pct = boost::urls::make_pct_string_view({s.data(), s.size()});
+  if (!pct) return error(errc::invalid_argument, "invalid percent escape: " + pct.error().message());
+  boost::urls::encoding_opts opt;
+  opt.space_as_plus = plus_is_space;
   std::string out;
-  out.reserve(s.size());
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    char c = s[i];
-    if (c == '%') {
-      if (i + 2 >= s.size()) return error(errc::invalid_argument, "truncated percent escape");
-      const int hi = detail::hex_value(s[i + 1]), lo = detail::hex_value(s[i + 2]);
-      if (hi < 0 || lo < 0) return error(errc::invalid_argument, "invalid percent escape");
-      out += static_cast<char>(hi * 16 + lo);
-      i += 2;
-    } else if (c == '+' && plus_is_space) {
-      out += ' ';
-    } else {
-      out += c;
-    }
-  }
+  pct->decode(opt, boost::urls::string_token::assign_to(out));
   return out;
 }
 
@@ -5058,91 +5063,87 @@ class query {
   std::string encoded_;
 };
 
-/// An absolute http or https URL. Userinfo and fragments are refused (credentials do not belong
-/// in URLs; fragments are never sent).
+/// Resolves a URI reference against an absolute base URI (RFC 3986 section 5.2, any scheme),
+/// returning the target URI, fragment included. For redirects, url::resolve() adds the client's
+/// checks on top.
+inline result<std::string> resolve_reference(std::string_view base, std::string_view reference) {
+  auto b = boost::urls::parse_uri({base.data(), base.size()});
+  if (!b) return error(errc::invalid_argument, "invalid base URI: " + b.error().message());
+  auto r = boost::urls::parse_uri_reference({reference.data(), reference.size()});
+  if (!r) return error(errc::invalid_argument, "invalid URI reference: " + r.error().message());
+  boost::urls::url out;
+  if (auto ok = boost::urls::resolve(*b, *r, out); !ok)
+    return error(errc::invalid_argument, "cannot resolve the reference: " + ok.error().message());
+  detail::drop_leading_dot_dot(out);
+  return std::string(detail::view(out.buffer()));
+}
+
+/// An absolute http or https URL. Userinfo is refused (credentials do not belong in URLs) and a
+/// fragment is dropped (fragments are never sent).
 class url {
  public:
   url() = default;
 
   /// Parses and validates `text`; the error names what is wrong.
   static result<url> parse(std::string_view text) {
-    auto fail = [](const char* why) { return error(errc::invalid_argument, std::string("invalid URL: ") + why); };
+    auto fail = [](std::string_view why) { return error(errc::invalid_argument, "invalid URL: " + std::string(why)); };
     if (text.size() > 8192) return fail("longer than 8192 characters");
     for (unsigned char c : text)
       if (c <= 0x20 || c >= 0x7f) return fail("contains a space, control or non-ASCII character");
+    if (text.find("://") == std::string_view::npos) return fail("missing scheme (expected http:// or https://)");
+    auto parsed = boost::urls::parse_uri({text.data(), text.size()});
+    if (!parsed) return fail(parsed.error().message());
+    const boost::urls::url_view& v = *parsed;
     url u;
-    const auto colon = text.find("://");
-    if (colon == std::string_view::npos) return fail("missing scheme (expected http:// or https://)");
-    std::string scheme(text.substr(0, colon));
-    for (auto& c : scheme) c = static_cast<char>(c >= 'A' && c <= 'Z' ? c + 32 : c);
-    if (scheme == "http") {
+    if (v.scheme_id() == boost::urls::scheme::http) {
       u.tls_ = false;
-    } else if (scheme == "https") {
+    } else if (v.scheme_id() == boost::urls::scheme::https) {
       u.tls_ = true;
     } else {
       return fail("scheme must be http or https");
     }
-    std::string_view rest = text.substr(colon + 3);
-    const auto end_authority = rest.find_first_of("/?#");
-    std::string_view authority = rest.substr(0, end_authority);
-    std::string_view target = end_authority == std::string_view::npos ? std::string_view{} : rest.substr(end_authority);
-    if (authority.find('@') != std::string_view::npos) return fail("userinfo (user:password@) is not allowed");
-    if (authority.empty()) return fail("missing host");
-    std::string_view host, port;
-    if (authority.front() == '[') {
-      const auto close = authority.find(']');
-      if (close == std::string_view::npos) return fail("unterminated IPv6 literal");
-      host = authority.substr(1, close - 1);
-      if (host.empty()) return fail("empty IPv6 literal");
-      for (char c : host)
-        if (!(detail::hex_value(c) >= 0 || c == ':' || c == '.')) return fail("invalid IPv6 literal");
-      std::string_view after = authority.substr(close + 1);
-      if (!after.empty()) {
-        if (after.front() != ':') return fail("unexpected characters after IPv6 literal");
-        port = after.substr(1);
-        if (port.empty()) return fail("empty port");
-      }
-      u.ipv6_ = true;
-    } else {
-      const auto c = authority.rfind(':');
-      host = authority.substr(0, c);
-      if (c != std::string_view::npos) {
-        port = authority.substr(c + 1);
-        if (port.empty()) return fail("empty port");
-      }
-      if (host.empty()) return fail("missing host");
-      for (char ch : host)
-        if (!(detail::is_unreserved(static_cast<unsigned char>(ch)))) return fail("invalid character in host");
-      if (host.front() == '.' || host.back() == '-' || host.find("..") != std::string_view::npos)
-        return fail("malformed host name");
+    if (v.has_userinfo()) return fail("userinfo (user:password@) is not allowed");
+    const std::string_view host = detail::view(v.encoded_host());
+    switch (v.host_type()) {
+      case boost::urls::host_type::ipv6:
+        u.host_.assign(host.substr(1, host.size() - 2));  // without the brackets
+        u.ipv6_ = true;
+        break;
+      case boost::urls::host_type::ipv4:
+        u.host_.assign(host);
+        break;
+      case boost::urls::host_type::name:
+        if (host.empty()) return fail("missing host");
+        for (char ch : host)
+          if (!detail::is_unreserved(static_cast<unsigned char>(ch))) return fail("invalid character in host");
+        if (host.front() == '.' || host.back() == '-' || host.find("..") != std::string_view::npos)
+          return fail("malformed host name");
+        if (host.size() > 253) return fail("host longer than 253 characters");
+        u.host_.assign(host);
+        break;
+      default:
+        return fail("unsupported host (IPvFuture)");
     }
-    if (host.size() > 253) return fail("host longer than 253 characters");
-    u.host_.assign(host);
     for (auto& ch : u.host_) ch = static_cast<char>(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
-    if (!port.empty()) {
+    if (v.has_port()) {
+      const std::string_view port = detail::view(v.port());
+      if (port.empty()) return fail("empty port");
       if (port.size() > 5) return fail("port out of range");
       std::uint32_t p = 0;
-      for (char ch : port) {
-        if (ch < '0' || ch > '9') return fail("port is not a number");
-        p = p * 10 + static_cast<std::uint32_t>(ch - '0');
-      }
+      for (char ch : port) p = p * 10 + static_cast<std::uint32_t>(ch - '0');  // the grammar allows digits only
       if (p == 0 || p > 65535) return fail("port out of range");
       u.port_ = static_cast<std::uint16_t>(p);
     } else {
       u.port_ = u.tls_ ? 443 : 80;
     }
-    if (const auto hash = target.find('#'); hash != std::string_view::npos) target = target.substr(0, hash);
-    if (target.empty() || target.front() == '?') u.target_ = "/";
-    u.target_ += target;
-    for (std::size_t i = 0; i < u.target_.size(); ++i) {
-      const auto ch = static_cast<unsigned char>(u.target_[i]);
-      if (ch == '%') {
-        if (i + 2 >= u.target_.size() || detail::hex_value(u.target_[i + 1]) < 0 ||
-            detail::hex_value(u.target_[i + 2]) < 0)
-          return fail("invalid percent escape in path or query");
-      } else if (!detail::is_target_char(ch)) {
-        return fail("invalid character in path or query (percent-encode it)");
-      }
+    const std::string_view path = detail::view(v.encoded_path());
+    // After an authority the path is empty or starts with '/' (RFC 3986 section 3.3); Boost.URL
+    // 1.81 accepts "http://[::1]*80/" with the path "*80/".
+    if (!path.empty() && path.front() != '/') return fail("malformed authority");
+    u.target_ = path.empty() ? "/" : std::string(path);
+    if (v.has_query()) {
+      u.target_ += '?';
+      u.target_ += detail::view(v.encoded_query());
     }
     return u;
   }
@@ -5167,7 +5168,8 @@ class url {
     if (!default_port()) h += ":" + std::to_string(port_);
     return h;
   }
-  /// scheme://host[:port] — also the connection pool's key.
+  /// scheme://host[:port], the port only when not the default: two URLs have the same origin
+  /// exactly when their scheme, lower-cased host and effective port agree. Also the pool's key.
   std::string origin() const { return std::string(scheme()) + "://" + host_header(); }
   std::string str() const { return origin() + target_; }
 
@@ -5179,11 +5181,12 @@ class url {
     return *this;
   }
 
-  /// Resolves a redirect's Location (absolute, or absolute-path) against this URL.
-  result<url> resolve(std::string_view location) const {
-    if (location.starts_with("//")) return parse(std::string(scheme()) + ":" + std::string(location));
-    if (!location.empty() && location.front() == '/') return parse(origin() + std::string(location));
-    return parse(location);
+  /// Resolves a reference (a redirect's Location: absolute, network-path, absolute-path or
+  /// relative) against this URL; the result must itself be a valid http(s) URL.
+  result<url> resolve(std::string_view reference) const {
+    auto target = resolve_reference(str(), reference);
+    if (!target) return target.error();
+    return parse(*target);
   }
 
   friend bool operator==(const url&, const url&) = default;
@@ -5245,6 +5248,30 @@ struct request {
   }
 
   verb method() const noexcept { return message.method(); }
+
+  /// Sets the idempotency key that lets a server recognise a resent request (`Idempotency-Key`
+  /// by default; `header` names another, e.g. `PayPal-Request-Id`). Generate it once per logical
+  /// call and keep it for that call's retries.
+  request& idempotency_key(std::string_view key, std::string_view header = "Idempotency-Key") {
+    idempotency_header.assign(header);
+    message.set(header, key);
+    return *this;
+  }
+
+  /// Whether sending this request twice has the effect of sending it once, so that the client
+  /// may resend it and the retry policy may retry it: an idempotent method (GET, HEAD, OPTIONS,
+  /// TRACE, PUT, DELETE: RFC 9110 section 9.2.2) or a request carrying an idempotency key.
+  bool replay_safe() const noexcept {
+    switch (message.method()) {
+      case verb::get: case verb::head: case verb::options: case verb::trace: case verb::put: case verb::delete_:
+        return true;
+      default:
+        return !idempotency_header.empty() && message.find(idempotency_header) != message.end();
+    }
+  }
+
+  /// The header whose presence makes a non-idempotent request replay-safe (see replay_safe()).
+  std::string idempotency_header = "Idempotency-Key";
   request& set(field f, std::string_view v) {
     message.set(f, v);
     return *this;
@@ -5575,6 +5602,7 @@ struct proxy_settings {
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -5741,6 +5769,17 @@ class client {
 
   static std::string peer_name(const url& u) { return u.host() + ":" + std::to_string(u.port()); }
 
+  // Headers a redirect may carry to another origin: none of them can hold a credential.
+  static bool forwards_across_origins(field f, std::string_view name) noexcept {
+    switch (f) {
+      case field::accept: case field::accept_language: case field::user_agent: case field::content_type:
+      case field::cache_control: case field::pragma:
+        return true;
+      default:
+        return beast::iequals(name, "traceparent") || beast::iequals(name, "tracestate");
+    }
+  }
+
   // Gives a finished connection back: to a waiting caller first, else to the idle list.
   void release(host_pool& p, connection_ptr c, bool reusable) {
     if (!p.waiters.empty()) {
@@ -5800,6 +5839,23 @@ class client {
     return error(ec, std::string("HTTP request to ") + peer_name(u) + " failed while " + stage + ": " + ec.message());
   }
 
+  // A response that arrived but broke a limit or the HTTP grammar: the server did answer.
+  static bool answered_badly(boost::system::error_code ec) noexcept {
+    using he = beast::http::error;
+    return ec.category() == beast::http::make_error_code(he::bad_version).category() && ec != he::end_of_stream &&
+           ec != he::partial_message;
+  }
+
+  // A non-idempotent request that was (partly) sent without a complete answer: resending it could
+  // repeat its effect (a second charge), so neither the client nor the default retry predicate does.
+  error outcome_unknown(const request& req, boost::system::error_code ec, const char* stage) const {
+    const error cause = transport_error(ec, req.target, stage);
+    return error(errc::outcome_unknown,
+                 std::string(beast::http::to_string(req.method())) + " to " + peer_name(req.target) +
+                     " may have taken effect: " + cause.to_string() +
+                     " (not resent; an idempotency key makes the request safe to retry)");
+  }
+
   // Opens a connection (directly or through the proxy) and completes the TLS handshake, all
   // before `deadline` and the connect timeout, whichever comes first.
   asio::awaitable<result<connection_ptr>> connect(const url& target, clock_type::time_point deadline, attempt* a) {
@@ -5827,9 +5883,11 @@ class client {
     resolve_timer.async_wait([resolving, &resolver](boost::system::error_code ec) {
       if (!ec && *resolving) resolver.cancel();
     });
-    auto [rec, endpoints] = co_await run_op(a, [&](auto token) {
+    auto resolved = co_await run_op(a, [&](auto token) {
       return resolver.async_resolve(first_hop.host(), std::to_string(first_hop.port()), token);
     });
+    const auto rec = std::get<0>(resolved);
+    const auto& endpoints = std::get<1>(resolved);  // named, not bound: clang 14 lambdas cannot capture bindings
     *resolving = false;
     resolve_timer.cancel();
     if (rec == asio::error::operation_aborted && clock_type::now() >= connect_deadline)
@@ -5917,25 +5975,31 @@ class client {
       if (loc == r->end()) co_return r;
       if (hops >= opts_.max_redirects)
         co_return error(errc::invalid_response, "more than " + std::to_string(opts_.max_redirects) +
-                                                    " redirects starting at " + req.target.str());
+                                                    " redirects starting at " + req.target.origin() +
+                                                    std::string(req.target.path()));
       auto next = current->target.resolve(loc->value());
       if (!next) co_return error(errc::invalid_response, "redirect to an invalid URL: " + std::string(next.error().message()));
-      request follow(current->method(), *next);
-      follow.message.base() = current->message.base();
-      follow.message.target(next->target());
-      follow.message.set(field::host, next->host_header());
+      if (current->target.tls() && !next->tls())
+        co_return error(errc::invalid_response, "refusing a redirect from https to http (" + current->target.origin() +
+                                                    " to " + next->origin() + ")");
+      const bool same_origin = next->origin() == current->target.origin();
       // 303 (and 301/302 after a POST, as browsers do) becomes a GET without a body.
-      if (s == 303 || ((s == 301 || s == 302) && current->method() == verb::post)) {
-        follow.message.method(verb::get);
-        follow.message.erase(field::content_type);
-      } else {
-        follow.message.body() = current->message.body();
+      const bool to_get = s == 303 || ((s == 301 || s == 302) && current->method() == verb::post);
+      if (!same_origin && !to_get && !current->message.body().empty())
+        co_return error(errc::invalid_response, "refusing to resend a request body to another origin (" +
+                                                    current->target.origin() + " to " + next->origin() + ") on a " +
+                                                    std::to_string(s) + " redirect");
+      request follow(to_get ? verb::get : current->method(), *next);
+      follow.idempotency_header = current->idempotency_header;
+      for (const auto& h : current->message.base()) {
+        // Across origins only headers that cannot carry credentials go along: an allowlist, since
+        // API keys travel in headers of every name (X-Api-Key, Stripe-Account, ...).
+        if (h.name() == field::host || h.name() == field::content_length || h.name() == field::transfer_encoding) continue;
+        if (to_get && h.name() == field::content_type) continue;
+        if (same_origin || forwards_across_origins(h.name(), h.name_string())) follow.message.insert(h.name_string(), h.value());
       }
-      // Credentials never follow a redirect to another origin.
-      if (next->origin() != current->target.origin()) {
-        follow.message.erase(field::authorization);
-        follow.message.erase(field::cookie);
-      }
+      follow.message.set(field::host, next->host_header());
+      if (!to_get) follow.message.body() = current->message.body();
       follow.message.prepare_payload();
       redirected = std::move(follow);
       current = &*redirected;
@@ -5947,6 +6011,7 @@ class client {
     const url& target = req.target;
     host_pool& p = pool_for(target);
     const url* proxy = opts_.proxy.for_target(target);
+    const bool replay_safe = req.replay_safe();
     for (int tries = 0;; ++tries) {
       connection_ptr c;
       bool reused = false;
@@ -5996,10 +6061,14 @@ class client {
       if (proxy && !target.tls()) req.message.target(target.target());
       if (wec) {
         forget(p);
-        if (reused && tries == 0 && wec != beast::error::timeout && wec != asio::error::operation_aborted) {
+        // A request of which no byte left may always go again; one partly written only when
+        // sending it twice is harmless.
+        const bool may_resend = wn == 0 || replay_safe;
+        if (reused && tries == 0 && may_resend && wec != beast::error::timeout && wec != asio::error::operation_aborted) {
           ++stats_.stale_retries;
           continue;
         }
+        if (!may_resend) co_return outcome_unknown(req, wec, "sending the request");
         co_return transport_error(wec, target, "sending the request");
       }
 
@@ -6016,10 +6085,14 @@ class client {
         const bool nothing_received = !parser->got_some() && c->buffer.size() == 0;
         const bool closed = rec == beast::http::error::end_of_stream || rec == asio::error::connection_reset ||
                             rec == asio::error::eof || rec == asio::ssl::error::stream_truncated;
-        if (reused && tries == 0 && nothing_received && closed) {
+        if (reused && tries == 0 && nothing_received && closed && replay_safe) {
           ++stats_.stale_retries;  // the server closed the idle connection as we reused it
           continue;
         }
+        // The whole request went out and no complete answer came back (closed, reset, timed out,
+        // cancelled): the server may have acted on it. Only a malformed or oversized answer is
+        // known to be a bad answer rather than a missing one.
+        if (!replay_safe && !answered_badly(rec)) co_return outcome_unknown(req, rec, "reading the response");
         co_return transport_error(rec, target, "reading the response");
       }
       const bool keep = parser->keep_alive() && !parser->need_eof();
@@ -6038,621 +6111,6 @@ class client {
 
 }  // namespace intg::http
 // ---- end intg/http/client.hpp ----
-// ---- begin intg/http/server.hpp ----
-// intg::http::server: a small HTTP/1.1 server (Beast) for intg's endpoints and for local stand-ins
-// of remote APIs: keep-alive, bounded requests, timeouts for slow clients, optional TLS, 400 for
-// malformed requests, and a graceful shutdown that lets in-flight requests finish.
-
-
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/error.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
-#include <boost/beast/ssl/ssl_stream.hpp>
-
-#include <chrono>
-#include <cstdint>
-#include <exception>
-#include <functional>
-#include <list>
-#include <memory>
-#include <optional>
-#include <sstream>
-#include <string>
-#include <string_view>
-
-namespace intg::http {
-
-namespace asio = boost::asio;
-
-/// A request as the server hands it to its handler.
-using server_request = beast::http::request<beast::http::string_body>;
-/// What a handler returns. The server sets Content-Length, keep-alive and Server.
-using server_response = beast::http::response<beast::http::string_body>;
-/// The application: one call per request, on the server's executor.
-using server_handler = std::function<asio::awaitable<server_response>(server_request&)>;
-
-struct server_options {
-  std::uint64_t max_request_body = 1024 * 1024;  ///< larger bodies get 413
-  std::uint32_t max_request_header = 16 * 1024;  ///< larger headers get 431
-  std::chrono::milliseconds read_timeout{15'000};  ///< a whole request must arrive within this (slow clients are cut)
-  std::chrono::milliseconds idle_timeout{60'000};  ///< keep-alive connections idle longer are closed
-  std::chrono::milliseconds write_timeout{15'000};
-  std::size_t max_connections = 4096;            ///< accepted beyond this are closed at once
-  std::shared_ptr<asio::ssl::context> tls;       ///< HTTPS when set (make_server_tls_context)
-  std::string server_name = "intg";
-};
-
-/// A response with a body and content type, ready to return from a handler.
-inline server_response make_response(beast::http::status s, std::string body,
-                                     std::string_view content_type = "application/json") {
-  server_response res{s, 11};
-  res.set(field::content_type, content_type);
-  res.body() = std::move(body);
-  return res;
-}
-
-/// A JSON error body {"error": {"status": N, "message": "..."}}.
-inline server_response json_error(beast::http::status s, std::string_view message) {
-  boost::json::object err{{"status", static_cast<int>(s)}, {"message", message}};
-  return make_response(s, boost::json::serialize(boost::json::object{{"error", std::move(err)}}));
-}
-
-/// Thrown by a handler to make the connection fail the way broken servers and networks do, so
-/// that local stand-ins of remote APIs can test a client's handling of transport faults: `reset`
-/// aborts the connection (TCP RST) without an answer; `truncate` sends `partial`'s header with its
-/// full Content-Length but only the first half of its body, then closes.
-struct connection_fault {
-  enum kind { reset, truncate };
-  kind what = reset;
-  server_response partial{};
-};
-
-/// Serves `handler` on one executor (single-threaded, like an Asio object: run it on one thread
-/// or a strand). Create it with listen(); call start(); stop with shutdown().
-class server {
- public:
-  server(asio::any_io_executor ex, server_handler handler, server_options opts = {})
-      : ex_(std::move(ex)), acceptor_(ex_), handler_(std::move(handler)), opts_(std::move(opts)) {}
-  server(const server&) = delete;
-  server& operator=(const server&) = delete;
-
-  /// Binds and listens; port 0 picks a free port (see port()).
-  result<void> listen(std::string_view host, std::uint16_t port) {
-    boost::system::error_code ec;
-    const auto addr = asio::ip::make_address(host, ec);
-    if (ec) return error(errc::invalid_argument, "listen address must be an IP address: " + std::string(host));
-    const asio::ip::tcp::endpoint ep(addr, port);
-    acceptor_.open(ep.protocol(), ec);
-    if (!ec) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_.bind(ep, ec);
-    if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
-    if (ec) return error(ec, "cannot listen on " + std::string(host) + ":" + std::to_string(port) + ": " + ec.message());
-    return {};
-  }
-
-  /// "HOST:PORT" with a numeric port; the error names what is wrong.
-  result<void> listen(std::string_view host_port) {
-    const auto colon = host_port.rfind(':');
-    if (colon == std::string_view::npos) return error(errc::invalid_argument, "expected HOST:PORT, got " + std::string(host_port));
-    std::string_view host = host_port.substr(0, colon), port = host_port.substr(colon + 1);
-    if (host.size() > 1 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-    unsigned p = 0;
-    if (port.empty() || port.size() > 5) return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
-    for (char c : port) {
-      if (c < '0' || c > '9') return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
-      p = p * 10 + static_cast<unsigned>(c - '0');
-    }
-    if (p > 65535) return error(errc::invalid_argument, "invalid port in " + std::string(host_port));
-    return listen(host, static_cast<std::uint16_t>(p));
-  }
-
-  std::uint16_t port() const {
-    boost::system::error_code ec;
-    return acceptor_.local_endpoint(ec).port();
-  }
-  asio::ip::tcp::endpoint local_endpoint() const {
-    boost::system::error_code ec;
-    return acceptor_.local_endpoint(ec);
-  }
-
-  /// Starts accepting connections.
-  void start() {
-    asio::co_spawn(ex_, accept_loop(), asio::detached);
-  }
-
-  /// Stops accepting, closes idle keep-alive connections, lets requests in progress finish (their
-  /// responses carry `Connection: close`), and after `grace` closes whatever remains.
-  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
-    stopping_ = true;
-    boost::system::error_code ec;
-    acceptor_.close(ec);
-    for (auto& s : sessions_)
-      if (!s.busy) s.close();
-    asio::steady_timer timer(ex_);
-    const auto until = std::chrono::steady_clock::now() + grace;
-    while (!sessions_.empty() && std::chrono::steady_clock::now() < until) {
-      timer.expires_after(std::chrono::milliseconds(5));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-    for (auto& s : sessions_) s.close();
-    while (!sessions_.empty()) {  // sessions end promptly once their sockets are closed
-      timer.expires_after(std::chrono::milliseconds(1));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
-  }
-
-  std::size_t connections() const noexcept { return sessions_.size(); }
-  std::uint64_t requests_served() const noexcept { return served_; }
-
- private:
-  struct session_entry {
-    beast::tcp_stream* tcp = nullptr;
-    bool busy = false;
-    void close() {
-      boost::system::error_code ec;
-      tcp->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-      tcp->socket().close(ec);
-    }
-  };
-
-  asio::awaitable<void> accept_loop() {
-    while (!stopping_) {
-      auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-      if (ec) {
-        if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
-        continue;  // e.g. too many open files: keep serving those we have
-      }
-      if (sessions_.size() >= opts_.max_connections) continue;  // the socket closes as it goes
-      boost::system::error_code ignored;
-      socket.set_option(asio::ip::tcp::no_delay(true), ignored);
-      if (opts_.tls) {
-        asio::co_spawn(ex_, run_tls(std::move(socket)), asio::detached);
-      } else {
-        asio::co_spawn(ex_, run_plain(std::move(socket)), asio::detached);
-      }
-    }
-  }
-
-  asio::awaitable<void> run_plain(asio::ip::tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    co_await session(stream, stream);
-  }
-
-  asio::awaitable<void> run_tls(asio::ip::tcp::socket socket) {
-    beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *opts_.tls);
-    auto& tcp = beast::get_lowest_layer(stream);
-    tcp.expires_after(opts_.read_timeout);
-    auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;  // a client that fails the handshake gets nothing more
-    co_await session(stream, tcp);
-  }
-
-  template <class Stream>
-  asio::awaitable<void> session(Stream& stream, beast::tcp_stream& tcp) {
-    auto self = sessions_.insert(sessions_.end(), session_entry{&tcp, false});
-    struct unregister {
-      server* s;
-      std::list<session_entry>::iterator it;
-      ~unregister() { s->sessions_.erase(it); }
-    } guard{this, self};
-
-    beast::flat_buffer buffer;
-    bool first = true;
-    while (!stopping_) {
-      beast::http::request_parser<beast::http::string_body> parser;
-      parser.body_limit(opts_.max_request_body);
-      parser.header_limit(opts_.max_request_header);
-      // Between requests a connection may idle; once a request starts it must arrive in time.
-      tcp.expires_after(first ? opts_.read_timeout : opts_.idle_timeout);
-      first = false;
-      auto [hec, hn] = co_await beast::http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      boost::system::error_code ec = hec;
-      if (!ec && !parser.is_done()) {
-        tcp.expires_after(opts_.read_timeout);
-        auto [bec, bn] = co_await beast::http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-        ec = bec;
-      }
-      if (ec) {
-        using he = beast::http::error;
-        if (ec == he::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-            ec == asio::error::connection_reset || ec == asio::error::eof || ec == asio::error::bad_descriptor)
-          break;  // the client left, was too slow, or we are shutting down
-        server_response res = ec == he::body_limit     ? json_error(beast::http::status::payload_too_large, "request body too large")
-                              : ec == he::header_limit ? json_error(beast::http::status::request_header_fields_too_large,
-                                                                    "request header too large")
-                                                       : json_error(beast::http::status::bad_request, "malformed HTTP request");
-        res.keep_alive(false);
-        co_await write(stream, tcp, res);
-        break;
-      }
-
-      self->busy = true;
-      server_request req = parser.release();
-      server_response res;
-      std::optional<connection_fault> fault;
-      try {
-        res = co_await handler_(req);
-      } catch (const connection_fault& f) {
-        fault = f;
-      } catch (const std::exception&) {
-        res = json_error(beast::http::status::internal_server_error, "internal error");
-      }
-      self->busy = false;
-      if (fault) {
-        ++served_;
-        co_await fail_connection(stream, tcp, *fault);
-        co_return;
-      }
-      ++served_;
-      res.version(req.version());
-      res.keep_alive(req.keep_alive() && !stopping_);
-      if (res.find(field::server) == res.end()) res.set(field::server, opts_.server_name);
-      if (req.method() != verb::head) res.prepare_payload();
-      if (!co_await write(stream, tcp, res) || !res.keep_alive()) break;
-    }
-    boost::system::error_code ignored;
-    tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
-  }
-
-  // Ends a connection as a connection_fault asks. Never used on a healthy path.
-  template <class Stream>
-  asio::awaitable<void> fail_connection(Stream& stream, beast::tcp_stream& tcp, connection_fault& f) {
-    boost::system::error_code ec;
-    if (f.what == connection_fault::truncate) {
-      auto& res = f.partial;
-      res.keep_alive(false);
-      res.prepare_payload();
-      std::ostringstream head;
-      head << res.base();
-      std::string bytes = head.str();
-      bytes.append(res.body(), 0, res.body().size() / 2);
-      tcp.expires_after(opts_.write_timeout);
-      co_await asio::async_write(stream, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
-      tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_both, ec);
-    } else {
-      tcp.socket().set_option(asio::socket_base::linger(true, 0), ec);  // close() then sends RST
-    }
-    tcp.socket().close(ec);
-  }
-
-  template <class Stream>
-  asio::awaitable<bool> write(Stream& stream, beast::tcp_stream& tcp, server_response& res) {
-    tcp.expires_after(opts_.write_timeout);
-    auto [ec, n] = co_await beast::http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    co_return !ec;
-  }
-
-  asio::any_io_executor ex_;
-  asio::ip::tcp::acceptor acceptor_;
-  server_handler handler_;
-  server_options opts_;
-  std::list<session_entry> sessions_;
-  std::uint64_t served_ = 0;
-  bool stopping_ = false;
-};
-
-}  // namespace intg::http
-// ---- end intg/http/server.hpp ----
-// ---- begin intg/health_server.hpp ----
-// intg::health_server: the HTTP endpoints operators watch integrations through (health overall and
-// per integration, Prometheus metrics, a detailed status report, the text dashboard, and an OpenAPI
-// description of it all), served from a registry's live state.
-
-
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-
-#include <openssl/crypto.h>
-
-#include <chrono>
-#include <ctime>
-#include <memory>
-#include <string>
-#include <string_view>
-
-namespace intg {
-
-struct health_server_options {
-  http::server_options http{};
-  /// Metrics served at /integrations/metrics (usually the registry's registry_options::metrics).
-  std::shared_ptr<observability::metrics_registry> metrics{};
-  /// When set, every endpoint but /openapi.json requires `Authorization: Bearer <token>`.
-  secret bearer_token{};
-};
-
-namespace detail {
-inline std::string iso8601(std::chrono::system_clock::time_point tp) {
-  if (tp == std::chrono::system_clock::time_point{}) return {};
-  const std::time_t t = std::chrono::system_clock::to_time_t(tp);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-inline double millis(std::chrono::microseconds us) { return static_cast<double>(us.count()) / 1000.0; }
-
-inline boost::json::object integration_json(const integration_snapshot& s, bool detailed) {
-  boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"type", to_string(s.type)}, {"status", to_string(s.status)}};
-  boost::json::object last{{"status", to_string(s.last_check.status)},
-                           {"message", s.last_check.message},
-                           {"latency_ms", millis(s.last_check.latency)},
-                           {"checked_at", iso8601(s.last_check.checked_at)}};
-  if (!s.last_check.details.empty()) last["details"] = s.last_check.details;
-  o["last_check"] = std::move(last);
-  if (!detailed) return o;
-  o["checks"] = s.checks;
-  o["failed_checks"] = s.failed_checks;
-  o["average_check_latency_ms"] = millis(s.average_check_latency);
-  o["calls"] = {{"total", s.calls.calls},
-                {"succeeded", s.calls.succeeded},
-                {"failed", s.calls.failed},
-                {"rejected", s.calls.rejected},
-                {"success_rate", s.calls.success_rate()},
-                {"average_latency_ms", millis(s.calls.average_latency())}};
-  o["policies"] = s.policies;
-  return o;
-}
-
-inline bool counts_for_health(integration_status s) noexcept { return s != integration_status::disabled; }
-
-inline boost::json::object openapi_document() {
-  using boost::json::object;
-  using boost::json::array;
-  auto json_response = [](std::string_view description, std::string_view schema_ref) {
-    return object{{"description", description},
-                  {"content", object{{"application/json", object{{"schema", object{{"$ref", schema_ref}}}}}}}};
-  };
-  auto error_response = [&](std::string_view description) { return json_response(description, "#/components/schemas/Error"); };
-  object unauthorized = error_response("Missing or wrong bearer token (when the server requires one)");
-  object paths{
-      {"/integrations/health",
-       object{{"get", object{{"summary", "Overall health of every enabled integration"},
-                             {"responses", object{{"200", json_response("All enabled integrations are healthy", "#/components/schemas/Health")},
-                                                  {"503", json_response("At least one integration is not healthy", "#/components/schemas/Health")},
-                                                  {"401", unauthorized}}}}}}},
-      {"/integrations/health/{name}",
-       object{{"get",
-               object{{"summary", "Health of one integration"},
-                      {"parameters",
-                       array{object{{"name", "name"}, {"in", "path"}, {"required", true}, {"schema", object{{"type", "string"}}}},
-                             object{{"name", "tenant"},
-                                    {"in", "query"},
-                                    {"required", false},
-                                    {"description", "Needed when several tenants have an integration of that name"},
-                                    {"schema", object{{"type", "string"}}}}}},
-                      {"responses", object{{"200", json_response("The integration is healthy", "#/components/schemas/Integration")},
-                                           {"503", json_response("The integration is not healthy", "#/components/schemas/Integration")},
-                                           {"400", error_response("Ambiguous name: add ?tenant=")},
-                                           {"404", error_response("No such integration")},
-                                           {"401", unauthorized}}}}}}},
-      {"/integrations/metrics",
-       object{{"get", object{{"summary", "Prometheus metrics (text exposition format 0.0.4)"},
-                             {"responses", object{{"200", object{{"description", "Metrics"},
-                                                                 {"content", object{{"text/plain", object{{"schema", object{{"type", "string"}}}}}}}}},
-                                                  {"401", unauthorized}}}}}}},
-      {"/integrations/status",
-       object{{"get", object{{"summary", "Detailed report: every integration with checks, calls and policy state"},
-                             {"responses", object{{"200", json_response("Report", "#/components/schemas/Status")}, {"401", unauthorized}}}}}}},
-      {"/integrations/dashboard",
-       object{{"get", object{{"summary", "The health dashboard as text"},
-                             {"responses", object{{"200", object{{"description", "Dashboard"},
-                                                                 {"content", object{{"text/plain", object{{"schema", object{{"type", "string"}}}}}}}}},
-                                                  {"401", unauthorized}}}}}}},
-      {"/openapi.json",
-       object{{"get", object{{"summary", "This document"}, {"security", array{}}, {"responses", object{{"200", object{{"description", "OpenAPI document"}}}}}}}}}};
-  object str{{"type", "string"}};
-  object num{{"type", "number"}};
-  object integer{{"type", "integer"}};
-  object status_enum{{"type", "string"},
-                     {"enum", array{"registered", "initializing", "healthy", "degraded", "unhealthy", "failed", "disabled"}}};
-  object integration{
-      {"type", "object"},
-      {"required", array{"name", "tenant", "type", "status", "last_check"}},
-      {"properties",
-       object{{"name", str},
-              {"tenant", str},
-              {"type", str},
-              {"status", status_enum},
-              {"last_check", object{{"type", "object"},
-                                    {"properties", object{{"status", status_enum}, {"message", str}, {"latency_ms", num},
-                                                          {"checked_at", object{{"type", "string"}, {"description", "RFC 3339 UTC time; empty before the first check"}}},
-                                                          {"details", object{{"type", "object"}}}}}}},
-              {"checks", integer},
-              {"failed_checks", integer},
-              {"average_check_latency_ms", num},
-              {"calls", object{{"type", "object"},
-                               {"properties", object{{"total", integer}, {"succeeded", integer}, {"failed", integer}, {"rejected", integer},
-                                                     {"success_rate", num}, {"average_latency_ms", num}}}}},
-              {"policies", object{{"type", "object"}, {"description", "circuit_breaker / rate_limiter / bulkhead state when the integration reports it"}}}}}};
-  object health{{"type", "object"},
-                {"required", array{"status", "total", "healthy", "degraded", "unhealthy", "integrations"}},
-                {"properties", object{{"status", object{{"type", "string"}, {"enum", array{"healthy", "degraded", "unhealthy"}}}},
-                                      {"total", integer}, {"healthy", integer}, {"degraded", integer}, {"unhealthy", integer},
-                                      {"integrations", object{{"type", "array"}, {"items", object{{"$ref", "#/components/schemas/Integration"}}}}}}}};
-  object status{{"type", "object"},
-                {"required", array{"generated_at", "summary", "integrations"}},
-                {"properties", object{{"generated_at", str},
-                                      {"summary", object{{"type", "object"}}},
-                                      {"integrations", object{{"type", "array"}, {"items", object{{"$ref", "#/components/schemas/Integration"}}}}}}}};
-  object err{{"type", "object"},
-             {"required", array{"error"}},
-             {"properties", object{{"error", object{{"type", "object"},
-                                                    {"required", array{"status", "message"}},
-                                                    {"properties", object{{"status", integer}, {"message", str}}}}}}}};
-  return object{{"openapi", "3.0.3"},
-                {"info", object{{"title", "intg integration health"}, {"version", INTG_VERSION_STRING}}},
-                {"paths", std::move(paths)},
-                {"security", array{object{{"bearer", array{}}}}},
-                {"components", object{{"securitySchemes", object{{"bearer", object{{"type", "http"}, {"scheme", "bearer"}}}}},
-                                      {"schemas", object{{"Integration", std::move(integration)},
-                                                         {"Health", std::move(health)},
-                                                         {"Status", std::move(status)},
-                                                         {"Error", std::move(err)}}}}}};
-}
-}  // namespace detail
-
-/// Serves a registry's health over HTTP. Runs on one executor (see http::server); the registry
-/// may live on another: everything read from it is a snapshot.
-template <class Registry>
-class basic_health_server {
- public:
-  basic_health_server(asio::any_io_executor ex, const Registry& registry, health_server_options opts = {})
-      : registry_(registry),
-        opts_(std::move(opts)),
-        server_(std::move(ex), [this](http::server_request& r) { return handle(r); }, opts_.http) {}
-
-  result<void> listen(std::string_view host, std::uint16_t port) { return server_.listen(host, port); }
-  result<void> listen(std::string_view host_port) { return server_.listen(host_port); }
-  std::uint16_t port() const { return server_.port(); }
-  void start() { server_.start(); }
-  asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
-    co_await server_.shutdown(grace);
-  }
-  const http::server& server() const noexcept { return server_; }
-
-  /// Answers one request (also usable without a socket, e.g. from another HTTP framework).
-  asio::awaitable<http::server_response> handle(http::server_request& req) {
-    namespace bh = boost::beast::http;
-    std::string_view target = req.target();
-    const auto q = target.find('?');
-    const std::string_view path = target.substr(0, q);
-    const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-
-    const bool known = path == "/integrations/health" || path.starts_with("/integrations/health/") ||
-                       path == "/integrations/metrics" || path == "/integrations/status" ||
-                       path == "/integrations/dashboard" || path == "/openapi.json";
-    if (!known) co_return http::json_error(bh::status::not_found, "no such endpoint");
-    if (req.method() != http::verb::get && req.method() != http::verb::head) {
-      auto res = http::json_error(bh::status::method_not_allowed, "only GET and HEAD are allowed");
-      res.set(http::field::allow, "GET, HEAD");
-      co_return res;
-    }
-    if (path == "/openapi.json") co_return http::make_response(bh::status::ok, openapi_json());
-    if (!authorized(req)) {
-      auto res = http::json_error(bh::status::unauthorized, "a valid bearer token is required");
-      res.set(http::field::www_authenticate, "Bearer");
-      co_return res;
-    }
-    if (path == "/integrations/metrics") {
-      if (!opts_.metrics) co_return http::json_error(bh::status::not_found, "this server has no metrics registry");
-      co_return http::make_response(bh::status::ok, opts_.metrics->render_prometheus(),
-                                    "text/plain; version=0.0.4; charset=utf-8");
-    }
-    const auto snaps = registry_.snapshot();
-    if (path == "/integrations/health") co_return overall(snaps);
-    if (path == "/integrations/status") co_return status(snaps);
-    if (path == "/integrations/dashboard") {
-      call_totals totals;
-      for (const auto& s : snaps) totals += s.calls;
-      co_return http::make_response(bh::status::ok, render_dashboard(snaps, totals), "text/plain; charset=utf-8");
-    }
-    co_return one(snaps, path.substr(std::string_view("/integrations/health/").size()), query);
-  }
-
- private:
-  bool authorized(const http::server_request& req) const {
-    if (opts_.bearer_token.empty()) return true;
-    auto it = req.find(http::field::authorization);
-    if (it == req.end()) return false;
-    std::string_view v = it->value();
-    if (v.size() < 7 || !(v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) return false;
-    v.remove_prefix(7);
-    const std::string_view want = opts_.bearer_token.reveal();
-    return v.size() == want.size() && CRYPTO_memcmp(v.data(), want.data(), want.size()) == 0;
-  }
-
-  const std::string& openapi_json() {
-    if (openapi_.empty()) openapi_ = boost::json::serialize(detail::openapi_document());
-    return openapi_;
-  }
-
-  static http::server_response overall(const std::vector<integration_snapshot>& snaps) {
-    std::size_t total = 0, healthy = 0, degraded = 0;
-    boost::json::array list;
-    for (const auto& s : snaps) {
-      if (!detail::counts_for_health(s.status)) continue;
-      ++total;
-      healthy += s.status == integration_status::healthy;
-      degraded += s.status == integration_status::degraded;
-      list.push_back(detail::integration_json(s, false));
-    }
-    const std::size_t unhealthy = total - healthy - degraded;
-    const char* verdict = unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy";
-    boost::json::object o{{"status", verdict}, {"total", total}, {"healthy", healthy},
-                          {"degraded", degraded}, {"unhealthy", unhealthy}, {"integrations", std::move(list)}};
-    return http::make_response(healthy == total ? boost::beast::http::status::ok : boost::beast::http::status::service_unavailable,
-                               boost::json::serialize(o));
-  }
-
-  static http::server_response status(const std::vector<integration_snapshot>& snaps) {
-    boost::json::array list;
-    call_totals totals;
-    std::size_t healthy = 0;
-    for (const auto& s : snaps) {
-      list.push_back(detail::integration_json(s, true));
-      totals += s.calls;
-      healthy += s.status == integration_status::healthy;
-    }
-    boost::json::object summary{{"total", snaps.size()},
-                                {"healthy", healthy},
-                                {"calls", totals.calls},
-                                {"success_rate", totals.success_rate()},
-                                {"average_latency_ms", detail::millis(totals.average_latency())}};
-    boost::json::object o{{"generated_at", detail::iso8601(std::chrono::system_clock::now())},
-                          {"summary", std::move(summary)},
-                          {"integrations", std::move(list)}};
-    return http::make_response(boost::beast::http::status::ok, boost::json::serialize(o));
-  }
-
-  static http::server_response one(const std::vector<integration_snapshot>& snaps, std::string_view encoded_name,
-                                   std::string_view query) {
-    namespace bh = boost::beast::http;
-    auto name = http::percent_decode(encoded_name);
-    if (!name || name->empty()) return http::json_error(bh::status::bad_request, "malformed integration name");
-    auto params = http::query::parse(query);
-    if (!params) return http::json_error(bh::status::bad_request, "malformed query string");
-    std::optional<std::string> tenant;
-    for (auto& [k, v] : *params)
-      if (k == "tenant") tenant = v;
-    const integration_snapshot* found = nullptr;
-    int matches = 0;
-    for (const auto& s : snaps) {
-      if (s.name != *name || (tenant && s.tenant != *tenant)) continue;
-      found = &s;
-      ++matches;
-    }
-    if (!found) return http::json_error(bh::status::not_found, "no integration named '" + *name + "'" +
-                                                                   (tenant ? " for tenant '" + *tenant + "'" : std::string{}));
-    if (matches > 1)
-      return http::json_error(bh::status::bad_request, "several tenants have an integration named '" + *name + "': add ?tenant=");
-    return http::make_response(found->status == integration_status::healthy ? bh::status::ok : bh::status::service_unavailable,
-                               boost::json::serialize(detail::integration_json(*found, true)));
-  }
-
-  const Registry& registry_;
-  health_server_options opts_;
-  http::server server_;
-  std::string openapi_;
-};
-
-/// The health server of an intg::registry.
-using health_server = basic_health_server<registry>;
-
-}  // namespace intg
-// ---- end intg/health_server.hpp ----
 // ---- begin intg/crypto/hash.hpp ----
 // SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface.
 
@@ -9646,318 +9104,6 @@ class encrypted_file_store {
 
 }  // namespace intg::secrets
 // ---- end intg/secrets/encrypted_file_store.hpp ----
-// ---- begin intg/audit.hpp ----
-// A tamper-evident audit log for compliance: append-only JSON Lines where every record carries
-// the hash of the previous one (a SHA-256 chain, or an HMAC-SHA256 chain when a key is given),
-// an fsync policy, and a verifier that detects altered, removed, reordered or truncated records.
-// Records say who did what, for which tenant, when and with what outcome. Values built from an
-// intg::secret are written as "***": secrets never reach the log.
-//
-// Line format (one JSON object per line, members in this order):
-//   {"seq":0,"time":"2024-05-01T12:00:00.123Z","actor":"alice","action":"secret.rotate",
-//    "tenant":"t1","target":"db_password","outcome":"success","details":{...},
-//    "prev":"<64 hex>","hash":"<64 hex>"}
-// `hash` = hex(SHA-256(line up to `prev` inclusive, closed with '}')), or HMAC-SHA256 with the
-// key; `prev` of the first record is 64 zeros. A head file (`<log>.head`, {"records":N,"hash":h})
-// is replaced atomically at each sync: verifying against it detects truncation at the end.
-// Keep a copy of the head elsewhere too: whoever can rewrite the log can rewrite its head.
-
-
-#include <boost/json/object.hpp>
-#include <boost/json/serialize.hpp>
-#include <boost/json/string.hpp>
-#include <boost/json/value.hpp>
-
-#include <algorithm>
-#include <chrono>
-#include <cstdint>
-#include <cstdio>
-#include <ctime>
-#include <filesystem>
-#include <functional>
-#include <initializer_list>
-#include <memory>
-#include <mutex>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <variant>
-#include <vector>
-
-namespace intg {
-
-enum class audit_outcome { success, failure, denied };
-
-inline std::string_view to_string(audit_outcome o) noexcept {
-  switch (o) {
-    case audit_outcome::success: return "success";
-    case audit_outcome::failure: return "failure";
-    case audit_outcome::denied: return "denied";
-  }
-  return "failure";
-}
-
-/// One detail of an audit record. A field made from an intg::secret is always written "***".
-struct audit_field {
-  struct redacted {};
-  std::string_view key;
-  std::variant<std::string_view, std::int64_t, bool, redacted> value;
-
-  audit_field(std::string_view k, std::string_view v) : key(k), value(v) {}
-  audit_field(std::string_view k, const char* v) : key(k), value(std::string_view(v)) {}
-  audit_field(std::string_view k, const std::string& v) : key(k), value(std::string_view(v)) {}
-  audit_field(std::string_view k, std::int64_t v) : key(k), value(v) {}
-  audit_field(std::string_view k, int v) : key(k), value(static_cast<std::int64_t>(v)) {}
-  audit_field(std::string_view k, bool v) : key(k), value(v) {}
-  audit_field(std::string_view k, const secret&) : key(k), value(redacted{}) {}
-};
-
-/// What happened. Views: the log copies what it writes.
-struct audit_record {
-  std::string_view actor{};   ///< who: a user id, service account or API key id (never the key)
-  std::string_view action{};  ///< what: e.g. "token.issue", "secret.rotate", "login"
-  std::string_view tenant{};  ///< which tenant (may be empty)
-  std::string_view target{};  ///< on what (may be empty)
-  audit_outcome outcome = audit_outcome::success;
-  std::initializer_list<audit_field> details = {};
-};
-
-/// When records reach the disk.
-enum class fsync_policy {
-  every_record,  ///< fsync after each record: nothing acknowledged is lost on a crash (slowest)
-  every_n,       ///< fsync after every `fsync_every` records (and on sync() / destruction)
-  never,         ///< leave it to the OS (fastest; a crash may lose the last records)
-};
-
-struct audit_options {
-  fsync_policy fsync = fsync_policy::every_record;
-  unsigned fsync_every = 100;
-  /// When non-empty, the chain is HMAC-SHA256 with this key: without the key nobody can
-  /// recompute a consistent chain after editing the file.
-  secret chain_key{};
-  bool write_head = true;  ///< maintain `<log>.head`
-  std::function<std::chrono::system_clock::time_point()> now = [] { return std::chrono::system_clock::now(); };
-};
-
-/// The position of a log: how many records, and the hash of the last one.
-struct audit_head {
-  std::uint64_t records = 0;
-  std::string hash = std::string(64, '0');
-};
-
-namespace detail {
-
-inline constexpr std::size_t audit_suffix_size = 9 + 64 + 2;  // ,"hash":" <64 hex> "}
-
-inline std::string chain_hash(std::string_view body, std::string_view key) {
-  return key.empty() ? crypto::to_hex(crypto::sha256(body)) : crypto::to_hex(crypto::hmac_sha256(key, body));
-}
-
-inline std::string rfc3339_millis(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::floor<std::chrono::milliseconds>(t);
-  const std::time_t secs = std::chrono::system_clock::to_time_t(std::chrono::floor<std::chrono::seconds>(ms));
-  std::tm tm{};
-  ::gmtime_r(&secs, &tm);
-  char buf[96];  // generous: the compiler cannot bound tm's fields
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>((ms.time_since_epoch() % std::chrono::seconds(1)).count()));
-  return buf;
-}
-
-inline std::filesystem::path head_path(const std::filesystem::path& log) { return log.string() + ".head"; }
-
-// Walks a log's text and checks every link. Returns the head at the end.
-inline result<audit_head> verify_chain(std::string_view text, std::string_view key) {
-  auto bad = [](std::uint64_t line, std::string why) {
-    return error{errc::integrity_violation, "audit log line " + std::to_string(line + 1) + ": " + why};
-  };
-  audit_head head;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
-    if (nl == std::string_view::npos) return bad(head.records, "truncated record (no end of line)");
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl + 1);
-    static constexpr std::string_view marker = ",\"hash\":\"";
-    if (line.size() < audit_suffix_size + 2 || line.substr(line.size() - audit_suffix_size, marker.size()) != marker ||
-        line.substr(line.size() - 2) != "\"}")
-      return bad(head.records, "no hash");
-    const std::string_view hash = line.substr(line.size() - 66, 64);
-    std::string body(line.substr(0, line.size() - audit_suffix_size));
-    body += '}';
-    if (!crypto::constant_time_equal(chain_hash(body, key), hash))
-      return bad(head.records, "hash mismatch (record altered, or wrong chain key)");
-    auto rec = strict_parse_object(body, errc::integrity_violation, "audit record");
-    if (!rec) return bad(head.records, std::string(rec.error().message()));
-    const auto* seq = rec->if_contains("seq");
-    const auto* prev = rec->if_contains("prev");
-    if (!seq || !seq->is_int64() || seq->get_int64() != static_cast<std::int64_t>(head.records))
-      return bad(head.records, "sequence number out of order (record removed or reordered)");
-    if (!prev || !prev->is_string() || prev->get_string() != head.hash)
-      return bad(head.records, "previous-hash link broken (record removed, reordered or inserted)");
-    head.hash = std::string(hash);
-    ++head.records;
-  }
-  return head;
-}
-
-inline result<std::optional<audit_head>> read_head(const std::filesystem::path& p) {
-  auto text = read_file(p, 4096);
-  if (!text) {
-    if (text.error() == errc::not_found) return std::optional<audit_head>{};
-    return text.error();
-  }
-  auto o = strict_parse_object(*text, errc::integrity_violation, "audit head");
-  if (!o) return o.error();
-  const auto* n = o->if_contains("records");
-  const auto* h = o->if_contains("hash");
-  if (!n || !n->is_int64() || n->get_int64() < 0 || !h || !h->is_string() || h->get_string().size() != 64)
-    return error{errc::integrity_violation, "audit head file is malformed"};
-  return std::optional<audit_head>(audit_head{static_cast<std::uint64_t>(n->get_int64()), std::string(h->get_string())});
-}
-
-}  // namespace detail
-
-/// Verifies the log at `path`: every hash, sequence number and link, and, when `expected` (or
-/// the `<log>.head` file, used when `expected` is not given) is present, that the log still
-/// holds that head: fewer records means truncation, another hash means rewriting. Returns the
-/// log's head; errors are errc::integrity_violation with the first bad line.
-inline result<audit_head> verify_audit_log(const std::filesystem::path& path, std::string_view chain_key = {},
-                                           std::optional<audit_head> expected = std::nullopt) {
-  auto text = detail::read_file(path, std::size_t(1) << 34);
-  if (!text) return text.error();
-  if (!expected) {
-    auto h = detail::read_head(detail::head_path(path));
-    if (!h) return h.error();
-    expected = *h;
-  }
-  // Walk to the checkpoint first so its hash can be compared, then on to the end.
-  auto head = detail::verify_chain(*text, chain_key);
-  if (!head) return head.error();
-  if (expected && expected->records > 0) {
-    if (head->records < expected->records)
-      return error{errc::integrity_violation, "audit log truncated: " + std::to_string(head->records) + " records, head says " +
-                                                  std::to_string(expected->records)};
-    // Hash of record number expected->records - 1.
-    std::string_view rest = *text;
-    for (std::uint64_t i = 0; i + 1 < expected->records; ++i) rest.remove_prefix(rest.find('\n') + 1);
-    const std::string_view line = rest.substr(0, rest.find('\n'));
-    if (line.substr(line.size() - 66, 64) != expected->hash)
-      return error{errc::integrity_violation, "audit log does not match its head (rewritten)"};
-  }
-  return head;
-}
-
-/// The writer. Thread-safe: appends are serialised by a mutex. One writer per file.
-class audit_log {
- public:
-  /// Opens (or creates, mode 0600) the log at `path`. An existing log is verified first and
-  /// continued; a broken chain is refused (errc::integrity_violation) rather than extended.
-  static result<audit_log> open(const std::filesystem::path& path, audit_options opts = {}) {
-    audit_log log;
-    log.state_ = std::make_unique<state>();
-    auto& s = *log.state_;
-    s.path = path;
-    s.opts = std::move(opts);
-    auto text = detail::read_file(path, std::size_t(1) << 34);
-    if (text) {
-      auto head = verify_audit_log(path, s.opts.chain_key.reveal());
-      if (!head) return head.error();
-      s.head = std::move(*head);
-    } else if (text.error() != errc::not_found) {
-      return text.error();
-    }
-    s.fd = detail::unique_fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
-    if (!s.fd) return detail::io_error("cannot open audit log", path);
-    return log;
-  }
-
-  audit_log(audit_log&&) noexcept = default;
-  audit_log& operator=(audit_log&&) noexcept = default;
-  ~audit_log() {
-    if (state_ && state_->unsynced > 0) (void)sync();
-  }
-
-  /// Appends one record; returns its sequence number.
-  result<std::uint64_t> append(const audit_record& r) {
-    auto& s = *state_;
-    boost::json::object o;
-    boost::json::object details;
-    for (const auto& f : r.details) {
-      std::visit(
-          [&](const auto& v) {
-            using V = std::decay_t<decltype(v)>;
-            if constexpr (std::is_same_v<V, audit_field::redacted>) details[f.key] = secret::redacted;
-            else details[f.key] = v;
-          },
-          f.value);
-    }
-    std::lock_guard lock(s.mutex);
-    const std::uint64_t seq = s.head.records;
-    o["seq"] = seq;
-    o["time"] = detail::rfc3339_millis(s.opts.now());
-    o["actor"] = r.actor;
-    o["action"] = r.action;
-    o["tenant"] = r.tenant;
-    o["target"] = r.target;
-    o["outcome"] = to_string(r.outcome);
-    o["details"] = std::move(details);
-    o["prev"] = s.head.hash;
-    std::string body = boost::json::serialize(o);
-    const std::string hash = detail::chain_hash(body, s.opts.chain_key.reveal());
-    body.pop_back();  // reopen the object to append the hash
-    body += ",\"hash\":\"" + hash + "\"}\n";
-    if (auto w = detail::write_all(s.fd.get(), body, s.path); !w) return w.error();  // one write: O_APPEND
-    s.head.records = seq + 1;
-    s.head.hash = hash;
-    ++s.unsynced;
-    if (s.opts.fsync == fsync_policy::every_record ||
-        (s.opts.fsync == fsync_policy::every_n && s.unsynced >= std::max(1u, s.opts.fsync_every))) {
-      if (auto r2 = sync_locked(); !r2) return r2.error();
-    }
-    return seq;
-  }
-
-  /// Flushes to disk (fsync, unless the policy is `never`) and updates the head file.
-  result<void> sync() {
-    std::lock_guard lock(state_->mutex);
-    return sync_locked();
-  }
-
-  /// The current head (publish it somewhere the log's writer cannot rewrite).
-  audit_head head() const {
-    std::lock_guard lock(state_->mutex);
-    return state_->head;
-  }
-
- private:
-  audit_log() = default;
-
-  result<void> sync_locked() {
-    auto& s = *state_;
-    if (s.opts.fsync != fsync_policy::never && ::fsync(s.fd.get()) != 0) return detail::io_error("cannot fsync", s.path);
-    s.unsynced = 0;
-    if (s.opts.write_head) {
-      boost::json::object h;
-      h["records"] = s.head.records;
-      h["hash"] = s.head.hash;
-      return detail::atomic_replace(detail::head_path(s.path), boost::json::serialize(h));
-    }
-    return {};
-  }
-
-  struct state {
-    std::filesystem::path path;
-    audit_options opts;
-    detail::unique_fd fd;
-    audit_head head;
-    unsigned unsynced = 0;
-    mutable std::mutex mutex;
-  };
-  std::unique_ptr<state> state_;
-};
-
-}  // namespace intg
-// ---- end intg/audit.hpp ----
 // ---- begin intg/webhook.hpp ----
 // Verifying signed webhooks: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]` scheme
 // (HMAC-SHA256 over "{t}.{body}", 300 s default tolerance, several v1 values while a secret is
@@ -10087,1440 +9233,4 @@ inline result<void> verify_hmac_sha256(std::string_view payload, std::string_vie
 
 }  // namespace intg::webhook
 // ---- end intg/webhook.hpp ----
-// ---- begin intg/spotify/model.hpp ----
-// The Spotify Web API's objects as C++ structs (tracks, albums, artists, playlists, users, paging
-// objects, search results, error objects, token responses), with a non-throwing parser that names
-// the JSON path of the first problem, and Boost.JSON conversions both ways so that a client and a
-// local stand-in of the API share one definition of each shape.
-//
-// Field names follow Spotify's OpenAPI description. Which fields are required: the description's
-// `required` lists (paging objects, albums, images, error objects) plus the identity fields the API
-// always sends (id, name, href, uri, type, and a track's artists, album and duration). Fields the
-// description marks nullable are std::optional; fields it marks deprecated (popularity, markets,
-// external ids, genres...) are read when present and left at their defaults when absent, because
-// Spotify has started to drop them for some apps. Unknown fields are ignored.
-
-
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
-#include <boost/json/value_from.hpp>
-#include <boost/json/value_to.hpp>
-
-#include <cstdint>
-#include <limits>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <vector>
-
-namespace intg::spotify {
-
-namespace json = boost::json;
-
-/// ExternalUrlObject: `{"spotify": "https://open.spotify.com/track/..."}`.
-struct external_urls_object {
-  std::string spotify;
-};
-
-/// ExternalIdObject: ISRC for tracks, UPC / EAN for albums.
-struct external_ids_object {
-  std::optional<std::string> isrc, ean, upc;
-};
-
-/// ImageObject; width and height are null when unknown.
-struct image {
-  std::string url;
-  std::optional<int> height, width;
-};
-
-/// FollowersObject (`href` is always null in today's API).
-struct followers_object {
-  std::optional<std::string> href;
-  int total = 0;
-};
-
-/// TrackRestrictionObject / AlbumRestrictionObject: why an item is not playable ("market", ...).
-struct restrictions_object {
-  std::string reason;
-};
-
-/// CopyrightObject: `type` is "C" (copyright) or "P" (sound recording).
-struct copyright {
-  std::string text, type;
-};
-
-/// SimplifiedArtistObject.
-struct simplified_artist {
-  external_urls_object external_urls;
-  std::string href, id, name, type = "artist", uri;
-};
-
-/// ArtistObject.
-struct artist {
-  external_urls_object external_urls;
-  followers_object followers;
-  std::vector<std::string> genres;
-  std::string href, id;
-  std::vector<image> images;
-  std::string name;
-  int popularity = 0;
-  std::string type = "artist", uri;
-};
-
-/// SimplifiedAlbumObject (AlbumBase plus artists).
-struct simplified_album {
-  std::string album_type;  ///< "album", "single" or "compilation"
-  int total_tracks = 0;
-  std::vector<std::string> available_markets;
-  external_urls_object external_urls;
-  std::string href, id;
-  std::vector<image> images;
-  std::string name;
-  std::string release_date;            ///< "1981", "1981-12" or "1981-12-15"
-  std::string release_date_precision;  ///< "year", "month" or "day"
-  std::optional<restrictions_object> restrictions;
-  std::string type = "album", uri;
-  std::vector<simplified_artist> artists;
-};
-
-/// LinkedTrackObject: the originally requested track when track relinking replaced it.
-struct linked_track {
-  external_urls_object external_urls;
-  std::string href, id, type = "track", uri;
-};
-
-/// SimplifiedTrackObject (a track as listed inside an album).
-struct simplified_track {
-  std::vector<simplified_artist> artists;
-  std::vector<std::string> available_markets;
-  int disc_number = 1;
-  int duration_ms = 0;
-  bool is_explicit = false;  ///< JSON "explicit"
-  external_urls_object external_urls;
-  std::string href, id;
-  std::optional<bool> is_playable;  ///< present when a market was given (track relinking)
-  std::optional<linked_track> linked_from;
-  std::optional<restrictions_object> restrictions;
-  std::string name;
-  std::optional<std::string> preview_url;  ///< nullable
-  int track_number = 1;
-  std::string type = "track", uri;
-  bool is_local = false;
-};
-
-/// TrackObject.
-struct track {
-  simplified_album album;
-  std::vector<simplified_artist> artists;
-  std::vector<std::string> available_markets;
-  int disc_number = 1;
-  int duration_ms = 0;
-  bool is_explicit = false;  ///< JSON "explicit"
-  external_ids_object external_ids;
-  external_urls_object external_urls;
-  std::string href, id;
-  std::optional<bool> is_playable;  ///< present when a market was given (track relinking)
-  std::optional<linked_track> linked_from;
-  std::optional<restrictions_object> restrictions;
-  std::string name;
-  int popularity = 0;
-  std::optional<std::string> preview_url;  ///< nullable
-  int track_number = 1;
-  std::string type = "track", uri;
-  bool is_local = false;
-};
-
-/// PagingObject: one page of `items` and the links to its neighbours (null at the ends).
-template <class T>
-struct paging {
-  std::string href;
-  std::vector<T> items;
-  int limit = 0;
-  std::optional<std::string> next;
-  int offset = 0;
-  std::optional<std::string> previous;
-  int total = 0;
-};
-
-/// AlbumObject.
-struct album : simplified_album {
-  paging<simplified_track> tracks;
-  std::vector<copyright> copyrights;
-  external_ids_object external_ids;
-  std::vector<std::string> genres;
-  std::string label;
-  int popularity = 0;
-};
-
-/// PlaylistUserObject: who added a playlist item.
-struct playlist_user {
-  external_urls_object external_urls;
-  std::string href, id, type = "user", uri;
-};
-
-/// PlaylistOwnerObject: PlaylistUserObject plus a nullable display name.
-struct playlist_owner : playlist_user {
-  std::optional<std::string> display_name;
-};
-
-/// PlaylistTracksRefObject: where a playlist's items are and how many there are.
-struct tracks_ref {
-  std::string href;
-  int total = 0;
-};
-
-/// SimplifiedPlaylistObject. `items` and `tracks` carry the same reference (`tracks` is the
-/// deprecated name); when only one is present the parser fills both.
-struct simplified_playlist {
-  bool collaborative = false;
-  std::optional<std::string> description;
-  external_urls_object external_urls;
-  std::string href, id;
-  std::vector<image> images;  ///< empty when the API sends null
-  std::string name;
-  playlist_owner owner;
-  std::optional<bool> is_public;  ///< JSON "public"; null when not relevant
-  std::string snapshot_id;
-  tracks_ref items, tracks;
-  std::string type = "playlist", uri;
-};
-
-/// PlaylistTrackObject. `track` is empty when the item is no longer available (the API sends
-/// null) or is a podcast episode (episodes are not modelled). Read from "item", else "track".
-struct playlist_track {
-  std::optional<std::string> added_at;  ///< ISO 8601 date-time; null for very old playlists
-  std::optional<playlist_user> added_by;
-  bool is_local = false;
-  std::optional<spotify::track> track;
-};
-
-/// PublicUserObject.
-struct public_user {
-  std::optional<std::string> display_name;
-  external_urls_object external_urls;
-  followers_object followers;
-  std::string href, id;
-  std::vector<image> images;
-  std::string type = "user", uri;
-};
-
-/// The answer of GET /search: one paging object per requested type.
-struct search_result {
-  std::optional<paging<track>> tracks;
-  std::optional<paging<artist>> artists;
-  std::optional<paging<simplified_album>> albums;
-  std::optional<paging<simplified_playlist>> playlists;
-};
-
-/// The answer of GET /tracks?ids=: an unknown id gives null at its place.
-struct several_tracks {
-  std::vector<std::optional<track>> tracks;
-};
-
-/// ErrorObject, the body of every Web API error as `{"error": {...}}`.
-struct error_object {
-  int status = 0;
-  std::string message;
-};
-
-/// The accounts service's token answer (RFC 6749 section 5.1).
-struct token_response {
-  std::string access_token;
-  std::string token_type = "Bearer";
-  int expires_in = 0;
-  std::optional<std::string> scope;
-  std::optional<std::string> refresh_token;  ///< absent: keep using the previous one
-};
-
-/// The accounts service's error answer (RFC 6749 section 5.2), e.g. {"error":"invalid_grant"}.
-struct oauth_error {
-  std::string error;
-  std::optional<std::string> error_description;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Parsing
-// ---------------------------------------------------------------------------------------------
-
-namespace detail {
-
-// Walks a document, keeping the JSON path of where it is; the first problem is kept.
-struct reader {
-  std::string path = "$";
-  intg::error err;
-
-  bool failed() const noexcept { return static_cast<bool>(err); }
-  void fail(std::string message) {
-    if (failed()) return;
-    err = intg::error(errc::invalid_response, std::move(message));
-    err.with_json_path(path);
-  }
-};
-
-// Appends ".key" or "[i]" to the path for the lifetime of the scope.
-struct path_scope {
-  reader& r;
-  std::size_t size;
-  path_scope(reader& rd, std::string_view key) : r(rd), size(rd.path.size()) {
-    r.path += '.';
-    r.path += key;
-  }
-  path_scope(reader& rd, std::size_t index) : r(rd), size(rd.path.size()) {
-    r.path += '[';
-    r.path += std::to_string(index);
-    r.path += ']';
-  }
-  ~path_scope() { r.path.resize(size); }
-  path_scope(const path_scope&) = delete;
-  path_scope& operator=(const path_scope&) = delete;
-};
-
-inline const char* kind_name(const json::value& v) noexcept {
-  switch (v.kind()) {
-    case json::kind::null: return "null";
-    case json::kind::bool_: return "a boolean";
-    case json::kind::int64:
-    case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
-    case json::kind::string: return "a string";
-    case json::kind::array: return "an array";
-    case json::kind::object: return "an object";
-  }
-  return "?";
-}
-
-inline void wrong_type(reader& r, const json::value& v, const char* expected) {
-  r.fail(std::string("expected ") + expected + ", got " + kind_name(v));
-}
-
-inline const json::object* as_object(reader& r, const json::value& v) {
-  if (const auto* o = v.if_object()) return o;
-  wrong_type(r, v, "an object");
-  return nullptr;
-}
-
-inline void read_value(reader& r, const json::value& v, std::string& out) {
-  if (const auto* s = v.if_string()) {
-    out.assign(s->data(), s->size());
-  } else {
-    wrong_type(r, v, "a string");
-  }
-}
-
-inline void read_value(reader& r, const json::value& v, bool& out) {
-  if (const auto* b = v.if_bool()) {
-    out = *b;
-  } else {
-    wrong_type(r, v, "a boolean");
-  }
-}
-
-inline void read_value(reader& r, const json::value& v, int& out) {
-  if (const auto* i = v.if_int64()) {
-    if (*i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max())
-      return r.fail("integer out of range");
-    out = static_cast<int>(*i);
-  } else if (const auto* u = v.if_uint64()) {
-    if (*u > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) return r.fail("integer out of range");
-    out = static_cast<int>(*u);
-  } else {
-    wrong_type(r, v, "an integer");
-  }
-}
-
-template <class T>
-void read_value(reader& r, const json::value& v, std::optional<T>& out);
-template <class T>
-void read_value(reader& r, const json::value& v, std::vector<T>& out);
-template <class T>
-void read_value(reader& r, const json::value& v, paging<T>& out);
-
-// A field that must be present. Null is accepted only when T is std::optional (nullable fields
-// such as a paging object's `next` are required yet may be null).
-template <class T>
-void required(reader& r, const json::object& o, std::string_view key, T& out) {
-  if (r.failed()) return;
-  const json::value* v = o.if_contains(key);
-  path_scope s(r, key);
-  if (!v) return r.fail("missing required field '" + std::string(key) + "'");
-  read_value(r, *v, out);
-}
-
-// A field that may be absent; null counts as absent (out keeps its default).
-template <class T>
-void optional_field(reader& r, const json::object& o, std::string_view key, T& out) {
-  if (r.failed()) return;
-  const json::value* v = o.if_contains(key);
-  if (!v || v->is_null()) return;
-  path_scope s(r, key);
-  read_value(r, *v, out);
-}
-
-template <class T>
-void read_value(reader& r, const json::value& v, std::optional<T>& out) {
-  if (v.is_null()) {
-    out.reset();
-    return;
-  }
-  out.emplace();
-  read_value(r, v, *out);
-}
-
-template <class T>
-void read_value(reader& r, const json::value& v, std::vector<T>& out) {
-  const auto* a = v.if_array();
-  if (!a) return wrong_type(r, v, "an array");
-  out.clear();
-  out.reserve(a->size());
-  for (std::size_t i = 0; i < a->size() && !r.failed(); ++i) {
-    path_scope s(r, i);
-    out.emplace_back();
-    read_value(r, (*a)[i], out.back());
-  }
-}
-
-template <class T>
-void read_value(reader& r, const json::value& v, paging<T>& p) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "href", p.href);
-  required(r, *o, "items", p.items);
-  required(r, *o, "limit", p.limit);
-  required(r, *o, "next", p.next);
-  required(r, *o, "offset", p.offset);
-  required(r, *o, "previous", p.previous);
-  required(r, *o, "total", p.total);
-}
-
-inline void read_value(reader& r, const json::value& v, external_urls_object& e) {
-  if (const auto* o = as_object(r, v)) optional_field(r, *o, "spotify", e.spotify);
-}
-
-inline void read_value(reader& r, const json::value& v, external_ids_object& e) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "isrc", e.isrc);
-  optional_field(r, *o, "ean", e.ean);
-  optional_field(r, *o, "upc", e.upc);
-}
-
-inline void read_value(reader& r, const json::value& v, image& i) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "url", i.url);
-  required(r, *o, "height", i.height);
-  required(r, *o, "width", i.width);
-}
-
-inline void read_value(reader& r, const json::value& v, followers_object& f) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "href", f.href);
-  optional_field(r, *o, "total", f.total);
-}
-
-inline void read_value(reader& r, const json::value& v, restrictions_object& x) {
-  if (const auto* o = as_object(r, v)) optional_field(r, *o, "reason", x.reason);
-}
-
-inline void read_value(reader& r, const json::value& v, copyright& c) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "text", c.text);
-  optional_field(r, *o, "type", c.type);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_artist& a) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "external_urls", a.external_urls);
-  required(r, *o, "href", a.href);
-  required(r, *o, "id", a.id);
-  required(r, *o, "name", a.name);
-  required(r, *o, "type", a.type);
-  required(r, *o, "uri", a.uri);
-}
-
-inline void read_value(reader& r, const json::value& v, artist& a) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "external_urls", a.external_urls);
-  optional_field(r, *o, "followers", a.followers);
-  optional_field(r, *o, "genres", a.genres);
-  required(r, *o, "href", a.href);
-  required(r, *o, "id", a.id);
-  optional_field(r, *o, "images", a.images);
-  required(r, *o, "name", a.name);
-  optional_field(r, *o, "popularity", a.popularity);
-  required(r, *o, "type", a.type);
-  required(r, *o, "uri", a.uri);
-}
-
-// AlbumBase's fields, shared by simplified and full albums (all required but restrictions).
-inline void read_album_base(reader& r, const json::object& o, simplified_album& a) {
-  required(r, o, "album_type", a.album_type);
-  required(r, o, "total_tracks", a.total_tracks);
-  required(r, o, "available_markets", a.available_markets);
-  required(r, o, "external_urls", a.external_urls);
-  required(r, o, "href", a.href);
-  required(r, o, "id", a.id);
-  required(r, o, "images", a.images);
-  required(r, o, "name", a.name);
-  required(r, o, "release_date", a.release_date);
-  required(r, o, "release_date_precision", a.release_date_precision);
-  optional_field(r, o, "restrictions", a.restrictions);
-  required(r, o, "type", a.type);
-  required(r, o, "uri", a.uri);
-  required(r, o, "artists", a.artists);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_album& a) {
-  if (const auto* o = as_object(r, v)) read_album_base(r, *o, a);
-}
-
-inline void read_value(reader& r, const json::value& v, linked_track& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "external_urls", t.external_urls);
-  optional_field(r, *o, "href", t.href);
-  optional_field(r, *o, "id", t.id);
-  optional_field(r, *o, "type", t.type);
-  optional_field(r, *o, "uri", t.uri);
-}
-
-// The fields simplified and full tracks share.
-template <class Track>
-void read_track_common(reader& r, const json::object& o, Track& t) {
-  required(r, o, "artists", t.artists);
-  optional_field(r, o, "available_markets", t.available_markets);
-  optional_field(r, o, "disc_number", t.disc_number);
-  required(r, o, "duration_ms", t.duration_ms);
-  optional_field(r, o, "explicit", t.is_explicit);
-  optional_field(r, o, "external_urls", t.external_urls);
-  required(r, o, "href", t.href);
-  required(r, o, "id", t.id);
-  optional_field(r, o, "is_playable", t.is_playable);
-  optional_field(r, o, "linked_from", t.linked_from);
-  optional_field(r, o, "restrictions", t.restrictions);
-  required(r, o, "name", t.name);
-  optional_field(r, o, "preview_url", t.preview_url);
-  optional_field(r, o, "track_number", t.track_number);
-  required(r, o, "type", t.type);
-  required(r, o, "uri", t.uri);
-  optional_field(r, o, "is_local", t.is_local);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_track& t) {
-  if (const auto* o = as_object(r, v)) read_track_common(r, *o, t);
-}
-
-inline void read_value(reader& r, const json::value& v, track& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "album", t.album);
-  read_track_common(r, *o, t);
-  optional_field(r, *o, "external_ids", t.external_ids);
-  optional_field(r, *o, "popularity", t.popularity);
-}
-
-inline void read_value(reader& r, const json::value& v, album& a) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  read_album_base(r, *o, a);
-  required(r, *o, "tracks", a.tracks);
-  required(r, *o, "copyrights", a.copyrights);
-  required(r, *o, "external_ids", a.external_ids);
-  required(r, *o, "genres", a.genres);
-  required(r, *o, "label", a.label);
-  required(r, *o, "popularity", a.popularity);
-}
-
-inline void read_user_fields(reader& r, const json::object& o, playlist_user& u) {
-  optional_field(r, o, "external_urls", u.external_urls);
-  required(r, o, "href", u.href);
-  required(r, o, "id", u.id);
-  required(r, o, "type", u.type);
-  required(r, o, "uri", u.uri);
-}
-
-inline void read_value(reader& r, const json::value& v, playlist_user& u) {
-  if (const auto* o = as_object(r, v)) read_user_fields(r, *o, u);
-}
-
-inline void read_value(reader& r, const json::value& v, playlist_owner& u) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  read_user_fields(r, *o, u);
-  optional_field(r, *o, "display_name", u.display_name);
-}
-
-inline void read_value(reader& r, const json::value& v, tracks_ref& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "href", t.href);
-  required(r, *o, "total", t.total);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_playlist& p) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "collaborative", p.collaborative);
-  optional_field(r, *o, "description", p.description);
-  optional_field(r, *o, "external_urls", p.external_urls);
-  required(r, *o, "href", p.href);
-  required(r, *o, "id", p.id);
-  optional_field(r, *o, "images", p.images);
-  required(r, *o, "name", p.name);
-  required(r, *o, "owner", p.owner);
-  optional_field(r, *o, "public", p.is_public);
-  optional_field(r, *o, "snapshot_id", p.snapshot_id);
-  // `items` replaced `tracks`; servers of either age must work, but one of them is required.
-  const bool has_items = o->contains("items"), has_tracks = o->contains("tracks");
-  if (has_items) required(r, *o, "items", p.items);
-  if (has_tracks) required(r, *o, "tracks", p.tracks);
-  if (!has_items && !has_tracks) required(r, *o, "items", p.items);
-  if (!has_items) p.items = p.tracks;
-  if (!has_tracks) p.tracks = p.items;
-  required(r, *o, "type", p.type);
-  required(r, *o, "uri", p.uri);
-}
-
-inline void read_value(reader& r, const json::value& v, playlist_track& p) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "added_at", p.added_at);
-  optional_field(r, *o, "added_by", p.added_by);
-  optional_field(r, *o, "is_local", p.is_local);
-  const char* key = o->contains("item") ? "item" : "track";
-  const json::value* item = o->if_contains(key);
-  if (!item || item->is_null()) return;
-  // Episodes share the array with tracks; they are not modelled and left empty.
-  if (const auto* io = item->if_object()) {
-    if (const auto* t = io->if_contains("type"); t && t->is_string() && t->get_string() == "episode") return;
-  }
-  path_scope s(r, key);
-  read_value(r, *item, p.track);
-}
-
-inline void read_value(reader& r, const json::value& v, public_user& u) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "display_name", u.display_name);
-  optional_field(r, *o, "external_urls", u.external_urls);
-  optional_field(r, *o, "followers", u.followers);
-  required(r, *o, "href", u.href);
-  required(r, *o, "id", u.id);
-  optional_field(r, *o, "images", u.images);
-  required(r, *o, "type", u.type);
-  required(r, *o, "uri", u.uri);
-}
-
-inline void read_value(reader& r, const json::value& v, search_result& s) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "tracks", s.tracks);
-  optional_field(r, *o, "artists", s.artists);
-  optional_field(r, *o, "albums", s.albums);
-  optional_field(r, *o, "playlists", s.playlists);
-}
-
-inline void read_value(reader& r, const json::value& v, several_tracks& s) {
-  if (const auto* o = as_object(r, v)) required(r, *o, "tracks", s.tracks);
-}
-
-// Reads the ErrorObject inside `{"error": {...}}` (the envelope is what the API sends).
-inline void read_value(reader& r, const json::value& v, error_object& e) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  const json::value* inner = o->if_contains("error");
-  path_scope s(r, "error");
-  if (!inner) return r.fail("missing required field 'error'");
-  const auto* io = as_object(r, *inner);
-  if (!io) return;
-  required(r, *io, "status", e.status);
-  required(r, *io, "message", e.message);
-}
-
-inline void read_value(reader& r, const json::value& v, token_response& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "access_token", t.access_token);
-  required(r, *o, "token_type", t.token_type);
-  required(r, *o, "expires_in", t.expires_in);
-  optional_field(r, *o, "scope", t.scope);
-  optional_field(r, *o, "refresh_token", t.refresh_token);
-}
-
-inline void read_value(reader& r, const json::value& v, oauth_error& e) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "error", e.error);
-  optional_field(r, *o, "error_description", e.error_description);
-}
-
-template <class T>
-struct is_paging : std::false_type {};
-template <class T>
-struct is_paging<paging<T>> : std::true_type {};
-
-}  // namespace detail
-
-/// The model types parse<T>() and the Boost.JSON conversions accept.
-template <class T>
-concept model = std::is_same_v<T, external_urls_object> || std::is_same_v<T, external_ids_object> ||
-                std::is_same_v<T, image> || std::is_same_v<T, followers_object> ||
-                std::is_same_v<T, restrictions_object> || std::is_same_v<T, copyright> ||
-                std::is_same_v<T, simplified_artist> || std::is_same_v<T, artist> ||
-                std::is_same_v<T, simplified_album> || std::is_same_v<T, album> ||
-                std::is_same_v<T, linked_track> || std::is_same_v<T, simplified_track> ||
-                std::is_same_v<T, track> || std::is_same_v<T, playlist_user> ||
-                std::is_same_v<T, playlist_owner> || std::is_same_v<T, tracks_ref> ||
-                std::is_same_v<T, simplified_playlist> || std::is_same_v<T, playlist_track> ||
-                std::is_same_v<T, public_user> || std::is_same_v<T, search_result> ||
-                std::is_same_v<T, several_tracks> || std::is_same_v<T, error_object> ||
-                std::is_same_v<T, token_response> || std::is_same_v<T, oauth_error> || detail::is_paging<T>::value;
-
-/// Reads a T from a parsed document. A missing required field or a value of the wrong type is
-/// errc::invalid_response whose json_path() says where, e.g. "$.tracks.items[3].album.name".
-template <model T>
-result<T> parse(const json::value& v) {
-  detail::reader r;
-  T out{};
-  detail::read_value(r, v, out);
-  if (r.failed()) return r.err;
-  return out;
-}
-
-/// Parses a response body, then reads a T from it (a body that is not JSON is invalid_response).
-template <model T>
-result<T> parse(std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) return intg::error(errc::invalid_response, "response body is not valid JSON: " + ec.message());
-  return parse<T>(v);
-}
-
-/// Boost.JSON's value_to<T>() for the model types: throws intg::exception where parse<T>() would
-/// return an error.
-template <model T>
-T tag_invoke(json::value_to_tag<T>, const json::value& v) {
-  return parse<T>(v).value();
-}
-
-// ---------------------------------------------------------------------------------------------
-// Serialisation (json::value_from), for servers and tests. Nullable fields are written as null;
-// optional fields the API omits when they do not apply (is_playable, linked_from, restrictions)
-// are written only when set.
-// ---------------------------------------------------------------------------------------------
-
-namespace detail {
-
-inline json::value to_value(const std::string& s) { return json::value(s); }
-inline json::value to_value(int i) { return json::value(i); }
-inline json::value to_value(bool b) { return json::value(b); }
-template <class T>
-json::value to_value(const std::optional<T>& o);
-template <class T>
-json::value to_value(const std::vector<T>& v);
-template <class T>
-json::value to_value(const T& x) {
-  return json::value_from(x);
-}
-template <class T>
-json::value to_value(const std::optional<T>& o) {
-  return o ? to_value(*o) : json::value(nullptr);
-}
-template <class T>
-json::value to_value(const std::vector<T>& v) {
-  json::array a;
-  a.reserve(v.size());
-  for (const auto& x : v) a.push_back(to_value(x));
-  return a;
-}
-
-template <class T>
-void put_if(json::object& o, std::string_view key, const std::optional<T>& x) {
-  if (x) o[key] = to_value(*x);
-}
-
-inline void put_album_base(json::object& o, const simplified_album& a) {
-  o["album_type"] = a.album_type;
-  o["total_tracks"] = a.total_tracks;
-  o["available_markets"] = to_value(a.available_markets);
-  o["external_urls"] = to_value(a.external_urls);
-  o["href"] = a.href;
-  o["id"] = a.id;
-  o["images"] = to_value(a.images);
-  o["name"] = a.name;
-  o["release_date"] = a.release_date;
-  o["release_date_precision"] = a.release_date_precision;
-  put_if(o, "restrictions", a.restrictions);
-  o["type"] = a.type;
-  o["uri"] = a.uri;
-  o["artists"] = to_value(a.artists);
-}
-
-template <class Track>
-void put_track_common(json::object& o, const Track& t) {
-  o["artists"] = to_value(t.artists);
-  o["available_markets"] = to_value(t.available_markets);
-  o["disc_number"] = t.disc_number;
-  o["duration_ms"] = t.duration_ms;
-  o["explicit"] = t.is_explicit;
-  o["external_urls"] = to_value(t.external_urls);
-  o["href"] = t.href;
-  o["id"] = t.id;
-  put_if(o, "is_playable", t.is_playable);
-  put_if(o, "linked_from", t.linked_from);
-  put_if(o, "restrictions", t.restrictions);
-  o["name"] = t.name;
-  o["preview_url"] = to_value(t.preview_url);
-  o["track_number"] = t.track_number;
-  o["type"] = t.type;
-  o["uri"] = t.uri;
-  o["is_local"] = t.is_local;
-}
-
-inline void put_user_fields(json::object& o, const playlist_user& u) {
-  o["external_urls"] = to_value(u.external_urls);
-  o["href"] = u.href;
-  o["id"] = u.id;
-  o["type"] = u.type;
-  o["uri"] = u.uri;
-}
-
-}  // namespace detail
-
-inline void tag_invoke(json::value_from_tag, json::value& jv, const external_urls_object& e) {
-  jv = json::object{{"spotify", e.spotify}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const external_ids_object& e) {
-  json::object o;
-  detail::put_if(o, "isrc", e.isrc);
-  detail::put_if(o, "ean", e.ean);
-  detail::put_if(o, "upc", e.upc);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const image& i) {
-  jv = json::object{{"url", i.url}, {"height", detail::to_value(i.height)}, {"width", detail::to_value(i.width)}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const followers_object& f) {
-  jv = json::object{{"href", detail::to_value(f.href)}, {"total", f.total}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const restrictions_object& x) {
-  jv = json::object{{"reason", x.reason}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const copyright& c) {
-  jv = json::object{{"text", c.text}, {"type", c.type}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_artist& a) {
-  jv = json::object{{"external_urls", detail::to_value(a.external_urls)},
-                    {"href", a.href}, {"id", a.id}, {"name", a.name}, {"type", a.type}, {"uri", a.uri}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const artist& a) {
-  jv = json::object{{"external_urls", detail::to_value(a.external_urls)},
-                    {"followers", detail::to_value(a.followers)},
-                    {"genres", detail::to_value(a.genres)},
-                    {"href", a.href},
-                    {"id", a.id},
-                    {"images", detail::to_value(a.images)},
-                    {"name", a.name},
-                    {"popularity", a.popularity},
-                    {"type", a.type},
-                    {"uri", a.uri}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_album& a) {
-  json::object o;
-  detail::put_album_base(o, a);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const linked_track& t) {
-  jv = json::object{{"external_urls", detail::to_value(t.external_urls)},
-                    {"href", t.href}, {"id", t.id}, {"type", t.type}, {"uri", t.uri}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_track& t) {
-  json::object o;
-  detail::put_track_common(o, t);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const track& t) {
-  json::object o;
-  o["album"] = detail::to_value(t.album);
-  detail::put_track_common(o, t);
-  o["external_ids"] = detail::to_value(t.external_ids);
-  o["popularity"] = t.popularity;
-  jv = std::move(o);
-}
-template <class T>
-void tag_invoke(json::value_from_tag, json::value& jv, const paging<T>& p) {
-  jv = json::object{{"href", p.href},
-                    {"items", detail::to_value(p.items)},
-                    {"limit", p.limit},
-                    {"next", detail::to_value(p.next)},
-                    {"offset", p.offset},
-                    {"previous", detail::to_value(p.previous)},
-                    {"total", p.total}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const album& a) {
-  json::object o;
-  detail::put_album_base(o, a);
-  o["tracks"] = detail::to_value(a.tracks);
-  o["copyrights"] = detail::to_value(a.copyrights);
-  o["external_ids"] = detail::to_value(a.external_ids);
-  o["genres"] = detail::to_value(a.genres);
-  o["label"] = a.label;
-  o["popularity"] = a.popularity;
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_user& u) {
-  json::object o;
-  detail::put_user_fields(o, u);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_owner& u) {
-  json::object o;
-  detail::put_user_fields(o, u);
-  o["display_name"] = detail::to_value(u.display_name);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const tracks_ref& t) {
-  jv = json::object{{"href", t.href}, {"total", t.total}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_playlist& p) {
-  jv = json::object{{"collaborative", p.collaborative},
-                    {"description", detail::to_value(p.description)},
-                    {"external_urls", detail::to_value(p.external_urls)},
-                    {"href", p.href},
-                    {"id", p.id},
-                    {"images", detail::to_value(p.images)},
-                    {"name", p.name},
-                    {"owner", detail::to_value(p.owner)},
-                    {"public", detail::to_value(p.is_public)},
-                    {"snapshot_id", p.snapshot_id},
-                    {"items", detail::to_value(p.items)},
-                    {"tracks", detail::to_value(p.tracks)},
-                    {"type", p.type},
-                    {"uri", p.uri}};
-}
-/// Writes the item under both "item" and its deprecated name "track", as the API does.
-inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_track& p) {
-  json::value item = detail::to_value(p.track);
-  json::object o{{"added_at", detail::to_value(p.added_at)},
-                 {"added_by", detail::to_value(p.added_by)},
-                 {"is_local", p.is_local},
-                 {"item", item},
-                 {"track", item}};
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const public_user& u) {
-  jv = json::object{{"display_name", detail::to_value(u.display_name)},
-                    {"external_urls", detail::to_value(u.external_urls)},
-                    {"followers", detail::to_value(u.followers)},
-                    {"href", u.href},
-                    {"id", u.id},
-                    {"images", detail::to_value(u.images)},
-                    {"type", u.type},
-                    {"uri", u.uri}};
-}
-/// Writes only the types that were searched for.
-inline void tag_invoke(json::value_from_tag, json::value& jv, const search_result& s) {
-  json::object o;
-  detail::put_if(o, "tracks", s.tracks);
-  detail::put_if(o, "artists", s.artists);
-  detail::put_if(o, "albums", s.albums);
-  detail::put_if(o, "playlists", s.playlists);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const several_tracks& s) {
-  jv = json::object{{"tracks", detail::to_value(s.tracks)}};
-}
-/// Writes the envelope the API sends: {"error": {"status": ..., "message": ...}}.
-inline void tag_invoke(json::value_from_tag, json::value& jv, const error_object& e) {
-  jv = json::object{{"error", json::object{{"status", e.status}, {"message", e.message}}}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const token_response& t) {
-  json::object o{{"access_token", t.access_token}, {"token_type", t.token_type}, {"expires_in", t.expires_in}};
-  detail::put_if(o, "scope", t.scope);
-  detail::put_if(o, "refresh_token", t.refresh_token);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const oauth_error& e) {
-  json::object o{{"error", e.error}};
-  detail::put_if(o, "error_description", e.error_description);
-  jv = std::move(o);
-}
-
-/// Serialises a model object as the API would send it.
-template <model T>
-json::value to_json(const T& x) {
-  return json::value_from(x);
-}
-
-}  // namespace intg::spotify
-// ---- end intg/spotify/model.hpp ----
-// ---- begin intg/spotify/client.hpp ----
-// intg::spotify::client: the Spotify Web API as an intg integration. Typed operations (search,
-// tracks, artists, albums, playlists) run through a resilience pipeline with app tokens
-// (client credentials) or user tokens (authorization code + PKCE, refresh), validate their
-// parameters against the API's documented ranges before sending, and turn the API's error objects
-// into intg errors the policies understand (401 → one refresh and replay, 429 → Retry-After).
-
-
-#include <chrono>
-#include <memory>
-#include <optional>
-#include <span>
-#include <string>
-#include <string_view>
-#include <vector>
-
-namespace intg::spotify {
-
-/// The pipeline a client gets when none is named: tracing, retry, breaker, limiter, timeout.
-using default_pipeline =
-    intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>, intg::timeout<>>;
-
-/// Search parameters. `limit` is 1..10 (Spotify's maximum for search since February 2026; the
-/// API's default is 5), `offset` 0..1000.
-struct search_options {
-  int limit = 5;
-  int offset = 0;
-  /// ISO 3166-1 alpha-2, or empty. A view, like the query: it must outlive the call. (A view also
-  /// keeps the options trivially copyable: g++ 12 copies coroutine parameters of aggregate type
-  /// bitwise, which breaks a std::string member.)
-  std::string_view market{};
-};
-
-/// Paging parameters of the other list endpoints: `limit` 1..50, `offset` >= 0.
-struct page_options {
-  int limit = 20;
-  int offset = 0;
-  std::string_view market{};  ///< as in search_options
-};
-
-/// Where the client talks to and as whom, read from an integration's `settings`:
-/// `client_id`, `client_secret` (use `${env:SPOTIFY_CLIENT_SECRET}` in the file), `scope`,
-/// `api_base` (default https://api.spotify.com/v1), `accounts_base` (default
-/// https://accounts.spotify.com), `market` (default market, optional).
-struct settings {
-  std::string client_id;
-  secret client_secret;
-  std::string scope;
-  std::string api_base = "https://api.spotify.com/v1";
-  std::string accounts_base = "https://accounts.spotify.com";
-  std::string market{};
-
-  static result<settings> from_config(const integration_config& c) {
-    settings s;
-    auto read = [&](std::string_view key, std::string& out, bool required) -> result<void> {
-      const auto* v = c.settings.if_contains(key);
-      if (!v) {
-        if (required) return error(errc::config_error, "spotify: settings." + std::string(key) + " is required")
-                          .with_json_path("$.settings." + std::string(key));
-        return {};
-      }
-      if (!v->is_string())
-        return error(errc::config_error, "spotify: settings." + std::string(key) + " must be a string")
-            .with_json_path("$.settings." + std::string(key));
-      out = std::string(v->get_string());
-      return {};
-    };
-    std::string secret_text;
-    for (auto [key, out, required] : {std::tuple{"client_id", &s.client_id, true},
-                                      std::tuple{"client_secret", &secret_text, false},
-                                      std::tuple{"scope", &s.scope, false},
-                                      std::tuple{"api_base", &s.api_base, false},
-                                      std::tuple{"accounts_base", &s.accounts_base, false},
-                                      std::tuple{"market", &s.market, false}})
-      if (auto r = read(key, *out, required); !r) return r.error();
-    s.client_secret = secret(std::move(secret_text));
-    while (!s.api_base.empty() && s.api_base.back() == '/') s.api_base.pop_back();
-    while (!s.accounts_base.empty() && s.accounts_base.back() == '/') s.accounts_base.pop_back();
-    for (const std::string* u : {&s.api_base, &s.accounts_base})
-      if (!http::url::parse(*u)) return error(errc::config_error, "spotify: invalid URL " + *u);
-    return s;
-  }
-};
-
-namespace detail {
-
-// Spotify ids are base62; anything else would change the request path.
-inline result<void> check_id(std::string_view id, std::string_view what) {
-  if (id.empty() || id.size() > 64) return error(errc::invalid_argument, "spotify: " + std::string(what) + " id must be 1 to 64 characters");
-  for (char c : id)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-      return error(errc::invalid_argument, "spotify: " + std::string(what) + " id must be base62 (letters and digits)");
-  return {};
-}
-
-inline result<void> check_range(int v, int lo, int hi, std::string_view what) {
-  if (v < lo || v > hi)
-    return error(errc::invalid_argument, "spotify: " + std::string(what) + " must be between " + std::to_string(lo) +
-                                             " and " + std::to_string(hi) + ", got " + std::to_string(v));
-  return {};
-}
-
-inline result<void> check_market(std::string_view m) {
-  if (m.empty() || m == "from_token") return {};
-  if (m.size() != 2 || m[0] < 'A' || m[0] > 'Z' || m[1] < 'A' || m[1] > 'Z')
-    return error(errc::invalid_argument, "spotify: market must be an ISO 3166-1 alpha-2 code such as FR");
-  return {};
-}
-
-// The Web API's error object ({"error":{"status":..,"message":..}}) as an intg error with the status
-// and the server's Retry-After, so the policies can classify it.
-inline error api_error(const http::response& res) {
-  error e = http::status_error(res);
-  std::string msg = "spotify: HTTP " + std::to_string(res.result_int());
-  boost::system::error_code ec;
-  auto v = boost::json::parse(res.body(), ec);
-  if (!ec && v.is_object()) {
-    if (const auto* inner = v.as_object().if_contains("error"); inner && inner->is_object()) {
-      if (const auto* m = inner->as_object().if_contains("message"); m && m->is_string()) {
-        msg += ": ";
-        msg += std::string_view(m->get_string()).substr(0, 300);
-      }
-    }
-  }
-  return e.with_message(std::move(msg));
-}
-
-}  // namespace detail
-
-/// The Spotify integration. Satisfies intg::integration; the registry constructs it from an
-/// `integration_config` (and its services: executor, call recorder). One client per tenant gives
-/// each tenant its own tokens, limiter and breaker.
-template <class Pipeline = default_pipeline>
-class client {
-  struct state;
-
- public:
-  using pipeline_type = Pipeline;
-
-  client(integration_config cfg, registry_services& services)
-      : client(std::move(cfg), services.executor, services.calls) {}
-
-  client(integration_config cfg, asio::any_io_executor ex, std::shared_ptr<span_observer> calls = {})
-      : cfg_(std::move(cfg)), ex_(ex), state_(std::make_unique<state>(ex)), pipeline_(make_pipeline(cfg_, std::move(calls))) {}
-
-  client(const client&) = delete;
-  client& operator=(const client&) = delete;
-
-  std::string_view name() const noexcept { return cfg_.name; }
-  const integration_config& config() const noexcept { return cfg_; }
-  Pipeline& pipeline() noexcept { return pipeline_; }
-  boost::json::object describe() const { return pipeline_.describe(); }
-  http::client& http() noexcept { return state_->http; }
-
-  /// Reads the settings and obtains an app token (client credentials).
-  asio::awaitable<result<void>> initialize() {
-    auto s = settings::from_config(cfg_);
-    if (!s) co_return s.error();
-    settings_ = std::move(*s);
-    auto token_url = http::url::parse(settings_.accounts_base + "/api/token");
-    if (!token_url) co_return error(errc::config_error, "spotify: invalid accounts_base");
-    state_->token_url = *token_url;
-    state_->oauth_client = auth::oauth2::client{settings_.client_id, settings_.client_secret,
-                                                settings_.client_secret.empty() ? auth::oauth2::client_auth::none
-                                                                                : auth::oauth2::client_auth::basic};
-    state_->app.emplace(ex_, app_source{state_.get()});
-    state_->user.emplace(ex_, user_source{state_.get()});
-    if (settings_.client_secret.empty()) co_return result<void>{};  // a public (PKCE-only) client has no app token
-    auto t = co_await state_->app->get();
-    if (!t) co_return error(t.error()).with_message("spotify: could not obtain an app token: " + t.error().to_string());
-    co_return result<void>{};
-  }
-
-  /// A cheap authenticated call (a one-result search), timed; healthy when it succeeds.
-  asio::awaitable<health_report> health_check() {
-    health_report h;
-    const auto t0 = std::chrono::steady_clock::now();
-    search_options one;
-    one.limit = 1;
-    auto r = co_await search_tracks("a", one);
-    h.latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
-    if (r) {
-      h.status = integration_status::healthy;
-      h.message = "search answered";
-    } else {
-      h.status = is_local_rejection(r.error()) || r.error() == errc::rate_limited ? integration_status::degraded
-                                                                                  : integration_status::unhealthy;
-      h.message = r.error().to_string();
-    }
-    h.details = pipeline_.describe();
-    co_return h;
-  }
-
-  /// Closes pooled connections.
-  asio::awaitable<void> cleanup() {
-    state_->http.close_idle();
-    co_return;
-  }
-
-  // ---- operations ------------------------------------------------------------------------
-
-  asio::awaitable<result<track>> get_track(std::string_view id, std::string_view market = {}) {
-    if (auto r = detail::check_id(id, "track"); !r) co_return r.error();
-    if (auto r = detail::check_market(market); !r) co_return r.error();
-    http::query qs;
-    add_market(qs, market);
-    co_return co_await get_json<track>("/tracks/" + std::string(id), qs, "spotify.get_track", false);
-  }
-
-  asio::awaitable<result<paging<track>>> search_tracks(std::string_view q, search_options o = {}) {
-    auto r = co_await search(q, "track", o);
-    if (!r) co_return r.error();
-    if (!r->tracks) co_return error(errc::invalid_response, "spotify: search answer without tracks");
-    co_return std::move(*r->tracks);
-  }
-  asio::awaitable<result<paging<artist>>> search_artists(std::string_view q, search_options o = {}) {
-    auto r = co_await search(q, "artist", o);
-    if (!r) co_return r.error();
-    if (!r->artists) co_return error(errc::invalid_response, "spotify: search answer without artists");
-    co_return std::move(*r->artists);
-  }
-  asio::awaitable<result<paging<simplified_album>>> search_albums(std::string_view q, search_options o = {}) {
-    auto r = co_await search(q, "album", o);
-    if (!r) co_return r.error();
-    if (!r->albums) co_return error(errc::invalid_response, "spotify: search answer without albums");
-    co_return std::move(*r->albums);
-  }
-  /// GET /search for any comma-separated list of types (track, artist, album, playlist).
-  asio::awaitable<result<search_result>> search(std::string_view q, std::string_view types, search_options o = {}) {
-    if (q.empty()) co_return error(errc::invalid_argument, "spotify: search query must not be empty");
-    if (auto r = detail::check_range(o.limit, 1, 10, "search limit"); !r) co_return r.error();
-    if (auto r = detail::check_range(o.offset, 0, 1000, "search offset"); !r) co_return r.error();
-    if (auto r = detail::check_market(o.market); !r) co_return r.error();
-    http::query qs{{"q", q}, {"type", types}};
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    add_market(qs, o.market);
-    co_return co_await get_json<search_result>("/search", qs, "spotify.search", false);
-  }
-  asio::awaitable<result<paging<simplified_playlist>>> get_user_playlists(std::string_view user_id, page_options o = {}) {
-    if (user_id.empty() || user_id.size() > 128) co_return error(errc::invalid_argument, "spotify: user id must be 1 to 128 characters");
-    if (auto r = check_page(o); !r) co_return r.error();
-    http::query qs;
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    co_return co_await get_json<paging<simplified_playlist>>("/users/" + http::percent_encode(user_id) + "/playlists", qs,
-                                                            "spotify.get_user_playlists", false);
-  }
-  asio::awaitable<result<paging<simplified_playlist>>> get_current_user_playlists(page_options o = {}) {
-    if (auto r = check_page(o); !r) co_return r.error();
-    http::query qs;
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    co_return co_await get_json<paging<simplified_playlist>>("/me/playlists", qs, "spotify.get_current_user_playlists", true);
-  }
-  asio::awaitable<result<paging<playlist_track>>> get_playlist_items(std::string_view playlist_id, page_options o = {}) {
-    if (auto r = detail::check_id(playlist_id, "playlist"); !r) co_return r.error();
-    if (auto r = check_page(o); !r) co_return r.error();
-    if (auto r = detail::check_market(o.market); !r) co_return r.error();
-    http::query qs;
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    add_market(qs, o.market);
-    co_return co_await get_json<paging<playlist_track>>("/playlists/" + std::string(playlist_id) + "/tracks", qs,
-                                                       "spotify.get_playlist_items", false);
-  }
-
-  /// Up to 50 tracks at once; an unknown id gives an empty optional at its place.
-  asio::awaitable<result<std::vector<std::optional<track>>>> get_several_tracks(std::span<const std::string> ids,
-                                                                                std::string_view market = {}) {
-    if (ids.empty() || ids.size() > 50) co_return error(errc::invalid_argument, "spotify: between 1 and 50 track ids");
-    std::string joined;
-    for (const auto& id : ids) {
-      if (auto r = detail::check_id(id, "track"); !r) co_return r.error();
-      if (!joined.empty()) joined += ',';
-      joined += id;
-    }
-    if (auto r = detail::check_market(market); !r) co_return r.error();
-    http::query qs{{"ids", joined}};
-    add_market(qs, market);
-    auto r = co_await get_json<several_tracks>("/tracks", qs, "spotify.get_several_tracks", false);
-    if (!r) co_return r.error();
-    co_return std::move(r->tracks);
-  }
-
-  asio::awaitable<result<artist>> get_artist(std::string_view id) {
-    if (auto r = detail::check_id(id, "artist"); !r) co_return r.error();
-    const http::query none;
-    co_return co_await get_json<artist>("/artists/" + std::string(id), none, "spotify.get_artist", false);
-  }
-
-  asio::awaitable<result<album>> get_album(std::string_view id, std::string_view market = {}) {
-    if (auto r = detail::check_id(id, "album"); !r) co_return r.error();
-    if (auto r = detail::check_market(market); !r) co_return r.error();
-    http::query qs;
-    add_market(qs, market);
-    co_return co_await get_json<album>("/albums/" + std::string(id), qs, "spotify.get_album", false);
-  }
-
-  /// A user's public playlists (app token).
-
-  /// The signed-in user's playlists (needs a user token with playlist-read-private).
-
-  /// A playlist's items (tracks); the app token reads public playlists.
-
-  /// Walks the `next` links from `first`, collecting items until there are no more pages or
-  /// `max_items` are collected. Each page goes through the pipeline like any call.
-  template <class T>
-  asio::awaitable<result<std::vector<T>>> collect_all(paging<T> first, std::size_t max_items = 1000, bool user = false) {
-    std::vector<T> out = std::move(first.items);
-    std::optional<std::string> next = std::move(first.next);
-    const std::string base_origin = state_->api_origin;
-    while (next && out.size() < max_items) {
-      auto u = http::url::parse(*next);
-      // Follow links to the API only: a `next` pointing elsewhere would carry our token away.
-      if (!u || u->origin() != base_origin)
-        co_return error(errc::invalid_response, "spotify: a paging link leaves the API: " + *next);
-      auto page = co_await fetch<paging<T>>(std::move(*u), "spotify.next_page", user);
-      if (!page) co_return page.error();
-      if (page->items.empty()) break;
-      for (auto& item : page->items) out.push_back(std::move(item));
-      next = std::move(page->next);
-    }
-    if (out.size() > max_items) out.resize(max_items);
-    co_return out;
-  }
-
-  // ---- user authorization (authorization code + PKCE) ---------------------------------------
-
-  /// The URL to send the user to; keep `verifier` (from auth::pkce_verifier()) for
-  /// complete_authorization().
-  std::string authorization_url(std::string_view redirect_uri, std::string_view state, std::string_view verifier) const {
-    return auth::oauth2::authorization_url(settings_.accounts_base + "/authorize", settings_.client_id, redirect_uri,
-                                           settings_.scope, state, auth::pkce_challenge(verifier));
-  }
-
-  /// Exchanges the authorization code for the user's tokens; later calls that need a user token
-  /// use them and refresh them as they expire.
-  asio::awaitable<result<void>> complete_authorization(std::string_view code, std::string_view redirect_uri,
-                                                       const secret& verifier) {
-    if (!state_->user) co_return error(errc::not_initialized, "spotify: initialize() first");
-    auto req = auth::oauth2::authorization_code_request(state_->oauth_client, code, redirect_uri, verifier);
-    auto t = co_await auth::oauth2::request_token(state_->http, state_->token_url, req);
-    if (!t) co_return t.error();
-    state_->pending_user_token = std::move(*t);
-    state_->user->invalidate();
-    state_->user->reset();
-    auto got = co_await state_->user->get();
-    if (!got) co_return got.error();
-    co_return result<void>{};
-  }
-
-  /// Uses a refresh token obtained earlier (e.g. stored from a previous session).
-  void set_user_refresh_token(secret refresh_token) {
-    state_->user_refresh = std::move(refresh_token);
-    if (state_->user) {
-      state_->user->invalidate();
-      state_->user->reset();
-    }
-  }
-
-  /// How many token requests were made (app, user): for tests and dashboards.
-  std::pair<std::uint64_t, std::uint64_t> token_requests() const noexcept { return {state_->app_fetches, state_->user_fetches}; }
-
- private:
-  struct app_source {
-    state* s;
-    asio::awaitable<result<auth::oauth2::token>> operator()() const {
-      ++s->app_fetches;
-      co_return co_await auth::oauth2::request_token(s->http, s->token_url,
-                                                     auth::oauth2::client_credentials_request(s->oauth_client));
-    }
-  };
-
-  struct user_source {
-    state* s;
-    asio::awaitable<result<auth::oauth2::token>> operator()(const auth::oauth2::token* previous) const {
-      if (s->pending_user_token) {  // fresh from the authorization-code exchange
-        auto t = std::move(*s->pending_user_token);
-        s->pending_user_token.reset();
-        if (!t.refresh_token.empty()) s->user_refresh = t.refresh_token;
-        co_return t;
-      }
-      const secret& rt = previous && !previous->refresh_token.empty() ? previous->refresh_token : s->user_refresh;
-      if (rt.empty()) co_return error(errc::unauthorized, "spotify: no user is signed in (authorization code + PKCE first)");
-      ++s->user_fetches;
-      auto t = co_await auth::oauth2::request_token(s->http, s->token_url,
-                                                    auth::oauth2::refresh_token_request(s->oauth_client, rt));
-      if (t && t->refresh_token.empty()) t->refresh_token = rt;  // the server kept the old one
-      // Kept here too: a 401 makes the manager drop its cached token, refresh token included.
-      if (t) s->user_refresh = t->refresh_token;
-      co_return t;
-    }
-  };
-
-  // Everything the token sources point to lives here, at a stable address.
-  struct state {
-    explicit state(const asio::any_io_executor& ex) : http(ex) {}
-    http::client http;
-    http::url token_url;
-    std::string api_origin;
-    auth::oauth2::client oauth_client;
-    std::optional<auth::oauth2::token> pending_user_token;
-    secret user_refresh;
-    std::uint64_t app_fetches = 0, user_fetches = 0;
-    std::optional<auth::oauth2::token_manager<app_source>> app;
-    std::optional<auth::oauth2::token_manager<user_source>> user;
-  };
-
-  static Pipeline make_pipeline(const integration_config& c, std::shared_ptr<span_observer> calls) {
-    if constexpr (std::is_same_v<Pipeline, default_pipeline>) {
-      intg::tracing<>::options t;
-      t.observer = std::move(calls);
-      return Pipeline(t, intg::retry<>::options_from_config(c), intg::circuit_breaker<>::options_from_config(c),
-                      intg::rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c));
-    } else if constexpr (std::is_constructible_v<Pipeline, const integration_config&>) {
-      return Pipeline(c);
-    } else {
-      return Pipeline();
-    }
-  }
-
-  result<void> check_page(const page_options& o) const {
-    if (auto r = detail::check_range(o.limit, 1, 50, "limit"); !r) return r;
-    return detail::check_range(o.offset, 0, 100000, "offset");
-  }
-
-  void add_market(http::query& qs, std::string_view market) const {
-    if (!market.empty()) qs.add("market", market);
-    else if (!settings_.market.empty()) qs.add("market", settings_.market);
-  }
-
-  template <class T>
-  asio::awaitable<result<T>> get_json(std::string path, const http::query& qs, std::string_view operation, bool user) {
-    auto u = http::url::parse(settings_.api_base + path);
-    if (!u) co_return error(errc::invalid_argument, "spotify: invalid request path");
-    if (state_->api_origin.empty()) state_->api_origin = u->origin();
-    u->add_query(qs);
-    co_return co_await fetch<T>(std::move(*u), operation, user);
-  }
-
-  template <class T>
-  asio::awaitable<result<T>> fetch(http::url u, std::string_view operation, bool user) {
-    if (!state_->app) co_return error(errc::not_initialized, "spotify: initialize() first");
-    http::request req(http::verb::get, std::move(u));
-    req.set(http::field::accept, "application/json");
-    call_options opts{.partition_key = cfg_.tenant, .operation = operation};
-    co_return co_await pipeline_.execute(
-        [this, &req, user](attempt& a) -> asio::awaitable<result<T>> {
-          result<http::response> res = error{errc::unavailable};
-          if (user) res = co_await auth::oauth2::send_authorized(state_->http, *state_->user, req, &a);
-          else res = co_await auth::oauth2::send_authorized(state_->http, *state_->app, req, &a);
-          if (!res) co_return res.error();
-          if (res->result_int() >= 400) co_return detail::api_error(*res);
-          co_return parse<T>(res->body());
-        },
-        opts);
-  }
-
-  integration_config cfg_;
-  asio::any_io_executor ex_;
-  settings settings_;
-  std::unique_ptr<state> state_;
-  Pipeline pipeline_;
-};
-
-}  // namespace intg::spotify
-// ---- end intg/spotify/client.hpp ----
 // ---- end intg/intg.hpp ----

@@ -18,8 +18,11 @@ import json
 import os
 import sys
 
-import jsonschema
-import yaml
+try:
+    import jsonschema
+    import yaml
+except ImportError as e:  # a failure, not a skip: the test must not pass without checking anything
+    sys.exit(f"FAIL: {e}; install Debian's python3-yaml and python3-jsonschema and run this with /usr/bin/python3")
 
 SHARED_ERRORS = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 429: "TooManyRequests"}
 

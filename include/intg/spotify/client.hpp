@@ -162,6 +162,11 @@ class client {
   client(integration_config cfg, asio::any_io_executor ex, std::shared_ptr<span_observer> calls = {})
       : cfg_(std::move(cfg)), ex_(ex), state_(std::make_unique<state>(ex)), pipeline_(make_pipeline(cfg_, std::move(calls))) {}
 
+  /// With a pipeline built by the caller, e.g. on intg::manual_clock in tests:
+  /// `client<basic_pipeline<manual_clock, ...>>(cfg, ex, Pipeline(clock, cfg))`.
+  client(integration_config cfg, asio::any_io_executor ex, Pipeline pipeline)
+      : cfg_(std::move(cfg)), ex_(ex), state_(std::make_unique<state>(ex)), pipeline_(std::move(pipeline)) {}
+
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
