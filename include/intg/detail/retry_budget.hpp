@@ -31,22 +31,19 @@ class retry_budget {
 
   void deposit(time_point now) noexcept { add(now, deposit_); }
 
-  /// Takes one retry's worth if the budget allows it.
+  /// Takes one retry's worth if the budget allows it. Withdraws first and checks after (giving
+  /// the token back when the balance went below the reserve), so concurrent retries cannot all
+  /// pass one check and overshoot: the last withdrawal in the slot's order sees every earlier one.
   bool try_withdraw(time_point now) noexcept {
-    if (balance(now) + reserve_ < unit) return false;
-    add(now, -unit);
-    return true;
+    const std::int64_t s = now.time_since_epoch().count() >> shift_;
+    slot& sl = current(s);
+    const std::int64_t mine = sl.value.fetch_add(-unit, std::memory_order_acq_rel) - unit;
+    if (others(s, &sl) + mine + reserve_ >= 0) return true;
+    sl.value.fetch_add(unit, std::memory_order_relaxed);
+    return false;
   }
 
-  std::int64_t balance(time_point now) const noexcept {
-    const std::int64_t s = now.time_since_epoch().count() >> shift_;
-    std::int64_t sum = 0;
-    for (const auto& sl : slot_) {
-      const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-      if (e > s - slots && e <= s) sum += sl.value.load(std::memory_order_relaxed);
-    }
-    return sum;
-  }
+  std::int64_t balance(time_point now) const noexcept { return others(now.time_since_epoch().count() >> shift_, nullptr); }
 
  private:
   struct slot {
@@ -54,13 +51,27 @@ class retry_budget {
     std::atomic<std::int64_t> value{0};
   };
 
-  void add(time_point now, std::int64_t amount) noexcept {
-    const std::int64_t s = now.time_since_epoch().count() >> shift_;
+  // The slot for time slot `s`; a stale one starts over (approximate under races at the boundary).
+  slot& current(std::int64_t s) noexcept {
     slot& sl = slot_[static_cast<std::size_t>(s % slots)];
     std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed))
-      sl.value.store(0, std::memory_order_relaxed);  // a stale slot starts over (approximate under races)
-    sl.value.fetch_add(amount, std::memory_order_relaxed);
+    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed)) sl.value.store(0, std::memory_order_relaxed);
+    return sl;
+  }
+
+  // The balance of the window ending at slot `s`, leaving out `skip`.
+  std::int64_t others(std::int64_t s, const slot* skip) const noexcept {
+    std::int64_t sum = 0;
+    for (const auto& sl : slot_) {
+      if (&sl == skip) continue;
+      const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
+      if (e > s - slots && e <= s) sum += sl.value.load(std::memory_order_relaxed);
+    }
+    return sum;
+  }
+
+  void add(time_point now, std::int64_t amount) noexcept {
+    current(now.time_since_epoch().count() >> shift_).value.fetch_add(amount, std::memory_order_relaxed);  // a locked add: cheap
   }
 
   std::array<slot, slots> slot_{};
