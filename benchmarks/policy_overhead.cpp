@@ -43,6 +43,15 @@ void BM_full_stack_open_circuit(benchmark::State& state) {
 }
 BENCHMARK(BM_full_stack_open_circuit);
 
+// Opened by real failures (the warm-up's): each rejection copies the shared error that names the
+// failure which opened the breaker.
+void BM_full_stack_tripped_circuit(benchmark::State& state) {
+  auto p = make_full_stack();
+  run_pipeline(state, p, failing_op{}, false);
+  if (p.get<intg::circuit_breaker<>>().state() != intg::breaker_state::open) state.SkipWithError("the breaker did not open");
+}
+BENCHMARK(BM_full_stack_tripped_circuit);
+
 void BM_full_stack_rate_limited(benchmark::State& state) {
   auto p = make_full_stack(1e-3, 1);  // one call, then nothing for ages
   run_pipeline(state, p, answer_op{}, false);

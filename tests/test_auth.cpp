@@ -401,6 +401,24 @@ BOOST_AUTO_TEST_CASE(oversized_tokens_are_refused_before_parsing) {
   BOOST_TEST(jwt::verify(big, hs_key, {.max_token_size = 64 * 1024}).has_value());
 }
 
+BOOST_AUTO_TEST_CASE(options_kept_from_start_up_read_the_clock_at_each_verification) {
+  using std::chrono::system_clock;
+  const jwt::verify_options kept;  // built once at start-up, no time given
+  BOOST_TEST(!kept.now.has_value());
+  // A token that expires 2 ms after the options were built.
+  const double built = std::chrono::duration<double>(system_clock::now().time_since_epoch()).count();
+  const double exp = built + 0.002;
+  const auto t = forge(R"({"alg":"HS256"})", boost::json::serialize(boost::json::object{{"exp", exp}}), hs_key);
+  const auto at_build = system_clock::time_point{std::chrono::duration_cast<system_clock::duration>(std::chrono::duration<double>(built))};
+  BOOST_TEST(jwt::verify(t, hs_key, {.now = at_build}).has_value());  // valid when the options were built
+  while (std::chrono::duration<double>(system_clock::now().time_since_epoch()).count() <= exp + 0.001) {
+  }  // the real clock passes exp (about 3 ms)
+  BOOST_TEST((jwt::verify(t, hs_key, kept).error() == errc::token_expired));
+  // OIDC's expectations likewise default to "now at verification".
+  const intg::auth::oidc::id_token_expectations expect{.issuer = "https://issuer", .client_id = "app"};
+  BOOST_TEST(!expect.now.has_value());
+}
+
 BOOST_AUTO_TEST_CASE(time_claims_are_checked_with_leeway) {
   const auto t = forge(R"({"alg":"HS256"})", R"({"nbf":1000,"iat":1000,"exp":2000})", hs_key);
   BOOST_TEST(jwt::verify(t, hs_key, {.now = tp(1500)}).has_value());

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
 using namespace std::chrono_literals;
 namespace asio = boost::asio;
@@ -67,11 +68,37 @@ BOOST_AUTO_TEST_CASE(a_shared_breaker_opens_once_and_rejects_everyone) {
   std::atomic<int> opened{0};
   o.on_state_change = [&](intg::breaker_state, intg::breaker_state to) { opened += to == intg::breaker_state::open; };
   intg::pipeline<intg::circuit_breaker<>> p{o};
-  std::atomic<int> ok{0}, failed{0};
-  hammer(p, failing_op{}, 500, ok, failed);
+  std::atomic<int> ran{0}, open_rejections{0}, other{0};
+  auto op = [&](intg::attempt&) -> asio::awaitable<intg::result<int>> {
+    ran.fetch_add(1);
+    co_return intg::error::http(503);
+  };
+  auto worker = [&] {
+    asio::io_context io;
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 500; ++i) {
+            auto r = co_await p.execute(op);
+            if (r) other.fetch_add(1);
+            else if (r.error() == errc::circuit_open && r.error().message().find("HTTP 503") != std::string_view::npos) open_rejections.fetch_add(1);
+            else if (!(r.error() == errc::http_error)) other.fetch_add(1);
+          }
+        },
+        asio::detached);
+    io.run();
+  };
+  std::thread a(worker), b(worker);
+  a.join();
+  b.join();
   BOOST_TEST(opened.load() == 1);
   BOOST_TEST((p.get<intg::circuit_breaker<>>().state() == intg::breaker_state::open));
-  BOOST_TEST(failed.load() == 1000);
+  // The operation ran until the tenth failure (plus at most the other thread's call in flight);
+  // every later call was rejected without running, naming the failure that opened the breaker.
+  BOOST_TEST(ran.load() >= 10);
+  BOOST_TEST(ran.load() <= 11);
+  BOOST_TEST(open_rejections.load() == 1000 - ran.load());
+  BOOST_TEST(other.load() == 0);
 }
 
 BOOST_AUTO_TEST_CASE(a_shared_bulkhead_never_exceeds_its_limit) {
@@ -93,17 +120,52 @@ BOOST_AUTO_TEST_CASE(a_shared_bulkhead_never_exceeds_its_limit) {
   BOOST_TEST(p.get<intg::bulkhead<>>().in_flight() == 0);
 }
 
-BOOST_AUTO_TEST_CASE(the_full_stack_and_keyed_limiter_work_from_two_threads) {
+BOOST_AUTO_TEST_CASE(the_full_stack_with_a_keyed_limiter_admits_each_keys_burst_across_threads) {
   intg::keyed_rate_limiter<>::options ko;
-  // Generous but realistic: a burst tolerance of a minute, so a thread preempted between its clock
-  // read and its compare-and-swap is never judged over the limit.
-  ko.requests_per_minute = 1e9;
-  ko.burst_limit = 1'000'000'000;
+  ko.requests_per_minute = 1e-3;  // burst 100 per key, then nothing for hours: timing cannot matter
+  ko.burst_limit = 100;
   intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::keyed_rate_limiter<>, intg::timeout<>> p{
       intg::tracing<>::options{}, intg::retry<>::options{}, intg::circuit_breaker<>::options{}, ko, intg::timeout<>::options{}};
   std::atomic<int> ok{0}, rejected{0};
-  hammer(p, ok_op{}, 5000, ok, rejected, "tenant_a");
-  BOOST_TEST(ok.load() == 10000, last_error);
+  hammer(p, ok_op{}, 1000, ok, rejected, "tenant_a");
+  BOOST_TEST(ok.load() == 100, last_error);
+  BOOST_TEST(rejected.load() == 1900);
+  BOOST_TEST(last_error.find("rate limited") != std::string::npos, last_error);  // not retried, not a breaker failure
+  std::atomic<int> ok_b{0}, rejected_b{0};
+  hammer(p, ok_op{}, 1000, ok_b, rejected_b, "tenant_b");  // tenant_a's exhaustion does not touch tenant_b
+  BOOST_TEST(ok_b.load() == 100);
+  BOOST_TEST((p.get<intg::circuit_breaker<>>().state() == intg::breaker_state::closed));
+}
+
+BOOST_AUTO_TEST_CASE(concurrent_retries_never_withdraw_more_than_the_budget) {
+  // ratio 0 and 1 retry per second over a ~10.7 s window: a reserve of exactly 10 retries.
+  const intg::time_point now{std::chrono::hours(24)};
+  constexpr int threads = 4, rounds = 200;
+  std::vector<int> concurrent(rounds), afterwards(rounds);
+  for (int round = 0; round < rounds; ++round) {
+    intg::detail::retry_budget budget;
+    budget.configure(0.0, 1, 10s);
+    std::atomic<int> ready{0};
+    std::vector<int> got(threads, 0);  // each thread writes only its own element
+    std::vector<std::thread> ts;
+    for (int t = 0; t < threads; ++t)
+      ts.emplace_back([&, t] {
+        ready.fetch_add(1);
+        while (ready.load() < threads) {
+        }
+        for (int i = 0; i < 50; ++i) got[static_cast<std::size_t>(t)] += budget.try_withdraw(now);
+      });
+    for (auto& t : ts) t.join();
+    for (int g : got) concurrent[static_cast<std::size_t>(round)] += g;
+    while (budget.try_withdraw(now)) ++afterwards[static_cast<std::size_t>(round)];
+  }
+  int overshoots = 0, mismatches = 0;
+  for (int r = 0; r < rounds; ++r) {
+    overshoots += concurrent[static_cast<std::size_t>(r)] > 10;
+    mismatches += concurrent[static_cast<std::size_t>(r)] + afterwards[static_cast<std::size_t>(r)] != 10;
+  }
+  BOOST_TEST(overshoots == 0);
+  BOOST_TEST(mismatches == 0);  // and no token lost: together they take exactly the budget
 }
 
 BOOST_AUTO_TEST_CASE(deadlines_fire_on_two_threads_sharing_one_pipeline) {

@@ -74,6 +74,7 @@ BOOST_AUTO_TEST_CASE(tenants_are_isolated_and_get_checks_the_type) {
   intg::registry reg{io.get_executor()};
   auto& a = reg.register_integration<probe>(cfg("spotify_main"), "tenant_a");
   reg.register_integration<probe>(cfg("spotify_main"), "tenant_b");
+  test::run(io, [&]() -> asio::awaitable<void> { co_await reg.enable_all(); }());
   BOOST_TEST(reg.get<probe>("spotify_main", "tenant_a") == &a);
   BOOST_TEST(reg.get<probe>("spotify_main", "tenant_b") != &a);
   BOOST_TEST(reg.get<probe>("spotify_main", "tenant_c") == nullptr);
@@ -81,6 +82,25 @@ BOOST_AUTO_TEST_CASE(tenants_are_isolated_and_get_checks_the_type) {
   BOOST_TEST(reg.get<probe>("unknown", "tenant_a") == nullptr);
   BOOST_CHECK_THROW(reg.register_integration<probe>(cfg("spotify_main"), "tenant_a"), intg::exception);
   BOOST_TEST(a.config.tenant == "tenant_a");
+}
+
+BOOST_AUTO_TEST_CASE(get_refuses_an_integration_that_was_registered_but_never_enabled) {
+  asio::io_context io;
+  intg::registry reg{io.get_executor()};
+  auto& a = reg.register_integration<probe>(cfg("spotify_main"), "tenant_a");
+  try {
+    (void)reg.get<probe>("spotify_main", "tenant_a");
+    BOOST_ERROR("get() returned an integration whose initialize() never ran");
+  } catch (const intg::exception& e) {
+    BOOST_TEST((e.error() == errc::not_initialized));
+    BOOST_TEST(e.error().message() ==
+               "integration 'spotify_main' (tenant 'tenant_a') is registered but not enabled: co_await "
+               "registry.enable_all() or enable(name, tenant) first");
+  }
+  BOOST_TEST(reg.get<other_type>("spotify_main", "tenant_a") == nullptr);  // another type: still nullptr
+  test::run(io, [&]() -> asio::awaitable<void> { co_await reg.enable_all(); }());
+  BOOST_TEST(reg.get<probe>("spotify_main", "tenant_a") == &a);
+  BOOST_TEST(a.ctl->inits == 1);
 }
 
 BOOST_AUTO_TEST_CASE(enable_all_initializes_concurrently_and_one_failure_does_not_stop_the_others) {
@@ -320,6 +340,52 @@ void expect_config_error(const std::string& text, std::string_view path_fragment
 
 std::string with_integration(const std::string& body) {
   return R"({"environments":{"production":{"integrations":{"x":)" + body + "}}}}";
+}
+
+BOOST_AUTO_TEST_CASE(breaker_window_slow_calls_retry_budget_and_bulkhead_load_from_config) {
+  auto c = intg::config::parse(with_integration(R"({
+      "retry_policy": { "budget_ratio": 0.5, "budget_min_per_second": 3, "budget_window": "20s" },
+      "circuit_breaker": { "window": "time", "failure_rate_threshold": 0.25, "window_size": 50, "window_duration": "30s",
+                           "minimum_calls": 7, "slow_call_duration": "2s", "slow_call_rate_threshold": 0.75 },
+      "bulkhead": { "max_concurrent": 8, "max_queue": 16, "queue_timeout": "250ms" } })"),
+                               "production", fake_env);
+  const auto x = c.integration("x");
+  const auto b = intg::circuit_breaker<>::options_from_config(x);
+  BOOST_TEST((b.window == intg::breaker_window::time));
+  BOOST_TEST(b.failure_rate_threshold == 0.25);
+  BOOST_TEST(b.window_size == 50);
+  BOOST_TEST((b.window_duration == 30s));
+  BOOST_TEST(b.minimum_calls == 7);
+  BOOST_TEST((b.slow_call_duration == 2s));
+  BOOST_TEST(b.slow_call_rate_threshold == 0.75);
+  const auto r = intg::retry<>::options_from_config(x);
+  BOOST_TEST(r.budget_ratio == 0.5);
+  BOOST_TEST(r.budget_min_per_second == 3);
+  BOOST_TEST((r.budget_window == 20s));
+  const auto h = intg::bulkhead<>::options_from_config(x);
+  BOOST_TEST(h.max_concurrent == 8);
+  BOOST_TEST(h.max_queue == 16);
+  BOOST_TEST((h.queue_timeout == 250ms));
+  // A pipeline built from the configuration uses them.
+  intg::pipeline<intg::retry<>, intg::circuit_breaker<>, intg::bulkhead<>> p{x};
+  BOOST_TEST(p.get<intg::circuit_breaker<>>().get_options().minimum_calls == 7);
+  BOOST_TEST(p.get<intg::bulkhead<>>().get_options().max_queue == 16);
+  BOOST_TEST(p.get<intg::retry<>>().get_options().budget_min_per_second == 3);
+
+  expect_config_error(with_integration(R"({"circuit_breaker":{"window":"sliding"}})"), "circuit_breaker.window", "expected");
+  expect_config_error(with_integration(R"({"circuit_breaker":{"failure_rate_threshold":0}})"), "failure_rate_threshold",
+                      "greater than 0");
+  expect_config_error(with_integration(R"({"circuit_breaker":{"slow_call_rate_threshold":1.5}})"), "slow_call_rate_threshold",
+                      "out of range");
+  expect_config_error(with_integration(R"({"circuit_breaker":{"window_size":0}})"), "window_size", "out of range");
+  expect_config_error(with_integration(R"({"circuit_breaker":{"window_duration":"1ms"}})"), "window_duration", "at least 10ms");
+  expect_config_error(with_integration(R"({"circuit_breaker":{"minimum_calls":"7"}})"), "minimum_calls", "expected an integer");
+  expect_config_error(with_integration(R"({"retry_policy":{"budget_ratio":-2}})"), "retry_policy.budget_ratio", "out of range");
+  expect_config_error(with_integration(R"({"retry_policy":{"budget_window":0}})"), "budget_window", "at least 10ms");
+  expect_config_error(with_integration(R"({"bulkhead":{"max_concurrent":0}})"), "bulkhead.max_concurrent", "out of range");
+  expect_config_error(with_integration(R"({"bulkhead":{"max_queue":-1}})"), "bulkhead.max_queue", "out of range");
+  expect_config_error(with_integration(R"({"bulkhead":{"queue":1}})"), "bulkhead.queue", "unknown key");
+  expect_config_error(with_integration(R"({"rate_limits":{"requests_per_minute":"NaN"}})"), "requests_per_minute", "expected a number");
 }
 
 BOOST_AUTO_TEST_CASE(tenant_limits_override_only_the_keys_they_name) {

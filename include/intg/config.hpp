@@ -148,7 +148,15 @@ inline void read_rate_limits(const boost::json::value& v, const std::string& pat
 
 inline void read_retry(const boost::json::value& v, const std::string& path, retry_settings& out) {
   const auto& o = expect_object(v, path);
-  only_keys(o, path, {"max_attempts", "backoff_multiplier", "base_delay", "max_delay", "jitter"});
+  only_keys(o, path, {"max_attempts", "backoff_multiplier", "base_delay", "max_delay", "jitter", "budget_ratio",
+                      "budget_min_per_second", "budget_window"});
+  if (auto* x = o.if_contains("budget_ratio")) out.budget_ratio = expect_number(*x, member_path(path, "budget_ratio"), -1.0, 100.0);
+  if (auto* x = o.if_contains("budget_min_per_second"))
+    out.budget_min_per_second = expect_int(*x, member_path(path, "budget_min_per_second"), 0, 1'000'000);
+  if (auto* x = o.if_contains("budget_window")) {
+    out.budget_window = expect_duration(*x, member_path(path, "budget_window"));
+    if (out.budget_window.count() < 10) config_fail(member_path(path, "budget_window"), "must be at least 10ms");
+  }
   if (auto* x = o.if_contains("max_attempts")) out.max_attempts = expect_int(*x, member_path(path, "max_attempts"), 1, 100);
   if (auto* x = o.if_contains("backoff_multiplier"))
     out.backoff_multiplier = expect_number(*x, member_path(path, "backoff_multiplier"), 1.0, 100.0);
@@ -163,14 +171,48 @@ inline void read_retry(const boost::json::value& v, const std::string& path, ret
   }
 }
 
+// A ratio in (0, 1].
+inline double expect_ratio(const boost::json::value& v, const std::string& path) {
+  const double d = expect_number(v, path, 0.0, 1.0);
+  if (d <= 0) config_fail(path, "must be greater than 0 (and at most 1)");
+  return d;
+}
+
 inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out) {
   const auto& o = expect_object(v, path);
-  only_keys(o, path, {"failure_threshold", "recovery_timeout", "half_open_max_calls"});
+  only_keys(o, path, {"failure_threshold", "recovery_timeout", "half_open_max_calls", "window", "failure_rate_threshold",
+                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold"});
+  if (auto* x = o.if_contains("window")) {
+    const std::string w = expect_string(*x, member_path(path, "window"));
+    if (w == "consecutive") out.window = breaker_window::consecutive;
+    else if (w == "count") out.window = breaker_window::count;
+    else if (w == "time") out.window = breaker_window::time;
+    else config_fail(member_path(path, "window"), "expected \"consecutive\", \"count\" or \"time\"");
+  }
+  if (auto* x = o.if_contains("failure_rate_threshold"))
+    out.failure_rate_threshold = expect_ratio(*x, member_path(path, "failure_rate_threshold"));
+  if (auto* x = o.if_contains("window_size")) out.window_size = expect_int(*x, member_path(path, "window_size"), 1, 1'000'000);
+  if (auto* x = o.if_contains("window_duration")) {
+    out.window_duration = expect_duration(*x, member_path(path, "window_duration"));
+    if (out.window_duration.count() < 10) config_fail(member_path(path, "window_duration"), "must be at least 10ms");
+  }
+  if (auto* x = o.if_contains("minimum_calls")) out.minimum_calls = expect_int(*x, member_path(path, "minimum_calls"), 1, 1'000'000);
+  if (auto* x = o.if_contains("slow_call_duration")) out.slow_call_duration = expect_duration(*x, member_path(path, "slow_call_duration"));
+  if (auto* x = o.if_contains("slow_call_rate_threshold"))
+    out.slow_call_rate_threshold = expect_ratio(*x, member_path(path, "slow_call_rate_threshold"));
   if (auto* x = o.if_contains("failure_threshold"))
     out.failure_threshold = expect_int(*x, member_path(path, "failure_threshold"), 1, 1'000'000);
   if (auto* x = o.if_contains("recovery_timeout")) out.recovery_timeout = expect_duration(*x, member_path(path, "recovery_timeout"));
   if (auto* x = o.if_contains("half_open_max_calls"))
     out.half_open_max_calls = expect_int(*x, member_path(path, "half_open_max_calls"), 1, 1'000'000);
+}
+
+inline void read_bulkhead(const boost::json::value& v, const std::string& path, bulkhead_settings& out) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"max_concurrent", "max_queue", "queue_timeout"});
+  if (auto* x = o.if_contains("max_concurrent")) out.max_concurrent = expect_int(*x, member_path(path, "max_concurrent"), 1, 1'000'000);
+  if (auto* x = o.if_contains("max_queue")) out.max_queue = expect_int(*x, member_path(path, "max_queue"), 0, 1'000'000);
+  if (auto* x = o.if_contains("queue_timeout")) out.queue_timeout = expect_duration(*x, member_path(path, "queue_timeout"));
 }
 
 // Replaces whole-string "${env:NAME}" values in settings (recursively); records top-level secret keys.
@@ -199,7 +241,7 @@ inline void substitute_env(boost::json::value& v, const std::string& path, const
 inline void read_integration(const boost::json::value& v, const std::string& path, integration_config& cfg, const env_lookup& env) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"type", "enabled", "settings", "timeout", "health_check_interval", "retry_policy", "rate_limits",
-                      "circuit_breaker"});
+                      "circuit_breaker", "bulkhead"});
   if (auto* x = o.if_contains("type")) {
     const std::string t = expect_string(*x, member_path(path, "type"));
     auto parsed = integration_type_from_string(t);
@@ -216,6 +258,7 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
   if (auto* x = o.if_contains("retry_policy")) read_retry(*x, member_path(path, "retry_policy"), cfg.retry);
   if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits);
   if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker);
+  if (auto* x = o.if_contains("bulkhead")) read_bulkhead(*x, member_path(path, "bulkhead"), cfg.bulkhead);
   if (auto* x = o.if_contains("settings")) {
     const std::string sp = member_path(path, "settings");
     boost::json::value copy = expect_object(*x, sp);

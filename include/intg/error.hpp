@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -174,6 +175,13 @@ class error {
   const boost::system::error_code& code() const noexcept { return code_; }
   explicit operator bool() const noexcept { return static_cast<bool>(code_); }
 
+  /// The intg::errc this error carries, or nullopt for a transport error (Asio, Beast, SSL).
+  /// `e == errc::x` asks the same about one value; intg::is_transient() classifies any error.
+  std::optional<errc> as_errc() const noexcept {
+    if (code_.category() != intg_category()) return std::nullopt;
+    return static_cast<errc>(code_.value());
+  }
+
   /// HTTP status when the error came from an HTTP answer, else 0.
   int http_status() const noexcept { return http_status_; }
   error& with_http_status(int s) noexcept {
@@ -226,8 +234,15 @@ class error {
     std::swap(details_, o.details_);
   }
 
-  friend bool operator==(const error& a, const error& b) noexcept { return a.code_ == b.code_; }
+  /// Equality: the same code, HTTP status, retry-after hint, message and JSON path. (Compare
+  /// with an errc or an error_code to ask about the code alone.)
+  friend bool operator==(const error& a, const error& b) noexcept {
+    return a.code_ == b.code_ && a.http_status_ == b.http_status_ && a.retry_after_ms_ == b.retry_after_ms_ &&
+           a.message() == b.message() && a.json_path() == b.json_path();
+  }
+  /// The code alone: `e == errc::timeout` whatever the details.
   friend bool operator==(const error& a, errc b) noexcept { return a.code_ == make_error_code(b); }
+  /// The code alone, exactly (same category and value).
   friend bool operator==(const error& a, const boost::system::error_code& b) noexcept { return a.code_ == b; }
   friend std::ostream& operator<<(std::ostream& os, const error& e) { return os << e.to_string(); }
 
@@ -270,7 +285,17 @@ class exception : public boost::system::system_error {
   throw intg::exception(e);
 }
 
+namespace detail {
+// Codes of Beast and Asio's SSL layer, recognised by category name so that this header, included
+// everywhere, pulls in neither Beast nor OpenSSL. Only failures reach these comparisons.
+inline bool is_code(const boost::system::error_code& c, const char* category, int value) noexcept {
+  return c.value() == value && std::string_view(c.category().name()) == category;
+}
+}  // namespace detail
+
 /// Whether retrying may help: connection failures, timeouts, 429, 5xx and `unavailable`.
+/// Transport errors are classified by condition, so a system and a generic code for the same
+/// errno (e.g. `boost::system::errc::connection_reset`) both count. Never `outcome_unknown`.
 inline bool is_transient(const error& e) noexcept {
   const auto& c = e.code();
   if (c.category() == intg_category()) {
@@ -283,14 +308,19 @@ inline bool is_transient(const error& e) noexcept {
       case errc::http_error:
         return e.http_status() == 429 || e.http_status() == 408 || e.http_status() >= 500;
       default:
-        return false;
+        return false;  // outcome_unknown among them: a replay could apply a request twice
     }
   }
+  namespace se = boost::system::errc;
+  if (c == se::connection_refused || c == se::connection_reset || c == se::connection_aborted || c == se::broken_pipe ||
+      c == se::timed_out || c == se::host_unreachable || c == se::network_unreachable || c == se::network_down ||
+      c == se::network_reset || c == se::resource_unavailable_try_again || c == se::not_connected)
+    return true;
   namespace ae = boost::asio::error;
-  return c == ae::connection_refused || c == ae::connection_reset || c == ae::connection_aborted ||
-         c == ae::broken_pipe || c == ae::timed_out || c == ae::host_unreachable ||
-         c == ae::network_unreachable || c == ae::network_down || c == ae::try_again ||
-         c == ae::eof || c == ae::host_not_found_try_again || c == ae::not_connected;
+  if (c == ae::eof || c == ae::host_not_found_try_again) return true;  // Asio's own categories
+  return detail::is_code(c, "boost.beast", 1) ||      // boost::beast::error::timeout
+         detail::is_code(c, "beast.http", 1) ||       // boost::beast::http::error::end_of_stream
+         detail::is_code(c, "asio.ssl.stream", 1);    // boost::asio::ssl::error::stream_truncated
 }
 
 /// Our own rejections and the caller's cancellation: they say nothing about the dependency's

@@ -54,13 +54,16 @@ inline std::optional<integration_type> integration_type_from_string(std::string_
   return std::nullopt;
 }
 
-/// The seed's `retry_policy` section.
+/// The seed's `retry_policy` section, with the retry budget (see intg::retry<>::options).
 struct retry_settings {
   int max_attempts = 3;
   double backoff_multiplier = 2.0;
   std::chrono::milliseconds base_delay{100};
   std::chrono::milliseconds max_delay{30'000};
   intg::jitter jitter = intg::jitter::full;
+  double budget_ratio = 0.2;  ///< negative disables the budget
+  int budget_min_per_second = 10;
+  std::chrono::milliseconds budget_window{10'000};
 };
 
 /// The seed's `rate_limits` section.
@@ -70,11 +73,33 @@ struct rate_limit_settings {
   std::chrono::milliseconds max_wait{0};
 };
 
-/// The seed's `circuit_breaker` section.
+/// How a circuit breaker judges the dependency's health.
+enum class breaker_window : std::uint8_t {
+  consecutive,  ///< trip after `failure_threshold` failures in a row
+  count,        ///< failure/slow rate over the last `window_size` calls
+  time          ///< failure/slow rate over the last `window_duration`
+};
+
+/// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
+/// intg::circuit_breaker<>::options).
 struct circuit_breaker_settings {
   int failure_threshold = 5;
   std::chrono::milliseconds recovery_timeout{60'000};
   int half_open_max_calls = 1;
+  breaker_window window = breaker_window::consecutive;
+  double failure_rate_threshold = 0.5;
+  int window_size = 100;
+  std::chrono::milliseconds window_duration{60'000};
+  int minimum_calls = 10;
+  std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
+  double slow_call_rate_threshold = 1.0;
+};
+
+/// The `bulkhead` section (see intg::bulkhead<>::options).
+struct bulkhead_settings {
+  int max_concurrent = 64;
+  int max_queue = 0;
+  std::chrono::milliseconds queue_timeout{1'000};
 };
 
 /// Tenant-wide settings (the seed's `tenant_configs`).
@@ -99,6 +124,7 @@ struct integration_config {
   retry_settings retry;
   rate_limit_settings rate_limits;
   circuit_breaker_settings circuit_breaker;
+  bulkhead_settings bulkhead;
   std::string tenant;  ///< the tenant this effective configuration is for (empty: none)
   /// Keys of `settings` whose values came from secrets (`${env:NAME}`); redacted when shown.
   std::vector<std::string> secret_keys;

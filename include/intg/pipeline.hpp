@@ -51,8 +51,11 @@ concept takes_attempt = requires(Op& op, attempt& a) { typename awaitable_result
 template <class Op>
 concept takes_nothing = requires(Op& op) { typename awaitable_result<decltype(op())>::value_type; };
 
+// Not an operation: void, so that execute() reaches its static_asserts, which say what is wrong.
 template <class Op>
-struct operation_traits;
+struct operation_traits {
+  using value_type = void;
+};
 template <class Op>
   requires takes_attempt<Op>
 struct operation_traits<Op> {
@@ -130,6 +133,8 @@ class basic_pipeline {
   auto& layer() noexcept { return std::get<I>(layers_); }
   template <class P>
   P& get() noexcept { return std::get<P>(layers_); }
+  template <class P>
+  const P& get() const noexcept { return std::get<P>(layers_); }
   const Clock& clock() const noexcept { return clock_; }
 
   /// The state of the layers that have one (breaker state, limiter level, bulkhead occupancy),
@@ -144,9 +149,16 @@ class basic_pipeline {
   /// Runs `op` through the stack. Never throws for failures of the operation or rejections by a
   /// layer: they come back as the result's error. Exceptions other than boost::system::system_error
   /// thrown by the operation propagate.
-  template <operation Op>
+  template <class Op>
   auto execute(Op op, call_options options = {})
       -> asio::awaitable<result<typename detail::operation_traits<Op>::value_type>> {
+    // Checked here rather than as a constraint: a concept failure buries its cause in notes.
+    static_assert(std::is_invocable_v<Op&, attempt&> || std::is_invocable_v<Op&>,
+                  "intg::pipeline::execute: an operation is called as op(intg::attempt&) or op(); this one "
+                  "accepts neither");
+    static_assert(operation<Op>,
+                  "intg::pipeline::execute: an operation returns asio::awaitable<intg::result<T>> (a coroutine "
+                  "that co_returns a T or an intg::error); this one returns something else");
     // Frame size matters: Asio recycles coroutine frames only up to about 1 KB, so the rare paths
     // live in helper functions and coroutines, and locals are shared across phases.
     using T = typename detail::operation_traits<Op>::value_type;
@@ -168,7 +180,7 @@ class basic_pipeline {
     // runs only then.
     if (a.caller_cancelled()) failure = errc::cancelled;
     else outer = admit_from(0, outer_end, a, tk, g);
-    while (!failure && outer < outer_end && !(failure = rejection(g))) {
+    while (!failure && outer < outer_end && !(failure = rejection_at(outer, g))) {
       if ((failure = co_await wait_at(outer, a, tk, g))) break;
       a.restart_clock();
       outer = admit_from(outer + 1, outer_end, a, tk, g);
@@ -182,7 +194,7 @@ class basic_pipeline {
 
       // Layers inside the retry layer (all of them when there is none): once per attempt.
       std::uint32_t inner = admit_from(first_inner, size, a, tk, g);
-      while (inner < size && !(failure = rejection(g))) {
+      while (inner < size && !(failure = rejection_at(inner, g))) {
         if ((failure = co_await wait_at(inner, a, tk, g))) break;
         a.restart_attempt_clock();
         inner = admit_from(inner + 1, size, a, tk, g);
@@ -296,8 +308,21 @@ class basic_pipeline {
       if (I >= first && I < end) std::get<I>(layers_).complete(a, std::get<I>(tk), failure ? &failure : nullptr);
   }
 
-  // The error of a rejecting gate; empty for a gate that asks to wait.
-  INTG_ALWAYS_INLINE static error rejection(const gate& g) { return g.decision == gate::verdict::reject ? g.to_error() : error{}; }
+  // The error of layer i's rejecting gate (the layer's own rejection() when it has one, else
+  // gate::to_error()); empty for a gate that asks to wait.
+  INTG_ALWAYS_INLINE error rejection_at(std::size_t i, const gate& g) {
+    if (g.decision != gate::verdict::reject) return error{};
+    if constexpr ((has_rejection<Policies> || ...)) {
+      error e = g.to_error();
+      visit(i, [&](auto I) {
+        using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+        if constexpr (has_rejection<P>) e = std::get<I>(layers_).rejection(g);
+      });
+      return e;
+    } else {
+      return g.to_error();
+    }
+  }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 

@@ -193,13 +193,26 @@ class basic_registry {
   }
 
   /// The integration registered as `name` for `tenant`, if it is a `T`; nullptr otherwise
-  /// (unknown name, another tenant's integration, or another type).
+  /// (unknown name, another tenant's integration, or another type). Throws intg::exception
+  /// (errc::not_initialized) for one that is registered but was never enabled: its initialize()
+  /// has not run, so calling it would work on an uninitialized object.
   template <class T>
   T* get(std::string_view name, std::string_view tenant) const {
-    std::shared_lock lock(mutex_);
-    auto it = entries_.find(key{std::string(tenant), std::string(name)});
-    if (it == entries_.end() || it->second->type != std::type_index(typeid(T))) return nullptr;
-    return static_cast<T*>(it->second->impl->object());
+    std::shared_ptr<entry> e;
+    {
+      std::shared_lock lock(mutex_);
+      auto it = entries_.find(key{std::string(tenant), std::string(name)});
+      if (it == entries_.end() || it->second->type != std::type_index(typeid(T))) return nullptr;
+      e = it->second;
+    }
+    {
+      std::lock_guard lock(e->mutex);
+      if (e->status == integration_status::registered)
+        throw exception(error{errc::not_initialized, "integration '" + std::string(name) + "' (tenant '" + std::string(tenant) +
+                                                         "') is registered but not enabled: co_await registry.enable_all() "
+                                                         "or enable(name, tenant) first"});
+    }
+    return static_cast<T*>(e->impl->object());
   }
 
   /// The status of one integration; nullopt when there is no such integration for that tenant.

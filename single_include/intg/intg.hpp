@@ -43,6 +43,7 @@ inline constexpr int version_patch = INTG_VERSION_PATCH;
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -205,6 +206,13 @@ class error {
   const boost::system::error_code& code() const noexcept { return code_; }
   explicit operator bool() const noexcept { return static_cast<bool>(code_); }
 
+  /// The intg::errc this error carries, or nullopt for a transport error (Asio, Beast, SSL).
+  /// `e == errc::x` asks the same about one value; intg::is_transient() classifies any error.
+  std::optional<errc> as_errc() const noexcept {
+    if (code_.category() != intg_category()) return std::nullopt;
+    return static_cast<errc>(code_.value());
+  }
+
   /// HTTP status when the error came from an HTTP answer, else 0.
   int http_status() const noexcept { return http_status_; }
   error& with_http_status(int s) noexcept {
@@ -257,8 +265,15 @@ class error {
     std::swap(details_, o.details_);
   }
 
-  friend bool operator==(const error& a, const error& b) noexcept { return a.code_ == b.code_; }
+  /// Equality: the same code, HTTP status, retry-after hint, message and JSON path. (Compare
+  /// with an errc or an error_code to ask about the code alone.)
+  friend bool operator==(const error& a, const error& b) noexcept {
+    return a.code_ == b.code_ && a.http_status_ == b.http_status_ && a.retry_after_ms_ == b.retry_after_ms_ &&
+           a.message() == b.message() && a.json_path() == b.json_path();
+  }
+  /// The code alone: `e == errc::timeout` whatever the details.
   friend bool operator==(const error& a, errc b) noexcept { return a.code_ == make_error_code(b); }
+  /// The code alone, exactly (same category and value).
   friend bool operator==(const error& a, const boost::system::error_code& b) noexcept { return a.code_ == b; }
   friend std::ostream& operator<<(std::ostream& os, const error& e) { return os << e.to_string(); }
 
@@ -301,7 +316,17 @@ class exception : public boost::system::system_error {
   throw intg::exception(e);
 }
 
+namespace detail {
+// Codes of Beast and Asio's SSL layer, recognised by category name so that this header, included
+// everywhere, pulls in neither Beast nor OpenSSL. Only failures reach these comparisons.
+inline bool is_code(const boost::system::error_code& c, const char* category, int value) noexcept {
+  return c.value() == value && std::string_view(c.category().name()) == category;
+}
+}  // namespace detail
+
 /// Whether retrying may help: connection failures, timeouts, 429, 5xx and `unavailable`.
+/// Transport errors are classified by condition, so a system and a generic code for the same
+/// errno (e.g. `boost::system::errc::connection_reset`) both count. Never `outcome_unknown`.
 inline bool is_transient(const error& e) noexcept {
   const auto& c = e.code();
   if (c.category() == intg_category()) {
@@ -314,14 +339,19 @@ inline bool is_transient(const error& e) noexcept {
       case errc::http_error:
         return e.http_status() == 429 || e.http_status() == 408 || e.http_status() >= 500;
       default:
-        return false;
+        return false;  // outcome_unknown among them: a replay could apply a request twice
     }
   }
+  namespace se = boost::system::errc;
+  if (c == se::connection_refused || c == se::connection_reset || c == se::connection_aborted || c == se::broken_pipe ||
+      c == se::timed_out || c == se::host_unreachable || c == se::network_unreachable || c == se::network_down ||
+      c == se::network_reset || c == se::resource_unavailable_try_again || c == se::not_connected)
+    return true;
   namespace ae = boost::asio::error;
-  return c == ae::connection_refused || c == ae::connection_reset || c == ae::connection_aborted ||
-         c == ae::broken_pipe || c == ae::timed_out || c == ae::host_unreachable ||
-         c == ae::network_unreachable || c == ae::network_down || c == ae::try_again ||
-         c == ae::eof || c == ae::host_not_found_try_again || c == ae::not_connected;
+  if (c == ae::eof || c == ae::host_not_found_try_again) return true;  // Asio's own categories
+  return detail::is_code(c, "boost.beast", 1) ||      // boost::beast::error::timeout
+         detail::is_code(c, "beast.http", 1) ||       // boost::beast::http::error::end_of_stream
+         detail::is_code(c, "asio.ssl.stream", 1);    // boost::asio::ssl::error::stream_truncated
 }
 
 /// Our own rejections and the caller's cancellation: they say nothing about the dependency's
@@ -1401,6 +1431,8 @@ struct health_report {
 // | `void on_attempt_end(attempt&, ticket&, const error*)` | likewise, after each attempt                 |
 // | `retry_decision decide(attempt&, ticket&, const error&)` | makes the layer the pipeline's retry point |
 // | `bool handles(const error&)` + `recover<T>(attempt&, const error&)` | makes it a fallback layer       |
+// | `error rejection(const gate&) const`         | the error a rejection by admit() surfaces as          |
+// |                                              | (default: gate::to_error()); must not allocate        |
 
 // ---- begin intg/attempt.hpp ----
 // intg::attempt: the per-call context an operation may take. It lives in the pipeline's coroutine
@@ -1838,6 +1870,10 @@ concept has_attempt_hooks = requires(P& p, attempt& a, ticket_t<P>& t, const err
   p.on_attempt_end(a, t, e);
 };
 template <class P>
+concept has_rejection = requires(const P& p, const gate& g) {
+  { p.rejection(g) } -> std::same_as<error>;
+};
+template <class P>
 concept retry_layer = requires(P& p, attempt& a, ticket_t<P>& t, const error& e) {
   { p.decide(a, t, e) } -> std::same_as<retry_decision>;
 };
@@ -2161,11 +2197,13 @@ struct backoff {
 // ---- begin intg/detail/retry_budget.hpp ----
 // A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
 // `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
-// second keeps a fresh or quiet service retryable. Ten time slots of atomics, no lock. A slot
-// spans the power of two nanoseconds nearest to a tenth of the window, so that finding the slot
-// is a shift rather than a division on every call.
+// second keeps a fresh or quiet service retryable. Ten time slots, each one 64-bit atomic holding
+// its time slot number and its balance together, so that starting a slot over never loses an
+// update. No lock. A slot spans the power of two nanoseconds nearest to a tenth of the window, so
+// that finding the slot is a shift rather than a division on every call.
 
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <chrono>
@@ -2178,6 +2216,10 @@ class retry_budget {
   static constexpr int slots = 10;
   static constexpr std::int64_t unit = 1000;  // milli-tokens per retry
 
+  retry_budget() noexcept {
+    for (auto& w : slot_) w.store(static_cast<std::uint64_t>(bias), std::memory_order_relaxed);
+  }
+
   void configure(double ratio, int min_per_second, std::chrono::nanoseconds window) noexcept {
     deposit_ = static_cast<std::int64_t>(ratio * unit);
     const std::int64_t want = std::max<std::int64_t>(window.count() / slots, 1);
@@ -2188,41 +2230,67 @@ class retry_budget {
     reserve_ = static_cast<std::int64_t>(static_cast<double>(min_per_second) * unit * static_cast<double>(window_ns) / 1e9);
   }
 
-  void deposit(time_point now) noexcept { add(now, deposit_); }
-
-  /// Takes one retry's worth if the budget allows it.
-  bool try_withdraw(time_point now) noexcept {
-    if (balance(now) + reserve_ < unit) return false;
-    add(now, -unit);
-    return true;
+  /// Every call: one locked add while the slot is current (a compare-and-swap once per slot).
+  void deposit(time_point now) noexcept {
+    const std::uint64_t s = slot_number(now);
+    auto& w = slot_[static_cast<std::size_t>(s % slots)];
+    std::uint64_t v = w.load(std::memory_order_relaxed);
+    if (epoch_of(v) == (s & epoch_mask)) {
+      w.fetch_add(static_cast<std::uint64_t>(deposit_), std::memory_order_relaxed);  // wraps into the biased balance
+      return;
+    }
+    while (epoch_of(v) != (s & epoch_mask) && !w.compare_exchange_weak(v, pack(s, deposit_), std::memory_order_relaxed)) {
+    }
+    if (epoch_of(v) == (s & epoch_mask)) w.fetch_add(static_cast<std::uint64_t>(deposit_), std::memory_order_relaxed);
   }
 
-  std::int64_t balance(time_point now) const noexcept {
-    const std::int64_t s = now.time_since_epoch().count() >> shift_;
+  /// Takes one retry's worth if the budget allows it. Check and withdrawal are one compare-and-swap
+  /// on the current slot, so concurrent retries cannot all pass one check and overshoot.
+  bool try_withdraw(time_point now) noexcept {
+    const std::uint64_t s = slot_number(now);
+    auto& w = slot_[static_cast<std::size_t>(s % slots)];
+    std::uint64_t v = w.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::int64_t mine = (epoch_of(v) == (s & epoch_mask) ? value_of(v) : 0) - unit;
+      if (others(s, &w) + mine + reserve_ < 0) return false;
+      if (w.compare_exchange_weak(v, pack(s, mine), std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+    }
+  }
+
+  std::int64_t balance(time_point now) const noexcept { return others(slot_number(now), nullptr); }
+
+ private:
+  // A slot word: the low 24 bits of its time slot number above a 40-bit balance stored with a bias
+  // of 2^39 (so adding to it never carries into the slot number). A zero-initialized word reads as
+  // slot 0 with a balance of -2^39: words start at `bias` instead (slot 0, balance 0).
+  static constexpr int value_bits = 40;
+  static constexpr std::uint64_t value_mask = (std::uint64_t{1} << value_bits) - 1;
+  static constexpr std::uint64_t epoch_mask = (std::uint64_t{1} << (64 - value_bits)) - 1;
+  static constexpr std::int64_t bias = std::int64_t{1} << (value_bits - 1);
+
+  static std::uint64_t epoch_of(std::uint64_t w) noexcept { return w >> value_bits; }
+  static std::int64_t value_of(std::uint64_t w) noexcept { return static_cast<std::int64_t>(w & value_mask) - bias; }
+  static std::uint64_t pack(std::uint64_t s, std::int64_t value) noexcept {
+    const std::int64_t v = std::clamp<std::int64_t>(value, -bias, bias - 1) + bias;
+    return ((s & epoch_mask) << value_bits) | static_cast<std::uint64_t>(v);
+  }
+
+  std::uint64_t slot_number(time_point now) const noexcept {
+    return static_cast<std::uint64_t>(now.time_since_epoch().count()) >> shift_;
+  }
+
+  // The balance of the window ending at slot `s`, leaving out `skip`.
+  std::int64_t others(std::uint64_t s, const std::atomic<std::uint64_t>* skip) const noexcept {
     std::int64_t sum = 0;
-    for (const auto& sl : slot_) {
-      const std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-      if (e > s - slots && e <= s) sum += sl.value.load(std::memory_order_relaxed);
+    for (const auto& w : slot_) {
+      if (&w == skip) continue;
+      const std::uint64_t v = w.load(std::memory_order_relaxed);
+      if (((s - epoch_of(v)) & epoch_mask) < static_cast<std::uint64_t>(slots)) sum += value_of(v);
     }
     return sum;
   }
 
- private:
-  struct slot {
-    std::atomic<std::int64_t> epoch{-1};
-    std::atomic<std::int64_t> value{0};
-  };
-
-  void add(time_point now, std::int64_t amount) noexcept {
-    const std::int64_t s = now.time_since_epoch().count() >> shift_;
-    slot& sl = slot_[static_cast<std::size_t>(s % slots)];
-    std::int64_t e = sl.epoch.load(std::memory_order_relaxed);
-    if (e != s && sl.epoch.compare_exchange_strong(e, s, std::memory_order_relaxed))
-      sl.value.store(0, std::memory_order_relaxed);  // a stale slot starts over (approximate under races)
-    sl.value.fetch_add(amount, std::memory_order_relaxed);
-  }
-
-  std::array<slot, slots> slot_{};
+  std::array<std::atomic<std::uint64_t>, slots> slot_{};
   std::int64_t deposit_ = 200;
   int shift_ = 30;  // 2^30 ns = 1.07 s per slot for the default 10 s window
   std::int64_t reserve_ = 100 * unit;
@@ -2285,13 +2353,16 @@ inline std::optional<integration_type> integration_type_from_string(std::string_
   return std::nullopt;
 }
 
-/// The seed's `retry_policy` section.
+/// The seed's `retry_policy` section, with the retry budget (see intg::retry<>::options).
 struct retry_settings {
   int max_attempts = 3;
   double backoff_multiplier = 2.0;
   std::chrono::milliseconds base_delay{100};
   std::chrono::milliseconds max_delay{30'000};
   intg::jitter jitter = intg::jitter::full;
+  double budget_ratio = 0.2;  ///< negative disables the budget
+  int budget_min_per_second = 10;
+  std::chrono::milliseconds budget_window{10'000};
 };
 
 /// The seed's `rate_limits` section.
@@ -2301,11 +2372,33 @@ struct rate_limit_settings {
   std::chrono::milliseconds max_wait{0};
 };
 
-/// The seed's `circuit_breaker` section.
+/// How a circuit breaker judges the dependency's health.
+enum class breaker_window : std::uint8_t {
+  consecutive,  ///< trip after `failure_threshold` failures in a row
+  count,        ///< failure/slow rate over the last `window_size` calls
+  time          ///< failure/slow rate over the last `window_duration`
+};
+
+/// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
+/// intg::circuit_breaker<>::options).
 struct circuit_breaker_settings {
   int failure_threshold = 5;
   std::chrono::milliseconds recovery_timeout{60'000};
   int half_open_max_calls = 1;
+  breaker_window window = breaker_window::consecutive;
+  double failure_rate_threshold = 0.5;
+  int window_size = 100;
+  std::chrono::milliseconds window_duration{60'000};
+  int minimum_calls = 10;
+  std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
+  double slow_call_rate_threshold = 1.0;
+};
+
+/// The `bulkhead` section (see intg::bulkhead<>::options).
+struct bulkhead_settings {
+  int max_concurrent = 64;
+  int max_queue = 0;
+  std::chrono::milliseconds queue_timeout{1'000};
 };
 
 /// Tenant-wide settings (the seed's `tenant_configs`).
@@ -2330,6 +2423,7 @@ struct integration_config {
   retry_settings retry;
   rate_limit_settings rate_limits;
   circuit_breaker_settings circuit_breaker;
+  bulkhead_settings bulkhead;
   std::string tenant;  ///< the tenant this effective configuration is for (empty: none)
   /// Keys of `settings` whose values came from secrets (`${env:NAME}`); redacted when shown.
   std::vector<std::string> secret_keys;
@@ -2408,6 +2502,9 @@ class retry {
     o.base_delay = c.retry.base_delay;
     o.max_delay = c.retry.max_delay;
     o.jitter = c.retry.jitter;
+    o.budget_ratio = c.retry.budget_ratio;
+    o.budget_min_per_second = c.retry.budget_min_per_second;
+    o.budget_window = c.retry.budget_window;
     return o;
   }
 
@@ -2470,6 +2567,7 @@ class retry {
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -2493,12 +2591,6 @@ inline std::string_view to_string(breaker_state s) noexcept {
   }
   return "unknown";
 }
-
-enum class breaker_window : std::uint8_t {
-  consecutive,  ///< trip after `failure_threshold` failures in a row
-  count,        ///< failure/slow rate over the last `window_size` calls
-  time          ///< failure/slow rate over the last `window_duration`
-};
 
 /// The default failure predicate: what says something about the dependency's health. Local
 /// rejections (rate_limited by our limiter, bulkhead_full, circuit_open), the caller's cancellation
@@ -2542,10 +2634,18 @@ class circuit_breaker {
 
   /// Options from an integration's `circuit_breaker` section.
   static options options_from_config(const integration_config& c) {
+    const circuit_breaker_settings& b = c.circuit_breaker;
     options o;
-    o.failure_threshold = c.circuit_breaker.failure_threshold;
-    o.recovery_timeout = c.circuit_breaker.recovery_timeout;
-    o.half_open_max_calls = c.circuit_breaker.half_open_max_calls;
+    o.window = b.window;
+    o.failure_threshold = b.failure_threshold;
+    o.failure_rate_threshold = b.failure_rate_threshold;
+    o.window_size = b.window_size;
+    o.window_duration = b.window_duration;
+    o.minimum_calls = b.minimum_calls;
+    o.slow_call_duration = b.slow_call_duration;
+    o.slow_call_rate_threshold = b.slow_call_rate_threshold;
+    o.recovery_timeout = b.recovery_timeout;
+    o.half_open_max_calls = b.half_open_max_calls;
     return o;
   }
 
@@ -2564,6 +2664,18 @@ class circuit_breaker {
 
   /// Failures recorded in the current window (consecutive count in consecutive mode).
   int failures() const noexcept { return s_->failure_count(); }
+
+  /// The error a rejection surfaces as: errc::circuit_open whose message names the failure that
+  /// opened the breaker ("circuit breaker is open after: <failure>"), so callers see the cause.
+  /// The message is built once, when the breaker trips; a rejection copies it (a reference count).
+  error rejection(const gate& g) const noexcept {
+    if (auto cause = s_->open_reason.load(std::memory_order_acquire)) {
+      error e = *cause;
+      if (g.ticks > 0) e.with_retry_after(std::chrono::ceil<std::chrono::milliseconds>(g.retry_after()));
+      return e;
+    }
+    return g.to_error();
+  }
 
   /// Reports the state and the failures counted in the current window (for status pages).
   void describe(boost::json::object& out, time_point) const {
@@ -2615,11 +2727,12 @@ class circuit_breaker {
       if (ignored) {
         s.probes_left.fetch_add(1, std::memory_order_acq_rel);  // give the probe back
       } else if (failed) {
-        trip(breaker_state::half_open, a.ended());
+        trip(breaker_state::half_open, a.ended(), e);
       } else if (s.probe_successes.fetch_add(1, std::memory_order_acq_rel) + 1 >= s.opts.half_open_max_calls) {
         breaker_state expected = breaker_state::half_open;
         if (s.st.compare_exchange_strong(expected, breaker_state::closed, std::memory_order_acq_rel)) {
           s.clear_window();
+          s.open_reason.store(nullptr, std::memory_order_release);
           s.notify(breaker_state::half_open, breaker_state::closed);
         }
       }
@@ -2627,7 +2740,7 @@ class circuit_breaker {
     }
     if (!t.recorded || ignored) return;
     const bool slow = s.opts.slow_call_duration.count() > 0 && (a.ended() - a.started()) >= s.opts.slow_call_duration;
-    if (s.record(failed, slow, a)) trip(breaker_state::closed, a.ended());
+    if (s.record(failed, slow, a)) trip(breaker_state::closed, a.ended(), e);
   }
 
  private:
@@ -2733,6 +2846,8 @@ class circuit_breaker {
     static constexpr std::int64_t time_buckets = 10;
     options opts;
     std::atomic<breaker_state> st{breaker_state::closed};
+    // Why the breaker last opened: written when it trips (rare), copied by rejections.
+    std::atomic<std::shared_ptr<const error>> open_reason{};
     std::atomic<std::int64_t> opened_at{0};
     std::atomic<int> probes_left{0};
     std::atomic<int> probe_successes{0};
@@ -2744,16 +2859,24 @@ class circuit_breaker {
     std::int64_t bucket_width = 1;
   };
 
-  void trip(breaker_state from, time_point now) noexcept {
+  // `cause` is the failure that trips it; null when a success trips it (a slow call).
+  void trip(breaker_state from, time_point now, const error* cause) noexcept {
     shared& s = *s_;
     breaker_state expected = from;
     if (s.st.load(std::memory_order_acquire) != from) return;  // someone else already moved it
+    try {
+      std::string why = cause ? "circuit breaker is open after: " + cause->to_string() : "circuit breaker is open after slow calls";
+      s.open_reason.store(std::make_shared<const error>(errc::circuit_open, std::move(why)), std::memory_order_release);
+    } catch (...) {
+      s.open_reason.store(nullptr, std::memory_order_release);  // out of memory: the plain circuit_open error
+    }
     s.opened_at.store(now.time_since_epoch().count(), std::memory_order_release);
     if (s.st.compare_exchange_strong(expected, breaker_state::open, std::memory_order_acq_rel)) s.notify(from, breaker_state::open);
   }
 
   void transition_to(breaker_state to) {
     breaker_state from = s_->st.exchange(to, std::memory_order_acq_rel);
+    s_->open_reason.store(nullptr, std::memory_order_release);  // isolated, closed or disabled by hand
     if (to == breaker_state::closed) s_->clear_window();
     if (from != to) s_->notify(from, to);
   }
@@ -2804,32 +2927,54 @@ asio::awaitable<error> sleep_until(const Clock& clock, const asio::any_io_execut
 }  // namespace intg::detail
 // ---- end intg/detail/sleep.hpp ----
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdint>
-#include <functional>
+#include <cstring>
 #include <memory>
+#include <random>
+#include <string>
 #include <string_view>
 #include <vector>
 
 namespace intg {
 
 struct rate_limit_options {
-  double requests_per_minute = 600;  ///< sustained rate; must be > 0
+  double requests_per_minute = 600;  ///< sustained rate; finite and > 0
   int burst_limit = 20;              ///< calls allowed at once from a full bucket; >= 1
-  std::chrono::nanoseconds max_wait{};  ///< 0: reject at once; else wait up to this for a slot
+  std::chrono::nanoseconds max_wait{};  ///< 0: reject at once; else wait up to this for a slot (>= 0)
 };
+
+/// Throws intg::exception (errc::invalid_argument) naming the bad value when the options are
+/// outside their documented range. The limiters call it when they are built.
+inline void validate(const rate_limit_options& o) {
+  auto fail = [](std::string what) { throw exception(error{errc::invalid_argument, "rate limiter: " + std::move(what)}); };
+  if (!std::isfinite(o.requests_per_minute) || !(o.requests_per_minute > 0))
+    fail("requests_per_minute must be finite and greater than 0 (got " + std::to_string(o.requests_per_minute) + ")");
+  if (o.burst_limit < 1) fail("burst_limit must be at least 1 (got " + std::to_string(o.burst_limit) + ")");
+  if (o.max_wait.count() < 0) fail("max_wait must not be negative (got " + std::to_string(o.max_wait.count()) + " ns)");
+}
 
 namespace detail {
 
 // One GCRA cell: `tat` is the theoretical arrival time (ns on the clock's epoch) of the next call.
+// Every quantity is capped (interval and tolerance at 2^61 ns, about 73 years; tat at 2^62 ns) so
+// that no sum or difference below can overflow, whatever rate and burst the options name.
 class gcra {
  public:
-  void configure(const rate_limit_options& o) noexcept {
-    const double rpm = o.requests_per_minute > 0 ? o.requests_per_minute : 1e-9;
-    interval_ = std::max<std::int64_t>(1, static_cast<std::int64_t>(60e9 / rpm));
-    tolerance_ = interval_ * (std::max(1, o.burst_limit) - 1);
-    max_wait_ = o.max_wait.count();
+  static constexpr std::int64_t span_max = std::int64_t{1} << 61;
+  static constexpr std::int64_t tat_max = std::int64_t{1} << 62;
+
+  void configure(const rate_limit_options& o) {
+    validate(o);
+    const double interval = 60e9 / o.requests_per_minute;
+    interval_ = interval >= static_cast<double>(span_max) ? span_max : std::max<std::int64_t>(1, static_cast<std::int64_t>(interval));
+    const std::int64_t extra = o.burst_limit - 1;
+    tolerance_ = extra > span_max / interval_ ? span_max : interval_ * extra;
+    burst_ = o.burst_limit;
+    max_wait_ = std::min<std::int64_t>(o.max_wait.count(), span_max);
   }
 
   /// Admits the call at `approx`, a reading no later than the true time, when that alone admits it
@@ -2840,8 +2985,8 @@ class gcra {
     std::int64_t t = tat.load(std::memory_order_relaxed);
     for (;;) {
       const std::int64_t base = std::max(t, now);
-      if (base - tolerance_ - now > 0) return false;
-      if (tat.compare_exchange_weak(t, base + interval_, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+      if (base - now > tolerance_) return false;
+      if (tat.compare_exchange_weak(t, next(base), std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
     }
   }
 
@@ -2856,10 +3001,19 @@ class gcra {
     std::int64_t t = tat.load(std::memory_order_relaxed);
     for (;;) {
       const std::int64_t base = std::max(t, now);
-      const std::int64_t wait = base - tolerance_ - now;  // > 0: over the limit by this much
+      const std::int64_t wait = (base - now) - tolerance_;  // > 0: over the limit by this much
       if (wait > 0 && wait > max_wait_) return gate::reject(errc::rate_limited, duration(wait));
-      if (tat.compare_exchange_weak(t, base + interval_, std::memory_order_acq_rel, std::memory_order_relaxed))
+      if (tat.compare_exchange_weak(t, next(base), std::memory_order_acq_rel, std::memory_order_relaxed))
         return wait > 0 ? gate::wait_until(now_tp + duration(wait)) : gate::proceed();
+    }
+  }
+
+  /// Gives back a slot reserved by acquire() whose caller gave up waiting: the next caller may
+  /// take it. Only while the cell still owes time (a cell already replenished has nothing to give).
+  void refund(std::atomic<std::int64_t>& tat, time_point now_tp) const noexcept {
+    const std::int64_t now = now_tp.time_since_epoch().count();
+    std::int64_t t = tat.load(std::memory_order_relaxed);
+    while (t > now && !tat.compare_exchange_weak(t, std::max(t - interval_, now), std::memory_order_acq_rel, std::memory_order_relaxed)) {
     }
   }
 
@@ -2869,22 +3023,59 @@ class gcra {
   /// Calls that would be admitted at once at `now` (the bucket's level), between 0 and the burst.
   std::int64_t available(std::int64_t tat, time_point now_tp) const noexcept {
     const std::int64_t now = now_tp.time_since_epoch().count();
-    const std::int64_t burst = tolerance_ / interval_ + 1;
-    if (tat <= now) return burst;
-    const std::int64_t n = (now + tolerance_ + interval_ - tat) / interval_;
-    return std::clamp<std::int64_t>(n, 0, burst);
+    if (tat <= now) return burst_;
+    const std::int64_t n = ((now - tat) + tolerance_ + interval_) / interval_;
+    return std::clamp<std::int64_t>(n, 0, burst_);
   }
 
  private:
+  std::int64_t next(std::int64_t base) const noexcept { return std::min(base + interval_, tat_max); }
+
   std::int64_t interval_ = 100'000'000;
   std::int64_t tolerance_ = 0;
+  std::int64_t burst_ = 1;
   std::int64_t max_wait_ = 0;
 };
 
+// Waits for a reserved slot; a caller cancelled meanwhile gives its slot back.
 template <clock Clock>
-asio::awaitable<error> wait_for_reserved_slot(const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
+asio::awaitable<error> wait_for_reserved_slot(const gate& g, const Clock& clock, const asio::any_io_executor& ex,
+                                              const gcra& cell, std::atomic<std::int64_t>* tat) {
   error e = co_await sleep_until(clock, ex, g.until());
+  if (e && tat) cell.refund(*tat, clock.now());
   co_return e;
+}
+
+/// A random seed drawn once per process, so that partition keys hash differently in every process.
+inline std::uint64_t process_hash_seed() {
+  static const std::uint64_t seed = [] {
+    std::random_device rd;
+    return (static_cast<std::uint64_t>(rd()) << 32) ^ rd();
+  }();
+  return seed;
+}
+
+// A seeded 64-bit hash: each 8-byte word goes through a bijective mixer (splitmix64's finalizer)
+// after the seeded state, so which keys collide depends on the seed: a tenant cannot pick keys
+// that collide with another's without knowing it. Not a MAC; enough for bucket selection.
+inline std::uint64_t mix64(std::uint64_t x) noexcept {
+  x ^= x >> 30;
+  x *= 0xbf58476d1ce4e5b9ULL;
+  x ^= x >> 27;
+  x *= 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+inline std::uint64_t seeded_hash(std::string_view key, std::uint64_t seed) noexcept {
+  std::uint64_t h = mix64(seed ^ (key.size() * 0x9e3779b97f4a7c15ULL));
+  std::size_t i = 0;
+  for (; i + 8 <= key.size(); i += 8) {
+    std::uint64_t w;
+    std::memcpy(&w, key.data() + i, 8);
+    h = mix64(h ^ w) + seed;
+  }
+  std::uint64_t w = 0;
+  std::memcpy(&w, key.data() + i, key.size() - i);
+  return mix64(h ^ w ^ seed);
 }
 
 }  // namespace detail
@@ -2915,12 +3106,12 @@ class rate_limiter {
 
   template <clock Clock>
   asio::awaitable<error> wait(attempt&, no_ticket&, const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
-    return detail::wait_for_reserved_slot(g, clock, ex);
+    return detail::wait_for_reserved_slot(g, clock, ex, s_->cell, &s_->tat);
   }
 
  private:
   struct state {
-    explicit state(options o) : opts(o) { cell.configure(opts); }
+    explicit state(options o) : opts(o) { cell.configure(opts); }  // throws on invalid options
     options opts;
     detail::gcra cell;
     std::atomic<std::int64_t> tat{0};
@@ -2959,10 +3150,15 @@ class keyed_rate_limiter {
                            {"keyed", true}};
   }
 
+  /// The hash of a partition key: seeded per process (see detail::seeded_hash).
+  std::uint64_t key_hash(std::string_view key) const noexcept {
+    const std::uint64_t h = detail::seeded_hash(key, s_->seed);
+    return h == 0 ? 1 : h;  // 0 marks an empty cell
+  }
+
   gate admit(attempt& a, no_ticket&) noexcept {
     state& s = *s_;
-    std::uint64_t h = std::hash<std::string_view>{}(a.partition_key());
-    if (h == 0) h = 1;  // 0 marks an empty cell
+    const std::uint64_t h = key_hash(a.partition_key());
     const time_point now = a.approximate_start();  // idle at this time is idle at the true time too
     cell* victim = nullptr;
     for (std::size_t i = 0; i < probe_length; ++i) {
@@ -2985,12 +3181,22 @@ class keyed_rate_limiter {
   }
 
   template <clock Clock>
-  asio::awaitable<error> wait(attempt&, no_ticket&, const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
-    return detail::wait_for_reserved_slot(g, clock, ex);
+  asio::awaitable<error> wait(attempt& a, no_ticket&, const gate& g, const Clock& clock, const asio::any_io_executor& ex) {
+    // The reservation is in the key's cell, which cannot be taken over while it owes time.
+    return detail::wait_for_reserved_slot(g, clock, ex, s_->gcra, find(key_hash(a.partition_key())));
   }
 
  private:
   static constexpr std::size_t probe_length = 8;
+
+  std::atomic<std::int64_t>* find(std::uint64_t h) const noexcept {
+    for (std::size_t i = 0; i < probe_length; ++i) {
+      cell& c = s_->cells[(h + i) & s_->mask];
+      if (c.key.load(std::memory_order_acquire) == h) return &c.tat;
+    }
+    return nullptr;
+  }
+
   struct cell {
     std::atomic<std::uint64_t> key{0};
     std::atomic<std::int64_t> tat{0};
@@ -3001,9 +3207,10 @@ class keyed_rate_limiter {
       while (n < opts.max_keys) n <<= 1;
       cells = std::vector<cell>(n);
       mask = n - 1;
-      gcra.configure(opts);
+      gcra.configure(opts);  // throws on invalid options
     }
     options opts;
+    std::uint64_t seed = detail::process_hash_seed();
     detail::gcra gcra;
     std::vector<cell> cells;
     std::size_t mask = 0;
@@ -3089,6 +3296,11 @@ class bulkhead {
   struct ticket {
     bool holds = false;
   };
+
+  /// Options from an integration's `bulkhead` section.
+  static options options_from_config(const integration_config& c) {
+    return options{c.bulkhead.max_concurrent, c.bulkhead.max_queue, c.bulkhead.queue_timeout};
+  }
 
   bulkhead() : bulkhead(options{}) {}
   explicit bulkhead(options o) : s_(std::make_shared<state>(o)) {}
@@ -3362,8 +3574,11 @@ concept takes_attempt = requires(Op& op, attempt& a) { typename awaitable_result
 template <class Op>
 concept takes_nothing = requires(Op& op) { typename awaitable_result<decltype(op())>::value_type; };
 
+// Not an operation: void, so that execute() reaches its static_asserts, which say what is wrong.
 template <class Op>
-struct operation_traits;
+struct operation_traits {
+  using value_type = void;
+};
 template <class Op>
   requires takes_attempt<Op>
 struct operation_traits<Op> {
@@ -3441,6 +3656,8 @@ class basic_pipeline {
   auto& layer() noexcept { return std::get<I>(layers_); }
   template <class P>
   P& get() noexcept { return std::get<P>(layers_); }
+  template <class P>
+  const P& get() const noexcept { return std::get<P>(layers_); }
   const Clock& clock() const noexcept { return clock_; }
 
   /// The state of the layers that have one (breaker state, limiter level, bulkhead occupancy),
@@ -3455,9 +3672,16 @@ class basic_pipeline {
   /// Runs `op` through the stack. Never throws for failures of the operation or rejections by a
   /// layer: they come back as the result's error. Exceptions other than boost::system::system_error
   /// thrown by the operation propagate.
-  template <operation Op>
+  template <class Op>
   auto execute(Op op, call_options options = {})
       -> asio::awaitable<result<typename detail::operation_traits<Op>::value_type>> {
+    // Checked here rather than as a constraint: a concept failure buries its cause in notes.
+    static_assert(std::is_invocable_v<Op&, attempt&> || std::is_invocable_v<Op&>,
+                  "intg::pipeline::execute: an operation is called as op(intg::attempt&) or op(); this one "
+                  "accepts neither");
+    static_assert(operation<Op>,
+                  "intg::pipeline::execute: an operation returns asio::awaitable<intg::result<T>> (a coroutine "
+                  "that co_returns a T or an intg::error); this one returns something else");
     // Frame size matters: Asio recycles coroutine frames only up to about 1 KB, so the rare paths
     // live in helper functions and coroutines, and locals are shared across phases.
     using T = typename detail::operation_traits<Op>::value_type;
@@ -3479,7 +3703,7 @@ class basic_pipeline {
     // runs only then.
     if (a.caller_cancelled()) failure = errc::cancelled;
     else outer = admit_from(0, outer_end, a, tk, g);
-    while (!failure && outer < outer_end && !(failure = rejection(g))) {
+    while (!failure && outer < outer_end && !(failure = rejection_at(outer, g))) {
       if ((failure = co_await wait_at(outer, a, tk, g))) break;
       a.restart_clock();
       outer = admit_from(outer + 1, outer_end, a, tk, g);
@@ -3493,7 +3717,7 @@ class basic_pipeline {
 
       // Layers inside the retry layer (all of them when there is none): once per attempt.
       std::uint32_t inner = admit_from(first_inner, size, a, tk, g);
-      while (inner < size && !(failure = rejection(g))) {
+      while (inner < size && !(failure = rejection_at(inner, g))) {
         if ((failure = co_await wait_at(inner, a, tk, g))) break;
         a.restart_attempt_clock();
         inner = admit_from(inner + 1, size, a, tk, g);
@@ -3607,8 +3831,21 @@ class basic_pipeline {
       if (I >= first && I < end) std::get<I>(layers_).complete(a, std::get<I>(tk), failure ? &failure : nullptr);
   }
 
-  // The error of a rejecting gate; empty for a gate that asks to wait.
-  INTG_ALWAYS_INLINE static error rejection(const gate& g) { return g.decision == gate::verdict::reject ? g.to_error() : error{}; }
+  // The error of layer i's rejecting gate (the layer's own rejection() when it has one, else
+  // gate::to_error()); empty for a gate that asks to wait.
+  INTG_ALWAYS_INLINE error rejection_at(std::size_t i, const gate& g) {
+    if (g.decision != gate::verdict::reject) return error{};
+    if constexpr ((has_rejection<Policies> || ...)) {
+      error e = g.to_error();
+      visit(i, [&](auto I) {
+        using P = std::tuple_element_t<I, std::tuple<Policies...>>;
+        if constexpr (has_rejection<P>) e = std::get<I>(layers_).rejection(g);
+      });
+      return e;
+    } else {
+      return g.to_error();
+    }
+  }
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
@@ -4110,7 +4347,15 @@ inline void read_rate_limits(const boost::json::value& v, const std::string& pat
 
 inline void read_retry(const boost::json::value& v, const std::string& path, retry_settings& out) {
   const auto& o = expect_object(v, path);
-  only_keys(o, path, {"max_attempts", "backoff_multiplier", "base_delay", "max_delay", "jitter"});
+  only_keys(o, path, {"max_attempts", "backoff_multiplier", "base_delay", "max_delay", "jitter", "budget_ratio",
+                      "budget_min_per_second", "budget_window"});
+  if (auto* x = o.if_contains("budget_ratio")) out.budget_ratio = expect_number(*x, member_path(path, "budget_ratio"), -1.0, 100.0);
+  if (auto* x = o.if_contains("budget_min_per_second"))
+    out.budget_min_per_second = expect_int(*x, member_path(path, "budget_min_per_second"), 0, 1'000'000);
+  if (auto* x = o.if_contains("budget_window")) {
+    out.budget_window = expect_duration(*x, member_path(path, "budget_window"));
+    if (out.budget_window.count() < 10) config_fail(member_path(path, "budget_window"), "must be at least 10ms");
+  }
   if (auto* x = o.if_contains("max_attempts")) out.max_attempts = expect_int(*x, member_path(path, "max_attempts"), 1, 100);
   if (auto* x = o.if_contains("backoff_multiplier"))
     out.backoff_multiplier = expect_number(*x, member_path(path, "backoff_multiplier"), 1.0, 100.0);
@@ -4125,14 +4370,48 @@ inline void read_retry(const boost::json::value& v, const std::string& path, ret
   }
 }
 
+// A ratio in (0, 1].
+inline double expect_ratio(const boost::json::value& v, const std::string& path) {
+  const double d = expect_number(v, path, 0.0, 1.0);
+  if (d <= 0) config_fail(path, "must be greater than 0 (and at most 1)");
+  return d;
+}
+
 inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out) {
   const auto& o = expect_object(v, path);
-  only_keys(o, path, {"failure_threshold", "recovery_timeout", "half_open_max_calls"});
+  only_keys(o, path, {"failure_threshold", "recovery_timeout", "half_open_max_calls", "window", "failure_rate_threshold",
+                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold"});
+  if (auto* x = o.if_contains("window")) {
+    const std::string w = expect_string(*x, member_path(path, "window"));
+    if (w == "consecutive") out.window = breaker_window::consecutive;
+    else if (w == "count") out.window = breaker_window::count;
+    else if (w == "time") out.window = breaker_window::time;
+    else config_fail(member_path(path, "window"), "expected \"consecutive\", \"count\" or \"time\"");
+  }
+  if (auto* x = o.if_contains("failure_rate_threshold"))
+    out.failure_rate_threshold = expect_ratio(*x, member_path(path, "failure_rate_threshold"));
+  if (auto* x = o.if_contains("window_size")) out.window_size = expect_int(*x, member_path(path, "window_size"), 1, 1'000'000);
+  if (auto* x = o.if_contains("window_duration")) {
+    out.window_duration = expect_duration(*x, member_path(path, "window_duration"));
+    if (out.window_duration.count() < 10) config_fail(member_path(path, "window_duration"), "must be at least 10ms");
+  }
+  if (auto* x = o.if_contains("minimum_calls")) out.minimum_calls = expect_int(*x, member_path(path, "minimum_calls"), 1, 1'000'000);
+  if (auto* x = o.if_contains("slow_call_duration")) out.slow_call_duration = expect_duration(*x, member_path(path, "slow_call_duration"));
+  if (auto* x = o.if_contains("slow_call_rate_threshold"))
+    out.slow_call_rate_threshold = expect_ratio(*x, member_path(path, "slow_call_rate_threshold"));
   if (auto* x = o.if_contains("failure_threshold"))
     out.failure_threshold = expect_int(*x, member_path(path, "failure_threshold"), 1, 1'000'000);
   if (auto* x = o.if_contains("recovery_timeout")) out.recovery_timeout = expect_duration(*x, member_path(path, "recovery_timeout"));
   if (auto* x = o.if_contains("half_open_max_calls"))
     out.half_open_max_calls = expect_int(*x, member_path(path, "half_open_max_calls"), 1, 1'000'000);
+}
+
+inline void read_bulkhead(const boost::json::value& v, const std::string& path, bulkhead_settings& out) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"max_concurrent", "max_queue", "queue_timeout"});
+  if (auto* x = o.if_contains("max_concurrent")) out.max_concurrent = expect_int(*x, member_path(path, "max_concurrent"), 1, 1'000'000);
+  if (auto* x = o.if_contains("max_queue")) out.max_queue = expect_int(*x, member_path(path, "max_queue"), 0, 1'000'000);
+  if (auto* x = o.if_contains("queue_timeout")) out.queue_timeout = expect_duration(*x, member_path(path, "queue_timeout"));
 }
 
 // Replaces whole-string "${env:NAME}" values in settings (recursively); records top-level secret keys.
@@ -4161,7 +4440,7 @@ inline void substitute_env(boost::json::value& v, const std::string& path, const
 inline void read_integration(const boost::json::value& v, const std::string& path, integration_config& cfg, const env_lookup& env) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"type", "enabled", "settings", "timeout", "health_check_interval", "retry_policy", "rate_limits",
-                      "circuit_breaker"});
+                      "circuit_breaker", "bulkhead"});
   if (auto* x = o.if_contains("type")) {
     const std::string t = expect_string(*x, member_path(path, "type"));
     auto parsed = integration_type_from_string(t);
@@ -4178,6 +4457,7 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
   if (auto* x = o.if_contains("retry_policy")) read_retry(*x, member_path(path, "retry_policy"), cfg.retry);
   if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits);
   if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker);
+  if (auto* x = o.if_contains("bulkhead")) read_bulkhead(*x, member_path(path, "bulkhead"), cfg.bulkhead);
   if (auto* x = o.if_contains("settings")) {
     const std::string sp = member_path(path, "settings");
     boost::json::value copy = expect_object(*x, sp);
@@ -4514,13 +4794,26 @@ class basic_registry {
   }
 
   /// The integration registered as `name` for `tenant`, if it is a `T`; nullptr otherwise
-  /// (unknown name, another tenant's integration, or another type).
+  /// (unknown name, another tenant's integration, or another type). Throws intg::exception
+  /// (errc::not_initialized) for one that is registered but was never enabled: its initialize()
+  /// has not run, so calling it would work on an uninitialized object.
   template <class T>
   T* get(std::string_view name, std::string_view tenant) const {
-    std::shared_lock lock(mutex_);
-    auto it = entries_.find(key{std::string(tenant), std::string(name)});
-    if (it == entries_.end() || it->second->type != std::type_index(typeid(T))) return nullptr;
-    return static_cast<T*>(it->second->impl->object());
+    std::shared_ptr<entry> e;
+    {
+      std::shared_lock lock(mutex_);
+      auto it = entries_.find(key{std::string(tenant), std::string(name)});
+      if (it == entries_.end() || it->second->type != std::type_index(typeid(T))) return nullptr;
+      e = it->second;
+    }
+    {
+      std::lock_guard lock(e->mutex);
+      if (e->status == integration_status::registered)
+        throw exception(error{errc::not_initialized, "integration '" + std::string(name) + "' (tenant '" + std::string(tenant) +
+                                                         "') is registered but not enabled: co_await registry.enable_all() "
+                                                         "or enable(name, tenant) first"});
+    }
+    return static_cast<T*>(e->impl->object());
   }
 
   /// The status of one integration; nullopt when there is no such integration for that tenant.
@@ -7589,7 +7882,9 @@ namespace intg::auth::jwt {
 /// How verify() checks a token. `exp` and `nbf` are always checked when present; `iss`, `aud`
 /// and required claims only when named here.
 struct verify_options {
-  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();  ///< the time to check against
+  /// The time to check against; empty (the default) reads the system clock at each verification,
+  /// so options kept from start-up keep checking against the current time.
+  std::optional<std::chrono::system_clock::time_point> now{};
   std::chrono::seconds leeway{0};                  ///< clock skew tolerated on exp, nbf and iat
   std::optional<std::string> issuer{};             ///< `iss` must equal this
   std::optional<std::string> audience{};           ///< `aud` (a string or an array) must contain this
@@ -7774,7 +8069,8 @@ inline result<std::optional<double>> numeric_date(const boost::json::object& cla
 }
 
 inline result<void> validate_claims(const boost::json::object& claims, const verify_options& opts) {
-  const double now = std::chrono::duration<double>(opts.now.time_since_epoch()).count();
+  const auto at = opts.now ? *opts.now : std::chrono::system_clock::now();  // read at verification, not construction
+  const double now = std::chrono::duration<double>(at.time_since_epoch()).count();
   const double leeway = static_cast<double>(opts.leeway.count());
   auto exp = numeric_date(claims, "exp");
   if (!exp) return exp.error();
@@ -8635,7 +8931,8 @@ struct id_token_expectations {
   std::string client_id;                ///< must be in `aud`
   std::optional<std::string> nonce{};   ///< the nonce sent in the authorization request
   std::chrono::seconds leeway{60};
-  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  /// The time to check against; empty (the default) reads the system clock at each verification.
+  std::optional<std::chrono::system_clock::time_point> now{};
 };
 
 /// Verifies an ID token: the key from the provider's JWKS by `kid`, an asymmetric algorithm

@@ -1,4 +1,5 @@
-// An operation must return asio::awaitable<intg::result<T>>; a plain int is rejected by the concept.
+// An operation must return asio::awaitable<intg::result<T>>; a plain int is rejected by a static_assert
+// that says so.
 #include <intg/intg.hpp>
 boost::asio::awaitable<void> f(intg::pipeline<intg::retry<>>& p) {
   auto r = co_await p.execute([]() { return 42; });

@@ -39,7 +39,9 @@ namespace intg::auth::jwt {
 /// How verify() checks a token. `exp` and `nbf` are always checked when present; `iss`, `aud`
 /// and required claims only when named here.
 struct verify_options {
-  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();  ///< the time to check against
+  /// The time to check against; empty (the default) reads the system clock at each verification,
+  /// so options kept from start-up keep checking against the current time.
+  std::optional<std::chrono::system_clock::time_point> now{};
   std::chrono::seconds leeway{0};                  ///< clock skew tolerated on exp, nbf and iat
   std::optional<std::string> issuer{};             ///< `iss` must equal this
   std::optional<std::string> audience{};           ///< `aud` (a string or an array) must contain this
@@ -224,7 +226,8 @@ inline result<std::optional<double>> numeric_date(const boost::json::object& cla
 }
 
 inline result<void> validate_claims(const boost::json::object& claims, const verify_options& opts) {
-  const double now = std::chrono::duration<double>(opts.now.time_since_epoch()).count();
+  const auto at = opts.now ? *opts.now : std::chrono::system_clock::now();  // read at verification, not construction
+  const double now = std::chrono::duration<double>(at.time_since_epoch()).count();
   const double leeway = static_cast<double>(opts.leeway.count());
   auto exp = numeric_date(claims, "exp");
   if (!exp) return exp.error();

@@ -136,7 +136,8 @@ struct id_token_expectations {
   std::string client_id;                ///< must be in `aud`
   std::optional<std::string> nonce{};   ///< the nonce sent in the authorization request
   std::chrono::seconds leeway{60};
-  std::chrono::system_clock::time_point now = std::chrono::system_clock::now();
+  /// The time to check against; empty (the default) reads the system clock at each verification.
+  std::optional<std::chrono::system_clock::time_point> now{};
 };
 
 /// Verifies an ID token: the key from the provider's JWKS by `kid`, an asymmetric algorithm

@@ -8,6 +8,7 @@
 
 #include <boost/json/object.hpp>
 
+#include <intg/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -36,6 +37,11 @@ class bulkhead {
   struct ticket {
     bool holds = false;
   };
+
+  /// Options from an integration's `bulkhead` section.
+  static options options_from_config(const integration_config& c) {
+    return options{c.bulkhead.max_concurrent, c.bulkhead.max_queue, c.bulkhead.queue_timeout};
+  }
 
   bulkhead() : bulkhead(options{}) {}
   explicit bulkhead(options o) : s_(std::make_shared<state>(o)) {}

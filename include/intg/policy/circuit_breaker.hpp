@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -38,12 +39,6 @@ inline std::string_view to_string(breaker_state s) noexcept {
   }
   return "unknown";
 }
-
-enum class breaker_window : std::uint8_t {
-  consecutive,  ///< trip after `failure_threshold` failures in a row
-  count,        ///< failure/slow rate over the last `window_size` calls
-  time          ///< failure/slow rate over the last `window_duration`
-};
 
 /// The default failure predicate: what says something about the dependency's health. Local
 /// rejections (rate_limited by our limiter, bulkhead_full, circuit_open), the caller's cancellation
@@ -87,10 +82,18 @@ class circuit_breaker {
 
   /// Options from an integration's `circuit_breaker` section.
   static options options_from_config(const integration_config& c) {
+    const circuit_breaker_settings& b = c.circuit_breaker;
     options o;
-    o.failure_threshold = c.circuit_breaker.failure_threshold;
-    o.recovery_timeout = c.circuit_breaker.recovery_timeout;
-    o.half_open_max_calls = c.circuit_breaker.half_open_max_calls;
+    o.window = b.window;
+    o.failure_threshold = b.failure_threshold;
+    o.failure_rate_threshold = b.failure_rate_threshold;
+    o.window_size = b.window_size;
+    o.window_duration = b.window_duration;
+    o.minimum_calls = b.minimum_calls;
+    o.slow_call_duration = b.slow_call_duration;
+    o.slow_call_rate_threshold = b.slow_call_rate_threshold;
+    o.recovery_timeout = b.recovery_timeout;
+    o.half_open_max_calls = b.half_open_max_calls;
     return o;
   }
 
@@ -109,6 +112,18 @@ class circuit_breaker {
 
   /// Failures recorded in the current window (consecutive count in consecutive mode).
   int failures() const noexcept { return s_->failure_count(); }
+
+  /// The error a rejection surfaces as: errc::circuit_open whose message names the failure that
+  /// opened the breaker ("circuit breaker is open after: <failure>"), so callers see the cause.
+  /// The message is built once, when the breaker trips; a rejection copies it (a reference count).
+  error rejection(const gate& g) const noexcept {
+    if (auto cause = s_->open_reason.load(std::memory_order_acquire)) {
+      error e = *cause;
+      if (g.ticks > 0) e.with_retry_after(std::chrono::ceil<std::chrono::milliseconds>(g.retry_after()));
+      return e;
+    }
+    return g.to_error();
+  }
 
   /// Reports the state and the failures counted in the current window (for status pages).
   void describe(boost::json::object& out, time_point) const {
@@ -160,11 +175,12 @@ class circuit_breaker {
       if (ignored) {
         s.probes_left.fetch_add(1, std::memory_order_acq_rel);  // give the probe back
       } else if (failed) {
-        trip(breaker_state::half_open, a.ended());
+        trip(breaker_state::half_open, a.ended(), e);
       } else if (s.probe_successes.fetch_add(1, std::memory_order_acq_rel) + 1 >= s.opts.half_open_max_calls) {
         breaker_state expected = breaker_state::half_open;
         if (s.st.compare_exchange_strong(expected, breaker_state::closed, std::memory_order_acq_rel)) {
           s.clear_window();
+          s.open_reason.store(nullptr, std::memory_order_release);
           s.notify(breaker_state::half_open, breaker_state::closed);
         }
       }
@@ -172,7 +188,7 @@ class circuit_breaker {
     }
     if (!t.recorded || ignored) return;
     const bool slow = s.opts.slow_call_duration.count() > 0 && (a.ended() - a.started()) >= s.opts.slow_call_duration;
-    if (s.record(failed, slow, a)) trip(breaker_state::closed, a.ended());
+    if (s.record(failed, slow, a)) trip(breaker_state::closed, a.ended(), e);
   }
 
  private:
@@ -278,6 +294,8 @@ class circuit_breaker {
     static constexpr std::int64_t time_buckets = 10;
     options opts;
     std::atomic<breaker_state> st{breaker_state::closed};
+    // Why the breaker last opened: written when it trips (rare), copied by rejections.
+    std::atomic<std::shared_ptr<const error>> open_reason{};
     std::atomic<std::int64_t> opened_at{0};
     std::atomic<int> probes_left{0};
     std::atomic<int> probe_successes{0};
@@ -289,16 +307,24 @@ class circuit_breaker {
     std::int64_t bucket_width = 1;
   };
 
-  void trip(breaker_state from, time_point now) noexcept {
+  // `cause` is the failure that trips it; null when a success trips it (a slow call).
+  void trip(breaker_state from, time_point now, const error* cause) noexcept {
     shared& s = *s_;
     breaker_state expected = from;
     if (s.st.load(std::memory_order_acquire) != from) return;  // someone else already moved it
+    try {
+      std::string why = cause ? "circuit breaker is open after: " + cause->to_string() : "circuit breaker is open after slow calls";
+      s.open_reason.store(std::make_shared<const error>(errc::circuit_open, std::move(why)), std::memory_order_release);
+    } catch (...) {
+      s.open_reason.store(nullptr, std::memory_order_release);  // out of memory: the plain circuit_open error
+    }
     s.opened_at.store(now.time_since_epoch().count(), std::memory_order_release);
     if (s.st.compare_exchange_strong(expected, breaker_state::open, std::memory_order_acq_rel)) s.notify(from, breaker_state::open);
   }
 
   void transition_to(breaker_state to) {
     breaker_state from = s_->st.exchange(to, std::memory_order_acq_rel);
+    s_->open_reason.store(nullptr, std::memory_order_release);  // isolated, closed or disabled by hand
     if (to == breaker_state::closed) s_->clear_window();
     if (from != to) s_->notify(from, to);
   }

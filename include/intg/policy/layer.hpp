@@ -14,6 +14,8 @@
 // | `void on_attempt_end(attempt&, ticket&, const error*)` | likewise, after each attempt                 |
 // | `retry_decision decide(attempt&, ticket&, const error&)` | makes the layer the pipeline's retry point |
 // | `bool handles(const error&)` + `recover<T>(attempt&, const error&)` | makes it a fallback layer       |
+// | `error rejection(const gate&) const`         | the error a rejection by admit() surfaces as          |
+// |                                              | (default: gate::to_error()); must not allocate        |
 #pragma once
 
 #include <intg/attempt.hpp>
@@ -84,6 +86,10 @@ template <class P>
 concept has_attempt_hooks = requires(P& p, attempt& a, ticket_t<P>& t, const error* e) {
   p.on_attempt_start(a, t);
   p.on_attempt_end(a, t, e);
+};
+template <class P>
+concept has_rejection = requires(const P& p, const gate& g) {
+  { p.rejection(g) } -> std::same_as<error>;
 };
 template <class P>
 concept retry_layer = requires(P& p, attempt& a, ticket_t<P>& t, const error& e) {

@@ -51,6 +51,9 @@ class retry {
     o.base_delay = c.retry.base_delay;
     o.max_delay = c.retry.max_delay;
     o.jitter = c.retry.jitter;
+    o.budget_ratio = c.retry.budget_ratio;
+    o.budget_min_per_second = c.retry.budget_min_per_second;
+    o.budget_window = c.retry.budget_window;
     return o;
   }
 
