@@ -344,7 +344,7 @@ BOOST_AUTO_TEST_CASE(an_open_breaker_rejects_with_the_failure_that_opened_it) {
   env.poll();
   const intg::error& e = r->value().error();
   BOOST_TEST((e == errc::circuit_open));
-  BOOST_TEST(e.to_string().find("circuit breaker is open after: HTTP error status (HTTP 503): upstream down") != std::string::npos,
+  BOOST_TEST(e.to_string().find("circuit breaker is open: opened by HTTP error status (HTTP 503): upstream down") != std::string::npos,
              e.to_string());
   BOOST_TEST(e.retry_after().count() == 10'000);
   BOOST_TEST(*failing.calls == 2);

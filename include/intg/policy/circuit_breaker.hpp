@@ -114,7 +114,7 @@ class circuit_breaker {
   int failures() const noexcept { return s_->failure_count(); }
 
   /// The error a rejection surfaces as: errc::circuit_open whose message names the failure that
-  /// opened the breaker ("circuit breaker is open after: <failure>"), so callers see the cause.
+  /// opened the breaker (to_string(): "circuit breaker is open: opened by <failure>"), so callers see the cause.
   /// The message is built once, when the breaker trips; a rejection copies it (a reference count).
   error rejection(const gate& g) const noexcept {
     if (auto cause = s_->open_reason.load(std::memory_order_acquire)) {
@@ -313,7 +313,7 @@ class circuit_breaker {
     breaker_state expected = from;
     if (s.st.load(std::memory_order_acquire) != from) return;  // someone else already moved it
     try {
-      std::string why = cause ? "circuit breaker is open after: " + cause->to_string() : "circuit breaker is open after slow calls";
+      std::string why = cause ? "opened by " + cause->to_string() : "opened by slow calls";
       s.open_reason.store(std::make_shared<const error>(errc::circuit_open, std::move(why)), std::memory_order_release);
     } catch (...) {
       s.open_reason.store(nullptr, std::memory_order_release);  // out of memory: the plain circuit_open error
