@@ -1,9 +1,9 @@
 // libFuzzer target: the HTTP server's request handling. Each input's bytes are sent to an
-// NOT in scripts/test's fuzz loop yet: clang++-14 fails on this file with "Cannot represent a difference
-// across sections" (with -g and with -g0 alike; the server is all coroutines).
 // http::server over a loopback socket as one client's whole stream (pipelined requests, HEAD,
 // chunked bodies, garbage); the server must answer with HTTP responses and/or close the
 // connection, never crash, and shut down cleanly afterwards with no connection left.
+// NOT in scripts/test's fuzz loop yet: clang++-14 fails on this file with "Cannot represent a difference
+// across sections" (with -g and with -g0 alike; the server is all coroutines).
 #include <intg/http/server.hpp>
 
 #include <boost/asio/co_spawn.hpp>
