@@ -10,6 +10,7 @@
 #include <intg/http/client.hpp>
 #include <intg/http/server.hpp>
 
+#include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/streambuf.hpp>
 #include <boost/asio/write.hpp>
@@ -19,6 +20,10 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
+
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace bh = boost::beast::http;
@@ -915,6 +920,188 @@ BOOST_AUTO_TEST_CASE(proxy_settings_come_from_the_environment) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(server)
+
+namespace {
+
+// Closes `s` after `limit` unless cancelled: every raw-socket wait in these tests has a deadline.
+struct socket_deadline {
+  socket_deadline(tcp::socket& s, std::chrono::milliseconds limit) : timer(s.get_executor(), limit) {
+    timer.async_wait([&s](boost::system::error_code ec) {
+      if (!ec) s.close();
+    });
+  }
+  ~socket_deadline() { timer.cancel(); }
+  asio::steady_timer timer;
+};
+
+asio::awaitable<tcp::socket> connect_to(std::uint16_t port) {
+  tcp::socket s(co_await asio::this_coro::executor);
+  co_await s.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port), asio::use_awaitable);
+  co_return s;
+}
+
+// Reads one response with a Content-Length body; empty when the connection failed first.
+asio::awaitable<std::string> read_response(tcp::socket& s, asio::streambuf& buf, bool head = false) {
+  std::string head_text = co_await read_head(s, buf);
+  if (head_text.empty()) co_return std::string{};
+  std::size_t length = 0;
+  if (auto at = head_text.find("Content-Length: "); at != std::string::npos) length = std::stoul(head_text.substr(at + 16));
+  if (head) co_return head_text;
+  if (buf.size() < length) {
+    auto [ec, n] = co_await asio::async_read(s, buf, asio::transfer_exactly(length - buf.size()), asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return std::string{};
+  }
+  std::string body(asio::buffers_begin(buf.data()), asio::buffers_begin(buf.data()) + static_cast<std::ptrdiff_t>(length));
+  buf.consume(length);
+  co_return head_text + body;
+}
+
+// Waits for the peer to close `s` (or the deadline to close it): true when the peer did.
+asio::awaitable<bool> closed_by_peer(tcp::socket& s) {
+  char c;
+  auto [ec, n] = co_await s.async_read_some(asio::buffer(&c, 1), asio::as_tuple(asio::use_awaitable));
+  co_return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(head_answers_carry_the_get_headers_and_no_body_so_keep_alive_holds) {
+  asio::io_context io;
+  served s(io, echo_handler());
+  auto body = [&]() -> asio::awaitable<void> {
+    auto sock = co_await connect_to(s.port());
+    socket_deadline deadline(sock, 5s);
+    asio::streambuf buf;
+    co_await write_all(sock, "HEAD /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    const std::string head = co_await read_response(sock, buf, true);
+    BOOST_TEST(head.starts_with("HTTP/1.1 200"), head);
+    BOOST_TEST(head.find("Content-Length: 7\r\n") != std::string::npos, head);  // as GET's "echo /x"
+    co_await write_all(sock, "GET /x HTTP/1.1\r\nHost: a\r\n\r\n");
+    const std::string get = co_await read_response(sock, buf);
+    BOOST_TEST(get.starts_with("HTTP/1.1 200"), get);  // not the HEAD's stray body
+    BOOST_TEST(get.ends_with("\r\n\r\necho /x"), get);
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_later_request_trickled_byte_by_byte_is_cut_after_read_timeout) {
+  asio::io_context io;
+  intg::http::server_options o;
+  o.read_timeout = 300ms;
+  o.idle_timeout = 10s;  // only the wait for a request's first byte
+  served s(io, echo_handler(), o);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto sock = co_await connect_to(s.port());
+    socket_deadline deadline(sock, 5s);
+    asio::streambuf buf;
+    co_await write_all(sock, "GET /1 HTTP/1.1\r\nHost: a\r\n\r\n");
+    BOOST_TEST((co_await read_response(sock, buf)).ends_with("echo /1"));
+    co_await sleep_for(400ms);  // idling longer than read_timeout between requests is fine
+    auto stop = std::make_shared<bool>(false);
+    // Parameters, not captures: the lambda object dies with this frame, the coroutine may not.
+    auto trickle = [](tcp::socket& sock, std::shared_ptr<bool> stop) -> asio::awaitable<void> {
+      const std::string req = "GET /2 HTTP/1.1\r\nHost: a\r\nX-Slow: " + std::string(100, 'x');
+      for (char c : req) {
+        if (*stop) co_return;
+        auto [ec, n] = co_await asio::async_write(sock, asio::buffer(&c, 1), asio::as_tuple(asio::use_awaitable));
+        if (ec) co_return;
+        co_await sleep_for(50ms);
+      }
+    };
+    const auto t0 = std::chrono::steady_clock::now();
+    asio::co_spawn(io, trickle(sock, stop), asio::detached);
+    const bool cut = co_await closed_by_peer(sock);
+    const auto took = std::chrono::steady_clock::now() - t0;
+    *stop = true;
+    BOOST_TEST(cut);  // by the server, not by the test's deadline
+    BOOST_TEST((took < 2s), std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+    BOOST_TEST((took >= 250ms));
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(out_of_file_descriptors_the_accept_loop_backs_off_and_keeps_serving) {
+  asio::io_context io;
+  served s(io, echo_handler());
+  rlimit old{};
+  BOOST_REQUIRE(::getrlimit(RLIMIT_NOFILE, &old) == 0);
+  struct restore {
+    rlimit r;
+    ~restore() { ::setrlimit(RLIMIT_NOFILE, &r); }
+  } restore_limit{old};
+  auto body = [&]() -> asio::awaitable<void> {
+    auto kept = co_await connect_to(s.port());  // a connection the server has before running out
+    socket_deadline kept_deadline(kept, 10s);
+    asio::streambuf kept_buf;
+    co_await write_all(kept, "GET /before HTTP/1.1\r\nHost: a\r\n\r\n");
+    BOOST_TEST((co_await read_response(kept, kept_buf)).ends_with("echo /before"));
+
+    std::vector<tcp::socket> clients;
+    for (int i = 0; i < 8; ++i) {
+      clients.emplace_back(io);
+      clients.back().open(tcp::v4());  // the descriptors exist before the limit drops
+    }
+    const int lowest_free = ::dup(0);
+    BOOST_REQUIRE(lowest_free >= 0);
+    ::close(lowest_free);
+    rlimit tight = old;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free);  // no new descriptor can be made
+    BOOST_REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    for (auto& c : clients)
+      co_await c.async_connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), s.port()), asio::use_awaitable);
+    co_await sleep_for(300ms);  // a window for the accept loop to spin in, if it does
+    const auto failed = s.srv.failed_accepts();
+    co_await write_all(kept, "GET /during HTTP/1.1\r\nHost: a\r\n\r\n");
+    BOOST_TEST((co_await read_response(kept, kept_buf)).ends_with("echo /during"));  // still served
+    ::setrlimit(RLIMIT_NOFILE, &old);
+    BOOST_TEST(failed >= 1u);  // the accepts did fail
+    BOOST_TEST(failed <= 30u, failed << " failed accepts in 300 ms");  // a spinning loop makes thousands
+    for (auto& c : clients) {  // with descriptors back, the waiting connections are served
+      socket_deadline deadline(c, 5s);
+      asio::streambuf buf;
+      co_await write_all(c, "GET /after HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+      BOOST_TEST((co_await read_response(c, buf)).ends_with("echo /after"));
+    }
+    co_await s.srv.shutdown(1s);
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_tls_client_counts_against_max_connections_and_cannot_delay_shutdown) {
+  asio::io_context io;
+  test::test_pki pki;
+  const auto pair = pki.leaf("localhost", "DNS:localhost,IP:127.0.0.1");
+  intg::http::server_options o;
+  auto ctx = intg::http::make_server_tls_context(pair.cert, pair.key);
+  BOOST_REQUIRE(ctx);
+  o.tls = *ctx;
+  o.max_connections = 1;
+  o.read_timeout = 30s;  // the handshake would wait this long on its own
+  auto srv = std::make_unique<intg::http::server>(io.get_executor(), echo_handler(), o);
+  BOOST_REQUIRE(srv->listen("127.0.0.1", 0));
+  srv->start();
+  auto body = [&]() -> asio::awaitable<void> {
+    auto silent = co_await connect_to(srv->port());  // TCP, then never a ClientHello
+    socket_deadline silent_deadline(silent, 5s);
+    BOOST_TEST(co_await eventually([&] { return srv->connections() == 1; }, 5s));
+    auto extra = co_await connect_to(srv->port());
+    socket_deadline extra_deadline(extra, 3s);
+    BOOST_TEST(co_await closed_by_peer(extra));  // over max_connections: closed at once
+    const auto t0 = std::chrono::steady_clock::now();
+    co_await srv->shutdown(200ms);
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 < 2s));
+    BOOST_TEST(srv->connections() == 0u);  // shutdown returned: no handshake still refers to it
+    srv.reset();
+    BOOST_TEST(co_await closed_by_peer(silent));  // the handshake was ended, not left behind
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(health_endpoints)
 
 namespace {
@@ -926,7 +1113,9 @@ struct switchable {
   static intg::pipeline<intg::tracing<>, intg::circuit_breaker<>, intg::rate_limiter<>> make_pipe(intg::registry_services& s) {
     intg::tracing<>::options t;
     t.observer = s.calls;
-    return intg::pipeline<intg::tracing<>, intg::circuit_breaker<>, intg::rate_limiter<>>(t, {}, {});
+    intg::circuit_breaker<>::options cb;
+    cb.on_state_change = s.calls->breaker_listener();
+    return intg::pipeline<intg::tracing<>, intg::circuit_breaker<>, intg::rate_limiter<>>(t, cb, {});
   }
   std::string_view name() const { return cfg.name; }
   asio::awaitable<intg::result<void>> initialize() { co_return intg::result<void>{}; }
@@ -1041,11 +1230,23 @@ BOOST_AUTO_TEST_CASE(health_status_dashboard_and_openapi_reflect_the_registry) {
     auto metrics = co_await c.get(h.url("/integrations/metrics"));
     BOOST_TEST(metrics->result_int() == 200u);
     BOOST_TEST((*metrics)[bh::field::content_type] == "text/plain; version=0.0.4; charset=utf-8");
-    const std::string& m = metrics->body();
+    std::string m = metrics->body();
     BOOST_TEST(m.find(R"(intg_calls_total{integration="spotify",tenant="acme",outcome="success"} 1)") != std::string::npos, m);
     BOOST_TEST(m.find(R"(intg_calls_total{integration="spotify",tenant="acme",outcome="failure"} 1)") != std::string::npos);
     BOOST_TEST(m.find(R"(intg_integration_status{integration="s3",tenant="acme",status="degraded"} 1)") != std::string::npos);
     BOOST_TEST(m.find("intg_health_check_duration_seconds_bucket{") != std::string::npos);
+    BOOST_TEST(m.find(R"(intg_circuit_breaker_state{integration="spotify",tenant="acme",state="closed"} 1)") != std::string::npos, m);
+
+    // Breaker state and transitions are metrics too, not only /status JSON.
+    h.parts[0]->pipe.get<intg::circuit_breaker<>>().isolate();
+    (void)co_await c.get(h.url("/integrations/status"));
+    metrics = co_await c.get(h.url("/integrations/metrics"));
+    m = metrics->body();
+    BOOST_TEST(m.find(R"(intg_circuit_breaker_state{integration="spotify",tenant="acme",state="isolated"} 1)") != std::string::npos, m);
+    BOOST_TEST(m.find(R"(intg_circuit_breaker_state{integration="spotify",tenant="acme",state="closed"} 0)") != std::string::npos);
+    BOOST_TEST(m.find(R"(intg_circuit_breaker_transitions_total{integration="spotify",tenant="acme",from="closed",to="isolated"} 1)") !=
+               std::string::npos);
+    BOOST_TEST(m.find("# TYPE intg_circuit_breaker_transitions_total counter") != std::string::npos);
     // Keep the exposition for `promtool check metrics` (a separate ctest).
     std::ofstream("health_metrics.prom") << m;
 
@@ -1053,6 +1254,92 @@ BOOST_AUTO_TEST_CASE(health_status_dashboard_and_openapi_reflect_the_registry) {
     co_await h.reg.shutdown();
   };
   test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(before_its_first_check_an_integration_is_unknown_and_rates_without_calls_are_null) {
+  asio::io_context io;
+  hub h(io);
+  intg::http::client c(io.get_executor());
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await h.reg.enable_all();
+    auto one = co_await c.get(h.url("/integrations/health/s3"));
+    auto o = json_of(*one);
+    BOOST_TEST(o.at("status").as_string() == "unknown");
+    BOOST_TEST(o.at("last_check").at("status").as_string() == "unknown");
+    BOOST_TEST(o.at("calls").at("total").as_int64() == 0);
+    BOOST_TEST(o.at("calls").at("success_rate").is_null());  // n/a, as the dashboard says
+    BOOST_TEST(o.at("calls").at("average_latency_ms").is_null());
+    BOOST_TEST(one->result_int() == 503u);
+    auto all = co_await c.get(h.url("/integrations/health"));
+    BOOST_TEST(json_of(*all).at("status").as_string() == "unknown");
+    BOOST_TEST(json_of(*all).at("unknown").as_int64() == 3);
+    auto status = co_await c.get(h.url("/integrations/status"));
+    BOOST_TEST(json_of(*status).at("summary").at("success_rate").is_null());
+    auto dash = co_await c.get(h.url("/integrations/dashboard"));
+    BOOST_TEST(dash->body().find("Taux Succès: n/a") != std::string::npos, dash->body());
+    co_await h.reg.health_check_all();
+    auto checked = co_await c.get(h.url("/integrations/health/s3"));
+    BOOST_TEST(json_of(*checked).at("status").as_string() == "healthy");
+    co_await h.server->shutdown(1s);
+    co_await h.reg.shutdown();
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(livez_and_readyz_are_probes_that_one_degraded_integration_does_not_fail) {
+  asio::io_context io;
+  intg::health_server_options o;
+  o.bearer_token = intg::secret("probe-token");  // kubelets send none: the probes need none
+  intg::registry reg(io.get_executor());
+  intg::integration_config a;
+  a.name = "payments";
+  a.critical = true;
+  auto& payments = reg.register_integration<switchable>(a, "acme");
+  intg::integration_config b;
+  b.name = "newsletter";
+  auto& newsletter = reg.register_integration<switchable>(b, "globex");
+  intg::health_server server(io.get_executor(), reg, o);
+  BOOST_REQUIRE(server.listen("127.0.0.1", 0));
+  server.start();
+  intg::http::client c(io.get_executor());
+  const auto url = [&](std::string_view p) { return local(server.port(), p); };
+  auto body = [&]() -> asio::awaitable<void> {
+    auto live = co_await c.get(url("/livez"));
+    BOOST_TEST(live->result_int() == 200u);
+    BOOST_TEST(json_of(*live).at("status").as_string() == "alive");
+    auto starting = co_await c.get(url("/readyz"));  // registered, not initialized yet
+    BOOST_TEST(starting->result_int() == 503u);
+    BOOST_TEST(json_of(*starting).at("starting").as_int64() == 2);
+    co_await reg.enable_all();
+    BOOST_TEST((co_await c.get(url("/readyz")))->result_int() == 200u);  // unknown is not down
+    newsletter.healthy = false;
+    for (int i = 0; i < 3; ++i) co_await reg.health_check_all();  // newsletter: unhealthy
+    auto ready = co_await c.get(url("/readyz"));
+    BOOST_TEST(ready->result_int() == 200u, ready->body());
+    BOOST_TEST(json_of(*ready).at("status").as_string() == "ready");
+    BOOST_TEST(ready->body().find("newsletter") == std::string::npos);  // no names without a token
+    payments.healthy = false;
+    co_await reg.health_check_all();  // degraded after one failure: still ready
+    BOOST_TEST((co_await c.get(url("/readyz")))->result_int() == 200u);
+    co_await reg.health_check_all();
+    co_await reg.health_check_all();  // critical and unhealthy: not ready
+    auto down = co_await c.get(url("/readyz"));
+    BOOST_TEST(down->result_int() == 503u);
+    BOOST_TEST(json_of(*down).at("critical_down").as_int64() == 1);
+    BOOST_TEST((co_await c.get(url("/livez")))->result_int() == 200u);
+    BOOST_TEST((co_await c.get(url("/integrations/health")))->result_int() == 401u);  // the rest keeps its token
+    co_await server.shutdown(1s);
+    co_await reg.shutdown();
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(the_openapi_document_describes_exactly_the_paths_served) {
+  const auto doc = intg::detail::openapi_document();
+  std::set<std::string> documented, served;
+  for (const auto& [k, v] : doc.at("paths").as_object()) documented.insert(std::string(k));
+  for (auto p : intg::health_server_paths) served.insert(std::string(p));
+  BOOST_TEST((documented == served));
 }
 
 BOOST_AUTO_TEST_CASE(bad_requests_get_4xx_and_never_hurt_the_server) {

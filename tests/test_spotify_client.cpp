@@ -245,6 +245,30 @@ BOOST_AUTO_TEST_CASE(a_500_storm_opens_the_breaker_which_recovers_through_half_o
   });
 }
 
+BOOST_AUTO_TEST_CASE(health_checks_spend_no_rate_limit_and_pass_an_open_breaker) {
+  // A tenant at 60/min with a burst of 2, checked more often than its limit refills: the checks
+  // must not eat its quota, and the breaker they probe must not refuse them.
+  fixture f;
+  f.cfg.rate_limits.requests_per_minute = 60;
+  f.cfg.rate_limits.burst_limit = 2;
+  f.run_manual([&](manual_client& sp) -> asio::awaitable<void> {
+    for (int i = 0; i < 5; ++i) {
+      auto h = co_await sp.health_check();
+      BOOST_TEST((h.status == intg::integration_status::healthy), h.message);
+    }
+    auto limiter = sp.pipeline().describe().at("rate_limiter").as_object();
+    BOOST_TEST(limiter.at("available").as_int64() == 2);  // the clock never moved: nothing refilled
+    BOOST_TEST((co_await sp.search_tracks("a")).has_value());
+    auto& breaker = sp.pipeline().get<intg::circuit_breaker<>>();
+    breaker.isolate();
+    auto refused = co_await sp.search_tracks("a");
+    BOOST_TEST((refused.error() == errc::circuit_open));
+    auto h = co_await sp.health_check();  // the dependency is fine: the probe says so
+    BOOST_TEST((h.status == intg::integration_status::healthy), h.message);
+    breaker.reset();
+  });
+}
+
 BOOST_AUTO_TEST_CASE(timeouts_malformed_and_truncated_bodies_are_clear_errors) {
   fixture f;
   f.cfg.retry.max_attempts = 2;

@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
-"""Compiles and runs every complete program (a ```cpp block with `int main(`) in docs/, so the
+"""Checks that every health-server path the docs name is one the server serves (the list is
+`intg::health_server_paths` in include/intg/health_server.hpp), then compiles and runs every complete program (a ```cpp block with `int main(`) in docs/, so the
 documentation's examples cannot rot. A program block without #include continues the blocks above
 it in the same page. Programs run in OUTDIR, where the page's first ```json block (if any) is
 written as integrations.json, with every ${env:NAME} it names set to a dummy value.
-Usage: check_docs.py CXX OUTDIR [extra compiler flags...]"""
+Usage: check_docs.py CXX OUTDIR [extra compiler flags...]
+       check_docs.py --endpoints    (the path check only)"""
 import concurrent.futures
 import glob
 import os
@@ -12,7 +14,50 @@ import subprocess
 import sys
 
 
+# Bare paths that read as health-server endpoints when written in backticks (`/metrics`).
+ENDPOINT_WORDS = {"livez", "readyz", "healthz", "health", "metrics", "status", "dashboard", "openapi.json"}
+
+
+def served_paths(root):
+    header = open(os.path.join(root, "include", "intg", "health_server.hpp"), encoding="utf-8").read()
+    m = re.search(r"health_server_paths\[\]\s*=\s*\{(.*?)\};", header, re.S)
+    if not m:
+        raise SystemExit("check_docs.py: intg::health_server_paths not found in health_server.hpp")
+    return re.findall(r'"([^"]+)"', m.group(1))
+
+
+def is_served(path, served):
+    for p in served:
+        if p == path:
+            return True
+        if p.endswith("/{name}") and path.startswith(p[: -len("{name}")]) and len(path) > len(p) - len("{name}"):
+            return True
+    return False
+
+
+def check_endpoints(root):
+    """Dead endpoint paths in README.md and docs/: every /integrations/... path, and every
+    backticked bare path like `/metrics`, must be served."""
+    served = served_paths(root)
+    pages = [os.path.join(root, "README.md")] + sorted(glob.glob(os.path.join(root, "docs", "**", "*.md"), recursive=True))
+    errors = []
+    for md in pages:
+        for n, line in enumerate(open(md, encoding="utf-8"), 1):
+            found = [m.rstrip(".") for m in re.findall(r"(?<![A-Za-z_/])/integrations(?:/[A-Za-z0-9_{}.\-]+)*", line)]
+            found += [m for m in re.findall(r"`(/[A-Za-z0-9_.\-]+)[`?]", line) if m[1:] in ENDPOINT_WORDS]
+            for path in found:
+                if not is_served(path, served):
+                    errors.append(f"{os.path.relpath(md, root)}:{n}: {path} is not a path the health server serves")
+    return errors
+
+
 def main() -> int:
+    endpoint_errors = check_endpoints(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for e in endpoint_errors:
+        print("FAIL (dead endpoint) " + e)
+    if sys.argv[1:] == ["--endpoints"]:
+        print(f"{len(endpoint_errors)} dead endpoint paths")
+        return 1 if endpoint_errors else 0
     if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         return 2
@@ -65,7 +110,7 @@ def main() -> int:
         print(message)
         failures += not ok
     print(f"{len(jobs) - failures} passed, {failures} failed")
-    return 1 if failures or not jobs else 0
+    return 1 if failures or endpoint_errors or not jobs else 0
 
 
 if __name__ == "__main__":

@@ -18,12 +18,14 @@ namespace bh = boost::beast::http;
 
 using resilient = intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>, intg::timeout<>>;
 
-// An integration whose dependency is an HTTP endpoint; calls and health checks go through the
-// pipeline, which reports every call to the registry's recorder (status, dashboard, metrics).
+// An integration whose dependency is an HTTP endpoint; calls go through the pipeline, which reports
+// every call to the registry's recorder (status, dashboard, metrics); health checks go through the
+// probe stack (timeout only), so they spend no rate limit and an open breaker does not refuse them.
 class http_service {
  public:
   http_service(intg::integration_config c, intg::registry_services& s)
-      : config_(std::move(c)), http_(s.executor), pipeline_(make_pipeline(config_, s)) {}
+      : config_(std::move(c)), http_(s.executor), pipeline_(make_pipeline(config_, s)),
+        probe_(intg::make_probe_pipeline(pipeline_, config_)) {}
 
   std::string_view name() const noexcept { return config_.name; }
   asio::awaitable<intg::result<void>> initialize() {
@@ -33,7 +35,7 @@ class http_service {
     co_return intg::result<void>{};
   }
   asio::awaitable<intg::health_report> health_check() {
-    auto r = co_await call();
+    auto r = co_await probe_.execute([this](intg::attempt& a) { return request(a); });
     intg::health_report h;
     h.status = r ? intg::integration_status::healthy : intg::integration_status::unhealthy;
     if (!r) h.message = r.error().to_string();
@@ -46,27 +48,31 @@ class http_service {
   boost::json::object describe() const { return pipeline_.describe(); }
 
   asio::awaitable<intg::result<int>> call() {
-    co_return co_await pipeline_.execute(
-        [this](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
-          auto res = co_await http_.send(request_, a);
-          if (!res) co_return res.error();
-          if (auto e = intg::http::status_error(*res)) co_return e;
-          co_return static_cast<int>(res->result_int());
-        },
-        {.partition_key = config_.tenant, .operation = config_.name});
+    co_return co_await pipeline_.execute([this](intg::attempt& a) { return request(a); },
+                                         {.partition_key = config_.tenant, .operation = config_.name});
   }
 
  private:
+  asio::awaitable<intg::result<int>> request(intg::attempt& a) {
+    auto res = co_await http_.send(request_, a);
+    if (!res) co_return res.error();
+    if (auto e = intg::http::status_error(*res)) co_return e;
+    co_return static_cast<int>(res->result_int());
+  }
+
   static resilient make_pipeline(const intg::integration_config& c, intg::registry_services& s) {
     intg::tracing<>::options tracing;
     tracing.observer = s.calls;
-    return resilient{tracing, intg::retry<>::options_from_config(c), intg::circuit_breaker<>::options_from_config(c),
+    auto breaker = intg::circuit_breaker<>::options_from_config(c);
+    breaker.on_state_change = s.calls->breaker_listener();
+    return resilient{tracing, intg::retry<>::options_from_config(c), breaker,
                      intg::rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c)};
   }
 
   intg::integration_config config_;
   intg::http::client http_;
   resilient pipeline_;
+  intg::probe_pipeline probe_;
   intg::http::request request_;
 };
 

@@ -19,6 +19,7 @@ enum class integration_status : std::uint8_t {
   unhealthy,     ///< failing: several checks in a row failed
   failed,        ///< initialize() failed or timed out
   disabled,      ///< disabled by configuration or by disable()
+  unknown,       ///< initialized, not checked yet: neither healthy nor unhealthy
 };
 
 inline std::string_view to_string(integration_status s) noexcept {
@@ -30,6 +31,7 @@ inline std::string_view to_string(integration_status s) noexcept {
     case integration_status::unhealthy: return "unhealthy";
     case integration_status::failed: return "failed";
     case integration_status::disabled: return "disabled";
+    case integration_status::unknown: return "unknown";
   }
   return "unknown";
 }

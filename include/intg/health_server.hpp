@@ -1,6 +1,7 @@
-// intg::health_server: the HTTP endpoints operators watch integrations through (health overall and
-// per integration, Prometheus metrics, a detailed status report, the text dashboard, and an OpenAPI
-// description of it all), served from a registry's live state.
+// intg::health_server: the HTTP endpoints operators watch integrations through (Kubernetes-style
+// liveness and readiness probes, health overall and per integration, Prometheus metrics, a detailed
+// status report, the text dashboard, and an OpenAPI description of it all), served from a
+// registry's live state.
 #pragma once
 
 #include <intg/dashboard.hpp>
@@ -33,6 +34,18 @@ struct health_server_options {
   /// When set, every endpoint but /openapi.json requires `Authorization: Bearer <token>`.
   secret bearer_token{};
 };
+
+/// Every path the health server serves, in one place: handle() routes by it, the OpenAPI document
+/// describes each of them (a test checks), and tools/check_docs.py checks the docs against it.
+///   /livez   200 while the process serves HTTP: a liveness probe (restart when it fails).
+///   /readyz  200 when ready to take traffic: no enabled integration is still registered or
+///            initializing, and no critical one (integration_config::critical) is failed or
+///            unhealthy; 503 otherwise. A readiness probe (stop routing traffic when it fails).
+///   /integrations/...  detailed health for people and dashboards; /integrations/health answers
+///            503 when any one integration is not healthy, so it is not a probe.
+inline constexpr std::string_view health_server_paths[] = {
+    "/livez", "/readyz", "/integrations/health", "/integrations/health/{name}", "/integrations/metrics",
+    "/integrations/status", "/integrations/dashboard", "/openapi.json"};
 
 namespace detail {
 inline std::string iso8601(std::chrono::system_clock::time_point tp) {
@@ -97,6 +110,19 @@ inline std::string to_plain_json(const boost::json::value& v) {
   return out;
 }
 
+// Rates and averages over no calls are n/a: JSON null, as the dashboard shows "n/a".
+inline boost::json::object calls_json(const call_totals& c) {
+  boost::json::object o{{"total", c.calls}, {"succeeded", c.succeeded}, {"failed", c.failed}, {"rejected", c.rejected}};
+  if (c.calls) {
+    o["success_rate"] = c.success_rate();
+    o["average_latency_ms"] = millis(c.average_latency());
+  } else {
+    o["success_rate"] = nullptr;
+    o["average_latency_ms"] = nullptr;
+  }
+  return o;
+}
+
 inline boost::json::object integration_json(const integration_snapshot& s, bool detailed) {
   boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"type", to_string(s.type)}, {"status", to_string(s.status)}};
   boost::json::object last{{"status", to_string(s.last_check.status)},
@@ -109,12 +135,8 @@ inline boost::json::object integration_json(const integration_snapshot& s, bool 
   o["checks"] = s.checks;
   o["failed_checks"] = s.failed_checks;
   o["average_check_latency_ms"] = millis(s.average_check_latency);
-  o["calls"] = {{"total", s.calls.calls},
-                {"succeeded", s.calls.succeeded},
-                {"failed", s.calls.failed},
-                {"rejected", s.calls.rejected},
-                {"success_rate", s.calls.success_rate()},
-                {"average_latency_ms", millis(s.calls.average_latency())}};
+  o["critical"] = s.critical;
+  o["calls"] = calls_json(s.calls);
   o["policies"] = s.policies;
   return o;
 }
@@ -130,11 +152,20 @@ inline boost::json::object openapi_document() {
   };
   auto error_response = [&](std::string_view description) { return json_response(description, "#/components/schemas/Error"); };
   object unauthorized = error_response("Missing or wrong bearer token (when the server requires one)");
+  auto probe = [&](std::string_view summary, std::string_view ok, std::string_view unavailable) {
+    object responses{{"200", json_response(ok, "#/components/schemas/Probe")}};
+    if (!unavailable.empty()) responses["503"] = json_response(unavailable, "#/components/schemas/Probe");
+    return object{{"get", object{{"summary", summary}, {"security", array{}}, {"responses", std::move(responses)}}}};
+  };
   object paths{
+      {"/livez", probe("Liveness probe: the process serves HTTP (no registry state is read)", "Alive", "")},
+      {"/readyz", probe("Readiness probe: every enabled integration has been initialized, and no critical one is failed or "
+                        "unhealthy (degraded, unknown and non-critical integrations do not count)",
+                        "Ready to take traffic", "Not ready: still starting, or a critical integration is down")},
       {"/integrations/health",
-       object{{"get", object{{"summary", "Overall health of every enabled integration"},
+       object{{"get", object{{"summary", "Overall health of every enabled integration, for people (not a probe: use /readyz)"},
                              {"responses", object{{"200", json_response("All enabled integrations are healthy", "#/components/schemas/Health")},
-                                                  {"503", json_response("At least one integration is not healthy", "#/components/schemas/Health")},
+                                                  {"503", json_response("At least one integration is not healthy (or not checked yet)", "#/components/schemas/Health")},
                                                   {"401", unauthorized}}}}}}},
       {"/integrations/health/{name}",
        object{{"get",
@@ -170,7 +201,8 @@ inline boost::json::object openapi_document() {
   object num{{"type", "number"}};
   object integer{{"type", "integer"}};
   object status_enum{{"type", "string"},
-                     {"enum", array{"registered", "initializing", "healthy", "degraded", "unhealthy", "failed", "disabled"}}};
+                     {"enum", array{"registered", "initializing", "unknown", "healthy", "degraded", "unhealthy", "failed", "disabled"}}};
+  object nullable_num{{"type", "number"}, {"nullable", true}, {"description", "null (n/a) when there were no calls"}};
   object integration{
       {"type", "object"},
       {"required", array{"name", "tenant", "type", "status", "last_check"}},
@@ -179,6 +211,7 @@ inline boost::json::object openapi_document() {
               {"tenant", str},
               {"type", str},
               {"status", status_enum},
+              {"critical", object{{"type", "boolean"}}},
               {"last_check", object{{"type", "object"},
                                     {"properties", object{{"status", status_enum}, {"message", str}, {"latency_ms", num},
                                                           {"checked_at", object{{"type", "string"}, {"description", "RFC 3339 UTC time; empty before the first check"}}},
@@ -188,18 +221,23 @@ inline boost::json::object openapi_document() {
               {"average_check_latency_ms", num},
               {"calls", object{{"type", "object"},
                                {"properties", object{{"total", integer}, {"succeeded", integer}, {"failed", integer}, {"rejected", integer},
-                                                     {"success_rate", num}, {"average_latency_ms", num}}}}},
+                                                     {"success_rate", nullable_num}, {"average_latency_ms", nullable_num}}}}},
               {"policies", object{{"type", "object"}, {"description", "circuit_breaker / rate_limiter / bulkhead state when the integration reports it"}}}}}};
   object health{{"type", "object"},
-                {"required", array{"status", "total", "healthy", "degraded", "unhealthy", "integrations"}},
-                {"properties", object{{"status", object{{"type", "string"}, {"enum", array{"healthy", "degraded", "unhealthy"}}}},
-                                      {"total", integer}, {"healthy", integer}, {"degraded", integer}, {"unhealthy", integer},
+                {"required", array{"status", "total", "healthy", "degraded", "unknown", "unhealthy", "integrations"}},
+                {"properties", object{{"status", object{{"type", "string"}, {"enum", array{"healthy", "unknown", "degraded", "unhealthy"}}}},
+                                      {"total", integer}, {"healthy", integer}, {"degraded", integer}, {"unknown", integer}, {"unhealthy", integer},
                                       {"integrations", object{{"type", "array"}, {"items", object{{"$ref", "#/components/schemas/Integration"}}}}}}}};
   object status{{"type", "object"},
                 {"required", array{"generated_at", "summary", "integrations"}},
                 {"properties", object{{"generated_at", str},
                                       {"summary", object{{"type", "object"}}},
                                       {"integrations", object{{"type", "array"}, {"items", object{{"$ref", "#/components/schemas/Integration"}}}}}}}};
+  object probe_schema{{"type", "object"},
+                      {"required", array{"status"}},
+                      {"properties", object{{"status", object{{"type", "string"}, {"enum", array{"alive", "ready", "not_ready"}}}},
+                                            {"starting", integer},
+                                            {"critical_down", integer}}}};
   object err{{"type", "object"},
              {"required", array{"error"}},
              {"properties", object{{"error", object{{"type", "object"},
@@ -213,6 +251,7 @@ inline boost::json::object openapi_document() {
                                       {"schemas", object{{"Integration", std::move(integration)},
                                                          {"Health", std::move(health)},
                                                          {"Status", std::move(status)},
+                                                         {"Probe", std::move(probe_schema)},
                                                          {"Error", std::move(err)}}}}}};
 }
 }  // namespace detail
@@ -244,16 +283,16 @@ class basic_health_server {
     const std::string_view path = target.substr(0, q);
     const std::string_view query = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 
-    const bool known = path == "/integrations/health" || path.starts_with("/integrations/health/") ||
-                       path == "/integrations/metrics" || path == "/integrations/status" ||
-                       path == "/integrations/dashboard" || path == "/openapi.json";
-    if (!known) co_return http::json_error(bh::status::not_found, "no such endpoint");
+    if (!served(path)) co_return http::json_error(bh::status::not_found, "no such endpoint");
     if (req.method() != http::verb::get && req.method() != http::verb::head) {
       auto res = http::json_error(bh::status::method_not_allowed, "only GET and HEAD are allowed");
       res.set(http::field::allow, "GET, HEAD");
       co_return res;
     }
     if (path == "/openapi.json") co_return http::make_response(bh::status::ok, openapi_json());
+    // Probes need no token (a kubelet sends none) and reveal no names.
+    if (path == "/livez") co_return http::make_response(bh::status::ok, R"({"status":"alive"})");
+    if (path == "/readyz") co_return readiness(registry_.snapshot());
     if (!authorized(req)) {
       auto res = http::json_error(bh::status::unauthorized, "a valid bearer token is required");
       res.set(http::field::www_authenticate, "Bearer");
@@ -276,6 +315,29 @@ class basic_health_server {
   }
 
  private:
+  static bool served(std::string_view path) {
+    for (std::string_view p : health_server_paths) {
+      if (p == path) return true;
+      if (p.ends_with("/{name}")) {
+        const auto prefix = p.substr(0, p.size() - 6);
+        if (path.size() > prefix.size() && path.starts_with(prefix)) return true;
+      }
+    }
+    return false;
+  }
+
+  static http::server_response readiness(const std::vector<integration_snapshot>& snaps) {
+    std::size_t starting = 0, critical_down = 0;
+    for (const auto& s : snaps) {
+      starting += s.status == integration_status::registered || s.status == integration_status::initializing;
+      critical_down += s.critical && (s.status == integration_status::failed || s.status == integration_status::unhealthy);
+    }
+    const bool ready = !starting && !critical_down;
+    boost::json::object o{{"status", ready ? "ready" : "not_ready"}, {"starting", starting}, {"critical_down", critical_down}};
+    return http::make_response(ready ? boost::beast::http::status::ok : boost::beast::http::status::service_unavailable,
+                               boost::json::serialize(o));
+  }
+
   bool authorized(const http::server_request& req) const {
     if (opts_.bearer_token.empty()) return true;
     auto it = req.find(http::field::authorization);
@@ -293,19 +355,20 @@ class basic_health_server {
   }
 
   static http::server_response overall(const std::vector<integration_snapshot>& snaps) {
-    std::size_t total = 0, healthy = 0, degraded = 0;
+    std::size_t total = 0, healthy = 0, degraded = 0, unknown = 0;
     boost::json::array list;
     for (const auto& s : snaps) {
       if (!detail::counts_for_health(s.status)) continue;
       ++total;
       healthy += s.status == integration_status::healthy;
       degraded += s.status == integration_status::degraded;
+      unknown += s.status == integration_status::unknown;
       list.push_back(detail::integration_json(s, false));
     }
-    const std::size_t unhealthy = total - healthy - degraded;
-    const char* verdict = unhealthy ? "unhealthy" : degraded ? "degraded" : "healthy";
-    boost::json::object o{{"status", verdict}, {"total", total}, {"healthy", healthy},
-                          {"degraded", degraded}, {"unhealthy", unhealthy}, {"integrations", std::move(list)}};
+    const std::size_t unhealthy = total - healthy - degraded - unknown;
+    const char* verdict = unhealthy ? "unhealthy" : degraded ? "degraded" : unknown ? "unknown" : "healthy";
+    boost::json::object o{{"status", verdict}, {"total", total}, {"healthy", healthy}, {"degraded", degraded},
+                          {"unknown", unknown}, {"unhealthy", unhealthy}, {"integrations", std::move(list)}};
     return http::make_response(healthy == total ? boost::beast::http::status::ok : boost::beast::http::status::service_unavailable,
                                detail::to_plain_json(o));
   }
@@ -319,11 +382,12 @@ class basic_health_server {
       totals += s.calls;
       healthy += s.status == integration_status::healthy;
     }
+    const auto calls = detail::calls_json(totals);
     boost::json::object summary{{"total", snaps.size()},
                                 {"healthy", healthy},
                                 {"calls", totals.calls},
-                                {"success_rate", totals.success_rate()},
-                                {"average_latency_ms", detail::millis(totals.average_latency())}};
+                                {"success_rate", calls.at("success_rate")},
+                                {"average_latency_ms", calls.at("average_latency_ms")}};
     boost::json::object o{{"generated_at", detail::iso8601(std::chrono::system_clock::now())},
                           {"summary", std::move(summary)},
                           {"integrations", std::move(list)}};

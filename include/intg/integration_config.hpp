@@ -121,6 +121,9 @@ struct integration_config {
   boost::json::object settings;  ///< integration-specific (client_id, scope, region, ...)
   std::chrono::milliseconds timeout{30'000};                ///< per attempt
   std::chrono::milliseconds health_check_interval{30'000};  ///< for the registry's monitor
+  /// The application cannot serve without it: while it is failed or unhealthy, the health
+  /// server's /readyz answers 503 (non-critical integrations never make a process unready).
+  bool critical = false;
   retry_settings retry;
   rate_limit_settings rate_limits;
   circuit_breaker_settings circuit_breaker;

@@ -28,6 +28,7 @@
 #include <intg/policy/tracing.hpp>
 #include <intg/policy/fallback.hpp>
 #include <intg/pipeline.hpp>
+#include <intg/probe.hpp>
 #include <intg/secret.hpp>
 #include <intg/event.hpp>
 #include <intg/health.hpp>

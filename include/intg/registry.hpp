@@ -1,7 +1,8 @@
 // intg::registry: the central registry of integrations. Integrations are registered per tenant
 // and isolated by tenant; enable_all(), health_check_all() and disable_all() run concurrently with
 // a timeout per integration; a health monitor checks each integration at its own interval, moves
-// its status (healthy / degraded / unhealthy) and emits events; snapshot() reports it all.
+// its status (healthy / degraded / unhealthy; `unknown` from initialization to the first check) and
+// emits events; snapshot() reports it all.
 //
 // Thread safety: set_tenant, register_integration, get, status, size and snapshot may be called
 // from any thread. The coroutines (enable_all, health_check_all, disable, unregister, shutdown) and
@@ -66,7 +67,8 @@ struct registry_services {
   const tenant_settings* tenant = nullptr;  ///< the integration's tenant, when known to the registry
   const event_sink* events = nullptr;
   /// Counts this integration's calls for status reports and metrics: set it as the tracing
-  /// policy's observer (`tracing<>::options::observer`).
+  /// policy's observer (`tracing<>::options::observer`), and `calls->breaker_listener()` as the
+  /// breaker's `on_state_change` to count its transitions in the metrics.
   std::shared_ptr<observability::call_recorder> calls;
 };
 
@@ -76,6 +78,8 @@ struct integration_snapshot {
   std::string tenant;
   integration_type type{};
   integration_status status{};
+  bool critical = false;  ///< integration_config::critical
+  /// The last check; status `unknown` (message "not checked yet") before the first one.
   health_report last_check;
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
@@ -117,7 +121,7 @@ class basic_registry {
     std::unique_ptr<model_base> impl;
     mutable std::mutex mutex;  // guards the fields below
     integration_status status = integration_status::registered;
-    health_report last;
+    health_report last{integration_status::unknown, {}, "not checked yet", {}, {}};
     int failures_in_row = 0;
     std::uint64_t checks = 0, failed_checks = 0;
     std::chrono::microseconds total_latency{0};
@@ -185,6 +189,7 @@ class basic_registry {
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
     publish_status(*e, e->status);
+    publish_breaker(*e, e->impl->describe());
     std::unique_lock lock(mutex_);
     auto [it, inserted] = entries_.try_emplace(key{tenant, e->config.name}, e);
     if (!inserted)
@@ -339,12 +344,14 @@ class basic_registry {
       s.tenant = e->config.tenant;
       s.type = e->config.type;
       s.status = e->status;
+      s.critical = e->config.critical;
       s.last_check = e->last;
       s.checks = e->checks;
       s.failed_checks = e->failed_checks;
       if (e->checks) s.average_check_latency = e->total_latency / static_cast<std::int64_t>(e->checks);
       s.calls = e->calls->totals();
       s.policies = e->impl->describe();
+      publish_breaker(*e, s.policies);
       out.push_back(std::move(s));
     }
     return out;
@@ -352,7 +359,8 @@ class basic_registry {
 
  private:
   static bool is_active(integration_status s) noexcept {
-    return s == integration_status::healthy || s == integration_status::degraded || s == integration_status::unhealthy;
+    return s == integration_status::healthy || s == integration_status::degraded || s == integration_status::unhealthy ||
+           s == integration_status::unknown;
   }
 
   std::shared_ptr<entry> find(std::string_view name, std::string_view tenant) const {
@@ -411,7 +419,7 @@ class basic_registry {
       failure = std::string("initialize() threw: ") + ex.what();
     }
     if (failure.empty()) {
-      set_status(*e, integration_status::healthy, "initialized");
+      set_status(*e, integration_status::unknown, "initialized");  // healthy only once a check says so
     } else {
       {
         std::lock_guard lock(e->mutex);
@@ -531,8 +539,17 @@ class basic_registry {
     if (!metrics_) return;
     for (auto st : {integration_status::registered, integration_status::initializing, integration_status::healthy,
                     integration_status::degraded, integration_status::unhealthy, integration_status::failed,
-                    integration_status::disabled})
+                    integration_status::disabled, integration_status::unknown})
       metrics_->status.with({e.config.name, e.config.tenant, to_string(st)}).set(st == current ? 1.0 : 0.0);
+  }
+
+  // The breaker's state as a Prometheus state set, as describe() reports it (current at every
+  // snapshot, whether or not the integration wired calls->breaker_listener()).
+  void publish_breaker(const entry& e, const boost::json::object& policies) const {
+    if (!metrics_) return;
+    const auto* cb = policies.if_contains("circuit_breaker");
+    const auto* st = cb && cb->is_object() ? cb->as_object().if_contains("state") : nullptr;
+    if (st && st->is_string()) metrics_->set_breaker_state(e.config.name, e.config.tenant, st->as_string());
   }
 
   void emit(entry& e, event_level level, std::string_view name, std::string_view message) {

@@ -1380,6 +1380,7 @@ enum class integration_status : std::uint8_t {
   unhealthy,     ///< failing: several checks in a row failed
   failed,        ///< initialize() failed or timed out
   disabled,      ///< disabled by configuration or by disable()
+  unknown,       ///< initialized, not checked yet: neither healthy nor unhealthy
 };
 
 inline std::string_view to_string(integration_status s) noexcept {
@@ -1391,6 +1392,7 @@ inline std::string_view to_string(integration_status s) noexcept {
     case integration_status::unhealthy: return "unhealthy";
     case integration_status::failed: return "failed";
     case integration_status::disabled: return "disabled";
+    case integration_status::unknown: return "unknown";
   }
   return "unknown";
 }
@@ -1408,12 +1410,234 @@ struct health_report {
 
 }  // namespace intg
 // ---- end intg/health.hpp ----
-// ---- begin intg/policy/tracing.hpp ----
-// intg::tracing: a span per call and, when it sits outside intg::retry, a span per attempt, with
-// W3C trace-context ids (the attempt's trace() is what an HTTP request sends as `traceparent`).
-// Finished spans go to an optional span_observer, where metrics and exporters plug in; without one
-// the policy only maintains ids. Nothing here allocates per call.
+// ---- begin intg/policy/circuit_breaker.hpp ----
+// intg::circuit_breaker: stops calling a failing dependency. Trips on consecutive failures or on
+// a failure-rate / slow-call-rate over a sliding window (count- or time-based, with a minimum
+// throughput); after the recovery timeout it lets a bounded number of probe calls through
+// (half-open) and closes again when they succeed. Lock-free on the hot path; an open breaker
+// rejects without throwing and without allocating.
 
+#include <boost/json/object.hpp>
+
+// ---- begin intg/integration_config.hpp ----
+// intg::integration_config: the configuration of one integration for one tenant, in the seed's
+// terms (name, type, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
+// and the tenant-wide settings of the seed's multi-tenant example.
+
+// ---- begin intg/policy/backoff.hpp ----
+// Backoff schedules for intg::retry: exponential growth with a cap, and jitter (none, full,
+// decorrelated), computed without allocation from an injectable random source.
+
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+namespace intg {
+
+enum class jitter {
+  none,         ///< base * multiplier^(n-1), capped
+  full,         ///< uniform in [0, capped exponential] (AWS "full jitter")
+  decorrelated  ///< uniform in [base, 3 * previous delay], capped (AWS "decorrelated jitter")
+};
+
+struct backoff {
+  std::chrono::nanoseconds base_delay{std::chrono::milliseconds(100)};
+  double multiplier = 2.0;
+  std::chrono::nanoseconds max_delay{std::chrono::seconds(30)};
+  intg::jitter jitter = intg::jitter::full;
+
+  /// Delay before retry number `retry` (1 = first retry); `previous` is the last delay used.
+  template <random_source R>
+  std::chrono::nanoseconds delay(int retry, std::chrono::nanoseconds previous, R& rng) const noexcept {
+    const double base = static_cast<double>(base_delay.count());
+    const double cap = static_cast<double>(max_delay.count());
+    double d;
+    switch (jitter) {
+      case intg::jitter::decorrelated: {
+        double prev = std::max(base, static_cast<double>(previous.count()));
+        double hi = std::max(base, prev * 3.0);
+        d = base + unit_interval(rng()) * (hi - base);
+        break;
+      }
+      case intg::jitter::full:
+        d = unit_interval(rng()) * exponential(base, cap, retry);
+        break;
+      default:
+        d = exponential(base, cap, retry);
+    }
+    d = std::min(d, cap);
+    return std::chrono::nanoseconds(static_cast<std::int64_t>(d));
+  }
+
+ private:
+  double exponential(double base, double cap, int retry) const noexcept {
+    double d = base * std::pow(multiplier, std::max(0, retry - 1));
+    return std::isfinite(d) ? std::min(d, cap) : cap;
+  }
+};
+
+}  // namespace intg
+// ---- end intg/policy/backoff.hpp ----
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg {
+
+/// The seed's integration categories.
+enum class integration_type : std::uint8_t {
+  external_api,
+  cloud_service,
+  communication,
+  authentication,
+  data_pipeline,
+  security,
+  monitoring
+};
+
+inline constexpr integration_type all_integration_types[] = {
+    integration_type::external_api,  integration_type::cloud_service, integration_type::communication,
+    integration_type::authentication, integration_type::data_pipeline, integration_type::security,
+    integration_type::monitoring};
+
+inline std::string_view to_string(integration_type t) noexcept {
+  switch (t) {
+    case integration_type::external_api: return "external_api";
+    case integration_type::cloud_service: return "cloud_service";
+    case integration_type::communication: return "communication";
+    case integration_type::authentication: return "authentication";
+    case integration_type::data_pipeline: return "data_pipeline";
+    case integration_type::security: return "security";
+    case integration_type::monitoring: return "monitoring";
+  }
+  return "external_api";
+}
+
+inline std::optional<integration_type> integration_type_from_string(std::string_view s) noexcept {
+  for (auto t : all_integration_types)
+    if (to_string(t) == s) return t;
+  return std::nullopt;
+}
+
+/// The seed's `retry_policy` section, with the retry budget (see intg::retry<>::options).
+struct retry_settings {
+  int max_attempts = 3;
+  double backoff_multiplier = 2.0;
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds max_delay{30'000};
+  intg::jitter jitter = intg::jitter::full;
+  double budget_ratio = 0.2;  ///< negative disables the budget
+  int budget_min_per_second = 10;
+  std::chrono::milliseconds budget_window{10'000};
+};
+
+/// The seed's `rate_limits` section.
+struct rate_limit_settings {
+  double requests_per_minute = 600;
+  int burst_limit = 20;
+  std::chrono::milliseconds max_wait{0};
+};
+
+/// How a circuit breaker judges the dependency's health.
+enum class breaker_window : std::uint8_t {
+  consecutive,  ///< trip after `failure_threshold` failures in a row
+  count,        ///< failure/slow rate over the last `window_size` calls
+  time          ///< failure/slow rate over the last `window_duration`
+};
+
+/// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
+/// intg::circuit_breaker<>::options).
+struct circuit_breaker_settings {
+  int failure_threshold = 5;
+  std::chrono::milliseconds recovery_timeout{60'000};
+  int half_open_max_calls = 1;
+  breaker_window window = breaker_window::consecutive;
+  double failure_rate_threshold = 0.5;
+  int window_size = 100;
+  std::chrono::milliseconds window_duration{60'000};
+  int minimum_calls = 10;
+  std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
+  double slow_call_rate_threshold = 1.0;
+};
+
+/// The `bulkhead` section (see intg::bulkhead<>::options).
+struct bulkhead_settings {
+  int max_concurrent = 64;
+  int max_queue = 0;
+  std::chrono::milliseconds queue_timeout{1'000};
+};
+
+/// Tenant-wide settings (the seed's `tenant_configs`).
+struct tenant_settings {
+  std::string id;
+  std::optional<rate_limit_settings> rate_limits;  ///< applied to each of the tenant's integrations
+  std::vector<std::string> features;
+  std::string sla;  ///< e.g. "99.9%"
+
+  bool has_feature(std::string_view f) const noexcept {
+    return std::find(features.begin(), features.end(), f) != features.end();
+  }
+};
+
+struct integration_config {
+  std::string name;
+  integration_type type = integration_type::external_api;
+  bool enabled = true;
+  boost::json::object settings;  ///< integration-specific (client_id, scope, region, ...)
+  std::chrono::milliseconds timeout{30'000};                ///< per attempt
+  std::chrono::milliseconds health_check_interval{30'000};  ///< for the registry's monitor
+  /// The application cannot serve without it: while it is failed or unhealthy, the health
+  /// server's /readyz answers 503 (non-critical integrations never make a process unready).
+  bool critical = false;
+  retry_settings retry;
+  rate_limit_settings rate_limits;
+  circuit_breaker_settings circuit_breaker;
+  bulkhead_settings bulkhead;
+  std::string tenant;  ///< the tenant this effective configuration is for (empty: none)
+  /// Keys of `settings` whose values came from secrets (`${env:NAME}`); redacted when shown.
+  std::vector<std::string> secret_keys;
+
+  /// A string setting, or `fallback` when absent or not a string.
+  std::string setting(std::string_view key, std::string_view fallback = {}) const {
+    if (auto* v = settings.if_contains(key); v && v->is_string()) return std::string(v->as_string());
+    return std::string(fallback);
+  }
+  bool is_secret(std::string_view key) const noexcept {
+    return std::find(secret_keys.begin(), secret_keys.end(), key) != secret_keys.end();
+  }
+  /// The settings with every secret value replaced by "***", safe to log or serve.
+  boost::json::object redacted_settings() const {
+    boost::json::object o = settings;
+    for (auto& [k, v] : o)
+      if (is_secret(k) || looks_secret(k)) v = "***";
+    return o;
+  }
+
+ private:
+  // Names that usually hold credentials, compared without case and separators ("clientSecret",
+  // "API_KEY", "private-key" all match).
+  static bool looks_secret(std::string_view k) {
+    std::string folded;
+    for (char c : k)
+      if (c != '_' && c != '-' && c != '.') folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (std::string_view w : {"secret", "password", "passwd", "token", "privatekey", "apikey", "accesskey", "credential"})
+      if (folded.find(w) != std::string::npos) return true;
+    return false;
+  }
+};
+
+}  // namespace intg
+// ---- end intg/integration_config.hpp ----
 // ---- begin intg/policy/layer.hpp ----
 // The protocol between intg::basic_pipeline and its policies (layers). A pipeline runs all its
 // layers inside one coroutine frame: layers are plain objects with synchronous hooks, and only the
@@ -1892,676 +2116,6 @@ concept policy = requires { typename P::options; } && std::default_initializable
 }  // namespace intg
 // ---- end intg/policy/layer.hpp ----
 
-#include <array>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <string_view>
-
-namespace intg {
-
-enum class span_kind : std::uint8_t { call, attempt };
-
-/// A finished span, valid only during span_observer::on_span_end.
-struct span_record {
-  std::string_view name;
-  span_kind kind = span_kind::call;
-  trace_context context;                      ///< this span's trace id and span id
-  std::array<std::uint8_t, 8> parent_span_id{};  ///< all zero for a root span
-  time_point start{};
-  time_point end{};
-  int attempt = 0;                            ///< attempt number for attempt spans, else attempts made
-  const error* outcome = nullptr;             ///< nullptr on success
-  std::string_view partition_key;
-
-  bool ok() const noexcept { return outcome == nullptr; }
-  duration elapsed() const noexcept { return end - start; }
-};
-
-/// Receives finished spans. Implementations must be thread-safe when the pipeline is shared.
-class span_observer {
- public:
-  virtual ~span_observer() = default;
-  virtual void on_span_end(const span_record& span) noexcept = 0;
-};
-
-template <random_source Random = thread_random>
-class tracing {
- public:
-  struct options {
-    std::string name = "intg.call";          ///< span name unless call_options::operation is set
-    std::shared_ptr<span_observer> observer{};  ///< where finished spans go (may be null)
-    bool sampled = true;                     ///< the sampled flag of new traces
-    Random random{};
-  };
-
-  // The call span's id and its parent's; the trace id and flags live in attempt::trace().
-  struct ticket {
-    std::array<std::uint8_t, 8> call{};
-    std::array<std::uint8_t, 8> parent{};
-  };
-
-  tracing() : tracing(options{}) {}
-  explicit tracing(options o) : s_(std::make_shared<state>(std::move(o))) {}
-
-  const options& get_options() const noexcept { return s_->opts; }
-
-  gate admit(attempt& a, ticket& t) noexcept {
-    const trace_context* parent = a.options().parent;
-    if (!s_->opts.observer) {
-      // Nobody sees spans: only the ids the operation reads matter, drawn when it reads them.
-      if (a.number() > 1 && a.has_trace()) {
-        a.defer_span_id();  // inside a retry layer: later attempts stay in the call's trace
-      } else if (parent && parent->valid()) {
-        a.trace().trace_id = parent->trace_id;
-        a.trace().flags = parent->flags & 1;
-        a.defer_trace_ids(&next_random, &s_->random, false);
-      } else {
-        a.trace().flags = s_->opts.sampled ? 1 : 0;
-        a.defer_trace_ids(&next_random, &s_->random, true);
-      }
-      return gate::proceed();
-    }
-    trace_context& tc = a.trace();
-    if (a.number() > 1 && tc.valid()) {
-      // Inside a retry layer admit() runs per attempt: later attempts stay in the call's trace.
-      trace_context::fill(s_->random, t.call.data(), t.call.size());
-      tc.span_id = t.call;
-      if (s_->opts.observer) (void)a.started();
-      return gate::proceed();
-    }
-    if (parent && parent->valid()) {
-      tc.trace_id = parent->trace_id;
-      t.parent = parent->span_id;
-      tc.flags = parent->flags & 1;
-    } else {
-      trace_context::fill(s_->random, tc.trace_id.data(), tc.trace_id.size());
-      t.parent = {};
-      tc.flags = s_->opts.sampled ? 1 : 0;
-    }
-    trace_context::fill(s_->random, t.call.data(), t.call.size());
-    tc.span_id = t.call;
-    if (s_->opts.observer) (void)a.call_started();  // spans need the true start time
-    return gate::proceed();
-  }
-
-  void complete(attempt& a, ticket& t, const error* e) noexcept {
-    if (!s_->opts.observer) return;
-    trace_context call = a.trace();
-    call.span_id = t.call;
-    span_record s{name(a), span_kind::call, call, t.parent, a.call_started(), a.ended(), a.number(), e,
-                  a.partition_key()};
-    s_->opts.observer->on_span_end(s);
-  }
-
-  void on_attempt_start(attempt& a, ticket&) noexcept {
-    if (!s_->opts.observer) {
-      a.defer_span_id();
-      return;
-    }
-    trace_context::fill(s_->random, a.trace().span_id.data(), a.trace().span_id.size());
-    (void)a.started();
-  }
-
-  void on_attempt_end(attempt& a, ticket& t, const error* e) noexcept {
-    if (!s_->opts.observer) return;
-    span_record s{name(a), span_kind::attempt, a.trace(), t.call, a.started(), a.ended(),
-                  a.number(), e, a.partition_key()};
-    s_->opts.observer->on_span_end(s);
-  }
-
- private:
-  static std::uint64_t next_random(void* r) noexcept { return (*static_cast<Random*>(r))(); }
-
-  std::string_view name(const attempt& a) const noexcept {
-    return a.options().operation.empty() ? std::string_view(s_->opts.name) : a.options().operation;
-  }
-  struct state {
-    explicit state(options o) : opts(std::move(o)), random(opts.random) {}
-    options opts;
-    Random random;
-  };
-  std::shared_ptr<state> s_;
-};
-
-}  // namespace intg
-// ---- end intg/policy/tracing.hpp ----
-
-#include <array>
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-#include <memory>
-#include <string_view>
-
-namespace intg {
-
-/// Call outcomes to show next to the registry's state.
-struct call_totals {
-  std::uint64_t calls = 0;
-  std::uint64_t succeeded = 0;
-  std::chrono::microseconds total_latency{0};
-  std::uint64_t failed = 0;    ///< the dependency failed (errors, timeouts, after retries)
-  std::uint64_t rejected = 0;  ///< refused locally: open breaker, rate limit, full bulkhead, cancelled
-
-  call_totals& operator+=(const call_totals& o) noexcept {
-    calls += o.calls;
-    succeeded += o.succeeded;
-    total_latency += o.total_latency;
-    failed += o.failed;
-    rejected += o.rejected;
-    return *this;
-  }
-  /// Share of calls that succeeded, in [0, 1]; 1 when there were no calls.
-  double success_rate() const noexcept { return calls ? static_cast<double>(succeeded) / static_cast<double>(calls) : 1.0; }
-  std::chrono::microseconds average_latency() const noexcept {
-    return calls ? total_latency / static_cast<std::int64_t>(calls) : std::chrono::microseconds{0};
-  }
-};
-
-namespace observability {
-
-/// The metric families the registry maintains for its integrations.
-struct integration_metrics {
-  explicit integration_metrics(metrics_registry& r)
-      : calls(r.add_counter("intg_calls_total", "Calls through an integration's pipeline, by outcome.",
-                            {"integration", "tenant", "outcome"})),
-        call_duration(r.add_histogram("intg_call_duration_seconds",
-                                      "Duration of calls through an integration's pipeline, retries included.",
-                                      {"integration", "tenant"})),
-        checks(r.add_counter("intg_health_checks_total", "Health checks run by the registry, by outcome.",
-                             {"integration", "tenant", "outcome"})),
-        check_duration(r.add_histogram("intg_health_check_duration_seconds", "Duration of health checks.",
-                                       {"integration", "tenant"})),
-        status(r.add_gauge("intg_integration_status", "1 for the integration's current status, 0 for the others.",
-                           {"integration", "tenant", "status"})) {}
-
-  family<counter>& calls;
-  family<histogram>& call_duration;
-  family<counter>& checks;
-  family<histogram>& check_duration;
-  family<gauge>& status;
-};
-
-/// Counts one integration's calls (call spans only; attempt spans are ignored). Thread-safe and
-/// allocation-free per call: the metric children are looked up once, here.
-class call_recorder final : public span_observer {
- public:
-  call_recorder() = default;
-  call_recorder(integration_metrics& m, std::string_view integration, std::string_view tenant)
-      : success_(&m.calls.with({integration, tenant, "success"})),
-        failure_(&m.calls.with({integration, tenant, "failure"})),
-        rejected_(&m.calls.with({integration, tenant, "rejected"})),
-        duration_(&m.call_duration.with({integration, tenant})) {}
-
-  void on_span_end(const span_record& s) noexcept override {
-    if (s.kind != span_kind::call) return;
-    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(s.elapsed()).count();
-    calls_.fetch_add(1, std::memory_order_relaxed);
-    micros_.fetch_add(static_cast<std::uint64_t>(us < 0 ? 0 : us), std::memory_order_relaxed);
-    counter* c = success_;
-    if (s.ok()) {
-      ok_.fetch_add(1, std::memory_order_relaxed);
-    } else if (is_local_rejection(*s.outcome)) {
-      rejected_n_.fetch_add(1, std::memory_order_relaxed);
-      c = rejected_;
-    } else {
-      failed_.fetch_add(1, std::memory_order_relaxed);
-      c = failure_;
-    }
-    if (c) c->inc();
-    if (duration_) duration_->observe(static_cast<double>(us) / 1e6);
-  }
-
-  call_totals totals() const noexcept {
-    call_totals t;
-    t.calls = calls_.load(std::memory_order_relaxed);
-    t.succeeded = ok_.load(std::memory_order_relaxed);
-    t.failed = failed_.load(std::memory_order_relaxed);
-    t.rejected = rejected_n_.load(std::memory_order_relaxed);
-    t.total_latency = std::chrono::microseconds(static_cast<std::int64_t>(micros_.load(std::memory_order_relaxed)));
-    return t;
-  }
-
- private:
-  std::atomic<std::uint64_t> calls_{0}, ok_{0}, failed_{0}, rejected_n_{0}, micros_{0};
-  counter* success_ = nullptr;
-  counter* failure_ = nullptr;
-  counter* rejected_ = nullptr;
-  histogram* duration_ = nullptr;
-};
-
-}  // namespace observability
-}  // namespace intg
-// ---- end intg/observability/call_recorder.hpp ----
-// ---- begin intg/policy/backoff.hpp ----
-// Backoff schedules for intg::retry: exponential growth with a cap, and jitter (none, full,
-// decorrelated), computed without allocation from an injectable random source.
-
-
-#include <algorithm>
-#include <chrono>
-#include <cmath>
-
-namespace intg {
-
-enum class jitter {
-  none,         ///< base * multiplier^(n-1), capped
-  full,         ///< uniform in [0, capped exponential] (AWS "full jitter")
-  decorrelated  ///< uniform in [base, 3 * previous delay], capped (AWS "decorrelated jitter")
-};
-
-struct backoff {
-  std::chrono::nanoseconds base_delay{std::chrono::milliseconds(100)};
-  double multiplier = 2.0;
-  std::chrono::nanoseconds max_delay{std::chrono::seconds(30)};
-  intg::jitter jitter = intg::jitter::full;
-
-  /// Delay before retry number `retry` (1 = first retry); `previous` is the last delay used.
-  template <random_source R>
-  std::chrono::nanoseconds delay(int retry, std::chrono::nanoseconds previous, R& rng) const noexcept {
-    const double base = static_cast<double>(base_delay.count());
-    const double cap = static_cast<double>(max_delay.count());
-    double d;
-    switch (jitter) {
-      case intg::jitter::decorrelated: {
-        double prev = std::max(base, static_cast<double>(previous.count()));
-        double hi = std::max(base, prev * 3.0);
-        d = base + unit_interval(rng()) * (hi - base);
-        break;
-      }
-      case intg::jitter::full:
-        d = unit_interval(rng()) * exponential(base, cap, retry);
-        break;
-      default:
-        d = exponential(base, cap, retry);
-    }
-    d = std::min(d, cap);
-    return std::chrono::nanoseconds(static_cast<std::int64_t>(d));
-  }
-
- private:
-  double exponential(double base, double cap, int retry) const noexcept {
-    double d = base * std::pow(multiplier, std::max(0, retry - 1));
-    return std::isfinite(d) ? std::min(d, cap) : cap;
-  }
-};
-
-}  // namespace intg
-// ---- end intg/policy/backoff.hpp ----
-// ---- begin intg/policy/retry.hpp ----
-// intg::retry: retries failed attempts with exponential backoff and jitter, honours a server's
-// Retry-After hint (never retries early), and spends from a retry budget so an outage cannot
-// multiply the load on a struggling dependency.
-
-// ---- begin intg/detail/retry_budget.hpp ----
-// A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
-// `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
-// second keeps a fresh or quiet service retryable. Ten time slots, each one 64-bit atomic holding
-// its time slot number and its balance together, so that starting a slot over never loses an
-// update. No lock. A slot spans the power of two nanoseconds nearest to a tenth of the window, so
-// that finding the slot is a shift rather than a division on every call.
-
-
-#include <algorithm>
-#include <array>
-#include <atomic>
-#include <chrono>
-#include <cstdint>
-
-namespace intg::detail {
-
-class retry_budget {
- public:
-  static constexpr int slots = 10;
-  static constexpr std::int64_t unit = 1000;  // milli-tokens per retry
-
-  retry_budget() noexcept {
-    for (auto& w : slot_) w.store(static_cast<std::uint64_t>(bias), std::memory_order_relaxed);
-  }
-
-  void configure(double ratio, int min_per_second, std::chrono::nanoseconds window) noexcept {
-    deposit_ = static_cast<std::int64_t>(ratio * unit);
-    const std::int64_t want = std::max<std::int64_t>(window.count() / slots, 1);
-    shift_ = 0;
-    while (shift_ < 62 && (std::int64_t{1} << (shift_ + 1)) <= want) ++shift_;
-    if ((std::int64_t{1} << (shift_ + 1)) - want < want - (std::int64_t{1} << shift_)) ++shift_;
-    const std::int64_t window_ns = (std::int64_t{1} << shift_) * slots;
-    reserve_ = static_cast<std::int64_t>(static_cast<double>(min_per_second) * unit * static_cast<double>(window_ns) / 1e9);
-  }
-
-  /// Every call: one locked add while the slot is current (a compare-and-swap once per slot).
-  void deposit(time_point now) noexcept {
-    const std::uint64_t s = slot_number(now);
-    auto& w = slot_[static_cast<std::size_t>(s % slots)];
-    std::uint64_t v = w.load(std::memory_order_relaxed);
-    if (epoch_of(v) == (s & epoch_mask)) {
-      w.fetch_add(static_cast<std::uint64_t>(deposit_), std::memory_order_relaxed);  // wraps into the biased balance
-      return;
-    }
-    while (epoch_of(v) != (s & epoch_mask) && !w.compare_exchange_weak(v, pack(s, deposit_), std::memory_order_relaxed)) {
-    }
-    if (epoch_of(v) == (s & epoch_mask)) w.fetch_add(static_cast<std::uint64_t>(deposit_), std::memory_order_relaxed);
-  }
-
-  /// Takes one retry's worth if the budget allows it. Check and withdrawal are one compare-and-swap
-  /// on the current slot, so concurrent retries cannot all pass one check and overshoot.
-  bool try_withdraw(time_point now) noexcept {
-    const std::uint64_t s = slot_number(now);
-    auto& w = slot_[static_cast<std::size_t>(s % slots)];
-    std::uint64_t v = w.load(std::memory_order_relaxed);
-    for (;;) {
-      const std::int64_t mine = (epoch_of(v) == (s & epoch_mask) ? value_of(v) : 0) - unit;
-      if (others(s, &w) + mine + reserve_ < 0) return false;
-      if (w.compare_exchange_weak(v, pack(s, mine), std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
-    }
-  }
-
-  std::int64_t balance(time_point now) const noexcept { return others(slot_number(now), nullptr); }
-
- private:
-  // A slot word: the low 24 bits of its time slot number above a 40-bit balance stored with a bias
-  // of 2^39 (so adding to it never carries into the slot number). A zero-initialized word reads as
-  // slot 0 with a balance of -2^39: words start at `bias` instead (slot 0, balance 0).
-  static constexpr int value_bits = 40;
-  static constexpr std::uint64_t value_mask = (std::uint64_t{1} << value_bits) - 1;
-  static constexpr std::uint64_t epoch_mask = (std::uint64_t{1} << (64 - value_bits)) - 1;
-  static constexpr std::int64_t bias = std::int64_t{1} << (value_bits - 1);
-
-  static std::uint64_t epoch_of(std::uint64_t w) noexcept { return w >> value_bits; }
-  static std::int64_t value_of(std::uint64_t w) noexcept { return static_cast<std::int64_t>(w & value_mask) - bias; }
-  static std::uint64_t pack(std::uint64_t s, std::int64_t value) noexcept {
-    const std::int64_t v = std::clamp<std::int64_t>(value, -bias, bias - 1) + bias;
-    return ((s & epoch_mask) << value_bits) | static_cast<std::uint64_t>(v);
-  }
-
-  std::uint64_t slot_number(time_point now) const noexcept {
-    return static_cast<std::uint64_t>(now.time_since_epoch().count()) >> shift_;
-  }
-
-  // The balance of the window ending at slot `s`, leaving out `skip`.
-  std::int64_t others(std::uint64_t s, const std::atomic<std::uint64_t>* skip) const noexcept {
-    std::int64_t sum = 0;
-    for (const auto& w : slot_) {
-      if (&w == skip) continue;
-      const std::uint64_t v = w.load(std::memory_order_relaxed);
-      if (((s - epoch_of(v)) & epoch_mask) < static_cast<std::uint64_t>(slots)) sum += value_of(v);
-    }
-    return sum;
-  }
-
-  std::array<std::atomic<std::uint64_t>, slots> slot_{};
-  std::int64_t deposit_ = 200;
-  int shift_ = 30;  // 2^30 ns = 1.07 s per slot for the default 10 s window
-  std::int64_t reserve_ = 100 * unit;
-};
-
-}  // namespace intg::detail
-// ---- end intg/detail/retry_budget.hpp ----
-// ---- begin intg/integration_config.hpp ----
-// intg::integration_config: the configuration of one integration for one tenant, in the seed's
-// terms (name, type, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
-// and the tenant-wide settings of the seed's multi-tenant example.
-
-
-#include <boost/json/object.hpp>
-#include <boost/json/value.hpp>
-
-#include <algorithm>
-#include <cctype>
-#include <chrono>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
-
-namespace intg {
-
-/// The seed's integration categories.
-enum class integration_type : std::uint8_t {
-  external_api,
-  cloud_service,
-  communication,
-  authentication,
-  data_pipeline,
-  security,
-  monitoring
-};
-
-inline constexpr integration_type all_integration_types[] = {
-    integration_type::external_api,  integration_type::cloud_service, integration_type::communication,
-    integration_type::authentication, integration_type::data_pipeline, integration_type::security,
-    integration_type::monitoring};
-
-inline std::string_view to_string(integration_type t) noexcept {
-  switch (t) {
-    case integration_type::external_api: return "external_api";
-    case integration_type::cloud_service: return "cloud_service";
-    case integration_type::communication: return "communication";
-    case integration_type::authentication: return "authentication";
-    case integration_type::data_pipeline: return "data_pipeline";
-    case integration_type::security: return "security";
-    case integration_type::monitoring: return "monitoring";
-  }
-  return "external_api";
-}
-
-inline std::optional<integration_type> integration_type_from_string(std::string_view s) noexcept {
-  for (auto t : all_integration_types)
-    if (to_string(t) == s) return t;
-  return std::nullopt;
-}
-
-/// The seed's `retry_policy` section, with the retry budget (see intg::retry<>::options).
-struct retry_settings {
-  int max_attempts = 3;
-  double backoff_multiplier = 2.0;
-  std::chrono::milliseconds base_delay{100};
-  std::chrono::milliseconds max_delay{30'000};
-  intg::jitter jitter = intg::jitter::full;
-  double budget_ratio = 0.2;  ///< negative disables the budget
-  int budget_min_per_second = 10;
-  std::chrono::milliseconds budget_window{10'000};
-};
-
-/// The seed's `rate_limits` section.
-struct rate_limit_settings {
-  double requests_per_minute = 600;
-  int burst_limit = 20;
-  std::chrono::milliseconds max_wait{0};
-};
-
-/// How a circuit breaker judges the dependency's health.
-enum class breaker_window : std::uint8_t {
-  consecutive,  ///< trip after `failure_threshold` failures in a row
-  count,        ///< failure/slow rate over the last `window_size` calls
-  time          ///< failure/slow rate over the last `window_duration`
-};
-
-/// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
-/// intg::circuit_breaker<>::options).
-struct circuit_breaker_settings {
-  int failure_threshold = 5;
-  std::chrono::milliseconds recovery_timeout{60'000};
-  int half_open_max_calls = 1;
-  breaker_window window = breaker_window::consecutive;
-  double failure_rate_threshold = 0.5;
-  int window_size = 100;
-  std::chrono::milliseconds window_duration{60'000};
-  int minimum_calls = 10;
-  std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
-  double slow_call_rate_threshold = 1.0;
-};
-
-/// The `bulkhead` section (see intg::bulkhead<>::options).
-struct bulkhead_settings {
-  int max_concurrent = 64;
-  int max_queue = 0;
-  std::chrono::milliseconds queue_timeout{1'000};
-};
-
-/// Tenant-wide settings (the seed's `tenant_configs`).
-struct tenant_settings {
-  std::string id;
-  std::optional<rate_limit_settings> rate_limits;  ///< applied to each of the tenant's integrations
-  std::vector<std::string> features;
-  std::string sla;  ///< e.g. "99.9%"
-
-  bool has_feature(std::string_view f) const noexcept {
-    return std::find(features.begin(), features.end(), f) != features.end();
-  }
-};
-
-struct integration_config {
-  std::string name;
-  integration_type type = integration_type::external_api;
-  bool enabled = true;
-  boost::json::object settings;  ///< integration-specific (client_id, scope, region, ...)
-  std::chrono::milliseconds timeout{30'000};                ///< per attempt
-  std::chrono::milliseconds health_check_interval{30'000};  ///< for the registry's monitor
-  retry_settings retry;
-  rate_limit_settings rate_limits;
-  circuit_breaker_settings circuit_breaker;
-  bulkhead_settings bulkhead;
-  std::string tenant;  ///< the tenant this effective configuration is for (empty: none)
-  /// Keys of `settings` whose values came from secrets (`${env:NAME}`); redacted when shown.
-  std::vector<std::string> secret_keys;
-
-  /// A string setting, or `fallback` when absent or not a string.
-  std::string setting(std::string_view key, std::string_view fallback = {}) const {
-    if (auto* v = settings.if_contains(key); v && v->is_string()) return std::string(v->as_string());
-    return std::string(fallback);
-  }
-  bool is_secret(std::string_view key) const noexcept {
-    return std::find(secret_keys.begin(), secret_keys.end(), key) != secret_keys.end();
-  }
-  /// The settings with every secret value replaced by "***", safe to log or serve.
-  boost::json::object redacted_settings() const {
-    boost::json::object o = settings;
-    for (auto& [k, v] : o)
-      if (is_secret(k) || looks_secret(k)) v = "***";
-    return o;
-  }
-
- private:
-  // Names that usually hold credentials, compared without case and separators ("clientSecret",
-  // "API_KEY", "private-key" all match).
-  static bool looks_secret(std::string_view k) {
-    std::string folded;
-    for (char c : k)
-      if (c != '_' && c != '-' && c != '.') folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    for (std::string_view w : {"secret", "password", "passwd", "token", "privatekey", "apikey", "accesskey", "credential"})
-      if (folded.find(w) != std::string::npos) return true;
-    return false;
-  }
-};
-
-}  // namespace intg
-// ---- end intg/integration_config.hpp ----
-
-#include <chrono>
-#include <memory>
-
-namespace intg {
-
-/// The default retry predicate: transient errors (connection failures, timeouts, 429, 5xx,
-/// `unavailable`). Never `circuit_open`, permanent 4xx, `invalid_grant` or the caller's cancellation.
-inline bool retry_on_transient(const error& e) noexcept { return is_transient(e); }
-
-template <random_source Random = thread_random>
-class retry {
- public:
-  struct options {
-    int max_attempts = 3;  ///< total attempts, the first included (1 disables retrying)
-    std::chrono::nanoseconds base_delay{std::chrono::milliseconds(100)};
-    double multiplier = 2.0;  ///< the seed's `backoff_multiplier`
-    std::chrono::nanoseconds max_delay{std::chrono::seconds(30)};
-    intg::jitter jitter = intg::jitter::full;
-    /// Which errors to retry; a plain function pointer so that calls never allocate.
-    bool (*retry_on)(const error&) = &retry_on_transient;
-    /// The longest server hint (Retry-After) we wait for; a longer one ends the call with its error.
-    std::chrono::nanoseconds max_retry_after{std::chrono::seconds(60)};
-    /// Retry budget: retries may add `budget_ratio` of the calls made in `budget_window`, plus
-    /// `budget_min_per_second` retries per second. Set `budget_ratio` < 0 to disable the budget.
-    double budget_ratio = 0.2;
-    int budget_min_per_second = 10;
-    std::chrono::nanoseconds budget_window{std::chrono::seconds(10)};
-    Random random{};
-  };
-
-  struct ticket {
-    std::chrono::nanoseconds previous{};
-  };
-
-  /// Options from an integration's `retry_policy` section.
-  static options options_from_config(const integration_config& c) {
-    options o;
-    o.max_attempts = c.retry.max_attempts;
-    o.multiplier = c.retry.backoff_multiplier;
-    o.base_delay = c.retry.base_delay;
-    o.max_delay = c.retry.max_delay;
-    o.jitter = c.retry.jitter;
-    o.budget_ratio = c.retry.budget_ratio;
-    o.budget_min_per_second = c.retry.budget_min_per_second;
-    o.budget_window = c.retry.budget_window;
-    return o;
-  }
-
-  retry() : retry(options{}) {}
-  explicit retry(options o) : state_(std::make_shared<state>(std::move(o))) {}
-
-  const options& get_options() const noexcept { return state_->opts; }
-
-  gate admit(attempt& a, ticket&) noexcept {
-    if (state_->opts.budget_ratio >= 0) state_->budget.deposit(a.approximate_start());  // the budget counts in ~1 s slots
-    return gate::proceed();
-  }
-
-  retry_decision decide(attempt& a, ticket& t, const error& e) {
-    const options& o = state_->opts;
-    if (a.number() >= o.max_attempts || !o.retry_on(e)) return {};
-    std::chrono::nanoseconds delay =
-        backoff{o.base_delay, o.multiplier, o.max_delay, o.jitter}.delay(a.number(), t.previous, state_->random);
-    t.previous = delay;
-    std::chrono::milliseconds hint = a.retry_after().count() >= 0 ? a.retry_after() : e.retry_after();
-    if (hint.count() >= 0) {
-      if (hint > o.max_retry_after) return {};  // the server wants more patience than allowed
-      if (hint > delay) delay = hint;
-    }
-    if (o.budget_ratio >= 0 && !state_->budget.try_withdraw(a.ended())) {
-      error give_up{errc::retry_budget_exhausted, "retry budget exhausted; last error: " + e.to_string()};
-      give_up.with_http_status(e.http_status());
-      if (e.has_retry_after()) give_up.with_retry_after(e.retry_after());
-      return {false, {}, std::move(give_up)};
-    }
-    return {true, delay, {}};
-  }
-
- private:
-  struct state {
-    explicit state(options o) : opts(std::move(o)), random(opts.random) {
-      budget.configure(opts.budget_ratio, opts.budget_min_per_second, opts.budget_window);
-    }
-    options opts;
-    Random random;
-    detail::retry_budget budget;
-  };
-  std::shared_ptr<state> state_;
-};
-
-}  // namespace intg
-// ---- end intg/policy/retry.hpp ----
-// ---- begin intg/policy/circuit_breaker.hpp ----
-// intg::circuit_breaker: stops calling a failing dependency. Trips on consecutive failures or on
-// a failure-rate / slow-call-rate over a sliding window (count- or time-based, with a minimum
-// throughput); after the recovery timeout it lets a bounded number of probe calls through
-// (half-open) and closes again when they succeed. Lock-free on the hot path; an open breaker
-// rejects without throwing and without allocating.
-
-#include <boost/json/object.hpp>
-
-
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -2666,7 +2220,7 @@ class circuit_breaker {
   int failures() const noexcept { return s_->failure_count(); }
 
   /// The error a rejection surfaces as: errc::circuit_open whose message names the failure that
-  /// opened the breaker ("circuit breaker is open after: <failure>"), so callers see the cause.
+  /// opened the breaker (to_string(): "circuit breaker is open: opened by <failure>"), so callers see the cause.
   /// The message is built once, when the breaker trips; a rejection copies it (a reference count).
   error rejection(const gate& g) const noexcept {
     if (auto cause = s_->open_reason.load(std::memory_order_acquire)) {
@@ -2865,7 +2419,7 @@ class circuit_breaker {
     breaker_state expected = from;
     if (s.st.load(std::memory_order_acquire) != from) return;  // someone else already moved it
     try {
-      std::string why = cause ? "circuit breaker is open after: " + cause->to_string() : "circuit breaker is open after slow calls";
+      std::string why = cause ? "opened by " + cause->to_string() : "opened by slow calls";
       s.open_reason.store(std::make_shared<const error>(errc::circuit_open, std::move(why)), std::memory_order_release);
     } catch (...) {
       s.open_reason.store(nullptr, std::memory_order_release);  // out of memory: the plain circuit_open error
@@ -2886,6 +2440,493 @@ class circuit_breaker {
 
 }  // namespace intg
 // ---- end intg/policy/circuit_breaker.hpp ----
+// ---- begin intg/policy/tracing.hpp ----
+// intg::tracing: a span per call and, when it sits outside intg::retry, a span per attempt, with
+// W3C trace-context ids (the attempt's trace() is what an HTTP request sends as `traceparent`).
+// Finished spans go to an optional span_observer, where metrics and exporters plug in; without one
+// the policy only maintains ids. Nothing here allocates per call.
+
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace intg {
+
+enum class span_kind : std::uint8_t { call, attempt };
+
+/// A finished span, valid only during span_observer::on_span_end.
+struct span_record {
+  std::string_view name;
+  span_kind kind = span_kind::call;
+  trace_context context;                      ///< this span's trace id and span id
+  std::array<std::uint8_t, 8> parent_span_id{};  ///< all zero for a root span
+  time_point start{};
+  time_point end{};
+  int attempt = 0;                            ///< attempt number for attempt spans, else attempts made
+  const error* outcome = nullptr;             ///< nullptr on success
+  std::string_view partition_key;
+
+  bool ok() const noexcept { return outcome == nullptr; }
+  duration elapsed() const noexcept { return end - start; }
+};
+
+/// Receives finished spans. Implementations must be thread-safe when the pipeline is shared.
+class span_observer {
+ public:
+  virtual ~span_observer() = default;
+  virtual void on_span_end(const span_record& span) noexcept = 0;
+};
+
+template <random_source Random = thread_random>
+class tracing {
+ public:
+  struct options {
+    std::string name = "intg.call";          ///< span name unless call_options::operation is set
+    std::shared_ptr<span_observer> observer{};  ///< where finished spans go (may be null)
+    bool sampled = true;                     ///< the sampled flag of new traces
+    Random random{};
+  };
+
+  // The call span's id and its parent's; the trace id and flags live in attempt::trace().
+  struct ticket {
+    std::array<std::uint8_t, 8> call{};
+    std::array<std::uint8_t, 8> parent{};
+  };
+
+  tracing() : tracing(options{}) {}
+  explicit tracing(options o) : s_(std::make_shared<state>(std::move(o))) {}
+
+  const options& get_options() const noexcept { return s_->opts; }
+
+  gate admit(attempt& a, ticket& t) noexcept {
+    const trace_context* parent = a.options().parent;
+    if (!s_->opts.observer) {
+      // Nobody sees spans: only the ids the operation reads matter, drawn when it reads them.
+      if (a.number() > 1 && a.has_trace()) {
+        a.defer_span_id();  // inside a retry layer: later attempts stay in the call's trace
+      } else if (parent && parent->valid()) {
+        a.trace().trace_id = parent->trace_id;
+        a.trace().flags = parent->flags & 1;
+        a.defer_trace_ids(&next_random, &s_->random, false);
+      } else {
+        a.trace().flags = s_->opts.sampled ? 1 : 0;
+        a.defer_trace_ids(&next_random, &s_->random, true);
+      }
+      return gate::proceed();
+    }
+    trace_context& tc = a.trace();
+    if (a.number() > 1 && tc.valid()) {
+      // Inside a retry layer admit() runs per attempt: later attempts stay in the call's trace.
+      trace_context::fill(s_->random, t.call.data(), t.call.size());
+      tc.span_id = t.call;
+      if (s_->opts.observer) (void)a.started();
+      return gate::proceed();
+    }
+    if (parent && parent->valid()) {
+      tc.trace_id = parent->trace_id;
+      t.parent = parent->span_id;
+      tc.flags = parent->flags & 1;
+    } else {
+      trace_context::fill(s_->random, tc.trace_id.data(), tc.trace_id.size());
+      t.parent = {};
+      tc.flags = s_->opts.sampled ? 1 : 0;
+    }
+    trace_context::fill(s_->random, t.call.data(), t.call.size());
+    tc.span_id = t.call;
+    if (s_->opts.observer) (void)a.call_started();  // spans need the true start time
+    return gate::proceed();
+  }
+
+  void complete(attempt& a, ticket& t, const error* e) noexcept {
+    if (!s_->opts.observer) return;
+    trace_context call = a.trace();
+    call.span_id = t.call;
+    span_record s{name(a), span_kind::call, call, t.parent, a.call_started(), a.ended(), a.number(), e,
+                  a.partition_key()};
+    s_->opts.observer->on_span_end(s);
+  }
+
+  void on_attempt_start(attempt& a, ticket&) noexcept {
+    if (!s_->opts.observer) {
+      a.defer_span_id();
+      return;
+    }
+    trace_context::fill(s_->random, a.trace().span_id.data(), a.trace().span_id.size());
+    (void)a.started();
+  }
+
+  void on_attempt_end(attempt& a, ticket& t, const error* e) noexcept {
+    if (!s_->opts.observer) return;
+    span_record s{name(a), span_kind::attempt, a.trace(), t.call, a.started(), a.ended(),
+                  a.number(), e, a.partition_key()};
+    s_->opts.observer->on_span_end(s);
+  }
+
+ private:
+  static std::uint64_t next_random(void* r) noexcept { return (*static_cast<Random*>(r))(); }
+
+  std::string_view name(const attempt& a) const noexcept {
+    return a.options().operation.empty() ? std::string_view(s_->opts.name) : a.options().operation;
+  }
+  struct state {
+    explicit state(options o) : opts(std::move(o)), random(opts.random) {}
+    options opts;
+    Random random;
+  };
+  std::shared_ptr<state> s_;
+};
+
+}  // namespace intg
+// ---- end intg/policy/tracing.hpp ----
+
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <limits>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace intg {
+
+/// Call outcomes to show next to the registry's state.
+struct call_totals {
+  std::uint64_t calls = 0;
+  std::uint64_t succeeded = 0;
+  std::chrono::microseconds total_latency{0};
+  std::uint64_t failed = 0;    ///< the dependency failed (errors, timeouts, after retries)
+  std::uint64_t rejected = 0;  ///< refused locally: open breaker, rate limit, full bulkhead, cancelled
+
+  call_totals& operator+=(const call_totals& o) noexcept {
+    calls += o.calls;
+    succeeded += o.succeeded;
+    total_latency += o.total_latency;
+    failed += o.failed;
+    rejected += o.rejected;
+    return *this;
+  }
+  /// Share of calls that succeeded, in [0, 1]; NaN when there were no calls (reports show n/a,
+  /// JSON null): no calls is no evidence of success.
+  double success_rate() const noexcept {
+    return calls ? static_cast<double>(succeeded) / static_cast<double>(calls) : std::numeric_limits<double>::quiet_NaN();
+  }
+  std::chrono::microseconds average_latency() const noexcept {
+    return calls ? total_latency / static_cast<std::int64_t>(calls) : std::chrono::microseconds{0};
+  }
+};
+
+namespace observability {
+
+/// The metric families the registry maintains for its integrations.
+struct integration_metrics {
+  explicit integration_metrics(metrics_registry& r)
+      : calls(r.add_counter("intg_calls_total", "Calls through an integration's pipeline, by outcome.",
+                            {"integration", "tenant", "outcome"})),
+        call_duration(r.add_histogram("intg_call_duration_seconds",
+                                      "Duration of calls through an integration's pipeline, retries included.",
+                                      {"integration", "tenant"})),
+        checks(r.add_counter("intg_health_checks_total", "Health checks run by the registry, by outcome.",
+                             {"integration", "tenant", "outcome"})),
+        check_duration(r.add_histogram("intg_health_check_duration_seconds", "Duration of health checks.",
+                                       {"integration", "tenant"})),
+        status(r.add_gauge("intg_integration_status", "1 for the integration's current status, 0 for the others.",
+                           {"integration", "tenant", "status"})),
+        breaker_state(r.add_gauge("intg_circuit_breaker_state", "1 for the circuit breaker's current state, 0 for the others.",
+                                  {"integration", "tenant", "state"})),
+        breaker_transitions(r.add_counter("intg_circuit_breaker_transitions_total",
+                                          "Circuit breaker state changes, by the state left and the state entered.",
+                                          {"integration", "tenant", "from", "to"})) {}
+
+  /// Sets the breaker state set of one integration: 1 for `current`, 0 for the others.
+  void set_breaker_state(std::string_view integration, std::string_view tenant, std::string_view current) {
+    for (auto st : {intg::breaker_state::closed, intg::breaker_state::open, intg::breaker_state::half_open,
+                    intg::breaker_state::isolated, intg::breaker_state::disabled})
+      breaker_state.with({integration, tenant, to_string(st)}).set(to_string(st) == current ? 1.0 : 0.0);
+  }
+
+  family<counter>& calls;
+  family<histogram>& call_duration;
+  family<counter>& checks;
+  family<histogram>& check_duration;
+  family<gauge>& status;
+  family<gauge>& breaker_state;
+  family<counter>& breaker_transitions;
+};
+
+/// Counts one integration's calls (call spans only; attempt spans are ignored). Thread-safe and
+/// allocation-free per call: the metric children are looked up once, here.
+class call_recorder final : public span_observer, public std::enable_shared_from_this<call_recorder> {
+ public:
+  call_recorder() = default;
+  call_recorder(integration_metrics& m, std::string_view integration, std::string_view tenant)
+      : success_(&m.calls.with({integration, tenant, "success"})),
+        failure_(&m.calls.with({integration, tenant, "failure"})),
+        rejected_(&m.calls.with({integration, tenant, "rejected"})),
+        duration_(&m.call_duration.with({integration, tenant})),
+        metrics_(&m),
+        integration_(integration),
+        tenant_(tenant) {}
+
+  /// For `circuit_breaker<>::options::on_state_change`: counts the breaker's transitions
+  /// (intg_circuit_breaker_transitions_total) and keeps intg_circuit_breaker_state current. Keeps
+  /// this recorder alive; a no-op without metrics. Transitions are rare: the lookups are fine.
+  std::function<void(breaker_state, breaker_state)> breaker_listener() {
+    return [self = shared_from_this()](breaker_state from, breaker_state to) {
+      if (!self->metrics_) return;
+      self->metrics_->breaker_transitions.with({self->integration_, self->tenant_, to_string(from), to_string(to)}).inc();
+      self->metrics_->set_breaker_state(self->integration_, self->tenant_, to_string(to));
+    };
+  }
+
+  void on_span_end(const span_record& s) noexcept override {
+    if (s.kind != span_kind::call) return;
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(s.elapsed()).count();
+    calls_.fetch_add(1, std::memory_order_relaxed);
+    micros_.fetch_add(static_cast<std::uint64_t>(us < 0 ? 0 : us), std::memory_order_relaxed);
+    counter* c = success_;
+    if (s.ok()) {
+      ok_.fetch_add(1, std::memory_order_relaxed);
+    } else if (is_local_rejection(*s.outcome)) {
+      rejected_n_.fetch_add(1, std::memory_order_relaxed);
+      c = rejected_;
+    } else {
+      failed_.fetch_add(1, std::memory_order_relaxed);
+      c = failure_;
+    }
+    if (c) c->inc();
+    if (duration_) duration_->observe(static_cast<double>(us) / 1e6);
+  }
+
+  call_totals totals() const noexcept {
+    call_totals t;
+    t.calls = calls_.load(std::memory_order_relaxed);
+    t.succeeded = ok_.load(std::memory_order_relaxed);
+    t.failed = failed_.load(std::memory_order_relaxed);
+    t.rejected = rejected_n_.load(std::memory_order_relaxed);
+    t.total_latency = std::chrono::microseconds(static_cast<std::int64_t>(micros_.load(std::memory_order_relaxed)));
+    return t;
+  }
+
+ private:
+  std::atomic<std::uint64_t> calls_{0}, ok_{0}, failed_{0}, rejected_n_{0}, micros_{0};
+  counter* success_ = nullptr;
+  counter* failure_ = nullptr;
+  counter* rejected_ = nullptr;
+  histogram* duration_ = nullptr;
+  integration_metrics* metrics_ = nullptr;
+  std::string integration_, tenant_;
+};
+
+}  // namespace observability
+}  // namespace intg
+// ---- end intg/observability/call_recorder.hpp ----
+// ---- begin intg/policy/retry.hpp ----
+// intg::retry: retries failed attempts with exponential backoff and jitter, honours a server's
+// Retry-After hint (never retries early), and spends from a retry budget so an outage cannot
+// multiply the load on a struggling dependency.
+
+// ---- begin intg/detail/retry_budget.hpp ----
+// A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
+// `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
+// second keeps a fresh or quiet service retryable. Ten time slots, each one 64-bit atomic holding
+// its time slot number and its balance together, so that starting a slot over never loses an
+// update. No lock. A slot spans the power of two nanoseconds nearest to a tenth of the window, so
+// that finding the slot is a shift rather than a division on every call.
+
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+
+namespace intg::detail {
+
+class retry_budget {
+ public:
+  static constexpr int slots = 10;
+  static constexpr std::int64_t unit = 1000;  // milli-tokens per retry
+
+  retry_budget() noexcept {
+    for (auto& w : slot_) w.store(static_cast<std::uint64_t>(bias), std::memory_order_relaxed);
+  }
+
+  void configure(double ratio, int min_per_second, std::chrono::nanoseconds window) noexcept {
+    deposit_ = static_cast<std::int64_t>(ratio * unit);
+    const std::int64_t want = std::max<std::int64_t>(window.count() / slots, 1);
+    shift_ = 0;
+    while (shift_ < 62 && (std::int64_t{1} << (shift_ + 1)) <= want) ++shift_;
+    if ((std::int64_t{1} << (shift_ + 1)) - want < want - (std::int64_t{1} << shift_)) ++shift_;
+    const std::int64_t window_ns = (std::int64_t{1} << shift_) * slots;
+    reserve_ = static_cast<std::int64_t>(static_cast<double>(min_per_second) * unit * static_cast<double>(window_ns) / 1e9);
+  }
+
+  /// Every call: one locked add while the slot is current (a compare-and-swap once per slot).
+  void deposit(time_point now) noexcept {
+    const std::uint64_t s = slot_number(now);
+    auto& w = slot_[static_cast<std::size_t>(s % slots)];
+    std::uint64_t v = w.load(std::memory_order_relaxed);
+    if (epoch_of(v) == (s & epoch_mask)) {
+      w.fetch_add(static_cast<std::uint64_t>(deposit_), std::memory_order_relaxed);  // wraps into the biased balance
+      return;
+    }
+    while (epoch_of(v) != (s & epoch_mask) && !w.compare_exchange_weak(v, pack(s, deposit_), std::memory_order_relaxed)) {
+    }
+    if (epoch_of(v) == (s & epoch_mask)) w.fetch_add(static_cast<std::uint64_t>(deposit_), std::memory_order_relaxed);
+  }
+
+  /// Takes one retry's worth if the budget allows it. Check and withdrawal are one compare-and-swap
+  /// on the current slot, so concurrent retries cannot all pass one check and overshoot.
+  bool try_withdraw(time_point now) noexcept {
+    const std::uint64_t s = slot_number(now);
+    auto& w = slot_[static_cast<std::size_t>(s % slots)];
+    std::uint64_t v = w.load(std::memory_order_relaxed);
+    for (;;) {
+      const std::int64_t mine = (epoch_of(v) == (s & epoch_mask) ? value_of(v) : 0) - unit;
+      if (others(s, &w) + mine + reserve_ < 0) return false;
+      if (w.compare_exchange_weak(v, pack(s, mine), std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+    }
+  }
+
+  std::int64_t balance(time_point now) const noexcept { return others(slot_number(now), nullptr); }
+
+ private:
+  // A slot word: the low 24 bits of its time slot number above a 40-bit balance stored with a bias
+  // of 2^39 (so adding to it never carries into the slot number). A zero-initialized word reads as
+  // slot 0 with a balance of -2^39: words start at `bias` instead (slot 0, balance 0).
+  static constexpr int value_bits = 40;
+  static constexpr std::uint64_t value_mask = (std::uint64_t{1} << value_bits) - 1;
+  static constexpr std::uint64_t epoch_mask = (std::uint64_t{1} << (64 - value_bits)) - 1;
+  static constexpr std::int64_t bias = std::int64_t{1} << (value_bits - 1);
+
+  static std::uint64_t epoch_of(std::uint64_t w) noexcept { return w >> value_bits; }
+  static std::int64_t value_of(std::uint64_t w) noexcept { return static_cast<std::int64_t>(w & value_mask) - bias; }
+  static std::uint64_t pack(std::uint64_t s, std::int64_t value) noexcept {
+    const std::int64_t v = std::clamp<std::int64_t>(value, -bias, bias - 1) + bias;
+    return ((s & epoch_mask) << value_bits) | static_cast<std::uint64_t>(v);
+  }
+
+  std::uint64_t slot_number(time_point now) const noexcept {
+    return static_cast<std::uint64_t>(now.time_since_epoch().count()) >> shift_;
+  }
+
+  // The balance of the window ending at slot `s`, leaving out `skip`.
+  std::int64_t others(std::uint64_t s, const std::atomic<std::uint64_t>* skip) const noexcept {
+    std::int64_t sum = 0;
+    for (const auto& w : slot_) {
+      if (&w == skip) continue;
+      const std::uint64_t v = w.load(std::memory_order_relaxed);
+      if (((s - epoch_of(v)) & epoch_mask) < static_cast<std::uint64_t>(slots)) sum += value_of(v);
+    }
+    return sum;
+  }
+
+  std::array<std::atomic<std::uint64_t>, slots> slot_{};
+  std::int64_t deposit_ = 200;
+  int shift_ = 30;  // 2^30 ns = 1.07 s per slot for the default 10 s window
+  std::int64_t reserve_ = 100 * unit;
+};
+
+}  // namespace intg::detail
+// ---- end intg/detail/retry_budget.hpp ----
+
+#include <chrono>
+#include <memory>
+
+namespace intg {
+
+/// The default retry predicate: transient errors (connection failures, timeouts, 429, 5xx,
+/// `unavailable`). Never `circuit_open`, permanent 4xx, `invalid_grant` or the caller's cancellation.
+inline bool retry_on_transient(const error& e) noexcept { return is_transient(e); }
+
+template <random_source Random = thread_random>
+class retry {
+ public:
+  struct options {
+    int max_attempts = 3;  ///< total attempts, the first included (1 disables retrying)
+    std::chrono::nanoseconds base_delay{std::chrono::milliseconds(100)};
+    double multiplier = 2.0;  ///< the seed's `backoff_multiplier`
+    std::chrono::nanoseconds max_delay{std::chrono::seconds(30)};
+    intg::jitter jitter = intg::jitter::full;
+    /// Which errors to retry; a plain function pointer so that calls never allocate.
+    bool (*retry_on)(const error&) = &retry_on_transient;
+    /// The longest server hint (Retry-After) we wait for; a longer one ends the call with its error.
+    std::chrono::nanoseconds max_retry_after{std::chrono::seconds(60)};
+    /// Retry budget: retries may add `budget_ratio` of the calls made in `budget_window`, plus
+    /// `budget_min_per_second` retries per second. Set `budget_ratio` < 0 to disable the budget.
+    double budget_ratio = 0.2;
+    int budget_min_per_second = 10;
+    std::chrono::nanoseconds budget_window{std::chrono::seconds(10)};
+    Random random{};
+  };
+
+  struct ticket {
+    std::chrono::nanoseconds previous{};
+  };
+
+  /// Options from an integration's `retry_policy` section.
+  static options options_from_config(const integration_config& c) {
+    options o;
+    o.max_attempts = c.retry.max_attempts;
+    o.multiplier = c.retry.backoff_multiplier;
+    o.base_delay = c.retry.base_delay;
+    o.max_delay = c.retry.max_delay;
+    o.jitter = c.retry.jitter;
+    o.budget_ratio = c.retry.budget_ratio;
+    o.budget_min_per_second = c.retry.budget_min_per_second;
+    o.budget_window = c.retry.budget_window;
+    return o;
+  }
+
+  retry() : retry(options{}) {}
+  explicit retry(options o) : state_(std::make_shared<state>(std::move(o))) {}
+
+  const options& get_options() const noexcept { return state_->opts; }
+
+  gate admit(attempt& a, ticket&) noexcept {
+    if (state_->opts.budget_ratio >= 0) state_->budget.deposit(a.approximate_start());  // the budget counts in ~1 s slots
+    return gate::proceed();
+  }
+
+  retry_decision decide(attempt& a, ticket& t, const error& e) {
+    const options& o = state_->opts;
+    if (a.number() >= o.max_attempts || !o.retry_on(e)) return {};
+    std::chrono::nanoseconds delay =
+        backoff{o.base_delay, o.multiplier, o.max_delay, o.jitter}.delay(a.number(), t.previous, state_->random);
+    t.previous = delay;
+    std::chrono::milliseconds hint = a.retry_after().count() >= 0 ? a.retry_after() : e.retry_after();
+    if (hint.count() >= 0) {
+      if (hint > o.max_retry_after) return {};  // the server wants more patience than allowed
+      if (hint > delay) delay = hint;
+    }
+    if (o.budget_ratio >= 0 && !state_->budget.try_withdraw(a.ended())) {
+      error give_up{errc::retry_budget_exhausted, "retry budget exhausted; last error: " + e.to_string()};
+      give_up.with_http_status(e.http_status());
+      if (e.has_retry_after()) give_up.with_retry_after(e.retry_after());
+      return {false, {}, std::move(give_up)};
+    }
+    return {true, delay, {}};
+  }
+
+ private:
+  struct state {
+    explicit state(options o) : opts(std::move(o)), random(opts.random) {
+      budget.configure(opts.budget_ratio, opts.budget_min_per_second, opts.budget_window);
+    }
+    options opts;
+    Random random;
+    detail::retry_budget budget;
+  };
+  std::shared_ptr<state> state_;
+};
+
+}  // namespace intg
+// ---- end intg/policy/retry.hpp ----
 // ---- begin intg/policy/rate_limiter.hpp ----
 // intg::rate_limiter and intg::keyed_rate_limiter: GCRA (the generic cell rate algorithm, a token
 // bucket in one number) updated by compare-and-swap on a single 64-bit atomic. Rate and burst come
@@ -4013,6 +4054,30 @@ using pipeline = basic_pipeline<steady_clock, Policies...>;
 
 }  // namespace intg
 // ---- end intg/pipeline.hpp ----
+// ---- begin intg/probe.hpp ----
+// intg::probe_pipeline: the stack a health check runs its probe through. Only a timeout: no retry,
+// no circuit breaker, no rate limiter, no bulkhead, no tracing. A probe so neither spends the
+// tenant's quota, nor is refused by the breaker it is meant to probe, nor counts as a call.
+
+
+namespace intg {
+
+/// The probe stack on clock `Clock` (the integration's pipeline's clock, so tests drive both).
+template <clock Clock = steady_clock>
+using basic_probe_pipeline = basic_pipeline<Clock, timeout<>>;
+
+/// The probe stack on the real clock.
+using probe_pipeline = basic_probe_pipeline<steady_clock>;
+
+/// A probe stack for `pipeline`'s clock, bounded by the integration's per-attempt timeout. Use it
+/// in `health_check()`: `co_await probe.execute(op)` where the calls use `pipeline.execute(op)`.
+template <class Pipeline>
+basic_probe_pipeline<typename Pipeline::clock_type> make_probe_pipeline(const Pipeline& pipeline, const integration_config& c) {
+  return basic_probe_pipeline<typename Pipeline::clock_type>(pipeline.clock(), timeout<>::options_from_config(c));
+}
+
+}  // namespace intg
+// ---- end intg/probe.hpp ----
 // ---- begin intg/secret.hpp ----
 // intg::secret: a string that never prints. Streams, formatting and events show it as "***";
 // its memory is wiped when it goes away. Read it with reveal(), at the point of use only.
@@ -4611,7 +4676,8 @@ inline config load_config(const std::filesystem::path& path, std::string_view en
 // intg::registry: the central registry of integrations. Integrations are registered per tenant
 // and isolated by tenant; enable_all(), health_check_all() and disable_all() run concurrently with
 // a timeout per integration; a health monitor checks each integration at its own interval, moves
-// its status (healthy / degraded / unhealthy) and emits events; snapshot() reports it all.
+// its status (healthy / degraded / unhealthy; `unknown` from initialization to the first check) and
+// emits events; snapshot() reports it all.
 //
 // Thread safety: set_tenant, register_integration, get, status, size and snapshot may be called
 // from any thread. The coroutines (enable_all, health_check_all, disable, unregister, shutdown) and
@@ -4667,7 +4733,8 @@ struct registry_services {
   const tenant_settings* tenant = nullptr;  ///< the integration's tenant, when known to the registry
   const event_sink* events = nullptr;
   /// Counts this integration's calls for status reports and metrics: set it as the tracing
-  /// policy's observer (`tracing<>::options::observer`).
+  /// policy's observer (`tracing<>::options::observer`), and `calls->breaker_listener()` as the
+  /// breaker's `on_state_change` to count its transitions in the metrics.
   std::shared_ptr<observability::call_recorder> calls;
 };
 
@@ -4677,6 +4744,8 @@ struct integration_snapshot {
   std::string tenant;
   integration_type type{};
   integration_status status{};
+  bool critical = false;  ///< integration_config::critical
+  /// The last check; status `unknown` (message "not checked yet") before the first one.
   health_report last_check;
   std::uint64_t checks = 0;
   std::uint64_t failed_checks = 0;
@@ -4718,7 +4787,7 @@ class basic_registry {
     std::unique_ptr<model_base> impl;
     mutable std::mutex mutex;  // guards the fields below
     integration_status status = integration_status::registered;
-    health_report last;
+    health_report last{integration_status::unknown, {}, "not checked yet", {}, {}};
     int failures_in_row = 0;
     std::uint64_t checks = 0, failed_checks = 0;
     std::chrono::microseconds total_latency{0};
@@ -4786,6 +4855,7 @@ class basic_registry {
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
     publish_status(*e, e->status);
+    publish_breaker(*e, e->impl->describe());
     std::unique_lock lock(mutex_);
     auto [it, inserted] = entries_.try_emplace(key{tenant, e->config.name}, e);
     if (!inserted)
@@ -4940,12 +5010,14 @@ class basic_registry {
       s.tenant = e->config.tenant;
       s.type = e->config.type;
       s.status = e->status;
+      s.critical = e->config.critical;
       s.last_check = e->last;
       s.checks = e->checks;
       s.failed_checks = e->failed_checks;
       if (e->checks) s.average_check_latency = e->total_latency / static_cast<std::int64_t>(e->checks);
       s.calls = e->calls->totals();
       s.policies = e->impl->describe();
+      publish_breaker(*e, s.policies);
       out.push_back(std::move(s));
     }
     return out;
@@ -4953,7 +5025,8 @@ class basic_registry {
 
  private:
   static bool is_active(integration_status s) noexcept {
-    return s == integration_status::healthy || s == integration_status::degraded || s == integration_status::unhealthy;
+    return s == integration_status::healthy || s == integration_status::degraded || s == integration_status::unhealthy ||
+           s == integration_status::unknown;
   }
 
   std::shared_ptr<entry> find(std::string_view name, std::string_view tenant) const {
@@ -5012,7 +5085,7 @@ class basic_registry {
       failure = std::string("initialize() threw: ") + ex.what();
     }
     if (failure.empty()) {
-      set_status(*e, integration_status::healthy, "initialized");
+      set_status(*e, integration_status::unknown, "initialized");  // healthy only once a check says so
     } else {
       {
         std::lock_guard lock(e->mutex);
@@ -5132,8 +5205,17 @@ class basic_registry {
     if (!metrics_) return;
     for (auto st : {integration_status::registered, integration_status::initializing, integration_status::healthy,
                     integration_status::degraded, integration_status::unhealthy, integration_status::failed,
-                    integration_status::disabled})
+                    integration_status::disabled, integration_status::unknown})
       metrics_->status.with({e.config.name, e.config.tenant, to_string(st)}).set(st == current ? 1.0 : 0.0);
+  }
+
+  // The breaker's state as a Prometheus state set, as describe() reports it (current at every
+  // snapshot, whether or not the integration wired calls->breaker_listener()).
+  void publish_breaker(const entry& e, const boost::json::object& policies) const {
+    if (!metrics_) return;
+    const auto* cb = policies.if_contains("circuit_breaker");
+    const auto* st = cb && cb->is_object() ? cb->as_object().if_contains("state") : nullptr;
+    if (st && st->is_string()) metrics_->set_breaker_state(e.config.name, e.config.tenant, st->as_string());
   }
 
   void emit(entry& e, event_level level, std::string_view name, std::string_view message) {

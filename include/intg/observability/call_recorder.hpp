@@ -6,13 +6,17 @@
 #include <intg/error.hpp>
 #include <intg/health.hpp>
 #include <intg/observability/metrics.hpp>
+#include <intg/policy/circuit_breaker.hpp>
 #include <intg/policy/tracing.hpp>
 
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <string>
 #include <string_view>
 
 namespace intg {
@@ -33,8 +37,11 @@ struct call_totals {
     rejected += o.rejected;
     return *this;
   }
-  /// Share of calls that succeeded, in [0, 1]; 1 when there were no calls.
-  double success_rate() const noexcept { return calls ? static_cast<double>(succeeded) / static_cast<double>(calls) : 1.0; }
+  /// Share of calls that succeeded, in [0, 1]; NaN when there were no calls (reports show n/a,
+  /// JSON null): no calls is no evidence of success.
+  double success_rate() const noexcept {
+    return calls ? static_cast<double>(succeeded) / static_cast<double>(calls) : std::numeric_limits<double>::quiet_NaN();
+  }
   std::chrono::microseconds average_latency() const noexcept {
     return calls ? total_latency / static_cast<std::int64_t>(calls) : std::chrono::microseconds{0};
   }
@@ -55,25 +62,53 @@ struct integration_metrics {
         check_duration(r.add_histogram("intg_health_check_duration_seconds", "Duration of health checks.",
                                        {"integration", "tenant"})),
         status(r.add_gauge("intg_integration_status", "1 for the integration's current status, 0 for the others.",
-                           {"integration", "tenant", "status"})) {}
+                           {"integration", "tenant", "status"})),
+        breaker_state(r.add_gauge("intg_circuit_breaker_state", "1 for the circuit breaker's current state, 0 for the others.",
+                                  {"integration", "tenant", "state"})),
+        breaker_transitions(r.add_counter("intg_circuit_breaker_transitions_total",
+                                          "Circuit breaker state changes, by the state left and the state entered.",
+                                          {"integration", "tenant", "from", "to"})) {}
+
+  /// Sets the breaker state set of one integration: 1 for `current`, 0 for the others.
+  void set_breaker_state(std::string_view integration, std::string_view tenant, std::string_view current) {
+    for (auto st : {intg::breaker_state::closed, intg::breaker_state::open, intg::breaker_state::half_open,
+                    intg::breaker_state::isolated, intg::breaker_state::disabled})
+      breaker_state.with({integration, tenant, to_string(st)}).set(to_string(st) == current ? 1.0 : 0.0);
+  }
 
   family<counter>& calls;
   family<histogram>& call_duration;
   family<counter>& checks;
   family<histogram>& check_duration;
   family<gauge>& status;
+  family<gauge>& breaker_state;
+  family<counter>& breaker_transitions;
 };
 
 /// Counts one integration's calls (call spans only; attempt spans are ignored). Thread-safe and
 /// allocation-free per call: the metric children are looked up once, here.
-class call_recorder final : public span_observer {
+class call_recorder final : public span_observer, public std::enable_shared_from_this<call_recorder> {
  public:
   call_recorder() = default;
   call_recorder(integration_metrics& m, std::string_view integration, std::string_view tenant)
       : success_(&m.calls.with({integration, tenant, "success"})),
         failure_(&m.calls.with({integration, tenant, "failure"})),
         rejected_(&m.calls.with({integration, tenant, "rejected"})),
-        duration_(&m.call_duration.with({integration, tenant})) {}
+        duration_(&m.call_duration.with({integration, tenant})),
+        metrics_(&m),
+        integration_(integration),
+        tenant_(tenant) {}
+
+  /// For `circuit_breaker<>::options::on_state_change`: counts the breaker's transitions
+  /// (intg_circuit_breaker_transitions_total) and keeps intg_circuit_breaker_state current. Keeps
+  /// this recorder alive; a no-op without metrics. Transitions are rare: the lookups are fine.
+  std::function<void(breaker_state, breaker_state)> breaker_listener() {
+    return [self = shared_from_this()](breaker_state from, breaker_state to) {
+      if (!self->metrics_) return;
+      self->metrics_->breaker_transitions.with({self->integration_, self->tenant_, to_string(from), to_string(to)}).inc();
+      self->metrics_->set_breaker_state(self->integration_, self->tenant_, to_string(to));
+    };
+  }
 
   void on_span_end(const span_record& s) noexcept override {
     if (s.kind != span_kind::call) return;
@@ -110,6 +145,8 @@ class call_recorder final : public span_observer {
   counter* failure_ = nullptr;
   counter* rejected_ = nullptr;
   histogram* duration_ = nullptr;
+  integration_metrics* metrics_ = nullptr;
+  std::string integration_, tenant_;
 };
 
 }  // namespace observability

@@ -20,6 +20,7 @@
 #include <intg/policy/retry.hpp>
 #include <intg/policy/timeout.hpp>
 #include <intg/policy/tracing.hpp>
+#include <intg/probe.hpp>
 #include <intg/registry.hpp>
 #include <intg/result.hpp>
 #include <intg/secret.hpp>
@@ -195,13 +196,18 @@ class client {
     co_return result<void>{};
   }
 
-  /// A cheap authenticated call (a one-result search), timed; healthy when it succeeds.
+  /// A cheap authenticated call (a one-result search), timed; healthy when it succeeds. It runs
+  /// through the probe stack (timeout only, see intg/probe.hpp): it spends none of the tenant's
+  /// rate limit, an open breaker does not refuse it, and it is not counted as a call.
   asio::awaitable<health_report> health_check() {
     health_report h;
     const auto t0 = std::chrono::steady_clock::now();
-    search_options one;
-    one.limit = 1;
-    auto r = co_await search_tracks("a", one);
+    http::query qs;
+    qs.add("q", "a");
+    qs.add("type", "track");
+    qs.add("limit", "1");
+    add_market(qs, {});
+    auto r = co_await get_json<search_result>("/search", qs, "spotify.health_check", false, true);
     h.latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
     if (r) {
       h.status = integration_status::healthy;
@@ -429,9 +435,11 @@ class client {
 
   static Pipeline make_pipeline(const integration_config& c, std::shared_ptr<span_observer> calls) {
     if constexpr (std::is_same_v<Pipeline, default_pipeline>) {
+      intg::circuit_breaker<>::options cb = intg::circuit_breaker<>::options_from_config(c);
+      if (auto rec = std::dynamic_pointer_cast<observability::call_recorder>(calls)) cb.on_state_change = rec->breaker_listener();
       intg::tracing<>::options t;
       t.observer = std::move(calls);
-      return Pipeline(t, intg::retry<>::options_from_config(c), intg::circuit_breaker<>::options_from_config(c),
+      return Pipeline(t, intg::retry<>::options_from_config(c), cb,
                       intg::rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c));
     } else if constexpr (std::is_constructible_v<Pipeline, const integration_config&>) {
       return Pipeline(c);
@@ -451,30 +459,36 @@ class client {
   }
 
   template <class T>
-  asio::awaitable<result<T>> get_json(std::string path, const http::query& qs, std::string_view operation, bool user) {
+  asio::awaitable<result<T>> get_json(std::string path, const http::query& qs, std::string_view operation, bool user,
+                                      bool probe = false) {
     auto u = http::url::parse(settings_.api_base + path);
     if (!u) co_return error(errc::invalid_argument, "spotify: invalid request path");
     if (state_->api_origin.empty()) state_->api_origin = u->origin();
     u->add_query(qs);
-    co_return co_await fetch<T>(std::move(*u), operation, user);
+    co_return co_await fetch<T>(std::move(*u), operation, user, probe);
   }
 
+  // Through the pipeline, or through the probe stack when `probe` (health checks).
   template <class T>
-  asio::awaitable<result<T>> fetch(http::url u, std::string_view operation, bool user) {
+  asio::awaitable<result<T>> fetch(http::url u, std::string_view operation, bool user, bool probe = false) {
     if (!state_->app) co_return error(errc::not_initialized, "spotify: initialize() first");
     http::request req(http::verb::get, std::move(u));
     req.set(http::field::accept, "application/json");
     call_options opts{.partition_key = cfg_.tenant, .operation = operation};
-    co_return co_await pipeline_.execute(
-        [this, &req, user](attempt& a) -> asio::awaitable<result<T>> {
-          result<http::response> res = error{errc::unavailable};
-          if (user) res = co_await auth::oauth2::send_authorized(state_->http, *state_->user, req, &a);
-          else res = co_await auth::oauth2::send_authorized(state_->http, *state_->app, req, &a);
-          if (!res) co_return res.error();
-          if (res->result_int() >= 400) co_return detail::api_error(*res);
-          co_return parse<T>(res->body());
-        },
-        opts);
+    auto op = [this, &req, user](attempt& a) -> asio::awaitable<result<T>> {
+      result<http::response> res = error{errc::unavailable};
+      if (user) res = co_await auth::oauth2::send_authorized(state_->http, *state_->user, req, &a);
+      else res = co_await auth::oauth2::send_authorized(state_->http, *state_->app, req, &a);
+      if (!res) co_return res.error();
+      if (res->result_int() >= 400) co_return detail::api_error(*res);
+      co_return parse<T>(res->body());
+    };
+    if (probe) {
+      auto r = co_await probe_.execute(op, opts);
+      co_return r;
+    }
+    auto r = co_await pipeline_.execute(op, opts);
+    co_return r;
   }
 
   integration_config cfg_;
@@ -482,6 +496,7 @@ class client {
   settings settings_;
   std::unique_ptr<state> state_;
   Pipeline pipeline_;
+  basic_probe_pipeline<typename Pipeline::clock_type> probe_ = make_probe_pipeline(pipeline_, cfg_);
 };
 
 }  // namespace intg::spotify

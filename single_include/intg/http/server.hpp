@@ -8,7 +8,8 @@
 // ---- begin intg/http/server.hpp ----
 // intg::http::server: a small HTTP/1.1 server (Beast) for intg's endpoints and for local stand-ins
 // of remote APIs: keep-alive, bounded requests, timeouts for slow clients, optional TLS, 400 for
-// malformed requests, and a graceful shutdown that lets in-flight requests finish.
+// malformed requests, HEAD answered with GET's headers and no body, and a graceful shutdown that
+// lets in-flight requests finish and returns only when no coroutine uses the server any more.
 
 
 #include <boost/asio/as_tuple.hpp>
@@ -16,6 +17,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -24,10 +26,12 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/serializer.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <exception>
@@ -38,6 +42,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace intg::http {
 
@@ -53,10 +58,17 @@ using server_handler = std::function<asio::awaitable<server_response>(server_req
 struct server_options {
   std::uint64_t max_request_body = 1024 * 1024;  ///< larger bodies get 413
   std::uint32_t max_request_header = 16 * 1024;  ///< larger headers get 431
-  std::chrono::milliseconds read_timeout{15'000};  ///< a whole request must arrive within this (slow clients are cut)
-  std::chrono::milliseconds idle_timeout{60'000};  ///< keep-alive connections idle longer are closed
+  /// A whole request (header and body) must arrive within this from its first byte, and the first
+  /// request (with the TLS handshake) within this from the connection's accept: slow clients are cut.
+  std::chrono::milliseconds read_timeout{15'000};
+  /// How long a keep-alive connection may wait for the first byte of its next request.
+  std::chrono::milliseconds idle_timeout{60'000};
   std::chrono::milliseconds write_timeout{15'000};
-  std::size_t max_connections = 4096;            ///< accepted beyond this are closed at once
+  /// Connections beyond this (TLS handshakes in progress included) are closed at once.
+  std::size_t max_connections = 4096;
+  /// After an accept fails for lack of resources (EMFILE, ENFILE, ENOBUFS, ENOMEM), the accept
+  /// loop waits this long before trying again instead of spinning; connections it has go on.
+  std::chrono::milliseconds accept_backoff{50};
   std::shared_ptr<asio::ssl::context> tls;       ///< HTTPS when set (make_server_tls_context)
   std::string server_name = "intg";
 };
@@ -91,7 +103,7 @@ struct connection_fault {
 class server {
  public:
   server(asio::any_io_executor ex, server_handler handler, server_options opts = {})
-      : ex_(std::move(ex)), acceptor_(ex_), handler_(std::move(handler)), opts_(std::move(opts)) {}
+      : ex_(std::move(ex)), acceptor_(ex_), handler_(std::move(handler)), opts_(std::move(opts)), backoff_(ex_), done_(ex_) {}
   server(const server&) = delete;
   server& operator=(const server&) = delete;
 
@@ -136,34 +148,60 @@ class server {
 
   /// Starts accepting connections.
   void start() {
-    asio::co_spawn(ex_, accept_loop(), asio::detached);
+    asio::co_spawn(ex_, accept_loop(use{this, false}), asio::detached);
   }
 
-  /// Stops accepting, closes idle keep-alive connections, lets requests in progress finish (their
-  /// responses carry `Connection: close`), and after `grace` closes whatever remains.
+  /// Stops accepting, closes idle keep-alive connections and TLS handshakes in progress, lets
+  /// requests in progress finish (their responses carry `Connection: close`), and after `grace`
+  /// closes whatever remains. Returns once no coroutine of the server refers to it any more, so the
+  /// server may be destroyed right after.
   asio::awaitable<void> shutdown(std::chrono::milliseconds grace = std::chrono::seconds(10)) {
     stopping_ = true;
     boost::system::error_code ec;
     acceptor_.close(ec);
+    backoff_.cancel();
     for (auto& s : sessions_)
       if (!s.busy) s.close();
-    asio::steady_timer timer(ex_);
-    const auto until = std::chrono::steady_clock::now() + grace;
-    while (!sessions_.empty() && std::chrono::steady_clock::now() < until) {
-      timer.expires_after(std::chrono::milliseconds(5));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    // The last coroutine to end cancels done_ (see use::~use): no polling.
+    if (users_) {
+      done_.expires_after(grace);
+      co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
     for (auto& s : sessions_) s.close();
-    while (!sessions_.empty()) {  // sessions end promptly once their sockets are closed
-      timer.expires_after(std::chrono::milliseconds(1));
-      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (users_) {  // sessions end promptly once their sockets are closed
+      done_.expires_at(asio::steady_timer::time_point::max());
+      co_await done_.async_wait(asio::as_tuple(asio::use_awaitable));
     }
   }
 
-  std::size_t connections() const noexcept { return sessions_.size(); }
+  /// Open connections, TLS handshakes in progress included.
+  std::size_t connections() const noexcept { return connections_; }
   std::uint64_t requests_served() const noexcept { return served_; }
+  /// Accepts that failed (for lack of file descriptors, memory, ...) since the server started.
+  std::uint64_t failed_accepts() const noexcept { return failed_accepts_; }
 
  private:
+  // Held by every coroutine that refers to the server (the accept loop, each connection from the
+  // moment it is accepted): shutdown() waits until none is left.
+  class use {
+   public:
+    use(server* s, bool connection) noexcept : s_(s), connection_(connection) {
+      ++s_->users_;
+      s_->connections_ += connection_;
+    }
+    use(use&& o) noexcept : s_(std::exchange(o.s_, nullptr)), connection_(o.connection_) {}
+    use& operator=(use&&) = delete;
+    ~use() {
+      if (!s_) return;
+      s_->connections_ -= connection_;
+      if (--s_->users_ == 0 && s_->stopping_) s_->done_.cancel();
+    }
+
+   private:
+    server* s_;
+    bool connection_;
+  };
+
   struct session_entry {
     beast::tcp_stream* tcp = nullptr;
     bool busy = false;
@@ -174,74 +212,106 @@ class server {
     }
   };
 
-  asio::awaitable<void> accept_loop() {
+  asio::awaitable<void> accept_loop(use) {
     while (!stopping_) {
       auto [ec, socket] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
+      if (stopping_) co_return;
       if (ec) {
-        if (stopping_ || ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
-        continue;  // e.g. too many open files: keep serving those we have
+        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return;
+        ++failed_accepts_;
+        // Out of descriptors or memory, the pending connection stays in the backlog and the next
+        // accept fails at once: pause instead of spinning, and keep serving the connections we have.
+        if (ec == asio::error::no_descriptors || ec == asio::error::no_buffer_space || ec == asio::error::no_memory ||
+            ec.value() == ENFILE) {
+          backoff_.expires_after(opts_.accept_backoff);
+          co_await backoff_.async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+        continue;
       }
-      if (sessions_.size() >= opts_.max_connections) continue;  // the socket closes as it goes
+      if (connections_ >= opts_.max_connections) continue;  // the socket closes as it goes
       boost::system::error_code ignored;
       socket.set_option(asio::ip::tcp::no_delay(true), ignored);
       if (opts_.tls) {
-        asio::co_spawn(ex_, run_tls(std::move(socket)), asio::detached);
+        asio::co_spawn(ex_, run_tls(std::move(socket), use{this, true}), asio::detached);
       } else {
-        asio::co_spawn(ex_, run_plain(std::move(socket)), asio::detached);
+        asio::co_spawn(ex_, run_plain(std::move(socket), use{this, true}), asio::detached);
       }
     }
   }
 
-  asio::awaitable<void> run_plain(asio::ip::tcp::socket socket) {
+  asio::awaitable<void> run_plain(asio::ip::tcp::socket socket, use) {
+    if (stopping_) co_return;
     beast::tcp_stream stream(std::move(socket));
-    co_await session(stream, stream);
+    auto self = enlist(stream);
+    co_await session(stream, stream, self);
   }
 
-  asio::awaitable<void> run_tls(asio::ip::tcp::socket socket) {
+  asio::awaitable<void> run_tls(asio::ip::tcp::socket socket, use) {
+    if (stopping_) co_return;
     beast::ssl_stream<beast::tcp_stream> stream(beast::tcp_stream(std::move(socket)), *opts_.tls);
     auto& tcp = beast::get_lowest_layer(stream);
+    auto self = enlist(tcp);  // from here shutdown() can close it, mid-handshake too
     tcp.expires_after(opts_.read_timeout);
     auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;  // a client that fails the handshake gets nothing more
-    co_await session(stream, tcp);
+    if (ec || stopping_) co_return;  // a client that fails the handshake gets nothing more
+    co_await session(stream, tcp, self);
   }
 
-  template <class Stream>
-  asio::awaitable<void> session(Stream& stream, beast::tcp_stream& tcp) {
-    auto self = sessions_.insert(sessions_.end(), session_entry{&tcp, false});
-    struct unregister {
-      server* s;
-      std::list<session_entry>::iterator it;
-      ~unregister() { s->sessions_.erase(it); }
-    } guard{this, self};
+  // The connection's entry in sessions_ (so shutdown() can close it), removed when it goes.
+  struct enlisted {
+    server* s;
+    std::list<session_entry>::iterator it;
+    enlisted(server* srv, beast::tcp_stream& tcp) : s(srv), it(srv->sessions_.insert(srv->sessions_.end(), session_entry{&tcp, false})) {}
+    enlisted(const enlisted&) = delete;
+    enlisted& operator=(const enlisted&) = delete;
+    ~enlisted() { s->sessions_.erase(it); }
+  };
+  enlisted enlist(beast::tcp_stream& tcp) { return enlisted(this, tcp); }
 
+  template <class Stream>
+  asio::awaitable<void> session(Stream& stream, beast::tcp_stream& tcp, enlisted& entry) {
+    const auto self = entry.it;
     beast::flat_buffer buffer;
     bool first = true;
     while (!stopping_) {
       beast::http::request_parser<beast::http::string_body> parser;
       parser.body_limit(opts_.max_request_body);
       parser.header_limit(opts_.max_request_header);
-      // Between requests a connection may idle; once a request starts it must arrive in time.
-      tcp.expires_after(first ? opts_.read_timeout : opts_.idle_timeout);
-      first = false;
-      auto [hec, hn] = co_await beast::http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-      boost::system::error_code ec = hec;
+      boost::system::error_code ec;
+      if (first) {
+        tcp.expires_after(opts_.read_timeout);  // the first request: from the accept
+        first = false;
+      } else if (buffer.size() == 0) {
+        // A keep-alive connection may idle until its next request's first byte...
+        tcp.expires_after(opts_.idle_timeout);
+        auto [rec, n] = co_await stream.async_read_some(buffer.prepare(4096), asio::as_tuple(asio::use_awaitable));
+        buffer.commit(n);
+        ec = rec;
+        tcp.expires_after(opts_.read_timeout);  // ...and from then on the whole request has read_timeout.
+      } else {
+        tcp.expires_after(opts_.read_timeout);  // pipelined: its first bytes are here already
+      }
+      // One expiry covers the header and the body: a client trickling bytes is cut on time.
+      if (!ec) {
+        auto [hec, hn] = co_await beast::http::async_read_header(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        ec = hec;
+      }
       if (!ec && !parser.is_done()) {
-        tcp.expires_after(opts_.read_timeout);
         auto [bec, bn] = co_await beast::http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
         ec = bec;
       }
       if (ec) {
         using he = beast::http::error;
         if (ec == he::end_of_stream || ec == beast::error::timeout || ec == asio::error::operation_aborted ||
-            ec == asio::error::connection_reset || ec == asio::error::eof || ec == asio::error::bad_descriptor)
+            ec == asio::error::connection_reset || ec == asio::error::eof || ec == asio::error::bad_descriptor ||
+            ec == asio::ssl::error::stream_truncated)
           break;  // the client left, was too slow, or we are shutting down
         server_response res = ec == he::body_limit     ? json_error(beast::http::status::payload_too_large, "request body too large")
                               : ec == he::header_limit ? json_error(beast::http::status::request_header_fields_too_large,
                                                                     "request header too large")
                                                        : json_error(beast::http::status::bad_request, "malformed HTTP request");
         res.keep_alive(false);
-        co_await write(stream, tcp, res);
+        co_await write(stream, tcp, res, false);
         break;
       }
 
@@ -266,8 +336,8 @@ class server {
       res.version(req.version());
       res.keep_alive(req.keep_alive() && !stopping_);
       if (res.find(field::server) == res.end()) res.set(field::server, opts_.server_name);
-      if (req.method() != verb::head) res.prepare_payload();
-      if (!co_await write(stream, tcp, res) || !res.keep_alive()) break;
+      res.prepare_payload();  // for HEAD too: the same Content-Length as GET, the body left unsent
+      if (!co_await write(stream, tcp, res, req.method() == verb::head) || !res.keep_alive()) break;
     }
     boost::system::error_code ignored;
     tcp.socket().shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
@@ -294,9 +364,15 @@ class server {
     tcp.socket().close(ec);
   }
 
+  // Writes `res`; only its header when `head_only` (an answer to HEAD).
   template <class Stream>
-  asio::awaitable<bool> write(Stream& stream, beast::tcp_stream& tcp, server_response& res) {
+  asio::awaitable<bool> write(Stream& stream, beast::tcp_stream& tcp, server_response& res, bool head_only) {
     tcp.expires_after(opts_.write_timeout);
+    if (head_only) {
+      beast::http::response_serializer<beast::http::string_body> sr{res};
+      auto [ec, n] = co_await beast::http::async_write_header(stream, sr, asio::as_tuple(asio::use_awaitable));
+      co_return !ec;
+    }
     auto [ec, n] = co_await beast::http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
     co_return !ec;
   }
@@ -305,8 +381,13 @@ class server {
   asio::ip::tcp::acceptor acceptor_;
   server_handler handler_;
   server_options opts_;
+  asio::steady_timer backoff_;  // the accept loop's pause after a failed accept
+  asio::steady_timer done_;     // shutdown() waits on it; the last user cancels it
   std::list<session_entry> sessions_;
+  std::size_t users_ = 0;        // coroutines referring to the server (see use)
+  std::size_t connections_ = 0;  // accepted and not yet ended, TLS handshakes included
   std::uint64_t served_ = 0;
+  std::uint64_t failed_accepts_ = 0;
   bool stopping_ = false;
 };
 
