@@ -19,7 +19,10 @@
 
 #include <boost/json/parse.hpp>
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
@@ -441,8 +444,11 @@ BOOST_AUTO_TEST_CASE(the_verifier_detects_edits_removals_reordering_and_truncati
     auto r = intg::verify_audit_log(p);
     BOOST_TEST(r.has_error(), what);
     if (r.has_error()) BOOST_TEST((r.error() == errc::integrity_violation), what << ": " << r.error());
-    // A broken log is not extended either.
+    // A broken log is not extended either. (Without the checkpoint: open() does not re-verify
+    // the records a checkpoint covers; see the checkpoint tests.)
+    std::filesystem::remove(p.string() + ".checkpoint");
     if (r.has_error()) BOOST_TEST(intg::audit_log::open(p, fixed_clock()).has_error(), what);
+    if (r.has_error()) BOOST_TEST(slurp(p) == content, what << ": a refused log is left as it was");
   };
   std::string edited = original;
   edited.replace(edited.find("mallory"), 7, "mallorz");
@@ -465,6 +471,174 @@ BOOST_AUTO_TEST_CASE(the_verifier_detects_edits_removals_reordering_and_truncati
   // Rewriting the tail with a recomputed chain is caught by the head's hash.
   spit(p, original);
   BOOST_TEST(intg::verify_audit_log(p, {}, kept).has_value());
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) out.push_back(l + "\n");
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(a_torn_final_line_is_cut_at_open_recorded_and_the_chain_continues) {
+  for (bool with_checkpoint : {true, false}) {
+    temp_dir d;
+    const auto p = d.path / "audit.jsonl";
+    write_three(p);
+    BOOST_TEST(std::filesystem::exists(p.string() + ".checkpoint"));
+    if (!with_checkpoint) std::filesystem::remove(p.string() + ".checkpoint");
+    const std::string complete = slurp(p);
+    const std::string torn = R"({"seq":3,"time":"2024-05-01T12:00:00.123Z","actor":"secret-ish)";  // a crash mid-write
+    spit(p, complete + torn);
+    {
+      auto log = intg::audit_log::open(p, fixed_clock());
+      BOOST_TEST_REQUIRE(log.has_value(), log.error());
+      BOOST_TEST(log->head().records == 4u);  // three records and the repair
+      BOOST_TEST(log->append({.actor = "bob", .action = "logout"}).value() == 4u);
+    }
+    const std::string text = slurp(p);
+    BOOST_TEST(text.substr(0, complete.size()) == complete);  // complete records untouched
+    BOOST_TEST(text.find("secret-ish") == std::string::npos);  // the cut content is not copied
+    const auto lines = lines_of(text);
+    BOOST_TEST_REQUIRE(lines.size() == 5u);
+    auto repair = boost::json::parse(lines[3]).as_object();
+    BOOST_TEST(repair.at("action").as_string() == "audit.repair");
+    BOOST_TEST(repair.at("details").at("cut_bytes").as_int64() == static_cast<std::int64_t>(torn.size()));
+    BOOST_TEST(repair.at("details").at("offset").as_int64() == static_cast<std::int64_t>(complete.size()));
+    auto head = intg::verify_audit_log(p);
+    BOOST_TEST_REQUIRE(head.has_value(), head.error());
+    BOOST_TEST(head->records == 5u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_complete_last_record_that_fails_verification_is_refused_not_cut) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  write_three(p);
+  const std::string original = slurp(p);
+  std::string altered = original;
+  altered.replace(altered.find("mallory"), 7, "mallorz");  // the last, complete record
+  spit(p, altered);
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  BOOST_TEST(slurp(p) == altered);
+  std::filesystem::remove(p.string() + ".checkpoint");
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  BOOST_TEST(slurp(p) == altered);
+  // The last record without its newline looks torn, but the head file says it was written:
+  // cutting it would be a truncation, so the log is refused.
+  spit(p, original.substr(0, original.size() - 1));
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  BOOST_TEST(slurp(p) == original.substr(0, original.size() - 1));
+}
+
+BOOST_AUTO_TEST_CASE(an_append_whose_write_fails_part_way_is_rolled_back_to_the_last_record) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  write_three(p);
+  const std::string before = slurp(p);
+  // In a child process, a file size limit 40 bytes past the end makes the next record's write
+  // stop part-way (then fail with EFBIG: SIGXFSZ is ignored), as a full disk would.
+  const pid_t child = ::fork();
+  BOOST_TEST_REQUIRE(child >= 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    auto log = intg::audit_log::open(p, fixed_clock());
+    if (!log) ::_exit(10);
+    const rlimit lim{before.size() + 40, before.size() + 40};
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(11);
+    auto r = log->append({.actor = "alice", .action = "export", .details = {{"rows", std::string(200, 'x')}}});
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    ::_exit(r.has_error() ? (static_cast<std::size_t>(st.st_size) == before.size() ? 0 : 12) : 13);
+  }
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+  BOOST_TEST_REQUIRE(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0, "child exit status " << WEXITSTATUS(status));
+  BOOST_TEST(slurp(p) == before);
+  auto log = intg::audit_log::open(p, fixed_clock()).value();
+  BOOST_TEST(log.append({.actor = "alice", .action = "export"}).value() == 3u);  // no repair needed
+}
+
+BOOST_AUTO_TEST_CASE(open_verifies_only_after_the_checkpoint_and_full_verification_stays_separate) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  const auto cp = p.string() + ".checkpoint";
+  auto keyed = [] {
+    auto o = fixed_clock();
+    o.chain_key = intg::secret{"chain key"};
+    return o;
+  };
+  write_three(p, keyed());
+  {
+    auto log = intg::audit_log::open(p, keyed()).value();
+    BOOST_TEST(log.append({.actor = "bob", .action = "a"}).value() == 3u);
+    BOOST_TEST(log.append({.actor = "bob", .action = "b"}).value() == 4u);
+  }  // closing checkpoints record 4
+  auto c = boost::json::parse(slurp(cp)).as_object();
+  BOOST_TEST(c.at("records").as_int64() == 5);
+  BOOST_TEST(c.at("end").as_int64() == static_cast<std::int64_t>(std::filesystem::file_size(p)));
+  BOOST_TEST(c.at("mac").as_string().size() == 64u);
+  const std::string good = slurp(p);
+  auto lines = lines_of(good);
+
+  // Records before the checkpoint are not re-verified by open() (that is what makes it fast);
+  // verify_audit_log() still walks everything.
+  spit(p, lines[1] + lines[0] + lines[2] + lines[3] + lines[4]);  // same length, reordered
+  BOOST_TEST(intg::audit_log::open(p, keyed()).has_value());
+  BOOST_TEST((intg::verify_audit_log(p, "chain key").error() == errc::integrity_violation));
+
+  // A checkpoint without a valid MAC is ignored: open() verifies everything and refuses.
+  spit(p, lines[1] + lines[0] + lines[2] + lines[3] + lines[4]);
+  c["mac"] = std::string(64, '0');
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, keyed()).error() == errc::integrity_violation));
+  c.erase("mac");
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, keyed()).error() == errc::integrity_violation));
+
+  // A valid older checkpoint cannot hide an edit made after it.
+  spit(p, good);
+  std::filesystem::remove(cp);
+  std::filesystem::resize_file(p, good.size() - lines[4].size() - lines[3].size());
+  std::filesystem::remove(p.string() + ".head");
+  { auto log = intg::audit_log::open(p, keyed()).value(); }  // checkpoints record 2
+  BOOST_TEST(boost::json::parse(slurp(cp)).at("records").as_int64() == 3);
+  std::string edited = good;
+  edited.replace(edited.find("\"action\":\"b\""), 12, "\"action\":\"c\"");
+  spit(p, edited);
+  BOOST_TEST((intg::audit_log::open(p, keyed()).error() == errc::integrity_violation));
+  spit(p, good);
+  BOOST_TEST(intg::audit_log::open(p, keyed()).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(an_unkeyed_checkpoint_is_used_only_when_its_record_hashes_to_its_head) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  const auto cp = p.string() + ".checkpoint";
+  write_three(p);
+  const auto lines = lines_of(slurp(p));
+  auto c = boost::json::parse(slurp(cp)).as_object();
+  BOOST_TEST(!c.contains("mac"));
+  spit(p, lines[1] + lines[0] + lines[2]);
+  BOOST_TEST(intg::audit_log::open(p, fixed_clock()).has_value());  // the checkpoint checks out
+  // A checkpoint naming a hash the record there does not have is ignored: full verification.
+  c["hash"] = std::string(64, 'a');
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  // So is one pointing into the middle of a record.
+  c = boost::json::parse(std::string_view(slurp(cp))).as_object();
+  c["hash"] = boost::json::parse(lines[2]).at("hash");
+  c["start"] = c.at("start").as_int64() + 1;
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  // No checkpoint at all when disabled.
+  temp_dir d2;
+  auto o = fixed_clock();
+  o.checkpoint_every = 0;
+  write_three(d2.path / "audit.jsonl", std::move(o));
+  BOOST_TEST(!std::filesystem::exists(d2.path / "audit.jsonl.checkpoint"));
 }
 
 BOOST_AUTO_TEST_CASE(a_keyed_chain_cannot_be_recomputed_without_the_key) {

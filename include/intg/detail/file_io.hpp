@@ -106,6 +106,35 @@ inline result<unique_fd> create_exclusive(const std::filesystem::path& p, mode_t
   return fd;
 }
 
+/// The bytes of `p` from `offset` to the end; errc::not_found when it does not exist,
+/// errc::invalid_argument when it is shorter than `offset` or the rest exceeds `max` bytes.
+inline result<std::string> read_file_from(const std::filesystem::path& p, std::uint64_t offset, std::size_t max = 64u << 20) {
+  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return error{errc::not_found, "no file " + p.string()};
+    return io_error("cannot open", p);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", p);
+  if (static_cast<std::uint64_t>(st.st_size) < offset) return error{errc::invalid_argument, "file shorter than expected: " + p.string()};
+  if (static_cast<std::uint64_t>(st.st_size) - offset > max) return error{errc::invalid_argument, "file too large: " + p.string()};
+  if (::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) return io_error("cannot seek in", p);
+  std::string out;
+  out.reserve(static_cast<std::size_t>(static_cast<std::uint64_t>(st.st_size) - offset));
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read", p);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max) return error{errc::invalid_argument, "file too large: " + p.string()};
+  }
+  return out;
+}
+
 /// Replaces `p` with `data` atomically: readers see the old or the new content, never a mix.
 /// An existing file keeps its permission bits; a new one gets `mode` (0600 by default: secrets
 /// and logs are private). The temporary has an unpredictable name and is created exclusively.
