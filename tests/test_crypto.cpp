@@ -19,7 +19,14 @@
 
 #include <boost/json/parse.hpp>
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <array>
+#include <cerrno>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -437,8 +444,11 @@ BOOST_AUTO_TEST_CASE(the_verifier_detects_edits_removals_reordering_and_truncati
     auto r = intg::verify_audit_log(p);
     BOOST_TEST(r.has_error(), what);
     if (r.has_error()) BOOST_TEST((r.error() == errc::integrity_violation), what << ": " << r.error());
-    // A broken log is not extended either.
+    // A broken log is not extended either. (Without the checkpoint: open() does not re-verify
+    // the records a checkpoint covers; see the checkpoint tests.)
+    std::filesystem::remove(p.string() + ".checkpoint");
     if (r.has_error()) BOOST_TEST(intg::audit_log::open(p, fixed_clock()).has_error(), what);
+    if (r.has_error()) BOOST_TEST(slurp(p) == content, what << ": a refused log is left as it was");
   };
   std::string edited = original;
   edited.replace(edited.find("mallory"), 7, "mallorz");
@@ -461,6 +471,174 @@ BOOST_AUTO_TEST_CASE(the_verifier_detects_edits_removals_reordering_and_truncati
   // Rewriting the tail with a recomputed chain is caught by the head's hash.
   spit(p, original);
   BOOST_TEST(intg::verify_audit_log(p, {}, kept).has_value());
+}
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  std::string l;
+  while (std::getline(in, l)) out.push_back(l + "\n");
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(a_torn_final_line_is_cut_at_open_recorded_and_the_chain_continues) {
+  for (bool with_checkpoint : {true, false}) {
+    temp_dir d;
+    const auto p = d.path / "audit.jsonl";
+    write_three(p);
+    BOOST_TEST(std::filesystem::exists(p.string() + ".checkpoint"));
+    if (!with_checkpoint) std::filesystem::remove(p.string() + ".checkpoint");
+    const std::string complete = slurp(p);
+    const std::string torn = R"({"seq":3,"time":"2024-05-01T12:00:00.123Z","actor":"secret-ish)";  // a crash mid-write
+    spit(p, complete + torn);
+    {
+      auto log = intg::audit_log::open(p, fixed_clock());
+      BOOST_TEST_REQUIRE(log.has_value(), log.error());
+      BOOST_TEST(log->head().records == 4u);  // three records and the repair
+      BOOST_TEST(log->append({.actor = "bob", .action = "logout"}).value() == 4u);
+    }
+    const std::string text = slurp(p);
+    BOOST_TEST(text.substr(0, complete.size()) == complete);  // complete records untouched
+    BOOST_TEST(text.find("secret-ish") == std::string::npos);  // the cut content is not copied
+    const auto lines = lines_of(text);
+    BOOST_TEST_REQUIRE(lines.size() == 5u);
+    auto repair = boost::json::parse(lines[3]).as_object();
+    BOOST_TEST(repair.at("action").as_string() == "audit.repair");
+    BOOST_TEST(repair.at("details").at("cut_bytes").as_int64() == static_cast<std::int64_t>(torn.size()));
+    BOOST_TEST(repair.at("details").at("offset").as_int64() == static_cast<std::int64_t>(complete.size()));
+    auto head = intg::verify_audit_log(p);
+    BOOST_TEST_REQUIRE(head.has_value(), head.error());
+    BOOST_TEST(head->records == 5u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_complete_last_record_that_fails_verification_is_refused_not_cut) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  write_three(p);
+  const std::string original = slurp(p);
+  std::string altered = original;
+  altered.replace(altered.find("mallory"), 7, "mallorz");  // the last, complete record
+  spit(p, altered);
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  BOOST_TEST(slurp(p) == altered);
+  std::filesystem::remove(p.string() + ".checkpoint");
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  BOOST_TEST(slurp(p) == altered);
+  // The last record without its newline looks torn, but the head file says it was written:
+  // cutting it would be a truncation, so the log is refused.
+  spit(p, original.substr(0, original.size() - 1));
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  BOOST_TEST(slurp(p) == original.substr(0, original.size() - 1));
+}
+
+BOOST_AUTO_TEST_CASE(an_append_whose_write_fails_part_way_is_rolled_back_to_the_last_record) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  write_three(p);
+  const std::string before = slurp(p);
+  // In a child process, a file size limit 40 bytes past the end makes the next record's write
+  // stop part-way (then fail with EFBIG: SIGXFSZ is ignored), as a full disk would.
+  const pid_t child = ::fork();
+  BOOST_TEST_REQUIRE(child >= 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    auto log = intg::audit_log::open(p, fixed_clock());
+    if (!log) ::_exit(10);
+    const rlimit lim{before.size() + 40, before.size() + 40};
+    if (::setrlimit(RLIMIT_FSIZE, &lim) != 0) ::_exit(11);
+    auto r = log->append({.actor = "alice", .action = "export", .details = {{"rows", std::string(200, 'x')}}});
+    struct stat st {};
+    ::stat(p.c_str(), &st);
+    ::_exit(r.has_error() ? (static_cast<std::size_t>(st.st_size) == before.size() ? 0 : 12) : 13);
+  }
+  int status = 0;
+  BOOST_TEST_REQUIRE(::waitpid(child, &status, 0) == child);
+  BOOST_TEST_REQUIRE(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0, "child exit status " << WEXITSTATUS(status));
+  BOOST_TEST(slurp(p) == before);
+  auto log = intg::audit_log::open(p, fixed_clock()).value();
+  BOOST_TEST(log.append({.actor = "alice", .action = "export"}).value() == 3u);  // no repair needed
+}
+
+BOOST_AUTO_TEST_CASE(open_verifies_only_after_the_checkpoint_and_full_verification_stays_separate) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  const auto cp = p.string() + ".checkpoint";
+  auto keyed = [] {
+    auto o = fixed_clock();
+    o.chain_key = intg::secret{"chain key"};
+    return o;
+  };
+  write_three(p, keyed());
+  {
+    auto log = intg::audit_log::open(p, keyed()).value();
+    BOOST_TEST(log.append({.actor = "bob", .action = "a"}).value() == 3u);
+    BOOST_TEST(log.append({.actor = "bob", .action = "b"}).value() == 4u);
+  }  // closing checkpoints record 4
+  auto c = boost::json::parse(slurp(cp)).as_object();
+  BOOST_TEST(c.at("records").as_int64() == 5);
+  BOOST_TEST(c.at("end").as_int64() == static_cast<std::int64_t>(std::filesystem::file_size(p)));
+  BOOST_TEST(c.at("mac").as_string().size() == 64u);
+  const std::string good = slurp(p);
+  auto lines = lines_of(good);
+
+  // Records before the checkpoint are not re-verified by open() (that is what makes it fast);
+  // verify_audit_log() still walks everything.
+  spit(p, lines[1] + lines[0] + lines[2] + lines[3] + lines[4]);  // same length, reordered
+  BOOST_TEST(intg::audit_log::open(p, keyed()).has_value());
+  BOOST_TEST((intg::verify_audit_log(p, "chain key").error() == errc::integrity_violation));
+
+  // A checkpoint without a valid MAC is ignored: open() verifies everything and refuses.
+  spit(p, lines[1] + lines[0] + lines[2] + lines[3] + lines[4]);
+  c["mac"] = std::string(64, '0');
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, keyed()).error() == errc::integrity_violation));
+  c.erase("mac");
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, keyed()).error() == errc::integrity_violation));
+
+  // A valid older checkpoint cannot hide an edit made after it.
+  spit(p, good);
+  std::filesystem::remove(cp);
+  std::filesystem::resize_file(p, good.size() - lines[4].size() - lines[3].size());
+  std::filesystem::remove(p.string() + ".head");
+  { auto log = intg::audit_log::open(p, keyed()).value(); }  // checkpoints record 2
+  BOOST_TEST(boost::json::parse(slurp(cp)).at("records").as_int64() == 3);
+  std::string edited = good;
+  edited.replace(edited.find("\"action\":\"b\""), 12, "\"action\":\"c\"");
+  spit(p, edited);
+  BOOST_TEST((intg::audit_log::open(p, keyed()).error() == errc::integrity_violation));
+  spit(p, good);
+  BOOST_TEST(intg::audit_log::open(p, keyed()).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(an_unkeyed_checkpoint_is_used_only_when_its_record_hashes_to_its_head) {
+  temp_dir d;
+  const auto p = d.path / "audit.jsonl";
+  const auto cp = p.string() + ".checkpoint";
+  write_three(p);
+  const auto lines = lines_of(slurp(p));
+  auto c = boost::json::parse(slurp(cp)).as_object();
+  BOOST_TEST(!c.contains("mac"));
+  spit(p, lines[1] + lines[0] + lines[2]);
+  BOOST_TEST(intg::audit_log::open(p, fixed_clock()).has_value());  // the checkpoint checks out
+  // A checkpoint naming a hash the record there does not have is ignored: full verification.
+  c["hash"] = std::string(64, 'a');
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  // So is one pointing into the middle of a record.
+  c = boost::json::parse(std::string_view(slurp(cp))).as_object();
+  c["hash"] = boost::json::parse(lines[2]).at("hash");
+  c["start"] = c.at("start").as_int64() + 1;
+  spit(cp, boost::json::serialize(c));
+  BOOST_TEST((intg::audit_log::open(p, fixed_clock()).error() == errc::integrity_violation));
+  // No checkpoint at all when disabled.
+  temp_dir d2;
+  auto o = fixed_clock();
+  o.checkpoint_every = 0;
+  write_three(d2.path / "audit.jsonl", std::move(o));
+  BOOST_TEST(!std::filesystem::exists(d2.path / "audit.jsonl.checkpoint"));
 }
 
 BOOST_AUTO_TEST_CASE(a_keyed_chain_cannot_be_recomputed_without_the_key) {
@@ -540,15 +718,22 @@ BOOST_AUTO_TEST_CASE(the_encrypted_store_round_trips_and_keeps_only_ciphertext_o
   const std::string on_disk = slurp(p);
   BOOST_TEST(on_disk.find("correct horse") == std::string::npos);
   BOOST_TEST(on_disk.find("sk_live") == std::string::npos);
-  BOOST_TEST(on_disk.find("intg-secrets/1") != std::string::npos);
+  BOOST_TEST(on_disk.find("intg-secrets/2") != std::string::npos);
   BOOST_TEST(((std::filesystem::status(p).permissions() & std::filesystem::perms::others_read) == std::filesystem::perms::none));
-  // The documented format: base64(nonce|ciphertext|tag), AAD "intg-secrets/1\n<name>\n<version>".
+  // The documented format: base64(nonce|ciphertext|tag), AAD "intg-secrets/2\n<key id>\n<name>\n<version>",
+  // the key id derived from the key without revealing it.
   auto doc = boost::json::parse(on_disk).as_object();
-  auto sealed = crypto::base64_decode(std::string_view(doc.at("secrets").at("api_key").at("value").as_string())).value();
-  BOOST_TEST(crypto::aes256gcm_decrypt(bytes(key), sealed, "intg-secrets/1\napi_key\n1").value() == "sk_live_abc");
+  const auto& entry = doc.at("secrets").at("api_key");
+  const std::string kid(entry.at("key").as_string());
+  BOOST_TEST(kid == hex(crypto::hmac_sha256(key, "intg-secrets key id")).substr(0, 16));
+  BOOST_TEST(kid == intg::secrets::encrypted_file_store::derive_key_id(intg::secret{key}));
+  auto sealed = crypto::base64_decode(std::string_view(entry.at("value").as_string())).value();
+  BOOST_TEST(crypto::aes256gcm_decrypt(bytes(key), sealed, "intg-secrets/2\n" + kid + "\napi_key\n1").value() == "sk_live_abc");
   // A wrong key cannot read it.
   auto wrong = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'x')}).value();
-  BOOST_TEST((wrong.get("api_key").error() == errc::decryption_failed));
+  BOOST_TEST((wrong.get("api_key").error() == errc::key_invalid));  // another key id: not its key
+  auto wrong_same_id = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'x')}, kid).value();
+  BOOST_TEST((wrong_same_id.get("api_key").error() == errc::decryption_failed));
   BOOST_TEST((store.get("nope").error() == errc::not_found));
   BOOST_TEST(store.remove("api_key"));
   BOOST_TEST((store.get("api_key").error() == errc::not_found));
@@ -580,13 +765,185 @@ BOOST_AUTO_TEST_CASE(rotation_is_seen_by_other_readers_without_restart) {
   BOOST_TEST(writer.put("token", intg::secret{"v2"}));  // rotate
   BOOST_TEST(reader.get("token").value().reveal() == "v2");
   BOOST_TEST(reader.version("token").value() == 2u);
-  // Re-encrypting under a new key: the writer keeps working, a reader with the old key cannot.
+  // Re-encrypting under a new key: the writer keeps working, a reader with only the old key cannot.
   BOOST_TEST(writer.rekey(intg::secret{std::string(32, 'n')}));
   BOOST_TEST(writer.get("token").value().reveal() == "v2");
-  BOOST_TEST((reader.get("token").error() == errc::decryption_failed));
+  BOOST_TEST(writer.key_ids().size() == 1u);
+  BOOST_TEST((reader.get("token").error() == errc::key_invalid));
   ::unsetenv("INTG_TEST_MISSING_KEY");
   BOOST_TEST((intg::secrets::encrypted_file_store::open_with_env_key(p, "INTG_TEST_MISSING_KEY").error() == errc::config_error));
   BOOST_TEST((intg::secrets::encrypted_file_store::open(p, intg::secret{"short"}).error() == errc::invalid_argument));
+}
+
+BOOST_AUTO_TEST_CASE(a_reader_holding_old_and_new_keys_reads_throughout_a_rotation) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  const intg::secret key_a{std::string(32, 'a')}, key_b{std::string(32, 'b')};
+  // Two replicas of one file: the writer rotates, the reader was given key B beforehand.
+  auto writer = intg::secrets::encrypted_file_store::open(p, key_a, "2024-a").value();
+  auto reader = intg::secrets::encrypted_file_store::open(p, key_a, "2024-a").value();
+  BOOST_TEST(reader.add_key(key_b, "2024-b").value() == "2024-b");
+  BOOST_TEST(writer.put("db", intg::secret{"db-v1"}));
+  BOOST_TEST(writer.put("api", intg::secret{"api-v1"}));
+  auto reads = [&](const char* step) {
+    BOOST_TEST(reader.get("db").value().reveal() == "db-v1", step);
+    BOOST_TEST(reader.get("api").value().reveal() == "api-v1", step);
+  };
+  reads("before rotation");
+  BOOST_TEST(writer.add_key(key_b, "2024-b"));
+  BOOST_TEST(writer.set_primary("2024-b"));
+  reads("after the switch of primary");
+  BOOST_TEST(writer.put("api", intg::secret{"api-v1"}));  // one value under B, one still under A
+  reads("mid-rotation, values under both keys");
+  BOOST_TEST(slurp(p).find("\"key\":\"2024-a\"") != std::string::npos);
+  BOOST_TEST(slurp(p).find("\"key\":\"2024-b\"") != std::string::npos);
+  BOOST_TEST((writer.retire_key("2024-a").error() == errc::key_invalid));  // still seals "db"
+  BOOST_TEST(writer.reencrypt());
+  reads("after re-encryption");
+  BOOST_TEST(slurp(p).find("\"key\":\"2024-a\"") == std::string::npos);
+  BOOST_TEST(writer.version("db").value() == 1u);  // re-encryption is not a new value
+  BOOST_TEST(writer.retire_key("2024-a"));
+  BOOST_TEST((writer.retire_key("2024-b").error() == errc::invalid_argument));  // the primary
+  BOOST_TEST((reader.retire_key("2024-a").error() == errc::invalid_argument));  // still the reader's primary
+  BOOST_TEST(reader.set_primary("2024-b"));
+  BOOST_TEST(reader.retire_key("2024-a"));
+  reads("after the old key is retired");
+  BOOST_TEST((writer.set_primary("2024-a").error() == errc::not_found));
+  // A reader that only ever had key A fails clearly, naming the key id (never key material).
+  auto stale = intg::secrets::encrypted_file_store::open(p, key_a, "2024-a").value();
+  auto r = stale.get("db");
+  BOOST_TEST_REQUIRE(r.has_error());
+  BOOST_TEST((r.error() == errc::key_invalid));
+  const std::string msg(r.error().message());
+  BOOST_TEST(msg.find("2024-b") != std::string::npos, msg);
+  BOOST_TEST(msg.find(std::string(32, 'b')) == std::string::npos);
+  // Key ids are checked.
+  BOOST_TEST((writer.add_key(key_a, "has space").error() == errc::invalid_argument));
+  BOOST_TEST((writer.add_key(key_a, "2024-b").error() == errc::invalid_argument));
+  BOOST_TEST((writer.add_key(intg::secret{"short"}).error() == errc::invalid_argument));
+}
+
+BOOST_AUTO_TEST_CASE(tampering_with_a_key_id_version_or_format_fails_authentication) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  const intg::secret key_a{std::string(32, 'a')}, key_b{std::string(32, 'b')};
+  auto store = intg::secrets::encrypted_file_store::open(p, key_a, "ka").value();
+  BOOST_TEST(store.add_key(key_b, "kb"));
+  BOOST_TEST(store.put("x", intg::secret{"value"}));
+  const std::string original = slurp(p);
+  auto edited = [&](std::string_view from, std::string_view to) {
+    std::string t = original;
+    const auto at = t.find(from);
+    BOOST_TEST_REQUIRE(at != std::string::npos);
+    t.replace(at, from.size(), to);
+    spit(p, t);
+  };
+  edited("\"key\":\"ka\"", "\"key\":\"kb\"");  // a key the store holds: the AAD no longer matches
+  BOOST_TEST((store.get("x").error() == errc::decryption_failed));
+  edited("\"version\":1", "\"version\":2");
+  BOOST_TEST((store.get("x").error() == errc::decryption_failed));
+  edited("intg-secrets/2", "intg-secrets/1");  // a downgrade to the legacy reading
+  BOOST_TEST((store.get("x").error() == errc::decryption_failed));
+  edited("intg-secrets/2", "intg-secrets/3");
+  BOOST_TEST((store.get("x").error() == errc::config_error));
+  spit(p, original);
+  BOOST_TEST(store.get("x").value().reveal() == "value");
+}
+
+BOOST_AUTO_TEST_CASE(a_version_1_file_is_read_and_migrated_on_the_first_write) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  const std::string key(32, 'k');
+  // A file as the previous release wrote it: no key ids, AAD "intg-secrets/1\n<name>\n<version>".
+  auto v1 = [&](const char* name, int version, const char* value) {
+    const auto sealed = crypto::aes256gcm_encrypt(bytes(key), value,
+                                                  std::string("intg-secrets/1\n") + name + "\n" + std::to_string(version)).value();
+    return std::string("{\"version\":") + std::to_string(version) + ",\"updated\":\"2024-05-01T12:00:00Z\",\"value\":\"" +
+           crypto::base64_encode(sealed) + "\"}";
+  };
+  spit(p, "{\"format\":\"intg-secrets/1\",\"secrets\":{\"old\":" + v1("old", 3, "old-value") + ",\"other\":" +
+              v1("other", 1, "other-value") + "}}");
+  ::chmod(p.c_str(), 0600);
+  auto store = intg::secrets::encrypted_file_store::open(p, intg::secret{key}, "k1").value();
+  BOOST_TEST(store.get("old").value().reveal() == "old-value");
+  BOOST_TEST(store.version("old").value() == 3u);
+  BOOST_TEST((store.retire_key("k1").error() == errc::invalid_argument));
+  BOOST_TEST(store.put("new", intg::secret{"new-value"}));  // the first write migrates
+  const std::string text = slurp(p);
+  BOOST_TEST(text.find("intg-secrets/2") != std::string::npos);
+  BOOST_TEST(text.find("intg-secrets/1") == std::string::npos);
+  auto doc = boost::json::parse(text).as_object();
+  for (const char* n : {"old", "other", "new"}) BOOST_TEST(doc.at("secrets").at(n).at("key").as_string() == "k1", n);
+  BOOST_TEST(doc.at("secrets").at("old").at("version").as_int64() == 3);
+  auto again = intg::secrets::encrypted_file_store::open(p, intg::secret{key}, "k1").value();
+  BOOST_TEST(again.get("old").value().reveal() == "old-value");
+  BOOST_TEST(again.get("other").value().reveal() == "other-value");
+  BOOST_TEST(again.get("new").value().reveal() == "new-value");
+  // A version 1 file sealed under a key the store does not hold is not migrated (nor lost).
+  spit(p, "{\"format\":\"intg-secrets/1\",\"secrets\":{\"old\":" + v1("old", 3, "old-value") + "}}");
+  auto other = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'z')}).value();
+  BOOST_TEST((other.put("x", intg::secret{"y"}).error() == errc::decryption_failed));
+  BOOST_TEST(slurp(p).find("intg-secrets/1") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(symlinks_planted_at_temporary_and_lock_paths_are_not_followed) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  auto store = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
+  BOOST_TEST(store.put("a", intg::secret{"1"}));
+  // The lock path: a dangling symlink would have created its target.
+  const auto victim = d.path / "victim";
+  std::filesystem::remove(p.string() + ".lock");
+  std::filesystem::create_symlink(victim, p.string() + ".lock");
+  BOOST_TEST(store.put("a", intg::secret{"2"}).has_error());
+  BOOST_TEST(!std::filesystem::exists(std::filesystem::symlink_status(victim)));
+  std::filesystem::remove(p.string() + ".lock");
+  // The temporary path the previous release used (<path>.tmp.<pid>), truncated and written through.
+  spit(victim, "untouched");
+  std::filesystem::create_symlink(victim, p.string() + ".tmp." + std::to_string(::getpid()));
+  BOOST_TEST(store.put("a", intg::secret{"3"}));
+  BOOST_TEST(slurp(victim) == "untouched");
+  BOOST_TEST(store.get("a").value().reveal() == "3");
+  // The primitive itself: exclusive creation refuses a symlink and leaves its target alone.
+  const auto link = d.path / "link";
+  std::filesystem::create_symlink(victim, link);
+  BOOST_TEST(intg::detail::create_exclusive(link, 0600).has_error());
+  BOOST_TEST(slurp(victim) == "untouched");
+}
+
+BOOST_AUTO_TEST_CASE(a_replaced_file_keeps_its_permission_bits) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  auto store = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
+  const auto old_umask = ::umask(0077);
+  BOOST_TEST(store.put("a", intg::secret{"1"}));
+  BOOST_TEST((std::filesystem::status(p).permissions() == std::filesystem::perms(0600)));
+  for (mode_t mode : {0640, 0600, 0440}) {
+    ::chmod(p.c_str(), mode);
+    BOOST_TEST(store.put("a", intg::secret{"2"}));
+    BOOST_TEST((std::filesystem::status(p).permissions() == std::filesystem::perms(mode)), "mode " << std::oct << mode);
+  }
+  ::umask(old_umask);
+}
+
+namespace {
+int failing_fsync(int) {
+  errno = EIO;
+  return -1;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_failed_directory_fsync_is_reported) {
+  temp_dir d;
+  const auto p = d.path / "secrets.json";
+  auto store = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}).value();
+  intg::detail::fsync_directory = failing_fsync;
+  auto r = store.put("a", intg::secret{"1"});
+  intg::detail::fsync_directory = ::fsync;
+  BOOST_TEST_REQUIRE(r.has_error());
+  BOOST_TEST((r.error() == boost::system::error_code(EIO, boost::system::system_category())));
+  BOOST_TEST(std::string(r.error().message()).find("directory") != std::string::npos);
+  BOOST_TEST(store.put("a", intg::secret{"2"}));
 }
 
 BOOST_AUTO_TEST_CASE(concurrent_writers_in_one_process_do_not_lose_updates) {

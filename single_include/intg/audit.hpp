@@ -20,6 +20,12 @@
 // key; `prev` of the first record is 64 zeros. A head file (`<log>.head`, {"records":N,"hash":h})
 // is replaced atomically at each sync: verifying against it detects truncation at the end.
 // Keep a copy of the head elsewhere too: whoever can rewrite the log can rewrite its head.
+//
+// Start-up: open() verifies only what follows the checkpoint (`<log>.checkpoint`, the offset and
+// hash of a record already verified, MACed with the chain key when there is one); the full walk
+// is verify_audit_log(). A final line without its newline (a crash or a full disk mid-write) is
+// cut at open and the cut recorded as an "audit.repair" record; a complete record that does not
+// verify is never cut: the log is refused. An append whose write fails part-way is rolled back.
 
 
 #include <boost/json/object.hpp>
@@ -95,6 +101,9 @@ struct audit_options {
   /// recompute a consistent chain after editing the file.
   secret chain_key{};
   bool write_head = true;  ///< maintain `<log>.head`
+  /// Rewrite `<log>.checkpoint` after this many new records (at a sync) and when the log is
+  /// closed; open() then verifies only the records after it. 0: no checkpoint, open() verifies all.
+  std::uint64_t checkpoint_every = 10000;
   std::function<std::chrono::system_clock::time_point()> now = [] { return std::chrono::system_clock::now(); };
 };
 
@@ -125,38 +134,116 @@ inline std::string rfc3339_millis(std::chrono::system_clock::time_point t) {
 
 inline std::filesystem::path head_path(const std::filesystem::path& log) { return log.string() + ".head"; }
 
-// Walks a log's text and checks every link. Returns the head at the end.
-inline result<audit_head> verify_chain(std::string_view text, std::string_view key) {
+inline std::filesystem::path checkpoint_path(const std::filesystem::path& log) { return log.string() + ".checkpoint"; }
+
+struct audit_line {
+  std::int64_t seq = -1;
+  std::string prev;
+  std::string_view hash;  // into the line
+};
+
+// Checks one line (without its newline): its hash, and that it is a record with seq and prev.
+inline result<audit_line> check_line(std::string_view line, std::string_view key) {
+  static constexpr std::string_view marker = ",\"hash\":\"";
+  if (line.size() < audit_suffix_size + 2 || line.substr(line.size() - audit_suffix_size, marker.size()) != marker ||
+      line.substr(line.size() - 2) != "\"}")
+    return error{errc::integrity_violation, "no hash"};
+  audit_line out;
+  out.hash = line.substr(line.size() - 66, 64);
+  std::string body(line.substr(0, line.size() - audit_suffix_size));
+  body += '}';
+  if (!crypto::constant_time_equal(chain_hash(body, key), out.hash))
+    return error{errc::integrity_violation, "hash mismatch (record altered, or wrong chain key)"};
+  auto rec = strict_parse_object(body, errc::integrity_violation, "audit record");
+  if (!rec) return rec.error();
+  const auto* seq = rec->if_contains("seq");
+  const auto* prev = rec->if_contains("prev");
+  if (seq && seq->is_int64()) out.seq = seq->get_int64();
+  if (prev && prev->is_string()) out.prev = std::string(prev->get_string());
+  return out;
+}
+
+struct chain_scan {
+  audit_head head;
+  std::size_t last_start = 0;  // offset in the text of the last record's line
+};
+
+// Walks a log's text from `start` (the head before its first line) and checks every link and,
+// when given, that the log holds `expected` (record expected->records - 1 has its hash).
+inline result<chain_scan> verify_chain(std::string_view text, std::string_view key, audit_head start = {},
+                                       const std::optional<audit_head>& expected = std::nullopt) {
   auto bad = [](std::uint64_t line, std::string why) {
     return error{errc::integrity_violation, "audit log line " + std::to_string(line + 1) + ": " + why};
   };
-  audit_head head;
-  while (!text.empty()) {
-    const auto nl = text.find('\n');
+  if (expected && expected->records > 0 && expected->records == start.records && expected->hash != start.hash)
+    return error{errc::integrity_violation, "audit log does not match its head (rewritten)"};
+  chain_scan scan{std::move(start), 0};
+  auto& head = scan.head;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    const auto nl = text.find('\n', pos);
     if (nl == std::string_view::npos) return bad(head.records, "truncated record (no end of line)");
-    const std::string_view line = text.substr(0, nl);
-    text.remove_prefix(nl + 1);
-    static constexpr std::string_view marker = ",\"hash\":\"";
-    if (line.size() < audit_suffix_size + 2 || line.substr(line.size() - audit_suffix_size, marker.size()) != marker ||
-        line.substr(line.size() - 2) != "\"}")
-      return bad(head.records, "no hash");
-    const std::string_view hash = line.substr(line.size() - 66, 64);
-    std::string body(line.substr(0, line.size() - audit_suffix_size));
-    body += '}';
-    if (!crypto::constant_time_equal(chain_hash(body, key), hash))
-      return bad(head.records, "hash mismatch (record altered, or wrong chain key)");
-    auto rec = strict_parse_object(body, errc::integrity_violation, "audit record");
+    auto rec = check_line(text.substr(pos, nl - pos), key);
     if (!rec) return bad(head.records, std::string(rec.error().message()));
-    const auto* seq = rec->if_contains("seq");
-    const auto* prev = rec->if_contains("prev");
-    if (!seq || !seq->is_int64() || seq->get_int64() != static_cast<std::int64_t>(head.records))
+    if (rec->seq != static_cast<std::int64_t>(head.records))
       return bad(head.records, "sequence number out of order (record removed or reordered)");
-    if (!prev || !prev->is_string() || prev->get_string() != head.hash)
-      return bad(head.records, "previous-hash link broken (record removed, reordered or inserted)");
-    head.hash = std::string(hash);
+    if (rec->prev != head.hash) return bad(head.records, "previous-hash link broken (record removed, reordered or inserted)");
+    head.hash = std::string(rec->hash);
     ++head.records;
+    scan.last_start = pos;
+    pos = nl + 1;
+    if (expected && expected->records == head.records && expected->hash != head.hash)
+      return error{errc::integrity_violation, "audit log does not match its head (rewritten)"};
   }
-  return head;
+  if (expected && head.records < expected->records)
+    return error{errc::integrity_violation, "audit log truncated: " + std::to_string(head.records) + " records, head says " +
+                                                std::to_string(expected->records)};
+  return scan;
+}
+
+// A checkpoint: record `records - 1` occupies bytes [start, end) of the log and hashes to `hash`.
+struct audit_checkpoint {
+  std::uint64_t records = 0, start = 0, end = 0;
+  std::string hash;
+};
+
+inline std::string checkpoint_mac(const audit_checkpoint& c, std::string_view key) {
+  return crypto::to_hex(crypto::hmac_sha256(key, "intg-audit-checkpoint/1\n" + std::to_string(c.records) + "\n" +
+                                                     std::to_string(c.start) + "\n" + std::to_string(c.end) + "\n" + c.hash));
+}
+
+inline result<void> write_checkpoint(const std::filesystem::path& log, const audit_checkpoint& c, std::string_view key) {
+  boost::json::object o;
+  o["records"] = c.records;
+  o["start"] = c.start;
+  o["end"] = c.end;
+  o["hash"] = c.hash;
+  if (!key.empty()) o["mac"] = checkpoint_mac(c, key);
+  return atomic_replace(checkpoint_path(log), boost::json::serialize(o));
+}
+
+// The checkpoint, when there is one that is well formed and, with a key, carries a valid MAC.
+// Anything else is ignored (nullopt): the caller then verifies the whole log.
+inline std::optional<audit_checkpoint> read_checkpoint(const std::filesystem::path& log, std::string_view key) {
+  auto text = read_file(checkpoint_path(log), 4096);
+  if (!text) return std::nullopt;
+  auto o = strict_parse_object(*text, errc::integrity_violation, "audit checkpoint");
+  if (!o) return std::nullopt;
+  auto num = [&](const char* k) -> std::optional<std::uint64_t> {
+    const auto* v = o->if_contains(k);
+    if (!v || !v->is_int64() || v->get_int64() < 0) return std::nullopt;
+    return static_cast<std::uint64_t>(v->get_int64());
+  };
+  const auto n = num("records"), b = num("start"), e = num("end");
+  const auto* h = o->if_contains("hash");
+  if (!n || !b || !e || *n == 0 || *b >= *e || !h || !h->is_string() || h->get_string().size() != 64) return std::nullopt;
+  audit_checkpoint c{*n, *b, *e, std::string(h->get_string())};
+  if (!key.empty()) {
+    const auto* m = o->if_contains("mac");
+    if (!m || !m->is_string() || !crypto::constant_time_equal(checkpoint_mac(c, key), std::string_view(m->get_string())))
+      return std::nullopt;
+  }
+  return c;
 }
 
 inline result<std::optional<audit_head>> read_head(const std::filesystem::path& p) {
@@ -189,54 +276,100 @@ inline result<audit_head> verify_audit_log(const std::filesystem::path& path, st
     if (!h) return h.error();
     expected = *h;
   }
-  // Walk to the checkpoint first so its hash can be compared, then on to the end.
-  auto head = detail::verify_chain(*text, chain_key);
-  if (!head) return head.error();
-  if (expected && expected->records > 0) {
-    if (head->records < expected->records)
-      return error{errc::integrity_violation, "audit log truncated: " + std::to_string(head->records) + " records, head says " +
-                                                  std::to_string(expected->records)};
-    // Hash of record number expected->records - 1.
-    std::string_view rest = *text;
-    for (std::uint64_t i = 0; i + 1 < expected->records; ++i) rest.remove_prefix(rest.find('\n') + 1);
-    const std::string_view line = rest.substr(0, rest.find('\n'));
-    if (line.substr(line.size() - 66, 64) != expected->hash)
-      return error{errc::integrity_violation, "audit log does not match its head (rewritten)"};
-  }
-  return head;
+  auto scan = detail::verify_chain(*text, chain_key, {}, expected);
+  if (!scan) return scan.error();
+  return scan->head;
 }
 
 /// The writer. Thread-safe: appends are serialised by a mutex. One writer per file.
 class audit_log {
  public:
-  /// Opens (or creates, mode 0600) the log at `path`. An existing log is verified first and
-  /// continued; a broken chain is refused (errc::integrity_violation) rather than extended.
+  /// Opens (or creates, mode 0600) the log at `path` and continues it. The records after the
+  /// checkpoint (all of them without one) are verified against the chain and the head file; a
+  /// broken chain is refused (errc::integrity_violation) rather than extended. A final line
+  /// without its newline is cut and an "audit.repair" record says how many bytes were cut.
   static result<audit_log> open(const std::filesystem::path& path, audit_options opts = {}) {
     audit_log log;
     log.state_ = std::make_unique<state>();
     auto& s = *log.state_;
     s.path = path;
     s.opts = std::move(opts);
-    auto text = detail::read_file(path, std::size_t(1) << 34);
-    if (text) {
-      auto head = verify_audit_log(path, s.opts.chain_key.reveal());
-      if (!head) return head.error();
-      s.head = std::move(*head);
-    } else if (text.error() != errc::not_found) {
-      return text.error();
+    const std::string_view key = s.opts.chain_key.reveal();
+    auto expected = detail::read_head(detail::head_path(path));
+    if (!expected) return expected.error();
+
+    // Where verification starts: after a checkpoint that checks out, else at the beginning.
+    std::uint64_t base = 0;  // file offset of `text`
+    std::size_t skip = 0;    // bytes of `text` already verified (the checkpoint's record)
+    audit_head start;
+    std::optional<std::string> text;
+    if (s.opts.checkpoint_every > 0) {
+      if (auto cp = detail::read_checkpoint(path, key); cp && (!*expected || (*expected)->records >= cp->records)) {
+        auto rest = detail::read_file_from(path, cp->start, std::size_t(1) << 34);
+        const std::size_t len = static_cast<std::size_t>(cp->end - cp->start);
+        if (rest && rest->size() >= len && (*rest)[len - 1] == '\n') {
+          auto line = detail::check_line(std::string_view(*rest).substr(0, len - 1), key);
+          // The record at the checkpoint must be there, intact, and be the one the checkpoint names.
+          if (line && line->seq == static_cast<std::int64_t>(cp->records - 1) && line->hash == cp->hash) {
+            base = cp->start;
+            skip = len;
+            start = {cp->records, cp->hash};
+            s.last_start = cp->start;
+            s.checkpointed = cp->records;
+            text = std::move(*rest);
+          }
+        }
+      }
     }
+    if (!text) {
+      auto whole = detail::read_file(path, std::size_t(1) << 34);
+      if (!whole && whole.error() != errc::not_found) return whole.error();
+      text = whole ? std::move(*whole) : std::string();
+    }
+    // A torn final line: only what follows the last newline, never a complete record.
+    std::size_t torn = 0;
+    if (!text->empty() && text->back() != '\n') {
+      const auto nl = text->rfind('\n');
+      torn = text->size() - (nl == std::string::npos ? 0 : nl + 1);
+      text->resize(text->size() - torn);
+    }
+    auto scan = detail::verify_chain(std::string_view(*text).substr(skip), key, start, *expected);
+    if (!scan) return scan.error();
+    s.head = std::move(scan->head);
+    s.size = base + text->size();
+    if (s.head.records > start.records) s.last_start = base + skip + scan->last_start;
+
     s.fd = detail::unique_fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600));
     if (!s.fd) return detail::io_error("cannot open audit log", path);
+    if (torn > 0) {
+      if (::ftruncate(s.fd.get(), static_cast<off_t>(s.size)) != 0) return detail::io_error("cannot cut the torn line of", path);
+      auto r = log.append({.actor = "intg", .action = "audit.repair", .target = "audit_log",
+                           .outcome = audit_outcome::success,
+                           .details = {{"reason", "torn final line (no end of line) cut at open"},
+                                       {"cut_bytes", static_cast<std::int64_t>(torn)},
+                                       {"offset", static_cast<std::int64_t>(s.size)}}});
+      if (!r) return r.error();
+    }
+    // A long stretch verified here is not worth verifying again at the next start.
+    if (s.opts.checkpoint_every > 0 && s.head.records >= s.checkpointed + s.opts.checkpoint_every) {
+      std::lock_guard lock(s.mutex);
+      if (auto r = log.checkpoint_locked(); !r) return r.error();
+    }
     return log;
   }
 
   audit_log(audit_log&&) noexcept = default;
   audit_log& operator=(audit_log&&) noexcept = default;
   ~audit_log() {
-    if (state_ && state_->unsynced > 0) (void)sync();
+    if (!state_) return;
+    if (state_->unsynced > 0) (void)sync();
+    std::lock_guard lock(state_->mutex);
+    if (state_->opts.checkpoint_every > 0 && state_->head.records > state_->checkpointed && !state_->broken)
+      (void)checkpoint_locked();
   }
 
-  /// Appends one record; returns its sequence number.
+  /// Appends one record; returns its sequence number. If the write fails part-way (a full disk,
+  /// a file size limit), the file is cut back to the previous record.
   result<std::uint64_t> append(const audit_record& r) {
     auto& s = *state_;
     boost::json::object o;
@@ -251,6 +384,7 @@ class audit_log {
           f.value);
     }
     std::lock_guard lock(s.mutex);
+    if (s.broken) return error{errc::integrity_violation, "audit log " + s.path.string() + " holds a partial record; reopen it to repair"};
     const std::uint64_t seq = s.head.records;
     o["seq"] = seq;
     o["time"] = detail::rfc3339_millis(s.opts.now());
@@ -265,7 +399,12 @@ class audit_log {
     const std::string hash = detail::chain_hash(body, s.opts.chain_key.reveal());
     body.pop_back();  // reopen the object to append the hash
     body += ",\"hash\":\"" + hash + "\"}\n";
-    if (auto w = detail::write_all(s.fd.get(), body, s.path); !w) return w.error();  // one write: O_APPEND
+    if (auto w = detail::write_all(s.fd.get(), body, s.path); !w) {  // one write: O_APPEND
+      if (::ftruncate(s.fd.get(), static_cast<off_t>(s.size)) != 0) s.broken = true;  // back to the last record
+      return w.error();
+    }
+    s.last_start = s.size;
+    s.size += body.size();
     s.head.records = seq + 1;
     s.head.hash = hash;
     ++s.unsynced;
@@ -276,7 +415,8 @@ class audit_log {
     return seq;
   }
 
-  /// Flushes to disk (fsync, unless the policy is `never`) and updates the head file.
+  /// Flushes to disk (fsync, unless the policy is `never`) and updates the head file (and the
+  /// checkpoint, every `checkpoint_every` records).
   result<void> sync() {
     std::lock_guard lock(state_->mutex);
     return sync_locked();
@@ -299,8 +439,20 @@ class audit_log {
       boost::json::object h;
       h["records"] = s.head.records;
       h["hash"] = s.head.hash;
-      return detail::atomic_replace(detail::head_path(s.path), boost::json::serialize(h));
+      if (auto r = detail::atomic_replace(detail::head_path(s.path), boost::json::serialize(h)); !r) return r;
     }
+    if (s.opts.checkpoint_every > 0 && s.head.records >= s.checkpointed + s.opts.checkpoint_every) return checkpoint_locked();
+    return {};
+  }
+
+  // Only records that reached the disk are checkpointed (fsync first, unless the policy says never).
+  result<void> checkpoint_locked() {
+    auto& s = *state_;
+    if (s.head.records == 0) return {};
+    if (s.opts.fsync != fsync_policy::never && ::fsync(s.fd.get()) != 0) return detail::io_error("cannot fsync", s.path);
+    const detail::audit_checkpoint c{s.head.records, s.last_start, s.size, s.head.hash};
+    if (auto r = detail::write_checkpoint(s.path, c, s.opts.chain_key.reveal()); !r) return r;
+    s.checkpointed = s.head.records;
     return {};
   }
 
@@ -309,7 +461,11 @@ class audit_log {
     audit_options opts;
     detail::unique_fd fd;
     audit_head head;
+    std::uint64_t size = 0;          // bytes of complete records in the file
+    std::uint64_t last_start = 0;    // offset of the last record
+    std::uint64_t checkpointed = 0;  // records covered by the checkpoint file
     unsigned unsynced = 0;
+    bool broken = false;  // a failed append could not be rolled back
     mutable std::mutex mutex;
   };
   std::unique_ptr<state> state_;

@@ -9085,6 +9085,8 @@ class env_provider {
 // Small POSIX file helpers for intg's security stores: read a whole file, replace a file
 // atomically (write a temporary, fsync, rename, fsync the directory) so readers never see a
 // half-written file, and a file's identity (inode, size, mtime) to notice replacements.
+// Files these helpers create are opened O_EXCL | O_NOFOLLOW: a symlink or file planted at a
+// temporary or lock path is never followed or reused.
 
 
 #include <fcntl.h>
@@ -9166,22 +9168,83 @@ inline result<std::string> read_file(const std::filesystem::path& p, std::size_t
   return out;
 }
 
-/// Replaces `p` with `data` atomically: readers see the old or the new content, never a mix.
-/// The new file gets permissions `mode` (0600 by default: secrets and logs are private).
-inline result<void> atomic_replace(const std::filesystem::path& p, std::string_view data, mode_t mode = 0600) {
-  const std::filesystem::path tmp = p.string() + ".tmp." + std::to_string(::getpid());
-  {
-    unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-    if (!fd) return io_error("cannot create", tmp);
-    if (auto r = write_all(fd.get(), data, tmp); !r) {
-      ::unlink(tmp.c_str());
-      return r;
-    }
-    if (::fsync(fd.get()) != 0) {
-      ::unlink(tmp.c_str());
-      return io_error("cannot fsync", tmp);
-    }
+/// How a directory is made durable after a rename. A test seam (fsync failures cannot be
+/// provoked on a healthy disk); production code never changes it.
+inline int (*fsync_directory)(int fd) = ::fsync;
+
+/// Creates `p` exclusively (O_CREAT | O_EXCL | O_NOFOLLOW) with permissions exactly `mode`
+/// (not reduced by the umask). Fails with EEXIST when anything, a symlink included, is there.
+inline result<unique_fd> create_exclusive(const std::filesystem::path& p, mode_t mode) {
+  unique_fd fd(::open(p.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd) return io_error("cannot create", p);
+  if (::fchmod(fd.get(), mode) != 0) {
+    const int err = errno;
+    ::unlink(p.c_str());
+    return io_error("cannot set permissions of", p, err);
   }
+  return fd;
+}
+
+/// The bytes of `p` from `offset` to the end; errc::not_found when it does not exist,
+/// errc::invalid_argument when it is shorter than `offset` or the rest exceeds `max` bytes.
+inline result<std::string> read_file_from(const std::filesystem::path& p, std::uint64_t offset, std::size_t max = 64u << 20) {
+  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) {
+    if (errno == ENOENT) return error{errc::not_found, "no file " + p.string()};
+    return io_error("cannot open", p);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) return io_error("cannot stat", p);
+  if (static_cast<std::uint64_t>(st.st_size) < offset) return error{errc::invalid_argument, "file shorter than expected: " + p.string()};
+  if (static_cast<std::uint64_t>(st.st_size) - offset > max) return error{errc::invalid_argument, "file too large: " + p.string()};
+  if (::lseek(fd.get(), static_cast<off_t>(offset), SEEK_SET) < 0) return io_error("cannot seek in", p);
+  std::string out;
+  out.reserve(static_cast<std::size_t>(static_cast<std::uint64_t>(st.st_size) - offset));
+  char buf[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return io_error("cannot read", p);
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max) return error{errc::invalid_argument, "file too large: " + p.string()};
+  }
+  return out;
+}
+
+/// Replaces `p` with `data` atomically: readers see the old or the new content, never a mix.
+/// An existing file keeps its permission bits; a new one gets `mode` (0600 by default: secrets
+/// and logs are private). The temporary has an unpredictable name and is created exclusively.
+/// A failure to make the rename durable (fsync of the directory) is reported: the new content
+/// is then in place but may not survive a crash.
+inline result<void> atomic_replace(const std::filesystem::path& p, std::string_view data, mode_t mode = 0600) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) == 0) mode = st.st_mode & 07777;
+  std::filesystem::path tmp;
+  unique_fd fd;
+  for (int attempt = 0;; ++attempt) {
+    auto suffix = crypto::random_bytes(8);
+    if (!suffix) return suffix.error();
+    tmp = p.string() + ".tmp." + crypto::to_hex(*suffix);
+    auto created = create_exclusive(tmp, mode);
+    if (created) {
+      fd = std::move(*created);
+      break;
+    }
+    if (created.error().code() != boost::system::errc::file_exists || attempt == 3) return created.error();
+  }
+  if (auto r = write_all(fd.get(), data, tmp); !r) {
+    ::unlink(tmp.c_str());
+    return r;
+  }
+  if (::fsync(fd.get()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return io_error("cannot fsync", tmp, err);
+  }
+  fd.reset();
   if (::rename(tmp.c_str(), p.c_str()) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
@@ -9190,7 +9253,8 @@ inline result<void> atomic_replace(const std::filesystem::path& p, std::string_v
   // Make the rename itself durable.
   const auto dir = p.has_parent_path() ? p.parent_path() : std::filesystem::path(".");
   unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (d) ::fsync(d.get());
+  if (!d) return io_error("replaced, but cannot open the directory to fsync it:", dir);
+  if (fsync_directory(d.get()) != 0) return io_error("replaced, but cannot fsync the directory", dir);
   return {};
 }
 
@@ -9210,10 +9274,19 @@ inline std::optional<file_identity> identify(const std::filesystem::path& p) {
                        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec};
 }
 
-/// An exclusive advisory lock on `p` (created if needed), released on destruction.
+/// An exclusive advisory lock on `p` (created 0600 if needed), released on destruction. A
+/// symlink at `p` is refused, never followed.
 inline result<unique_fd> lock_file(const std::filesystem::path& p) {
-  unique_fd fd(::open(p.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-  if (!fd) return io_error("cannot open lock file", p);
+  unique_fd fd;
+  for (int attempt = 0; !fd; ++attempt) {
+    fd = unique_fd(::open(p.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC));
+    if (fd) break;
+    if (errno != ENOENT || attempt == 3) return io_error("cannot open lock file", p);
+    fd = unique_fd(::open(p.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd && errno != EEXIST) return io_error("cannot create lock file", p);  // EEXIST: lost a race, reopen
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return error{errc::invalid_argument, "lock file is not a regular file: " + p.string()};
   while (::flock(fd.get(), LOCK_EX) != 0)
     if (errno != EINTR) return io_error("cannot lock", p);
   return fd;
@@ -9258,25 +9331,30 @@ class file_provider {
 }  // namespace intg::secrets
 // ---- end intg/secrets/file_provider.hpp ----
 // ---- begin intg/secrets/encrypted_file_store.hpp ----
-// An encrypted secret store in one JSON file, each value sealed with AES-256-GCM under a 32-byte
-// key taken from the environment (never from the file's directory). Rotation: put() replaces a
+// An encrypted secret store in one JSON file, each value sealed with AES-256-GCM under a keyring
+// of 32-byte keys taken from the environment (never from the file's directory). put() replaces a
 // value and bumps its version, writing the whole file atomically (temporary file + rename) under
 // an advisory lock; readers in this or other processes notice the file changed (inode, size,
-// mtime) and reload it on their next get(): no restart needed. rekey() re-encrypts everything
-// under a new key.
+// mtime) and reload it on their next get(): no restart needed.
 //
-// File format (version 1):
-//   {"format":"intg-secrets/1",
-//    "secrets":{"db_password":{"version":3,"updated":"2024-05-01T12:00:00.000Z",
+// Key rotation without downtime: every value names the key that sealed it, readers decrypt with
+// any key of their keyring and writers encrypt with the primary. Give readers the new key first,
+// then on the writer add it, make it primary, reencrypt(), and finally retire the old key.
+//
+// File format (version 2):
+//   {"format":"intg-secrets/2",
+//    "secrets":{"db_password":{"version":3,"updated":"2024-05-01T12:00:00Z","key":"<key id>",
 //                              "value":"<base64 of nonce(12) | ciphertext | tag(16)>"}}}
-// The AAD of each value is "intg-secrets/1\n<name>\n<version>", so a value cannot be moved to
-// another name or version without decryption failing. (Rolling the whole file back to an older
-// copy is not detectable from the file alone.)
+// The AAD of each value is "intg-secrets/2\n<key id>\n<name>\n<version>", so the format version,
+// key id, name and version cannot be changed without decryption failing. Version 1 files (no key
+// ids, AAD "intg-secrets/1\n<name>\n<version>") are read and rewritten as version 2 on the first
+// write. (Rolling the whole file back to an older copy is not detectable from the file alone.)
 
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <ctime>
@@ -9292,16 +9370,25 @@ namespace intg::secrets {
 
 class encrypted_file_store {
  public:
-  static constexpr std::string_view format = "intg-secrets/1";
+  static constexpr std::string_view format = "intg-secrets/2";
+  static constexpr std::string_view legacy_format = "intg-secrets/1";
 
-  /// Opens the store at `path` (which need not exist yet) with a 32-byte key.
-  static result<encrypted_file_store> open(std::filesystem::path path, secret key) {
-    if (key.reveal().size() != crypto::aes256gcm_key_size)
-      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
+  /// The id a key gets when none is chosen: hex of the first 8 bytes of
+  /// HMAC-SHA256(key, "intg-secrets key id"). It names the key without revealing it.
+  static std::string derive_key_id(const secret& key) {
+    const auto mac = crypto::hmac_sha256(key.reveal(), "intg-secrets key id");
+    return crypto::to_hex(std::span<const std::uint8_t>(mac.data(), 8));
+  }
+
+  /// Opens the store at `path` (which need not exist yet) with one 32-byte key, the primary.
+  /// `key_id` (1 to 64 of [A-Za-z0-9._-]) defaults to derive_key_id(key).
+  static result<encrypted_file_store> open(std::filesystem::path path, secret key, std::string key_id = {}) {
     encrypted_file_store s;
     s.state_ = std::make_shared<state>();
     s.state_->path = std::move(path);
-    s.state_->key = std::move(key);
+    auto id = s.add_key(std::move(key), std::move(key_id));
+    if (!id) return id.error();
+    s.state_->primary = *id;
     std::lock_guard lock(s.state_->mutex);
     if (auto r = s.reload_locked(true); !r) return r.error();
     return s;
@@ -9317,13 +9404,64 @@ class encrypted_file_store {
     return open(std::move(path), secret{std::move(*key)});
   }
 
+  /// Adds a key that decrypts values sealed under it (it encrypts only once made primary).
+  /// Returns its id (`key_id`, or derive_key_id(key) when empty).
+  result<std::string> add_key(secret key, std::string key_id = {}) {
+    if (key.reveal().size() != crypto::aes256gcm_key_size)
+      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
+    if (key_id.empty()) key_id = derive_key_id(key);
+    if (!valid_key_id(key_id)) return error{errc::invalid_argument, "secret store key id must be 1 to 64 of [A-Za-z0-9._-]"};
+    std::lock_guard lock(state_->mutex);
+    if (find_key(key_id)) return error{errc::invalid_argument, "secret store already has a key with id " + key_id};
+    state_->keys.push_back({key_id, std::move(key)});
+    return key_id;
+  }
+
+  /// Makes `key_id` (already added) the key new values are sealed with.
+  result<void> set_primary(std::string_view key_id) {
+    std::lock_guard lock(state_->mutex);
+    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
+    state_->primary = std::string(key_id);
+    return {};
+  }
+
+  /// Forgets `key_id`. Refused for the primary key, and while the file still holds values
+  /// sealed under it (or is in the version 1 format, which does not say which key sealed what).
+  result<void> retire_key(std::string_view key_id) {
+    std::lock_guard lock(state_->mutex);
+    auto& s = *state_;
+    if (key_id == s.primary) return error{errc::invalid_argument, "cannot retire the primary key " + std::string(key_id)};
+    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
+    if (auto r = reload_locked(false); !r) return r;
+    std::size_t in_use = 0;
+    for (const auto& [k, v] : s.doc)
+      if (s.legacy || v.get_object().at("key").get_string() == key_id) ++in_use;
+    if (in_use > 0)
+      return error{errc::key_invalid, "key " + std::string(key_id) + " still seals " + std::to_string(in_use) +
+                                          " secret(s); reencrypt() first"};
+    std::erase_if(s.keys, [&](const key_entry& k) { return k.id == key_id; });
+    return {};
+  }
+
+  /// The ids of the keys this store holds, and the primary's.
+  std::vector<std::string> key_ids() const {
+    std::lock_guard lock(state_->mutex);
+    std::vector<std::string> out;
+    for (const auto& k : state_->keys) out.push_back(k.id);
+    return out;
+  }
+  std::string primary_key_id() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->primary;
+  }
+
   /// The current value of `name` (reloading the file first if it was replaced).
   result<secret> get(std::string_view name) const {
     std::lock_guard lock(state_->mutex);
     if (auto r = reload_locked(false); !r) return r.error();
     const auto* e = state_->doc.if_contains(name);
     if (!e) return error{errc::not_found, "no secret named " + std::string(name)};
-    return open_entry(name, e->get_object());
+    return open_entry(name, e->get_object(), state_->legacy);
   }
 
   /// The version of `name` (1 for a new secret, +1 at each put).
@@ -9350,7 +9488,7 @@ class encrypted_file_store {
     return modify([&](boost::json::object& doc) -> result<void> {
       std::int64_t version = 1;
       if (const auto* e = doc.if_contains(name)) version = e->get_object().at("version").as_int64() + 1;
-      auto sealed = seal(name, version, value.reveal(), state_->key.reveal());
+      auto sealed = seal(name, version, value.reveal());
       if (!sealed) return sealed.error();
       doc[name] = std::move(*sealed);
       return {};
@@ -9365,43 +9503,83 @@ class encrypted_file_store {
     });
   }
 
-  /// Re-encrypts every value under `new_key` (32 bytes); this store then uses the new key.
-  /// Other processes must be given the new key before they read again.
-  result<void> rekey(secret new_key) {
-    if (new_key.reveal().size() != crypto::aes256gcm_key_size)
-      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
-    auto r = modify([&](boost::json::object& doc) -> result<void> {
+  /// Re-seals under the primary key every value sealed under another key (names, versions and
+  /// values unchanged), and rewrites a version 1 file as version 2.
+  result<void> reencrypt() {
+    return modify([&](boost::json::object& doc) -> result<void> {
       for (auto& [k, v] : doc) {
-        auto plain = open_entry(k, v.get_object());
+        auto& e = v.get_object();
+        if (e.at("key").get_string() == state_->primary) continue;
+        auto plain = open_entry(k, e, false);
         if (!plain) return plain.error();
-        auto sealed = seal(k, v.get_object().at("version").as_int64(), plain->reveal(), new_key.reveal());
+        auto sealed = seal(k, e.at("version").as_int64(), plain->reveal());
         if (!sealed) return sealed.error();
+        if (const auto* u = e.if_contains("updated")) (*sealed)["updated"] = *u;  // the value did not change
         v = std::move(*sealed);
       }
       return {};
     });
-    if (r) state_->key = std::move(new_key);
-    return r;
+  }
+
+  /// Rotates in one step for a single process: adds `new_key`, makes it primary, re-encrypts
+  /// everything and retires every other key. With several readers, use add_key / set_primary /
+  /// reencrypt / retire_key instead so that readers holding both keys never fail.
+  result<void> rekey(secret new_key, std::string key_id = {}) {
+    auto id = add_key(std::move(new_key), std::move(key_id));
+    if (!id) return id.error();
+    const std::string old_primary = primary_key_id();
+    if (auto r = set_primary(*id); !r) return r;
+    if (auto r = reencrypt(); !r) {
+      (void)set_primary(old_primary);
+      (void)retire_key(*id);
+      return r;
+    }
+    for (const auto& k : key_ids())
+      if (k != *id)
+        if (auto r = retire_key(k); !r) return r;
+    return {};
   }
 
  private:
+  struct key_entry {
+    std::string id;
+    secret key;
+  };
   struct state {
     std::filesystem::path path;
-    secret key;
-    boost::json::object doc;  // name -> {version, updated, value}; ciphertexts only
+    std::vector<key_entry> keys;
+    std::string primary;
+    boost::json::object doc;  // name -> {version, updated, key, value}; ciphertexts only
+    bool legacy = false;      // doc was read from a version 1 file (no "key" members)
     std::optional<intg::detail::file_identity> seen;
-    std::mutex mutex;
+    mutable std::mutex mutex;
   };
 
   encrypted_file_store() = default;
 
-  static std::string aad(std::string_view name, std::int64_t version) {
-    return std::string(format) + "\n" + std::string(name) + "\n" + std::to_string(version);
+  static bool valid_key_id(std::string_view id) {
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    });
   }
 
-  static result<boost::json::object> seal(std::string_view name, std::int64_t version, std::string_view plain,
-                                          std::string_view key) {
-    auto sealed = crypto::aes256gcm_encrypt(crypto::as_bytes(key), plain, aad(name, version));
+  const key_entry* find_key(std::string_view id) const {
+    for (const auto& k : state_->keys)
+      if (k.id == id) return &k;
+    return nullptr;
+  }
+
+  static std::string aad(std::string_view key_id, std::string_view name, std::int64_t version) {
+    return std::string(format) + "\n" + std::string(key_id) + "\n" + std::string(name) + "\n" + std::to_string(version);
+  }
+  static std::string legacy_aad(std::string_view name, std::int64_t version) {
+    return std::string(legacy_format) + "\n" + std::string(name) + "\n" + std::to_string(version);
+  }
+
+  // Seals under the primary key.
+  result<boost::json::object> seal(std::string_view name, std::int64_t version, std::string_view plain) const {
+    const auto* k = find_key(state_->primary);
+    auto sealed = crypto::aes256gcm_encrypt(crypto::as_bytes(k->key.reveal()), plain, aad(k->id, name, version));
     if (!sealed) return sealed.error();
     boost::json::object e;
     e["version"] = version;
@@ -9411,35 +9589,49 @@ class encrypted_file_store {
     char buf[32];
     std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
     e["updated"] = buf;
+    e["key"] = k->id;
     e["value"] = crypto::base64_encode(*sealed);
     return e;
   }
 
-  result<secret> open_entry(std::string_view name, const boost::json::object& e) const {
+  result<secret> open_entry(std::string_view name, const boost::json::object& e, bool legacy) const {
     const auto sealed = crypto::base64_decode(std::string_view(e.at("value").as_string()));
     if (!sealed) return error{errc::decryption_failed, "secret " + std::string(name) + " is not valid base64"};
-    auto plain = crypto::aes256gcm_decrypt(crypto::as_bytes(state_->key.reveal()), *sealed,
-                                           aad(name, e.at("version").as_int64()));
+    const auto version = e.at("version").as_int64();
+    if (legacy) {  // no key id: any key of the ring may have sealed it
+      for (const auto& k : state_->keys)
+        if (auto plain = crypto::aes256gcm_decrypt(crypto::as_bytes(k.key.reveal()), *sealed, legacy_aad(name, version)))
+          return secret{std::move(*plain)};
+      return error{errc::decryption_failed, "secret " + std::string(name) + " does not decrypt (wrong key or altered)"};
+    }
+    const std::string_view key_id = e.at("key").get_string();
+    const auto* k = find_key(key_id);
+    if (!k)
+      return error{errc::key_invalid, "secret " + std::string(name) + " is sealed under key " + std::string(key_id) +
+                                          ", which this store does not hold (add it with add_key)"};
+    auto plain = crypto::aes256gcm_decrypt(crypto::as_bytes(k->key.reveal()), *sealed, aad(key_id, name, version));
     if (!plain) return error{errc::decryption_failed, "secret " + std::string(name) + " does not decrypt (wrong key or altered)"};
     return secret{std::move(*plain)};
   }
 
   // Validates the document's shape so that later .at()/.as_*() calls cannot throw.
-  static result<boost::json::object> parse(std::string_view text) {
+  static result<std::pair<boost::json::object, bool>> parse(std::string_view text) {
     auto o = intg::detail::strict_parse_object(text, errc::config_error, "secret store");
     if (!o) return o.error();
     const auto* f = o->if_contains("format");
-    if (!f || !f->is_string() || f->get_string() != format)
-      return error{errc::config_error, "secret store: unknown format (expected intg-secrets/1)"};
+    const bool legacy = f && f->is_string() && f->get_string() == legacy_format;
+    if (!legacy && (!f || !f->is_string() || f->get_string() != format))
+      return error{errc::config_error, "secret store: unknown format (expected intg-secrets/2 or intg-secrets/1)"};
     const auto* s = o->if_contains("secrets");
     if (!s || !s->is_object()) return error{errc::config_error, "secret store: no \"secrets\" object"};
     for (const auto& [k, v] : s->get_object()) {
       const auto* e = v.if_object();
       if (!e || !e->contains("version") || !e->at("version").is_int64() || e->at("version").get_int64() < 1 ||
-          !e->contains("value") || !e->at("value").is_string())
+          !e->contains("value") || !e->at("value").is_string() ||
+          (!legacy && (!e->contains("key") || !e->at("key").is_string())))
         return error{errc::config_error, "secret store: entry " + std::string(k) + " is malformed"};
     }
-    return std::move(o->at("secrets").as_object());
+    return std::pair{std::move(o->at("secrets").as_object()), legacy};
   }
 
   result<void> reload_locked(bool force) const {
@@ -9450,12 +9642,14 @@ class encrypted_file_store {
     if (!text) {
       if (text.error() != errc::not_found) return text.error();
       s.doc = {};
+      s.legacy = false;
       s.seen = std::nullopt;
       return {};
     }
     auto doc = parse(*text);
     if (!doc) return doc.error();
-    s.doc = std::move(*doc);
+    s.doc = std::move(doc->first);
+    s.legacy = doc->second;
     s.seen = id;
     return {};
   }
@@ -9468,12 +9662,23 @@ class encrypted_file_store {
     if (!flock) return flock.error();
     if (auto r = reload_locked(true); !r) return r;  // edit the latest version
     boost::json::object doc = s.doc;
+    if (s.legacy) {  // migrate: a version 1 file is rewritten as version 2, every value re-sealed
+      for (auto& [k, v] : doc) {
+        auto plain = open_entry(k, v.get_object(), true);
+        if (!plain) return plain.error();
+        auto sealed = seal(k, v.get_object().at("version").as_int64(), plain->reveal());
+        if (!sealed) return sealed.error();
+        if (const auto* u = v.get_object().if_contains("updated")) (*sealed)["updated"] = *u;
+        v = std::move(*sealed);
+      }
+    }
     if (auto r = edit(doc); !r) return r;
     boost::json::object file;
     file["format"] = format;
     file["secrets"] = doc;
     if (auto r = intg::detail::atomic_replace(s.path, boost::json::serialize(file)); !r) return r;
     s.doc = std::move(doc);
+    s.legacy = false;
     s.seen = intg::detail::identify(s.path);
     return {};
   }
