@@ -683,12 +683,41 @@ BOOST_AUTO_TEST_CASE(a_fifty_millisecond_timeout_cancels_a_one_hour_real_timer) 
     asio::steady_timer t(co_await asio::this_coro::executor, 1h);
     auto [ec] = co_await t.async_wait(asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
     *cancelled = ec == asio::error::operation_aborted;
+    if (ec) co_return intg::error(ec);
     co_return 1;
   }));
   const auto took = std::chrono::steady_clock::now() - t0;
   BOOST_TEST((r.error() == errc::timeout));
   BOOST_TEST(*cancelled);
   BOOST_TEST((took < 1s));
+}
+
+BOOST_AUTO_TEST_CASE(a_value_produced_as_the_deadline_fires_is_kept_and_an_unknown_outcome_stays_unknown) {
+  // Turning either into errc::timeout would let the retry layer run again an operation that may
+  // already have taken effect.
+  intg::retry<>::options ro;
+  ro.max_attempts = 3;
+  ro.base_delay = 1ms;
+  intg::pipeline<intg::retry<>, intg::timeout<>> p{ro, intg::timeout<>::options{20ms}};
+  int runs = 0;
+  auto swallowing = test::run(p.execute([&runs](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    ++runs;
+    asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+    co_await t.async_wait(asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
+    co_return 7;  // it answers anyway
+  }));
+  BOOST_TEST_REQUIRE(swallowing.has_value());
+  BOOST_TEST(*swallowing == 7);
+  BOOST_TEST(runs == 1);
+  auto unknown = test::run(p.execute([&runs](intg::attempt& a) -> asio::awaitable<intg::result<int>> {
+    ++runs;
+    asio::steady_timer t(co_await asio::this_coro::executor, 1h);
+    co_await t.async_wait(asio::bind_cancellation_slot(a.cancellation_slot(), asio::as_tuple(asio::use_awaitable)));
+    co_return intg::error(errc::outcome_unknown, "sent, no answer");
+  }));
+  BOOST_TEST_REQUIRE(!unknown.has_value());
+  BOOST_TEST((unknown.error() == errc::outcome_unknown));
+  BOOST_TEST(runs == 2);  // not retried
 }
 
 BOOST_AUTO_TEST_CASE(an_opaque_operation_is_cancelled_through_its_own_coroutine) {

@@ -9146,28 +9146,6 @@ inline result<void> write_all(int fd, std::string_view data, const std::filesyst
   return {};
 }
 
-/// The whole file; errc::not_found when it does not exist; files over `max` bytes are refused.
-inline result<std::string> read_file(const std::filesystem::path& p, std::size_t max = 64u << 20) {
-  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) {
-    if (errno == ENOENT) return error{errc::not_found, "no file " + p.string()};
-    return io_error("cannot open", p);
-  }
-  std::string out;
-  char buf[16384];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return io_error("cannot read", p);
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > max) return error{errc::invalid_argument, "file too large: " + p.string()};
-  }
-  return out;
-}
-
 /// How a directory is made durable after a rename. A test seam (fsync failures cannot be
 /// provoked on a healthy disk); production code never changes it.
 inline int (*fsync_directory)(int fd) = ::fsync;
@@ -9212,6 +9190,11 @@ inline result<std::string> read_file_from(const std::filesystem::path& p, std::u
     if (out.size() > max) return error{errc::invalid_argument, "file too large: " + p.string()};
   }
   return out;
+}
+
+/// The whole file; errc::not_found when it does not exist; files over `max` bytes are refused.
+inline result<std::string> read_file(const std::filesystem::path& p, std::size_t max = 64u << 20) {
+  return read_file_from(p, 0, max);
 }
 
 /// Replaces `p` with `data` atomically: readers see the old or the new content, never a mix.
