@@ -70,7 +70,8 @@ class attempt_cancellation_slot {
 
 /// Options a caller may pass with one call through a pipeline.
 struct call_options {
-  /// Key for partitioned policies (keyed rate limiter): a tenant, a host, ...
+  /// Key for partitioned policies (keyed rate limiter): a tenant, a host, ... A view: the string
+  /// must outlive the call (a temporary built in the call expression does not).
   std::string_view partition_key{};
   /// Name of the call's span (tracing policy); defaults to the tracing policy's name.
   std::string_view operation{};
