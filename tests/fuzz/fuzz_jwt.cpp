@@ -32,11 +32,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   // The same bytes as a JWK.
   (void)intg::auth::jwk::from_json_text(token);
   // Claims survive signing and verification (hex: JSON strings must be valid UTF-8).
-  const std::string data = intg::crypto::to_hex(token);
-  const boost::json::object claims{{"data", data}};
+  const std::string hex = intg::crypto::to_hex(token);
+  const boost::json::object claims{{"data", hex}};
   auto signed_token = jwt::sign(claims, hs, "HS256");
   if (!signed_token) std::abort();
   auto back = jwt::verify(*signed_token, hs, {});
-  if (!back || back->at("data").as_string() != data) std::abort();
+  if (!back || back->at("data").as_string() != hex) std::abort();
   return 0;
 }
