@@ -1,7 +1,7 @@
 // Open time of a 200,000-record audit log: verifying everything (checkpoint_every = 0) against
 // starting from a checkpoint 10,000 records behind the end, and the full verify_audit_log().
 // Usage: audit_open_time [log path]   (writes about 70 MB; removes it at the end)
-#include <intg/audit.hpp>
+#include <intg/security/audit.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>

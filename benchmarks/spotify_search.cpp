@@ -7,7 +7,7 @@
 //   spotify_search API_BASE ACCOUNTS_BASE CLIENT_ID CLIENT_SECRET CALLERS SECONDS
 #include "malloc_counter.hpp"
 
-#include <intg/spotify/client.hpp>
+#include <intg/providers/spotify/client.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

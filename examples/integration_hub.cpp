@@ -10,7 +10,7 @@
 //                   [--token BEARER]
 #include "common/simulated_http_service.hpp"
 
-#include <intg/health_server.hpp>
+#include <intg/observability/health_server.hpp>
 #include <intg/intg.hpp>
 
 #include <boost/asio/co_spawn.hpp>

@@ -12,9 +12,9 @@
 #include "common/simulated_http_service.hpp"
 #include "spotify/local_server.hpp"
 
-#include <intg/health_server.hpp>
+#include <intg/observability/health_server.hpp>
 #include <intg/intg.hpp>
-#include <intg/spotify/client.hpp>
+#include <intg/providers/spotify/client.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

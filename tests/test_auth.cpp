@@ -5,14 +5,14 @@
 
 #include "test_util.hpp"
 
-#include <intg/auth/base32.hpp>
-#include <intg/auth/jwk.hpp>
-#include <intg/auth/jwt.hpp>
-#include <intg/auth/otp.hpp>
-#include <intg/auth/oauth2.hpp>
-#include <intg/auth/pkce.hpp>
-#include <intg/auth/token_manager.hpp>
-#include <intg/crypto/encoding.hpp>
+#include <intg/security/auth/base32.hpp>
+#include <intg/security/auth/jwk.hpp>
+#include <intg/security/auth/jwt.hpp>
+#include <intg/security/auth/otp.hpp>
+#include <intg/security/auth/oauth2.hpp>
+#include <intg/security/auth/pkce.hpp>
+#include <intg/security/auth/token_manager.hpp>
+#include <intg/security/crypto/encoding.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -4,18 +4,18 @@
 #define BOOST_TEST_MODULE intg crypto
 #include <boost/test/unit_test.hpp>
 
-#include <intg/crypto/aead.hpp>
-#include <intg/crypto/compare.hpp>
-#include <intg/crypto/encoding.hpp>
-#include <intg/crypto/hash.hpp>
-#include <intg/crypto/hmac.hpp>
-#include <intg/crypto/kdf.hpp>
-#include <intg/crypto/random.hpp>
-#include <intg/audit.hpp>
-#include <intg/secrets/encrypted_file_store.hpp>
-#include <intg/secrets/env_provider.hpp>
-#include <intg/secrets/file_provider.hpp>
-#include <intg/webhook.hpp>
+#include <intg/security/crypto/aead.hpp>
+#include <intg/security/crypto/compare.hpp>
+#include <intg/security/crypto/encoding.hpp>
+#include <intg/security/crypto/hash.hpp>
+#include <intg/security/crypto/hmac.hpp>
+#include <intg/security/crypto/kdf.hpp>
+#include <intg/security/crypto/random.hpp>
+#include <intg/security/audit.hpp>
+#include <intg/security/secrets/encrypted_file_store.hpp>
+#include <intg/security/secrets/env_provider.hpp>
+#include <intg/security/secrets/file_provider.hpp>
+#include <intg/security/webhook.hpp>
 
 #include <boost/json/parse.hpp>
 

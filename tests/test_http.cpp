@@ -6,7 +6,7 @@
 #include "test_util.hpp"
 #include "tls_fixture.hpp"
 
-#include <intg/health_server.hpp>
+#include <intg/observability/health_server.hpp>
 #include <intg/http/client.hpp>
 #include <intg/http/server.hpp>
 

@@ -8,7 +8,7 @@
 
 #include "spotify/local_server.hpp"
 
-#include <intg/spotify/client.hpp>
+#include <intg/providers/spotify/client.hpp>
 
 #include <chrono>
 #include <set>

@@ -9,7 +9,7 @@
 #include "spotify/local_server.hpp"
 
 #include <intg/http/client.hpp>
-#include <intg/spotify/model.hpp>
+#include <intg/providers/spotify/model.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>

@@ -39,10 +39,9 @@ SINGLE_DIR = ROOT / "single_include"
 DEFAULT_OUTPUT = SINGLE_DIR / "intg" / "intg.hpp"
 OPTIONAL = [
     "intg/http/server.hpp",
-    "intg/health_server.hpp",
-    "intg/audit.hpp",
-    "intg/spotify/model.hpp",
-    "intg/spotify/client.hpp",
+    "intg/observability/health_server.hpp",
+    "intg/security/audit.hpp",
+    "intg/providers/spotify.hpp",
 ]
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*(?:<([^>\n]+)>|"([^"\n]+)")')

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Checks that every health-server path the docs name is one the server serves (the list is
-`intg::health_server_paths` in include/intg/health_server.hpp), then compiles and runs every complete program (a ```cpp block with `int main(`) in docs/, so the
+`intg::health_server_paths` in include/intg/observability/health_server.hpp), then compiles and runs every complete program (a ```cpp block with `int main(`) in docs/, so the
 documentation's examples cannot rot. A program block without #include continues the blocks above
 it in the same page. Programs run in OUTDIR, where the page's first ```json block (if any) is
 written as integrations.json, with every ${env:NAME} it names set to a dummy value.

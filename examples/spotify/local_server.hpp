@@ -9,14 +9,14 @@
 
 #include "catalogue.hpp"
 
-#include <intg/auth/pkce.hpp>
-#include <intg/crypto/compare.hpp>
-#include <intg/crypto/encoding.hpp>
-#include <intg/error.hpp>
+#include <intg/security/auth/pkce.hpp>
+#include <intg/security/crypto/compare.hpp>
+#include <intg/security/crypto/encoding.hpp>
+#include <intg/core/error.hpp>
 #include <intg/http/server.hpp>
 #include <intg/http/url.hpp>
-#include <intg/result.hpp>
-#include <intg/spotify/model.hpp>
+#include <intg/core/result.hpp>
+#include <intg/providers/spotify/model.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>

@@ -1,30 +1,7 @@
-// The `intg::integration` concept: what a type must provide to live in an intg::registry.
+// Forwarding header (INTG_FORWARDING_HEADER): <intg/integration.hpp> moved to <intg/core/integration.hpp> in intg 0.2
+// and this path goes away in 0.3. Define INTG_NO_DEPRECATED_HEADER_NOTES to silence the note.
 #pragma once
-
-#include <intg/health.hpp>
-#include <intg/result.hpp>
-
-#include <boost/asio/awaitable.hpp>
-
-#include <concepts>
-#include <string_view>
-
-namespace intg {
-
-/// An integration (the named requirement `Integration`):
-///
-/// | expression          | type                                  | meaning                              |
-/// |---------------------|---------------------------------------|--------------------------------------|
-/// | `t.name()`          | convertible to `std::string_view`     | its configured name                  |
-/// | `t.initialize()`    | `asio::awaitable<intg::result<void>>` | connect, authenticate, warm up       |
-/// | `t.health_check()`  | `asio::awaitable<intg::health_report>`| a cheap probe of the dependency      |
-/// | `t.cleanup()`       | `asio::awaitable<void>`               | release connections and resources    |
-template <class T>
-concept integration = requires(T& t, const T& ct) {
-  { ct.name() } -> std::convertible_to<std::string_view>;
-  { t.initialize() } -> std::same_as<boost::asio::awaitable<result<void>>>;
-  { t.health_check() } -> std::same_as<boost::asio::awaitable<health_report>>;
-  { t.cleanup() } -> std::same_as<boost::asio::awaitable<void>>;
-};
-
-}  // namespace intg
+#ifndef INTG_NO_DEPRECATED_HEADER_NOTES
+#pragma message("<intg/integration.hpp> is deprecated: include <intg/core/integration.hpp>")
+#endif
+#include <intg/core/integration.hpp>

@@ -1,14 +1,7 @@
-// intg::result<T>: a value or an intg::error, returned by every operation on the hot path.
+// Forwarding header (INTG_FORWARDING_HEADER): <intg/result.hpp> moved to <intg/core/result.hpp> in intg 0.2
+// and this path goes away in 0.3. Define INTG_NO_DEPRECATED_HEADER_NOTES to silence the note.
 #pragma once
-
-#include <intg/error.hpp>
-
-#include <boost/system/result.hpp>
-
-namespace intg {
-
-/// A value of type T or an intg::error. `value()` throws intg::exception when it holds an error.
-template <class T>
-using result = boost::system::result<T, error>;
-
-}  // namespace intg
+#ifndef INTG_NO_DEPRECATED_HEADER_NOTES
+#pragma message("<intg/result.hpp> is deprecated: include <intg/core/result.hpp>")
+#endif
+#include <intg/core/result.hpp>

@@ -2,9 +2,9 @@
 #pragma once
 
 #define INTG_VERSION_MAJOR 0
-#define INTG_VERSION_MINOR 1
+#define INTG_VERSION_MINOR 2
 #define INTG_VERSION_PATCH 0
-#define INTG_VERSION_STRING "0.1.0"
+#define INTG_VERSION_STRING "0.2.0"
 
 namespace intg {
 inline constexpr int version_major = INTG_VERSION_MAJOR;

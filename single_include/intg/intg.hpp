@@ -5,23 +5,22 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 // ---- begin intg/intg.hpp ----
-// The intg framework in one include: core, policies, registry, configuration, dashboard, HTTP
-// client, security and observability. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
+// The intg framework in one include: core, policies, registry, configuration, HTTP client,
+// security and observability. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
 //
 // Included on their own, where they are used (each adds seconds to a translation unit):
-//   <intg/http/server.hpp>      intg::http::server (Beast's HTTP server side)
-//   <intg/health_server.hpp>    intg::health_server: /integrations/health, /metrics, /status, ...
-//   <intg/audit.hpp>            intg::audit_log, the hash-chained audit log
-//   <intg/spotify/model.hpp>    the Spotify Web API models
-//   <intg/spotify/client.hpp>   intg::spotify::client, the Spotify integration
+//   <intg/http/server.hpp>                   intg::http::server (Beast's HTTP server side)
+//   <intg/observability/health_server.hpp>   intg::health_server: /integrations/health, /metrics, ...
+//   <intg/security/audit.hpp>                intg::audit_log, the hash-chained audit log
+//   <intg/providers/NAME.hpp>                one provider (spotify, ...), with its models
 
 // ---- begin intg/version.hpp ----
 // Library version, for feature checks and diagnostics.
 
 #define INTG_VERSION_MAJOR 0
-#define INTG_VERSION_MINOR 1
+#define INTG_VERSION_MINOR 2
 #define INTG_VERSION_PATCH 0
-#define INTG_VERSION_STRING "0.1.0"
+#define INTG_VERSION_STRING "0.2.0"
 
 namespace intg {
 inline constexpr int version_major = INTG_VERSION_MAJOR;
@@ -29,7 +28,7 @@ inline constexpr int version_minor = INTG_VERSION_MINOR;
 inline constexpr int version_patch = INTG_VERSION_PATCH;
 }  // namespace intg
 // ---- end intg/version.hpp ----
-// ---- begin intg/error.hpp ----
+// ---- begin intg/core/error.hpp ----
 // intg's error vocabulary: the errc enum, its error category, and intg::error, an error_code plus
 // the details callers need (HTTP status, a server's retry-after hint, a message, a JSON path).
 // Errors are values: copying one never allocates unless it carries a message or a path.
@@ -363,8 +362,8 @@ inline bool is_local_rejection(const error& e) noexcept {
 }
 
 }  // namespace intg
-// ---- end intg/error.hpp ----
-// ---- begin intg/result.hpp ----
+// ---- end intg/core/error.hpp ----
+// ---- begin intg/core/result.hpp ----
 // intg::result<T>: a value or an intg::error, returned by every operation on the hot path.
 
 
@@ -377,8 +376,8 @@ template <class T>
 using result = boost::system::result<T, error>;
 
 }  // namespace intg
-// ---- end intg/result.hpp ----
-// ---- begin intg/clock.hpp ----
+// ---- end intg/core/result.hpp ----
+// ---- begin intg/core/clock.hpp ----
 // Injectable time. Policies never read the time themselves: the pipeline reads its clock (at most
 // twice per attempt) and hands the time points down. Two clocks ship: intg::steady_clock for real
 // use and intg::manual_clock for tests, whose advance() completes the waits that fall due, so no
@@ -878,8 +877,8 @@ static_assert(clock<steady_clock>);
 static_assert(clock<manual_clock>);
 
 }  // namespace intg
-// ---- end intg/clock.hpp ----
-// ---- begin intg/random.hpp ----
+// ---- end intg/core/clock.hpp ----
+// ---- begin intg/core/random.hpp ----
 // Injectable randomness for jitter and trace ids. Not for secrets: keys and nonces come from
 // OpenSSL (intg::crypto).
 
@@ -956,7 +955,7 @@ static_assert(random_source<xoshiro256>);
 static_assert(random_source<thread_random>);
 
 }  // namespace intg
-// ---- end intg/random.hpp ----
+// ---- end intg/core/random.hpp ----
 // ---- begin intg/observability/trace_context.hpp ----
 // W3C Trace Context (traceparent) ids: parsing, formatting and generation, without allocation.
 
@@ -1359,7 +1358,7 @@ class metrics_registry {
 // sums their latency for the status report and the dashboard, and feeds the Prometheus metrics.
 // The registry makes one per integration; plug it into the tracing policy's `observer`.
 
-// ---- begin intg/health.hpp ----
+// ---- begin intg/core/health.hpp ----
 // Integration status and health reports.
 
 #include <boost/json/object.hpp>
@@ -1409,7 +1408,7 @@ struct health_report {
 };
 
 }  // namespace intg
-// ---- end intg/health.hpp ----
+// ---- end intg/core/health.hpp ----
 // ---- begin intg/policy/circuit_breaker.hpp ----
 // intg::circuit_breaker: stops calling a failing dependency. Trips on consecutive failures or on
 // a failure-rate / slow-call-rate over a sliding window (count- or time-based, with a minimum
@@ -1419,7 +1418,7 @@ struct health_report {
 
 #include <boost/json/object.hpp>
 
-// ---- begin intg/integration_config.hpp ----
+// ---- begin intg/core/integration_config.hpp ----
 // intg::integration_config: the configuration of one integration for one tenant, in the seed's
 // terms (name, type, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
 // and the tenant-wide settings of the seed's multi-tenant example.
@@ -1637,7 +1636,7 @@ struct integration_config {
 };
 
 }  // namespace intg
-// ---- end intg/integration_config.hpp ----
+// ---- end intg/core/integration_config.hpp ----
 // ---- begin intg/policy/layer.hpp ----
 // The protocol between intg::basic_pipeline and its policies (layers). A pipeline runs all its
 // layers inside one coroutine frame: layers are plain objects with synchronous hooks, and only the
@@ -1658,7 +1657,7 @@ struct integration_config {
 // | `error rejection(const gate&) const`         | the error a rejection by admit() surfaces as          |
 // |                                              | (default: gate::to_error()); must not allocate        |
 
-// ---- begin intg/attempt.hpp ----
+// ---- begin intg/core/attempt.hpp ----
 // intg::attempt: the per-call context an operation may take. It lives in the pipeline's coroutine
 // frame (never on the heap) and carries the attempt number, the deadline, the cancellation slot to
 // bind to async calls, the trace context, the partition key, and where to report a server's
@@ -2027,7 +2026,7 @@ inline void attempt_cancellation_slot::notify_bound() {
 }
 
 }  // namespace intg
-// ---- end intg/attempt.hpp ----
+// ---- end intg/core/attempt.hpp ----
 
 #include <concepts>
 #include <cstdint>
@@ -3559,7 +3558,7 @@ class fallback {
 
 }  // namespace intg
 // ---- end intg/policy/fallback.hpp ----
-// ---- begin intg/pipeline.hpp ----
+// ---- begin intg/core/pipeline.hpp ----
 // intg::pipeline<P...>: a resilience stack as one static type. `execute(op)` runs the operation
 // through the layers, first listed outermost ("sees the call first"). All layers run inside the
 // single coroutine frame of execute(), around the operation's own frame.
@@ -4054,8 +4053,8 @@ template <policy... Policies>
 using pipeline = basic_pipeline<steady_clock, Policies...>;
 
 }  // namespace intg
-// ---- end intg/pipeline.hpp ----
-// ---- begin intg/probe.hpp ----
+// ---- end intg/core/pipeline.hpp ----
+// ---- begin intg/core/probe.hpp ----
 // intg::probe_pipeline: the stack a health check runs its probe through. Only a timeout: no retry,
 // no circuit breaker, no rate limiter, no bulkhead, no tracing. A probe so neither spends the
 // tenant's quota, nor is refused by the breaker it is meant to probe, nor counts as a call.
@@ -4078,8 +4077,8 @@ basic_probe_pipeline<typename Pipeline::clock_type> make_probe_pipeline(const Pi
 }
 
 }  // namespace intg
-// ---- end intg/probe.hpp ----
-// ---- begin intg/secret.hpp ----
+// ---- end intg/core/probe.hpp ----
+// ---- begin intg/core/secret.hpp ----
 // intg::secret: a string that never prints. Streams, formatting and events show it as "***";
 // its memory is wiped when it goes away. Read it with reveal(), at the point of use only.
 
@@ -4134,8 +4133,8 @@ class secret {
 };
 
 }  // namespace intg
-// ---- end intg/secret.hpp ----
-// ---- begin intg/event.hpp ----
+// ---- end intg/core/secret.hpp ----
+// ---- begin intg/core/event.hpp ----
 // Structured events from intg (the registry's status changes and lifecycle failures) delivered
 // to a sink the application provides: no logging library is imposed. Fields are typed; a field
 // built from an intg::secret is carried as "redacted" and can never be rendered.
@@ -4235,8 +4234,8 @@ inline std::string format(const event& e) {
 }
 
 }  // namespace intg
-// ---- end intg/event.hpp ----
-// ---- begin intg/integration.hpp ----
+// ---- end intg/core/event.hpp ----
+// ---- begin intg/core/integration.hpp ----
 // The `intg::integration` concept: what a type must provide to live in an intg::registry.
 
 
@@ -4264,8 +4263,8 @@ concept integration = requires(T& t, const T& ct) {
 };
 
 }  // namespace intg
-// ---- end intg/integration.hpp ----
-// ---- begin intg/config.hpp ----
+// ---- end intg/core/integration.hpp ----
+// ---- begin intg/core/config.hpp ----
 // Loading integration configuration: JSON with per-environment sections (the seed's production /
 // development example) and per-tenant overrides, `${env:NAME}` substitution for secrets, and strict
 // validation: unknown keys, wrong types and out-of-range values are rejected with an error that
@@ -4672,8 +4671,8 @@ inline config load_config(const std::filesystem::path& path, std::string_view en
 }
 
 }  // namespace intg
-// ---- end intg/config.hpp ----
-// ---- begin intg/registry.hpp ----
+// ---- end intg/core/config.hpp ----
+// ---- begin intg/core/registry.hpp ----
 // intg::registry: the central registry of integrations. Integrations are registered per tenant
 // and isolated by tenant; enable_all(), health_check_all() and disable_all() run concurrently with
 // a timeout per integration; a health monitor checks each integration at its own interval, moves
@@ -5238,8 +5237,8 @@ class basic_registry {
 using registry = basic_registry<steady_clock>;
 
 }  // namespace intg
-// ---- end intg/registry.hpp ----
-// ---- begin intg/dashboard.hpp ----
+// ---- end intg/core/registry.hpp ----
+// ---- begin intg/observability/dashboard.hpp ----
 // The seed's text dashboard ("Tableau de Bord Santé Intégrations"), rendered from live data:
 // totals, healthy and degraded counts, call success rate, average latency, and a bar per category
 // showing the share of that category's integrations that are healthy.
@@ -5329,7 +5328,7 @@ inline std::string render_dashboard(const std::vector<integration_snapshot>& int
 }
 
 }  // namespace intg
-// ---- end intg/dashboard.hpp ----
+// ---- end intg/observability/dashboard.hpp ----
 // ---- begin intg/http/url.hpp ----
 // Absolute http/https URLs for the client: Boost.URL parses, resolves and percent-encodes; this
 // header adds the strict checks a client needs (http or https only, a plain host name or IP
@@ -6487,10 +6486,10 @@ class client {
 
 }  // namespace intg::http
 // ---- end intg/http/client.hpp ----
-// ---- begin intg/crypto/hash.hpp ----
+// ---- begin intg/security/crypto/hash.hpp ----
 // SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface.
 
-// ---- begin intg/crypto/detail/openssl.hpp ----
+// ---- begin intg/security/crypto/detail/openssl.hpp ----
 // Owning handles for OpenSSL objects and the conversion of OpenSSL's error queue into an
 // intg::error. Internal to intg::crypto and intg::auth.
 
@@ -6548,7 +6547,7 @@ inline const unsigned char* uchar(std::string_view s) noexcept {
 }
 
 }  // namespace intg::crypto::detail
-// ---- end intg/crypto/detail/openssl.hpp ----
+// ---- end intg/security/crypto/detail/openssl.hpp ----
 
 #include <array>
 #include <cstdint>
@@ -6576,8 +6575,8 @@ inline std::array<std::uint8_t, 48> sha384(std::string_view data) { return detai
 inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detail::digest<64>(EVP_sha512(), data); }
 
 }  // namespace intg::crypto
-// ---- end intg/crypto/hash.hpp ----
-// ---- begin intg/crypto/hmac.hpp ----
+// ---- end intg/security/crypto/hash.hpp ----
+// ---- begin intg/security/crypto/hmac.hpp ----
 // HMAC (RFC 2104) with SHA-1 and SHA-2 through OpenSSL's EVP_MAC interface.
 
 
@@ -6651,8 +6650,8 @@ inline std::array<std::uint8_t, 64> hmac_sha512(std::string_view key, std::strin
 }
 
 }  // namespace intg::crypto
-// ---- end intg/crypto/hmac.hpp ----
-// ---- begin intg/crypto/encoding.hpp ----
+// ---- end intg/security/crypto/hmac.hpp ----
+// ---- begin intg/security/crypto/encoding.hpp ----
 // Hex, base64 and base64url encoding and strict decoding. Decoders refuse anything a canonical
 // encoder would not produce (wrong alphabet, misplaced or missing padding, whitespace, non-zero
 // trailing bits): signatures and tokens must have exactly one textual form. OpenSSL's own base64
@@ -6795,8 +6794,8 @@ inline std::string base64url_encode(std::span<const std::uint8_t> data) { return
 inline result<std::string> base64url_decode(std::string_view text) { return detail::b64_decode(text, true, false); }
 
 }  // namespace intg::crypto
-// ---- end intg/crypto/encoding.hpp ----
-// ---- begin intg/crypto/compare.hpp ----
+// ---- end intg/security/crypto/encoding.hpp ----
+// ---- begin intg/security/crypto/compare.hpp ----
 // Constant-time comparison for MACs, signatures and tokens (OpenSSL's CRYPTO_memcmp), so that the
 // time a comparison takes does not reveal how many leading bytes matched.
 
@@ -6821,8 +6820,8 @@ inline bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const
 }
 
 }  // namespace intg::crypto
-// ---- end intg/crypto/compare.hpp ----
-// ---- begin intg/crypto/random.hpp ----
+// ---- end intg/security/crypto/compare.hpp ----
+// ---- begin intg/security/crypto/random.hpp ----
 // Cryptographically secure random bytes from OpenSSL's DRBG (RAND_bytes), for keys, nonces,
 // PKCE verifiers and token identifiers. (intg::random is for jitter only.)
 
@@ -6857,8 +6856,8 @@ inline result<std::string> random_bytes(std::size_t n) {
 }
 
 }  // namespace intg::crypto
-// ---- end intg/crypto/random.hpp ----
-// ---- begin intg/crypto/aead.hpp ----
+// ---- end intg/security/crypto/random.hpp ----
+// ---- begin intg/security/crypto/aead.hpp ----
 // AES-256-GCM authenticated encryption with a fixed, documented wire format so that any language
 // can open what intg seals:
 //
@@ -6969,8 +6968,8 @@ inline result<std::string> aes256gcm_decrypt(std::span<const std::uint8_t> key, 
 }
 
 }  // namespace intg::crypto
-// ---- end intg/crypto/aead.hpp ----
-// ---- begin intg/crypto/kdf.hpp ----
+// ---- end intg/security/crypto/aead.hpp ----
+// ---- begin intg/security/crypto/kdf.hpp ----
 // HKDF-SHA256 key derivation (RFC 5869) through OpenSSL's EVP_KDF interface: derive separate keys
 // for separate purposes from one master secret.
 
@@ -7008,8 +7007,8 @@ inline result<std::string> hkdf_sha256(std::string_view ikm, std::string_view sa
 }
 
 }  // namespace intg::crypto
-// ---- end intg/crypto/kdf.hpp ----
-// ---- begin intg/auth/base32.hpp ----
+// ---- end intg/security/crypto/kdf.hpp ----
+// ---- begin intg/security/auth/base32.hpp ----
 // Base32 (RFC 4648 §6), the encoding of OTP secrets in authenticator apps and otpauth:// URIs.
 // Decoding accepts either case and optional (but then correct) '=' padding, and refuses
 // anything else, including spaces: strip user formatting ("JBSW Y3DP ...") before decoding.
@@ -7076,8 +7075,8 @@ inline result<std::string> base32_decode(std::string_view text) {
 }
 
 }  // namespace intg::auth
-// ---- end intg/auth/base32.hpp ----
-// ---- begin intg/auth/otp.hpp ----
+// ---- end intg/security/auth/base32.hpp ----
+// ---- begin intg/security/auth/otp.hpp ----
 // One-time passwords for multi-factor authentication: HOTP (RFC 4226) and TOTP (RFC 6238) with
 // SHA-1/256/512 and 6 to 8 digits, verifiers with a window and replay protection, and
 // otpauth:// provisioning URIs (the format authenticator apps scan from a QR code).
@@ -7383,8 +7382,8 @@ inline result<otp_uri> parse_otp_uri(std::string_view uri) {
 }
 
 }  // namespace intg::auth
-// ---- end intg/auth/otp.hpp ----
-// ---- begin intg/auth/jwk.hpp ----
+// ---- end intg/security/auth/otp.hpp ----
+// ---- begin intg/security/auth/jwk.hpp ----
 // JSON Web Keys (RFC 7517/7518): symmetric (oct), RSA, EC (P-256/384/521) and OKP (Ed25519/Ed448)
 // keys parsed from JWK objects or PEM into OpenSSL keys (built with EVP_PKEY_fromdata and
 // OSSL_PARAM), and JWK Sets with `kid` lookup. Private members (d, p, q, ...) make a signing key.
@@ -7931,8 +7930,8 @@ inline result<jwk_set> jwk_set::from_json(const boost::json::object& o) {
 }
 
 }  // namespace intg::auth
-// ---- end intg/auth/jwk.hpp ----
-// ---- begin intg/auth/jwt.hpp ----
+// ---- end intg/security/auth/jwk.hpp ----
+// ---- begin intg/security/auth/jwt.hpp ----
 // JSON Web Tokens (RFC 7519) in JWS compact form (RFC 7515): signing and verification with
 // HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA through OpenSSL's
 // EVP_DigestSign/EVP_DigestVerify, and claim validation against an injectable time.
@@ -8307,8 +8306,8 @@ inline result<std::string> sign(const boost::json::object& claims, const jwk& ke
 }
 
 }  // namespace intg::auth::jwt
-// ---- end intg/auth/jwt.hpp ----
-// ---- begin intg/auth/pkce.hpp ----
+// ---- end intg/security/auth/jwt.hpp ----
+// ---- begin intg/security/auth/pkce.hpp ----
 // PKCE (RFC 7636) for the OAuth 2.0 authorization-code flow: a random code verifier and its S256
 // code challenge (BASE64URL(SHA256(verifier))). The plain method is deliberately not offered.
 
@@ -8344,8 +8343,8 @@ inline result<secret> pkce_verifier() {
 }
 
 }  // namespace intg::auth
-// ---- end intg/auth/pkce.hpp ----
-// ---- begin intg/auth/oauth2.hpp ----
+// ---- end intg/security/auth/pkce.hpp ----
+// ---- begin intg/security/auth/oauth2.hpp ----
 // OAuth 2.0 (RFC 6749) without the transport: the token type, parsing of token-endpoint answers
 // (success and `{"error":...,"error_description":...}` bodies, mapped to intg errors), the form
 // bodies of the client-credentials, authorization-code + PKCE, refresh-token and JWT-bearer
@@ -8632,8 +8631,8 @@ inline result<secret> jwt_bearer_assertion(const service_account& sa, std::strin
 }
 
 }  // namespace intg::auth::oauth2
-// ---- end intg/auth/oauth2.hpp ----
-// ---- begin intg/auth/token_manager.hpp ----
+// ---- end intg/security/auth/oauth2.hpp ----
+// ---- begin intg/security/auth/token_manager.hpp ----
 // Caches an OAuth access token and refreshes it a margin before it expires. Any number of
 // concurrent callers share one in-flight refresh (single flight: no stampede on the token
 // endpoint); an invalid_grant stops all further refreshes until reset(). Time comes from an intg
@@ -8775,8 +8774,8 @@ class token_manager {
 };
 
 }  // namespace intg::auth::oauth2
-// ---- end intg/auth/token_manager.hpp ----
-// ---- begin intg/auth/token_endpoint.hpp ----
+// ---- end intg/security/auth/token_manager.hpp ----
+// ---- begin intg/security/auth/token_endpoint.hpp ----
 // OAuth 2.0 over HTTP: posting token requests to a token endpoint with intg::http::client, token
 // sources for the token manager (client credentials, refresh token, JWT bearer), and sending API
 // requests with a managed bearer token (one refresh and one replay on a 401).
@@ -8881,8 +8880,8 @@ asio::awaitable<result<http::response>> send_authorized(http::client& client, To
 }
 
 }  // namespace intg::auth::oauth2
-// ---- end intg/auth/token_endpoint.hpp ----
-// ---- begin intg/auth/oidc.hpp ----
+// ---- end intg/security/auth/token_endpoint.hpp ----
+// ---- begin intg/security/auth/oidc.hpp ----
 // OpenID Connect for relying parties: provider discovery (/.well-known/openid-configuration), a
 // JWKS cache that refetches on an unknown key id (key rotation) without hammering the provider,
 // and ID-token verification (signature, iss, aud, exp, nonce).
@@ -9045,8 +9044,8 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 }
 
 }  // namespace intg::auth::oidc
-// ---- end intg/auth/oidc.hpp ----
-// ---- begin intg/secrets/env_provider.hpp ----
+// ---- end intg/security/auth/oidc.hpp ----
+// ---- begin intg/security/secrets/env_provider.hpp ----
 // Secrets from environment variables (the twelve-factor way): `get("DB_PASSWORD")` reads
 // `$<prefix>DB_PASSWORD` at each call, so a restarted process picks up new values.
 
@@ -9076,8 +9075,8 @@ class env_provider {
 };
 
 }  // namespace intg::secrets
-// ---- end intg/secrets/env_provider.hpp ----
-// ---- begin intg/secrets/file_provider.hpp ----
+// ---- end intg/security/secrets/env_provider.hpp ----
+// ---- begin intg/security/secrets/file_provider.hpp ----
 // Secrets from files in a directory, one file per secret (Docker and Kubernetes mount secrets
 // this way, e.g. /run/secrets/db_password). Each get() reads the file again, so a rotated file
 // is seen at once; one trailing newline is dropped.
@@ -9313,8 +9312,8 @@ class file_provider {
 };
 
 }  // namespace intg::secrets
-// ---- end intg/secrets/file_provider.hpp ----
-// ---- begin intg/secrets/encrypted_file_store.hpp ----
+// ---- end intg/security/secrets/file_provider.hpp ----
+// ---- begin intg/security/secrets/encrypted_file_store.hpp ----
 // An encrypted secret store in one JSON file, each value sealed with AES-256-GCM under a keyring
 // of 32-byte keys taken from the environment (never from the file's directory). put() replaces a
 // value and bumps its version, writing the whole file atomically (temporary file + rename) under
@@ -9671,8 +9670,8 @@ class encrypted_file_store {
 };
 
 }  // namespace intg::secrets
-// ---- end intg/secrets/encrypted_file_store.hpp ----
-// ---- begin intg/webhook.hpp ----
+// ---- end intg/security/secrets/encrypted_file_store.hpp ----
+// ---- begin intg/security/webhook.hpp ----
 // Verifying signed webhooks: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]` scheme
 // (HMAC-SHA256 over "{t}.{body}", 300 s default tolerance, several v1 values while a secret is
 // rotated) and the generic "sha256=<hex>" HMAC headers of GitHub's `X-Hub-Signature-256` and
@@ -9800,5 +9799,5 @@ inline result<void> verify_hmac_sha256(std::string_view payload, std::string_vie
 }
 
 }  // namespace intg::webhook
-// ---- end intg/webhook.hpp ----
+// ---- end intg/security/webhook.hpp ----
 // ---- end intg/intg.hpp ----

@@ -1,7 +1,7 @@
 // libFuzzer target: the strict decoders (hex, base64, base64url, base32) never crash, and what
 // they accept re-encodes to exactly the input (one canonical form).
-#include <intg/auth/base32.hpp>
-#include <intg/crypto/encoding.hpp>
+#include <intg/security/auth/base32.hpp>
+#include <intg/security/crypto/encoding.hpp>
 
 #include <cstdint>
 #include <cstdlib>

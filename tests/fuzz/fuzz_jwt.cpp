@@ -2,9 +2,9 @@
 // detection, algorithm selection, claim checks) must turn any input into a value or an error, and
 // what it accepts must make sense: a token that verifies also decodes, names an algorithm that is
 // not `none` and fits the key that verified it; a token intg signs verifies.
-#include <intg/auth/jwk.hpp>
-#include <intg/auth/jwt.hpp>
-#include <intg/crypto/encoding.hpp>
+#include <intg/security/auth/jwk.hpp>
+#include <intg/security/auth/jwt.hpp>
+#include <intg/security/crypto/encoding.hpp>
 
 #include <cstdint>
 #include <cstdlib>

@@ -1,6 +1,6 @@
 // libFuzzer target: the Stripe-Signature and "sha256=" header parsers and verifiers turn any
 // header into a value or an error, never a crash; a header signed for the payload verifies.
-#include <intg/webhook.hpp>
+#include <intg/security/webhook.hpp>
 
 #include <cstdint>
 #include <cstdlib>

@@ -2,11 +2,11 @@
 //   interop_helper prepare DIR   signs tokens with every algorithm family and seals data with
 //                                AES-256-GCM, writing DIR/intg.json for interop.js to check;
 //   interop_helper check DIR     verifies the tokens and opens the data Node wrote to DIR/node.json.
-#include <intg/auth/jwk.hpp>
-#include <intg/auth/jwt.hpp>
-#include <intg/crypto/aead.hpp>
-#include <intg/crypto/encoding.hpp>
-#include <intg/crypto/random.hpp>
+#include <intg/security/auth/jwk.hpp>
+#include <intg/security/auth/jwt.hpp>
+#include <intg/security/crypto/aead.hpp>
+#include <intg/security/crypto/encoding.hpp>
+#include <intg/security/crypto/random.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,31 +1,7 @@
-// SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface.
+// Forwarding header (INTG_FORWARDING_HEADER): <intg/crypto/hash.hpp> moved to <intg/security/crypto/hash.hpp> in intg 0.2
+// and this path goes away in 0.3. Define INTG_NO_DEPRECATED_HEADER_NOTES to silence the note.
 #pragma once
-
-#include <intg/crypto/detail/openssl.hpp>
-
-#include <array>
-#include <cstdint>
-#include <string_view>
-
-namespace intg::crypto {
-
-namespace detail {
-template <std::size_t N>
-std::array<std::uint8_t, N> digest(const EVP_MD* md, std::string_view data) {
-  std::array<std::uint8_t, N> out{};
-  unsigned int len = 0;
-  // Fails only when OpenSSL cannot allocate or has no provider: a broken process, not bad input.
-  if (EVP_Digest(data.data(), data.size(), out.data(), &len, md, nullptr) != 1 || len != N)
-    throw intg::exception(openssl_error(errc::crypto_failure, "EVP_Digest failed"));
-  return out;
-}
-}  // namespace detail
-
-/// SHA-256 of `data`.
-inline std::array<std::uint8_t, 32> sha256(std::string_view data) { return detail::digest<32>(EVP_sha256(), data); }
-/// SHA-384 of `data`.
-inline std::array<std::uint8_t, 48> sha384(std::string_view data) { return detail::digest<48>(EVP_sha384(), data); }
-/// SHA-512 of `data`.
-inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detail::digest<64>(EVP_sha512(), data); }
-
-}  // namespace intg::crypto
+#ifndef INTG_NO_DEPRECATED_HEADER_NOTES
+#pragma message("<intg/crypto/hash.hpp> is deprecated: include <intg/security/crypto/hash.hpp>")
+#endif
+#include <intg/security/crypto/hash.hpp>

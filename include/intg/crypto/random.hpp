@@ -1,37 +1,7 @@
-// Cryptographically secure random bytes from OpenSSL's DRBG (RAND_bytes), for keys, nonces,
-// PKCE verifiers and token identifiers. (intg::random is for jitter only.)
+// Forwarding header (INTG_FORWARDING_HEADER): <intg/crypto/random.hpp> moved to <intg/security/crypto/random.hpp> in intg 0.2
+// and this path goes away in 0.3. Define INTG_NO_DEPRECATED_HEADER_NOTES to silence the note.
 #pragma once
-
-#include <intg/crypto/detail/openssl.hpp>
-#include <intg/result.hpp>
-
-#include <openssl/rand.h>
-
-#include <algorithm>
-#include <climits>
-#include <cstdint>
-#include <span>
-#include <string>
-
-namespace intg::crypto {
-
-/// Fills `out` with secure random bytes.
-inline result<void> fill_random(std::span<std::uint8_t> out) {
-  std::size_t done = 0;
-  while (done < out.size()) {  // RAND_bytes takes an int count
-    const int n = static_cast<int>(std::min<std::size_t>(out.size() - done, INT_MAX));
-    if (RAND_bytes(out.data() + done, n) != 1) return detail::openssl_error(errc::crypto_failure, "RAND_bytes failed");
-    done += static_cast<std::size_t>(n);
-  }
-  return {};
-}
-
-/// `n` secure random bytes.
-inline result<std::string> random_bytes(std::size_t n) {
-  std::string out(n, '\0');
-  auto r = fill_random({reinterpret_cast<std::uint8_t*>(out.data()), out.size()});
-  if (!r) return r.error();
-  return out;
-}
-
-}  // namespace intg::crypto
+#ifndef INTG_NO_DEPRECATED_HEADER_NOTES
+#pragma message("<intg/crypto/random.hpp> is deprecated: include <intg/security/crypto/random.hpp>")
+#endif
+#include <intg/security/crypto/random.hpp>

@@ -5,10 +5,10 @@
 // temporary or lock path is never followed or reused.
 #pragma once
 
-#include <intg/crypto/encoding.hpp>
-#include <intg/crypto/random.hpp>
-#include <intg/error.hpp>
-#include <intg/result.hpp>
+#include <intg/security/crypto/encoding.hpp>
+#include <intg/security/crypto/random.hpp>
+#include <intg/core/error.hpp>
+#include <intg/core/result.hpp>
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -6,7 +6,7 @@
 // that finding the slot is a shift rather than a division on every call.
 #pragma once
 
-#include <intg/clock.hpp>
+#include <intg/core/clock.hpp>
 
 #include <algorithm>
 #include <array>

@@ -2,8 +2,8 @@
 // caller's cancellation ends the wait at once with errc::cancelled.
 #pragma once
 
-#include <intg/clock.hpp>
-#include <intg/error.hpp>
+#include <intg/core/clock.hpp>
+#include <intg/core/error.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>

@@ -4,8 +4,8 @@
 // names at any depth, then parses for real.
 #pragma once
 
-#include <intg/error.hpp>
-#include <intg/result.hpp>
+#include <intg/core/error.hpp>
+#include <intg/core/result.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/parse.hpp>

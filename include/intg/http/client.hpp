@@ -3,13 +3,13 @@
 // resilience policies can classify. It is the operation you put inside an intg::pipeline.
 #pragma once
 
-#include <intg/attempt.hpp>
-#include <intg/error.hpp>
+#include <intg/core/attempt.hpp>
+#include <intg/core/error.hpp>
 #include <intg/http/message.hpp>
 #include <intg/http/proxy.hpp>
 #include <intg/http/tls.hpp>
 #include <intg/http/url.hpp>
-#include <intg/result.hpp>
+#include <intg/core/result.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>

@@ -3,10 +3,10 @@
 // intg::error that the retry and breaker policies understand (Retry-After included).
 #pragma once
 
-#include <intg/error.hpp>
+#include <intg/core/error.hpp>
 #include <intg/http/url.hpp>
-#include <intg/result.hpp>
-#include <intg/secret.hpp>
+#include <intg/core/result.hpp>
+#include <intg/core/secret.hpp>
 #include <intg/version.hpp>
 
 #include <boost/beast/http/message.hpp>

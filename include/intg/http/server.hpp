@@ -4,9 +4,9 @@
 // lets in-flight requests finish and returns only when no coroutine uses the server any more.
 #pragma once
 
-#include <intg/error.hpp>
+#include <intg/core/error.hpp>
 #include <intg/http/message.hpp>
-#include <intg/result.hpp>
+#include <intg/core/result.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

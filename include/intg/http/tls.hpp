@@ -2,8 +2,8 @@
 // per-connection host-name checks with SNI, and handshake errors that say why a peer was refused.
 #pragma once
 
-#include <intg/error.hpp>
-#include <intg/result.hpp>
+#include <intg/core/error.hpp>
+#include <intg/core/result.hpp>
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ssl/context.hpp>

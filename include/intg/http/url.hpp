@@ -4,8 +4,8 @@
 // Bad URLs are errors that say what is wrong.
 #pragma once
 
-#include <intg/error.hpp>
-#include <intg/result.hpp>
+#include <intg/core/error.hpp>
+#include <intg/core/result.hpp>
 
 #include <boost/url/encode.hpp>
 #include <boost/url/grammar/string_token.hpp>

@@ -3,8 +3,8 @@
 // The registry makes one per integration; plug it into the tracing policy's `observer`.
 #pragma once
 
-#include <intg/error.hpp>
-#include <intg/health.hpp>
+#include <intg/core/error.hpp>
+#include <intg/core/health.hpp>
 #include <intg/observability/metrics.hpp>
 #include <intg/policy/circuit_breaker.hpp>
 #include <intg/policy/tracing.hpp>

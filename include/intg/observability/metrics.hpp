@@ -4,7 +4,7 @@
 // registry).
 #pragma once
 
-#include <intg/error.hpp>
+#include <intg/core/error.hpp>
 
 #include <algorithm>
 #include <charconv>

@@ -1,7 +1,7 @@
 // W3C Trace Context (traceparent) ids: parsing, formatting and generation, without allocation.
 #pragma once
 
-#include <intg/random.hpp>
+#include <intg/core/random.hpp>
 
 #include <array>
 #include <cstdint>

@@ -2,8 +2,8 @@
 // decorrelated), computed without allocation from an injectable random source.
 #pragma once
 
-#include <intg/clock.hpp>
-#include <intg/random.hpp>
+#include <intg/core/clock.hpp>
+#include <intg/core/random.hpp>
 
 #include <algorithm>
 #include <chrono>

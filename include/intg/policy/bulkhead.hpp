@@ -8,7 +8,7 @@
 
 #include <boost/json/object.hpp>
 
-#include <intg/integration_config.hpp>
+#include <intg/core/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
 #include <boost/asio/as_tuple.hpp>

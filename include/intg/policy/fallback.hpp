@@ -3,7 +3,7 @@
 #pragma once
 
 #include <intg/policy/layer.hpp>
-#include <intg/result.hpp>
+#include <intg/core/result.hpp>
 
 #include <boost/asio/awaitable.hpp>
 

@@ -18,9 +18,9 @@
 // |                                              | (default: gate::to_error()); must not allocate        |
 #pragma once
 
-#include <intg/attempt.hpp>
-#include <intg/clock.hpp>
-#include <intg/error.hpp>
+#include <intg/core/attempt.hpp>
+#include <intg/core/clock.hpp>
+#include <intg/core/error.hpp>
 
 #include <concepts>
 #include <cstdint>

@@ -7,7 +7,7 @@
 #include <boost/json/object.hpp>
 
 #include <intg/detail/sleep.hpp>
-#include <intg/integration_config.hpp>
+#include <intg/core/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
 #include <algorithm>

@@ -5,9 +5,9 @@
 
 #include <intg/detail/retry_budget.hpp>
 #include <intg/policy/backoff.hpp>
-#include <intg/integration_config.hpp>
+#include <intg/core/integration_config.hpp>
 #include <intg/policy/layer.hpp>
-#include <intg/random.hpp>
+#include <intg/core/random.hpp>
 
 #include <chrono>
 #include <memory>

@@ -3,7 +3,7 @@
 // stop (Asio per-operation cancellation), and the attempt ends with errc::timeout.
 #pragma once
 
-#include <intg/integration_config.hpp>
+#include <intg/core/integration_config.hpp>
 #include <intg/policy/layer.hpp>
 
 #include <chrono>

@@ -6,7 +6,7 @@
 
 #include <intg/observability/trace_context.hpp>
 #include <intg/policy/layer.hpp>
-#include <intg/random.hpp>
+#include <intg/core/random.hpp>
 
 #include <array>
 #include <cstdint>

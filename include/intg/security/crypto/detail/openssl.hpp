@@ -2,7 +2,7 @@
 // intg::error. Internal to intg::crypto and intg::auth.
 #pragma once
 
-#include <intg/error.hpp>
+#include <intg/core/error.hpp>
 
 #include <openssl/bn.h>
 #include <openssl/core_names.h>

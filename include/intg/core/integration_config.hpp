@@ -1,0 +1,164 @@
+// intg::integration_config: the configuration of one integration for one tenant, in the seed's
+// terms (name, type, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
+// and the tenant-wide settings of the seed's multi-tenant example.
+#pragma once
+
+#include <intg/policy/backoff.hpp>
+
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg {
+
+/// The seed's integration categories.
+enum class integration_type : std::uint8_t {
+  external_api,
+  cloud_service,
+  communication,
+  authentication,
+  data_pipeline,
+  security,
+  monitoring
+};
+
+inline constexpr integration_type all_integration_types[] = {
+    integration_type::external_api,  integration_type::cloud_service, integration_type::communication,
+    integration_type::authentication, integration_type::data_pipeline, integration_type::security,
+    integration_type::monitoring};
+
+inline std::string_view to_string(integration_type t) noexcept {
+  switch (t) {
+    case integration_type::external_api: return "external_api";
+    case integration_type::cloud_service: return "cloud_service";
+    case integration_type::communication: return "communication";
+    case integration_type::authentication: return "authentication";
+    case integration_type::data_pipeline: return "data_pipeline";
+    case integration_type::security: return "security";
+    case integration_type::monitoring: return "monitoring";
+  }
+  return "external_api";
+}
+
+inline std::optional<integration_type> integration_type_from_string(std::string_view s) noexcept {
+  for (auto t : all_integration_types)
+    if (to_string(t) == s) return t;
+  return std::nullopt;
+}
+
+/// The seed's `retry_policy` section, with the retry budget (see intg::retry<>::options).
+struct retry_settings {
+  int max_attempts = 3;
+  double backoff_multiplier = 2.0;
+  std::chrono::milliseconds base_delay{100};
+  std::chrono::milliseconds max_delay{30'000};
+  intg::jitter jitter = intg::jitter::full;
+  double budget_ratio = 0.2;  ///< negative disables the budget
+  int budget_min_per_second = 10;
+  std::chrono::milliseconds budget_window{10'000};
+};
+
+/// The seed's `rate_limits` section.
+struct rate_limit_settings {
+  double requests_per_minute = 600;
+  int burst_limit = 20;
+  std::chrono::milliseconds max_wait{0};
+};
+
+/// How a circuit breaker judges the dependency's health.
+enum class breaker_window : std::uint8_t {
+  consecutive,  ///< trip after `failure_threshold` failures in a row
+  count,        ///< failure/slow rate over the last `window_size` calls
+  time          ///< failure/slow rate over the last `window_duration`
+};
+
+/// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
+/// intg::circuit_breaker<>::options).
+struct circuit_breaker_settings {
+  int failure_threshold = 5;
+  std::chrono::milliseconds recovery_timeout{60'000};
+  int half_open_max_calls = 1;
+  breaker_window window = breaker_window::consecutive;
+  double failure_rate_threshold = 0.5;
+  int window_size = 100;
+  std::chrono::milliseconds window_duration{60'000};
+  int minimum_calls = 10;
+  std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
+  double slow_call_rate_threshold = 1.0;
+};
+
+/// The `bulkhead` section (see intg::bulkhead<>::options).
+struct bulkhead_settings {
+  int max_concurrent = 64;
+  int max_queue = 0;
+  std::chrono::milliseconds queue_timeout{1'000};
+};
+
+/// Tenant-wide settings (the seed's `tenant_configs`).
+struct tenant_settings {
+  std::string id;
+  std::optional<rate_limit_settings> rate_limits;  ///< applied to each of the tenant's integrations
+  std::vector<std::string> features;
+  std::string sla;  ///< e.g. "99.9%"
+
+  bool has_feature(std::string_view f) const noexcept {
+    return std::find(features.begin(), features.end(), f) != features.end();
+  }
+};
+
+struct integration_config {
+  std::string name;
+  integration_type type = integration_type::external_api;
+  bool enabled = true;
+  boost::json::object settings;  ///< integration-specific (client_id, scope, region, ...)
+  std::chrono::milliseconds timeout{30'000};                ///< per attempt
+  std::chrono::milliseconds health_check_interval{30'000};  ///< for the registry's monitor
+  /// The application cannot serve without it: while it is failed or unhealthy, the health
+  /// server's /readyz answers 503 (non-critical integrations never make a process unready).
+  bool critical = false;
+  retry_settings retry;
+  rate_limit_settings rate_limits;
+  circuit_breaker_settings circuit_breaker;
+  bulkhead_settings bulkhead;
+  std::string tenant;  ///< the tenant this effective configuration is for (empty: none)
+  /// Keys of `settings` whose values came from secrets (`${env:NAME}`); redacted when shown.
+  std::vector<std::string> secret_keys;
+
+  /// A string setting, or `fallback` when absent or not a string.
+  std::string setting(std::string_view key, std::string_view fallback = {}) const {
+    if (auto* v = settings.if_contains(key); v && v->is_string()) return std::string(v->as_string());
+    return std::string(fallback);
+  }
+  bool is_secret(std::string_view key) const noexcept {
+    return std::find(secret_keys.begin(), secret_keys.end(), key) != secret_keys.end();
+  }
+  /// The settings with every secret value replaced by "***", safe to log or serve.
+  boost::json::object redacted_settings() const {
+    boost::json::object o = settings;
+    for (auto& [k, v] : o)
+      if (is_secret(k) || looks_secret(k)) v = "***";
+    return o;
+  }
+
+ private:
+  // Names that usually hold credentials, compared without case and separators ("clientSecret",
+  // "API_KEY", "private-key" all match).
+  static bool looks_secret(std::string_view k) {
+    std::string folded;
+    for (char c : k)
+      if (c != '_' && c != '-' && c != '.') folded += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (std::string_view w : {"secret", "password", "passwd", "token", "privatekey", "apikey", "accesskey", "credential"})
+      if (folded.find(w) != std::string::npos) return true;
+    return false;
+  }
+};
+
+}  // namespace intg

@@ -1,0 +1,133 @@
+// Verifying signed webhooks: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]` scheme
+// (HMAC-SHA256 over "{t}.{body}", 300 s default tolerance, several v1 values while a secret is
+// rotated) and the generic "sha256=<hex>" HMAC headers of GitHub's `X-Hub-Signature-256` and
+// others. Comparisons are constant-time; each failure mode has its own error code:
+//
+// | failure                                   | errc                          |
+// |-------------------------------------------|-------------------------------|
+// | header absent or empty                    | signature_missing             |
+// | header does not parse, no timestamp       | signature_malformed           |
+// | no signature of the supported scheme (v1) | signature_scheme_unsupported  |
+// | no signature matches                      | signature_invalid             |
+// | timestamp outside the tolerance           | timestamp_out_of_tolerance    |
+#pragma once
+
+#include <intg/security/crypto/compare.hpp>
+#include <intg/security/crypto/encoding.hpp>
+#include <intg/security/crypto/hmac.hpp>
+#include <intg/core/error.hpp>
+#include <intg/core/result.hpp>
+
+#include <charconv>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::webhook {
+
+/// A parsed `Stripe-Signature` header.
+struct stripe_signature {
+  std::int64_t timestamp = 0;
+  std::vector<std::string> v1;  ///< the v1 signatures as sent (hex)
+};
+
+namespace detail {
+inline std::string_view trim(std::string_view s) noexcept {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+}  // namespace detail
+
+/// Parses `t=...,v1=...[,v1=...][,v0=...]`. Unknown schemes (v0, ...) are ignored.
+inline result<stripe_signature> parse_stripe_signature(std::string_view header) {
+  header = detail::trim(header);
+  if (header.empty()) return error{errc::signature_missing, "Stripe-Signature header missing or empty"};
+  if (header.size() > 8192) return error{errc::signature_malformed, "Stripe-Signature header too long"};
+  stripe_signature out;
+  bool have_t = false;
+  while (!header.empty()) {
+    const auto comma = header.find(',');
+    const std::string_view item = detail::trim(header.substr(0, comma));
+    header = comma == std::string_view::npos ? std::string_view{} : header.substr(comma + 1);
+    const auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      return error{errc::signature_malformed, "Stripe-Signature item is not key=value"};
+    const std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
+    if (key == "t") {
+      std::int64_t t = 0;
+      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), t);
+      if (have_t || value.empty() || ec != std::errc{} || p != value.data() + value.size() || t < 0)
+        return error{errc::signature_malformed, "Stripe-Signature timestamp is invalid or repeated"};
+      out.timestamp = t;
+      have_t = true;
+    } else if (key == "v1") {
+      if (out.v1.size() >= 16) return error{errc::signature_malformed, "too many v1 signatures"};
+      out.v1.emplace_back(value);
+    }
+  }
+  if (!have_t) return error{errc::signature_malformed, "Stripe-Signature header has no timestamp"};
+  if (out.v1.empty()) return error{errc::signature_scheme_unsupported, "Stripe-Signature header has no v1 signature"};
+  return out;
+}
+
+/// The v1 signature Stripe would send: hex(HMAC-SHA256(secret, "{t}.{payload}")).
+inline std::string stripe_v1(std::string_view payload, std::string_view secret, std::int64_t t) {
+  std::string signed_payload = std::to_string(t);
+  signed_payload += '.';
+  signed_payload += payload;
+  return crypto::to_hex(crypto::hmac_sha256(secret, signed_payload));
+}
+
+/// A complete `Stripe-Signature` header value for `payload` at time `t` (for senders and tests).
+inline std::string sign_stripe(std::string_view payload, std::string_view secret, std::chrono::sys_seconds t) {
+  const auto ts = t.time_since_epoch().count();
+  return "t=" + std::to_string(ts) + ",v1=" + stripe_v1(payload, secret, ts);
+}
+
+/// Verifies a Stripe webhook: `payload` is the raw request body (not re-serialised JSON),
+/// `header` the Stripe-Signature value, `secret` the endpoint's whole `whsec_...` string.
+/// Any v1 may match (secret rotation). A timestamp more than `tolerance` away from `now`, in
+/// either direction, is refused; a tolerance of zero disables that check.
+inline result<void> verify_stripe(std::string_view payload, std::string_view header, std::string_view secret,
+                                  std::chrono::sys_seconds now,
+                                  std::chrono::seconds tolerance = std::chrono::seconds{300}) {
+  auto parsed = parse_stripe_signature(header);
+  if (!parsed) return parsed.error();
+  const std::string expected = stripe_v1(payload, secret, parsed->timestamp);
+  bool match = false;
+  for (const auto& sig : parsed->v1) match |= crypto::constant_time_equal(expected, sig);  // no early exit
+  if (!match) return error{errc::signature_invalid, "no Stripe v1 signature matches the payload"};
+  if (tolerance.count() > 0) {
+    const auto age = now.time_since_epoch().count() - parsed->timestamp;
+    if (age > tolerance.count() || -age > tolerance.count())
+      return error{errc::timestamp_out_of_tolerance, "Stripe-Signature timestamp outside the tolerance"};
+  }
+  return {};
+}
+
+/// The header value "sha256=<hex HMAC-SHA256(secret, payload)>" (GitHub's X-Hub-Signature-256).
+inline std::string sign_hmac_sha256(std::string_view payload, std::string_view secret,
+                                    std::string_view prefix = "sha256=") {
+  return std::string(prefix) + crypto::to_hex(crypto::hmac_sha256(secret, payload));
+}
+
+/// Verifies a "sha256=<hex>" style header (the prefix is configurable; pass "" for bare hex).
+/// Hex digits of either case are accepted.
+inline result<void> verify_hmac_sha256(std::string_view payload, std::string_view header, std::string_view secret,
+                                       std::string_view prefix = "sha256=") {
+  header = detail::trim(header);
+  if (header.empty()) return error{errc::signature_missing, "signature header missing or empty"};
+  if (header.substr(0, prefix.size()) != prefix)
+    return error{errc::signature_malformed, "signature header does not start with \"" + std::string(prefix) + "\""};
+  auto mac = crypto::from_hex(header.substr(prefix.size()));
+  if (!mac || mac->size() != 32) return error{errc::signature_malformed, "signature is not 64 hex digits"};
+  const auto expected = crypto::hmac_sha256(secret, payload);
+  if (!crypto::constant_time_equal(crypto::as_chars(expected), *mac))
+    return error{errc::signature_invalid, "signature does not match the payload"};
+  return {};
+}
+
+}  // namespace intg::webhook
