@@ -41,8 +41,11 @@ OPTIONAL = [
     "intg/http/server.hpp",
     "intg/observability/health_server.hpp",
     "intg/security/audit.hpp",
-    "intg/providers/spotify.hpp",
+    "intg/rest.hpp",
 ]
+# Every provider's own include (include/intg/providers/NAME.hpp) gets a single header too.
+OPTIONAL += sorted(p.relative_to(INCLUDE_DIR).as_posix() for p in (INCLUDE_DIR / "intg" / "providers").glob("*.hpp"))
+OPTIONAL = [name for name in OPTIONAL if (INCLUDE_DIR / name).exists()]
 
 INCLUDE_RE = re.compile(r'^\s*#\s*include\s*(?:<([^>\n]+)>|"([^"\n]+)")')
 PRAGMA_ONCE_RE = re.compile(r"^\s*#\s*pragma\s+once\b")
@@ -191,8 +194,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"amalgamate.py: {exc}", file=sys.stderr)
         return 2
 
+    # A file under single_include/ that is not generated any more (a renamed or removed header).
+    leftovers = sorted(p for p in SINGLE_DIR.rglob("*.hpp") if p not in files) if args.output == DEFAULT_OUTPUT else []
+
     if args.check:
         stale = 0
+        for p in leftovers:
+            print(f"amalgamate.py: {_display(p)} is not generated any more; regenerate with: python3 tools/amalgamate.py",
+                  file=sys.stderr)
+            stale = 1
         for output, text in files.items():
             try:
                 with open(output, "r", encoding="utf-8") as fh:
@@ -209,6 +219,9 @@ def main(argv: list[str] | None = None) -> int:
                 stale = 1
         return stale
 
+    for p in leftovers:
+        p.unlink()
+        print(f"removed {_display(p)}")
     for output, text in files.items():
         output.parent.mkdir(parents=True, exist_ok=True)
         with open(output, "w", encoding="utf-8", newline="\n") as fh:
