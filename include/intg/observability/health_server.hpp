@@ -124,7 +124,7 @@ inline boost::json::object calls_json(const call_totals& c) {
 }
 
 inline boost::json::object integration_json(const integration_snapshot& s, bool detailed) {
-  boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"type", to_string(s.type)}, {"status", to_string(s.status)}};
+  boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"category", s.category}, {"type", s.category}, {"status", to_string(s.status)}};
   boost::json::object last{{"status", to_string(s.last_check.status)},
                            {"message", s.last_check.message},
                            {"latency_ms", millis(s.last_check.latency)},
