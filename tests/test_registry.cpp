@@ -313,6 +313,12 @@ BOOST_AUTO_TEST_CASE(categories_are_open_and_snapshots_carry_them) {
   BOOST_TEST(!intg::is_valid_category("Music"));
   BOOST_TEST(!intg::is_valid_category("mu sic"));
   BOOST_CHECK_THROW(reg.register_integration<probe>(cfg("bad", "Bad Category"), "t"), intg::exception);
+  // The health server reports the category, and under its 0.1 key "type" too.
+  for (const auto& snap : reg.snapshot()) {
+    const auto o = intg::detail::integration_json(snap, false);
+    BOOST_TEST(o.at("category").as_string() == snap.category);
+    BOOST_TEST(o.at("type").as_string() == snap.category);
+  }
   // The predefined names are the seed's seven plus the provider families.
   BOOST_TEST(std::size(intg::categories::predefined) == 12u);
   for (const auto& p : intg::categories::predefined) BOOST_TEST(intg::is_valid_category(p.name));

@@ -1,6 +1,8 @@
-// intg's error vocabulary: the errc enum, its error category, and intg::error, an error_code plus
-// the details callers need (HTTP status, a server's retry-after hint, a message, a JSON path).
-// Errors are values: copying one never allocates unless it carries a message or a path.
+// intg's error vocabulary: the errc enum with one error category per domain (resilience, HTTP,
+// security, config), the conditions policies classify by (intg::condition), provider errors
+// (provider_errc in a category per provider, with the provider's own code), and intg::error, an
+// error_code plus the details callers need (HTTP status, a server's retry-after hint, a message, a
+// JSON path, a provider code). Errors are values: copying one never allocates. See docs/errors.md.
 #pragma once
 
 #include <boost/system/error_code.hpp>
@@ -20,7 +22,8 @@
 
 namespace intg {
 
-/// Conditions raised by intg itself. Transport errors keep their own category (Asio, Beast, SSL).
+/// Codes raised by intg itself, each in the category of its domain (see domain_category()).
+/// Transport errors keep their own category (Asio, Beast, SSL); providers have theirs.
 enum class errc {
   circuit_open = 1,         ///< a circuit breaker rejected the call without running it
   rate_limited,             ///< a rate limiter rejected the call (or the server answered 429)
@@ -366,7 +369,7 @@ struct boost::system::is_error_code_enum<intg::errc> : std::true_type {};
 namespace intg {
 
 /// An error code plus what callers need to act on it. Small (40 bytes) and cheap to copy: the
-/// message and JSON path live in one shared, immutable block allocated only when set.
+/// message, JSON path and provider code live in one shared, immutable block allocated only when set.
 class error {
  public:
   error() noexcept = default;

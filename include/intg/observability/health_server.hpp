@@ -205,11 +205,12 @@ inline boost::json::object openapi_document() {
   object nullable_num{{"type", "number"}, {"nullable", true}, {"description", "null (n/a) when there were no calls"}};
   object integration{
       {"type", "object"},
-      {"required", array{"name", "tenant", "type", "status", "last_check"}},
+      {"required", array{"name", "tenant", "category", "type", "status", "last_check"}},
       {"properties",
        object{{"name", str},
               {"tenant", str},
-              {"type", str},
+              {"category", str},
+              {"type", object{{"type", "string"}, {"description", "the category under its 0.1 name"}}},
               {"status", status_enum},
               {"critical", object{{"type", "boolean"}}},
               {"last_check", object{{"type", "object"},
