@@ -19,7 +19,7 @@ ENDPOINT_WORDS = {"livez", "readyz", "healthz", "health", "metrics", "status", "
 
 
 def served_paths(root):
-    header = open(os.path.join(root, "include", "intg", "health_server.hpp"), encoding="utf-8").read()
+    header = open(os.path.join(root, "include", "intg", "observability", "health_server.hpp"), encoding="utf-8").read()
     m = re.search(r"health_server_paths\[\]\s*=\s*\{(.*?)\};", header, re.S)
     if not m:
         raise SystemExit("check_docs.py: intg::health_server_paths not found in health_server.hpp")
