@@ -24,6 +24,8 @@
 #include <string>
 #include <thread>
 
+#include <sys/wait.h>
+
 namespace asio = boost::asio;
 namespace json = boost::json;
 namespace bh = boost::beast::http;
@@ -438,6 +440,15 @@ BOOST_AUTO_TEST_CASE(error_objects_follow_stripes_shape) {
     r = co_await s.client.send(balance);
     BOOST_TEST(r->result_int() == 200);
     BOOST_TEST(body_of(*r).at("object") == "balance");
+    s.fake.script(fakes::stripe_fake::expired_key());
+    r = co_await s.client.send(balance);
+    BOOST_TEST(r->result_int() == 401);
+    BOOST_TEST(body_of(*r).at("error").at("code") == "api_key_expired");
+    s.fake.revoke_key(fakes::stripe_fake::default_key);
+    r = co_await s.client.send(balance);
+    BOOST_TEST(r->result_int() == 401);
+    BOOST_TEST(std::string(body_of(*r).at("error").at("message").as_string()).starts_with("Invalid API Key provided: sk_test_"));
+    BOOST_TEST(r->body().find(fakes::stripe_fake::default_key) == std::string::npos);  // never the whole key
     co_await s.fake.stop();
   };
   test::run(s.io, body());
@@ -679,6 +690,25 @@ BOOST_AUTO_TEST_CASE(errors_are_ok_false_on_http_200) {
 
     s.fake.revoke_token(std::string(fakes::slack_fake::default_token));
     co_await expect(limited, "token_revoked");
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(per_method_rate_tiers_answer_429_with_retry_after) {
+  slack_env s;
+  s.fake.enforce_rate_tiers();
+  s.fake.set_rate_limit("conversations.list", 2, 30s);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto list = s.form("conversations.list", {});
+    for (int i = 0; i < 2; ++i) BOOST_TEST((co_await s.client.send(list))->result_int() == 200);
+    auto r = co_await s.client.send(list);
+    BOOST_TEST(r->result_int() == 429);
+    const int after = std::stoi(header(*r, "Retry-After"));
+    BOOST_TEST((after >= 29 && after <= 30));
+    BOOST_TEST(body_of(*r).at("error") == "ratelimited");
+    auto other = s.form("auth.test", {});  // another method, another tier
+    BOOST_TEST((co_await s.client.send(other))->result_int() == 200);
     co_await s.fake.stop();
   };
   test::run(s.io, body());

@@ -35,6 +35,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <ctime>
 #include <map>
 #include <optional>
@@ -107,6 +108,25 @@ class slack_fake {
       ch->messages.push_back({{"type", "message"}, {"user", "U0ALICE001"}, {"text", "message " + std::to_string(i + 1)}, {"ts", next_ts()}});
   }
 
+  /// Slack's per-method rate tiers (api.slack.com/apis/rate-limits), per token, over a sliding
+  /// minute: Tier 2 (20/min) conversations.list, Tier 3 (50/min) conversations.history and
+  /// chat.update, Tier 4 (100/min) auth.test, and chat.postMessage's special limit of about one
+  /// message per second per channel (modelled as 60/min per token). Off by default; an excess
+  /// call gets 429 with Retry-After in whole seconds until a slot frees.
+  void enforce_rate_tiers(bool on = true) {
+    if (!on) {
+      limits_.clear();
+      return;
+    }
+    set_rate_limit("conversations.list", 20, std::chrono::seconds(60));
+    set_rate_limit("conversations.history", 50, std::chrono::seconds(60));
+    set_rate_limit("chat.update", 50, std::chrono::seconds(60));
+    set_rate_limit("auth.test", 100, std::chrono::seconds(60));
+    set_rate_limit("chat.postMessage", 60, std::chrono::seconds(60));
+  }
+  /// At most `calls` calls of `method` per token within any `window`.
+  void set_rate_limit(const std::string& method, std::size_t calls, std::chrono::seconds window) { limits_[method] = {calls, window, {}}; }
+
   // Scenarios with Slack's own bodies.
   /// HTTP 429 with `Retry-After: seconds` and `{"ok":false,"error":"ratelimited"}`.
   static t::scenario rate_limited(std::chrono::seconds after = std::chrono::seconds(1)) {
@@ -120,6 +140,11 @@ class slack_fake {
   static t::scenario server_error(status s = status::service_unavailable) { return t::scenarios::html_error(s); }
 
  private:
+  struct rate_limit {
+    std::size_t limit;
+    std::chrono::seconds window;
+    std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> calls_by_token;
+  };
   struct channel {
     std::string id, name;
     bool is_private, member, archived;
@@ -162,6 +187,19 @@ class slack_fake {
   }
 
   http::server_response dispatch(const std::string& m, t::call& c) {
+    if (auto it = limits_.find(m); it != limits_.end()) {
+      auto& l = it->second;
+      auto& calls = l.calls_by_token[c.token];
+      const auto now = std::chrono::steady_clock::now();
+      while (!calls.empty() && now - calls.front() >= l.window) calls.pop_front();
+      if (calls.size() >= l.limit) {
+        const auto wait = std::chrono::ceil<std::chrono::seconds>(calls.front() + l.window - now);
+        auto res = answer_raw(status::too_many_requests, {{"ok", false}, {"error", "ratelimited"}});
+        res.set(http::field::retry_after, std::to_string(std::max<std::int64_t>(1, wait.count())));
+        return res;
+      }
+      calls.push_back(now);
+    }
     if (!c.body_error.empty()) return fail(c.header("Content-Type").find("json") != std::string_view::npos ? "invalid_json" : "invalid_form_data");
     if (m == "auth.test") return auth_test(c);
     if (m == "chat.postMessage") return post_message(c);
@@ -382,6 +420,7 @@ class slack_fake {
   t::fake_api api_;
   std::vector<channel> channels_;
   std::set<std::string, std::less<>> revoked_;
+  std::map<std::string, rate_limit, std::less<>> limits_;
   std::int64_t last_ts_us_ = 0;
   std::uint64_t requests_ = 0;
 };

@@ -49,7 +49,11 @@ class stripe_fake {
 
   explicit stripe_fake(boost::asio::any_io_executor ex, std::vector<std::string> keys = {std::string(default_key)})
       : api_(std::move(ex), options()) {
-    api_.require_bearer(std::move(keys), [](const t::call& c, bool missing) { return reject(c, missing); });
+    api_.require_bearer(std::move(keys), [this](const t::call& c, bool missing) {
+      auto res = reject(c, missing);
+      res.set("Request-Id", new_id("req"));  // Stripe identifies refused requests too
+      return res;
+    });
     add_routes();
   }
 

@@ -5,6 +5,7 @@
 
 #include <intg/http/url.hpp>
 
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
