@@ -1,0 +1,829 @@
+// Fakes of provider APIs (tests/fakes/) and their building blocks (intg/testing/): routes,
+// nested form bodies, every scripted scenario and the exchange log; the Stripe and Slack fakes
+// over real sockets with intg::http::client; the official Node SDKs (stripe, @slack/web-api)
+// driving each fake through every operation it supports; and the JSON Lines logs that
+// slack_openapi_validation checks against Slack's OpenAPI description.
+#define BOOST_TEST_MODULE intg_providers
+#include <boost/test/unit_test.hpp>
+
+#include "fakes/slack_fake.hpp"
+#include "fakes/stripe_fake.hpp"
+#include "test_util.hpp"
+
+#include <intg/http/client.hpp>
+#include <intg/testing/fake_api.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/parse.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include <sys/wait.h>
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+namespace bh = boost::beast::http;
+namespace t = intg::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Where the exchange logs go for the validators (ctest runs in the build's tests directory).
+constexpr const char* slack_log_file = "slack_exchanges.jsonl";
+constexpr const char* stripe_log_file = "stripe_exchanges.jsonl";
+
+// Each run starts the logs afresh; every Slack/Stripe test appends its fake's log.
+struct fresh_logs {
+  fresh_logs() {
+    std::remove(slack_log_file);
+    std::remove(stripe_log_file);
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(fresh_logs);
+
+// A request built from named objects (never temporaries inside co_await: see the plan's g++ 12 note).
+intg::http::request make(bh::verb m, const std::string& url) {
+  auto r = intg::http::request::make(m, url);
+  if (!r) throw std::runtime_error("bad url " + url);
+  return std::move(*r);
+}
+
+json::object body_of(const intg::http::response& r) {
+  boost::system::error_code ec;
+  auto v = json::parse(r.body(), ec);
+  if (ec || !v.is_object()) return {};
+  return v.get_object();
+}
+
+std::string header(const intg::http::response& r, std::string_view name) {
+  auto it = r.find(name);
+  return it == r.end() ? std::string() : std::string(it->value());
+}
+
+// A tiny API on fake_api for the building-block tests.
+struct echo_api {
+  t::fake_api api;
+  explicit echo_api(asio::io_context& io) : api(io.get_executor()) {
+    api.route(bh::verb::get, "/v1/things/{id}", [](t::call& c) {
+      return intg::http::make_response(bh::status::ok, json::serialize(json::object{{"id", c.params["id"]}, {"query", c.query_params}}));
+    });
+    api.route(bh::verb::post, "/v1/things", [](t::call& c) {
+      return intg::http::make_response(bh::status::ok, json::serialize(json::object{{"body", c.body}, {"token", c.token}}));
+    });
+    api.route(bh::verb::get, "/health", [](t::call&) { return intg::http::make_response(bh::status::ok, R"({"ok":true})"); }, false);
+    api.require_bearer({"tok_1"}, [](const t::call&, bool missing) {
+      return intg::http::make_response(bh::status::unauthorized, missing ? R"({"error":"missing"})" : R"({"error":"invalid"})");
+    });
+  }
+};
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+BOOST_AUTO_TEST_SUITE(fake_api_building_blocks)
+
+BOOST_AUTO_TEST_CASE(forms_parse_nested_keys_and_arrays) {
+  auto f = t::parse_form("email=a%40b.c&metadata[order_id]=42&metadata[note]=a+b&expand[0]=x&expand[1]=y&tags[]=p&tags[]=q"
+                         "&items[0][price]=pr_1&items[0][quantity]=2&items[1][price]=pr_2");
+  BOOST_REQUIRE(f);
+  BOOST_TEST(json::serialize(*f) ==
+             R"({"email":"a@b.c","metadata":{"order_id":"42","note":"a b"},"expand":["x","y"],"tags":["p","q"],)"
+             R"("items":[{"price":"pr_1","quantity":"2"},{"price":"pr_2"}]})");
+  BOOST_TEST(!t::parse_form("a[b=1"));            // unpaired bracket
+  BOOST_TEST(!t::parse_form("a=1&a[b]=2"));       // a value and a container
+  BOOST_TEST(!t::parse_form("a=1&a=2"));          // a key twice
+  BOOST_TEST(!t::parse_form("a=%zz"));            // bad escape
+  BOOST_TEST(!t::integer(*f, "missing").has_value());
+  auto g = t::parse_form("n=-12&b=true&s=x");
+  BOOST_REQUIRE(g);
+  BOOST_TEST(*t::integer(*g, "n") == -12);
+  BOOST_TEST(*t::boolean(*g, "b"));
+  BOOST_TEST(!t::integer(*g, "s"));
+  auto j = t::parse_body("application/json; charset=utf-8", R"({"channel":"C1","n":3})");
+  BOOST_REQUIRE(j);
+  BOOST_TEST(*t::integer(*j, "n") == 3);
+  BOOST_TEST(!t::parse_body("application/json", "[1]"));
+  BOOST_TEST(!t::parse_body("application/json", "{"));
+}
+
+BOOST_AUTO_TEST_CASE(path_templates_capture_one_decoded_segment) {
+  auto p = t::match_path("/v1/customers/{id}", "/v1/customers/cus%20123");
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->at("id") == "cus 123");
+  BOOST_TEST(!t::match_path("/v1/customers/{id}", "/v1/customers/a/b"));
+  BOOST_TEST(!t::match_path("/v1/customers/{id}", "/v1/customers/"));
+  BOOST_TEST(!t::match_path("/v1/customers/{id}", "/v1/customers"));
+  BOOST_TEST(t::match_path("/v1/payment_intents/{id}/confirm", "/v1/payment_intents/pi_1/confirm").has_value());
+  BOOST_TEST(!t::match_path("/v1/payment_intents/{id}/confirm", "/v1/payment_intents/pi_1/capture"));
+  BOOST_TEST(t::match_path("/api/chat.postMessage", "/api/chat.postMessage").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(routes_bearer_check_and_unknown_paths_over_sockets) {
+  asio::io_context io;
+  echo_api e(io);
+  const auto port = e.api.start();
+  intg::http::client c(io.get_executor());
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto get = make(bh::verb::get, base + "/v1/things/th%2F1?expand%5B%5D=a&limit=3");
+    get.set(intg::http::field::authorization, "Bearer tok_1");
+    auto r = co_await c.send(get);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->result_int() == 200);
+    BOOST_TEST(r->body() == R"({"id":"th/1","query":{"expand":["a"],"limit":"3"}})");
+
+    auto post = make(bh::verb::post, base + "/v1/things");
+    post.set(intg::http::field::authorization, "Bearer tok_1");
+    post.form(intg::http::query{{"metadata[k]", "v"}});
+    r = co_await c.send(post);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->body() == R"({"body":{"metadata":{"k":"v"}},"token":"tok_1"})");
+
+    auto anonymous = make(bh::verb::get, base + "/v1/things/x");
+    r = co_await c.send(anonymous);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->result_int() == 401);
+    BOOST_TEST(r->body() == R"({"error":"missing"})");
+    auto wrong = make(bh::verb::get, base + "/v1/things/x");
+    wrong.set(intg::http::field::authorization, "Bearer nope");
+    r = co_await c.send(wrong);
+    BOOST_TEST(r->body() == R"({"error":"invalid"})");
+    e.api.revoke_token("tok_1");
+    r = co_await c.send(get);
+    BOOST_TEST(r->result_int() == 401);  // revoked: an expired token from now on
+
+    auto health = make(bh::verb::get, base + "/health");
+    r = co_await c.send(health);
+    BOOST_TEST(r->result_int() == 200);  // public route: no token needed
+    auto nowhere = make(bh::verb::get, base + "/v2/none");
+    r = co_await c.send(nowhere);
+    BOOST_TEST(r->result_int() == 404);
+    auto wrong_method = make(bh::verb::delete_, base + "/health");
+    r = co_await c.send(wrong_method);
+    BOOST_TEST(r->result_int() == 405);
+    co_await e.api.stop();
+  };
+  test::run(io, body());
+}
+
+BOOST_AUTO_TEST_CASE(every_scenario_over_sockets) {
+  asio::io_context io;
+  echo_api e(io);
+  const auto port = e.api.start();
+  intg::http::client c(io.get_executor());
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/v1/things/a";
+  using t::rate_limit_style;
+  e.api.script(t::scenarios::rate_limited(rate_limit_style::retry_after_seconds, 2s));
+  e.api.script(t::scenarios::rate_limited(rate_limit_style::retry_after_date, 30s));
+  e.api.script(t::scenarios::rate_limited(rate_limit_style::reset_epoch, 5s));
+  e.api.script(t::scenarios::rate_limited(rate_limit_style::reset_delta, 7s));
+  e.api.script(t::scenarios::rate_limited(rate_limit_style::bucket, 3s, R"({"error":"rate_limited"})", "things:get"));
+  e.api.script(t::scenarios::server_error(bh::status::service_unavailable).repeat(3));
+  e.api.script(t::scenarios::expired_token());
+  e.api.script(t::scenarios::html_error());
+  e.api.script(t::scenarios::error_body_200(R"({"ok":false,"error":"invalid_auth"})"));
+  e.api.script(t::scenarios::slow(300ms));
+  e.api.script(t::scenarios::truncated());
+  e.api.script(t::scenarios::reset());
+  BOOST_TEST(e.api.pending_scenarios() == 14u);
+  std::vector<intg::result<intg::http::response>> got;
+  std::vector<std::chrono::milliseconds> took;
+  auto body = [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 16; ++i) {
+      auto req = make(bh::verb::get, url);
+      req.set(intg::http::field::authorization, "Bearer tok_1");
+      const auto t0 = std::chrono::steady_clock::now();
+      got.push_back(co_await c.send(req));
+      took.push_back(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0));
+    }
+    co_await e.api.stop();
+  };
+  test::run(io, body());
+  BOOST_REQUIRE(got.size() == 16u);
+  const std::time_t now = std::time(nullptr);
+  BOOST_TEST(got[0]->result_int() == 429);
+  BOOST_TEST(header(*got[0], "Retry-After") == "2");
+  BOOST_TEST(header(*got[1], "Retry-After").ends_with(" GMT"));
+  const auto epoch = std::stoll(header(*got[2], "X-RateLimit-Reset"));
+  BOOST_TEST((epoch >= now + 3 && epoch <= now + 6));
+  BOOST_TEST(header(*got[2], "X-RateLimit-Remaining") == "0");
+  BOOST_TEST(header(*got[3], "X-RateLimit-Reset") == "7");
+  BOOST_TEST(header(*got[4], "X-RateLimit-Bucket") == "things:get");
+  BOOST_TEST(header(*got[4], "X-RateLimit-Reset-After") == "3");
+  for (int i = 5; i < 8; ++i) BOOST_TEST(got[static_cast<std::size_t>(i)]->result_int() == 503);  // a burst of three
+  BOOST_TEST(got[8]->result_int() == 401);
+  BOOST_TEST(header(*got[8], "WWW-Authenticate").find("invalid_token") != std::string::npos);
+  BOOST_TEST(got[9]->result_int() == 502);
+  BOOST_TEST(header(*got[9], "Content-Type") == "text/html");
+  BOOST_TEST(got[9]->body().starts_with("<html>"));
+  BOOST_TEST(got[10]->result_int() == 200);
+  BOOST_TEST(got[10]->body() == R"({"ok":false,"error":"invalid_auth"})");
+  BOOST_TEST(got[11]->result_int() == 200);  // slow, but the real answer
+  BOOST_TEST(took[11] >= 290ms);
+  BOOST_TEST(!got[12]);  // truncated: Content-Length promised more than came
+  BOOST_TEST(!got[13]);  // reset
+  BOOST_TEST(got[14]->result_int() == 200);  // the script is used up
+  BOOST_TEST(e.api.pending_scenarios() == 0u);
+
+  const auto log = e.api.log();
+  BOOST_REQUIRE(log.size() == 16u);
+  BOOST_TEST(log[0].scenario == "rate_limited");
+  BOOST_TEST(log[0].status == 429);
+  BOOST_TEST(log[12].fault == "truncate");
+  BOOST_TEST(log[12].status == 0);
+  BOOST_TEST(log[13].fault == "reset");
+  BOOST_TEST(log[15].scenario.empty());
+  BOOST_TEST(log[15].route == "/v1/things/{id}");
+}
+
+BOOST_AUTO_TEST_CASE(route_scenarios_come_before_global_ones) {
+  asio::io_context io;
+  echo_api e(io);
+  const auto port = e.api.start();
+  intg::http::client c(io.get_executor());
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  e.api.script(t::scenarios::server_error());
+  e.api.script(bh::verb::post, "/v1/things", t::scenarios::respond(bh::status::conflict, R"({"error":"conflict"})"));
+  std::vector<int> statuses;
+  auto body = [&]() -> asio::awaitable<void> {
+    auto post = make(bh::verb::post, base + "/v1/things");
+    post.set(intg::http::field::authorization, "Bearer tok_1");
+    auto get = make(bh::verb::get, base + "/v1/things/1");
+    get.set(intg::http::field::authorization, "Bearer tok_1");
+    for (auto* r : {&post, &get, &post, &get}) {
+      auto res = co_await c.send(*r);
+      statuses.push_back(res ? res->result_int() : -1);
+    }
+    co_await e.api.stop();
+  };
+  test::run(io, body());
+  BOOST_TEST(statuses == (std::vector<int>{409, 500, 200, 200}), boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(the_log_redacts_credentials_and_is_written_as_json_lines) {
+  asio::io_context io;
+  t::fake_api_options o;
+  o.secret_fields = {"token"};
+  t::fake_api api(io.get_executor(), o);
+  api.route(bh::verb::post, "/api/x", [](t::call&) { return intg::http::make_response(bh::status::ok, R"({"ok":true})"); });
+  api.require_bearer({"xoxb-secret"}, [](const t::call&, bool) { return intg::http::make_response(bh::status::ok, R"({"ok":false})"); }, "token");
+  const auto port = api.start();
+  intg::http::client c(io.get_executor());
+  const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/api/x";
+  auto body = [&]() -> asio::awaitable<void> {
+    auto a = make(bh::verb::post, url);
+    a.set(intg::http::field::authorization, "Bearer xoxb-secret");
+    a.json(json::object{{"channel", "C1"}, {"token", "xoxb-secret"}});
+    (void)co_await c.send(a);
+    auto b = make(bh::verb::post, url + "?token=xoxb-secret&x=1");
+    b.form(intg::http::query{{"token", "xoxb-secret"}, {"text", "hi"}});
+    (void)co_await c.send(b);
+    co_await api.stop();
+  };
+  test::run(io, body());
+  const auto log = api.log();
+  BOOST_REQUIRE(log.size() == 2u);
+  BOOST_TEST(log[0].request_header("authorization") == "Bearer [redacted]");
+  BOOST_TEST(log[0].request_body.find("xoxb-secret") == std::string::npos);
+  BOOST_TEST(log[0].request_body.find("C1") != std::string::npos);
+  BOOST_TEST(log[1].query.find("xoxb-secret") == std::string::npos);
+  BOOST_TEST(log[1].request_body == "token=%5Bredacted%5D&text=hi");
+  BOOST_TEST(log[1].status == 200);
+  const std::string file = "fake_api_log_test.jsonl";
+  BOOST_REQUIRE(api.write_log(file));
+  std::ifstream in(file);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    auto v = json::parse(line);
+    BOOST_TEST(v.at("method") == "POST");
+    BOOST_TEST(v.at("response").at("status") == 200);
+    BOOST_TEST(line.find("xoxb-secret") == std::string::npos);
+    ++lines;
+  }
+  BOOST_TEST(lines == 2);
+  std::remove(file.c_str());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+// A Stripe call: form body, the fake's key, optional Idempotency-Key and Stripe-Account.
+struct stripe_env {
+  asio::io_context io;
+  fakes::stripe_fake fake{io.get_executor()};
+  intg::http::client client{io.get_executor()};
+  std::string base;
+  stripe_env() { base = "http://127.0.0.1:" + std::to_string(fake.start()); }
+  ~stripe_env() { fake.api().append_log(stripe_log_file); }
+
+  intg::http::request req(bh::verb m, const std::string& path, const intg::http::query& form = {}, std::string_view idem = {},
+                          std::string_view account = {}) {
+    auto r = make(m, base + path);
+    r.set(intg::http::field::authorization, "Bearer " + std::string(fakes::stripe_fake::default_key));
+    if (m == bh::verb::post) r.form(form);
+    if (!idem.empty()) r.idempotency_key(idem);
+    if (!account.empty()) r.set("Stripe-Account", account);
+    return r;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(stripe_fake_behaviour)
+
+BOOST_AUTO_TEST_CASE(customers_with_idempotent_replay_and_key_reuse_error) {
+  stripe_env s;
+  auto body = [&]() -> asio::awaitable<void> {
+    const intg::http::query form{{"email", "ada@example.com"}, {"name", "Ada"}, {"metadata[order_id]", "42"}};
+    auto create = s.req(bh::verb::post, "/v1/customers", form, "key-1");
+    auto first = co_await s.client.send(create);
+    BOOST_REQUIRE(first);
+    BOOST_TEST(first->result_int() == 200);
+    auto cus = body_of(*first);
+    BOOST_TEST(cus.at("object") == "customer");
+    BOOST_TEST(cus.at("email") == "ada@example.com");
+    BOOST_TEST(cus.at("metadata").at("order_id") == "42");
+    BOOST_TEST(cus.at("id").get_string().starts_with("cus_"));
+    BOOST_TEST(header(*first, "Idempotent-Replayed").empty());
+
+    auto again = s.req(bh::verb::post, "/v1/customers", form, "key-1");
+    auto replay = co_await s.client.send(again);
+    BOOST_REQUIRE(replay);
+    BOOST_TEST(replay->body() == first->body());
+    BOOST_TEST(header(*replay, "Idempotent-Replayed") == "true");
+
+    const intg::http::query other{{"email", "eve@example.com"}};
+    auto misuse = s.req(bh::verb::post, "/v1/customers", other, "key-1");
+    auto refused = co_await s.client.send(misuse);
+    BOOST_REQUIRE(refused);
+    BOOST_TEST(refused->result_int() == 400);
+    BOOST_TEST(body_of(*refused).at("error").at("type") == "idempotency_error");
+
+    const std::string id(cus.at("id").get_string());
+    const intg::http::query update_form{{"metadata[order_id]", ""}, {"metadata[tier]", "gold"}, {"name", "Ada L."}};
+    auto update = s.req(bh::verb::post, "/v1/customers/" + id, update_form);
+    auto updated = co_await s.client.send(update);
+    BOOST_REQUIRE(updated);
+    auto u = body_of(*updated);
+    BOOST_TEST(u.at("name") == "Ada L.");
+    BOOST_TEST(json::serialize(u.at("metadata")) == R"({"tier":"gold"})");
+    auto get = s.req(bh::verb::get, "/v1/customers/" + id);
+    auto got = co_await s.client.send(get);
+    BOOST_TEST(got->body() == updated->body());
+
+    auto list = s.req(bh::verb::get, "/v1/customers");
+    auto listed = co_await s.client.send(list);
+    BOOST_TEST(body_of(*listed).at("data").as_array().size() == 1u);  // the replay created nothing
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(error_objects_follow_stripes_shape) {
+  stripe_env s;
+  auto body = [&]() -> asio::awaitable<void> {
+    auto missing = s.req(bh::verb::get, "/v1/customers/cus_nope");
+    auto r = co_await s.client.send(missing);
+    BOOST_TEST(r->result_int() == 404);
+    auto e = body_of(*r).at("error").as_object();
+    BOOST_TEST(e.at("type") == "invalid_request_error");
+    BOOST_TEST(e.at("code") == "resource_missing");
+    BOOST_TEST(e.at("param") == "id");
+    BOOST_TEST(e.at("message") == "No such customer: 'cus_nope'");
+
+    const intg::http::query no_amount{{"currency", "usd"}};
+    auto bad = s.req(bh::verb::post, "/v1/payment_intents", no_amount);
+    r = co_await s.client.send(bad);
+    BOOST_TEST(r->result_int() == 400);
+    BOOST_TEST(body_of(*r).at("error").at("code") == "parameter_missing");
+    BOOST_TEST(body_of(*r).at("error").at("param") == "amount");
+
+    const intg::http::query unknown{{"emial", "x"}};
+    auto typo = s.req(bh::verb::post, "/v1/customers", unknown);
+    r = co_await s.client.send(typo);
+    BOOST_TEST(body_of(*r).at("error").at("code") == "parameter_unknown");
+
+    const intg::http::query declined{{"amount", "2000"}, {"currency", "usd"}, {"payment_method", "pm_card_chargeDeclined"}, {"confirm", "true"}};
+    auto pay = s.req(bh::verb::post, "/v1/payment_intents", declined);
+    r = co_await s.client.send(pay);
+    BOOST_TEST(r->result_int() == 402);
+    e = body_of(*r).at("error").as_object();
+    BOOST_TEST(e.at("type") == "card_error");
+    BOOST_TEST(e.at("code") == "card_declined");
+    BOOST_TEST(e.at("decline_code") == "generic_decline");
+    BOOST_TEST(e.at("payment_intent").at("status") == "requires_payment_method");
+
+    auto anonymous = make(bh::verb::get, s.base + "/v1/balance");
+    r = co_await s.client.send(anonymous);
+    BOOST_TEST(r->result_int() == 401);
+    BOOST_TEST(body_of(*r).at("error").at("type") == "invalid_request_error");
+    auto nowhere = s.req(bh::verb::get, "/v1/nothing");
+    r = co_await s.client.send(nowhere);
+    BOOST_TEST(r->result_int() == 404);
+    BOOST_TEST(std::string(body_of(*r).at("error").at("message").as_string()).starts_with("Unrecognized request URL (GET: /v1/nothing)"));
+
+    s.fake.script(fakes::stripe_fake::rate_limited(2s));
+    auto balance = s.req(bh::verb::get, "/v1/balance");
+    r = co_await s.client.send(balance);
+    BOOST_TEST(r->result_int() == 429);
+    BOOST_TEST(header(*r, "Retry-After") == "2");
+    BOOST_TEST(body_of(*r).at("error").at("code") == "rate_limit");
+    r = co_await s.client.send(balance);
+    BOOST_TEST(r->result_int() == 200);
+    BOOST_TEST(body_of(*r).at("object") == "balance");
+    s.fake.script(fakes::stripe_fake::expired_key());
+    r = co_await s.client.send(balance);
+    BOOST_TEST(r->result_int() == 401);
+    BOOST_TEST(body_of(*r).at("error").at("code") == "api_key_expired");
+    s.fake.revoke_key(fakes::stripe_fake::default_key);
+    r = co_await s.client.send(balance);
+    BOOST_TEST(r->result_int() == 401);
+    BOOST_TEST(std::string(body_of(*r).at("error").at("message").as_string()).starts_with("Invalid API Key provided: sk_test_"));
+    BOOST_TEST(r->body().find(fakes::stripe_fake::default_key) == std::string::npos);  // never the whole key
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(payment_intent_lifecycle_refunds_events_and_accounts) {
+  stripe_env s;
+  auto body = [&]() -> asio::awaitable<void> {
+    const intg::http::query manual{{"amount", "5000"}, {"currency", "eur"}, {"payment_method", "pm_card_visa"}, {"capture_method", "manual"}};
+    auto create = s.req(bh::verb::post, "/v1/payment_intents", manual, "pi-key");
+    auto pi = body_of(*co_await s.client.send(create));
+    BOOST_TEST(pi.at("status") == "requires_confirmation");
+    const std::string id(pi.at("id").get_string());
+    auto confirm = s.req(bh::verb::post, "/v1/payment_intents/" + id + "/confirm");
+    pi = body_of(*co_await s.client.send(confirm));
+    BOOST_TEST(pi.at("status") == "requires_capture");
+    BOOST_TEST(pi.at("amount_capturable") == 5000);
+    const intg::http::query partial{{"amount_to_capture", "4000"}};
+    auto capture = s.req(bh::verb::post, "/v1/payment_intents/" + id + "/capture", partial);
+    pi = body_of(*co_await s.client.send(capture));
+    BOOST_TEST(pi.at("status") == "succeeded");
+    BOOST_TEST(pi.at("amount_received") == 4000);
+    auto cancel = s.req(bh::verb::post, "/v1/payment_intents/" + id + "/cancel");
+    auto r = co_await s.client.send(cancel);
+    BOOST_TEST(r->result_int() == 400);
+    BOOST_TEST(body_of(*r).at("error").at("code") == "payment_intent_unexpected_state");
+
+    const intg::http::query refund_form{{"payment_intent", id}, {"amount", "1500"}};
+    auto refund = s.req(bh::verb::post, "/v1/refunds", refund_form);
+    auto re = body_of(*co_await s.client.send(refund));
+    BOOST_TEST(re.at("object") == "refund");
+    BOOST_TEST(re.at("amount") == 1500);
+    const intg::http::query too_much{{"payment_intent", id}, {"amount", "3000"}};
+    auto over = s.req(bh::verb::post, "/v1/refunds", too_much);
+    r = co_await s.client.send(over);
+    BOOST_TEST(body_of(*r).at("error").at("code") == "amount_too_large");
+    auto balance = s.req(bh::verb::get, "/v1/balance");
+    auto bal = body_of(*co_await s.client.send(balance));
+    BOOST_TEST(bal.at("available").at(0).at("currency") == "eur");
+    BOOST_TEST(bal.at("available").at(0).at("amount") == 2500);
+
+    auto events = s.req(bh::verb::get, "/v1/events?type=payment_intent.*");
+    auto ev = body_of(*co_await s.client.send(events));
+    BOOST_TEST(ev.at("object") == "list");
+    BOOST_TEST(ev.at("data").as_array().size() == 3u);  // created, amount_capturable_updated, succeeded
+    BOOST_TEST(ev.at("data").at(0).at("type") == "payment_intent.succeeded");  // newest first
+    BOOST_TEST(ev.at("data").at(2).at("request").at("idempotency_key") == "pi-key");
+
+    // Stripe-Account: objects of a connected account are invisible to the platform.
+    const intg::http::query connected{{"email", "c@example.com"}};
+    auto on_account = s.req(bh::verb::post, "/v1/customers", connected, {}, "acct_1CONNECTED");
+    r = co_await s.client.send(on_account);
+    BOOST_TEST(header(*r, "Stripe-Account") == "acct_1CONNECTED");
+    const std::string cid(body_of(*r).at("id").get_string());
+    auto from_platform = s.req(bh::verb::get, "/v1/customers/" + cid);
+    BOOST_TEST((co_await s.client.send(from_platform))->result_int() == 404);
+    auto from_account = s.req(bh::verb::get, "/v1/customers/" + cid, {}, {}, "acct_1CONNECTED");
+    BOOST_TEST((co_await s.client.send(from_account))->result_int() == 200);
+    auto bogus = s.req(bh::verb::get, "/v1/balance", {}, {}, "not_an_account");
+    BOOST_TEST((co_await s.client.send(bogus))->result_int() == 403);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(cursor_pagination_both_ways) {
+  stripe_env s;
+  std::vector<std::string> ids;  // oldest first
+  auto body = [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 7; ++i) {
+      const std::string email = "u" + std::to_string(i) + "@example.com";
+      const intg::http::query f{{"email", email}};
+      auto create = s.req(bh::verb::post, "/v1/customers", f);
+      ids.push_back(std::string(body_of(*co_await s.client.send(create)).at("id").get_string()));
+    }
+    std::vector<std::string> seen;
+    std::string after;
+    int pages = 0;
+    for (;;) {
+      auto page_req = s.req(bh::verb::get, "/v1/customers?limit=3" + (after.empty() ? std::string() : "&starting_after=" + after));
+      auto page = body_of(*co_await s.client.send(page_req));
+      BOOST_TEST(page.at("url") == "/v1/customers");
+      ++pages;
+      for (auto& c : page.at("data").as_array()) seen.push_back(std::string(c.at("id").get_string()));
+      if (!page.at("has_more").as_bool()) break;
+      after = seen.back();
+    }
+    BOOST_TEST(pages == 3);
+    BOOST_TEST(seen == std::vector<std::string>(ids.rbegin(), ids.rend()), boost::test_tools::per_element());
+    // ending_before walks back towards the newest.
+    auto back = s.req(bh::verb::get, "/v1/customers?limit=2&ending_before=" + ids[1]);
+    auto page = body_of(*co_await s.client.send(back));
+    BOOST_REQUIRE(page.at("data").as_array().size() == 2u);
+    BOOST_TEST(page.at("data").at(0).at("id").as_string() == ids[3]);
+    BOOST_TEST(page.at("data").at(1).at("id").as_string() == ids[2]);
+    BOOST_TEST(page.at("has_more") == true);
+    auto bad_limit = s.req(bh::verb::get, "/v1/customers?limit=101");
+    BOOST_TEST((co_await s.client.send(bad_limit))->result_int() == 400);
+    auto bad_cursor = s.req(bh::verb::get, "/v1/customers?starting_after=cus_gone");
+    auto r = co_await s.client.send(bad_cursor);
+    BOOST_TEST(body_of(*r).at("error").at("param") == "starting_after");
+    auto filtered = s.req(bh::verb::get, "/v1/customers?email=u3%40example.com");
+    BOOST_TEST(body_of(*co_await s.client.send(filtered)).at("data").as_array().size() == 1u);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_5xx_before_execution_is_not_stored_so_the_retry_with_the_same_key_runs) {
+  stripe_env s;
+  s.fake.script(bh::verb::post, "/v1/customers", fakes::stripe_fake::api_error());
+  auto body = [&]() -> asio::awaitable<void> {
+    const intg::http::query f{{"email", "r@example.com"}};
+    auto create = s.req(bh::verb::post, "/v1/customers", f, "retry-key");
+    auto r = co_await s.client.send(create);
+    BOOST_TEST(r->result_int() == 500);
+    BOOST_TEST(body_of(*r).at("error").at("type") == "api_error");
+    r = co_await s.client.send(create);
+    BOOST_TEST(r->result_int() == 200);
+    BOOST_TEST(header(*r, "Idempotent-Replayed").empty());
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+  const auto posts = s.fake.api().log(bh::verb::post, "/v1/customers");
+  BOOST_REQUIRE(posts.size() == 2u);
+  BOOST_TEST(posts[0].request_header("Idempotency-Key") == posts[1].request_header("Idempotency-Key"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+namespace {
+
+struct slack_env {
+  asio::io_context io;
+  fakes::slack_fake fake{io.get_executor()};
+  intg::http::client client{io.get_executor()};
+  std::string base;
+  slack_env() {
+    fake.start();
+    base = fake.api_url();
+  }
+  ~slack_env() { fake.api().append_log(slack_log_file); }
+
+  intg::http::request form(const std::string& method, const intg::http::query& q, bool bearer = true) {
+    auto r = make(bh::verb::post, base + method);
+    if (bearer) r.set(intg::http::field::authorization, "Bearer " + std::string(fakes::slack_fake::default_token));
+    r.form(q);
+    return r;
+  }
+  intg::http::request json_call(const std::string& method, const json::object& body) {
+    auto r = make(bh::verb::post, base + method);
+    r.set(intg::http::field::authorization, "Bearer " + std::string(fakes::slack_fake::default_token));
+    r.json(body);
+    r.set(intg::http::field::content_type, "application/json; charset=utf-8");
+    return r;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(slack_fake_behaviour)
+
+BOOST_AUTO_TEST_CASE(post_and_update_with_form_or_json_and_token_as_a_field) {
+  slack_env s;
+  auto body = [&]() -> asio::awaitable<void> {
+    auto auth = s.form("auth.test", {});
+    auto r = co_await s.client.send(auth);
+    auto a = body_of(*r);
+    BOOST_TEST(a.at("ok") == true);
+    BOOST_TEST(a.at("team_id") == "T0INTGFAKE");
+    BOOST_TEST(header(*r, "Content-Type") == "application/json; charset=utf-8");
+
+    auto post = s.form("chat.postMessage", {{"channel", "C0GENERAL01"}, {"text", "hello"}});
+    auto m = body_of(*co_await s.client.send(post));
+    BOOST_TEST(m.at("ok") == true);
+    BOOST_TEST(m.at("channel") == "C0GENERAL01");
+    BOOST_TEST(m.at("message").at("text") == "hello");
+    const std::string ts(m.at("ts").get_string());
+
+    const json::object blocks_msg{{"channel", "#general"},
+                                  {"text", "fallback"},
+                                  {"blocks", json::array{json::object{{"type", "section"}, {"text", {{"type", "mrkdwn"}, {"text", "*hi*"}}}}}}};
+    auto as_json = s.json_call("chat.postMessage", blocks_msg);
+    m = body_of(*co_await s.client.send(as_json));
+    BOOST_TEST(m.at("ok") == true);
+    BOOST_TEST(m.at("message").at("blocks").at(0).at("type") == "section");
+
+    // The token as a form field, no Authorization header.
+    auto field = s.form("chat.update", {{"token", std::string(fakes::slack_fake::default_token)}, {"channel", "C0GENERAL01"}, {"ts", ts}, {"text", "edited"}}, false);
+    auto u = body_of(*co_await s.client.send(field));
+    BOOST_TEST(u.at("ok") == true);
+    BOOST_TEST(u.at("text") == "edited");
+    BOOST_TEST(u.at("ts").as_string() == ts);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+  const auto log = s.fake.log();
+  BOOST_REQUIRE(log.size() == 4u);
+  BOOST_TEST(log[3].request_body.find(std::string(fakes::slack_fake::default_token)) == std::string::npos);  // redacted
+}
+
+BOOST_AUTO_TEST_CASE(errors_are_ok_false_on_http_200) {
+  slack_env s;
+  auto body = [&]() -> asio::awaitable<void> {
+    auto expect = [&](intg::http::request& req, std::string_view code) -> asio::awaitable<void> {
+      auto r = co_await s.client.send(req);
+      BOOST_REQUIRE(r);
+      BOOST_TEST(r->result_int() == 200);
+      auto b = body_of(*r);
+      BOOST_TEST(b.at("ok") == false);
+      BOOST_TEST(b.at("error").as_string() == code);
+    };
+    auto anonymous = s.form("auth.test", {}, false);
+    co_await expect(anonymous, "not_authed");
+    auto wrong = s.form("auth.test", {{"token", "xoxb-wrong"}}, false);
+    co_await expect(wrong, "invalid_auth");
+    auto nowhere = s.form("chat.postMessage", {{"channel", "C0NOWHERE01"}, {"text", "x"}});
+    co_await expect(nowhere, "channel_not_found");
+    auto hidden = s.form("chat.postMessage", {{"channel", "G0SECRET001"}, {"text", "x"}});
+    co_await expect(hidden, "channel_not_found");
+    auto archived = s.form("chat.postMessage", {{"channel", "C0ARCHIVE01"}, {"text", "x"}});
+    co_await expect(archived, "is_archived");
+    auto empty = s.form("chat.postMessage", {{"channel", "C0GENERAL01"}});
+    co_await expect(empty, "no_text");
+    auto no_msg = s.form("chat.update", {{"channel", "C0GENERAL01"}, {"ts", "1700000000.000001"}, {"text", "x"}});
+    co_await expect(no_msg, "message_not_found");
+    auto bad_cursor = s.form("conversations.history", {{"channel", "C0GENERAL01"}, {"cursor", "bm9wZQ=="}});
+    co_await expect(bad_cursor, "invalid_cursor");
+
+    s.fake.script(fakes::slack_fake::rate_limited(3s));
+    auto limited = s.form("auth.test", {});
+    auto r = co_await s.client.send(limited);
+    BOOST_TEST(r->result_int() == 429);
+    BOOST_TEST(header(*r, "Retry-After") == "3");
+    BOOST_TEST(body_of(*r).at("error") == "ratelimited");
+    s.fake.script(fakes::slack_fake::error("invalid_auth"));
+    co_await expect(limited, "invalid_auth");
+
+    s.fake.revoke_token(std::string(fakes::slack_fake::default_token));
+    co_await expect(limited, "token_revoked");
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(per_method_rate_tiers_answer_429_with_retry_after) {
+  slack_env s;
+  s.fake.enforce_rate_tiers();
+  s.fake.set_rate_limit("conversations.list", 2, 30s);
+  auto body = [&]() -> asio::awaitable<void> {
+    auto list = s.form("conversations.list", {});
+    for (int i = 0; i < 2; ++i) BOOST_TEST((co_await s.client.send(list))->result_int() == 200);
+    auto r = co_await s.client.send(list);
+    BOOST_TEST(r->result_int() == 429);
+    const int after = std::stoi(header(*r, "Retry-After"));
+    BOOST_TEST((after >= 29 && after <= 30));
+    BOOST_TEST(body_of(*r).at("error") == "ratelimited");
+    auto other = s.form("auth.test", {});  // another method, another tier
+    BOOST_TEST((co_await s.client.send(other))->result_int() == 200);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(cursor_pagination_of_conversations_and_history) {
+  slack_env s;
+  s.fake.seed_messages(fakes::slack_fake::random, 10);
+  auto body = [&]() -> asio::awaitable<void> {
+    std::vector<std::string> names;
+    std::string cursor;
+    int pages = 0;
+    do {
+      intg::http::query q{{"types", "public_channel,private_channel"}, {"limit", "2"}};
+      if (!cursor.empty()) q.add("cursor", cursor);
+      auto req = s.form("conversations.list", q);
+      auto page = body_of(*co_await s.client.send(req));
+      BOOST_REQUIRE(page.at("ok") == true);
+      for (auto& c : page.at("channels").as_array()) names.push_back(std::string(c.at("name").get_string()));
+      cursor = std::string(page.at("response_metadata").at("next_cursor").get_string());
+      ++pages;
+    } while (!cursor.empty());
+    BOOST_TEST(pages == 2);
+    BOOST_TEST(names == (std::vector<std::string>{"general", "random", "old-project"}), boost::test_tools::per_element());
+
+    std::vector<std::string> texts;
+    cursor.clear();
+    pages = 0;
+    for (;;) {
+      intg::http::query q{{"channel", std::string(fakes::slack_fake::random)}, {"limit", "4"}};
+      if (!cursor.empty()) q.add("cursor", cursor);
+      auto req = s.form("conversations.history", q);
+      auto page = body_of(*co_await s.client.send(req));
+      for (auto& m : page.at("messages").as_array()) texts.push_back(std::string(m.at("text").get_string()));
+      ++pages;
+      if (!page.at("has_more").as_bool()) {
+        BOOST_TEST(!page.contains("response_metadata"));
+        break;
+      }
+      cursor = std::string(page.at("response_metadata").at("next_cursor").get_string());
+    }
+    BOOST_TEST(pages == 3);
+    BOOST_REQUIRE(texts.size() == 10u);
+    BOOST_TEST(texts.front() == "message 10");  // newest first
+    BOOST_TEST(texts.back() == "message 1");
+
+    // GET with the arguments in the query works too.
+    auto get = make(bh::verb::get, s.base + "conversations.history?channel=C0GENERAL01&limit=1");
+    get.set(intg::http::field::authorization, "Bearer " + std::string(fakes::slack_fake::default_token));
+    auto empty = body_of(*co_await s.client.send(get));
+    BOOST_TEST(empty.at("ok") == true);
+    BOOST_TEST(empty.at("messages").as_array().empty());
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+#ifdef INTG_FAKES_SDK_DIR
+namespace {
+
+// Runs `script` (tests/fakes/sdk/) with Node against a fake served on its own thread; npm ci
+// installs the SDKs into the build tree once (tests/fakes/sdk/run.sh). Returns node's exit code.
+template <class Fake>
+int run_node(Fake& fake, asio::io_context& io, const std::string& script, const std::string& args) {
+  std::thread server([&] { io.run(); });
+  const std::string cmd = "bash " INTG_FAKES_SDK_DIR "/run.sh " INTG_FAKES_SDK_WORK " " + script + " " + args;
+  const int rc = std::system(cmd.c_str());
+  asio::co_spawn(io, fake.stop(), asio::detached);
+  server.join();
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : 128;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(official_sdks)
+
+BOOST_AUTO_TEST_CASE(stripe_node_drives_every_operation) {
+  asio::io_context io;
+  fakes::stripe_fake fake(io.get_executor());
+  const auto port = fake.start();
+  // What the script expects, in its order: the first balance call is rate-limited; the first
+  // refund creation fails with a 500 that the SDK retries with the same Idempotency-Key.
+  fake.script(bh::verb::get, "/v1/balance", fakes::stripe_fake::rate_limited(1s));
+  fake.script(bh::verb::post, "/v1/refunds", fakes::stripe_fake::api_error());
+  const int rc = run_node(fake, io, "stripe.js", std::to_string(port) + " " + std::string(fakes::stripe_fake::default_key));
+  fake.api().append_log(stripe_log_file);
+  BOOST_TEST(rc == 0);
+  const auto refunds = fake.api().log(bh::verb::post, "/v1/refunds");
+  BOOST_REQUIRE(refunds.size() >= 2u);
+  BOOST_TEST(refunds[0].status == 500);
+  BOOST_TEST(refunds[1].status == 200);
+  BOOST_TEST(!refunds[0].request_header("Idempotency-Key").empty());
+  BOOST_TEST(refunds[0].request_header("Idempotency-Key") == refunds[1].request_header("Idempotency-Key"));
+  BOOST_TEST(fake.api().pending_scenarios() == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(slack_web_api_drives_every_operation) {
+  asio::io_context io;
+  fakes::slack_fake fake(io.get_executor());
+  fake.seed_messages(fakes::slack_fake::random, 23);
+  const auto port = fake.start();
+  // The first auth.test is rate-limited: the SDK must wait Retry-After and retry on its own.
+  fake.script(bh::verb::post, "/api/auth.test", fakes::slack_fake::rate_limited(1s));
+  const int rc = run_node(fake, io, "slack.js", std::to_string(port) + " " + std::string(fakes::slack_fake::default_token));
+  fake.api().append_log(slack_log_file);
+  BOOST_TEST(rc == 0);
+  const auto auth = fake.api().log(bh::verb::post, "/api/auth.test");
+  BOOST_REQUIRE(auth.size() >= 2u);
+  BOOST_TEST(auth[0].status == 429);
+  BOOST_TEST(auth[1].status == 200);
+  BOOST_TEST(fake.api().pending_scenarios() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+#endif
