@@ -25,7 +25,7 @@ asio::awaitable<void> demo() {
   intg::result<int> r = co_await p.execute([]() -> asio::awaitable<intg::result<int>> { co_return 42; });
   if (r.value() != 42) throw 1;
   intg::registry reg{co_await asio::this_coro::executor};
-  intg::integration_config cfg; cfg.name = "echo_main"; cfg.type = intg::integration_type::external_api;
+  intg::integration_config cfg; cfg.name = "echo_main"; cfg.category = intg::categories::external_api;
   reg.register_integration<echo>(cfg, "tenant_123");
   co_await reg.enable_all();
   echo* mine = reg.get<echo>("echo_main", "tenant_123");    // non-null

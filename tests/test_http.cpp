@@ -1142,12 +1142,12 @@ struct hub {
     o.metrics = metrics;
     intg::integration_config a;
     a.name = "spotify";
-    a.type = intg::integration_type::external_api;
+    a.category = intg::categories::external_api;
     auto& s1 = reg.register_integration<switchable>(a, "acme");
     auto& s2 = reg.register_integration<switchable>(a, "globex");
     intg::integration_config b;
     b.name = "s3";
-    b.type = intg::integration_type::cloud_service;
+    b.category = intg::categories::cloud_service;
     auto& s3 = reg.register_integration<switchable>(b, "acme");
     parts = {&s1, &s2, &s3};
     server.emplace(io.get_executor(), reg, std::move(o));

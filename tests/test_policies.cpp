@@ -112,6 +112,158 @@ BOOST_AUTO_TEST_CASE(errors_are_equal_only_when_every_detail_is) {
   BOOST_TEST(!intg::error{boost::system::error_code(asio::error::eof)}.as_errc().has_value());
 }
 
+// Two providers declared the way the kit does: a type with a static name.
+struct stripe_tag {
+  static constexpr std::string_view name = "stripe";
+};
+struct slack_tag {
+  static constexpr std::string_view name = "slack";
+};
+
+BOOST_AUTO_TEST_CASE(each_errc_has_the_category_of_its_domain_and_keeps_its_value) {
+  auto cat = [](errc e) { return std::string_view(intg::make_error_code(e).category().name()); };
+  for (errc e : {errc::circuit_open, errc::rate_limited, errc::timeout, errc::bulkhead_full, errc::retry_budget_exhausted,
+                 errc::cancelled})
+    BOOST_TEST(cat(e) == "intg.resilience");
+  for (errc e : {errc::http_error, errc::invalid_response, errc::unavailable, errc::outcome_unknown}) BOOST_TEST(cat(e) == "intg.http");
+  for (errc e : {errc::unauthorized, errc::invalid_grant, errc::signature_invalid, errc::signature_missing, errc::signature_malformed,
+                 errc::signature_scheme_unsupported, errc::timestamp_out_of_tolerance, errc::token_malformed, errc::token_expired,
+                 errc::token_not_yet_valid, errc::claim_invalid, errc::algorithm_invalid, errc::key_invalid, errc::decryption_failed,
+                 errc::replayed, errc::integrity_violation, errc::crypto_failure})
+    BOOST_TEST(cat(e) == "intg.security");
+  for (errc e : {errc::config_error, errc::invalid_argument, errc::not_found, errc::not_initialized, errc::disabled})
+    BOOST_TEST(cat(e) == "intg.config");
+  // Every value round-trips through as_errc(), and only with its own domain's category.
+  for (int v = static_cast<int>(errc::circuit_open); v <= static_cast<int>(errc::outcome_unknown); ++v) {
+    const intg::error e{static_cast<errc>(v)};
+    BOOST_TEST((e.as_errc() == static_cast<errc>(v)));
+    BOOST_TEST((e == static_cast<errc>(v)));
+  }
+  const boost::system::error_code wrong_domain(static_cast<int>(errc::timeout), intg::http_category());
+  BOOST_TEST(!intg::error{wrong_domain}.as_errc().has_value());
+  BOOST_TEST(!(intg::error{wrong_domain} == errc::timeout));
+  BOOST_TEST((intg::error{errc::timeout}.code().category() == intg::resilience_category()));
+  BOOST_TEST(intg::make_error_code(errc::timeout).message() == "operation timed out");
+  // The four domains and the conditions are distinct categories.
+  const boost::system::error_category* cats[] = {&intg::resilience_category(), &intg::http_category(), &intg::security_category(),
+                                                 &intg::config_category(), &intg::condition_category()};
+  for (std::size_t i = 0; i < std::size(cats); ++i)
+    for (std::size_t j = 0; j < std::size(cats); ++j) BOOST_TEST(((*cats[i] == *cats[j]) == (i == j)));
+}
+
+BOOST_AUTO_TEST_CASE(conditions_classify_intg_codes) {
+  using intg::condition;
+  BOOST_TEST((intg::error{errc::timeout} == condition::timeout && intg::error{errc::timeout} == condition::transient));
+  BOOST_TEST((intg::error{errc::unavailable} == condition::unavailable && intg::error{errc::unavailable} == condition::transient));
+  BOOST_TEST((intg::error{errc::rate_limited} == condition::rate_limited));
+  BOOST_TEST(!(intg::error{errc::rate_limited} == condition::transient));  // our own limiter: not from the code alone
+  BOOST_TEST((intg::error{errc::unauthorized} == condition::unauthorized && intg::error{errc::invalid_grant} == condition::unauthorized));
+  BOOST_TEST((intg::error{errc::not_found} == condition::not_found));
+  BOOST_TEST((intg::error{errc::invalid_argument} == condition::invalid_argument));
+  BOOST_TEST((intg::error{errc::invalid_response} == condition::invalid_response));
+  BOOST_TEST((intg::error{errc::outcome_unknown} == condition::outcome_unknown));
+  BOOST_TEST(!(intg::error{errc::outcome_unknown} == condition::transient));
+  BOOST_TEST(!(intg::error{errc::circuit_open} == condition::unavailable));
+  BOOST_TEST(!(intg::error{errc::not_found} == condition::invalid_argument));
+  // The same through error_code, as any Boost.System code is compared.
+  BOOST_TEST((intg::make_error_code(errc::not_found) == condition::not_found));
+  BOOST_TEST((intg::make_error_code(errc::not_found) == intg::make_error_condition(condition::not_found)));
+  BOOST_TEST(std::string_view(intg::condition_category().name()) == "intg.condition");
+  BOOST_TEST(intg::make_error_condition(condition::transient).message() == "transient failure");
+}
+
+BOOST_AUTO_TEST_CASE(conditions_classify_transport_codes) {
+  using intg::condition;
+  namespace se = boost::system::errc;
+  auto ec = [](se::errc_t c) { return intg::error{boost::system::error_code(se::make_error_code(c))}; };
+  BOOST_TEST((ec(se::timed_out) == condition::timeout && ec(se::timed_out) == condition::transient));
+  BOOST_TEST((ec(se::connection_refused) == condition::unavailable && ec(se::connection_refused) == condition::transient));
+  BOOST_TEST((ec(se::connection_reset) == condition::transient && !(ec(se::connection_reset) == condition::timeout)));
+  BOOST_TEST(!(ec(se::permission_denied) == condition::transient));
+  const intg::error sys{boost::system::error_code(asio::error::connection_reset)};  // system category, same errno
+  BOOST_TEST((sys == condition::transient));
+  BOOST_TEST((intg::error{boost::system::error_code(asio::error::eof)} == condition::transient));
+  BOOST_TEST((intg::error{boost::system::error_code(boost::beast::error::timeout)} == condition::timeout));
+  BOOST_TEST((intg::error{boost::system::error_code(boost::beast::http::error::end_of_stream)} == condition::transient));
+  BOOST_TEST((intg::error{boost::system::error_code(boost::asio::ssl::error::stream_truncated)} == condition::transient));
+  BOOST_TEST(!(intg::error{boost::system::error_code(boost::beast::http::error::bad_version)} == condition::transient));
+  BOOST_TEST(!(intg::error{boost::system::error_code(asio::error::operation_aborted)} == condition::transient));
+}
+
+BOOST_AUTO_TEST_CASE(provider_errors_carry_the_providers_category_code_and_message) {
+  using intg::provider_errc;
+  auto e = intg::provider_error<stripe_tag>(provider_errc::rejected, 402, "card_declined", "Your card was declined.");
+  BOOST_TEST(std::string_view(e.code().category().name()) == "stripe");
+  BOOST_TEST((e.code().category() == intg::provider_category<stripe_tag>()));
+  BOOST_TEST((e.code().category() != intg::provider_category<slack_tag>()));
+  BOOST_TEST(e.code().value() == static_cast<int>(provider_errc::rejected));
+  BOOST_TEST((e == intg::make_provider_error_code<stripe_tag>(provider_errc::rejected)));
+  BOOST_TEST(!(e == intg::make_provider_error_code<slack_tag>(provider_errc::rejected)));
+  BOOST_TEST(e.http_status() == 402);
+  BOOST_TEST(e.provider_code() == "card_declined");
+  BOOST_TEST(e.message() == "Your card was declined.");
+  BOOST_TEST(!e.as_errc().has_value());
+  BOOST_TEST(e.to_string() == "stripe card_declined (HTTP 402): Your card was declined.");
+  // Without a provider code the category's description stands in; the path and message are kept.
+  auto n = intg::provider_error<slack_tag>(provider_errc::not_found, 200, {}, "no such channel");
+  BOOST_TEST(n.provider_code().empty());
+  BOOST_TEST(n.to_string() == "slack not found (HTTP 200): no such channel");
+  n.with_json_path("$.channel");
+  BOOST_TEST(n.message() == "no such channel");
+  BOOST_TEST(n.to_string() == "slack not found (HTTP 200): no such channel at $.channel");
+  // Setting the message or path keeps the provider code, and equality looks at it.
+  auto copy = e;
+  copy.with_message("declined");
+  BOOST_TEST(copy.provider_code() == "card_declined");
+  BOOST_TEST(!(copy == e));
+  auto other = intg::provider_error<stripe_tag>(provider_errc::rejected, 402, "expired_card", "Your card was declined.");
+  BOOST_TEST(!(other == e));
+  BOOST_TEST((intg::provider_error<stripe_tag>(provider_errc::rejected, 402, "card_declined", "Your card was declined.") == e));
+  // Copying shares the details block; the error stays 40 bytes.
+  static_assert(sizeof(void*) != 8 || sizeof(intg::error) == 40);
+  const intg::error shared = e;
+  BOOST_TEST(shared.provider_code().data() == e.provider_code().data());
+}
+
+BOOST_AUTO_TEST_CASE(provider_codes_map_to_conditions_and_is_transient) {
+  using intg::condition;
+  using intg::provider_errc;
+  auto p = [](provider_errc k, int status = 0) { return intg::provider_error<stripe_tag>(k, status, {}, {}); };
+  BOOST_TEST((p(provider_errc::server_error, 503) == condition::transient && p(provider_errc::server_error) == condition::unavailable));
+  BOOST_TEST((p(provider_errc::rate_limited, 429) == condition::transient && p(provider_errc::rate_limited) == condition::rate_limited));
+  BOOST_TEST((p(provider_errc::unauthorized) == condition::unauthorized));
+  BOOST_TEST((p(provider_errc::forbidden) == condition::forbidden));
+  BOOST_TEST((p(provider_errc::not_found) == condition::not_found));
+  BOOST_TEST((p(provider_errc::conflict) == condition::conflict));
+  BOOST_TEST((p(provider_errc::invalid_response) == condition::invalid_response));
+  BOOST_TEST((p(provider_errc::bad_request) == condition::invalid_argument));
+  BOOST_TEST(!(p(provider_errc::bad_request) == condition::not_found));
+  BOOST_TEST(!(p(provider_errc::rejected) == condition::transient));
+  BOOST_TEST(intg::is_transient(p(provider_errc::server_error, 502)));
+  BOOST_TEST(intg::is_transient(p(provider_errc::rate_limited, 429)));
+  BOOST_TEST(intg::is_transient(p(provider_errc::rate_limited, 200)));  // Slack's ok:false ratelimited
+  for (auto k : {provider_errc::bad_request, provider_errc::unauthorized, provider_errc::forbidden, provider_errc::not_found,
+                 provider_errc::conflict, provider_errc::invalid_response, provider_errc::rejected})
+    BOOST_TEST(!intg::is_transient(p(k, 400)), static_cast<int>(k));
+  // Neither a local rejection nor an intg code.
+  BOOST_TEST(!intg::is_local_rejection(p(provider_errc::rate_limited, 429)));
+  BOOST_TEST(!(p(provider_errc::rate_limited, 429) == errc::rate_limited));
+  // The category's messages name the provider.
+  BOOST_TEST(intg::make_provider_error_code<slack_tag>(provider_errc::rate_limited).message() == "slack rate limited");
+}
+
+BOOST_AUTO_TEST_CASE(is_transient_keeps_its_semantics_on_intg_codes) {
+  BOOST_TEST(intg::is_transient(intg::error{errc::timeout}));
+  BOOST_TEST(intg::is_transient(intg::error{errc::unavailable}));
+  BOOST_TEST(!intg::is_transient(intg::error{errc::rate_limited}));                               // our limiter
+  BOOST_TEST(intg::is_transient(intg::error{errc::rate_limited}.with_http_status(429)));          // the server's
+  BOOST_TEST(intg::is_transient(intg::error::http(408)));
+  BOOST_TEST(!intg::is_transient(intg::error::http(409)));
+  for (errc e : {errc::circuit_open, errc::bulkhead_full, errc::cancelled, errc::retry_budget_exhausted, errc::outcome_unknown,
+                 errc::unauthorized, errc::not_found, errc::invalid_response})
+    BOOST_TEST(!intg::is_transient(intg::error{e}), intg::error{e});
+}
+
 BOOST_AUTO_TEST_CASE(result_value_throws_intg_exception_on_error) {
   intg::result<int> r = intg::error{errc::not_found, "nothing here"};
   BOOST_CHECK_THROW(r.value(), intg::exception);

@@ -4,6 +4,7 @@
 
 #include "test_util.hpp"
 
+#include <algorithm>
 #include <sstream>
 
 using namespace std::chrono_literals;
@@ -57,10 +58,10 @@ struct other_type {
   asio::awaitable<void> cleanup() { co_return; }
 };
 
-intg::integration_config cfg(std::string name, intg::integration_type t = intg::integration_type::external_api) {
+intg::integration_config cfg(std::string name, std::string_view category = intg::categories::external_api) {
   intg::integration_config c;
   c.name = std::move(name);
-  c.type = t;
+  c.category = category;
   c.health_check_interval = 1s;
   return c;
 }
@@ -236,10 +237,10 @@ BOOST_AUTO_TEST_CASE(a_failed_integration_is_not_checked_and_enable_all_retries_
 
 BOOST_AUTO_TEST_CASE(the_dashboard_shows_totals_rates_and_a_bar_per_category) {
   std::vector<intg::integration_snapshot> s(3);
-  s[0].type = s[1].type = intg::integration_type::external_api;
+  s[0].category = s[1].category = intg::categories::external_api;
   s[0].status = integration_status::healthy;
   s[1].status = integration_status::degraded;
-  s[2].type = intg::integration_type::monitoring;
+  s[2].category = intg::categories::monitoring;
   s[2].status = integration_status::healthy;
   const std::string d = intg::render_dashboard(s, {200, 150, std::chrono::microseconds(200 * 12'000)});
   BOOST_TEST(d.find("Total Intégrations: 3 ") != std::string::npos, d);
@@ -261,6 +262,66 @@ BOOST_AUTO_TEST_CASE(the_dashboard_shows_totals_rates_and_a_bar_per_category) {
     BOOST_TEST(w == width, line);
   }
   BOOST_TEST(width == 64u);
+}
+
+BOOST_AUTO_TEST_CASE(the_dashboard_groups_by_the_categories_present_predefined_first_then_sorted) {
+  std::vector<intg::integration_snapshot> s(6);
+  const char* cats[] = {"zeta_crm", "music", "payment", "erp", "external_api", "a_very_long_category_name_for_the_column"};
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    s[i].category = cats[i];
+    s[i].status = integration_status::healthy;
+  }
+  s[1].status = integration_status::unhealthy;  // music at 0%
+  const std::string d = intg::render_dashboard(s);
+  auto at = [&](std::string_view x) { return d.find(x); };
+  const auto none = std::string::npos;
+  // Predefined ones in their fixed order with French labels, then the others sorted, by name.
+  BOOST_TEST(at("APIs Externes") != none);
+  BOOST_TEST(at("Paiement") != none);
+  BOOST_TEST(at("Musique") != none);
+  BOOST_TEST(at("erp") != none);
+  BOOST_TEST(at("zeta_crm") != none);
+  BOOST_TEST(at("APIs Externes") < at("Paiement"));
+  BOOST_TEST(at("Paiement") < at("Musique"));
+  BOOST_TEST(at("Musique") < at("a_very_long_cate"));
+  BOOST_TEST(at("a_very_long_cate") < at("erp"));
+  BOOST_TEST(at("erp") < at("zeta_crm"));
+  BOOST_TEST(at("a_very_long_category_name_for_the_column") == none);  // cut to the label column
+  BOOST_TEST(at("Surveillance") == none);                             // no integrations of that category
+  BOOST_TEST(intg::category_label("music") == "Musique");
+  BOOST_TEST(intg::category_label("erp") == "erp");
+  // Every framed line still has the same display width.
+  std::istringstream lines(d);
+  for (std::string line; std::getline(lines, line);)
+    if (line.rfind("║", 0) == 0) BOOST_TEST(intg::detail::columns(line) == 64u, line);
+}
+
+BOOST_AUTO_TEST_CASE(categories_are_open_and_snapshots_carry_them) {
+  asio::io_context io;
+  intg::registry reg{io.get_executor()};
+  reg.register_integration<probe>(cfg("stripe", intg::categories::payment), "t");
+  reg.register_integration<probe>(cfg("erp_sync", "erp"), "t");
+  std::vector<std::string> seen;
+  for (const auto& snap : reg.snapshot()) seen.push_back(snap.name + ":" + snap.category);
+  std::sort(seen.begin(), seen.end());
+  BOOST_TEST(seen == (std::vector<std::string>{"erp_sync:erp", "stripe:payment"}), boost::test_tools::per_element());
+  // A category is 1 to 64 characters of [a-z0-9_-].
+  BOOST_TEST(intg::is_valid_category("data-lake_2"));
+  BOOST_TEST(intg::is_valid_category(std::string(64, 'a')));
+  BOOST_TEST(!intg::is_valid_category(""));
+  BOOST_TEST(!intg::is_valid_category(std::string(65, 'a')));
+  BOOST_TEST(!intg::is_valid_category("Music"));
+  BOOST_TEST(!intg::is_valid_category("mu sic"));
+  BOOST_CHECK_THROW(reg.register_integration<probe>(cfg("bad", "Bad Category"), "t"), intg::exception);
+  // The health server reports the category, and under its 0.1 key "type" too.
+  for (const auto& snap : reg.snapshot()) {
+    const auto o = intg::detail::integration_json(snap, false);
+    BOOST_TEST(o.at("category").as_string() == snap.category);
+    BOOST_TEST(o.at("type").as_string() == snap.category);
+  }
+  // The predefined names are the seed's seven plus the provider families.
+  BOOST_TEST(std::size(intg::categories::predefined) == 12u);
+  for (const auto& p : intg::categories::predefined) BOOST_TEST(intg::is_valid_category(p.name));
 }
 
 BOOST_AUTO_TEST_CASE(unregister_cleans_up_and_removes) {
@@ -400,6 +461,23 @@ BOOST_AUTO_TEST_CASE(tenant_limits_override_only_the_keys_they_name) {
   BOOST_TEST(a.rate_limits.burst_limit == 7);  // kept from the integration
 }
 
+BOOST_AUTO_TEST_CASE(category_is_read_from_category_or_its_old_name_type) {
+  auto c = intg::config::parse(R"({"environments":{"production":{"integrations":{
+      "a":{"category":"payment"}, "b":{"type":"cloud_service"}, "c":{"category":"erp-sync"}, "d":{}}}},
+    "tenants":{"t":{"integrations":{"a":{"type":"monitoring"}}}}})",
+                               "production", fake_env);
+  BOOST_TEST(c.integration("a").category == "payment");
+  BOOST_TEST(c.integration("b").category == "cloud_service");  // the seven old values keep working
+  BOOST_TEST(c.integration("c").category == "erp-sync");
+  BOOST_TEST(c.integration("d").category == intg::categories::external_api);  // the default
+  BOOST_TEST(c.integration("a", "t").category == "monitoring");              // a tenant may override it
+  for (std::string_view old : {"external_api", "cloud_service", "communication", "authentication", "data_pipeline",
+                               "security", "monitoring"}) {
+    auto o = intg::config::parse(with_integration(R"({"type":")" + std::string(old) + R"("})"), "production", fake_env);
+    BOOST_TEST(o.integration("x").category == old);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(settings_that_look_like_credentials_are_redacted_whatever_their_case) {
   intg::integration_config c;
   c.settings = {{"clientSecret", "x"}, {"API_KEY", "y"}, {"private-key", "z"}, {"region", "eu"}};
@@ -421,7 +499,10 @@ BOOST_AUTO_TEST_CASE(malformed_configuration_is_rejected_with_its_json_path) {
   expect_config_error(with_integration(R"({"rate_limits":{"burst_limit":"20"}})"), "burst_limit", "expected an integer");
   expect_config_error(with_integration(R"({"timeout":"30 parsecs"})"), "timeout", "invalid duration");
   expect_config_error(with_integration(R"({"timeout":-1})"), "timeout", "out of range");
-  expect_config_error(with_integration(R"({"type":"quantum"})"), "type", "unknown integration type");
+  expect_config_error(with_integration(R"({"type":"Quantum!"})"), "integrations.x.type", "invalid category");
+  expect_config_error(with_integration(R"({"category":""})"), "integrations.x.category", "invalid category");
+  expect_config_error(with_integration(R"({"category":7})"), "integrations.x.category", "expected a string");
+  expect_config_error(with_integration(R"({"category":"music","type":"music"})"), "integrations.x.type", "old name");
   expect_config_error(with_integration(R"({"enabled":"yes"})"), "enabled", "expected true or false");
   expect_config_error(with_integration(R"({"settings":{"k":"${env:MISSING_VAR}"}})"), "settings.k", "MISSING_VAR is not set");
   expect_config_error(with_integration(R"({"retry_policy":{"max_attempts":1.5}})"), "max_attempts", "expected an integer");

@@ -41,7 +41,7 @@ struct fixture {
     intg::integration_config c;
     c.name = "spotify_main";
     c.tenant = std::move(tenant);
-    c.type = intg::integration_type::external_api;
+    c.category = intg::categories::external_api;
     c.settings["client_id"] = id;
     c.settings["client_secret"] = secret;
     c.settings["scope"] = "playlist-read-private";

@@ -4,7 +4,7 @@
 // names the JSON path. Start-up misconfiguration throws intg::exception.
 //
 //   { "environments": { "production": { "integrations": { "spotify_main": {
-//         "type": "external_api", "enabled": true, "timeout": 30, "health_check_interval": "30s",
+//         "category": "music", "enabled": true, "timeout": 30, "health_check_interval": "30s",
 //         "settings": { "client_id": "...", "client_secret": "${env:SPOTIFY_CLIENT_SECRET}" },
 //         "retry_policy": { "max_attempts": 3, "backoff_multiplier": 2.0, "base_delay": "100ms" },
 //         "rate_limits": { "requests_per_minute": 100, "burst_limit": 20 },
@@ -240,16 +240,19 @@ inline void substitute_env(boost::json::value& v, const std::string& path, const
 // Applies one integration section (full or partial override) onto `cfg`.
 inline void read_integration(const boost::json::value& v, const std::string& path, integration_config& cfg, const env_lookup& env) {
   const auto& o = expect_object(v, path);
-  only_keys(o, path, {"type", "enabled", "settings", "timeout", "health_check_interval", "retry_policy", "rate_limits",
-                      "circuit_breaker", "bulkhead"});
-  if (auto* x = o.if_contains("type")) {
-    const std::string t = expect_string(*x, member_path(path, "type"));
-    auto parsed = integration_type_from_string(t);
-    if (!parsed)
-      config_fail(member_path(path, "type"), "unknown integration type \"" + t +
-                                                 "\" (expected external_api, cloud_service, communication, "
-                                                 "authentication, data_pipeline, security or monitoring)");
-    cfg.type = *parsed;
+  only_keys(o, path, {"category", "type", "enabled", "settings", "timeout", "health_check_interval", "retry_policy",
+                      "rate_limits", "circuit_breaker", "bulkhead"});
+  // "type" is the 0.1 name of "category" (its seven values are predefined categories).
+  if (o.contains("category") && o.contains("type"))
+    config_fail(member_path(path, "type"), "\"type\" is the old name of \"category\": give only one of them");
+  for (std::string_view key : {"category", "type"}) {
+    if (auto* x = o.if_contains(key)) {
+      const std::string p = member_path(path, key);
+      std::string c = expect_string(*x, p);
+      if (!is_valid_category(c))
+        config_fail(p, "invalid category \"" + c.substr(0, 64) + "\" (expected 1 to 64 characters of a-z, 0-9, '_' and '-')");
+      cfg.category = std::move(c);
+    }
   }
   if (auto* x = o.if_contains("enabled")) cfg.enabled = expect_bool(*x, member_path(path, "enabled"));
   if (auto* x = o.if_contains("timeout")) cfg.timeout = expect_duration(*x, member_path(path, "timeout"));

@@ -1,5 +1,5 @@
 // intg::integration_config: the configuration of one integration for one tenant, in the seed's
-// terms (name, type, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
+// terms (name, category, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
 // and the tenant-wide settings of the seed's multi-tenant example.
 #pragma once
 
@@ -19,39 +19,41 @@
 
 namespace intg {
 
-/// The seed's integration categories.
-enum class integration_type : std::uint8_t {
-  external_api,
-  cloud_service,
-  communication,
-  authentication,
-  data_pipeline,
-  security,
-  monitoring
+/// Predefined names of integration categories. Categories are open: a provider declares its
+/// own (any name that is_valid_category() accepts); the dashboard groups by the ones it finds and
+/// labels these in French, in this order. The first seven are the seed's.
+namespace categories {
+inline constexpr std::string_view external_api = "external_api";
+inline constexpr std::string_view cloud_service = "cloud_service";
+inline constexpr std::string_view communication = "communication";
+inline constexpr std::string_view authentication = "authentication";
+inline constexpr std::string_view data_pipeline = "data_pipeline";
+inline constexpr std::string_view security = "security";
+inline constexpr std::string_view monitoring = "monitoring";
+inline constexpr std::string_view payment = "payment";
+inline constexpr std::string_view music = "music";
+inline constexpr std::string_view analytics = "analytics";
+inline constexpr std::string_view social = "social";
+inline constexpr std::string_view messaging = "messaging";
+
+/// The predefined names with their dashboard labels, in display order.
+struct predefined_entry {
+  std::string_view name;
+  std::string_view label;
 };
+inline constexpr predefined_entry predefined[] = {
+    {external_api, "APIs Externes"},     {cloud_service, "Services Cloud"}, {communication, "Communication"},
+    {authentication, "Authentification"}, {data_pipeline, "Pipelines Données"}, {security, "Sécurité"},
+    {monitoring, "Surveillance"},        {payment, "Paiement"},             {music, "Musique"},
+    {analytics, "Analytique"},           {social, "Réseaux Sociaux"},       {messaging, "Messagerie"}};
+}  // namespace categories
 
-inline constexpr integration_type all_integration_types[] = {
-    integration_type::external_api,  integration_type::cloud_service, integration_type::communication,
-    integration_type::authentication, integration_type::data_pipeline, integration_type::security,
-    integration_type::monitoring};
-
-inline std::string_view to_string(integration_type t) noexcept {
-  switch (t) {
-    case integration_type::external_api: return "external_api";
-    case integration_type::cloud_service: return "cloud_service";
-    case integration_type::communication: return "communication";
-    case integration_type::authentication: return "authentication";
-    case integration_type::data_pipeline: return "data_pipeline";
-    case integration_type::security: return "security";
-    case integration_type::monitoring: return "monitoring";
-  }
-  return "external_api";
-}
-
-inline std::optional<integration_type> integration_type_from_string(std::string_view s) noexcept {
-  for (auto t : all_integration_types)
-    if (to_string(t) == s) return t;
-  return std::nullopt;
+/// A category name is 1 to 64 characters of [a-z0-9_-].
+constexpr bool is_valid_category(std::string_view s) noexcept {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '-')) return false;
+  return true;
 }
 
 /// The seed's `retry_policy` section, with the retry budget (see intg::retry<>::options).
@@ -116,7 +118,8 @@ struct tenant_settings {
 
 struct integration_config {
   std::string name;
-  integration_type type = integration_type::external_api;
+  /// Its category (see intg::categories for the predefined names; any valid name is accepted).
+  std::string category{categories::external_api};
   bool enabled = true;
   boost::json::object settings;  ///< integration-specific (client_id, scope, region, ...)
   std::chrono::milliseconds timeout{30'000};                ///< per attempt

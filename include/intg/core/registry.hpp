@@ -76,7 +76,7 @@ struct registry_services {
 struct integration_snapshot {
   std::string name;
   std::string tenant;
-  integration_type type{};
+  std::string category;  ///< integration_config::category
   integration_status status{};
   bool critical = false;  ///< integration_config::critical
   /// The last check; status `unknown` (message "not checked yet") before the first one.
@@ -166,10 +166,13 @@ class basic_registry {
 
   /// Constructs `T` from the configuration (and the registry's services when T accepts them) and
   /// registers it under (tenant, config.name). Throws intg::exception when the name is already
-  /// taken for that tenant or is empty (a start-up misconfiguration).
+  /// taken for that tenant or is empty, or its category is not a valid name (a start-up misconfiguration).
   template <integration T>
   T& register_integration(integration_config config, std::string tenant) {
     if (config.name.empty()) throw exception(error{errc::config_error, "an integration needs a name"});
+    if (!is_valid_category(config.category))
+      throw exception(error{errc::config_error, "integration '" + config.name +
+                                                    "': invalid category (expected 1 to 64 characters of a-z, 0-9, '_' and '-')"});
     config.tenant = tenant;
     auto e = std::make_shared<entry>();
     e->type = typeid(T);
@@ -342,7 +345,7 @@ class basic_registry {
       integration_snapshot s;
       s.name = e->config.name;
       s.tenant = e->config.tenant;
-      s.type = e->config.type;
+      s.category = e->config.category;
       s.status = e->status;
       s.critical = e->config.critical;
       s.last_check = e->last;

@@ -7,25 +7,21 @@
 #include <intg/observability/call_recorder.hpp>
 #include <intg/core/registry.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace intg {
 
-inline std::string_view category_label(integration_type t) noexcept {
-  switch (t) {
-    case integration_type::external_api: return "APIs Externes";
-    case integration_type::cloud_service: return "Services Cloud";
-    case integration_type::communication: return "Communication";
-    case integration_type::authentication: return "Authentification";
-    case integration_type::data_pipeline: return "Pipelines Données";
-    case integration_type::security: return "Sécurité";
-    case integration_type::monitoring: return "Surveillance";
-  }
-  return "";
+/// The dashboard's label of a category: French for the predefined ones, the name itself otherwise.
+inline std::string_view category_label(std::string_view category) noexcept {
+  for (const auto& p : categories::predefined)
+    if (p.name == category) return p.label;
+  return category;
 }
 
 namespace detail {
@@ -35,6 +31,24 @@ inline std::size_t columns(std::string_view s) noexcept {
   for (unsigned char c : s) n += (c & 0xC0) != 0x80;
   return n;
 }
+// Predefined categories first in their fixed order, then the others sorted by name.
+inline std::vector<std::string> categories_present(const std::vector<integration_snapshot>& integrations) {
+  std::vector<std::string> out;
+  auto present = [&](std::string_view c) {
+    return std::any_of(integrations.begin(), integrations.end(), [&](const auto& s) { return s.category == c; });
+  };
+  for (const auto& p : categories::predefined)
+    if (present(p.name)) out.emplace_back(p.name);
+  std::vector<std::string> others;
+  for (const auto& s : integrations) {
+    const bool predefined = std::any_of(std::begin(categories::predefined), std::end(categories::predefined),
+                                        [&](const auto& p) { return p.name == s.category; });
+    if (!predefined && std::find(others.begin(), others.end(), s.category) == others.end()) others.push_back(s.category);
+  }
+  std::sort(others.begin(), others.end());
+  out.insert(out.end(), others.begin(), others.end());
+  return out;
+}
 inline std::string pad(std::string s, std::size_t width) {
   const std::size_t w = columns(s);
   if (w < width) s.append(width - w, ' ');
@@ -42,7 +56,8 @@ inline std::string pad(std::string s, std::size_t width) {
 }
 }  // namespace detail
 
-/// Renders the dashboard. Categories without integrations are left out.
+/// Renders the dashboard: one bar per category present (predefined categories first in their
+/// fixed order with their French labels, then the others sorted, labelled by name).
 inline std::string render_dashboard(const std::vector<integration_snapshot>& integrations, const call_totals& calls = {}) {
   constexpr std::size_t inner = 62;
   std::size_t healthy = 0, degraded = 0;
@@ -71,17 +86,19 @@ inline std::string render_dashboard(const std::vector<integration_snapshot>& int
   }
   line(buf);
   rule("╠", "╣");
-  for (auto t : all_integration_types) {
+  constexpr std::size_t label_width = 17;
+  for (const auto& c : detail::categories_present(integrations)) {
     std::size_t n = 0, ok = 0;
     for (const auto& s : integrations) {
-      if (s.type != t) continue;
+      if (s.category != c) continue;
       ++n;
       ok += s.status == integration_status::healthy;
     }
-    if (!n) continue;
     const double pct = 100.0 * static_cast<double>(ok) / static_cast<double>(n);
     const std::size_t bar = static_cast<std::size_t>(pct / 100.0 * 32 + 0.5);
-    std::string row = " " + detail::pad(std::string(category_label(t)), 17) + " │ ";
+    std::string label(category_label(c));
+    if (detail::columns(label) > label_width) label = label.substr(0, label_width - 1) + "…";  // names are ASCII
+    std::string row = " " + detail::pad(std::move(label), label_width) + " │ ";
     for (std::size_t i = 0; i < 32; ++i) row += i < bar ? "█" : " ";
     std::snprintf(buf, sizeof buf, " %3.0f%%", pct);
     line(row + buf);

@@ -124,7 +124,7 @@ inline boost::json::object calls_json(const call_totals& c) {
 }
 
 inline boost::json::object integration_json(const integration_snapshot& s, bool detailed) {
-  boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"type", to_string(s.type)}, {"status", to_string(s.status)}};
+  boost::json::object o{{"name", s.name}, {"tenant", s.tenant}, {"category", s.category}, {"type", s.category}, {"status", to_string(s.status)}};
   boost::json::object last{{"status", to_string(s.last_check.status)},
                            {"message", s.last_check.message},
                            {"latency_ms", millis(s.last_check.latency)},
@@ -205,11 +205,12 @@ inline boost::json::object openapi_document() {
   object nullable_num{{"type", "number"}, {"nullable", true}, {"description", "null (n/a) when there were no calls"}};
   object integration{
       {"type", "object"},
-      {"required", array{"name", "tenant", "type", "status", "last_check"}},
+      {"required", array{"name", "tenant", "category", "type", "status", "last_check"}},
       {"properties",
        object{{"name", str},
               {"tenant", str},
-              {"type", str},
+              {"category", str},
+              {"type", object{{"type", "string"}, {"description", "the category under its 0.1 name"}}},
               {"status", status_enum},
               {"critical", object{{"type", "boolean"}}},
               {"last_check", object{{"type", "object"},
