@@ -431,7 +431,10 @@ BOOST_AUTO_TEST_CASE(error_mapping_status_and_body_to_an_action) {
     auto v = classify<demo::provider>(answer(402, R"({"error":{"code":"card_declined","message":"Your card was declined."}})"), now);
     BOOST_TEST((v.action == rest::action::fail));
     BOOST_TEST(v.failure.http_status() == 402);
-    BOOST_TEST(err(v.failure).find("card_declined") != std::string::npos);
+    BOOST_TEST(v.failure.provider_code() == "card_declined");
+    BOOST_TEST((v.failure.code() == intg::make_provider_error_code<demo::provider>(intg::provider_errc::bad_request)));
+    BOOST_TEST((v.failure.code() == intg::condition::invalid_argument));
+    BOOST_TEST(err(v.failure) == "demo card_declined (HTTP 402): Your card was declined.");
     BOOST_TEST(err(v.failure).find("Your card was declined.") != std::string::npos);
   }
   {
@@ -442,11 +445,13 @@ BOOST_AUTO_TEST_CASE(error_mapping_status_and_body_to_an_action) {
     auto v = classify<demo::provider>(answer(502, "<html>Bad gateway</html>"), now);
     BOOST_TEST((v.action == rest::action::retry));
     BOOST_TEST(intg::is_transient(v.failure));
+    BOOST_TEST(err(v.failure).find("demo: HTTP 502") != std::string::npos);
   }
   {  // Retry-After in seconds
     auto v = classify<demo::provider>(answer(429, "{}", {{"Retry-After", "7"}}), now);
     BOOST_TEST((v.action == rest::action::rate_limited));
-    BOOST_TEST((v.failure == errc::rate_limited));
+    BOOST_TEST((v.failure.code() == intg::condition::rate_limited));
+    BOOST_TEST((v.failure.code() == intg::make_provider_error_code<demo::provider>(intg::provider_errc::rate_limited)));
     BOOST_TEST(v.failure.retry_after() == 7000ms);
     BOOST_TEST(intg::is_transient(v.failure));
   }
@@ -474,7 +479,8 @@ BOOST_AUTO_TEST_CASE(error_mapping_status_and_body_to_an_action) {
   {  // errors reported with HTTP 200
     auto v = classify<chat::provider>(answer(200, R"({"ok":false,"error":"channel_not_found"})"), now);
     BOOST_TEST((v.action == rest::action::fail));
-    BOOST_TEST(err(v.failure).find("channel_not_found") != std::string::npos);
+    BOOST_TEST(v.failure.provider_code() == "channel_not_found");
+    BOOST_TEST((v.failure.code() == intg::make_provider_error_code<chat::provider>(intg::provider_errc::rejected)));
     auto ok = classify<chat::provider>(answer(200, R"({"ok":true,"ts":"1"})"), now);
     BOOST_TEST((ok.action == rest::action::accept));
     auto lim = classify<chat::provider>(answer(200, R"({"ok":false,"error":"ratelimited"})", {{"Retry-After", "2"}}), now);

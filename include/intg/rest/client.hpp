@@ -177,7 +177,7 @@ class client {
       h.status = integration_status::healthy;
       h.message = std::string(hc.path) + " answered";
     } else {
-      h.status = is_local_rejection(r.error()) || r.error() == errc::rate_limited ? integration_status::degraded
+      h.status = is_local_rejection(r.error()) || r.error().code() == condition::rate_limited ? integration_status::degraded
                                                                                   : integration_status::unhealthy;
       h.message = r.error().to_string();
     }

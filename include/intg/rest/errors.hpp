@@ -122,7 +122,10 @@ inline provider_errc kind_of_status(int s) noexcept {
   }
 }
 
-/// Classifies an answer of provider P. `body` is its JSON (nullptr when it is not JSON).
+/// Classifies an answer of provider P. Every failure is an intg::provider_error<P> carrying the
+/// HTTP status, the provider's code (error::provider_code()) and message: server_error (5xx, 408)
+/// and rate_limited (429, or the body's rate-limit code, with the retry-after) are transient;
+/// unauthorized (401, or the body's unauthorized code) asks for one refresh; the rest fail. `body` is its JSON (nullptr when it is not JSON).
 template <provider P>
 verdict classify(const http::response& res, const boost::json::value* body,
                  std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) {
@@ -140,27 +143,27 @@ verdict classify(const http::response& res, const boost::json::value* body,
   }
   std::string code = detail::text_at(body, eb.code);
   std::string msg = detail::text_at(body, eb.message);
-  std::string text = std::string(P::name) + ": HTTP " + std::to_string(status);
-  if (!code.empty()) text += " " + code;
-  if (!msg.empty()) text += ": " + msg;
+  // to_string() shows "<provider> <code> (HTTP <status>): <message>"; without a code, the
+  // message names the provider and status itself.
+  std::string text = msg;
+  if (code.empty()) text = std::string(P::name) + ": HTTP " + std::to_string(status) + (msg.empty() ? "" : ": " + msg);
 
   const bool limited = status == 429 || (!eb.rate_limited_code.empty() && code == eb.rate_limited_code);
   if (limited) {
-    error e(errc::rate_limited, std::move(text));
-    e.with_http_status(429).with_retry_after(retry_after_of(res, body, eb, traits<P>::rate_limits(), now));
+    // provider_errc::rate_limited is transient and of the rate_limited condition: the retry
+    // policy waits the retry-after (and the client blocks the bucket until then).
+    error e = provider_error<P>(provider_errc::rate_limited, status, code, std::move(text));
+    e.with_retry_after(retry_after_of(res, body, eb, traits<P>::rate_limits(), now));
     return {action::rate_limited, std::move(e)};
   }
-  if (status == 401 || (!eb.unauthorized_code.empty() && code == eb.unauthorized_code)) {
-    return {action::refresh, provider_error<P>(provider_errc::unauthorized, status, code, std::move(msg))};
-  }
+  if (status == 401 || (!eb.unauthorized_code.empty() && code == eb.unauthorized_code))
+    return {action::refresh, provider_error<P>(provider_errc::unauthorized, status, code, std::move(text))};
   if (status >= 500 || status == 408) {
-    // Transient: an intg code the retry policy recognises, with the provider's words attached.
-    error e(status == 503 ? errc::unavailable : errc::http_error, std::move(text));
-    e.with_http_status(status);
+    error e = provider_error<P>(provider_errc::server_error, status, code, std::move(text));  // transient
     if (auto it = res.find(http::field::retry_after); it != res.end()) e.with_retry_after(http::parse_retry_after(it->value(), now));
     return {action::retry, std::move(e)};
   }
-  return {action::fail, provider_error<P>(failed_ok ? provider_errc::rejected : kind_of_status(status), status, code, std::move(msg))};
+  return {action::fail, provider_error<P>(failed_ok ? provider_errc::rejected : kind_of_status(status), status, code, std::move(text))};
 }
 
 /// Replaces every occurrence of `credential` (8 characters or more) in the error's message by
