@@ -120,6 +120,10 @@ struct fake {
   explicit fake(asio::io_context& io)
       : srv(io.get_executor(), [this](http::server_request& r) -> asio::awaitable<http::server_response> {
           log.push_back(r);
+          if (fault_next) {
+            fault_next = false;
+            throw http::connection_fault{http::connection_fault::reset, {}};
+          }
           co_return handle(r);
         }) {
     BOOST_REQUIRE(srv.listen("127.0.0.1", 0));
@@ -129,6 +133,7 @@ struct fake {
   http::server srv;
   std::vector<http::server_request> log;
   std::function<http::server_response(const http::server_request&)> handle;
+  bool fault_next = false;  // the next request's connection is reset without an answer
 };
 
 http::server_response reply(int status, std::string body, std::vector<std::pair<std::string, std::string>> headers = {}) {
@@ -399,6 +404,67 @@ BOOST_AUTO_TEST_CASE(idempotency_key_in_a_body_field) {
     BOOST_TEST(b1.at("idempotency_key").as_string().size() == 36u);
     BOOST_TEST(b1.at("idempotency_key") == b2.at("idempotency_key"));
     BOOST_TEST(b1.at("email").as_string() == "a@example.com");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(replay_safety_outcome_unknown_without_a_key_resent_with_one) {
+  asio::io_context io;
+  fake f(io);
+  f.handle = [](const http::server_request& r) {
+    if (path_of(r) == "/chat.postMessage") return reply(200, R"({"ok":true,"ts":"1"})");
+    return reply(200, R"({"id":"cus_1","email":"a@example.com"})");
+  };
+  run(io, f, [&]() -> asio::awaitable<void> {
+    auto cfg = config_for(f.base());
+    // No idempotency support: a POST whose connection dies unanswered may have taken effect.
+    rest::client<chat::provider> slack(cfg, io.get_executor(), local_options());
+    BOOST_REQUIRE((co_await slack.initialize()).has_value());
+    chat::post_params p{.channel = "C1", .text = "once"};
+    f.fault_next = true;
+    auto r = co_await slack.call(chat::post_message, p);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::outcome_unknown));
+    BOOST_TEST(f.log.size() == 1u);  // never resent
+    // With an idempotency key the same failure is retried, with the same key.
+    demo::client c(cfg, io.get_executor(), local_options());
+    BOOST_REQUIRE((co_await c.initialize()).has_value());
+    demo::customer_create cp{.email = "a@example.com"};
+    f.fault_next = true;
+    auto ok = co_await c.call(demo::create_customer, cp);
+    BOOST_REQUIRE_MESSAGE(ok, (ok ? "" : err(ok.error())));
+    BOOST_REQUIRE(f.log.size() == 3u);
+    BOOST_TEST(header(f.log[1], "Idempotency-Key") == header(f.log[2], "Idempotency-Key"));
+  });
+}
+
+namespace tiny {
+struct provider {
+  static constexpr std::string_view name = "tiny";
+  static constexpr std::string_view default_base_url = "https://tiny.example";
+  static constexpr std::uint64_t max_response_bytes = 1024;
+};
+inline constexpr rest::operation<boost::json::value> get{http::verb::get, "/big", "big.get"};
+}  // namespace tiny
+
+BOOST_AUTO_TEST_CASE(response_size_cap_and_non_json_answers) {
+  asio::io_context io;
+  fake f(io);
+  f.handle = [](const http::server_request& r) {
+    if (query_param(r, "html") == "1") return reply(200, "<html>maintenance</html>", {{"Content-Type", "text/html"}});
+    return reply(200, "[" + std::string(4000, ' ') + "]");
+  };
+  run(io, f, [&]() -> asio::awaitable<void> {
+    auto cfg = config_for(f.base());
+    cfg.retry.max_attempts = 1;
+    rest::client<tiny::provider> c(cfg, io.get_executor(), local_options());
+    BOOST_REQUIRE((co_await c.initialize()).has_value());
+    auto big = co_await c.call(tiny::get);
+    BOOST_REQUIRE(!big);
+    BOOST_TEST((big.error() == errc::invalid_response));
+    auto req = c.request_for(http::verb::get, "/big?html=1").value();
+    auto html = co_await c.send(req, "big.html");
+    BOOST_REQUIRE(!html);
+    BOOST_TEST(err(html.error()).find("not JSON") != std::string::npos);
   });
 }
 
