@@ -1210,6 +1210,53 @@ BOOST_AUTO_TEST_CASE(api_key_basic_and_request_signing_schemes) {
   });
 }
 
+// Two credentials (an app key, a user token) chosen per operation; parameters that validate.
+namespace duo {
+struct search_params {
+  std::string q;
+  int limit = 5;
+  intg::result<void> validate() const {
+    if (q.empty()) return intg::error(errc::invalid_argument, "duo: q must not be empty");
+    if (limit < 1 || limit > 10) return intg::error(errc::invalid_argument, "duo: limit must be 1 to 10");
+    return {};
+  }
+};
+BOOST_DESCRIBE_STRUCT(search_params, (), (q, limit))
+struct provider {
+  static constexpr std::string_view name = "duo";
+  static constexpr std::string_view default_base_url = "https://duo.example";
+  using auth = rest::auth_set<rest::api_key<"api_key", "X-Api-Key">, rest::bearer<"secret_key">>;
+};
+inline constexpr rest::operation<boost::json::value, search_params> search{http::verb::get, "/search", "search"};
+inline constexpr rest::operation<boost::json::value> me{.method = http::verb::get, .path = "/me", .name = "me", .credential = 1};
+}  // namespace duo
+
+BOOST_AUTO_TEST_CASE(auth_set_picks_the_credential_per_operation_and_params_validate) {
+  asio::io_context io;
+  fake f(io);
+  f.handle = [](const http::server_request&) { return reply(200, "{}"); };
+  run(io, f, [&]() -> asio::awaitable<void> {
+    auto cfg = config_for(f.base());
+    cfg.settings["api_key"] = "app-key-0123456789";
+    rest::client<duo::provider> c(cfg, io.get_executor(), local_options());
+    BOOST_REQUIRE((co_await c.initialize()).has_value());
+    duo::search_params sp{.q = "x", .limit = 3};
+    BOOST_REQUIRE(co_await c.call(duo::search, sp));
+    BOOST_TEST(header(f.log.back(), "X-Api-Key") == "app-key-0123456789");
+    BOOST_TEST(header(f.log.back(), "Authorization").empty());
+    BOOST_TEST(query_param(f.log.back(), "q") == "x");
+    BOOST_REQUIRE(co_await c.call(duo::me));
+    BOOST_TEST(header(f.log.back(), "Authorization") == "Bearer sk_test_0123456789abcdef");
+    BOOST_TEST(header(f.log.back(), "X-Api-Key").empty());
+    duo::search_params bad{.q = "x", .limit = 50};
+    const auto sent = f.log.size();
+    auto r = co_await c.call(duo::search, bad);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::invalid_argument));
+    BOOST_TEST(f.log.size() == sent);  // refused before sending
+  });
+}
+
 // ---- registry lifecycle: health through the probe stack ------------------------------------------
 
 BOOST_AUTO_TEST_CASE(health_check_passes_an_open_breaker_and_spends_no_quota) {

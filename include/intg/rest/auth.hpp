@@ -29,6 +29,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <utility>
 
 namespace intg::rest {
 
@@ -136,6 +138,8 @@ concept auth_scheme = requires(S& s, auth_context& c, http::request& r) {
   { s.apply(r) } -> std::same_as<result<void>>;
 } || requires(S& s, http::request& r) {
   { s.apply_async(r) } -> std::same_as<asio::awaitable<result<void>>>;
+} || requires(S& s, http::request& r, std::size_t which) {
+  { s.apply_async(r, which) } -> std::same_as<asio::awaitable<result<void>>>;
 });
 
 /// No credentials.
@@ -495,6 +499,73 @@ struct signed_by {
   Signer signer{};
   result<void> configure(auth_context& c) { return signer.configure(c); }
   result<void> apply(http::request& r) { return signer.sign(r); }
+};
+
+/// Several credentials for one provider (Spotify: an app token for public data, the user's token
+/// for /me): an operation picks one by index (`operation::credential`, 0 by default). All are
+/// configured from the same settings; initialize() obtains those that can be obtained.
+template <class... Schemes>
+class auth_set {
+  static_assert(sizeof...(Schemes) >= 1, "auth_set needs at least one scheme");
+
+ public:
+  result<void> configure(auth_context& c) {
+    result<void> out;
+    std::apply([&](auto&... s) { (void)((out = s.configure(c)) && ...); }, schemes_);
+    return out;
+  }
+  asio::awaitable<result<void>> obtain() {
+    result<void> out;
+    co_await obtain_from<0>(out);
+    co_return out;
+  }
+  asio::awaitable<result<void>> apply_async(http::request& r, std::size_t which) {
+    result<void> out = error(errc::invalid_argument, "auth_set: no credential with this index");
+    co_await apply_at<0>(r, which, out);
+    co_return out;
+  }
+  bool unauthorized(std::size_t which) {
+    bool out = false;
+    visit(which, [&](auto& s) {
+      if constexpr (requires { s.unauthorized(); }) out = s.unauthorized();
+    });
+    return out;
+  }
+  /// Scheme I (e.g. to complete a user's authorization).
+  template <std::size_t I>
+  auto& get() noexcept { return std::get<I>(schemes_); }
+
+ private:
+  template <class F>
+  void visit(std::size_t which, F&& f) {
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)((which == I ? (f(std::get<I>(schemes_)), true) : false) || ...);
+    }(std::index_sequence_for<Schemes...>{});
+  }
+  template <std::size_t I>
+  asio::awaitable<void> obtain_from(result<void>& out) {
+    if constexpr (I < sizeof...(Schemes)) {
+      auto& s = std::get<I>(schemes_);
+      if constexpr (requires { s.obtain(); }) {
+        out = co_await s.obtain();
+        if (!out) co_return;
+      }
+      co_await obtain_from<I + 1>(out);
+    }
+  }
+  template <std::size_t I>
+  asio::awaitable<void> apply_at(http::request& r, std::size_t which, result<void>& out) {
+    if constexpr (I < sizeof...(Schemes)) {
+      if (which != I) {
+        co_await apply_at<I + 1>(r, which, out);
+        co_return;
+      }
+      auto& s = std::get<I>(schemes_);
+      if constexpr (requires { s.apply_async(r); }) out = co_await s.apply_async(r);
+      else out = s.apply(r);
+    }
+  }
+  std::tuple<Schemes...> schemes_;
 };
 
 }  // namespace intg::rest

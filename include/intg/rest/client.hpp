@@ -242,7 +242,7 @@ class client {
       else req = c_->request_at(op_->method, *next_);
       if (!req) co_return fail(req.error());
       const http::url at = req->target;
-      auto ex = co_await c_->execute(*req, op_->name, false);
+      auto ex = co_await c_->execute(*req, op_->name, false, op_->credential);
       if (!ex) co_return fail(ex.error());
       ++pages_;
       using strategy = std::conditional_t<std::is_same_v<typename Op::pagination, provider_pagination>,
@@ -311,8 +311,8 @@ class client {
 
   /// Sends a prepared request through the pipeline (auth, limits, error mapping): for the odd
   /// endpoint no operation describes. `operation` names it in metrics and traces.
-  asio::awaitable<result<exchange>> send(http::request& req, std::string_view operation) {
-    return execute(req, operation, false);
+  asio::awaitable<result<exchange>> send(http::request& req, std::string_view operation, std::size_t credential = 0) {
+    return execute(req, operation, false, credential);
   }
 
   /// A request to `path` (relative to the base URL) with the provider's default headers.
@@ -392,6 +392,8 @@ class client {
     if (!state_->ready) return error(errc::not_initialized, std::string(Provider::name) + ": initialize() first");
     for (std::size_t i = 0; i < Op::arg_count; ++i)
       if (args[i].empty()) return error(errc::invalid_argument, std::string(Provider::name) + ": " + std::string(op.name) + ": empty path argument");
+    if constexpr (requires { params->validate(); })
+      if (auto v = params->validate(); !v) return v.error();
     auto req = request_for(op.method, op.path.expand(args));
     if (!req) return req.error();
     std::string key;
@@ -446,10 +448,11 @@ class client {
   }
 
   // One logical call through the pipeline (or the probe stack).
-  asio::awaitable<result<exchange>> execute(http::request& req, std::string_view operation, bool probe) {
+  asio::awaitable<result<exchange>> execute(http::request& req, std::string_view operation, bool probe,
+                                            std::size_t credential = 0) {
     call_options opts{.partition_key = cfg_.tenant, .operation = operation};
     const http::url target = req.target;  // each attempt starts from it (auth may add to the query)
-    auto op = [this, &req, &target, operation](attempt& a) -> asio::awaitable<result<exchange>> {
+    auto op = [this, &req, &target, operation, credential](attempt& a) -> asio::awaitable<result<exchange>> {
       auto& s = *state_;
       // Proactive limit: wait for the reset the provider announced, within bounds.
       if (auto until = s.limits.blocked_until(operation, pipeline_.clock().now())) {
@@ -464,7 +467,10 @@ class client {
       for (;;) {
         req.target = target;
         req.message.target(target.target());
-        if constexpr (requires { s.auth.apply_async(req); }) {
+        if constexpr (requires { s.auth.apply_async(req, credential); }) {
+          auto r = co_await s.auth.apply_async(req, credential);
+          if (!r) co_return r.error();
+        } else if constexpr (requires { s.auth.apply_async(req); }) {
           auto r = co_await s.auth.apply_async(req);
           if (!r) co_return r.error();
         } else {
@@ -489,7 +495,8 @@ class client {
         }
         if (v.action == action::refresh && !refreshed) {
           bool retry = false;
-          if constexpr (requires { s.auth.unauthorized(); }) retry = s.auth.unauthorized();
+          if constexpr (requires { s.auth.unauthorized(credential); }) retry = s.auth.unauthorized(credential);
+          else if constexpr (requires { s.auth.unauthorized(); }) retry = s.auth.unauthorized();
           if (retry) {
             refreshed = true;
             continue;  // a 401 was not processed: sending once more repeats nothing
@@ -497,7 +504,7 @@ class client {
         }
         if (v.action == action::rate_limited && v.failure.has_retry_after())
           s.limits.block(operation, pipeline_.clock().now() + v.failure.retry_after());
-        co_return redact(std::move(v.failure), credential(req));
+        co_return redact(std::move(v.failure), credential_of(req));
       }
     };
     if (probe) {
@@ -509,7 +516,7 @@ class client {
   }
 
   // The token part of the Authorization header, for redaction.
-  static std::string_view credential(const http::request& req) {
+  static std::string_view credential_of(const http::request& req) {
     auto it = req.message.find(http::field::authorization);
     if (it == req.message.end()) return {};
     std::string_view v = it->value();
@@ -526,7 +533,7 @@ class client {
     } else {
       auto req = build(op, args.data(), params);
       if (!req) co_return req.error();
-      auto ex = co_await execute(*req, op.name, false);
+      auto ex = co_await execute(*req, op.name, false, op.credential);
       if (!ex) co_return ex.error();
       if constexpr (std::is_same_v<R, none>) {
         co_return none{};

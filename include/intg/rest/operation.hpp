@@ -1,13 +1,15 @@
 // intg::rest typed operations: one constexpr object per endpoint, naming the method, the path
 // template (its `{}` placeholders counted at compile time against the operation's argument
 // count), the operation's name (metrics, traces) and how its parameters travel. Parameters of
-// GET/HEAD/DELETE go to the query string; others to the body (JSON, form, or multipart).
+// GET/HEAD/DELETE go to the query string; others to the body (JSON, form, or multipart). A Params
+// type with `result<void> validate() const` is checked before anything is sent.
 #pragma once
 
 #include <intg/http/message.hpp>
 #include <intg/rest/provider.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -62,6 +64,8 @@ struct operation {
   path_template<Args> path;
   std::string_view name;
   rest::body body = rest::body::json;
+  /// Which credential of a provider whose auth is a rest::auth_set (0 otherwise).
+  std::uint8_t credential = 0;
 };
 
 /// Use the provider's pagination strategy (the default of list_operation).
@@ -83,6 +87,7 @@ struct list_operation {
   std::string_view name;
   std::string_view items{};
   rest::body body = rest::body::json;
+  std::uint8_t credential = 0;  ///< as in operation
 };
 
 /// A multipart/form-data body (file uploads): the Params of an operation with body::multipart.
