@@ -58,6 +58,7 @@ struct provider {
   static constexpr std::string_view allowed_hosts[] = {"api.demo.example", "*.eu.demo.example"};
   static constexpr std::string_view user_agent = "intg-demo/0.2";
   static constexpr rest::header default_headers[] = {{"Demo-Version", "2024-06-01"}};
+  static constexpr rest::setting_header settings_headers[] = {{"Demo-Account", "account_id"}};
   using auth = rest::bearer<"secret_key">;
   using pagination = rest::after_last_id<"data", "has_more", "starting_after">;
   using idempotency = rest::idempotency_header<"Idempotency-Key">;
@@ -251,7 +252,15 @@ BOOST_AUTO_TEST_CASE(base_url_must_be_an_allowed_host) {
       BOOST_REQUIRE(!r);
       BOOST_TEST(r.error().json_path() == "$.settings.secret_key");
     }
+    {  // a tenant header value cannot inject headers
+      auto cfg = config_for(f.base());
+      cfg.settings["account_id"] = "acct_1\r\nX-Evil: 1";
+      demo::client c(cfg, io.get_executor(), local_options());
+      auto r = co_await c.initialize();
+      BOOST_TEST((!r && r.error().json_path() == "$.settings.account_id"));
+    }
     auto cfg = config_for(f.base());
+    cfg.settings["account_id"] = "acct_1";
     demo::client c(cfg, io.get_executor(), local_options());
     BOOST_REQUIRE((co_await c.initialize()).has_value());
     auto h = co_await c.health_check();
@@ -261,6 +270,7 @@ BOOST_AUTO_TEST_CASE(base_url_must_be_an_allowed_host) {
     BOOST_TEST(path_of(req) == "/v1/ping");
     BOOST_TEST(header(req, "User-Agent") == "intg-demo/0.2");
     BOOST_TEST(header(req, "Demo-Version") == "2024-06-01");
+    BOOST_TEST(header(req, "Demo-Account") == "acct_1");
     BOOST_TEST(header(req, "Authorization") == "Bearer sk_test_0123456789abcdef");
     co_await c.cleanup();
   });

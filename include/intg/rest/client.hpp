@@ -143,6 +143,19 @@ class client {
     if (!u) co_return error(u.error()).with_json_path("$.settings.base_url");
     s.base = std::move(*u);
     s.base_path = std::string(s.base.path() == "/" ? std::string_view{} : s.base.path());
+    s.tenant_headers.clear();
+    for (const auto& h : traits<Provider>::settings_headers()) {
+      const auto* v = cfg_.settings.if_contains(h.setting);
+      if (!v) continue;
+      const std::string path = "$.settings." + std::string(h.setting);
+      if (!v->is_string())
+        co_return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(h.setting) + " must be a string").with_json_path(path);
+      const std::string_view text = v->get_string();
+      for (unsigned char ch : text)
+        if (ch < 0x20 || ch == 0x7f)  // no header injection from tenant settings
+          co_return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(h.setting) + " holds a control character").with_json_path(path);
+      s.tenant_headers.emplace_back(std::string(h.name), std::string(text));
+    }
     s.ctx.provider = Provider::name;
     s.ctx.settings = &cfg_.settings;
     s.ctx.http = &s.http;
@@ -332,6 +345,7 @@ class client {
     header_limits limits;
     http::url base;
     std::string base_path;
+    std::vector<std::pair<std::string, std::string>> tenant_headers;  // from settings_headers
     bool ready = false;
   };
 
@@ -381,6 +395,7 @@ class client {
     http::request req(method, std::move(u));
     req.set(http::field::accept, "application/json");
     for (const auto& h : traits<Provider>::default_headers()) req.set(h.name, h.value);
+    for (const auto& [name, value] : state_->tenant_headers) req.set(name, value);
     return req;
   }
   result<http::request> request_at(http::verb method, const http::url& u) const { return prepared(method, u); }

@@ -39,6 +39,13 @@ struct header {
   std::string_view value;
 };
 
+/// A header whose value is a tenant setting, sent when the setting is present (Stripe-Account:
+/// `{"Stripe-Account", "account_id"}`).
+struct setting_header {
+  std::string_view name;
+  std::string_view setting;
+};
+
 /// Where the provider puts its error code and message (JSON pointers into the body), and, for
 /// APIs that answer errors with HTTP 200 (Slack), the boolean member that says success.
 struct error_body {
@@ -96,6 +103,10 @@ struct traits {
   }
   static constexpr std::span<const header> default_headers() {
     if constexpr (requires { P::default_headers; }) return P::default_headers;
+    else return {};
+  }
+  static constexpr std::span<const setting_header> settings_headers() {
+    if constexpr (requires { P::settings_headers; }) return P::settings_headers;
     else return {};
   }
   static constexpr std::uint64_t max_response_bytes() {
