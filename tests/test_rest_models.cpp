@@ -8,11 +8,13 @@
 #include <intg/rest/form.hpp>
 #include <intg/rest/json.hpp>
 
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -433,6 +435,32 @@ BOOST_AUTO_TEST_CASE(huge_arrays_within_the_cap) {
   BOOST_TEST(decode_error<page<customer>>(big).message().find("exceeds the limit of 8388608 bytes") != std::string::npos);
 }
 
+struct wide {  // about 1 KiB, every member optional: "{}" decodes into one
+  std::optional<std::string> a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, c0, c1,
+      c2, c3, c4, c5;
+};
+BOOST_DESCRIBE_STRUCT(wide, (), (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, b0, b1, b2, b3, b4, b5, b6, b7, b8, b9, c0,
+                                 c1, c2, c3, c4, c5))
+
+BOOST_AUTO_TEST_CASE(amplification_is_bounded) {
+  // 1.5 MB of "{}," would be 500k structs of a kilobyte: half a gigabyte from a small body.
+  std::string body = "[";
+  for (int i = 0; i < 500000; ++i) body += i ? ",{}" : "{}";
+  body += "]";
+  auto e = decode_error<std::vector<wide>>(body);
+  BOOST_TEST(e.json_path() == "$");
+  BOOST_TEST(e.message().starts_with("expected at most "));
+  BOOST_TEST(e.message().ends_with("bytes), got 500000"));
+  // The same elements in a legitimate number decode; so does any page within the floor.
+  BOOST_TEST(rest::decode_body<std::vector<wide>>("[{},{},{}]").has_value());
+  // Budgets add up over the document, and rest::decode takes one explicitly.
+  const json::value v = json::parse(R"({"data":[{"id":"a","metadata":{"k":"v"}},{"id":"b","metadata":{}}],"has_more":false})");
+  BOOST_TEST(rest::decode<page<customer>>(v).has_value());
+  auto r = rest::decode<page<customer>>(v, 2 * sizeof(customer));
+  BOOST_REQUIRE(!r);
+  BOOST_TEST(r.error().json_path() == "$.data[0].metadata");
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_member_names_last_one_wins) {
   // As JSON.parse and the providers' SDKs read them, so that intg and the provider agree.
   auto r = rest::decode_body<customer>(R"({"id":"first","metadata":{},"id":"second"})");
@@ -440,16 +468,17 @@ BOOST_AUTO_TEST_CASE(duplicate_member_names_last_one_wins) {
   BOOST_TEST(r->id == "second");
 }
 
-BOOST_AUTO_TEST_CASE(raw_members_outlive_the_parse_arena) {
+BOOST_AUTO_TEST_CASE(raw_members_outlive_the_document_and_its_memory_resource) {
   std::optional<with_raw> kept;
   {
-    std::string body = R"({"raw":{"a":[1,2,{"b":"a string long enough to be allocated"}]},"obj":{"k":"v"}})";
-    auto r = rest::decode_body<with_raw>(body);
+    auto arena = std::make_unique<json::monotonic_resource>();
+    const json::value doc = json::parse(
+        R"({"raw":{"a":[1,2,{"b":"a string long enough to be allocated"}]},"obj":{"k":"v"}})", arena.get());
+    auto r = rest::decode<with_raw>(doc);
     BOOST_REQUIRE(r);
     kept = std::move(*r);
-    body.assign(body.size(), 'x');
-  }
-  std::vector<std::string> churn(64, std::string(200, 'z'));  // reuse freed memory, for ASan to see
+  }  // the document and its arena are gone: ASan would see a raw member still pointing there
+  std::vector<std::string> churn(64, std::string(200, 'z'));
   BOOST_TEST(json::serialize(kept->raw) == R"({"a":[1,2,{"b":"a string long enough to be allocated"}]})");
   BOOST_TEST(kept->obj->at("k") == "v");
   BOOST_TEST((kept->raw.storage() == json::storage_ptr()));

@@ -32,13 +32,13 @@
 #include <boost/describe/enumerators.hpp>
 #include <boost/describe/members.hpp>
 #include <boost/describe/modifiers.hpp>
-#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
 #include <boost/mp11/algorithm.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -120,6 +120,18 @@ struct failure {
   };
   std::string message;
   std::vector<step> path;
+  // Bytes that arrays and maps may take in the model. A 3-byte "{}," can become a struct of a
+  // kilobyte, so a hostile body within the size cap could otherwise ask for gigabytes.
+  std::size_t budget = std::size_t(-1);
+
+  bool spend(std::size_t count, std::size_t each) {
+    const std::size_t want = count > budget / each ? std::size_t(-1) : count * each;
+    if (want > budget)
+      return fail("expected at most " + std::to_string(budget / each) + " elements here (what remains of the " +
+                  "decoding budget: " + std::to_string(budget) + " bytes), got " + std::to_string(count));
+    budget -= want;
+    return true;
+  }
 
   bool fail(std::string m) {
     message = std::move(m);
@@ -357,6 +369,7 @@ bool read(const json::value& v, T& out, failure& f) {
   } else if constexpr (is_vector<T>::value) {
     const auto* a = v.if_array();
     if (!a) return wrong_kind<T>(f, v);
+    if (!f.spend(a->size(), sizeof(typename T::value_type))) return false;
     out.clear();
     out.reserve(a->size());
     for (std::size_t i = 0; i < a->size(); ++i) {
@@ -372,6 +385,7 @@ bool read(const json::value& v, T& out, failure& f) {
   } else if constexpr (is_string_map<T>::value) {
     const auto* o = v.if_object();
     if (!o) return wrong_kind<T>(f, v);
+    if (!f.spend(o->size(), sizeof(typename T::value_type) + 4 * sizeof(void*))) return false;  // + node links
     out.clear();
     for (const auto& kv : *o) {
       const std::string_view k(kv.key().data(), kv.key().size());
@@ -380,8 +394,8 @@ bool read(const json::value& v, T& out, failure& f) {
     }
     return true;
   } else if constexpr (std::is_same_v<T, json::value>) {
-    // Always on the default resource: the document may live in a short-lived arena
-    // (decode_body's), and a copy would otherwise keep pointing into it.
+    // Always on the default resource: a copy keeps the source's memory resource, and a caller's
+    // document may live in a short-lived arena.
     out = json::value(v, json::storage_ptr());
     return true;
   } else if constexpr (std::is_same_v<T, json::object>) {
@@ -505,13 +519,20 @@ inline std::string parse_error_message(const json::error_code& ec, std::size_t o
 
 /// The maximum nesting of arrays and objects decode_body() accepts.
 inline constexpr std::size_t max_json_depth = 64;
+/// decode_body(): the model's arrays and maps may take this many times the body's size, and at
+/// least decode_budget_floor bytes (sparse objects into large structs amplify a legitimate body
+/// tenfold or more; "{}," into a 1 KiB struct is 300 times).
+inline constexpr std::size_t decode_budget_factor = 32;
+inline constexpr std::size_t decode_budget_floor = std::size_t{16} << 20;
 
 /// Reads a T (a described struct, or any supported member type) from a parsed document. Errors are
-/// errc::invalid_response with the JSON path of the first problem.
+/// errc::invalid_response with the JSON path of the first problem. `array_budget` bounds the bytes
+/// the model's vectors and maps may take (element size times count, summed over the document).
 template <class T>
-result<T> decode(const boost::json::value& v) {
+result<T> decode(const boost::json::value& v, std::size_t array_budget = std::size_t(-1)) {
   T out{};
   json_detail::failure f;
+  f.budget = array_budget;
   if (json_detail::read(v, out, f)) return out;
   intg::error e(errc::invalid_response, std::move(f.message));
   e.with_json_path(json_detail::render_path(f.path));
@@ -521,7 +542,10 @@ result<T> decode(const boost::json::value& v) {
 /// Parses a response body (at most `max_bytes`, nesting at most max_json_depth levels, strict
 /// JSON, valid UTF-8) and reads a T from it. A body that does not parse is errc::invalid_response
 /// whose message has the parser's reason and the byte offset. Duplicate member names: the last
-/// one wins, as in JSON.parse and the providers' own SDKs.
+/// one wins, as in JSON.parse and the providers' own SDKs. The model's vectors and maps may take
+/// at most decode_budget_factor times the body's size (at least decode_budget_floor), whatever
+/// their elements' size: a page of empty objects decoded into large structs is an error, not
+/// gigabytes.
 template <class T>
 result<T> decode_body(std::string_view body, std::size_t max_bytes = std::size_t{8} << 20) {
   namespace json = boost::json;
@@ -529,20 +553,17 @@ result<T> decode_body(std::string_view body, std::size_t max_bytes = std::size_t
     return intg::error(errc::invalid_response, "response body of " + std::to_string(body.size()) +
                                                    " bytes exceeds the limit of " + std::to_string(max_bytes) +
                                                    " bytes");
-  // The document lives in an arena for the time of the decoding only: one allocation per few
-  // kilobytes instead of one per string, array and object.
-  unsigned char first_block[4096];
-  json::monotonic_resource arena(first_block, sizeof first_block);
+  // The document is on the default allocator: a monotonic arena was measured slower here (its
+  // growing blocks are fresh pages on every call; glibc's malloc reuses warm ones).
   json::parse_options opts;
   opts.max_depth = max_json_depth;
-  unsigned char parser_stack[1024];
+  unsigned char parser_stack[4096];  // as json::parse: no heap for the usual depth
   json::parser p(json::storage_ptr(), opts, parser_stack, sizeof parser_stack);
-  p.reset(&arena);
   json::error_code ec;
   const std::size_t n = p.write(body.data(), body.size(), ec);
   if (ec) return intg::error(errc::invalid_response, json_detail::parse_error_message(ec, n));
   const json::value doc = p.release();
-  return decode<T>(doc);
+  return decode<T>(doc, std::max(decode_budget_floor, body.size() * decode_budget_factor));
 }
 
 /// Writes a T as JSON: empty optionals omitted, enums by name.
