@@ -4,6 +4,8 @@
 
 #include "test_util.hpp"
 
+#include <intg/observability/health_server.hpp>
+
 #include <algorithm>
 #include <sstream>
 
