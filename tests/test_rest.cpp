@@ -834,6 +834,12 @@ BOOST_AUTO_TEST_CASE(pagination_guards_repeated_cursor_cross_origin_and_cap) {
   failure.clear();
   walk<rest::page_number<"page", 1>>([](const http::server_request&) { return reply(200, R"({"items":{"n":1}})"); }, 5, &failure);
   BOOST_TEST(failure.find("item array") != std::string::npos);
+  // An item of the wrong shape: invalid_response naming where.
+  failure.clear();
+  walk<rest::page_number<"page", 1>>([](const http::server_request&) { return reply(200, R"({"items":[{"n":1},{"n":"two"}]})"); }, 5,
+                                     &failure);
+  BOOST_TEST(failure.find("[1].n") != std::string::npos);
+  BOOST_TEST(failure.find("two") == std::string::npos);  // values never go into messages
 }
 
 BOOST_AUTO_TEST_CASE(pages_is_a_typed_async_range) {

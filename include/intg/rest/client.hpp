@@ -261,20 +261,18 @@ class client {
       using strategy = std::conditional_t<std::is_same_v<typename Op::pagination, provider_pagination>,
                                           pagination_type, typename Op::pagination>;
       const std::string_view items_at = !op_->items.empty() ? op_->items : strategy::items;
-      const boost::json::array* arr = nullptr;
-      if (items_at.empty()) arr = ex->body.if_array();
-      else if (const auto* v = detail::at(ex->body, items_at)) arr = v->if_array();
+      const boost::json::value* arr = items_at.empty() ? &ex->body : detail::at(ex->body, items_at);
+      if (arr && !arr->is_array()) arr = nullptr;
       if (!arr && !(items_at.empty() ? ex->body.is_null() : false))
         co_return fail(error(errc::invalid_response, std::string(Provider::name) + ": page without an item array at " +
                                                          std::string(items_at.empty() ? "$" : items_at)));
       std::vector<item_type> items;
       if (arr) {
-        items.reserve(arr->size());
-        for (std::size_t i = 0; i < arr->size(); ++i) {
-          auto item = decode_value<item_type>((*arr)[i]);
-          if (!item) co_return fail(item.error());
-          items.push_back(std::move(*item));
-        }
+        // One decode for the whole page, under one budget (rest::decode's bound on how far a
+        // body may amplify into the model's vectors and maps).
+        auto decoded = decode_value<std::vector<item_type>>(*arr, budget_for(ex->response.body().size()));
+        if (!decoded) co_return fail(decoded.error());
+        items = std::move(*decoded);
       }
       const page_view view{at, ex->response, ex->body, items.size()};
       auto step = strategy::next(view);
@@ -456,10 +454,18 @@ class client {
     return req;
   }
 
+  static std::size_t budget_for(std::size_t body_bytes) noexcept {
+    return std::max(decode_budget_floor, body_bytes * decode_budget_factor);
+  }
   template <class T>
-  static result<T> decode_value(const boost::json::value& v) {
-    if constexpr (std::is_same_v<T, boost::json::value>) return v;
-    else return rest::decode<T>(v);
+  static result<T> decode_value(const boost::json::value& v, std::size_t budget) {
+    if constexpr (std::is_same_v<T, boost::json::value>) {
+      return v;
+    } else if constexpr (std::is_same_v<T, std::vector<boost::json::value>>) {
+      return T(v.get_array().begin(), v.get_array().end());
+    } else {
+      return rest::decode<T>(v, budget);
+    }
   }
 
   // One logical call through the pipeline (or the probe stack).
@@ -555,7 +561,7 @@ class client {
       } else {
         if (ex->body.is_null() && !std::is_same_v<R, boost::json::value>)
           co_return error(errc::invalid_response, std::string(Provider::name) + ": " + std::string(op.name) + ": empty answer");
-        co_return decode_value<R>(ex->body);
+        co_return decode_value<R>(ex->body, budget_for(ex->response.body().size()));
       }
     }
   }
