@@ -10,6 +10,7 @@
 
 #include <intg/http/server.hpp>
 #include <intg/rest.hpp>
+#include <intg/security/secrets/encrypted_file_store.hpp>
 #include <intg/security/webhook.hpp>
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -112,6 +113,9 @@ inline constexpr rest::operation<posted, post_params> post_message{http::verb::p
 }  // namespace chat
 
 static_assert(intg::integration<demo::client>);
+// The encrypted file store (atomic writes) can hold rotated refresh tokens.
+static_assert(rest::secret_store<intg::secrets::encrypted_file_store>);
+static_assert(rest::secret_store<rest::memory_token_store>);
 static_assert(std::is_constructible_v<demo::client, intg::integration_config, intg::registry_services&>);
 
 namespace {
