@@ -11,6 +11,8 @@
 #include "test_util.hpp"
 
 #include <intg/http/client.hpp>
+#include <intg/providers/slack.hpp>
+#include <intg/providers/stripe.hpp>
 #include <intg/testing/fake_api.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -827,3 +829,323 @@ BOOST_AUTO_TEST_CASE(slack_web_api_drives_every_operation) {
 
 BOOST_AUTO_TEST_SUITE_END()
 #endif
+
+// ---------------------------------------------------------------------------------------------
+// intg::stripe::client and intg::slack::client (the providers on the kit) against the fakes.
+namespace {
+
+// A registry-style configuration of one tenant's integration, pointed at a fake.
+intg::integration_config provider_config(std::string name, std::string base_url, json::object settings) {
+  intg::integration_config c;
+  c.name = std::move(name);
+  c.tenant = "acme";
+  settings["base_url"] = std::move(base_url);
+  c.settings = std::move(settings);
+  c.retry.base_delay = 1ms;
+  c.retry.max_delay = 5ms;
+  c.timeout = 5s;
+  c.rate_limits.burst_limit = 1000;  // the tests' own pace is not what they test
+  c.circuit_breaker.failure_threshold = 50;  // the scripted failures must reach the caller, not trip the breaker
+  return c;
+}
+
+// The deployment allows the fakes' host; tenant settings alone could not.
+intg::rest::client_options local_fakes() {
+  intg::rest::client_options o;
+  o.extra_allowed_hosts = {"127.0.0.1"};
+  return o;
+}
+
+struct stripe_client_env {
+  asio::io_context io;
+  fakes::stripe_fake fake{io.get_executor()};
+  std::string base = "http://127.0.0.1:" + std::to_string(fake.start());
+  intg::stripe::client stripe{provider_config("payments", base, {{"secret_key", fakes::stripe_fake::default_key}}),
+                              io.get_executor(), local_fakes()};
+  ~stripe_client_env() { fake.api().append_log(stripe_log_file); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(stripe_client)
+
+BOOST_AUTO_TEST_CASE(every_operation_through_the_kit) {
+  stripe_client_env s;
+  namespace st = intg::stripe;
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await s.stripe.initialize());
+    auto health = co_await s.stripe.health_check();
+    BOOST_TEST((health.status == intg::integration_status::healthy));
+
+    st::customer_params ada{.email = "ada@example.com", .name = "Ada", .metadata = st::string_map{{"order_id", "42"}}};
+    auto created = co_await s.stripe.call(st::create_customer, ada);
+    BOOST_REQUIRE(created);
+    BOOST_TEST(created->id.starts_with("cus_"));
+    BOOST_TEST(created->metadata.at("order_id") == "42");
+    const std::string id = created->id;
+    auto got = co_await s.stripe.call(st::retrieve_customer, id);
+    BOOST_REQUIRE(got);
+    BOOST_TEST(*got->email == "ada@example.com");
+    st::customer_params rename{.name = "Ada L."};
+    auto updated = co_await s.stripe.call(st::update_customer, id, rename);
+    BOOST_REQUIRE(updated);
+    BOOST_TEST(*updated->name == "Ada L.");
+
+    for (int i = 0; i < 4; ++i) {
+      st::customer_params more{.email = "c" + std::to_string(i) + "@example.com"};
+      BOOST_REQUIRE(co_await s.stripe.call(st::create_customer, more));
+    }
+    st::customer_list_params two_per_page{.limit = 2};
+    auto all = co_await s.stripe.collect_all(st::list_customers, two_per_page);
+    BOOST_REQUIRE(all);
+    BOOST_TEST(all->size() == 5u);  // three pages of 2, 2, 1
+    auto capped = co_await s.stripe.collect_all(st::list_customers, two_per_page, intg::rest::page_cap{2});
+    BOOST_REQUIRE(capped);
+    BOOST_TEST(capped->size() == 4u);
+
+    st::payment_intent_params pay{.amount = 5000, .currency = "eur", .payment_method = "pm_card_visa", .capture_method = "manual"};
+    auto pi = co_await s.stripe.call(st::create_payment_intent, pay);
+    BOOST_REQUIRE(pi);
+    BOOST_TEST((pi->status == st::payment_intent_status::requires_confirmation));
+    const std::string pi_id = pi->id;
+    st::confirm_params confirm{};
+    pi = co_await s.stripe.call(st::confirm_payment_intent, pi_id, confirm);
+    BOOST_REQUIRE(pi);
+    BOOST_TEST((pi->status == st::payment_intent_status::requires_capture));
+    st::capture_params capture{.amount_to_capture = 4000};
+    pi = co_await s.stripe.call(st::capture_payment_intent, pi_id, capture);
+    BOOST_REQUIRE(pi);
+    BOOST_TEST(pi->amount_received == 4000);
+    auto again = co_await s.stripe.call(st::retrieve_payment_intent, pi_id);
+    BOOST_TEST((again && again->status == st::payment_intent_status::succeeded));
+
+    st::refund_params part{.payment_intent = pi_id, .amount = 1500};
+    auto refund = co_await s.stripe.call(st::create_refund, part);
+    BOOST_REQUIRE(refund);
+    BOOST_TEST(refund->amount == 1500);
+    st::refund_list_params of_intent{.payment_intent = pi_id};
+    auto refunds = co_await s.stripe.collect_all(st::list_refunds, of_intent);
+    BOOST_TEST((refunds && refunds->size() == 1u));
+
+    st::payment_intent_params other{.amount = 700, .currency = "eur"};
+    auto second = co_await s.stripe.call(st::create_payment_intent, other);
+    BOOST_REQUIRE(second);
+    const std::string second_id = second->id;
+    st::cancel_params why{.cancellation_reason = "requested_by_customer"};
+    auto cancelled = co_await s.stripe.call(st::cancel_payment_intent, second_id, why);
+    BOOST_TEST((cancelled && cancelled->status == st::payment_intent_status::canceled));
+    st::payment_intent_list_params intents{};
+    auto listed = co_await s.stripe.collect_all(st::list_payment_intents, intents);
+    BOOST_REQUIRE_MESSAGE(listed, listed.error().to_string());
+    BOOST_TEST(listed->size() == 2u);
+
+    st::event_list_params succeeded{.type = "payment_intent.succeeded"};
+    auto events = co_await s.stripe.collect_all(st::list_events, succeeded);
+    BOOST_REQUIRE_MESSAGE(events, events.error().to_string());
+    BOOST_REQUIRE(events->size() == 1u);
+    BOOST_TEST(events->front().data.object.at("id").as_string() == pi_id);
+    auto balance = co_await s.stripe.call(st::retrieve_balance);
+    BOOST_REQUIRE(balance);
+    BOOST_TEST(balance->available.at(0).amount == 2500);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_retried_post_keeps_its_idempotency_key_and_creates_once) {
+  stripe_client_env s;
+  namespace st = intg::stripe;
+  s.fake.script(bh::verb::post, "/v1/customers", fakes::stripe_fake::api_error());
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await s.stripe.initialize());
+    st::customer_params p{.email = "once@example.com"};
+    auto created = co_await s.stripe.call(st::create_customer, p);
+    BOOST_REQUIRE(created);
+    auto posts = s.fake.api().log(bh::verb::post, "/v1/customers");
+    BOOST_REQUIRE(posts.size() == 2u);  // the 500, then the retry
+    const std::string key(posts[0].request_header("Idempotency-Key"));
+    BOOST_TEST(key.size() >= 16u);
+    BOOST_TEST(posts[1].request_header("Idempotency-Key") == key);
+    auto second = co_await s.stripe.call(st::create_customer, p);  // a new logical call: a new key
+    BOOST_REQUIRE(second);
+    posts = s.fake.api().log(bh::verb::post, "/v1/customers");
+    BOOST_TEST(posts.back().request_header("Idempotency-Key") != key);
+    st::customer_list_params all_params{};
+    auto all = co_await s.stripe.collect_all(st::list_customers, all_params);
+    BOOST_TEST((all && all->size() == 2u));
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(stripe_errors_carry_stripes_code_and_never_the_key) {
+  stripe_client_env s;
+  namespace st = intg::stripe;
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await s.stripe.initialize());
+    const std::string missing = "cus_missing";
+    auto r = co_await s.stripe.call(st::retrieve_customer, missing);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().provider_code() == "resource_missing");
+    BOOST_TEST(r.error().http_status() == 404);
+    BOOST_TEST((r.error() == intg::condition::not_found));
+    BOOST_TEST(std::string(r.error().code().category().name()) == "stripe");
+
+    st::payment_intent_params declined{.amount = 100, .currency = "eur", .payment_method = "pm_card_chargeDeclined", .confirm = true};
+    auto pi = co_await s.stripe.call(st::create_payment_intent, declined);
+    BOOST_REQUIRE(!pi);
+    BOOST_TEST(pi.error().provider_code() == "card_declined");
+    BOOST_TEST(pi.error().http_status() == 402);
+    BOOST_TEST(!intg::is_transient(pi.error()));
+
+    s.fake.script(fakes::stripe_fake::rate_limited(1s).repeat(3));
+    auto limited = co_await s.stripe.call(st::retrieve_balance);
+    BOOST_REQUIRE(!limited);
+    BOOST_TEST((limited.error() == intg::condition::rate_limited));
+    BOOST_TEST(limited.error().retry_after() == 1000ms);
+    s.fake.api().clear_scenarios();
+
+    s.fake.revoke_key(fakes::stripe_fake::default_key);
+    auto refused = co_await s.stripe.call(st::retrieve_balance);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST((refused.error() == intg::condition::unauthorized), refused.error().to_string());
+    BOOST_TEST(refused.error().to_string().find(fakes::stripe_fake::default_key) == std::string::npos);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(the_connected_account_comes_from_settings_and_hosts_are_checked) {
+  asio::io_context io;
+  fakes::stripe_fake fake{io.get_executor()};
+  const std::string base = "http://127.0.0.1:" + std::to_string(fake.start());
+  namespace st = intg::stripe;
+  st::client on_account{provider_config("payments", base, {{"secret_key", fakes::stripe_fake::default_key}, {"account_id", "acct_1CONNECTED"}}),
+                        io.get_executor(), local_fakes()};
+  st::client elsewhere{provider_config("payments", "https://api.stripe.com.evil.example", {{"secret_key", "sk_test_x"}}),
+                       io.get_executor(), local_fakes()};
+  st::client not_allowed{provider_config("payments", base, {{"secret_key", "sk_test_x"}}), io.get_executor()};
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await on_account.initialize());
+    st::customer_params p{.email = "c@example.com"};
+    auto c = co_await on_account.call(st::create_customer, p);
+    BOOST_REQUIRE(c);
+    BOOST_TEST(fake.api().log().back().request_header("Stripe-Account") == "acct_1CONNECTED");
+    auto r = co_await elsewhere.initialize();
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == intg::errc::config_error));
+    r = co_await not_allowed.initialize();  // 127.0.0.1 only when the deployment allows it
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == intg::errc::config_error));
+    co_await fake.stop();
+  };
+  test::run(io, body());
+  fake.api().append_log(stripe_log_file);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+namespace {
+
+struct slack_client_env {
+  asio::io_context io;
+  fakes::slack_fake fake{io.get_executor()};
+  std::string base = (fake.start(), fake.api_url());
+  intg::slack::client slack{provider_config("chat", base, {{"bot_token", fakes::slack_fake::default_token}}), io.get_executor(),
+                            local_fakes()};
+  ~slack_client_env() { fake.api().append_log(slack_log_file); }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(slack_client)
+
+BOOST_AUTO_TEST_CASE(every_method_through_the_kit) {
+  slack_client_env s;
+  s.fake.seed_messages(fakes::slack_fake::random, 23);
+  namespace sl = intg::slack;
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await s.slack.initialize());
+    auto health = co_await s.slack.health_check();
+    BOOST_TEST((health.status == intg::integration_status::healthy));
+    auto who = co_await s.slack.call(sl::auth_test);
+    BOOST_REQUIRE(who);
+    BOOST_TEST(!who->team_id.empty());
+
+    sl::post_message_args hello{.channel = std::string(fakes::slack_fake::general), .text = "Deploy finished"};
+    auto posted = co_await s.slack.call(sl::post_message, hello);
+    BOOST_REQUIRE(posted);
+    BOOST_TEST(posted->channel == fakes::slack_fake::general);
+    BOOST_TEST(*posted->message.text == "Deploy finished");
+    sl::update_message_args edit{.channel = posted->channel, .ts = posted->ts, .text = "Deploy finished (v2)"};
+    auto updated = co_await s.slack.call(sl::update_message, edit);
+    BOOST_REQUIRE(updated);
+    BOOST_TEST(updated->text == "Deploy finished (v2)");
+
+    sl::list_conversations_args one_per_page{.limit = 1};
+    auto channels = co_await s.slack.collect_all(sl::list_conversations, one_per_page);
+    BOOST_REQUIRE(channels);
+    BOOST_TEST(channels->size() >= 3u);
+
+    sl::history_args history{.channel = std::string(fakes::slack_fake::random), .limit = 5};
+    auto pages = s.slack.pages(sl::conversation_history, history);
+    std::size_t messages = 0, page_count = 0;
+    while (true) {
+      auto page = co_await pages.next();
+      BOOST_REQUIRE(page);
+      if (!*page) break;
+      messages += (*page)->size();
+      ++page_count;
+    }
+    BOOST_TEST(messages == 23u);
+    BOOST_TEST(page_count == 5u);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(ok_false_is_an_error_with_slacks_code) {
+  slack_client_env s;
+  namespace sl = intg::slack;
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await s.slack.initialize());
+    sl::post_message_args nowhere{.channel = "C0NOSUCHCHAN", .text = "hello"};
+    auto r = co_await s.slack.call(sl::post_message, nowhere);
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().provider_code() == "channel_not_found");
+    BOOST_TEST(r.error().http_status() == 200);
+    BOOST_TEST(!intg::is_transient(r.error()));
+    BOOST_TEST(std::string(r.error().code().category().name()) == "slack");
+    s.fake.script(fakes::slack_fake::error("invalid_auth"));
+    auto refused = co_await s.slack.call(sl::auth_test);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(refused.error().provider_code() == "invalid_auth");
+    BOOST_TEST(refused.error().to_string().find(fakes::slack_fake::default_token) == std::string::npos);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(a_429_is_waited_out_and_the_post_is_sent_once) {
+  slack_client_env s;
+  namespace sl = intg::slack;
+  s.fake.script(fakes::slack_fake::rate_limited(1s));
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await s.slack.initialize());
+    const auto t0 = std::chrono::steady_clock::now();
+    sl::post_message_args hello{.channel = std::string(fakes::slack_fake::general), .text = "after the limit"};
+    auto posted = co_await s.slack.call(sl::post_message, hello);
+    BOOST_REQUIRE(posted);  // the 429 was refused before it ran: the retry posts once
+    BOOST_TEST((std::chrono::steady_clock::now() - t0 >= 900ms));
+    sl::history_args general{.channel = std::string(fakes::slack_fake::general)};
+    auto history = co_await s.slack.collect_all(sl::conversation_history, general);
+    BOOST_REQUIRE(history);
+    std::size_t copies = 0;
+    for (const auto& m : *history) copies += m.text && *m.text == "after the limit";
+    BOOST_TEST(copies == 1u);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
