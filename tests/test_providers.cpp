@@ -995,6 +995,8 @@ BOOST_AUTO_TEST_CASE(stripe_errors_carry_stripes_code_and_never_the_key) {
     auto pi = co_await s.stripe.call(st::create_payment_intent, declined);
     BOOST_REQUIRE(!pi);
     BOOST_TEST(pi.error().provider_code() == "card_declined");
+    BOOST_TEST(pi.error().to_string().find("decline_code: generic_decline") != std::string::npos, pi.error().to_string());
+    BOOST_TEST(pi.error().to_string().find("type: card_error") != std::string::npos);
     BOOST_TEST(pi.error().http_status() == 402);
     BOOST_TEST(!intg::is_transient(pi.error()));
 

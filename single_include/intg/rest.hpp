@@ -76,6 +76,9 @@ struct error_body {
   std::string_view unauthorized_code{};
   /// A body member holding seconds to wait (Discord's "/retry_after"), used when no header says.
   std::string_view retry_after{};
+  /// More members worth showing, appended to the message as "(name: value, ...)" where present
+  /// (Stripe: "/error/decline_code", "/error/param", "/error/type").
+  std::array<std::string_view, 4> details{};
 };
 
 /// One rate-limit window announced in headers: remaining calls and when they come back.
@@ -863,6 +866,16 @@ verdict classify(const http::response& res, const boost::json::value* body,
   }
   std::string code = detail::text_at(body, eb.code);
   std::string msg = detail::text_at(body, eb.message);
+  std::string extra;
+  for (std::string_view d : eb.details) {
+    std::string v = detail::text_at(body, d);
+    if (v.empty()) continue;
+    extra += extra.empty() ? " (" : ", ";
+    extra += d.substr(d.rfind('/') + 1);
+    extra += ": ";
+    extra += v;
+  }
+  if (!extra.empty()) msg += extra + ")";
   // to_string() shows "<provider> <code> (HTTP <status>): <message>"; without a code, the
   // message names the provider and status itself.
   std::string text = msg;

@@ -143,6 +143,16 @@ verdict classify(const http::response& res, const boost::json::value* body,
   }
   std::string code = detail::text_at(body, eb.code);
   std::string msg = detail::text_at(body, eb.message);
+  std::string extra;
+  for (std::string_view d : eb.details) {
+    std::string v = detail::text_at(body, d);
+    if (v.empty()) continue;
+    extra += extra.empty() ? " (" : ", ";
+    extra += d.substr(d.rfind('/') + 1);
+    extra += ": ";
+    extra += v;
+  }
+  if (!extra.empty()) msg += extra + ")";
   // to_string() shows "<provider> <code> (HTTP <status>): <message>"; without a code, the
   // message names the provider and status itself.
   std::string text = msg;

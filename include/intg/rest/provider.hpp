@@ -58,6 +58,9 @@ struct error_body {
   std::string_view unauthorized_code{};
   /// A body member holding seconds to wait (Discord's "/retry_after"), used when no header says.
   std::string_view retry_after{};
+  /// More members worth showing, appended to the message as "(name: value, ...)" where present
+  /// (Stripe: "/error/decline_code", "/error/param", "/error/type").
+  std::array<std::string_view, 4> details{};
 };
 
 /// One rate-limit window announced in headers: remaining calls and when they come back.

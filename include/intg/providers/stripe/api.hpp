@@ -24,7 +24,8 @@ struct provider {
   using auth = rest::bearer<"secret_key">;
   using pagination = rest::after_last_id<"data", "has_more", "starting_after">;
   using idempotency = rest::idempotency_header<"Idempotency-Key">;
-  static constexpr rest::error_body errors{.code = "/error/code", .message = "/error/message"};
+  static constexpr rest::error_body errors{.code = "/error/code", .message = "/error/message",
+                                           .details = {"/error/decline_code", "/error/param", "/error/type"}};
   static constexpr rest::call health{http::verb::get, "/v1/balance"};
 };
 
