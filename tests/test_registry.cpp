@@ -7,6 +7,7 @@
 #include <intg/observability/health_server.hpp>
 
 #include <algorithm>
+#include <map>
 #include <sstream>
 
 using namespace std::chrono_literals;
@@ -54,6 +55,7 @@ static_assert(intg::integration<probe>);
 
 struct other_type {
   explicit other_type(intg::integration_config) {}
+  static constexpr std::string_view category() noexcept { return "payment"; }  // as a provider declares it
   std::string_view name() const noexcept { return "other"; }
   asio::awaitable<intg::result<void>> initialize() { co_return intg::result<void>{}; }
   asio::awaitable<intg::health_report> health_check() { co_return intg::health_report{}; }
@@ -463,6 +465,24 @@ BOOST_AUTO_TEST_CASE(tenant_limits_override_only_the_keys_they_name) {
   BOOST_TEST(a.rate_limits.burst_limit == 7);  // kept from the integration
 }
 
+BOOST_AUTO_TEST_CASE(an_unstated_category_is_the_types_own_or_external_api) {
+  asio::io_context io;
+  intg::registry reg(io.get_executor());
+  intg::integration_config plain, declared, stated;
+  plain.name = "plain";
+  declared.name = "declared";
+  stated.name = "stated";
+  stated.category = "erp";
+  reg.register_integration<probe>(plain, "t");
+  reg.register_integration<other_type>(declared, "t");
+  reg.register_integration<other_type>(stated, "t");
+  std::map<std::string, std::string> seen;
+  for (const auto& s : reg.snapshot()) seen[s.name] = s.category;
+  BOOST_TEST(seen["plain"] == "external_api");
+  BOOST_TEST(seen["declared"] == "payment");
+  BOOST_TEST(seen["stated"] == "erp");  // the configuration wins over the type
+}
+
 BOOST_AUTO_TEST_CASE(category_is_read_from_category_or_its_old_name_type) {
   auto c = intg::config::parse(R"({"environments":{"production":{"integrations":{
       "a":{"category":"payment"}, "b":{"type":"cloud_service"}, "c":{"category":"erp-sync"}, "d":{}}}},
@@ -471,7 +491,7 @@ BOOST_AUTO_TEST_CASE(category_is_read_from_category_or_its_old_name_type) {
   BOOST_TEST(c.integration("a").category == "payment");
   BOOST_TEST(c.integration("b").category == "cloud_service");  // the seven old values keep working
   BOOST_TEST(c.integration("c").category == "erp-sync");
-  BOOST_TEST(c.integration("d").category == intg::categories::external_api);  // the default
+  BOOST_TEST(c.integration("d").category.empty());  // unstated: the registry fills it in
   BOOST_TEST(c.integration("a", "t").category == "monitoring");              // a tenant may override it
   for (std::string_view old : {"external_api", "cloud_service", "communication", "authentication", "data_pipeline",
                                "security", "monitoring"}) {

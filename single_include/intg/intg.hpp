@@ -1849,7 +1849,9 @@ struct tenant_settings {
 struct integration_config {
   std::string name;
   /// Its category (see intg::categories for the predefined names; any valid name is accepted).
-  std::string category{categories::external_api};
+  /// Empty: the one the integration type declares (a provider's `category()`), else external_api;
+  /// the registry fills it in when it registers the integration.
+  std::string category{};
   bool enabled = true;
   boost::json::object settings;  ///< integration-specific (client_id, scope, region, ...)
   std::chrono::milliseconds timeout{30'000};                ///< per attempt
@@ -5098,6 +5100,12 @@ class basic_registry {
   template <integration T>
   T& register_integration(integration_config config, std::string tenant) {
     if (config.name.empty()) throw exception(error{errc::config_error, "an integration needs a name"});
+    if (config.category.empty()) {
+      if constexpr (requires { { T::category() } -> std::convertible_to<std::string_view>; })
+        config.category = std::string(T::category());
+      else
+        config.category = std::string(categories::external_api);
+    }
     if (!is_valid_category(config.category))
       throw exception(error{errc::config_error, "integration '" + config.name +
                                                     "': invalid category (expected 1 to 64 characters of a-z, 0-9, '_' and '-')"});

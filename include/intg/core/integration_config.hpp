@@ -119,7 +119,9 @@ struct tenant_settings {
 struct integration_config {
   std::string name;
   /// Its category (see intg::categories for the predefined names; any valid name is accepted).
-  std::string category{categories::external_api};
+  /// Empty: the one the integration type declares (a provider's `category()`), else external_api;
+  /// the registry fills it in when it registers the integration.
+  std::string category{};
   bool enabled = true;
   boost::json::object settings;  ///< integration-specific (client_id, scope, region, ...)
   std::chrono::milliseconds timeout{30'000};                ///< per attempt

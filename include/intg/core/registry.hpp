@@ -170,6 +170,12 @@ class basic_registry {
   template <integration T>
   T& register_integration(integration_config config, std::string tenant) {
     if (config.name.empty()) throw exception(error{errc::config_error, "an integration needs a name"});
+    if (config.category.empty()) {
+      if constexpr (requires { { T::category() } -> std::convertible_to<std::string_view>; })
+        config.category = std::string(T::category());
+      else
+        config.category = std::string(categories::external_api);
+    }
     if (!is_valid_category(config.category))
       throw exception(error{errc::config_error, "integration '" + config.name +
                                                     "': invalid category (expected 1 to 64 characters of a-z, 0-9, '_' and '-')"});
