@@ -100,6 +100,11 @@ class slack_fake {
   void add_channel(std::string_view id, std::string_view name, bool is_private, bool bot_is_member, bool archived = false) {
     channels_.push_back({std::string(id), std::string(name), is_private, bot_is_member, archived, {}});
   }
+  /// Forgets every channel's messages (a long-running server, e.g. benchmarks/provider_fake_server,
+  /// calls it from the fake's executor so that posted messages do not pile up without bound).
+  void clear_messages() {
+    for (auto& ch : channels_) ch.messages.clear();
+  }
   /// Posts `n` messages from a user into `channel` (test data for history pagination).
   void seed_messages(std::string_view channel, std::size_t n) {
     auto* ch = find_channel(channel);
