@@ -118,10 +118,15 @@ class client {
   using clock_type = std::chrono::steady_clock;
 
   struct connection {
+    connection() { buffer.reserve(read_chunk); }
     std::optional<beast::tcp_stream> plain;
     std::optional<beast::ssl_stream<beast::tcp_stream>> secure;
     beast::flat_buffer buffer;
     clock_type::time_point idle_since{};
+    // Beast reads max(512, free capacity) bytes at a time and the parser consumes what it reads,
+    // so an unreserved buffer stays small and a 5 KB answer costs a dozen reads; 16 KB per
+    // connection reads most answers in one or two.
+    static constexpr std::size_t read_chunk = 16 * 1024;
 
     beast::tcp_stream& tcp() { return secure ? beast::get_lowest_layer(*secure) : *plain; }
   };
