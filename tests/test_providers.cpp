@@ -1045,6 +1045,29 @@ BOOST_AUTO_TEST_CASE(the_connected_account_comes_from_settings_and_hosts_are_che
   fake.api().append_log(stripe_log_file);
 }
 
+BOOST_AUTO_TEST_CASE(a_registry_builds_the_client_per_tenant_with_the_deployments_options) {
+  asio::io_context io;
+  fakes::stripe_fake fake{io.get_executor()};
+  const std::string base = "http://127.0.0.1:" + std::to_string(fake.start());
+  namespace st = intg::stripe;
+  intg::registry reg(io.get_executor());
+  intg::integration_config cfg = provider_config("payments", base, {{"secret_key", fakes::stripe_fake::default_key}});
+  cfg.category.clear();  // unstated: the provider's own
+  reg.register_integration<st::client>(cfg, "acme", local_fakes());
+  auto body = [&]() -> asio::awaitable<void> {
+    co_await reg.enable_all();
+    auto* stripe = reg.get<st::client>("payments", "acme");
+    BOOST_REQUIRE(stripe);
+    auto balance = co_await stripe->call(st::retrieve_balance);
+    BOOST_TEST(balance.has_value());
+    BOOST_TEST(reg.snapshot().front().category == "payment");
+    co_await reg.disable_all();
+    co_await fake.stop();
+  };
+  test::run(io, body());
+  fake.api().append_log(stripe_log_file);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 namespace {

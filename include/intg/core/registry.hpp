@@ -164,11 +164,13 @@ class basic_registry {
     return it == tenants_.end() ? nullptr : it->second.get();
   }
 
-  /// Constructs `T` from the configuration (and the registry's services when T accepts them) and
-  /// registers it under (tenant, config.name). Throws intg::exception when the name is already
-  /// taken for that tenant or is empty, or its category is not a valid name (a start-up misconfiguration).
-  template <integration T>
-  T& register_integration(integration_config config, std::string tenant) {
+  /// Constructs `T` from the configuration (and the registry's services when T accepts them),
+  /// followed by `extra` (what the deployment decides in code, e.g. a provider's
+  /// rest::client_options), and registers it under (tenant, config.name). Throws intg::exception
+  /// when the name is already taken for that tenant or is empty, or its category is not a valid
+  /// name (a start-up misconfiguration).
+  template <integration T, class... Extra>
+  T& register_integration(integration_config config, std::string tenant, Extra&&... extra) {
     if (config.name.empty()) throw exception(error{errc::config_error, "an integration needs a name"});
     if (config.category.empty()) {
       if constexpr (requires { { T::category() } -> std::convertible_to<std::string_view>; })
@@ -190,10 +192,10 @@ class basic_registry {
       e->check_duration = &metrics_->check_duration.with({config.name, tenant});
     }
     registry_services services{executor_, this->tenant(tenant), opts_.events ? &opts_.events : nullptr, e->calls};
-    if constexpr (std::is_constructible_v<T, integration_config, registry_services&>)
-      e->impl = std::make_unique<model<T>>(config, services);
+    if constexpr (std::is_constructible_v<T, integration_config, registry_services&, Extra&&...>)
+      e->impl = std::make_unique<model<T>>(config, services, std::forward<Extra>(extra)...);
     else
-      e->impl = std::make_unique<model<T>>(config);
+      e->impl = std::make_unique<model<T>>(config, std::forward<Extra>(extra)...);
     e->config = std::move(config);
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;

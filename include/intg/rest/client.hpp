@@ -103,6 +103,10 @@ class client {
 
   client(integration_config cfg, registry_services& services)
       : client(std::move(cfg), services.executor, services.calls) {}
+  /// From a registry with the deployment's options: `registry.register_integration<stripe::client>(cfg,
+  /// tenant, options)`.
+  client(integration_config cfg, registry_services& services, client_options opts)
+      : client(std::move(cfg), services.executor, services.calls, std::move(opts)) {}
   client(integration_config cfg, asio::any_io_executor ex, std::shared_ptr<span_observer> calls = {},
          client_options opts = {})
       : cfg_(std::move(cfg)), opts_(std::move(opts)), state_(std::make_unique<state>(ex, http_options(opts_))),
