@@ -387,12 +387,35 @@ class server {
 
   // ----- responses -------------------------------------------------------------------------
 
-  static http::server_response json_response(status s, const json::value& v) {
+  static http::server_response json_response(status s, json::value v) {
+    with_nulls(v);
     return http::make_response(s, json::serialize(v));
+  }
+  /// The models omit empty optionals; the API writes the fields its description marks required
+  /// and nullable as null. This puts them back, by the shape of each object.
+  static void with_nulls(json::value& v) {
+    if (auto* a = v.if_array())
+      for (auto& x : *a) with_nulls(x);
+    auto* o = v.if_object();
+    if (!o) return;
+    auto ensure = [&](std::initializer_list<std::string_view> keys) {
+      for (auto k : keys)
+        if (!o->contains(k)) (*o)[k] = nullptr;
+    };
+    const json::value* type = o->if_contains("type");
+    auto is = [&](std::string_view t) { return type && type->is_string() && type->get_string() == t; };
+    if (o->contains("items") && o->contains("limit") && o->contains("offset")) ensure({"next", "previous"});
+    if (o->contains("url") && !o->contains("href")) ensure({"height", "width"});
+    if (is("track")) ensure({"preview_url"});
+    if (is("playlist")) ensure({"description", "public"});
+    if (auto* w = o->if_contains("owner"); w && w->is_object() && !w->as_object().contains("display_name")) w->as_object()["display_name"] = nullptr;
+    if (o->contains("item")) ensure({"added_at", "added_by"});
+    if (auto* f = o->if_contains("followers"); f && f->is_object() && !f->as_object().contains("href")) f->as_object()["href"] = nullptr;
+    for (auto& kv : *o) with_nulls(kv.value());
   }
   /// The Web API's error object.
   static http::server_response api_error(status s, std::string_view message) {
-    return json_response(s, sp::to_json(sp::error_object{static_cast<int>(s), std::string(message)}));
+    return json_response(s, sp::to_json(sp::error_object{{static_cast<int>(s), std::string(message)}}));
   }
   /// The accounts service's RFC 6749 error.
   static http::server_response oauth_error(status s, std::string_view error, std::string_view description) {
@@ -722,7 +745,8 @@ class server {
     out.available_markets = al.markets;
     out.disc_number = t.disc_number;
     out.duration_ms = t.duration_ms;
-    out.is_explicit = t.is_explicit;
+    out.explicit_ = t.is_explicit;
+    out.is_local = false;
     out.external_urls = open_url("track", t.id);
     out.href = href("tracks", t.id);
     out.id = t.id;
@@ -741,7 +765,7 @@ class server {
     sp::track out;
     out.album = simple_album(t.album);
     fill_track(out, t, market);
-    out.external_ids.isrc = t.isrc;
+    out.external_ids.emplace().isrc = t.isrc;
     out.popularity = t.popularity;
     return out;
   }
@@ -765,16 +789,17 @@ class server {
     out.external_urls = open_url("playlist", p.id);
     out.href = href("playlists", p.id);
     out.id = p.id;
+    out.images.emplace();
     if (!p.items.empty()) {
       std::optional<int> size;
       if (p.sized_image) size = 640;
-      out.images.push_back({"https://mosaic.scdn.co/640/" + p.snapshot_id, size, size});
+      out.images->push_back({"https://mosaic.scdn.co/640/" + p.snapshot_id, size, size});
     }
     out.name = p.name;
     out.owner = owner(p.owner);
-    out.is_public = p.is_public;
+    out.public_ = p.is_public;
     out.snapshot_id = p.snapshot_id;
-    out.items = out.tracks = {href("playlists", p.id) + "/tracks", static_cast<int>(p.items.size())};
+    out.items = out.tracks = sp::tracks_ref{href("playlists", p.id) + "/tracks", static_cast<int>(p.items.size())};
     out.uri = "spotify:playlist:" + p.id;
     return out;
   }
@@ -899,6 +924,7 @@ class server {
         const auto& e = p->items[k];
         sp::playlist_track pt;
         pt.added_at = e.added_at;
+        pt.is_local = false;
         sp::playlist_user by = owner(e.added_by);
         pt.added_by = by;
         pt.track = full_track(e.track, market);
