@@ -105,6 +105,12 @@ inline constexpr rest::list_operation<simplified_playlist, page_options> get_cur
 inline constexpr rest::list_operation<playlist_track, page_options, 1> get_playlist_items{
     verb::get, "/playlists/{}/tracks", "spotify.get_playlist_items"};
 
+/// The search shorthands' options (views: they must outlive the call).
+struct search_options {
+  int limit = 5, offset = 0;
+  std::string_view market{};
+};
+
 /// Settings: client_id, client_secret (absent: a public PKCE client), scope, base_url (default
 /// https://api.spotify.com/v1; `api_base` is read too), token_url (default
 /// https://accounts.spotify.com/api/token; `accounts_base` + /api/token is read too), refresh_token.
@@ -127,10 +133,6 @@ class client : public rest::client<provider, Pipeline> {
   std::pair<std::uint64_t, std::uint64_t> token_requests() { return {this->auth().template get<0>().fetches(), this->auth().template get<1>().fetches()}; }
 
   /// Shorthands for GET /search with one type: its paging object.
-  struct search_options {
-    int limit = 5, offset = 0;
-    std::string_view market{};
-  };
   asio::awaitable<result<paging<track>>> search_tracks(std::string_view q, search_options o = {}) { return search_one<&search_result::tracks>(q, "track", o); }
   asio::awaitable<result<paging<artist>>> search_artists(std::string_view q, search_options o = {}) { return search_one<&search_result::artists>(q, "artist", o); }
   asio::awaitable<result<paging<simplified_album>>> search_albums(std::string_view q, search_options o = {}) { return search_one<&search_result::albums>(q, "album", o); }
