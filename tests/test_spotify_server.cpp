@@ -110,7 +110,7 @@ asio::awaitable<std::string> app_token(local& l) {
                               basic(l.srv.client_id(), l.srv.client_secret()));
   CO_REQUIRE(r);
   CO_REQUIRE((r->result_int()) == (200u));
-  auto t = sp::parse<sp::token_response>(r->body());
+  auto t = sp::parse<spotify_local::token_response>(r->body());
   CO_REQUIRE(t);
   co_return t->access_token;
 }
@@ -125,8 +125,8 @@ sp::error_detail api_error(const http::response& r) {
   return e->error;
 }
 
-sp::oauth_error oauth_error(const http::response& r) {
-  auto e = sp::parse<sp::oauth_error>(r.body());
+spotify_local::oauth_error oauth_error(const http::response& r) {
+  auto e = sp::parse<spotify_local::oauth_error>(r.body());
   CO_REQUIRE(e);
   return *e;
 }
@@ -322,7 +322,7 @@ BOOST_AUTO_TEST_CASE(client_credentials_issue_a_bearer_token_and_refuse_bad_clie
     CO_REQUIRE(ok);
     BOOST_TEST(ok->result_int() == 200u);
     BOOST_TEST(ok->at(http::field::cache_control) == "no-store");
-    auto t = sp::parse<sp::token_response>(ok->body());
+    auto t = sp::parse<spotify_local::token_response>(ok->body());
     CO_REQUIRE(t);
     BOOST_TEST(t->token_type == "Bearer");
     BOOST_TEST(t->expires_in == 3600);
@@ -400,7 +400,7 @@ BOOST_AUTO_TEST_CASE(authorization_code_with_pkce_verifies_s256_and_refresh_rota
     auto d = co_await authorize(l, verifier);
     auto good = co_await post_form(l.client, url, kv("grant_type", "authorization_code", "code", d.code, "redirect_uri", "http://127.0.0.1:8888/callback", "client_id", l.srv.client_id(), "code_verifier", verifier));
     CO_REQUIRE((good->result_int()) == (200u));
-    auto t = sp::parse<sp::token_response>(good->body());
+    auto t = sp::parse<spotify_local::token_response>(good->body());
     CO_REQUIRE(t);
     BOOST_TEST(t->scope.value() == "playlist-read-private user-read-private");
     CO_REQUIRE(t->refresh_token);
@@ -421,7 +421,7 @@ BOOST_AUTO_TEST_CASE(authorization_code_with_pkce_verifies_s256_and_refresh_rota
     // Refresh: a new access token and a rotated refresh token; the old one is revoked.
     auto refreshed = co_await post_form(l.client, url, kv("grant_type", "refresh_token", "refresh_token", *t->refresh_token, "client_id", l.srv.client_id()));
     CO_REQUIRE((refreshed->result_int()) == (200u));
-    auto t2 = sp::parse<sp::token_response>(refreshed->body());
+    auto t2 = sp::parse<spotify_local::token_response>(refreshed->body());
     CO_REQUIRE(t2);
     BOOST_TEST(t2->access_token != t->access_token);
     CO_REQUIRE(t2->refresh_token);
@@ -467,11 +467,11 @@ BOOST_AUTO_TEST_CASE(authorize_refuses_bad_requests_and_redirects_protocol_error
                                 kv("grant_type", "authorization_code", "code", code, "redirect_uri", "http://localhost/cb"),
                                 basic(l.srv.client_id(), l.srv.client_secret()));
     CO_REQUIRE((t->result_int()) == (200u));
-    auto tok = sp::parse<sp::token_response>(t->body());
+    auto tok = sp::parse<spotify_local::token_response>(t->body());
     auto r = co_await post_form(l.client, l.accounts("/api/token"), kv("grant_type", "refresh_token", "refresh_token", *tok->refresh_token),
                                 basic(l.srv.client_id(), l.srv.client_secret()));
     CO_REQUIRE((r->result_int()) == (200u));
-    BOOST_TEST(!sp::parse<sp::token_response>(r->body())->refresh_token);  // keep the old one
+    BOOST_TEST(!sp::parse<spotify_local::token_response>(r->body())->refresh_token);  // keep the old one
   };
   l(body);
 }
@@ -702,7 +702,7 @@ BOOST_AUTO_TEST_CASE(the_rolling_window_rate_limit_answers_429_with_retry_after_
     // Another application has its own window.
     auto other = co_await post_form(l.client, l.accounts("/api/token"), kv("grant_type", "client_credentials"),
                                     basic("tenant-b-client", "tenant-b-secret"));
-    auto other_token = sp::parse<sp::token_response>(other->body())->access_token;
+    auto other_token = sp::parse<spotify_local::token_response>(other->body())->access_token;
     BOOST_TEST((co_await get(l.client, url, other_token))->result_int() == 200u);
 
     // Retry-After shrinks as the window rolls, and the request after it passes.
@@ -807,7 +807,7 @@ BOOST_AUTO_TEST_CASE(sample_responses_of_every_endpoint_are_written_for_openapi_
     const auto token = co_await app_token(l);
     auto a = co_await authorize(l, verifier);
     auto t = co_await post_form(l.client, l.accounts("/api/token"), kv("grant_type", "authorization_code", "code", a.code, "redirect_uri", "http://127.0.0.1:8888/callback", "client_id", l.srv.client_id(), "code_verifier", verifier));
-    const auto user_token = sp::parse<sp::token_response>(t->body())->access_token;
+    const auto user_token = sp::parse<spotify_local::token_response>(t->body())->access_token;
 
     save("search_all_types", "/search", *co_await get(l.client, l.api("/search?q=the&type=track,artist,album,playlist&limit=10"), token));
     save("search_market", "/search", *co_await get(l.client, l.api("/search?q=a&type=track,album&market=SE&offset=3"), token));

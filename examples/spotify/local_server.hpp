@@ -39,6 +39,20 @@
 
 namespace spotify_local {
 
+/// The accounts service's token answer (RFC 6749 section 5.1) and error (section 5.2).
+struct token_response {
+  std::string access_token{}, token_type = "Bearer";
+  int expires_in = 0;
+  std::optional<std::string> scope{}, refresh_token{};  ///< no refresh_token: keep using the previous one
+};
+BOOST_DESCRIBE_STRUCT(token_response, (), (access_token, token_type, expires_in, scope, refresh_token))
+struct oauth_error {
+  std::string error{};
+  std::optional<std::string> error_description{};
+};
+BOOST_DESCRIBE_STRUCT(oauth_error, (), (error, error_description))
+INTG_REST_MODELS();
+
 namespace asio = boost::asio;
 namespace http = intg::http;
 namespace sp = intg::spotify;
@@ -419,7 +433,7 @@ class server {
   }
   /// The accounts service's RFC 6749 error.
   static http::server_response oauth_error(status s, std::string_view error, std::string_view description) {
-    auto res = json_response(s, sp::to_json(sp::oauth_error{std::string(error), std::string(description)}));
+    auto res = json_response(s, sp::to_json(spotify_local::oauth_error{std::string(error), std::string(description)}));
     if (s == status::unauthorized) res.set(http::field::www_authenticate, "Basic realm=\"spotify\"");
     return res;
   }
@@ -480,7 +494,7 @@ class server {
     std::string token = random_token("BQ", 86);
     access_tokens_[token] = {client, user, scope, now() + opts_.token_lifetime};
     ++stats_.tokens_issued;
-    sp::token_response t;
+    token_response t;
     t.access_token = token;
     t.expires_in = static_cast<int>(opts_.token_lifetime.count());
     if (user) t.scope = scope;

@@ -24,77 +24,51 @@ namespace intg::spotify {
 namespace json = boost::json;
 using opt_string = std::optional<std::string>;
 
-struct external_urls_object {
-  opt_string spotify{};
-};
+struct external_urls_object { opt_string spotify{}; };
 BOOST_DESCRIBE_STRUCT(external_urls_object, (), (spotify))
 
-struct external_ids_object {
-  opt_string isrc{}, ean{}, upc{};
-};
+struct external_ids_object { opt_string isrc{}, ean{}, upc{}; };
 BOOST_DESCRIBE_STRUCT(external_ids_object, (), (isrc, ean, upc))
 
-struct image {
-  std::string url{};
-  std::optional<int> height{}, width{};  ///< required, nullable
-};
+struct image { std::string url{}; std::optional<int> height{}, width{}; };  // height, width: required, nullable
 BOOST_DESCRIBE_STRUCT(image, (), (url, height, width))
 
-struct followers_object {
-  opt_string href{};
-  std::optional<int> total{};
-};
+struct followers_object { opt_string href{}; std::optional<int> total{}; };
 BOOST_DESCRIBE_STRUCT(followers_object, (), (href, total))
 
-struct restrictions_object {
-  opt_string reason{};
-};
+struct restrictions_object { opt_string reason{}; };
 BOOST_DESCRIBE_STRUCT(restrictions_object, (), (reason))
 
-struct copyright {
-  opt_string text{}, type{};
-};
+struct copyright { opt_string text{}, type{}; };
 BOOST_DESCRIBE_STRUCT(copyright, (), (text, type))
 
-struct simplified_artist {
-  std::optional<external_urls_object> external_urls{};
-  std::string href{}, id{}, name{}, type = "artist", uri{};
-};
+struct simplified_artist { std::optional<external_urls_object> external_urls{}; std::string href{}, id{}, name{}, type = "artist", uri{}; };
 BOOST_DESCRIBE_STRUCT(simplified_artist, (), (external_urls, href, id, name, type, uri))
 
 struct artist {
   std::optional<external_urls_object> external_urls{};
   std::optional<followers_object> followers{};
   std::optional<std::vector<std::string>> genres{};
-  std::string href{}, id{};
   std::optional<std::vector<image>> images{};
-  std::string name{};
   std::optional<int> popularity{};
-  std::string type = "artist", uri{};
+  std::string href{}, id{}, name{}, type = "artist", uri{};
 };
 BOOST_DESCRIBE_STRUCT(artist, (), (external_urls, followers, genres, href, id, images, name, popularity, type, uri))
 
 struct simplified_album {
-  std::string album_type{};  ///< "album", "single" or "compilation"
+  std::string album_type{}, href{}, id{}, name{}, type = "album", uri{};  ///< album_type: album, single, compilation
+  std::string release_date{}, release_date_precision{};  ///< "1981-12" with "month" ("year", "day")
   int total_tracks = 0;
   std::vector<std::string> available_markets{};
   external_urls_object external_urls{};
-  std::string href{}, id{};
   std::vector<image> images{};
-  std::string name{};
-  std::string release_date{};            ///< "1981", "1981-12" or "1981-12-15"
-  std::string release_date_precision{};  ///< "year", "month" or "day"
   std::optional<restrictions_object> restrictions{};
-  std::string type = "album", uri{};
   std::vector<simplified_artist> artists{};
 };
 BOOST_DESCRIBE_STRUCT(simplified_album, (), (album_type, total_tracks, available_markets, external_urls, href, id, images,
                                              name, release_date, release_date_precision, restrictions, type, uri, artists))
 
-struct linked_track {
-  std::optional<external_urls_object> external_urls{};
-  opt_string href{}, id{}, type{}, uri{};
-};
+struct linked_track { std::optional<external_urls_object> external_urls{}; opt_string href{}, id{}, type{}, uri{}; };
 BOOST_DESCRIBE_STRUCT(linked_track, (), (external_urls, href, id, type, uri))
 
 /// The fields simplified and full tracks share. `explicit_` is JSON "explicit"; `is_playable`,
@@ -102,19 +76,14 @@ BOOST_DESCRIBE_STRUCT(linked_track, (), (external_urls, href, id, type, uri))
 struct track_fields {
   std::vector<simplified_artist> artists{};
   std::optional<std::vector<std::string>> available_markets{};
-  std::optional<int> disc_number{};
+  std::optional<int> disc_number{}, track_number{};
   int duration_ms = 0;
-  std::optional<bool> explicit_{};
+  std::optional<bool> explicit_{}, is_playable{}, is_local{};
   std::optional<external_urls_object> external_urls{};
-  std::string href{}, id{};
-  std::optional<bool> is_playable{};
   std::optional<linked_track> linked_from{};
   std::optional<restrictions_object> restrictions{};
-  std::string name{};
+  std::string href{}, id{}, name{}, type = "track", uri{};
   opt_string preview_url{};  ///< nullable
-  std::optional<int> track_number{};
-  std::string type = "track", uri{};
-  std::optional<bool> is_local{};
 };
 BOOST_DESCRIBE_STRUCT(track_fields, (), (artists, available_markets, disc_number, duration_ms, explicit_, external_urls, href,
                                          id, is_playable, linked_from, restrictions, name, preview_url, track_number, type, uri,
@@ -152,38 +121,26 @@ struct album : simplified_album {
 };
 BOOST_DESCRIBE_STRUCT(album, (simplified_album), (tracks, copyrights, external_ids, genres, label, popularity))
 
-struct playlist_user {
-  std::optional<external_urls_object> external_urls{};
-  std::string href{}, id{}, type = "user", uri{};
-};
+struct playlist_user { std::optional<external_urls_object> external_urls{}; std::string href{}, id{}, type = "user", uri{}; };
 BOOST_DESCRIBE_STRUCT(playlist_user, (), (external_urls, href, id, type, uri))
 
-struct playlist_owner : playlist_user {
-  opt_string display_name{};
-};
+struct playlist_owner : playlist_user { opt_string display_name{}; };
 BOOST_DESCRIBE_STRUCT(playlist_owner, (playlist_user), (display_name))
 
 /// PlaylistTracksRefObject: where a playlist's items are and how many there are.
-struct tracks_ref {
-  std::string href{};
-  int total = 0;
-};
+struct tracks_ref { std::string href{}; int total = 0; };
 BOOST_DESCRIBE_STRUCT(tracks_ref, (), (href, total))
 
 /// SimplifiedPlaylistObject. `items` replaced `tracks` (the deprecated name): the API sends one
 /// or both; items_ref() reads whichever came. `public_` is JSON "public" (nullable).
 struct simplified_playlist {
-  std::optional<bool> collaborative{};
-  opt_string description{};
+  std::optional<bool> collaborative{}, public_{};
+  opt_string description{}, snapshot_id{};
   std::optional<external_urls_object> external_urls{};
-  std::string href{}, id{};
   std::optional<std::vector<image>> images{};  ///< empty when the API sends null
-  std::string name{};
+  std::string href{}, id{}, name{}, type = "playlist", uri{};
   playlist_owner owner{};
-  std::optional<bool> public_{};
-  opt_string snapshot_id{};
   std::optional<tracks_ref> items{}, tracks{};
-  std::string type = "playlist", uri{};
   tracks_ref items_ref() const { return items ? *items : tracks.value_or(tracks_ref{}); }
 };
 BOOST_DESCRIBE_STRUCT(simplified_playlist, (), (collaborative, description, external_urls, href, id, images, name, owner,
@@ -206,9 +163,8 @@ struct public_user {
   opt_string display_name{};
   std::optional<external_urls_object> external_urls{};
   std::optional<followers_object> followers{};
-  std::string href{}, id{};
   std::optional<std::vector<image>> images{};
-  std::string type = "user", uri{};
+  std::string href{}, id{}, type = "user", uri{};
 };
 BOOST_DESCRIBE_STRUCT(public_user, (), (display_name, external_urls, followers, href, id, images, type, uri))
 
@@ -228,28 +184,11 @@ struct several_tracks {
 BOOST_DESCRIBE_STRUCT(several_tracks, (), (tracks))
 
 /// The body of every Web API error: {"error": {"status": ..., "message": ...}}.
-struct error_detail {
-  int status = 0;
-  std::string message{};
-};
+struct error_detail { int status = 0; std::string message{}; };
 BOOST_DESCRIBE_STRUCT(error_detail, (), (status, message))
-struct error_object {
-  error_detail error{};
-};
+struct error_object { error_detail error{}; };
 BOOST_DESCRIBE_STRUCT(error_object, (), (error))
 
-/// The accounts service's token answer (RFC 6749 section 5.1) and error (section 5.2).
-struct token_response {
-  std::string access_token{}, token_type = "Bearer";
-  int expires_in = 0;
-  opt_string scope{}, refresh_token{};  ///< no refresh_token: keep using the previous one
-};
-BOOST_DESCRIBE_STRUCT(token_response, (), (access_token, token_type, expires_in, scope, refresh_token))
-struct oauth_error {
-  std::string error{};
-  opt_string error_description{};
-};
-BOOST_DESCRIBE_STRUCT(oauth_error, (), (error, error_description))
 
 INTG_REST_MODELS();
 
@@ -274,12 +213,9 @@ inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_tra
 }
 
 /// Reads a T from a parsed document or a body (errc::invalid_response with the JSON path).
-template <class T>
-result<T> parse(const json::value& v) { return rest::decode<T>(v); }
-template <class T>
-result<T> parse(std::string_view body) { return rest::decode_body<T>(body); }
+template <class T> result<T> parse(const json::value& v) { return rest::decode<T>(v); }
+template <class T> result<T> parse(std::string_view body) { return rest::decode_body<T>(body); }
 /// Writes a model as the API sends it (empty optionals omitted).
-template <class T>
-json::value to_json(const T& x) { return rest::encode(x); }
+template <class T> json::value to_json(const T& x) { return rest::encode(x); }
 
 }  // namespace intg::spotify
