@@ -32,19 +32,7 @@
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-namespace spotify = intg::spotify;
-
-// The registry constructs an integration from (config, registry_services&) and cannot pass
-// rest::client_options, so the demo's client type adds the embedded server's host (127.0.0.1,
-// plain http) to the allowlist itself; against api.spotify.com it is never used.
-struct spotify_client : spotify::client<> {
-  spotify_client(intg::integration_config c, intg::registry_services& s) : spotify::client<>(std::move(c), s.executor, s.calls, local()) {}
-  static intg::rest::client_options local() {
-    intg::rest::client_options o;
-    o.extra_allowed_hosts = {"127.0.0.1"};
-    return o;
-  }
-};
+using spotify_client = intg::spotify::client<>;
 
 namespace {
 
@@ -106,9 +94,7 @@ asio::awaitable<void> agent_worker(spotify_client& sp, std::vector<std::string> 
       ok = false;
       last_error = tracks.error();
     } else if (i % 3 == 0 && !playlists.empty()) {
-      const std::string& playlist = playlists[(i / 3 + progress.done) % playlists.size()];
-      spotify::page_options twenty{.limit = 20};
-      auto items = co_await sp.call(spotify::get_playlist_items, playlist, twenty);
+      auto items = co_await sp.get_playlist_items(playlists[(i / 3 + progress.done) % playlists.size()], {.limit = 20});
       if (!items) {
         ok = false;
         last_error = items.error();
@@ -242,7 +228,11 @@ asio::awaitable<void> run(intg::config cfg, options o) {
           c.settings["accounts_base"] = local->accounts_base();
         }
         if (o.chaos) c.circuit_breaker.recovery_timeout = 2s;  // recover within the demo
-        registry.register_integration<spotify_client>(std::move(c), tenant);
+        // The embedded server listens on 127.0.0.1 over plain http: a host this deployment allows
+        // (in code, never from a tenant's settings, which could otherwise aim the credentials anywhere).
+        intg::rest::client_options local_host;
+        if (!real) local_host.extra_allowed_hosts = {"127.0.0.1"};
+        registry.register_integration<spotify_client>(std::move(c), tenant, std::move(local_host));
       } else {
         c.settings["endpoint"] = "http://127.0.0.1:" + std::to_string(deps.port()) + "/" + name;
         registry.register_integration<examples::http_service>(std::move(c), tenant);
@@ -285,8 +275,7 @@ asio::awaitable<void> run(intg::config cfg, options o) {
     for (const auto& p : local->catalogue().playlists)
       if (p.is_public) playlists.push_back(p.id);
   } else if (auto* sp = registry.get<spotify_client>("spotify_main", tenants.front())) {
-    spotify::search_params top{.q = "top hits", .type = "playlist", .limit = 10};
-    if (auto found = co_await sp->call(spotify::search, top); found && found->playlists)
+    if (auto found = co_await sp->search("top hits", "playlist", {.limit = 10}); found && found->playlists)
       for (const auto& p : found->playlists->items) playlists.push_back(p.id);
   }
   std::cout << "Agent workload: " << o.searches << " searches per tenant (and a public playlist read every third), "

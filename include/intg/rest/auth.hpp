@@ -230,7 +230,6 @@ class token_scheme {
   struct source {
     Derived* self;
     asio::awaitable<result<auth::oauth2::token>> operator()(const auth::oauth2::token* previous) const {
-      ++self->fetches_;
       co_return co_await self->fetch(previous);
     }
   };
@@ -252,7 +251,7 @@ class token_scheme {
     if (manager_) manager_->invalidate();
     return true;
   }
-  /// How many tokens were requested (for tests and dashboards).
+  /// How many token requests were sent, or tokens signed (for tests and dashboards).
   std::uint64_t fetches() const noexcept { return fetches_; }
   /// The token manager's options (refresh margin); set before initialize().
   auth::oauth2::token_manager_options manager_options{};
@@ -263,6 +262,7 @@ class token_scheme {
     manager_.emplace(c.executor, source{static_cast<Derived*>(this)}, manager_options);
   }
   asio::awaitable<result<auth::oauth2::token>> request(const auth::oauth2::token_request& req) {
+    ++fetches_;
     co_return co_await auth::oauth2::request_token(*ctx_->http, token_url_, req);
   }
   auth_context* ctx_ = nullptr;
@@ -353,6 +353,17 @@ class oauth2_authorization_code : public detail::token_scheme<oauth2_authorizati
     manager_->invalidate();
     manager_->reset();
     co_return co_await obtain();
+  }
+
+  /// Resumes a grant obtained earlier (a refresh token saved from a previous session): stored
+  /// like a rotated one, and the next call refreshes with it.
+  result<void> set_refresh_token(secret refresh_token) {
+    if (!manager_) return error(errc::not_initialized, "auth: initialize() first");
+    if (auto r = persist(refresh_token); !r) return r;
+    initial_refresh_ = std::move(refresh_token);
+    manager_->invalidate();
+    manager_->reset();
+    return {};
   }
 
   /// No token until the user signed in or a refresh token is known: initialize() must not fail.
@@ -478,6 +489,7 @@ class self_signed_es256 : public detail::token_scheme<self_signed_es256<Key, Key
     boost::json::object claims{{"iss", issuer_}, {"iat", now}, {"exp", now + Lifetime}};
     auto jwt = auth::jwt::sign(claims, key_, "ES256");
     if (!jwt) co_return jwt.error();
+    ++this->fetches_;
     auth::oauth2::token t;
     t.access_token = secret{std::move(*jwt)};
     t.expires_in = std::chrono::seconds(Lifetime);
@@ -499,6 +511,46 @@ struct signed_by {
   Signer signer{};
   result<void> configure(auth_context& c) { return signer.configure(c); }
   result<void> apply(http::request& r) { return signer.sign(r); }
+};
+
+/// A credential that exists only when the tenant's settings name `Setting` (non-empty): Spotify's
+/// app token needs a client_secret, which a public (PKCE-only) client does not have. Absent, it
+/// obtains nothing at initialize() and an operation that needs it fails with errc::unauthorized
+/// naming the missing setting, without sending anything.
+template <fixed_string Setting, class Scheme>
+class if_set {
+ public:
+  result<void> configure(auth_context& c) {
+    auto s = c.string(Setting.view(), false);
+    if (!s) return s.error();
+    present_ = !s->empty();
+    provider_ = c.provider;
+    return present_ ? scheme_.configure(c) : result<void>{};
+  }
+  asio::awaitable<result<void>> obtain() {
+    if constexpr (requires { scheme_.obtain(); })
+      if (present_) co_return co_await scheme_.obtain();
+    co_return result<void>{};
+  }
+  asio::awaitable<result<void>> apply_async(http::request& r) {
+    if (!present_)
+      co_return error(errc::unauthorized, std::string(provider_) + ": this operation needs a credential the settings do not configure (settings." +
+                                              std::string(Setting.view()) + " is not set)");
+    if constexpr (requires { scheme_.apply_async(r); }) co_return co_await scheme_.apply_async(r);
+    else co_return scheme_.apply(r);
+  }
+  bool unauthorized() {
+    if constexpr (requires { scheme_.unauthorized(); }) return present_ && scheme_.unauthorized();
+    else return false;
+  }
+  bool present() const noexcept { return present_; }
+  Scheme& scheme() noexcept { return scheme_; }
+  const Scheme& scheme() const noexcept { return scheme_; }
+
+ private:
+  Scheme scheme_{};
+  bool present_ = false;
+  std::string_view provider_;
 };
 
 /// Several credentials for one provider (Spotify: an app token for public data, the user's token

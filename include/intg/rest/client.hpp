@@ -148,18 +148,26 @@ class client {
     s.base = std::move(*u);
     s.base_path = std::string(s.base.path() == "/" ? std::string_view{} : s.base.path());
     s.tenant_headers.clear();
-    for (const auto& h : traits<Provider>::settings_headers()) {
-      const auto* v = cfg_.settings.if_contains(h.setting);
-      if (!v) continue;
-      const std::string path = "$.settings." + std::string(h.setting);
+    s.tenant_params.clear();
+    // Tenant settings that become headers or default query parameters: strings without control
+    // characters (no header injection from tenant settings).
+    auto read_setting = [&](std::string_view setting, std::string_view name, auto& out) -> result<void> {
+      const auto* v = cfg_.settings.if_contains(setting);
+      if (!v) return {};
+      const std::string path = "$.settings." + std::string(setting);
       if (!v->is_string())
-        co_return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(h.setting) + " must be a string").with_json_path(path);
+        return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(setting) + " must be a string").with_json_path(path);
       const std::string_view text = v->get_string();
       for (unsigned char ch : text)
-        if (ch < 0x20 || ch == 0x7f)  // no header injection from tenant settings
-          co_return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(h.setting) + " holds a control character").with_json_path(path);
-      s.tenant_headers.emplace_back(std::string(h.name), std::string(text));
-    }
+        if (ch < 0x20 || ch == 0x7f)
+          return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(setting) + " holds a control character").with_json_path(path);
+      if (!text.empty()) out.emplace_back(std::string(name), std::string(text));
+      return {};
+    };
+    for (const auto& h : traits<Provider>::settings_headers())
+      if (auto r = read_setting(h.setting, h.name, s.tenant_headers); !r) co_return r.error();
+    for (const auto& p : traits<Provider>::settings_params())
+      if (auto r = read_setting(p.setting, p.param, s.tenant_params); !r) co_return r.error();
     s.ctx.provider = Provider::name;
     s.ctx.settings = &cfg_.settings;
     s.ctx.http = &s.http;
@@ -222,6 +230,7 @@ class client {
   /// while (auto page = co_await pages.next()) ...` — next() gives result<optional<vector<Item>>>,
   /// an empty optional after the last page. Params and path arguments must outlive the pager.
   template <class Op, class... A>
+    requires requires { Op::paged; }
   auto pages(const Op& op, A&&... a) {
     static_assert(Op::paged, "pages(): the operation is not a list_operation");
     check_args<Op, true, A...>();
@@ -231,6 +240,7 @@ class client {
   /// Every item of a list operation, page after page, up to a page cap (a trailing
   /// rest::page_cap{n}; 100 pages by default).
   template <class Op, class... A>
+    requires requires { Op::paged; }
   asio::awaitable<result<std::vector<typename Op::item_type>>> collect_all(const Op& op, A&&... a) {
     static_assert(Op::paged, "collect_all(): the operation is not a list_operation");
     check_args<Op, true, A...>();
@@ -305,6 +315,16 @@ class client {
       co_return out{std::move(items)};
     }
 
+    /// Continues a listing from a next-page link an earlier answer gave (a `paging<T>::next`):
+    /// the next call to next() reads that page. Refused when the link leaves the API's origin.
+    result<void> start_at(std::string_view link) {
+      auto u = c_->state_->base.resolve(link);
+      if (!u || u->origin() != c_->state_->base.origin())
+        return error(errc::invalid_argument, std::string(Provider::name) + ": a next-page link outside the API's origin");
+      next_ = std::move(*u);
+      return {};
+    }
+
     std::size_t pages_read() const noexcept { return pages_; }
     bool done() const noexcept { return done_; }
 
@@ -348,6 +368,7 @@ class client {
     http::url base;
     std::string base_path;
     std::vector<std::pair<std::string, std::string>> tenant_headers;  // from settings_headers
+    std::vector<std::pair<std::string, std::string>> tenant_params;   // from settings_params
     bool ready = false;
   };
 
@@ -407,8 +428,11 @@ class client {
   result<http::request> build(const Op& op, const std::string_view* args, const typename Op::params_type* params) const {
     using P = typename Op::params_type;
     if (!state_->ready) return error(errc::not_initialized, std::string(Provider::name) + ": initialize() first");
-    for (std::size_t i = 0; i < Op::arg_count; ++i)
+    for (std::size_t i = 0; i < Op::arg_count; ++i) {
       if (args[i].empty()) return error(errc::invalid_argument, std::string(Provider::name) + ": " + std::string(op.name) + ": empty path argument");
+      if (op.check)
+        if (auto c = op.check(args[i]); !c) return c.error();
+    }
     if constexpr (requires { params->validate(); })
       if (auto v = params->validate(); !v) return v.error();
     auto req = request_for(op.method, op.path.expand(args));
@@ -431,6 +455,7 @@ class client {
       if (in_query || op.body == body::none) {
         http::query q;
         append_form(q, *params);
+        add_setting_defaults<P>(q);
         req->target.add_query(q);
         req->message.target(req->target.target());
       } else if (op.body == body::form) {
@@ -456,6 +481,19 @@ class client {
       }
     }
     return req;
+  }
+
+  // The tenant's defaults (settings_params) for the Params members the caller left empty.
+  template <class P>
+  void add_setting_defaults(http::query& q) const {
+    if constexpr (boost::describe::has_describe_members<P>::value) {
+      for (const auto& [name, value] : state_->tenant_params) {
+        bool declared = false;
+        boost::mp11::mp_for_each<boost::describe::describe_members<P, boost::describe::mod_public>>(
+            [&](auto d) { declared = declared || name == d.name; });
+        if (declared && !q.contains(name)) q.add(name, value);
+      }
+    }
   }
 
   static std::size_t budget_for(std::size_t body_bytes) noexcept {

@@ -5,6 +5,7 @@
 // type with `result<void> validate() const` is checked before anything is sent.
 #pragma once
 
+#include <intg/core/result.hpp>
 #include <intg/http/message.hpp>
 #include <intg/rest/provider.hpp>
 
@@ -52,6 +53,10 @@ struct path_template {
   }
 };
 
+/// Checks a path argument before anything is sent (an id's alphabet and length); null: any
+/// non-empty string, percent-encoded into its segment.
+using argument_check = result<void> (*)(std::string_view);
+
 /// One endpoint: `operation<customer, customer_create>{http::verb::post, "/v1/customers",
 /// "customers.create", rest::body::form}`. `Args` is the number of path arguments.
 template <class Response, class Params = none, std::size_t Args = 0>
@@ -66,6 +71,7 @@ struct operation {
   rest::body body = rest::body::json;
   /// Which credential of a provider whose auth is a rest::auth_set (0 otherwise).
   std::uint8_t credential = 0;
+  argument_check check{};
 };
 
 /// Use the provider's pagination strategy (the default of list_operation).
@@ -88,6 +94,7 @@ struct list_operation {
   std::string_view items{};
   rest::body body = rest::body::json;
   std::uint8_t credential = 0;  ///< as in operation
+  argument_check check{};       ///< as in operation
 };
 
 /// A multipart/form-data body (file uploads): the Params of an operation with body::multipart.

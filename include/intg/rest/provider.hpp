@@ -46,6 +46,13 @@ struct setting_header {
   std::string_view setting;
 };
 
+/// A query parameter whose default is a tenant setting (Spotify's `market`): added to a query-string
+/// request when the operation's Params declare a member of that name and the caller left it empty.
+struct setting_param {
+  std::string_view param;
+  std::string_view setting;
+};
+
 /// Where the provider puts its error code and message (JSON pointers into the body), and, for
 /// APIs that answer errors with HTTP 200 (Slack), the boolean member that says success.
 struct error_body {
@@ -110,6 +117,10 @@ struct traits {
   }
   static constexpr std::span<const setting_header> settings_headers() {
     if constexpr (requires { P::settings_headers; }) return P::settings_headers;
+    else return {};
+  }
+  static constexpr std::span<const setting_param> settings_params() {
+    if constexpr (requires { P::settings_params; }) return P::settings_params;
     else return {};
   }
   static constexpr std::uint64_t max_response_bytes() {
