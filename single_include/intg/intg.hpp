@@ -5707,6 +5707,19 @@ class query {
   }
   const std::string& str() const noexcept { return encoded_; }
   bool empty() const noexcept { return encoded_.empty(); }
+  /// Whether a parameter named `key` was added.
+  bool contains(std::string_view key) const {
+    std::string k;
+    percent_encode_to(k, key);
+    k += '=';
+    for (std::size_t at = 0; at < encoded_.size();) {
+      if (std::string_view(encoded_).substr(at).starts_with(k)) return true;
+      const auto amp = encoded_.find('&', at);
+      if (amp == std::string::npos) break;
+      at = amp + 1;
+    }
+    return false;
+  }
 
   /// Parses `k=v&...` (form or query encoding); a bad escape is an error.
   static result<std::vector<std::pair<std::string, std::string>>> parse(std::string_view s) {

@@ -64,6 +64,13 @@ struct setting_header {
   std::string_view setting;
 };
 
+/// A query parameter whose default is a tenant setting (Spotify's `market`): added to a query-string
+/// request when the operation's Params declare a member of that name and the caller left it empty.
+struct setting_param {
+  std::string_view param;
+  std::string_view setting;
+};
+
 /// Where the provider puts its error code and message (JSON pointers into the body), and, for
 /// APIs that answer errors with HTTP 200 (Slack), the boolean member that says success.
 struct error_body {
@@ -128,6 +135,10 @@ struct traits {
   }
   static constexpr std::span<const setting_header> settings_headers() {
     if constexpr (requires { P::settings_headers; }) return P::settings_headers;
+    else return {};
+  }
+  static constexpr std::span<const setting_param> settings_params() {
+    if constexpr (requires { P::settings_params; }) return P::settings_params;
     else return {};
   }
   static constexpr std::uint64_t max_response_bytes() {
@@ -371,7 +382,6 @@ class token_scheme {
   struct source {
     Derived* self;
     asio::awaitable<result<auth::oauth2::token>> operator()(const auth::oauth2::token* previous) const {
-      ++self->fetches_;
       co_return co_await self->fetch(previous);
     }
   };
@@ -393,7 +403,7 @@ class token_scheme {
     if (manager_) manager_->invalidate();
     return true;
   }
-  /// How many tokens were requested (for tests and dashboards).
+  /// How many token requests were sent, or tokens signed (for tests and dashboards).
   std::uint64_t fetches() const noexcept { return fetches_; }
   /// The token manager's options (refresh margin); set before initialize().
   auth::oauth2::token_manager_options manager_options{};
@@ -404,6 +414,7 @@ class token_scheme {
     manager_.emplace(c.executor, source{static_cast<Derived*>(this)}, manager_options);
   }
   asio::awaitable<result<auth::oauth2::token>> request(const auth::oauth2::token_request& req) {
+    ++fetches_;
     co_return co_await auth::oauth2::request_token(*ctx_->http, token_url_, req);
   }
   auth_context* ctx_ = nullptr;
@@ -494,6 +505,17 @@ class oauth2_authorization_code : public detail::token_scheme<oauth2_authorizati
     manager_->invalidate();
     manager_->reset();
     co_return co_await obtain();
+  }
+
+  /// Resumes a grant obtained earlier (a refresh token saved from a previous session): stored
+  /// like a rotated one, and the next call refreshes with it.
+  result<void> set_refresh_token(secret refresh_token) {
+    if (!manager_) return error(errc::not_initialized, "auth: initialize() first");
+    if (auto r = persist(refresh_token); !r) return r;
+    initial_refresh_ = std::move(refresh_token);
+    manager_->invalidate();
+    manager_->reset();
+    return {};
   }
 
   /// No token until the user signed in or a refresh token is known: initialize() must not fail.
@@ -619,6 +641,7 @@ class self_signed_es256 : public detail::token_scheme<self_signed_es256<Key, Key
     boost::json::object claims{{"iss", issuer_}, {"iat", now}, {"exp", now + Lifetime}};
     auto jwt = auth::jwt::sign(claims, key_, "ES256");
     if (!jwt) co_return jwt.error();
+    ++this->fetches_;
     auth::oauth2::token t;
     t.access_token = secret{std::move(*jwt)};
     t.expires_in = std::chrono::seconds(Lifetime);
@@ -640,6 +663,46 @@ struct signed_by {
   Signer signer{};
   result<void> configure(auth_context& c) { return signer.configure(c); }
   result<void> apply(http::request& r) { return signer.sign(r); }
+};
+
+/// A credential that exists only when the tenant's settings name `Setting` (non-empty): Spotify's
+/// app token needs a client_secret, which a public (PKCE-only) client does not have. Absent, it
+/// obtains nothing at initialize() and an operation that needs it fails with errc::unauthorized
+/// naming the missing setting, without sending anything.
+template <fixed_string Setting, class Scheme>
+class if_set {
+ public:
+  result<void> configure(auth_context& c) {
+    auto s = c.string(Setting.view(), false);
+    if (!s) return s.error();
+    present_ = !s->empty();
+    provider_ = c.provider;
+    return present_ ? scheme_.configure(c) : result<void>{};
+  }
+  asio::awaitable<result<void>> obtain() {
+    if constexpr (requires { scheme_.obtain(); })
+      if (present_) co_return co_await scheme_.obtain();
+    co_return result<void>{};
+  }
+  asio::awaitable<result<void>> apply_async(http::request& r) {
+    if (!present_)
+      co_return error(errc::unauthorized, std::string(provider_) + ": this operation needs a credential the settings do not configure (settings." +
+                                              std::string(Setting.view()) + " is not set)");
+    if constexpr (requires { scheme_.apply_async(r); }) co_return co_await scheme_.apply_async(r);
+    else co_return scheme_.apply(r);
+  }
+  bool unauthorized() {
+    if constexpr (requires { scheme_.unauthorized(); }) return present_ && scheme_.unauthorized();
+    else return false;
+  }
+  bool present() const noexcept { return present_; }
+  Scheme& scheme() noexcept { return scheme_; }
+  const Scheme& scheme() const noexcept { return scheme_; }
+
+ private:
+  Scheme scheme_{};
+  bool present_ = false;
+  std::string_view provider_;
 };
 
 /// Several credentials for one provider (Spotify: an app token for public data, the user's token
@@ -1814,6 +1877,10 @@ struct path_template {
   }
 };
 
+/// Checks a path argument before anything is sent (an id's alphabet and length); null: any
+/// non-empty string, percent-encoded into its segment.
+using argument_check = result<void> (*)(std::string_view);
+
 /// One endpoint: `operation<customer, customer_create>{http::verb::post, "/v1/customers",
 /// "customers.create", rest::body::form}`. `Args` is the number of path arguments.
 template <class Response, class Params = none, std::size_t Args = 0>
@@ -1828,6 +1895,7 @@ struct operation {
   rest::body body = rest::body::json;
   /// Which credential of a provider whose auth is a rest::auth_set (0 otherwise).
   std::uint8_t credential = 0;
+  argument_check check{};
 };
 
 /// Use the provider's pagination strategy (the default of list_operation).
@@ -1850,6 +1918,7 @@ struct list_operation {
   std::string_view items{};
   rest::body body = rest::body::json;
   std::uint8_t credential = 0;  ///< as in operation
+  argument_check check{};       ///< as in operation
 };
 
 /// A multipart/form-data body (file uploads): the Params of an operation with body::multipart.
@@ -2280,18 +2349,26 @@ class client {
     s.base = std::move(*u);
     s.base_path = std::string(s.base.path() == "/" ? std::string_view{} : s.base.path());
     s.tenant_headers.clear();
-    for (const auto& h : traits<Provider>::settings_headers()) {
-      const auto* v = cfg_.settings.if_contains(h.setting);
-      if (!v) continue;
-      const std::string path = "$.settings." + std::string(h.setting);
+    s.tenant_params.clear();
+    // Tenant settings that become headers or default query parameters: strings without control
+    // characters (no header injection from tenant settings).
+    auto read_setting = [&](std::string_view setting, std::string_view name, auto& out) -> result<void> {
+      const auto* v = cfg_.settings.if_contains(setting);
+      if (!v) return {};
+      const std::string path = "$.settings." + std::string(setting);
       if (!v->is_string())
-        co_return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(h.setting) + " must be a string").with_json_path(path);
+        return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(setting) + " must be a string").with_json_path(path);
       const std::string_view text = v->get_string();
       for (unsigned char ch : text)
-        if (ch < 0x20 || ch == 0x7f)  // no header injection from tenant settings
-          co_return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(h.setting) + " holds a control character").with_json_path(path);
-      s.tenant_headers.emplace_back(std::string(h.name), std::string(text));
-    }
+        if (ch < 0x20 || ch == 0x7f)
+          return error(errc::config_error, std::string(Provider::name) + ": settings." + std::string(setting) + " holds a control character").with_json_path(path);
+      if (!text.empty()) out.emplace_back(std::string(name), std::string(text));
+      return {};
+    };
+    for (const auto& h : traits<Provider>::settings_headers())
+      if (auto r = read_setting(h.setting, h.name, s.tenant_headers); !r) co_return r.error();
+    for (const auto& p : traits<Provider>::settings_params())
+      if (auto r = read_setting(p.setting, p.param, s.tenant_params); !r) co_return r.error();
     s.ctx.provider = Provider::name;
     s.ctx.settings = &cfg_.settings;
     s.ctx.http = &s.http;
@@ -2354,6 +2431,7 @@ class client {
   /// while (auto page = co_await pages.next()) ...` — next() gives result<optional<vector<Item>>>,
   /// an empty optional after the last page. Params and path arguments must outlive the pager.
   template <class Op, class... A>
+    requires requires { Op::paged; }
   auto pages(const Op& op, A&&... a) {
     static_assert(Op::paged, "pages(): the operation is not a list_operation");
     check_args<Op, true, A...>();
@@ -2363,6 +2441,7 @@ class client {
   /// Every item of a list operation, page after page, up to a page cap (a trailing
   /// rest::page_cap{n}; 100 pages by default).
   template <class Op, class... A>
+    requires requires { Op::paged; }
   asio::awaitable<result<std::vector<typename Op::item_type>>> collect_all(const Op& op, A&&... a) {
     static_assert(Op::paged, "collect_all(): the operation is not a list_operation");
     check_args<Op, true, A...>();
@@ -2437,6 +2516,16 @@ class client {
       co_return out{std::move(items)};
     }
 
+    /// Continues a listing from a next-page link an earlier answer gave (a `paging<T>::next`):
+    /// the next call to next() reads that page. Refused when the link leaves the API's origin.
+    result<void> start_at(std::string_view link) {
+      auto u = c_->state_->base.resolve(link);
+      if (!u || u->origin() != c_->state_->base.origin())
+        return error(errc::invalid_argument, std::string(Provider::name) + ": a next-page link outside the API's origin");
+      next_ = std::move(*u);
+      return {};
+    }
+
     std::size_t pages_read() const noexcept { return pages_; }
     bool done() const noexcept { return done_; }
 
@@ -2480,6 +2569,7 @@ class client {
     http::url base;
     std::string base_path;
     std::vector<std::pair<std::string, std::string>> tenant_headers;  // from settings_headers
+    std::vector<std::pair<std::string, std::string>> tenant_params;   // from settings_params
     bool ready = false;
   };
 
@@ -2539,8 +2629,11 @@ class client {
   result<http::request> build(const Op& op, const std::string_view* args, const typename Op::params_type* params) const {
     using P = typename Op::params_type;
     if (!state_->ready) return error(errc::not_initialized, std::string(Provider::name) + ": initialize() first");
-    for (std::size_t i = 0; i < Op::arg_count; ++i)
+    for (std::size_t i = 0; i < Op::arg_count; ++i) {
       if (args[i].empty()) return error(errc::invalid_argument, std::string(Provider::name) + ": " + std::string(op.name) + ": empty path argument");
+      if (op.check)
+        if (auto c = op.check(args[i]); !c) return c.error();
+    }
     if constexpr (requires { params->validate(); })
       if (auto v = params->validate(); !v) return v.error();
     auto req = request_for(op.method, op.path.expand(args));
@@ -2563,6 +2656,7 @@ class client {
       if (in_query || op.body == body::none) {
         http::query q;
         append_form(q, *params);
+        add_setting_defaults<P>(q);
         req->target.add_query(q);
         req->message.target(req->target.target());
       } else if (op.body == body::form) {
@@ -2588,6 +2682,19 @@ class client {
       }
     }
     return req;
+  }
+
+  // The tenant's defaults (settings_params) for the Params members the caller left empty.
+  template <class P>
+  void add_setting_defaults(http::query& q) const {
+    if constexpr (boost::describe::has_describe_members<P>::value) {
+      for (const auto& [name, value] : state_->tenant_params) {
+        bool declared = false;
+        boost::mp11::mp_for_each<boost::describe::describe_members<P, boost::describe::mod_public>>(
+            [&](auto d) { declared = declared || name == d.name; });
+        if (declared && !q.contains(name)) q.add(name, value);
+      }
+    }
   }
 
   static std::size_t budget_for(std::size_t body_bytes) noexcept {

@@ -9,293 +9,199 @@
 // The Spotify Web API as an intg integration: intg::spotify::client and its models.
 
 // ---- begin intg/providers/spotify/model.hpp ----
-// The Spotify Web API's objects as C++ structs (tracks, albums, artists, playlists, users, paging
-// objects, search results, error objects, token responses), with a non-throwing parser that names
-// the JSON path of the first problem, and Boost.JSON conversions both ways so that a client and a
-// local stand-in of the API share one definition of each shape.
+// The Spotify Web API's objects (tracks, albums, artists, playlists, users, paging objects, search
+// results, error objects, token responses), declared once with Boost.Describe; intg::rest decodes
+// and encodes them (unknown fields ignored, the JSON path of the first problem in the error).
 //
-// Field names follow Spotify's OpenAPI description. Which fields are required: the description's
+// Field names follow Spotify's OpenAPI description. Required (a plain member): the description's
 // `required` lists (paging objects, albums, images, error objects) plus the identity fields the API
-// always sends (id, name, href, uri, type, and a track's artists, album and duration). Fields the
-// description marks nullable are std::optional; fields it marks deprecated (popularity, markets,
-// external ids, genres...) are read when present and left at their defaults when absent, because
-// Spotify has started to drop them for some apps. Unknown fields are ignored.
+// always sends (id, name, href, uri, type, and a track's artists, album and duration). Nullable
+// fields, and fields Spotify marks deprecated or has started to drop for some apps (popularity,
+// markets, external ids, genres, followers...), are std::optional: read when present.
+
+// ---- begin intg/rest/json.hpp ----
+// Typed models for REST providers: plain aggregates described with Boost.Describe, read from and
+// written to JSON by one lenient, non-throwing converter.
+//
+// Boost.JSON 1.81's own conversion of described classes is exact-match strict (an unknown key or
+// a missing std::optional member fails, the error does not say where) and writes null for empty
+// optionals. Providers add fields all the time, so models here follow other rules:
+//   - unknown members are ignored; a missing member is an error unless it is a std::optional;
+//     `null` for a std::optional is empty (absent leaves the member at its default);
+//   - a C++ name's one trailing underscore is dropped in JSON (`explicit_` is "explicit");
+//   - integers are range-checked (3.0 fits an int, 3.7 and 1e30 do not; a negative never fits
+//     an unsigned), floating-point members accept integers;
+//   - described enums are read by name; an enumerator named `unknown` catches names the model
+//     does not know yet, otherwise an unknown name is an error;
+//   - std::vector, std::map/std::unordered_map with string keys, boost::json::value / object /
+//     array (kept raw), nested described structs (base classes' members included); any other
+//     type Boost.JSON can convert (its own tag_invoke) is converted by Boost.JSON;
+//   - the first problem is an errc::invalid_response error whose json_path() says where
+//     ("$.data[3].customer.email") and whose message names the JSON kind expected and found,
+//     never the value (values may be secrets).
+// Decoding reads straight from the boost::json::value into the model; the JSON path is built only
+// when decoding fails (on the way back up), so the success path does no bookkeeping.
+//
+// INTG_REST_MODELS(), written once inside a provider's namespace, makes boost::json::value_to,
+// try_value_to and value_from use these rules for the described types of that namespace.
 
 
-#include <boost/json/parse.hpp>
+#include <boost/describe/class.hpp>
+#include <boost/describe/enum.hpp>
+#include <boost/describe/enumerators.hpp>
+#include <boost/describe/members.hpp>
+#include <boost/describe/modifiers.hpp>
+#include <boost/json/parser.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
+#include <boost/mp11/algorithm.hpp>
 
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
-namespace intg::spotify {
+namespace intg::rest {
+
+/// A struct described with BOOST_DESCRIBE_STRUCT (or BOOST_DESCRIBE_CLASS).
+template <class T>
+concept model = std::is_class_v<T> && boost::describe::has_describe_members<T>::value;
+
+/// An enum described with BOOST_DESCRIBE_ENUM (or BOOST_DEFINE_ENUM...).
+template <class T>
+concept described_enum = std::is_enum_v<T> && boost::describe::has_describe_enumerators<T>::value;
+
+namespace json_detail {
 
 namespace json = boost::json;
+namespace describe = boost::describe;
 
-/// ExternalUrlObject: `{"spotify": "https://open.spotify.com/track/..."}`.
-struct external_urls_object {
-  std::string spotify;
-};
-
-/// ExternalIdObject: ISRC for tracks, UPC / EAN for albums.
-struct external_ids_object {
-  std::optional<std::string> isrc, ean, upc;
-};
-
-/// ImageObject; width and height are null when unknown.
-struct image {
-  std::string url;
-  std::optional<int> height, width;
-};
-
-/// FollowersObject (`href` is always null in today's API).
-struct followers_object {
-  std::optional<std::string> href;
-  int total = 0;
-};
-
-/// TrackRestrictionObject / AlbumRestrictionObject: why an item is not playable ("market", ...).
-struct restrictions_object {
-  std::string reason;
-};
-
-/// CopyrightObject: `type` is "C" (copyright) or "P" (sound recording).
-struct copyright {
-  std::string text, type;
-};
-
-/// SimplifiedArtistObject.
-struct simplified_artist {
-  external_urls_object external_urls;
-  std::string href, id, name, type = "artist", uri;
-};
-
-/// ArtistObject.
-struct artist {
-  external_urls_object external_urls;
-  followers_object followers;
-  std::vector<std::string> genres;
-  std::string href, id;
-  std::vector<image> images;
-  std::string name;
-  int popularity = 0;
-  std::string type = "artist", uri;
-};
-
-/// SimplifiedAlbumObject (AlbumBase plus artists).
-struct simplified_album {
-  std::string album_type;  ///< "album", "single" or "compilation"
-  int total_tracks = 0;
-  std::vector<std::string> available_markets;
-  external_urls_object external_urls;
-  std::string href, id;
-  std::vector<image> images;
-  std::string name;
-  std::string release_date;            ///< "1981", "1981-12" or "1981-12-15"
-  std::string release_date_precision;  ///< "year", "month" or "day"
-  std::optional<restrictions_object> restrictions;
-  std::string type = "album", uri;
-  std::vector<simplified_artist> artists;
-};
-
-/// LinkedTrackObject: the originally requested track when track relinking replaced it.
-struct linked_track {
-  external_urls_object external_urls;
-  std::string href, id, type = "track", uri;
-};
-
-/// SimplifiedTrackObject (a track as listed inside an album).
-struct simplified_track {
-  std::vector<simplified_artist> artists;
-  std::vector<std::string> available_markets;
-  int disc_number = 1;
-  int duration_ms = 0;
-  bool is_explicit = false;  ///< JSON "explicit"
-  external_urls_object external_urls;
-  std::string href, id;
-  std::optional<bool> is_playable;  ///< present when a market was given (track relinking)
-  std::optional<linked_track> linked_from;
-  std::optional<restrictions_object> restrictions;
-  std::string name;
-  std::optional<std::string> preview_url;  ///< nullable
-  int track_number = 1;
-  std::string type = "track", uri;
-  bool is_local = false;
-};
-
-/// TrackObject.
-struct track {
-  simplified_album album;
-  std::vector<simplified_artist> artists;
-  std::vector<std::string> available_markets;
-  int disc_number = 1;
-  int duration_ms = 0;
-  bool is_explicit = false;  ///< JSON "explicit"
-  external_ids_object external_ids;
-  external_urls_object external_urls;
-  std::string href, id;
-  std::optional<bool> is_playable;  ///< present when a market was given (track relinking)
-  std::optional<linked_track> linked_from;
-  std::optional<restrictions_object> restrictions;
-  std::string name;
-  int popularity = 0;
-  std::optional<std::string> preview_url;  ///< nullable
-  int track_number = 1;
-  std::string type = "track", uri;
-  bool is_local = false;
-};
-
-/// PagingObject: one page of `items` and the links to its neighbours (null at the ends).
 template <class T>
-struct paging {
-  std::string href;
-  std::vector<T> items;
-  int limit = 0;
-  std::optional<std::string> next;
-  int offset = 0;
-  std::optional<std::string> previous;
-  int total = 0;
-};
+using members_of = describe::describe_members<T, describe::mod_public | describe::mod_inherited>;
 
-/// AlbumObject.
-struct album : simplified_album {
-  paging<simplified_track> tracks;
-  std::vector<copyright> copyrights;
-  external_ids_object external_ids;
-  std::vector<std::string> genres;
-  std::string label;
-  int popularity = 0;
-};
+/// The JSON name of a C++ identifier: one trailing underscore dropped (`explicit_`, `default_`).
+constexpr std::string_view json_name(std::string_view n) noexcept {
+  if (n.size() > 1 && n.back() == '_') n.remove_suffix(1);
+  return n;
+}
 
-/// PlaylistUserObject: who added a playlist item.
-struct playlist_user {
-  external_urls_object external_urls;
-  std::string href, id, type = "user", uri;
-};
+template <class T>
+struct is_optional : std::false_type {};
+template <class T>
+struct is_optional<std::optional<T>> : std::true_type {};
+template <class T>
+struct is_vector : std::false_type {};
+template <class T, class A>
+struct is_vector<std::vector<T, A>> : std::true_type {};
+template <class T>
+struct is_string_map : std::false_type {};
+template <class V, class C, class A>
+struct is_string_map<std::map<std::string, V, C, A>> : std::true_type {};
+template <class V, class H, class E, class A>
+struct is_string_map<std::unordered_map<std::string, V, H, E, A>> : std::true_type {};
 
-/// PlaylistOwnerObject: PlaylistUserObject plus a nullable display name.
-struct playlist_owner : playlist_user {
-  std::optional<std::string> display_name;
-};
+template <class T>
+inline constexpr bool is_integer_v = std::is_integral_v<T> && !std::is_same_v<T, bool> && !std::is_same_v<T, char> &&
+                                     !std::is_same_v<T, wchar_t> && !std::is_same_v<T, char8_t> &&
+                                     !std::is_same_v<T, char16_t> && !std::is_same_v<T, char32_t>;
 
-/// PlaylistTracksRefObject: where a playlist's items are and how many there are.
-struct tracks_ref {
-  std::string href;
-  int total = 0;
-};
+template <class E>
+constexpr std::optional<E> unknown_enumerator() noexcept {
+  std::optional<E> r;
+  boost::mp11::mp_for_each<describe::describe_enumerators<E>>([&](auto d) {
+    if (json_name(d.name) == "unknown") r = d.value;
+  });
+  return r;
+}
 
-/// SimplifiedPlaylistObject. `items` and `tracks` carry the same reference (`tracks` is the
-/// deprecated name); when only one is present the parser fills both.
-struct simplified_playlist {
-  bool collaborative = false;
-  std::optional<std::string> description;
-  external_urls_object external_urls;
-  std::string href, id;
-  std::vector<image> images;  ///< empty when the API sends null
-  std::string name;
-  playlist_owner owner;
-  std::optional<bool> is_public;  ///< JSON "public"; null when not relevant
-  std::string snapshot_id;
-  tracks_ref items, tracks;
-  std::string type = "playlist", uri;
-};
+// ---------------------------------------------------------------------------------------------
+// Decoding
+// ---------------------------------------------------------------------------------------------
 
-/// PlaylistTrackObject. `track` is empty when the item is no longer available (the API sends
-/// null) or is a podcast episode (episodes are not modelled). Read from "item", else "track".
-struct playlist_track {
-  std::optional<std::string> added_at;  ///< ISO 8601 date-time; null for very old playlists
-  std::optional<playlist_user> added_by;
-  bool is_local = false;
-  std::optional<spotify::track> track;
-};
-
-/// PublicUserObject.
-struct public_user {
-  std::optional<std::string> display_name;
-  external_urls_object external_urls;
-  followers_object followers;
-  std::string href, id;
-  std::vector<image> images;
-  std::string type = "user", uri;
-};
-
-/// The answer of GET /search: one paging object per requested type.
-struct search_result {
-  std::optional<paging<track>> tracks;
-  std::optional<paging<artist>> artists;
-  std::optional<paging<simplified_album>> albums;
-  std::optional<paging<simplified_playlist>> playlists;
-};
-
-/// The answer of GET /tracks?ids=: an unknown id gives null at its place.
-struct several_tracks {
-  std::vector<std::optional<track>> tracks;
-};
-
-/// ErrorObject, the body of every Web API error as `{"error": {...}}`.
-struct error_object {
-  int status = 0;
+// The first problem: its message, and the path from the problem up to the root (innermost
+// first), filled in as the readers return. Keys point into the model's member names or into the
+// document being decoded, both alive until the error is built.
+struct failure {
+  struct step {
+    std::string_view key;
+    std::size_t index = 0;
+    bool is_index = false;
+  };
   std::string message;
-};
+  std::vector<step> path;
+  // Bytes that arrays and maps may take in the model. A 3-byte "{}," can become a struct of a
+  // kilobyte, so a hostile body within the size cap could otherwise ask for gigabytes.
+  std::size_t budget = std::size_t(-1);
 
-/// The accounts service's token answer (RFC 6749 section 5.1).
-struct token_response {
-  std::string access_token;
-  std::string token_type = "Bearer";
-  int expires_in = 0;
-  std::optional<std::string> scope;
-  std::optional<std::string> refresh_token;  ///< absent: keep using the previous one
-};
+  bool spend(std::size_t count, std::size_t each) {
+    const std::size_t want = count > budget / each ? std::size_t(-1) : count * each;
+    if (want > budget)
+      return fail("expected at most " + std::to_string(budget / each) + " elements here (what remains of the " +
+                  "decoding budget: " + std::to_string(budget) + " bytes), got " + std::to_string(count));
+    budget -= want;
+    return true;
+  }
 
-/// The accounts service's error answer (RFC 6749 section 5.2), e.g. {"error":"invalid_grant"}.
-struct oauth_error {
-  std::string error;
-  std::optional<std::string> error_description;
-};
-
-// ---------------------------------------------------------------------------------------------
-// Parsing
-// ---------------------------------------------------------------------------------------------
-
-namespace detail {
-
-// Walks a document, keeping the JSON path of where it is; the first problem is kept.
-struct reader {
-  std::string path = "$";
-  intg::error err;
-
-  bool failed() const noexcept { return static_cast<bool>(err); }
-  void fail(std::string message) {
-    if (failed()) return;
-    err = intg::error(errc::invalid_response, std::move(message));
-    err.with_json_path(path);
+  bool fail(std::string m) {
+    message = std::move(m);
+    return false;
+  }
+  bool at(std::string_view key) {
+    path.push_back({key, 0, false});
+    return false;
+  }
+  bool at(std::size_t index) {
+    path.push_back({{}, index, true});
+    return false;
   }
 };
 
-// Appends ".key" or "[i]" to the path for the lifetime of the scope.
-struct path_scope {
-  reader& r;
-  std::size_t size;
-  path_scope(reader& rd, std::string_view key) : r(rd), size(rd.path.size()) {
-    r.path += '.';
-    r.path += key;
+inline bool is_identifier(std::string_view k) noexcept {
+  if (k.empty() || (k[0] >= '0' && k[0] <= '9')) return false;
+  for (char c : k)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')) return false;
+  return true;
+}
+
+inline std::string render_path(const std::vector<failure::step>& steps) {
+  std::string p = "$";
+  for (auto it = steps.rbegin(); it != steps.rend(); ++it) {
+    if (it->is_index) {
+      p += '[';
+      p += std::to_string(it->index);
+      p += ']';
+    } else if (is_identifier(it->key)) {
+      p += '.';
+      p += it->key;
+    } else {  // a map key such as "order-id" or "a.b": bracket notation, quotes escaped
+      p += "[\"";
+      for (char c : it->key.substr(0, 128)) {
+        const auto u = static_cast<unsigned char>(c);
+        if (c == '"' || c == '\\') {
+          p += '\\';
+          p += c;
+        } else if (u < 0x20 || u == 0x7f) {
+          p += '?';
+        } else {
+          p += c;
+        }
+      }
+      if (it->key.size() > 128) p += "...";
+      p += "\"]";
+    }
   }
-  path_scope(reader& rd, std::size_t index) : r(rd), size(rd.path.size()) {
-    r.path += '[';
-    r.path += std::to_string(index);
-    r.path += ']';
-  }
-  ~path_scope() { r.path.resize(size); }
-  path_scope(const path_scope&) = delete;
-  path_scope& operator=(const path_scope&) = delete;
-};
+  return p;
+}
 
 inline const char* kind_name(const json::value& v) noexcept {
   switch (v.kind()) {
@@ -303,7 +209,7 @@ inline const char* kind_name(const json::value& v) noexcept {
     case json::kind::bool_: return "a boolean";
     case json::kind::int64:
     case json::kind::uint64: return "an integer";
-    case json::kind::double_: return "a number";
+    case json::kind::double_: return "a number with a fraction or exponent";
     case json::kind::string: return "a string";
     case json::kind::array: return "an array";
     case json::kind::object: return "an object";
@@ -311,1154 +217,892 @@ inline const char* kind_name(const json::value& v) noexcept {
   return "?";
 }
 
-inline void wrong_type(reader& r, const json::value& v, const char* expected) {
-  r.fail(std::string("expected ") + expected + ", got " + kind_name(v));
-}
-
-inline const json::object* as_object(reader& r, const json::value& v) {
-  if (const auto* o = v.if_object()) return o;
-  wrong_type(r, v, "an object");
-  return nullptr;
-}
-
-inline void read_value(reader& r, const json::value& v, std::string& out) {
-  if (const auto* s = v.if_string()) {
-    out.assign(s->data(), s->size());
+// What a member of type T expects, for messages.
+template <class T>
+std::string expected_kind() {
+  if constexpr (is_optional<T>::value) {
+    return expected_kind<typename T::value_type>() + " or null";
+  } else if constexpr (std::is_same_v<T, bool>) {
+    return "a boolean";
+  } else if constexpr (is_integer_v<T>) {
+    return "an integer in [" + std::to_string(std::numeric_limits<T>::min()) + ", " +
+           std::to_string(std::numeric_limits<T>::max()) + "]";
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return "a number";
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    return "a string";
+  } else if constexpr (described_enum<T>) {
+    std::string s = "one of the strings";
+    const char* sep = " ";
+    boost::mp11::mp_for_each<describe::describe_enumerators<T>>([&](auto d) {
+      s += sep;
+      s += '"';
+      s += json_name(d.name);
+      s += '"';
+      sep = ", ";
+    });
+    return s;
+  } else if constexpr (is_vector<T>::value || std::is_same_v<T, json::array>) {
+    return "an array";
+  } else if constexpr (is_string_map<T>::value || model<T> || std::is_same_v<T, json::object>) {
+    return "an object";
   } else {
-    wrong_type(r, v, "a string");
+    return "a JSON value convertible to the member's type";
   }
 }
 
-inline void read_value(reader& r, const json::value& v, bool& out) {
-  if (const auto* b = v.if_bool()) {
-    out = *b;
-  } else {
-    wrong_type(r, v, "a boolean");
-  }
+template <class T>
+bool wrong_kind(failure& f, const json::value& v) {
+  return f.fail("expected " + expected_kind<T>() + ", got " + kind_name(v));
 }
 
-inline void read_value(reader& r, const json::value& v, int& out) {
+template <class T>
+bool read(const json::value& v, T& out, failure& f);
+
+template <class I>
+bool read_integer(const json::value& v, I& out, failure& f) {
+  using lim = std::numeric_limits<I>;
   if (const auto* i = v.if_int64()) {
-    if (*i < std::numeric_limits<int>::min() || *i > std::numeric_limits<int>::max())
-      return r.fail("integer out of range");
-    out = static_cast<int>(*i);
-  } else if (const auto* u = v.if_uint64()) {
-    if (*u > static_cast<std::uint64_t>(std::numeric_limits<int>::max())) return r.fail("integer out of range");
-    out = static_cast<int>(*u);
+    const std::int64_t x = *i;
+    if constexpr (std::is_signed_v<I>) {
+      if (x >= static_cast<std::int64_t>(lim::min()) && x <= static_cast<std::int64_t>(lim::max())) {
+        out = static_cast<I>(x);
+        return true;
+      }
+    } else {
+      if (x >= 0 && static_cast<std::uint64_t>(x) <= static_cast<std::uint64_t>(lim::max())) {
+        out = static_cast<I>(x);
+        return true;
+      }
+    }
+  } else if (const auto* u = v.if_uint64()) {  // Boost.JSON uses uint64 only above INT64_MAX
+    if (*u <= static_cast<std::uint64_t>(lim::max())) {
+      out = static_cast<I>(*u);
+      return true;
+    }
+  } else if (const auto* d = v.if_double()) {  // 3.0 and 1e2 are integers too; 3.7 is not
+    if (std::trunc(*d) != *d) return f.fail("expected " + expected_kind<I>() + ", got a number with a fraction");
+    // [min, 2^digits) is exact in double for every integer type.
+    constexpr double lo = static_cast<double>(lim::min());
+    constexpr double hi = 2.0 * static_cast<double>(std::uint64_t{1} << (lim::digits - 1));
+    if (*d >= lo && *d < hi) {
+      out = static_cast<I>(*d);
+      return true;
+    }
   } else {
-    wrong_type(r, v, "an integer");
+    return wrong_kind<I>(f, v);
+  }
+  return f.fail("expected " + expected_kind<I>() + ", got an integer out of that range");
+}
+
+template <class F>
+bool read_floating(const json::value& v, F& out, failure& f) {
+  double d;
+  if (const auto* x = v.if_double()) {
+    d = *x;
+  } else if (const auto* i = v.if_int64()) {
+    d = static_cast<double>(*i);
+  } else if (const auto* u = v.if_uint64()) {
+    d = static_cast<double>(*u);
+  } else {
+    return wrong_kind<F>(f, v);
+  }
+  // 1e400 parses as infinity.
+  if (!std::isfinite(d) || std::fabs(d) > static_cast<double>(std::numeric_limits<F>::max()))
+    return f.fail("expected a finite number, got a number out of range");
+  out = static_cast<F>(d);
+  return true;
+}
+
+template <class E>
+bool read_enum(const json::value& v, E& out, failure& f) {
+  const auto* s = v.if_string();
+  if (!s) return wrong_kind<E>(f, v);
+  const std::string_view name(s->data(), s->size());
+  bool found = false;
+  boost::mp11::mp_for_each<describe::describe_enumerators<E>>([&](auto d) {
+    if (!found && json_name(d.name) == name) {
+      out = d.value;
+      found = true;
+    }
+  });
+  if (found) return true;
+  if constexpr (constexpr auto fallback = unknown_enumerator<E>(); fallback.has_value()) {
+    out = *fallback;
+    return true;
+  } else {
+    return f.fail("expected " + expected_kind<E>() + ", got another string");
   }
 }
 
 template <class T>
-void read_value(reader& r, const json::value& v, std::optional<T>& out);
-template <class T>
-void read_value(reader& r, const json::value& v, std::vector<T>& out);
-template <class T>
-void read_value(reader& r, const json::value& v, paging<T>& out);
-
-// A field that must be present. Null is accepted only when T is std::optional (nullable fields
-// such as a paging object's `next` are required yet may be null).
-template <class T>
-void required(reader& r, const json::object& o, std::string_view key, T& out) {
-  if (r.failed()) return;
-  const json::value* v = o.if_contains(key);
-  path_scope s(r, key);
-  if (!v) return r.fail("missing required field '" + std::string(key) + "'");
-  read_value(r, *v, out);
-}
-
-// A field that may be absent; null counts as absent (out keeps its default).
-template <class T>
-void optional_field(reader& r, const json::object& o, std::string_view key, T& out) {
-  if (r.failed()) return;
-  const json::value* v = o.if_contains(key);
-  if (!v || v->is_null()) return;
-  path_scope s(r, key);
-  read_value(r, *v, out);
+bool read_struct(const json::value& v, T& out, failure& f) {
+  const auto* o = v.if_object();
+  if (!o) return wrong_kind<T>(f, v);
+  bool ok = true;
+  boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
+    if (!ok) return;
+    using M = std::remove_cvref_t<decltype(out.*d.pointer)>;
+    constexpr std::string_view key = json_name(d.name);
+    const json::value* m = o->if_contains(key);
+    if (!m) {
+      if constexpr (!is_optional<M>::value) {
+        f.fail("missing required member (expected " + expected_kind<M>() + ")");
+        ok = f.at(key);
+      }
+      return;
+    }
+    if (!read(*m, out.*d.pointer, f)) ok = f.at(key);
+  });
+  return ok;
 }
 
 template <class T>
-void read_value(reader& r, const json::value& v, std::optional<T>& out) {
-  if (v.is_null()) {
-    out.reset();
-    return;
+bool read(const json::value& v, T& out, failure& f) {
+  if constexpr (is_optional<T>::value) {
+    if (v.is_null()) {
+      out.reset();
+      return true;
+    }
+    return read(v, out.emplace(), f);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    if (const auto* b = v.if_bool()) {
+      out = *b;
+      return true;
+    }
+    return wrong_kind<T>(f, v);
+  } else if constexpr (is_integer_v<T>) {
+    return read_integer(v, out, f);
+  } else if constexpr (std::is_floating_point_v<T>) {
+    return read_floating(v, out, f);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    if (const auto* s = v.if_string()) {
+      out.assign(s->data(), s->size());
+      return true;
+    }
+    return wrong_kind<T>(f, v);
+  } else if constexpr (described_enum<T>) {
+    return read_enum(v, out, f);
+  } else if constexpr (model<T>) {
+    return read_struct(v, out, f);
+  } else if constexpr (is_vector<T>::value) {
+    const auto* a = v.if_array();
+    if (!a) return wrong_kind<T>(f, v);
+    if (!f.spend(a->size(), sizeof(typename T::value_type))) return false;
+    out.clear();
+    out.reserve(a->size());
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      if constexpr (std::is_same_v<typename T::value_type, bool>) {  // std::vector<bool> has no bool&
+        bool b = false;
+        if (!read((*a)[i], b, f)) return f.at(i);
+        out.push_back(b);
+      } else {
+        if (!read((*a)[i], out.emplace_back(), f)) return f.at(i);
+      }
+    }
+    return true;
+  } else if constexpr (is_string_map<T>::value) {
+    const auto* o = v.if_object();
+    if (!o) return wrong_kind<T>(f, v);
+    if (!f.spend(o->size(), sizeof(typename T::value_type) + 4 * sizeof(void*))) return false;  // + node links
+    out.clear();
+    for (const auto& kv : *o) {
+      const std::string_view k(kv.key().data(), kv.key().size());
+      auto& slot = out[std::string(k)];
+      if (!read(kv.value(), slot, f)) return f.at(k);
+    }
+    return true;
+  } else if constexpr (std::is_same_v<T, json::value>) {
+    // Always on the default resource: a copy keeps the source's memory resource, and a caller's
+    // document may live in a short-lived arena.
+    out = json::value(v, json::storage_ptr());
+    return true;
+  } else if constexpr (std::is_same_v<T, json::object>) {
+    if (const auto* o = v.if_object()) {
+      out = json::object(*o, json::storage_ptr());
+      return true;
+    }
+    return wrong_kind<T>(f, v);
+  } else if constexpr (std::is_same_v<T, json::array>) {
+    if (const auto* a = v.if_array()) {
+      out = json::array(*a, json::storage_ptr());
+      return true;
+    }
+    return wrong_kind<T>(f, v);
+  } else if constexpr (json::has_value_to<T>::value) {
+    auto r = json::try_value_to<T>(v);
+    if (!r) return f.fail("expected " + expected_kind<T>() + ", got " + kind_name(v) + " (" + r.error().message() + ")");
+    out = std::move(*r);
+    return true;
+  } else {
+    static_assert(sizeof(T) == 0,
+                  "intg::rest: unsupported member type (use bool, integers, floating point, std::string, "
+                  "std::optional, std::vector, std::map<std::string, X>, boost::json::value/object/array, "
+                  "described enums or described structs)");
+    return false;
   }
-  out.emplace();
-  read_value(r, v, *out);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Encoding
+// ---------------------------------------------------------------------------------------------
+
 template <class T>
-void read_value(reader& r, const json::value& v, std::vector<T>& out) {
-  const auto* a = v.if_array();
-  if (!a) return wrong_type(r, v, "an array");
-  out.clear();
-  out.reserve(a->size());
-  for (std::size_t i = 0; i < a->size() && !r.failed(); ++i) {
-    path_scope s(r, i);
-    out.emplace_back();
-    read_value(r, (*a)[i], out.back());
+void write(json::value& out, const T& x);
+
+template <class E>
+void write_enum(json::value& out, E e) {
+  bool found = false;
+  boost::mp11::mp_for_each<describe::describe_enumerators<E>>([&](auto d) {
+    if (!found && d.value == e) {
+      const std::string_view n = json_name(d.name);
+      out.emplace_string().assign(n.data(), n.size());
+      found = true;
+    }
+  });
+  if (!found) {  // a value outside the described ones (a cast): its number
+    using U = std::underlying_type_t<E>;
+    if constexpr (std::is_signed_v<U>) {
+      out = static_cast<std::int64_t>(e);
+    } else {
+      out = static_cast<std::uint64_t>(e);
+    }
   }
 }
 
 template <class T>
-void read_value(reader& r, const json::value& v, paging<T>& p) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "href", p.href);
-  required(r, *o, "items", p.items);
-  required(r, *o, "limit", p.limit);
-  required(r, *o, "next", p.next);
-  required(r, *o, "offset", p.offset);
-  required(r, *o, "previous", p.previous);
-  required(r, *o, "total", p.total);
-}
-
-inline void read_value(reader& r, const json::value& v, external_urls_object& e) {
-  if (const auto* o = as_object(r, v)) optional_field(r, *o, "spotify", e.spotify);
-}
-
-inline void read_value(reader& r, const json::value& v, external_ids_object& e) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "isrc", e.isrc);
-  optional_field(r, *o, "ean", e.ean);
-  optional_field(r, *o, "upc", e.upc);
-}
-
-inline void read_value(reader& r, const json::value& v, image& i) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "url", i.url);
-  required(r, *o, "height", i.height);
-  required(r, *o, "width", i.width);
-}
-
-inline void read_value(reader& r, const json::value& v, followers_object& f) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "href", f.href);
-  optional_field(r, *o, "total", f.total);
-}
-
-inline void read_value(reader& r, const json::value& v, restrictions_object& x) {
-  if (const auto* o = as_object(r, v)) optional_field(r, *o, "reason", x.reason);
-}
-
-inline void read_value(reader& r, const json::value& v, copyright& c) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "text", c.text);
-  optional_field(r, *o, "type", c.type);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_artist& a) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "external_urls", a.external_urls);
-  required(r, *o, "href", a.href);
-  required(r, *o, "id", a.id);
-  required(r, *o, "name", a.name);
-  required(r, *o, "type", a.type);
-  required(r, *o, "uri", a.uri);
-}
-
-inline void read_value(reader& r, const json::value& v, artist& a) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "external_urls", a.external_urls);
-  optional_field(r, *o, "followers", a.followers);
-  optional_field(r, *o, "genres", a.genres);
-  required(r, *o, "href", a.href);
-  required(r, *o, "id", a.id);
-  optional_field(r, *o, "images", a.images);
-  required(r, *o, "name", a.name);
-  optional_field(r, *o, "popularity", a.popularity);
-  required(r, *o, "type", a.type);
-  required(r, *o, "uri", a.uri);
-}
-
-// AlbumBase's fields, shared by simplified and full albums (all required but restrictions).
-inline void read_album_base(reader& r, const json::object& o, simplified_album& a) {
-  required(r, o, "album_type", a.album_type);
-  required(r, o, "total_tracks", a.total_tracks);
-  required(r, o, "available_markets", a.available_markets);
-  required(r, o, "external_urls", a.external_urls);
-  required(r, o, "href", a.href);
-  required(r, o, "id", a.id);
-  required(r, o, "images", a.images);
-  required(r, o, "name", a.name);
-  required(r, o, "release_date", a.release_date);
-  required(r, o, "release_date_precision", a.release_date_precision);
-  optional_field(r, o, "restrictions", a.restrictions);
-  required(r, o, "type", a.type);
-  required(r, o, "uri", a.uri);
-  required(r, o, "artists", a.artists);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_album& a) {
-  if (const auto* o = as_object(r, v)) read_album_base(r, *o, a);
-}
-
-inline void read_value(reader& r, const json::value& v, linked_track& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "external_urls", t.external_urls);
-  optional_field(r, *o, "href", t.href);
-  optional_field(r, *o, "id", t.id);
-  optional_field(r, *o, "type", t.type);
-  optional_field(r, *o, "uri", t.uri);
-}
-
-// The fields simplified and full tracks share.
-template <class Track>
-void read_track_common(reader& r, const json::object& o, Track& t) {
-  required(r, o, "artists", t.artists);
-  optional_field(r, o, "available_markets", t.available_markets);
-  optional_field(r, o, "disc_number", t.disc_number);
-  required(r, o, "duration_ms", t.duration_ms);
-  optional_field(r, o, "explicit", t.is_explicit);
-  optional_field(r, o, "external_urls", t.external_urls);
-  required(r, o, "href", t.href);
-  required(r, o, "id", t.id);
-  optional_field(r, o, "is_playable", t.is_playable);
-  optional_field(r, o, "linked_from", t.linked_from);
-  optional_field(r, o, "restrictions", t.restrictions);
-  required(r, o, "name", t.name);
-  optional_field(r, o, "preview_url", t.preview_url);
-  optional_field(r, o, "track_number", t.track_number);
-  required(r, o, "type", t.type);
-  required(r, o, "uri", t.uri);
-  optional_field(r, o, "is_local", t.is_local);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_track& t) {
-  if (const auto* o = as_object(r, v)) read_track_common(r, *o, t);
-}
-
-inline void read_value(reader& r, const json::value& v, track& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "album", t.album);
-  read_track_common(r, *o, t);
-  optional_field(r, *o, "external_ids", t.external_ids);
-  optional_field(r, *o, "popularity", t.popularity);
-}
-
-inline void read_value(reader& r, const json::value& v, album& a) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  read_album_base(r, *o, a);
-  required(r, *o, "tracks", a.tracks);
-  required(r, *o, "copyrights", a.copyrights);
-  required(r, *o, "external_ids", a.external_ids);
-  required(r, *o, "genres", a.genres);
-  required(r, *o, "label", a.label);
-  required(r, *o, "popularity", a.popularity);
-}
-
-inline void read_user_fields(reader& r, const json::object& o, playlist_user& u) {
-  optional_field(r, o, "external_urls", u.external_urls);
-  required(r, o, "href", u.href);
-  required(r, o, "id", u.id);
-  required(r, o, "type", u.type);
-  required(r, o, "uri", u.uri);
-}
-
-inline void read_value(reader& r, const json::value& v, playlist_user& u) {
-  if (const auto* o = as_object(r, v)) read_user_fields(r, *o, u);
-}
-
-inline void read_value(reader& r, const json::value& v, playlist_owner& u) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  read_user_fields(r, *o, u);
-  optional_field(r, *o, "display_name", u.display_name);
-}
-
-inline void read_value(reader& r, const json::value& v, tracks_ref& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "href", t.href);
-  required(r, *o, "total", t.total);
-}
-
-inline void read_value(reader& r, const json::value& v, simplified_playlist& p) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "collaborative", p.collaborative);
-  optional_field(r, *o, "description", p.description);
-  optional_field(r, *o, "external_urls", p.external_urls);
-  required(r, *o, "href", p.href);
-  required(r, *o, "id", p.id);
-  optional_field(r, *o, "images", p.images);
-  required(r, *o, "name", p.name);
-  required(r, *o, "owner", p.owner);
-  optional_field(r, *o, "public", p.is_public);
-  optional_field(r, *o, "snapshot_id", p.snapshot_id);
-  // `items` replaced `tracks`; servers of either age must work, but one of them is required.
-  const bool has_items = o->contains("items"), has_tracks = o->contains("tracks");
-  if (has_items) required(r, *o, "items", p.items);
-  if (has_tracks) required(r, *o, "tracks", p.tracks);
-  if (!has_items && !has_tracks) required(r, *o, "items", p.items);
-  if (!has_items) p.items = p.tracks;
-  if (!has_tracks) p.tracks = p.items;
-  required(r, *o, "type", p.type);
-  required(r, *o, "uri", p.uri);
-}
-
-inline void read_value(reader& r, const json::value& v, playlist_track& p) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "added_at", p.added_at);
-  optional_field(r, *o, "added_by", p.added_by);
-  optional_field(r, *o, "is_local", p.is_local);
-  const char* key = o->contains("item") ? "item" : "track";
-  const json::value* item = o->if_contains(key);
-  if (!item || item->is_null()) return;
-  // Episodes share the array with tracks; they are not modelled and left empty.
-  if (const auto* io = item->if_object()) {
-    if (const auto* t = io->if_contains("type"); t && t->is_string() && t->get_string() == "episode") return;
+void write(json::value& out, const T& x) {
+  if constexpr (is_optional<T>::value) {
+    if (x) {
+      write(out, *x);
+    } else {
+      out.emplace_null();
+    }
+  } else if constexpr (std::is_same_v<T, bool>) {
+    out = x;
+  } else if constexpr (is_integer_v<T>) {
+    if constexpr (std::is_signed_v<T>) {
+      out = static_cast<std::int64_t>(x);
+    } else {
+      out = static_cast<std::uint64_t>(x);
+    }
+  } else if constexpr (std::is_floating_point_v<T>) {
+    out = static_cast<double>(x);
+  } else if constexpr (std::is_same_v<T, std::string>) {
+    out.emplace_string().assign(x.data(), x.size());
+  } else if constexpr (described_enum<T>) {
+    write_enum(out, x);
+  } else if constexpr (model<T>) {
+    auto& o = out.emplace_object();
+    o.reserve(boost::mp11::mp_size<members_of<T>>::value);
+    boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
+      const auto& m = x.*d.pointer;
+      if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
+        if (!m) return;  // empty optionals are omitted
+      }
+      write(o.emplace(json_name(d.name), nullptr).first->value(), m);
+    });
+  } else if constexpr (is_vector<T>::value) {
+    auto& a = out.emplace_array();
+    a.reserve(x.size());
+    for (const auto& e : x) {
+      write(a.emplace_back(nullptr), static_cast<const typename T::value_type&>(e));
+    }
+  } else if constexpr (is_string_map<T>::value) {
+    auto& o = out.emplace_object();
+    o.reserve(x.size());
+    for (const auto& [k, e] : x) write(o.emplace(k, nullptr).first->value(), e);
+  } else if constexpr (std::is_same_v<T, json::value> || std::is_same_v<T, json::object> ||
+                       std::is_same_v<T, json::array>) {
+    out = x;
+  } else if constexpr (json::has_value_from<T>::value) {
+    out = json::value_from(x);
+  } else {
+    static_assert(sizeof(T) == 0, "intg::rest::encode: unsupported member type");
   }
-  path_scope s(r, key);
-  read_value(r, *item, p.track);
 }
 
-inline void read_value(reader& r, const json::value& v, public_user& u) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "display_name", u.display_name);
-  optional_field(r, *o, "external_urls", u.external_urls);
-  optional_field(r, *o, "followers", u.followers);
-  required(r, *o, "href", u.href);
-  required(r, *o, "id", u.id);
-  optional_field(r, *o, "images", u.images);
-  required(r, *o, "type", u.type);
-  required(r, *o, "uri", u.uri);
+inline std::string parse_error_message(const json::error_code& ec, std::size_t offset) {
+  std::string m = "response body is not valid JSON: ";
+  if (ec == json::error::too_deep) {
+    m += "nested deeper than 64 levels";
+  } else {
+    m += ec.message();
+  }
+  m += " at byte ";
+  m += std::to_string(offset);
+  return m;
 }
 
-inline void read_value(reader& r, const json::value& v, search_result& s) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  optional_field(r, *o, "tracks", s.tracks);
-  optional_field(r, *o, "artists", s.artists);
-  optional_field(r, *o, "albums", s.albums);
-  optional_field(r, *o, "playlists", s.playlists);
-}
+}  // namespace json_detail
 
-inline void read_value(reader& r, const json::value& v, several_tracks& s) {
-  if (const auto* o = as_object(r, v)) required(r, *o, "tracks", s.tracks);
-}
+/// The maximum nesting of arrays and objects decode_body() accepts.
+inline constexpr std::size_t max_json_depth = 64;
+/// decode_body(): the model's arrays and maps may take this many times the body's size, and at
+/// least decode_budget_floor bytes (sparse objects into large structs amplify a legitimate body
+/// tenfold or more; "{}," into a 1 KiB struct is 300 times).
+inline constexpr std::size_t decode_budget_factor = 32;
+inline constexpr std::size_t decode_budget_floor = std::size_t{16} << 20;
 
-// Reads the ErrorObject inside `{"error": {...}}` (the envelope is what the API sends).
-inline void read_value(reader& r, const json::value& v, error_object& e) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  const json::value* inner = o->if_contains("error");
-  path_scope s(r, "error");
-  if (!inner) return r.fail("missing required field 'error'");
-  const auto* io = as_object(r, *inner);
-  if (!io) return;
-  required(r, *io, "status", e.status);
-  required(r, *io, "message", e.message);
-}
-
-inline void read_value(reader& r, const json::value& v, token_response& t) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "access_token", t.access_token);
-  required(r, *o, "token_type", t.token_type);
-  required(r, *o, "expires_in", t.expires_in);
-  optional_field(r, *o, "scope", t.scope);
-  optional_field(r, *o, "refresh_token", t.refresh_token);
-}
-
-inline void read_value(reader& r, const json::value& v, oauth_error& e) {
-  const auto* o = as_object(r, v);
-  if (!o) return;
-  required(r, *o, "error", e.error);
-  optional_field(r, *o, "error_description", e.error_description);
-}
-
+/// Reads a T (a described struct, or any supported member type) from a parsed document. Errors are
+/// errc::invalid_response with the JSON path of the first problem. `array_budget` bounds the bytes
+/// the model's vectors and maps may take (element size times count, summed over the document).
 template <class T>
-struct is_paging : std::false_type {};
-template <class T>
-struct is_paging<paging<T>> : std::true_type {};
-
-}  // namespace detail
-
-/// The model types parse<T>() and the Boost.JSON conversions accept.
-template <class T>
-concept model = std::is_same_v<T, external_urls_object> || std::is_same_v<T, external_ids_object> ||
-                std::is_same_v<T, image> || std::is_same_v<T, followers_object> ||
-                std::is_same_v<T, restrictions_object> || std::is_same_v<T, copyright> ||
-                std::is_same_v<T, simplified_artist> || std::is_same_v<T, artist> ||
-                std::is_same_v<T, simplified_album> || std::is_same_v<T, album> ||
-                std::is_same_v<T, linked_track> || std::is_same_v<T, simplified_track> ||
-                std::is_same_v<T, track> || std::is_same_v<T, playlist_user> ||
-                std::is_same_v<T, playlist_owner> || std::is_same_v<T, tracks_ref> ||
-                std::is_same_v<T, simplified_playlist> || std::is_same_v<T, playlist_track> ||
-                std::is_same_v<T, public_user> || std::is_same_v<T, search_result> ||
-                std::is_same_v<T, several_tracks> || std::is_same_v<T, error_object> ||
-                std::is_same_v<T, token_response> || std::is_same_v<T, oauth_error> || detail::is_paging<T>::value;
-
-/// Reads a T from a parsed document. A missing required field or a value of the wrong type is
-/// errc::invalid_response whose json_path() says where, e.g. "$.tracks.items[3].album.name".
-template <model T>
-result<T> parse(const json::value& v) {
-  detail::reader r;
+result<T> decode(const boost::json::value& v, std::size_t array_budget = std::size_t(-1)) {
   T out{};
-  detail::read_value(r, v, out);
-  if (r.failed()) return r.err;
-  return out;
+  json_detail::failure f;
+  f.budget = array_budget;
+  if (json_detail::read(v, out, f)) return out;
+  intg::error e(errc::invalid_response, std::move(f.message));
+  e.with_json_path(json_detail::render_path(f.path));
+  return e;
 }
 
-/// Parses a response body, then reads a T from it (a body that is not JSON is invalid_response).
-template <model T>
-result<T> parse(std::string_view body) {
-  boost::system::error_code ec;
-  json::value v = json::parse(body, ec);
-  if (ec) return intg::error(errc::invalid_response, "response body is not valid JSON: " + ec.message());
-  return parse<T>(v);
+/// Parses a response body (at most `max_bytes`, nesting at most max_json_depth levels, strict
+/// JSON, valid UTF-8) and reads a T from it. A body that does not parse is errc::invalid_response
+/// whose message has the parser's reason and the byte offset. Duplicate member names: the last
+/// one wins, as in JSON.parse and the providers' own SDKs. The model's vectors and maps may take
+/// at most decode_budget_factor times the body's size (at least decode_budget_floor), whatever
+/// their elements' size: a page of empty objects decoded into large structs is an error, not
+/// gigabytes.
+template <class T>
+result<T> decode_body(std::string_view body, std::size_t max_bytes = std::size_t{8} << 20) {
+  namespace json = boost::json;
+  if (body.size() > max_bytes)
+    return intg::error(errc::invalid_response, "response body of " + std::to_string(body.size()) +
+                                                   " bytes exceeds the limit of " + std::to_string(max_bytes) +
+                                                   " bytes");
+  // The document is on the default allocator: a monotonic arena was measured slower here (its
+  // growing blocks are fresh pages on every call; glibc's malloc reuses warm ones).
+  json::parse_options opts;
+  opts.max_depth = max_json_depth;
+  unsigned char parser_stack[4096];  // as json::parse: no heap for the usual depth
+  json::parser p(json::storage_ptr(), opts, parser_stack, sizeof parser_stack);
+  json::error_code ec;
+  const std::size_t n = p.write(body.data(), body.size(), ec);
+  if (ec) return intg::error(errc::invalid_response, json_detail::parse_error_message(ec, n));
+  const json::value doc = p.release();
+  return decode<T>(doc, std::max(decode_budget_floor, body.size() * decode_budget_factor));
 }
 
-/// Boost.JSON's value_to<T>() for the model types: throws intg::exception where parse<T>() would
-/// return an error.
-template <model T>
-T tag_invoke(json::value_to_tag<T>, const json::value& v) {
-  return parse<T>(v).value();
+/// Writes a T as JSON: empty optionals omitted, enums by name.
+template <class T>
+boost::json::value encode(const T& x) {
+  boost::json::value v;
+  json_detail::write(v, x);
+  return v;
 }
 
-// ---------------------------------------------------------------------------------------------
-// Serialisation (json::value_from), for servers and tests. Nullable fields are written as null;
-// optional fields the API omits when they do not apply (is_playable, linked_from, restrictions)
-// are written only when set.
-// ---------------------------------------------------------------------------------------------
-
-namespace detail {
-
-inline json::value to_value(const std::string& s) { return json::value(s); }
-inline json::value to_value(int i) { return json::value(i); }
-inline json::value to_value(bool b) { return json::value(b); }
+namespace json_detail {
 template <class T>
-json::value to_value(const std::optional<T>& o);
-template <class T>
-json::value to_value(const std::vector<T>& v);
-template <class T>
-json::value to_value(const T& x) {
-  return json::value_from(x);
-}
-template <class T>
-json::value to_value(const std::optional<T>& o) {
-  return o ? to_value(*o) : json::value(nullptr);
-}
-template <class T>
-json::value to_value(const std::vector<T>& v) {
-  json::array a;
-  a.reserve(v.size());
-  for (const auto& x : v) a.push_back(to_value(x));
-  return a;
-}
+inline constexpr bool opt_in = model<T> || described_enum<T>;
 
 template <class T>
-void put_if(json::object& o, std::string_view key, const std::optional<T>& x) {
-  if (x) o[key] = to_value(*x);
+boost::json::result<T> try_value_to(const boost::json::value& v) {
+  auto r = rest::decode<T>(v);
+  if (!r) return boost::system::error_code(errc::invalid_response);
+  return std::move(*r);
 }
+}  // namespace json_detail
 
-inline void put_album_base(json::object& o, const simplified_album& a) {
-  o["album_type"] = a.album_type;
-  o["total_tracks"] = a.total_tracks;
-  o["available_markets"] = to_value(a.available_markets);
-  o["external_urls"] = to_value(a.external_urls);
-  o["href"] = a.href;
-  o["id"] = a.id;
-  o["images"] = to_value(a.images);
-  o["name"] = a.name;
-  o["release_date"] = a.release_date;
-  o["release_date_precision"] = a.release_date_precision;
-  put_if(o, "restrictions", a.restrictions);
-  o["type"] = a.type;
-  o["uri"] = a.uri;
-  o["artists"] = to_value(a.artists);
-}
+}  // namespace intg::rest
 
-template <class Track>
-void put_track_common(json::object& o, const Track& t) {
-  o["artists"] = to_value(t.artists);
-  o["available_markets"] = to_value(t.available_markets);
-  o["disc_number"] = t.disc_number;
-  o["duration_ms"] = t.duration_ms;
-  o["explicit"] = t.is_explicit;
-  o["external_urls"] = to_value(t.external_urls);
-  o["href"] = t.href;
-  o["id"] = t.id;
-  put_if(o, "is_playable", t.is_playable);
-  put_if(o, "linked_from", t.linked_from);
-  put_if(o, "restrictions", t.restrictions);
-  o["name"] = t.name;
-  o["preview_url"] = to_value(t.preview_url);
-  o["track_number"] = t.track_number;
-  o["type"] = t.type;
-  o["uri"] = t.uri;
-  o["is_local"] = t.is_local;
-}
+/// Written once inside a namespace that declares models: boost::json::value_to<T>,
+/// try_value_to<T> and value_from for the described structs and enums of that namespace (found by
+/// argument-dependent lookup) use intg::rest's rules instead of Boost.JSON's strict built-in
+/// conversion. value_to throws intg::exception (message and JSON path); try_value_to can only
+/// return the code (errc::invalid_response): call intg::rest::decode for the path.
+#define INTG_REST_MODELS()                                                                                         \
+  template <class IntgRestModel_, std::enable_if_t<::intg::rest::json_detail::opt_in<IntgRestModel_>, int> = 0>    \
+  IntgRestModel_ tag_invoke(::boost::json::value_to_tag<IntgRestModel_>, const ::boost::json::value& intg_v_) {   \
+    return ::intg::rest::decode<IntgRestModel_>(intg_v_).value();                                                 \
+  }                                                                                                                \
+  template <class IntgRestModel_, std::enable_if_t<::intg::rest::json_detail::opt_in<IntgRestModel_>, int> = 0>    \
+  ::boost::json::result<IntgRestModel_> tag_invoke(::boost::json::try_value_to_tag<IntgRestModel_>,               \
+                                                   const ::boost::json::value& intg_v_) {                         \
+    return ::intg::rest::json_detail::try_value_to<IntgRestModel_>(intg_v_);                                      \
+  }                                                                                                                \
+  template <class IntgRestModel_, std::enable_if_t<::intg::rest::json_detail::opt_in<IntgRestModel_>, int> = 0>    \
+  void tag_invoke(::boost::json::value_from_tag, ::boost::json::value& intg_out_, const IntgRestModel_& intg_x_) { \
+    intg_out_ = ::intg::rest::encode(intg_x_);                                                                     \
+  }                                                                                                                \
+  static_assert(true, "INTG_REST_MODELS() is followed by a semicolon")
+// ---- end intg/rest/json.hpp ----
 
-inline void put_user_fields(json::object& o, const playlist_user& u) {
-  o["external_urls"] = to_value(u.external_urls);
-  o["href"] = u.href;
-  o["id"] = u.id;
-  o["type"] = u.type;
-  o["uri"] = u.uri;
-}
+#include <boost/describe.hpp>
 
-}  // namespace detail
-
-inline void tag_invoke(json::value_from_tag, json::value& jv, const external_urls_object& e) {
-  jv = json::object{{"spotify", e.spotify}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const external_ids_object& e) {
-  json::object o;
-  detail::put_if(o, "isrc", e.isrc);
-  detail::put_if(o, "ean", e.ean);
-  detail::put_if(o, "upc", e.upc);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const image& i) {
-  jv = json::object{{"url", i.url}, {"height", detail::to_value(i.height)}, {"width", detail::to_value(i.width)}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const followers_object& f) {
-  jv = json::object{{"href", detail::to_value(f.href)}, {"total", f.total}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const restrictions_object& x) {
-  jv = json::object{{"reason", x.reason}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const copyright& c) {
-  jv = json::object{{"text", c.text}, {"type", c.type}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_artist& a) {
-  jv = json::object{{"external_urls", detail::to_value(a.external_urls)},
-                    {"href", a.href}, {"id", a.id}, {"name", a.name}, {"type", a.type}, {"uri", a.uri}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const artist& a) {
-  jv = json::object{{"external_urls", detail::to_value(a.external_urls)},
-                    {"followers", detail::to_value(a.followers)},
-                    {"genres", detail::to_value(a.genres)},
-                    {"href", a.href},
-                    {"id", a.id},
-                    {"images", detail::to_value(a.images)},
-                    {"name", a.name},
-                    {"popularity", a.popularity},
-                    {"type", a.type},
-                    {"uri", a.uri}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_album& a) {
-  json::object o;
-  detail::put_album_base(o, a);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const linked_track& t) {
-  jv = json::object{{"external_urls", detail::to_value(t.external_urls)},
-                    {"href", t.href}, {"id", t.id}, {"type", t.type}, {"uri", t.uri}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_track& t) {
-  json::object o;
-  detail::put_track_common(o, t);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const track& t) {
-  json::object o;
-  o["album"] = detail::to_value(t.album);
-  detail::put_track_common(o, t);
-  o["external_ids"] = detail::to_value(t.external_ids);
-  o["popularity"] = t.popularity;
-  jv = std::move(o);
-}
-template <class T>
-void tag_invoke(json::value_from_tag, json::value& jv, const paging<T>& p) {
-  jv = json::object{{"href", p.href},
-                    {"items", detail::to_value(p.items)},
-                    {"limit", p.limit},
-                    {"next", detail::to_value(p.next)},
-                    {"offset", p.offset},
-                    {"previous", detail::to_value(p.previous)},
-                    {"total", p.total}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const album& a) {
-  json::object o;
-  detail::put_album_base(o, a);
-  o["tracks"] = detail::to_value(a.tracks);
-  o["copyrights"] = detail::to_value(a.copyrights);
-  o["external_ids"] = detail::to_value(a.external_ids);
-  o["genres"] = detail::to_value(a.genres);
-  o["label"] = a.label;
-  o["popularity"] = a.popularity;
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_user& u) {
-  json::object o;
-  detail::put_user_fields(o, u);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_owner& u) {
-  json::object o;
-  detail::put_user_fields(o, u);
-  o["display_name"] = detail::to_value(u.display_name);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const tracks_ref& t) {
-  jv = json::object{{"href", t.href}, {"total", t.total}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const simplified_playlist& p) {
-  jv = json::object{{"collaborative", p.collaborative},
-                    {"description", detail::to_value(p.description)},
-                    {"external_urls", detail::to_value(p.external_urls)},
-                    {"href", p.href},
-                    {"id", p.id},
-                    {"images", detail::to_value(p.images)},
-                    {"name", p.name},
-                    {"owner", detail::to_value(p.owner)},
-                    {"public", detail::to_value(p.is_public)},
-                    {"snapshot_id", p.snapshot_id},
-                    {"items", detail::to_value(p.items)},
-                    {"tracks", detail::to_value(p.tracks)},
-                    {"type", p.type},
-                    {"uri", p.uri}};
-}
-/// Writes the item under both "item" and its deprecated name "track", as the API does.
-inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_track& p) {
-  json::value item = detail::to_value(p.track);
-  json::object o{{"added_at", detail::to_value(p.added_at)},
-                 {"added_by", detail::to_value(p.added_by)},
-                 {"is_local", p.is_local},
-                 {"item", item},
-                 {"track", item}};
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const public_user& u) {
-  jv = json::object{{"display_name", detail::to_value(u.display_name)},
-                    {"external_urls", detail::to_value(u.external_urls)},
-                    {"followers", detail::to_value(u.followers)},
-                    {"href", u.href},
-                    {"id", u.id},
-                    {"images", detail::to_value(u.images)},
-                    {"type", u.type},
-                    {"uri", u.uri}};
-}
-/// Writes only the types that were searched for.
-inline void tag_invoke(json::value_from_tag, json::value& jv, const search_result& s) {
-  json::object o;
-  detail::put_if(o, "tracks", s.tracks);
-  detail::put_if(o, "artists", s.artists);
-  detail::put_if(o, "albums", s.albums);
-  detail::put_if(o, "playlists", s.playlists);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const several_tracks& s) {
-  jv = json::object{{"tracks", detail::to_value(s.tracks)}};
-}
-/// Writes the envelope the API sends: {"error": {"status": ..., "message": ...}}.
-inline void tag_invoke(json::value_from_tag, json::value& jv, const error_object& e) {
-  jv = json::object{{"error", json::object{{"status", e.status}, {"message", e.message}}}};
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const token_response& t) {
-  json::object o{{"access_token", t.access_token}, {"token_type", t.token_type}, {"expires_in", t.expires_in}};
-  detail::put_if(o, "scope", t.scope);
-  detail::put_if(o, "refresh_token", t.refresh_token);
-  jv = std::move(o);
-}
-inline void tag_invoke(json::value_from_tag, json::value& jv, const oauth_error& e) {
-  json::object o{{"error", e.error}};
-  detail::put_if(o, "error_description", e.error_description);
-  jv = std::move(o);
-}
-
-/// Serialises a model object as the API would send it.
-template <model T>
-json::value to_json(const T& x) {
-  return json::value_from(x);
-}
-
-}  // namespace intg::spotify
-// ---- end intg/providers/spotify/model.hpp ----
-// ---- begin intg/providers/spotify/client.hpp ----
-// intg::spotify::client: the Spotify Web API as an intg integration. Typed operations (search,
-// tracks, artists, albums, playlists) run through a resilience pipeline with app tokens
-// (client credentials) or user tokens (authorization code + PKCE, refresh), validate their
-// parameters against the API's documented ranges before sending, and turn the API's error objects
-// into intg errors the policies understand (401 → one refresh and replay, 429 → Retry-After).
-
-
-#include <chrono>
-#include <memory>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace intg::spotify {
 
-/// The pipeline a client gets when none is named: tracing, retry, breaker, limiter, timeout.
-using default_pipeline =
-    intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>, intg::timeout<>>;
+namespace json = boost::json;
+using opt_string = std::optional<std::string>;
 
-/// Search parameters. `limit` is 1..10 (Spotify's maximum for search since February 2026; the
-/// API's default is 5), `offset` 0..1000.
-struct search_options {
-  int limit = 5;
+struct external_urls_object { opt_string spotify{}; };
+BOOST_DESCRIBE_STRUCT(external_urls_object, (), (spotify))
+
+struct external_ids_object { opt_string isrc{}, ean{}, upc{}; };
+BOOST_DESCRIBE_STRUCT(external_ids_object, (), (isrc, ean, upc))
+
+struct image { std::string url{}; std::optional<int> height{}, width{}; };  // height, width: required, nullable
+BOOST_DESCRIBE_STRUCT(image, (), (url, height, width))
+
+struct followers_object { opt_string href{}; std::optional<int> total{}; };
+BOOST_DESCRIBE_STRUCT(followers_object, (), (href, total))
+
+struct restrictions_object { opt_string reason{}; };
+BOOST_DESCRIBE_STRUCT(restrictions_object, (), (reason))
+
+struct copyright { opt_string text{}, type{}; };
+BOOST_DESCRIBE_STRUCT(copyright, (), (text, type))
+
+struct simplified_artist { std::optional<external_urls_object> external_urls{}; std::string href{}, id{}, name{}, type = "artist", uri{}; };
+BOOST_DESCRIBE_STRUCT(simplified_artist, (), (external_urls, href, id, name, type, uri))
+
+struct artist {
+  std::optional<external_urls_object> external_urls{};
+  std::optional<followers_object> followers{};
+  std::optional<std::vector<std::string>> genres{};
+  std::optional<std::vector<image>> images{};
+  std::optional<int> popularity{};
+  std::string href{}, id{}, name{}, type = "artist", uri{};
+};
+BOOST_DESCRIBE_STRUCT(artist, (), (external_urls, followers, genres, href, id, images, name, popularity, type, uri))
+
+struct simplified_album {
+  std::string album_type{}, href{}, id{}, name{}, type = "album", uri{};  ///< album_type: album, single, compilation
+  std::string release_date{}, release_date_precision{};  ///< "1981-12" with "month" ("year", "day")
+  int total_tracks = 0;
+  std::vector<std::string> available_markets{};
+  external_urls_object external_urls{};
+  std::vector<image> images{};
+  std::optional<restrictions_object> restrictions{};
+  std::vector<simplified_artist> artists{};
+};
+BOOST_DESCRIBE_STRUCT(simplified_album, (), (album_type, total_tracks, available_markets, external_urls, href, id, images,
+                                             name, release_date, release_date_precision, restrictions, type, uri, artists))
+
+struct linked_track { std::optional<external_urls_object> external_urls{}; opt_string href{}, id{}, type{}, uri{}; };
+BOOST_DESCRIBE_STRUCT(linked_track, (), (external_urls, href, id, type, uri))
+
+/// The fields simplified and full tracks share. `explicit_` is JSON "explicit"; `is_playable`,
+/// `linked_from`, `restrictions` come when a market was given (track relinking).
+struct track_fields {
+  std::vector<simplified_artist> artists{};
+  std::optional<std::vector<std::string>> available_markets{};
+  std::optional<int> disc_number{}, track_number{};
+  int duration_ms = 0;
+  std::optional<bool> explicit_{}, is_playable{}, is_local{};
+  std::optional<external_urls_object> external_urls{};
+  std::optional<linked_track> linked_from{};
+  std::optional<restrictions_object> restrictions{};
+  std::string href{}, id{}, name{}, type = "track", uri{};
+  opt_string preview_url{};  ///< nullable
+};
+BOOST_DESCRIBE_STRUCT(track_fields, (), (artists, available_markets, disc_number, duration_ms, explicit_, external_urls, href,
+                                         id, is_playable, linked_from, restrictions, name, preview_url, track_number, type, uri,
+                                         is_local))
+
+struct simplified_track : track_fields {};
+BOOST_DESCRIBE_STRUCT(simplified_track, (track_fields), ())
+
+struct track : track_fields {
+  simplified_album album{};
+  std::optional<external_ids_object> external_ids{};
+  std::optional<int> popularity{};
+};
+BOOST_DESCRIBE_STRUCT(track, (track_fields), (album, external_ids, popularity))
+
+template <class T>
+struct paging {
+  std::string href{};
+  std::vector<T> items{};
+  int limit = 0;
+  opt_string next{};  ///< required, nullable
   int offset = 0;
-  /// ISO 3166-1 alpha-2, or empty. A view, like the query: it must outlive the call. (A view also
-  /// keeps the options trivially copyable: g++ 12 copies coroutine parameters of aggregate type
-  /// bitwise, which breaks a std::string member.)
-  std::string_view market{};
+  opt_string previous{};
+  int total = 0;
+  BOOST_DESCRIBE_CLASS(paging, (), (href, items, limit, next, offset, previous, total), (), ())
 };
 
-/// Paging parameters of the other list endpoints: `limit` 1..50, `offset` >= 0.
-struct page_options {
-  int limit = 20;
-  int offset = 0;
-  std::string_view market{};  ///< as in search_options
+struct album : simplified_album {
+  paging<simplified_track> tracks{};
+  std::vector<copyright> copyrights{};
+  external_ids_object external_ids{};
+  std::vector<std::string> genres{};
+  std::string label{};
+  int popularity = 0;
+};
+BOOST_DESCRIBE_STRUCT(album, (simplified_album), (tracks, copyrights, external_ids, genres, label, popularity))
+
+struct playlist_user { std::optional<external_urls_object> external_urls{}; std::string href{}, id{}, type = "user", uri{}; };
+BOOST_DESCRIBE_STRUCT(playlist_user, (), (external_urls, href, id, type, uri))
+
+struct playlist_owner : playlist_user { opt_string display_name{}; };
+BOOST_DESCRIBE_STRUCT(playlist_owner, (playlist_user), (display_name))
+
+/// PlaylistTracksRefObject: where a playlist's items are and how many there are.
+struct tracks_ref { std::string href{}; int total = 0; };
+BOOST_DESCRIBE_STRUCT(tracks_ref, (), (href, total))
+
+/// SimplifiedPlaylistObject. `items` replaced `tracks` (the deprecated name): the API sends one
+/// or both; items_ref() reads whichever came. `public_` is JSON "public" (nullable).
+struct simplified_playlist {
+  std::optional<bool> collaborative{}, public_{};
+  opt_string description{}, snapshot_id{};
+  std::optional<external_urls_object> external_urls{};
+  std::optional<std::vector<image>> images{};  ///< empty when the API sends null
+  std::string href{}, id{}, name{}, type = "playlist", uri{};
+  playlist_owner owner{};
+  std::optional<tracks_ref> items{}, tracks{};
+  tracks_ref items_ref() const { return items ? *items : tracks.value_or(tracks_ref{}); }
+};
+BOOST_DESCRIBE_STRUCT(simplified_playlist, (), (collaborative, description, external_urls, href, id, images, name, owner,
+                                                public_, snapshot_id, items, tracks, type, uri))
+
+/// PlaylistTrackObject. `track` is read from "item", else "track" (its deprecated name); it is
+/// empty when the API sends null (an item no longer available) or for a podcast episode (not
+/// modelled). Written back under both names, as the API does.
+struct playlist_track_fields {
+  opt_string added_at{};  ///< ISO 8601 date-time; null for very old playlists
+  std::optional<playlist_user> added_by{};
+  std::optional<bool> is_local{};
+};
+BOOST_DESCRIBE_STRUCT(playlist_track_fields, (), (added_at, added_by, is_local))
+struct playlist_track : playlist_track_fields {
+  std::optional<spotify::track> track{};
 };
 
-/// Where the client talks to and as whom, read from an integration's `settings`:
-/// `client_id`, `client_secret` (use `${env:SPOTIFY_CLIENT_SECRET}` in the file), `scope`,
-/// `api_base` (default https://api.spotify.com/v1), `accounts_base` (default
-/// https://accounts.spotify.com), `market` (default market, optional).
-struct settings {
-  std::string client_id;
-  secret client_secret;
-  std::string scope;
-  std::string api_base = "https://api.spotify.com/v1";
-  std::string accounts_base = "https://accounts.spotify.com";
-  std::string market{};
-
-  static result<settings> from_config(const integration_config& c) {
-    settings s;
-    auto read = [&](std::string_view key, std::string& out, bool required) -> result<void> {
-      const auto* v = c.settings.if_contains(key);
-      if (!v) {
-        if (required) return error(errc::config_error, "spotify: settings." + std::string(key) + " is required")
-                          .with_json_path("$.settings." + std::string(key));
-        return {};
-      }
-      if (!v->is_string())
-        return error(errc::config_error, "spotify: settings." + std::string(key) + " must be a string")
-            .with_json_path("$.settings." + std::string(key));
-      out = std::string(v->get_string());
-      return {};
-    };
-    std::string secret_text;
-    for (auto [key, out, required] : {std::tuple{"client_id", &s.client_id, true},
-                                      std::tuple{"client_secret", &secret_text, false},
-                                      std::tuple{"scope", &s.scope, false},
-                                      std::tuple{"api_base", &s.api_base, false},
-                                      std::tuple{"accounts_base", &s.accounts_base, false},
-                                      std::tuple{"market", &s.market, false}})
-      if (auto r = read(key, *out, required); !r) return r.error();
-    s.client_secret = secret(std::move(secret_text));
-    while (!s.api_base.empty() && s.api_base.back() == '/') s.api_base.pop_back();
-    while (!s.accounts_base.empty() && s.accounts_base.back() == '/') s.accounts_base.pop_back();
-    for (const std::string* u : {&s.api_base, &s.accounts_base})
-      if (!http::url::parse(*u)) return error(errc::config_error, "spotify: invalid URL " + *u);
-    return s;
-  }
+struct public_user {
+  opt_string display_name{};
+  std::optional<external_urls_object> external_urls{};
+  std::optional<followers_object> followers{};
+  std::optional<std::vector<image>> images{};
+  std::string href{}, id{}, type = "user", uri{};
 };
+BOOST_DESCRIBE_STRUCT(public_user, (), (display_name, external_urls, followers, href, id, images, type, uri))
+
+/// The answer of GET /search: one paging object per requested type.
+struct search_result {
+  std::optional<paging<track>> tracks{};
+  std::optional<paging<artist>> artists{};
+  std::optional<paging<simplified_album>> albums{};
+  std::optional<paging<simplified_playlist>> playlists{};
+};
+BOOST_DESCRIBE_STRUCT(search_result, (), (tracks, artists, albums, playlists))
+
+/// The answer of GET /tracks?ids=: an unknown id gives null at its place.
+struct several_tracks {
+  std::vector<std::optional<track>> tracks{};
+};
+BOOST_DESCRIBE_STRUCT(several_tracks, (), (tracks))
+
+/// The body of every Web API error: {"error": {"status": ..., "message": ...}}.
+struct error_detail { int status = 0; std::string message{}; };
+BOOST_DESCRIBE_STRUCT(error_detail, (), (status, message))
+struct error_object { error_detail error{}; };
+BOOST_DESCRIBE_STRUCT(error_object, (), (error))
+
+
+INTG_REST_MODELS();
+
+inline json::result<playlist_track> tag_invoke(json::try_value_to_tag<playlist_track>, const json::value& v) {
+  auto head = rest::json_detail::try_value_to<playlist_track_fields>(v);
+  if (!head) return head.error();
+  playlist_track out{std::move(*head)};
+  const auto& o = v.get_object();
+  const json::value* item = o.if_contains(o.contains("item") ? "item" : "track");
+  const auto* io = item ? item->if_object() : nullptr;
+  if (!io || (io->contains("type") && io->at("type") == "episode")) return out;
+  auto t = rest::json_detail::try_value_to<track>(*item);
+  if (!t) return t.error();
+  out.track = std::move(*t);
+  return out;
+}
+inline void tag_invoke(json::value_from_tag, json::value& jv, const playlist_track& p) {
+  jv = rest::encode(static_cast<const playlist_track_fields&>(p));
+  json::value t = p.track ? rest::encode(*p.track) : json::value(nullptr);
+  jv.as_object()["item"] = t;
+  jv.as_object()["track"] = std::move(t);
+}
+
+/// Reads a T from a parsed document or a body (errc::invalid_response with the JSON path).
+template <class T> result<T> parse(const json::value& v) { return rest::decode<T>(v); }
+template <class T> result<T> parse(std::string_view body) { return rest::decode_body<T>(body); }
+/// Writes a model as the API sends it (empty optionals omitted).
+template <class T> json::value to_json(const T& x) { return rest::encode(x); }
+
+}  // namespace intg::spotify
+// ---- end intg/providers/spotify/model.hpp ----
+// ---- begin intg/providers/spotify/client.hpp ----
+// Spotify's Web API on the provider kit: an app token (client credentials) for public data and the
+// user's token (authorization code + PKCE, refresh) for /me, `next` links for paging, the error
+// object {"error":{"status","message"}}, parameters checked against the API's documented ranges
+// before anything is sent, and one line per operation, called through the kit or through the
+// member functions that take views:
+//   intg::spotify::search_params p{.q = "miles", .type = "track", .limit = 10};
+//   auto r = co_await sp.call(intg::spotify::search, p);               // result<search_result>
+//   auto t = co_await sp.get_track(id);                                 // result<track>
+
+#include <intg/rest.hpp>
+
+#include <algorithm>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace intg::spotify {
 
 namespace detail {
-
-// Spotify ids are base62; anything else would change the request path.
-inline result<void> check_id(std::string_view id, std::string_view what) {
-  if (id.empty() || id.size() > 64) return error(errc::invalid_argument, "spotify: " + std::string(what) + " id must be 1 to 64 characters");
-  for (char c : id)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
-      return error(errc::invalid_argument, "spotify: " + std::string(what) + " id must be base62 (letters and digits)");
-  return {};
-}
-
+inline result<void> invalid(std::string what) { return error(errc::invalid_argument, "spotify: " + std::move(what)); }
 inline result<void> check_range(int v, int lo, int hi, std::string_view what) {
-  if (v < lo || v > hi)
-    return error(errc::invalid_argument, "spotify: " + std::string(what) + " must be between " + std::to_string(lo) +
-                                             " and " + std::to_string(hi) + ", got " + std::to_string(v));
+  if (v >= lo && v <= hi) return {};
+  return invalid(std::string(what) + " must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got " + std::to_string(v));
+}
+constexpr bool upper(char c) { return c >= 'A' && c <= 'Z'; }
+inline result<void> check_market(std::string_view m) {  // ISO 3166-1 alpha-2, or from_token
+  if (m.empty() || m == "from_token" || (m.size() == 2 && upper(m[0]) && upper(m[1]))) return {};
+  return invalid("market must be an ISO 3166-1 alpha-2 code such as FR");
+}
+inline result<void> check_id(std::string_view id) {  // base62
+  auto base62 = [](char c) { return upper(c) || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  if (id.empty() || id.size() > 64 || !std::all_of(id.begin(), id.end(), base62))
+    return invalid("ids must be 1 to 64 letters and digits (base62)");
   return {};
 }
-
-inline result<void> check_market(std::string_view m) {
-  if (m.empty() || m == "from_token") return {};
-  if (m.size() != 2 || m[0] < 'A' || m[0] > 'Z' || m[1] < 'A' || m[1] > 'Z')
-    return error(errc::invalid_argument, "spotify: market must be an ISO 3166-1 alpha-2 code such as FR");
+inline result<void> check_user_id(std::string_view id) {  // any characters, percent-encoded
+  if (id.size() > 128) return invalid("user ids must be 1 to 128 characters");
   return {};
 }
-
-// The Web API's error object ({"error":{"status":..,"message":..}}) as an intg error with the status
-// and the server's Retry-After, so the policies can classify it.
-inline error api_error(const http::response& res) {
-  error e = http::status_error(res);
-  std::string msg = "spotify: HTTP " + std::to_string(res.result_int());
-  boost::system::error_code ec;
-  auto v = boost::json::parse(res.body(), ec);
-  if (!ec && v.is_object()) {
-    if (const auto* inner = v.as_object().if_contains("error"); inner && inner->is_object()) {
-      if (const auto* m = inner->as_object().if_contains("message"); m && m->is_string()) {
-        msg += ": ";
-        msg += std::string_view(m->get_string()).substr(0, 300);
-      }
-    }
-  }
-  return e.with_message(std::move(msg));
-}
-
+inline opt_string view_to_opt(std::string_view v) { return v.empty() ? opt_string{} : opt_string(std::string(v)); }
 }  // namespace detail
 
-/// The Spotify integration. Satisfies intg::integration; the registry constructs it from an
-/// `integration_config` (and its services: executor, call recorder). One client per tenant gives
-/// each tenant its own tokens, limiter and breaker.
-template <class Pipeline = default_pipeline>
-class client {
-  struct state;
+/// GET /search. `type`: a comma-separated list of track, artist, album, playlist. `limit` 1..10
+/// (Spotify's maximum for search since February 2026), `offset` 0..1000.
+struct search_params {
+  std::string q{}, type{};
+  int limit = 5, offset = 0;
+  opt_string market{};
+  result<void> validate() const {
+    if (q.empty()) return detail::invalid("search query must not be empty");
+    if (auto r = detail::check_range(limit, 1, 10, "search limit"); !r) return r;
+    if (auto r = detail::check_range(offset, 0, 1000, "search offset"); !r) return r;
+    return detail::check_market(market.value_or(""));
+  }
+};
+BOOST_DESCRIBE_STRUCT(search_params, (), (q, type, limit, offset, market))
+
+struct market_params {
+  opt_string market{};
+  result<void> validate() const { return detail::check_market(market.value_or("")); }
+};
+BOOST_DESCRIBE_STRUCT(market_params, (), (market))
+
+/// The playlist listings: `limit` 1..50, `offset` 0..100000.
+struct page_params {
+  int limit = 20, offset = 0;
+  result<void> validate() const {
+    if (auto r = detail::check_range(limit, 1, 50, "limit"); !r) return r;
+    return detail::check_range(offset, 0, 100000, "offset");
+  }
+};
+BOOST_DESCRIBE_STRUCT(page_params, (), (limit, offset))
+
+/// A playlist's items: as page_params, with a market.
+struct playlist_items_params : page_params {
+  opt_string market{};
+  result<void> validate() const {
+    if (auto r = page_params::validate(); !r) return r;
+    return detail::check_market(market.value_or(""));
+  }
+};
+BOOST_DESCRIBE_STRUCT(playlist_items_params, (page_params), (market))
+
+/// GET /tracks?ids=a,b,c: 1 to 50 ids; an unknown id gives an empty optional at its place.
+struct several_params {
+  std::string ids{};
+  opt_string market{};
+  result<void> validate() const {
+    std::size_t n = 0;
+    for (std::size_t b = 0, e; b <= ids.size(); b = e + 1, ++n) {
+      e = std::min(ids.find(',', b), ids.size());
+      if (auto r = detail::check_id(std::string_view(ids).substr(b, e - b)); !r) return r;
+    }
+    if (n > 50) return detail::invalid("between 1 and 50 track ids");
+    return detail::check_market(market.value_or(""));
+  }
+};
+BOOST_DESCRIBE_STRUCT(several_params, (), (ids, market))
+
+struct provider {
+  static constexpr std::string_view name = "spotify";
+  static constexpr std::string_view category = "music";
+  static constexpr std::string_view default_base_url = "https://api.spotify.com/v1";
+  static constexpr std::string_view allowed_hosts[] = {"api.spotify.com", "accounts.spotify.com"};
+  static constexpr std::string_view token_url = "https://accounts.spotify.com/api/token";
+  static constexpr std::string_view user_agent = "intg-spotify/0.2";
+  /// credential 0: the app (client credentials; only with a client_secret: a public PKCE client
+  /// has none); 1: the signed-in user (authorization code + PKCE, refresh).
+  using auth = rest::auth_set<rest::if_set<"client_secret", rest::oauth2_client_credentials>, rest::oauth2_authorization_code>;
+  using pagination = rest::next_url_body<"/next", "/items">;
+  static constexpr rest::error_body errors{.message = "/error/message"};
+  /// settings.market: the default market of calls that take one.
+  static constexpr rest::setting_param settings_params[] = {{"market", "market"}};
+  static constexpr rest::call health{http::verb::get, "/search?q=a&type=track&limit=1"};
+};
+
+using http::verb;
+using rest::operation;
+inline constexpr operation<search_result, search_params> search{verb::get, "/search", "spotify.search"};
+inline constexpr operation<track, market_params, 1> get_track{.method = verb::get, .path = "/tracks/{}", .name = "spotify.get_track", .check = detail::check_id};
+inline constexpr operation<several_tracks, several_params> get_several_tracks{verb::get, "/tracks", "spotify.get_several_tracks"};
+inline constexpr operation<artist, rest::none, 1> get_artist{.method = verb::get, .path = "/artists/{}", .name = "spotify.get_artist", .check = detail::check_id};
+inline constexpr operation<album, market_params, 1> get_album{.method = verb::get, .path = "/albums/{}", .name = "spotify.get_album", .check = detail::check_id};
+inline constexpr operation<paging<simplified_playlist>, page_params, 1> get_user_playlists{
+    .method = verb::get, .path = "/users/{}/playlists", .name = "spotify.get_user_playlists", .check = detail::check_user_id};
+inline constexpr operation<paging<simplified_playlist>, page_params> get_current_user_playlists{
+    .method = verb::get, .path = "/me/playlists", .name = "spotify.get_current_user_playlists", .credential = 1};
+inline constexpr operation<paging<playlist_track>, playlist_items_params, 1> get_playlist_items{
+    .method = verb::get, .path = "/playlists/{}/tracks", .name = "spotify.get_playlist_items", .check = detail::check_id};
+
+/// The member functions' options. Views (they must outlive the call): g++ 12 copies coroutine
+/// parameters of aggregate type bitwise, which breaks a std::string member.
+struct search_options {
+  int limit = 5, offset = 0;
+  std::string_view market{};
+};
+struct page_options {
+  int limit = 20, offset = 0;
+  std::string_view market{};  ///< playlist items only
+};
+
+using default_pipeline = rest::default_pipeline;
+
+/// Settings: client_id, client_secret (absent: a public PKCE client, which has no app token),
+/// scope, market (the default market), base_url (default https://api.spotify.com/v1; `api_base` is
+/// read too), token_url (default https://accounts.spotify.com/api/token; `accounts_base` +
+/// /api/token is read too), refresh_token. Operations run as `call(spotify::get_track, id,
+/// params)` or through the member functions below, which take views.
+template <class Pipeline = rest::default_pipeline>
+class client : public rest::client<provider, Pipeline> {
+  using base = rest::client<provider, Pipeline>;
 
  public:
-  using pipeline_type = Pipeline;
+  template <class... A>
+  explicit client(integration_config cfg, A&&... a) : base(aliases(std::move(cfg)), std::forward<A>(a)...) {}
+  using base::collect_all;
 
-  client(integration_config cfg, registry_services& services)
-      : client(std::move(cfg), services.executor, services.calls) {}
-
-  client(integration_config cfg, asio::any_io_executor ex, std::shared_ptr<span_observer> calls = {})
-      : cfg_(std::move(cfg)), ex_(ex), state_(std::make_unique<state>(ex)), pipeline_(make_pipeline(cfg_, std::move(calls))) {}
-
-  /// With a pipeline built by the caller, e.g. on intg::manual_clock in tests:
-  /// `client<basic_pipeline<manual_clock, ...>>(cfg, ex, Pipeline(clock, cfg))`.
-  client(integration_config cfg, asio::any_io_executor ex, Pipeline pipeline)
-      : cfg_(std::move(cfg)), ex_(ex), state_(std::make_unique<state>(ex)), pipeline_(std::move(pipeline)) {}
-
-  client(const client&) = delete;
-  client& operator=(const client&) = delete;
-
-  std::string_view name() const noexcept { return cfg_.name; }
-  const integration_config& config() const noexcept { return cfg_; }
-  Pipeline& pipeline() noexcept { return pipeline_; }
-  boost::json::object describe() const { return pipeline_.describe(); }
-  http::client& http() noexcept { return state_->http; }
-
-  /// Reads the settings and obtains an app token (client credentials).
-  asio::awaitable<result<void>> initialize() {
-    auto s = settings::from_config(cfg_);
-    if (!s) co_return s.error();
-    settings_ = std::move(*s);
-    auto token_url = http::url::parse(settings_.accounts_base + "/api/token");
-    if (!token_url) co_return error(errc::config_error, "spotify: invalid accounts_base");
-    state_->token_url = *token_url;
-    state_->oauth_client = auth::oauth2::client{settings_.client_id, settings_.client_secret,
-                                                settings_.client_secret.empty() ? auth::oauth2::client_auth::none
-                                                                                : auth::oauth2::client_auth::basic};
-    state_->app.emplace(ex_, app_source{state_.get()});
-    state_->user.emplace(ex_, user_source{state_.get()});
-    if (settings_.client_secret.empty()) co_return result<void>{};  // a public (PKCE-only) client has no app token
-    auto t = co_await state_->app->get();
-    if (!t) co_return error(t.error()).with_message("spotify: could not obtain an app token: " + t.error().to_string());
-    co_return result<void>{};
-  }
-
-  /// A cheap authenticated call (a one-result search), timed; healthy when it succeeds. It runs
-  /// through the probe stack (timeout only, see intg/core/probe.hpp): it spends none of the tenant's
-  /// rate limit, an open breaker does not refuse it, and it is not counted as a call.
-  asio::awaitable<health_report> health_check() {
-    health_report h;
-    const auto t0 = std::chrono::steady_clock::now();
-    http::query qs;
-    qs.add("q", "a");
-    qs.add("type", "track");
-    qs.add("limit", "1");
-    add_market(qs, {});
-    auto r = co_await get_json<search_result>("/search", qs, "spotify.health_check", false, true);
-    h.latency = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0);
-    if (r) {
-      h.status = integration_status::healthy;
-      h.message = "search answered";
-    } else {
-      h.status = is_local_rejection(r.error()) || r.error() == errc::rate_limited ? integration_status::degraded
-                                                                                  : integration_status::unhealthy;
-      h.message = r.error().to_string();
-    }
-    h.details = pipeline_.describe();
-    co_return h;
-  }
-
-  /// Closes pooled connections.
-  asio::awaitable<void> cleanup() {
-    state_->http.close_idle();
-    co_return;
-  }
-
-  // ---- operations ------------------------------------------------------------------------
-
+  // ---- one page or one object per call -------------------------------------------------------
   asio::awaitable<result<track>> get_track(std::string_view id, std::string_view market = {}) {
-    if (auto r = detail::check_id(id, "track"); !r) co_return r.error();
-    if (auto r = detail::check_market(market); !r) co_return r.error();
-    http::query qs;
-    add_market(qs, market);
-    co_return co_await get_json<track>("/tracks/" + std::string(id), qs, "spotify.get_track", false);
+    market_params p{detail::view_to_opt(market)};
+    co_return co_await this->call(spotify::get_track, id, p);
   }
-
-  asio::awaitable<result<paging<track>>> search_tracks(std::string_view q, search_options o = {}) {
-    auto r = co_await search(q, "track", o);
-    if (!r) co_return r.error();
-    if (!r->tracks) co_return error(errc::invalid_response, "spotify: search answer without tracks");
-    co_return std::move(*r->tracks);
+  asio::awaitable<result<artist>> get_artist(std::string_view id) { co_return co_await this->call(spotify::get_artist, id); }
+  asio::awaitable<result<album>> get_album(std::string_view id, std::string_view market = {}) {
+    market_params p{detail::view_to_opt(market)};
+    co_return co_await this->call(spotify::get_album, id, p);
   }
-  asio::awaitable<result<paging<artist>>> search_artists(std::string_view q, search_options o = {}) {
-    auto r = co_await search(q, "artist", o);
-    if (!r) co_return r.error();
-    if (!r->artists) co_return error(errc::invalid_response, "spotify: search answer without artists");
-    co_return std::move(*r->artists);
-  }
-  asio::awaitable<result<paging<simplified_album>>> search_albums(std::string_view q, search_options o = {}) {
-    auto r = co_await search(q, "album", o);
-    if (!r) co_return r.error();
-    if (!r->albums) co_return error(errc::invalid_response, "spotify: search answer without albums");
-    co_return std::move(*r->albums);
-  }
-  /// GET /search for any comma-separated list of types (track, artist, album, playlist).
-  asio::awaitable<result<search_result>> search(std::string_view q, std::string_view types, search_options o = {}) {
-    if (q.empty()) co_return error(errc::invalid_argument, "spotify: search query must not be empty");
-    if (auto r = detail::check_range(o.limit, 1, 10, "search limit"); !r) co_return r.error();
-    if (auto r = detail::check_range(o.offset, 0, 1000, "search offset"); !r) co_return r.error();
-    if (auto r = detail::check_market(o.market); !r) co_return r.error();
-    http::query qs{{"q", q}, {"type", types}};
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    add_market(qs, o.market);
-    co_return co_await get_json<search_result>("/search", qs, "spotify.search", false);
-  }
-  asio::awaitable<result<paging<simplified_playlist>>> get_user_playlists(std::string_view user_id, page_options o = {}) {
-    if (user_id.empty() || user_id.size() > 128) co_return error(errc::invalid_argument, "spotify: user id must be 1 to 128 characters");
-    if (auto r = check_page(o); !r) co_return r.error();
-    http::query qs;
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    co_return co_await get_json<paging<simplified_playlist>>("/users/" + http::percent_encode(user_id) + "/playlists", qs,
-                                                            "spotify.get_user_playlists", false);
-  }
-  asio::awaitable<result<paging<simplified_playlist>>> get_current_user_playlists(page_options o = {}) {
-    if (auto r = check_page(o); !r) co_return r.error();
-    http::query qs;
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    co_return co_await get_json<paging<simplified_playlist>>("/me/playlists", qs, "spotify.get_current_user_playlists", true);
-  }
-  asio::awaitable<result<paging<playlist_track>>> get_playlist_items(std::string_view playlist_id, page_options o = {}) {
-    if (auto r = detail::check_id(playlist_id, "playlist"); !r) co_return r.error();
-    if (auto r = check_page(o); !r) co_return r.error();
-    if (auto r = detail::check_market(o.market); !r) co_return r.error();
-    http::query qs;
-    qs.add("limit", std::to_string(o.limit)).add("offset", std::to_string(o.offset));
-    add_market(qs, o.market);
-    co_return co_await get_json<paging<playlist_track>>("/playlists/" + std::string(playlist_id) + "/tracks", qs,
-                                                       "spotify.get_playlist_items", false);
-  }
-
   /// Up to 50 tracks at once; an unknown id gives an empty optional at its place.
-  asio::awaitable<result<std::vector<std::optional<track>>>> get_several_tracks(std::span<const std::string> ids,
-                                                                                std::string_view market = {}) {
+  asio::awaitable<result<std::vector<std::optional<track>>>> get_several_tracks(std::span<const std::string> ids, std::string_view market = {}) {
     if (ids.empty() || ids.size() > 50) co_return error(errc::invalid_argument, "spotify: between 1 and 50 track ids");
-    std::string joined;
-    for (const auto& id : ids) {
-      if (auto r = detail::check_id(id, "track"); !r) co_return r.error();
-      if (!joined.empty()) joined += ',';
-      joined += id;
-    }
-    if (auto r = detail::check_market(market); !r) co_return r.error();
-    http::query qs{{"ids", joined}};
-    add_market(qs, market);
-    auto r = co_await get_json<several_tracks>("/tracks", qs, "spotify.get_several_tracks", false);
+    several_params p{.ids = {}, .market = detail::view_to_opt(market)};
+    for (const auto& id : ids) p.ids += (p.ids.empty() ? "" : ",") + id;
+    auto r = co_await this->call(spotify::get_several_tracks, p);
     if (!r) co_return r.error();
     co_return std::move(r->tracks);
   }
-
-  asio::awaitable<result<artist>> get_artist(std::string_view id) {
-    if (auto r = detail::check_id(id, "artist"); !r) co_return r.error();
-    const http::query none;
-    co_return co_await get_json<artist>("/artists/" + std::string(id), none, "spotify.get_artist", false);
+  /// GET /search for any comma-separated list of types (track, artist, album, playlist).
+  asio::awaitable<result<search_result>> search(std::string_view q, std::string_view types, search_options o = {}) {
+    search_params p{.q = std::string(q), .type = std::string(types), .limit = o.limit, .offset = o.offset, .market = detail::view_to_opt(o.market)};
+    co_return co_await this->call(spotify::search, p);
   }
-
-  asio::awaitable<result<album>> get_album(std::string_view id, std::string_view market = {}) {
-    if (auto r = detail::check_id(id, "album"); !r) co_return r.error();
-    if (auto r = detail::check_market(market); !r) co_return r.error();
-    http::query qs;
-    add_market(qs, market);
-    co_return co_await get_json<album>("/albums/" + std::string(id), qs, "spotify.get_album", false);
-  }
-
+  asio::awaitable<result<paging<track>>> search_tracks(std::string_view q, search_options o = {}) { return search_one<&search_result::tracks>(q, "track", o); }
+  asio::awaitable<result<paging<artist>>> search_artists(std::string_view q, search_options o = {}) { return search_one<&search_result::artists>(q, "artist", o); }
+  asio::awaitable<result<paging<simplified_album>>> search_albums(std::string_view q, search_options o = {}) { return search_one<&search_result::albums>(q, "album", o); }
   /// A user's public playlists (app token).
+  asio::awaitable<result<paging<simplified_playlist>>> get_user_playlists(std::string_view user_id, page_options o = {}) {
+    page_params p{o.limit, o.offset};
+    co_return co_await this->call(spotify::get_user_playlists, user_id, p);
+  }
+  /// The signed-in user's playlists (a user token with playlist-read-private).
+  asio::awaitable<result<paging<simplified_playlist>>> get_current_user_playlists(page_options o = {}) {
+    page_params p{o.limit, o.offset};
+    co_return co_await this->call(spotify::get_current_user_playlists, p);
+  }
+  /// A playlist's items; the app token reads public playlists.
+  asio::awaitable<result<paging<playlist_track>>> get_playlist_items(std::string_view playlist_id, page_options o = {}) {
+    playlist_items_params p;
+    p.limit = o.limit;
+    p.offset = o.offset;
+    p.market = detail::view_to_opt(o.market);
+    co_return co_await this->call(spotify::get_playlist_items, playlist_id, p);
+  }
 
-  /// The signed-in user's playlists (needs a user token with playlist-read-private).
-
-  /// A playlist's items (tracks); the app token reads public playlists.
-
-  /// Walks the `next` links from `first`, collecting items until there are no more pages or
-  /// `max_items` are collected. Each page goes through the pipeline like any call.
+  /// Walks the `next` links from `first` (with the user's token when `user`), collecting items
+  /// until there are no more pages or `max_items` are collected. Each page goes through the
+  /// pipeline; a link that leaves the API's origin is refused before anything is sent.
   template <class T>
   asio::awaitable<result<std::vector<T>>> collect_all(paging<T> first, std::size_t max_items = 1000, bool user = false) {
+    static constexpr rest::list_operation<T> app_pages{.method = verb::get, .path = "/", .name = "spotify.next_page"};
+    static constexpr rest::list_operation<T> user_pages{.method = verb::get, .path = "/", .name = "spotify.next_page", .credential = 1};
     std::vector<T> out = std::move(first.items);
-    std::optional<std::string> next = std::move(first.next);
-    const std::string base_origin = state_->api_origin;
-    while (next && out.size() < max_items) {
-      auto u = http::url::parse(*next);
-      // Follow links to the API only: a `next` pointing elsewhere would carry our token away.
-      if (!u || u->origin() != base_origin)
-        co_return error(errc::invalid_response, "spotify: a paging link leaves the API: " + *next);
-      auto page = co_await fetch<paging<T>>(std::move(*u), "spotify.next_page", user);
-      if (!page) co_return page.error();
-      if (page->items.empty()) break;
-      for (auto& item : page->items) out.push_back(std::move(item));
-      next = std::move(page->next);
+    if (first.next && out.size() < max_items) {
+      rest::page_cap cap{max_items};
+      auto pages = this->pages(user ? user_pages : app_pages, cap);
+      if (auto s = pages.start_at(*first.next); !s) co_return s.error();
+      while (out.size() < max_items) {
+        auto page = co_await pages.next();
+        if (!page) co_return page.error();
+        if (!*page || (*page)->empty()) break;
+        for (auto& item : **page) out.push_back(std::move(item));
+      }
     }
     if (out.size() > max_items) out.resize(max_items);
     co_return out;
   }
 
-  // ---- user authorization (authorization code + PKCE) ---------------------------------------
-
-  /// The URL to send the user to; keep `verifier` (from auth::pkce_verifier()) for
-  /// complete_authorization().
-  std::string authorization_url(std::string_view redirect_uri, std::string_view state, std::string_view verifier) const {
-    return auth::oauth2::authorization_url(settings_.accounts_base + "/authorize", settings_.client_id, redirect_uri,
-                                           settings_.scope, state, auth::pkce_challenge(verifier));
+  // ---- the user's authorization (authorization code + PKCE) ------------------------------------
+  /// The URL to send the user to (S256 challenge of `verifier`, from auth::pkce_verifier()).
+  std::string authorization_url(std::string_view redirect_uri, std::string_view state, std::string_view verifier) {
+    return this->auth().template get<1>().authorization_url(accounts_base() + "/authorize", redirect_uri, state, verifier);
   }
-
-  /// Exchanges the authorization code for the user's tokens; later calls that need a user token
-  /// use them and refresh them as they expire.
-  asio::awaitable<result<void>> complete_authorization(std::string_view code, std::string_view redirect_uri,
-                                                       const secret& verifier) {
-    if (!state_->user) co_return error(errc::not_initialized, "spotify: initialize() first");
-    auto req = auth::oauth2::authorization_code_request(state_->oauth_client, code, redirect_uri, verifier);
-    auto t = co_await auth::oauth2::request_token(state_->http, state_->token_url, req);
-    if (!t) co_return t.error();
-    state_->pending_user_token = std::move(*t);
-    state_->user->invalidate();
-    state_->user->reset();
-    auto got = co_await state_->user->get();
-    if (!got) co_return got.error();
-    co_return result<void>{};
+  asio::awaitable<result<void>> complete_authorization(std::string_view code, std::string_view redirect_uri, const secret& verifier) {
+    co_return co_await this->auth().template get<1>().complete_authorization(code, redirect_uri, verifier);
   }
-
-  /// Uses a refresh token obtained earlier (e.g. stored from a previous session).
-  void set_user_refresh_token(secret refresh_token) {
-    state_->user_refresh = std::move(refresh_token);
-    if (state_->user) {
-      state_->user->invalidate();
-      state_->user->reset();
-    }
+  /// Resumes a session saved earlier (kept in the client_options' token store, if any).
+  result<void> set_user_refresh_token(secret refresh_token) {
+    return this->auth().template get<1>().set_refresh_token(std::move(refresh_token));
   }
-
-  /// How many token requests were made (app, user): for tests and dashboards.
-  std::pair<std::uint64_t, std::uint64_t> token_requests() const noexcept { return {state_->app_fetches, state_->user_fetches}; }
+  /// Token requests made so far: (app, user).
+  std::pair<std::uint64_t, std::uint64_t> token_requests() {
+    return {this->auth().template get<0>().scheme().fetches(), this->auth().template get<1>().fetches()};
+  }
 
  private:
-  struct app_source {
-    state* s;
-    asio::awaitable<result<auth::oauth2::token>> operator()() const {
-      ++s->app_fetches;
-      co_return co_await auth::oauth2::request_token(s->http, s->token_url,
-                                                     auth::oauth2::client_credentials_request(s->oauth_client));
-    }
-  };
-
-  struct user_source {
-    state* s;
-    asio::awaitable<result<auth::oauth2::token>> operator()(const auth::oauth2::token* previous) const {
-      if (s->pending_user_token) {  // fresh from the authorization-code exchange
-        auto t = std::move(*s->pending_user_token);
-        s->pending_user_token.reset();
-        if (!t.refresh_token.empty()) s->user_refresh = t.refresh_token;
-        co_return t;
-      }
-      const secret& rt = previous && !previous->refresh_token.empty() ? previous->refresh_token : s->user_refresh;
-      if (rt.empty()) co_return error(errc::unauthorized, "spotify: no user is signed in (authorization code + PKCE first)");
-      ++s->user_fetches;
-      auto t = co_await auth::oauth2::request_token(s->http, s->token_url,
-                                                    auth::oauth2::refresh_token_request(s->oauth_client, rt));
-      if (t && t->refresh_token.empty()) t->refresh_token = rt;  // the server kept the old one
-      // Kept here too: a 401 makes the manager drop its cached token, refresh token included.
-      if (t) s->user_refresh = t->refresh_token;
-      co_return t;
-    }
-  };
-
-  // Everything the token sources point to lives here, at a stable address.
-  struct state {
-    explicit state(const asio::any_io_executor& ex) : http(ex) {}
-    http::client http;
-    http::url token_url;
-    std::string api_origin;
-    auth::oauth2::client oauth_client;
-    std::optional<auth::oauth2::token> pending_user_token;
-    secret user_refresh;
-    std::uint64_t app_fetches = 0, user_fetches = 0;
-    std::optional<auth::oauth2::token_manager<app_source>> app;
-    std::optional<auth::oauth2::token_manager<user_source>> user;
-  };
-
-  static Pipeline make_pipeline(const integration_config& c, std::shared_ptr<span_observer> calls) {
-    if constexpr (std::is_same_v<Pipeline, default_pipeline>) {
-      intg::circuit_breaker<>::options cb = intg::circuit_breaker<>::options_from_config(c);
-      if (auto rec = std::dynamic_pointer_cast<observability::call_recorder>(calls)) cb.on_state_change = rec->breaker_listener();
-      intg::tracing<>::options t;
-      t.observer = std::move(calls);
-      return Pipeline(t, intg::retry<>::options_from_config(c), cb,
-                      intg::rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c));
-    } else if constexpr (std::is_constructible_v<Pipeline, const integration_config&>) {
-      return Pipeline(c);
-    } else {
-      return Pipeline();
-    }
+  template <auto Member, class Page = typename std::remove_cvref_t<decltype(std::declval<search_result&>().*Member)>::value_type>
+  asio::awaitable<result<Page>> search_one(std::string_view q, std::string_view type, search_options o) {
+    auto r = co_await search(q, type, o);
+    if (!r) co_return r.error();
+    if (!((*r).*Member)) co_return error(errc::invalid_response, "spotify: search answer without " + std::string(type) + "s");
+    co_return std::move(*((*r).*Member));
   }
-
-  result<void> check_page(const page_options& o) const {
-    if (auto r = detail::check_range(o.limit, 1, 50, "limit"); !r) return r;
-    return detail::check_range(o.offset, 0, 100000, "offset");
+  static integration_config aliases(integration_config cfg) {
+    auto& s = cfg.settings;
+    const auto* a = s.if_contains("accounts_base");
+    if (a && a->is_string() && !s.contains("token_url")) s["token_url"] = std::string(a->get_string()) + "/api/token";
+    if (const auto* b = s.if_contains("api_base"); b && !s.contains("base_url")) s["base_url"] = *b;
+    return cfg;
   }
-
-  void add_market(http::query& qs, std::string_view market) const {
-    if (!market.empty()) qs.add("market", market);
-    else if (!settings_.market.empty()) qs.add("market", settings_.market);
+  std::string accounts_base() const {
+    const auto* a = this->config().settings.if_contains("accounts_base");
+    return a && a->is_string() ? std::string(a->get_string()) : "https://accounts.spotify.com";
   }
-
-  template <class T>
-  asio::awaitable<result<T>> get_json(std::string path, const http::query& qs, std::string_view operation, bool user,
-                                      bool probe = false) {
-    auto u = http::url::parse(settings_.api_base + path);
-    if (!u) co_return error(errc::invalid_argument, "spotify: invalid request path");
-    if (state_->api_origin.empty()) state_->api_origin = u->origin();
-    u->add_query(qs);
-    co_return co_await fetch<T>(std::move(*u), operation, user, probe);
-  }
-
-  // Through the pipeline, or through the probe stack when `probe` (health checks).
-  template <class T>
-  asio::awaitable<result<T>> fetch(http::url u, std::string_view operation, bool user, bool probe = false) {
-    if (!state_->app) co_return error(errc::not_initialized, "spotify: initialize() first");
-    http::request req(http::verb::get, std::move(u));
-    req.set(http::field::accept, "application/json");
-    call_options opts{.partition_key = cfg_.tenant, .operation = operation};
-    auto op = [this, &req, user](attempt& a) -> asio::awaitable<result<T>> {
-      result<http::response> res = error{errc::unavailable};
-      if (user) res = co_await auth::oauth2::send_authorized(state_->http, *state_->user, req, &a);
-      else res = co_await auth::oauth2::send_authorized(state_->http, *state_->app, req, &a);
-      if (!res) co_return res.error();
-      if (res->result_int() >= 400) co_return detail::api_error(*res);
-      co_return parse<T>(res->body());
-    };
-    if (probe) {
-      auto r = co_await probe_.execute(op, opts);
-      co_return r;
-    }
-    auto r = co_await pipeline_.execute(op, opts);
-    co_return r;
-  }
-
-  integration_config cfg_;
-  asio::any_io_executor ex_;
-  settings settings_;
-  std::unique_ptr<state> state_;
-  Pipeline pipeline_;
-  basic_probe_pipeline<typename Pipeline::clock_type> probe_ = make_probe_pipeline(pipeline_, cfg_);
 };
 
 }  // namespace intg::spotify
