@@ -117,8 +117,10 @@ def _read_lines(path: Path) -> list[str]:
         return fh.read().splitlines()
 
 
-def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner: str = BANNER) -> str:
-    """The amalgamation of `umbrella`, leaving out the files in `seen` (which it then holds too)."""
+def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner: str = BANNER,
+               uses: list[str] | None = None) -> str:
+    """The amalgamation of `umbrella`, leaving out the files in `seen` (which it then holds too);
+    `uses` receives the other optional headers it includes."""
     if not umbrella.is_file():
         raise AmalgamationError(f"umbrella header {_display(umbrella)} does not exist")
     seen = set() if seen is None else seen
@@ -132,6 +134,8 @@ def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner:
             return
         if path in optional and path != top:  # another optional header: its own generated file
             out.append(f"#include <{path.relative_to(INCLUDE_DIR.resolve()).as_posix()}>")
+            if uses is not None:
+                uses.append(path.relative_to(INCLUDE_DIR.resolve()).as_posix())
             return
         seen.add(path)
         rel = path.relative_to(INCLUDE_DIR.resolve()).as_posix()
@@ -155,13 +159,29 @@ def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner:
     return "\n".join(out) + "\n"
 
 
+def _closure(name: str, framework: set[Path], uses: list[str] | None = None) -> set[Path]:
+    """The files an optional header's generated file holds (the framework's left out)."""
+    seen = set(framework)
+    amalgamate(INCLUDE_DIR / name, seen, uses=uses)
+    return seen - framework
+
+
 def optional_header(name: str) -> str:
-    """The generated header of an optional part: the framework's single header plus the rest."""
+    """The generated header of an optional part: the framework's single header, the generated
+    headers of the optional parts it includes, then the rest. Files those parts hold are left out
+    even where this part includes them directly (a provider's models include
+    <intg/rest/json.hpp>, which rest.hpp holds): included first, they are defined once."""
     framework: set[Path] = set()
     amalgamate(UMBRELLA, framework)
+    uses: list[str] = []
+    _closure(name, framework, uses)
+    seen = set(framework)
     banner = BANNER.replace("(umbrella: include/intg/intg.hpp)", f"(from include/{name}, less the framework)")
     banner += "#include <intg/intg.hpp>\n"
-    return amalgamate(INCLUDE_DIR / name, framework, banner)
+    for other in dict.fromkeys(uses):
+        banner += f"#include <{other}>\n"
+        seen |= _closure(other, framework)
+    return amalgamate(INCLUDE_DIR / name, seen, banner)
 
 
 def generated() -> dict[Path, str]:

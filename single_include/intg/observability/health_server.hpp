@@ -5,13 +5,13 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 #include <intg/intg.hpp>
+#include <intg/http/server.hpp>
 // ---- begin intg/observability/health_server.hpp ----
 // intg::health_server: the HTTP endpoints operators watch integrations through (Kubernetes-style
 // liveness and readiness probes, health overall and per integration, Prometheus metrics, a detailed
 // status report, the text dashboard, and an OpenAPI description of it all), served from a
 // registry's live state.
 
-#include <intg/http/server.hpp>
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>

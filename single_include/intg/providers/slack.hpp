@@ -5,6 +5,7 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 #include <intg/intg.hpp>
+#include <intg/rest.hpp>
 // ---- begin intg/providers/slack.hpp ----
 // Slack as an intg integration: intg::slack::client, its methods and models. Signed requests
 // from Slack: intg::webhook::verify_slack (<intg/security/webhook.hpp>).
@@ -97,7 +98,6 @@ BOOST_DESCRIBE_STRUCT(history_args, (), (channel, oldest, latest, cursor, inclus
 
 }  // namespace intg::slack
 // ---- end intg/providers/slack/model.hpp ----
-#include <intg/rest.hpp>
 
 namespace intg::slack {
 

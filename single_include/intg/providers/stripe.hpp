@@ -5,6 +5,7 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 #include <intg/intg.hpp>
+#include <intg/rest.hpp>
 // ---- begin intg/providers/stripe.hpp ----
 // Stripe as an intg integration: intg::stripe::client, its operations and models. Webhook
 // signatures: intg::webhook::verify_stripe (<intg/security/webhook.hpp>).
@@ -177,7 +178,6 @@ BOOST_DESCRIBE_STRUCT(event_list_params, (), (limit, starting_after, type))
 
 }  // namespace intg::stripe
 // ---- end intg/providers/stripe/model.hpp ----
-#include <intg/rest.hpp>
 
 namespace intg::stripe {
 
