@@ -1,6 +1,6 @@
 // Authentication: OTP (RFC 4226 / 6238), PKCE (RFC 7636), JWK and JWT (RFC 7515 / 7517 / 7519),
 // OAuth 2.0 token parsing and request bodies, the single-flight token manager, and AWS Signature
-// Version 4 (AWS's test suite, the S3 documentation's examples).
+// Version 4 (AWS's test suite, botocore's signer on random requests, the S3 documentation's examples).
 #define BOOST_TEST_MODULE intg auth
 #include <boost/test/unit_test.hpp>
 
@@ -21,6 +21,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -835,6 +836,18 @@ sigv4::credentials suite_credentials() {
   return {"AKIDEXAMPLE", intg::secret{"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}, {}};
 }
 
+fs::path botocore_vectors() {
+  if (const char* e = std::getenv("INTG_SIGV4_VECTORS"); e && *e) return e;
+  return INTG_SIGV4_VECTORS_FILE;
+}
+
+std::vector<std::pair<std::string, std::string>> sorted_query_of(std::string_view url) {
+  const auto q = url.find('?');
+  auto pairs = intg::http::query::parse(q == std::string_view::npos ? std::string_view{} : url.substr(q + 1)).value();
+  std::sort(pairs.begin(), pairs.end());
+  return pairs;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(aws_sigv4)
@@ -908,6 +921,66 @@ BOOST_AUTO_TEST_CASE(every_case_of_the_aws_test_suite_signs_as_expected) {
   std::set<std::string> expected_failing;
   for (auto& [n, why] : known_failures) expected_failing.insert(n);
   BOOST_TEST((failing == expected_failing));
+}
+
+BOOST_AUTO_TEST_CASE(every_botocore_vector_signs_and_presigns_as_botocore_does) {
+  // tests/aws/sigv4_botocore.py signs random requests with botocore; the ctest
+  // sigv4_botocore_fresh_vectors runs this case again on a new seed (INTG_SIGV4_VECTORS).
+  const auto path = botocore_vectors();
+  const auto doc = json::parse(read_file(path)).as_object();
+  const auto& vectors = doc.at("vectors").as_array();
+  BOOST_TEST_MESSAGE(path.string() << ": " << vectors.size() << " vectors, seed " << doc.at("seed").as_int64()
+                                   << ", botocore " << doc.at("botocore").as_string());
+  BOOST_TEST(vectors.size() >= 200u);
+  std::map<std::string, int> kinds;  // each kind of vector must be there, or the file proves little
+  for (const auto& item : vectors) {
+    const auto& v = item.as_object();
+    auto str = [&](std::string_view k) { return std::string(v.at(k).as_string()); };
+    const auto& expected = v.at("expected").as_object();
+    auto exp = [&](std::string_view k) { return std::string(expected.at(k).as_string()); };
+    BOOST_TEST_CONTEXT("vector " << v.at("id").as_int64() << " (seed " << doc.at("seed").as_int64() << ")") {
+      sigv4::request r{str("method"), str("path"), str("query"), {}, intg::crypto::from_hex(str("body_hex")).value(),
+                       str("payload_hash")};
+      for (const auto& h : v.at("headers").as_array())
+        r.headers.emplace_back(std::string(h.as_array().at(0).as_string()), std::string(h.as_array().at(1).as_string()));
+      const sigv4::credentials creds{str("access_key_id"), intg::secret{str("secret_access_key")}, intg::secret{str("session_token")}};
+      const sigv4::params p{str("region"), str("service"), tp(v.at("time").as_int64()), false};
+      const bool s3 = p.service == "s3", token = !creds.session_token.empty();
+      ++kinds[str("kind") + (s3 ? " s3" : " other") + (token ? " token" : "")];
+      if (r.payload_hash == sigv4::unsigned_payload) ++kinds["unsigned payload"];
+
+      if (str("kind") == "header") {
+        auto s = sigv4::sign(r, creds, p);
+        BOOST_TEST_REQUIRE(!!s, (s ? "" : s.error().message()));
+        BOOST_TEST(s->canonical_request == exp("canonical_request"));
+        BOOST_TEST(s->string_to_sign == exp("string_to_sign"));
+        BOOST_TEST(s->signature == exp("signature"));
+        BOOST_TEST(s->authorization == exp("authorization"));
+        for (const auto& [name, values] : expected.at("headers").as_object()) {
+          std::vector<std::string> want;
+          for (const auto& x : values.as_array()) want.emplace_back(x.as_string());
+          BOOST_TEST((values_of(r.headers, name) == want), "header " << std::string_view(name));
+        }
+      } else {
+        auto s = sigv4::presign(r, creds, p, std::chrono::seconds(v.at("expires").as_int64()), str("scheme"));
+        BOOST_TEST_REQUIRE(!!s, (s ? "" : s.error().message()));
+        BOOST_TEST(s->canonical_request == exp("canonical_request"));
+        BOOST_TEST(s->string_to_sign == exp("string_to_sign"));
+        BOOST_TEST(s->signature == exp("signature"));
+        // Same origin and path (botocore keeps an explicit default port: ":80" on http); the
+        // same parameters (botocore keeps the request's order, intg writes the canonical order:
+        // what is signed is what the URL says).
+        const auto url = exp("url");
+        const auto ours = intg::http::url::parse(s->url).value(), theirs = intg::http::url::parse(url).value();
+        BOOST_TEST(ours.origin() == theirs.origin());
+        BOOST_TEST(ours.path() == theirs.path());
+        BOOST_TEST((sorted_query_of(s->url) == sorted_query_of(url)), s->url << "\nbotocore: " << url);
+      }
+    }
+  }
+  for (const char* k : {"header s3", "header s3 token", "header other", "header other token", "presign s3",
+                        "presign s3 token", "presign other", "presign other token", "unsigned payload"})
+    BOOST_TEST(kinds[k] > 0, "no vector of kind " << k);
 }
 
 BOOST_AUTO_TEST_CASE(the_signer_reproduces_the_aws_s3_documentation_examples_on_http_requests) {
