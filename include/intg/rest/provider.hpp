@@ -3,6 +3,7 @@
 // rest::traits<P> so that a provider states only what differs.
 #pragma once
 
+#include <intg/core/fixed_string.hpp>
 #include <intg/http/message.hpp>
 
 #include <algorithm>
@@ -15,14 +16,8 @@
 
 namespace intg::rest {
 
-/// A string usable as a template argument: `rest::bearer<"secret_key">`.
-template <std::size_t N>
-struct fixed_string {
-  char value[N]{};
-  constexpr fixed_string(const char (&s)[N]) { std::copy_n(s, N, value); }  // NOLINT: implicit by design
-  constexpr std::string_view view() const noexcept { return {value, N - 1}; }
-  constexpr operator std::string_view() const noexcept { return view(); }  // NOLINT
-};
+/// A string usable as a template argument (defined in core/fixed_string.hpp).
+using intg::fixed_string;
 
 /// No parameters, no body, no pagination: the "nothing" type of the kit.
 struct none {};
