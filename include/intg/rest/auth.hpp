@@ -201,14 +201,15 @@ struct bearer {
   }
 };
 
-/// HTTP Basic: `basic<"username", "password">` (an empty password is allowed: Stripe-style keys).
-template <fixed_string User, fixed_string Password>
+/// HTTP Basic: `basic<"username", "password">`. The password may be absent (Stripe-style keys)
+/// unless `RequirePassword` (Twilio's auth token).
+template <fixed_string User, fixed_string Password, bool RequirePassword = false>
 struct basic {
   secret header;
   result<void> configure(auth_context& c) {
     auto u = c.secret_setting(User.view());
     if (!u) return u.error();
-    auto p = c.secret_setting(Password.view(), false);
+    auto p = c.secret_setting(Password.view(), RequirePassword);
     if (!p) return p.error();
     secret creds{std::string(u->reveal()) + ":" + std::string(p->reveal())};
     header = secret{"Basic " + crypto::base64_encode(creds.reveal())};
@@ -568,7 +569,13 @@ class auth_set {
   }
   asio::awaitable<result<void>> obtain() {
     result<void> out;
-    co_await obtain_from<0>(out);
+    co_await obtain_from<0>(out, sizeof...(Schemes));
+    co_return out;
+  }
+  /// Obtains credential `which` only.
+  asio::awaitable<result<void>> obtain(std::size_t which) {
+    result<void> out;
+    co_await obtain_from<0>(out, which);
     co_return out;
   }
   asio::awaitable<result<void>> apply_async(http::request& r, std::size_t which) {
@@ -594,15 +601,18 @@ class auth_set {
       (void)((which == I ? (f(std::get<I>(schemes_)), true) : false) || ...);
     }(std::index_sequence_for<Schemes...>{});
   }
+  // Obtains scheme `which`, or every scheme when `which` is out of range.
   template <std::size_t I>
-  asio::awaitable<void> obtain_from(result<void>& out) {
+  asio::awaitable<void> obtain_from(result<void>& out, std::size_t which) {
     if constexpr (I < sizeof...(Schemes)) {
       auto& s = std::get<I>(schemes_);
       if constexpr (requires { s.obtain(); }) {
-        out = co_await s.obtain();
-        if (!out) co_return;
+        if (which == I || which >= sizeof...(Schemes)) {
+          out = co_await s.obtain();
+          if (!out) co_return;
+        }
       }
-      co_await obtain_from<I + 1>(out);
+      co_await obtain_from<I + 1>(out, which);
     }
   }
   template <std::size_t I>
@@ -618,6 +628,49 @@ class auth_set {
     }
   }
   std::tuple<Schemes...> schemes_;
+};
+
+/// The first of several ways to authenticate that the tenant's settings configure (Twilio: an API
+/// key pair when `api_key_sid` is set, else the account SID and auth token):
+/// `rest::one_of<rest::if_set<"api_key_sid", rest::basic<"api_key_sid", "api_key_secret">>,
+/// rest::basic<"account_sid", "auth_token">>`. An `if_set` alternative whose setting is absent is
+/// skipped; any other alternative's configuration error is the client's (the last one is the
+/// fallback, whose missing settings are named).
+template <class... Schemes>
+class one_of {
+  static_assert(sizeof...(Schemes) >= 2, "one_of needs two alternatives or more");
+
+ public:
+  result<void> configure(auth_context& c) {
+    result<void> out;
+    bool chosen = false;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)((chosen || try_one<I>(c, out, chosen)) && ...);
+    }(std::index_sequence_for<Schemes...>{});
+    if (out && !chosen) return error(errc::config_error, std::string(c.provider) + ": no credentials are configured");
+    return out;
+  }
+  asio::awaitable<result<void>> obtain() { co_return co_await set_.obtain(chosen_); }
+  asio::awaitable<result<void>> apply_async(http::request& r) { co_return co_await set_.apply_async(r, chosen_); }
+  bool unauthorized() { return set_.unauthorized(chosen_); }
+  /// The index of the alternative in use (after initialize()).
+  std::size_t chosen() const noexcept { return chosen_; }
+
+ private:
+  // Configures alternative I; false stops the search (chosen, or an error).
+  template <std::size_t I>
+  bool try_one(auth_context& c, result<void>& out, bool& chosen) {
+    auto& s = set_.template get<I>();
+    out = s.configure(c);
+    if (!out) return false;
+    if constexpr (requires { s.present(); })
+      if (!s.present()) return true;  // its setting is absent: the next one
+    chosen_ = I;
+    chosen = true;
+    return false;
+  }
+  auth_set<Schemes...> set_;
+  std::size_t chosen_ = 0;
 };
 
 }  // namespace intg::rest
