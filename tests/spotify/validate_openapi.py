@@ -23,6 +23,13 @@ on purpose (connection faults, HTML error pages) are counted and skipped. A devi
 where the fake knowingly follows the live API rather than the description, each with a reason;
 the report says how many exchanges relied on each.
 
+OpenAPI 3.0 descriptions (Twilio's) are read the same way: query parameters with their `schema`
+type, form bodies from the requestBody's application/x-www-form-urlencoded schema. Where a
+description documents no error responses (Twilio's), --error-schema names a file holding the
+provider's documented error object as JSON Schema, used for 4xx and 5xx answers. --strict makes
+objects admit no undocumented properties, as in mode 1: a description that requires nothing and
+allows everything (Twilio's) would otherwise accept a misspelt field.
+
 Mode 3 (--stripe-shapes: the Stripe fake's log; Stripe's OpenAPI file is too large to vendor):
 Stripe's envelope rules for every JSON answer (objects carry `object` and `id`; list objects are
 exactly {object: "list", data, has_more, url}; errors are exactly {error: {type, message, ...}}
@@ -30,7 +37,7 @@ with a known type), form-encoded request bodies, and Request-Id on every answer 
 
 Needs Debian's python3-yaml and python3-jsonschema: run it with /usr/bin/python3.
 Usage: validate_openapi.py SPEC.yml SAMPLES_DIR
-       validate_openapi.py --exchanges SPEC LOG.jsonl [--base-path /api] [--deviations FILE]
+       validate_openapi.py --exchanges SPEC LOG.jsonl [--base-path /api] [--deviations FILE] [--error-schema FILE] [--strict]
        validate_openapi.py --stripe-shapes LOG.jsonl
 """
 import copy
@@ -173,14 +180,18 @@ def type_ok(value, typ):
 
 
 def check_request(op, x):
-    """Problems with a request against a Swagger 2.0 operation's parameters."""
+    """Problems with a request against an operation's parameters (Swagger 2.0 `in: formData`, or
+    OpenAPI 3.0 query parameters and a form requestBody)."""
     problems = []
     args = request_args(x)
     authorized = x["request"]["headers"].get("authorization", "").lower().startswith("bearer ")
     documented = {}
     for prm in op.get("parameters", []):
         if prm.get("in") in ("query", "formData", "header"):
-            documented[prm["name"]] = prm
+            documented[prm["name"]] = dict(prm, type=prm.get("type", prm.get("schema", {}).get("type")))
+    form = op.get("requestBody", {}).get("content", {}).get("application/x-www-form-urlencoded", {}).get("schema", {})
+    for name, sch in form.get("properties", {}).items():
+        documented[name] = {"name": name, "in": "formData", "type": sch.get("type"), "required": name in form.get("required", [])}
     # A request the fake refused (ok:false, 4xx) may lack what is required on purpose: that is
     # the error path under test. Types and undocumented arguments are still checked.
     refused = x["response"]["status"] >= 400 or '"ok":false' in x["response"]["body"].replace(" ", "")
@@ -198,11 +209,13 @@ def check_request(op, x):
     return problems
 
 
-def response_schema_for(spec, conv, op, status, body):
+def response_schema_for(spec, conv, op, status, body, error_schema=None):
     responses = op["responses"]
     resp = responses.get(str(status))
     if resp is None or (isinstance(body, dict) and body.get("ok") is False and "default" in responses):
         resp = responses.get("default", resp)
+    if resp is None and error_schema is not None and status >= 400:
+        return copy.deepcopy(error_schema)  # the provider documents its error object elsewhere
     if resp is None:
         raise KeyError(f"no {status} or default response documented")
     if "$ref" in resp:
@@ -240,12 +253,22 @@ def has_key(node, key):
     return False
 
 
+def segment_matches(templ, seg):
+    """A path segment against a template segment: literal, "{name}", or "{name}.suffix" (Twilio's "{Sid}.json")."""
+    if templ == seg:
+        return True
+    if templ.startswith("{") and "}" in templ:
+        suffix = templ[templ.index("}") + 1:]
+        return len(seg) > len(suffix) and seg.endswith(suffix)
+    return False
+
+
 def find_operation(spec, path, method, deviations, used):
     item = spec["paths"].get(path)
     if item is None:
         for templ, it in spec["paths"].items():
             parts, tparts = path.split("/"), templ.split("/")
-            if len(parts) == len(tparts) and all(t == p or (t.startswith("{") and t.endswith("}")) for t, p in zip(tparts, parts)):
+            if len(parts) == len(tparts) and all(segment_matches(t, p) for t, p in zip(tparts, parts)):
                 item = it
                 break
     if item is None:
@@ -261,13 +284,17 @@ def find_operation(spec, path, method, deviations, used):
 
 def main_exchanges(argv):
     spec_path, log_path = argv[0], argv[1]
-    base_path, dev_path = "", None
+    base_path, dev_path, error_schema, strict = "", None, None, False
     rest = argv[2:]
     while rest:
         if rest[0] == "--base-path":
             base_path, rest = rest[1], rest[2:]
         elif rest[0] == "--deviations":
             dev_path, rest = rest[1], rest[2:]
+        elif rest[0] == "--strict":
+            strict, rest = True, rest[1:]
+        elif rest[0] == "--error-schema":
+            error_schema, rest = json.load(open(rest[1], encoding="utf-8"))["schema"], rest[2:]
         else:
             print(f"unknown option {rest[0]}")
             return 2
@@ -279,7 +306,7 @@ def main_exchanges(argv):
     for d in deviations:
         if d["kind"] == "definition_property":
             spec["definitions"][d["definition"]]["properties"][d["property"]] = d["schema"]
-    conv = Converter(spec, strict=False)
+    conv = Converter(spec, strict=strict)
     exchanges = read_jsonl(log_path)
     if not exchanges:
         print("no exchanges in " + log_path)
@@ -305,7 +332,7 @@ def main_exchanges(argv):
             if d["kind"] == "definition_property" and has_key(body, d["property"]):
                 used[i] += 1
         try:
-            schema = apply_deviations(response_schema_for(spec, conv, op, status, body), deviations, path, status, body, used)
+            schema = apply_deviations(response_schema_for(spec, conv, op, status, body, error_schema), deviations, path, status, body, used)
             validator = jsonschema.Draft7Validator(schema)
             problems += [f"response at {where(e)}: {e.message[:200]}" for e in validator.iter_errors(body)]
             if not problems and isinstance(body, dict) and body:

@@ -20,6 +20,7 @@
 
 #include <intg/http/server.hpp>
 #include <intg/http/url.hpp>
+#include <intg/security/crypto/encoding.hpp>
 #include <intg/testing/exchange_log.hpp>
 #include <intg/testing/form.hpp>
 #include <intg/testing/route.hpp>
@@ -105,8 +106,9 @@ class fake_api {
     return *this;
   }
 
-  /// Authenticated routes need `Authorization: Bearer <one of tokens>`, or, when `token_field`
-  /// is set, that field in the body or query (Slack accepts `token=` too).
+  /// Authenticated routes need `Authorization: Bearer <one of tokens>`, or `Authorization: Basic`
+  /// with one of them as "user:password" (Twilio), or, when `token_field` is set, that field in
+  /// the body or query (Slack accepts `token=` too).
   void require_bearer(std::vector<std::string> tokens, reject_handler reject, std::string token_field = {}) {
     std::lock_guard lock(state_->mu);
     state_->tokens = {tokens.begin(), tokens.end()};
@@ -351,12 +353,16 @@ class fake_api {
 
   std::string bearer_of(const call& c) const {
     const auto auth = c.header("Authorization");
-    constexpr std::string_view scheme = "Bearer ";
-    if (auth.size() > scheme.size()) {
-      bool same = true;
+    auto has_scheme = [&](std::string_view scheme) {
+      if (auth.size() <= scheme.size()) return false;
       for (std::size_t i = 0; i < scheme.size(); ++i)
-        same = same && std::tolower(static_cast<unsigned char>(auth[i])) == std::tolower(static_cast<unsigned char>(scheme[i]));
-      if (same) return std::string(auth.substr(scheme.size()));
+        if (std::tolower(static_cast<unsigned char>(auth[i])) != std::tolower(static_cast<unsigned char>(scheme[i]))) return false;
+      return true;
+    };
+    if (has_scheme("Bearer ")) return std::string(auth.substr(7));
+    if (has_scheme("Basic ")) {
+      auto decoded = crypto::base64_decode(auth.substr(6));
+      return decoded ? std::move(*decoded) : std::string();
     }
     if (!token_field_.empty()) return std::string(c.arg_str(token_field_));
     return {};

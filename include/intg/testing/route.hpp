@@ -25,11 +25,14 @@ inline std::optional<path_params> match_path(std::string_view templ, std::string
     path.remove_prefix(1);
     const auto te = templ.find('/'), pe = path.find('/');
     const auto tseg = templ.substr(0, te), pseg = path.substr(0, pe);
-    if (tseg.size() > 2 && tseg.front() == '{' && tseg.back() == '}') {
-      if (pseg.empty()) return std::nullopt;
-      auto decoded = http::percent_decode(pseg);
+    // "{name}" or "{name}.suffix" (Twilio's "{Sid}.json") captures the segment less the suffix.
+    const auto close = tseg.find('}');
+    if (tseg.size() > 2 && tseg.front() == '{' && close != std::string_view::npos && close > 1) {
+      const auto suffix = tseg.substr(close + 1);
+      if (pseg.size() <= suffix.size() || !pseg.ends_with(suffix)) return std::nullopt;
+      auto decoded = http::percent_decode(pseg.substr(0, pseg.size() - suffix.size()));
       if (!decoded) return std::nullopt;
-      out.emplace(std::string(tseg.substr(1, tseg.size() - 2)), std::move(*decoded));
+      out.emplace(std::string(tseg.substr(1, close - 1)), std::move(*decoded));
     } else if (tseg != pseg) {
       return std::nullopt;
     }
