@@ -8,11 +8,13 @@
 
 #include "fakes/slack_fake.hpp"
 #include "fakes/stripe_fake.hpp"
+#include "fakes/twilio_fake.hpp"
 #include "test_util.hpp"
 
 #include <intg/http/client.hpp>
 #include <intg/providers/slack.hpp>
 #include <intg/providers/stripe.hpp>
+#include <intg/providers/twilio.hpp>
 #include <intg/testing/fake_api.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -39,12 +41,14 @@ namespace {
 // Where the exchange logs go for the validators (ctest runs in the build's tests directory).
 constexpr const char* slack_log_file = "slack_exchanges.jsonl";
 constexpr const char* stripe_log_file = "stripe_exchanges.jsonl";
+constexpr const char* twilio_log_file = "twilio_exchanges.jsonl";
 
 // Each run starts the logs afresh; every Slack/Stripe test appends its fake's log.
 struct fresh_logs {
   fresh_logs() {
     std::remove(slack_log_file);
     std::remove(stripe_log_file);
+    std::remove(twilio_log_file);
   }
 };
 BOOST_TEST_GLOBAL_FIXTURE(fresh_logs);
@@ -827,6 +831,21 @@ BOOST_AUTO_TEST_CASE(slack_web_api_drives_every_operation) {
   BOOST_TEST(fake.api().pending_scenarios() == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(twilio_node_drives_every_operation_and_validates_the_callbacks) {
+  asio::io_context io;
+  fakes::twilio_fake fake(io.get_executor());
+  fake.seed_messages(3);
+  const auto port = fake.start();
+  fake.script(bh::verb::get, "/2010-04-01/Accounts/{AccountSid}/Messages.json", fakes::twilio_fake::rate_limited());
+  const int rc = run_node(fake, io, "twilio.js",
+                          std::to_string(port) + " " + std::string(fakes::twilio_fake::account_sid) + " " + std::string(fakes::twilio_fake::auth_token));
+  fake.api().append_log(twilio_log_file);
+  BOOST_TEST(rc == 0);
+  BOOST_TEST(fake.callbacks_sent() == 2u);  // the SDK's validateRequest accepted both signatures
+  BOOST_TEST(fake.callbacks_failed() == 0u);
+  BOOST_TEST(fake.api().pending_scenarios() == 0u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 #endif
 
@@ -1171,6 +1190,255 @@ BOOST_AUTO_TEST_CASE(a_429_is_waited_out_and_the_post_is_sent_once) {
     co_await s.fake.stop();
   };
   test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Twilio through the kit against the Twilio fake: Basic auth (account SID and auth token, or an
+// API key pair), the account SID in the base URL, form bodies, next_page_uri paging, Twilio's
+// error object, signed status callbacks verified with verify_twilio, and no resend of a create.
+namespace {
+
+intg::integration_config twilio_config(const fakes::twilio_fake& fake, json::object auth) {
+  auth["account_sid"] = fakes::twilio_fake::account_sid;
+  return provider_config("sms", fake.kit_base_url(), std::move(auth));
+}
+
+struct twilio_env {
+  asio::io_context io;
+  fakes::twilio_fake fake{io.get_executor()};
+  std::uint16_t port = fake.start();
+  intg::twilio::client twilio{twilio_config(fake, {{"auth_token", fakes::twilio_fake::auth_token}}), io.get_executor(), local_fakes()};
+  ~twilio_env() { fake.api().append_log(twilio_log_file); }
+};
+
+// Receives status callbacks on 127.0.0.1 and verifies each with verify_twilio, as an application would.
+struct callback_receiver {
+  explicit callback_receiver(asio::any_io_executor ex)
+      : server(ex, [this](intg::http::server_request& r) -> asio::awaitable<intg::http::server_response> {
+          intg::webhook::twilio_params params;
+          if (auto p = intg::http::query::parse(r.body())) params.assign(p->begin(), p->end());
+          auto it = r.find("X-Twilio-Signature");
+          const std::string header = it == r.end() ? std::string() : std::string(it->value());
+          auto ok = intg::webhook::verify_twilio(url(), params, header, fakes::twilio_fake::auth_token);
+          if (!ok) {
+            ++refused;
+            co_return intg::http::make_response(bh::status::forbidden, "", "text/plain");
+          }
+          for (auto& [k, v] : params)
+            if (k == "MessageStatus") statuses.push_back(v);
+          co_return intg::http::make_response(bh::status::no_content, "", "");
+        }) {
+    BOOST_REQUIRE(server.listen("127.0.0.1", 0));
+    server.start();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(server.port()) + "/twilio/status?tenant=acme"; }
+  intg::http::server server;
+  std::vector<std::string> statuses;
+  int refused = 0;
+};
+
+// Waits (polling the io_context's timers) until `done()` or about two seconds have passed.
+template <class F>
+asio::awaitable<void> wait_for(F done) {
+  asio::steady_timer t(co_await asio::this_coro::executor);
+  for (int i = 0; i < 200 && !done(); ++i) {
+    t.expires_after(10ms);
+    co_await t.async_wait(asio::use_awaitable);
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(twilio_client)
+
+BOOST_AUTO_TEST_CASE(every_operation_through_the_kit_with_signed_status_callbacks) {
+  twilio_env s;
+  s.fake.seed_messages(5);
+  callback_receiver receiver(s.io.get_executor());
+  namespace tw = intg::twilio;
+  auto body = [&]() -> asio::awaitable<void> {
+    auto init = co_await s.twilio.initialize();
+    BOOST_REQUIRE_MESSAGE(init, (init ? "" : init.error().to_string()));
+    BOOST_TEST(s.twilio.base_url().path() == "/2010-04-01/Accounts/" + std::string(fakes::twilio_fake::account_sid));
+    auto health = co_await s.twilio.health_check();
+    BOOST_TEST((health.status == intg::integration_status::healthy), health.message);
+
+    tw::send_params hello{.To = "+15558675310", .From = std::string(fakes::twilio_fake::from_number), .Body = "Your code is 123456",
+                          .StatusCallback = receiver.url()};
+    auto sent = co_await s.twilio.call(tw::send_message, hello);
+    BOOST_REQUIRE_MESSAGE(sent, (sent ? "" : sent.error().to_string()));
+    BOOST_TEST(*sent->status == "queued");
+    BOOST_TEST(sent->sid->starts_with("SM"));
+    co_await wait_for([&] { return receiver.statuses.size() >= 2; });
+    BOOST_TEST(receiver.refused == 0);
+    BOOST_REQUIRE(receiver.statuses.size() == 2u);  // Twilio's order: sent, then delivered
+    BOOST_TEST(receiver.statuses[0] == "sent");
+    BOOST_TEST(receiver.statuses[1] == "delivered");
+
+    auto fetched = co_await s.twilio.call(tw::fetch_message, *sent->sid);
+    BOOST_REQUIRE(fetched);
+    BOOST_TEST(*fetched->status == "delivered");
+    BOOST_TEST(*fetched->body == "Your code is 123456");
+
+    tw::list_params two{.PageSize = 2};
+    auto all = co_await s.twilio.collect_all(tw::list_messages, two);
+    BOOST_REQUIRE_MESSAGE(all, (all ? "" : all.error().to_string()));
+    BOOST_TEST(all->size() == 6u);  // five seeded and ours, newest first, over three pages
+    BOOST_TEST(*all->front().sid == *sent->sid);
+    BOOST_TEST(s.fake.api().log(bh::verb::get, "/2010-04-01/Accounts/{AccountSid}/Messages.json").size() == 4u);  // health + 3 pages
+    tw::list_params mine{.To = "+15558675310", .PageSize = 50};
+    auto filtered = co_await s.twilio.call(tw::list_messages, mine);
+    BOOST_REQUIRE(filtered);
+    BOOST_TEST(filtered->size() == 6u);
+
+    tw::update_params redact{.Body = ""};
+    auto redacted = co_await s.twilio.call(tw::update_message, *sent->sid, redact);
+    BOOST_REQUIRE(redacted);
+    BOOST_TEST(redacted->body->empty());
+    tw::update_params cancel{.Status = "canceled"};
+    auto not_scheduled = co_await s.twilio.call(tw::update_message, *sent->sid, cancel);
+    BOOST_REQUIRE(!not_scheduled);
+    BOOST_TEST(not_scheduled.error().provider_code() == "30409");
+    BOOST_TEST((not_scheduled.error() == intg::condition::invalid_argument));
+
+    auto gone = co_await s.twilio.call(tw::delete_message, *sent->sid);
+    BOOST_REQUIRE(gone);
+    auto missing = co_await s.twilio.call(tw::fetch_message, *sent->sid);
+    BOOST_REQUIRE(!missing);
+    BOOST_TEST((missing.error() == intg::condition::not_found));
+    BOOST_TEST(missing.error().provider_code() == "20404");
+    BOOST_TEST(missing.error().to_string().find("more_info: https://www.twilio.com/docs/errors/20404") != std::string::npos, missing.error());
+    // A SID that is not Twilio's shape is refused before anything is sent.
+    const auto before = s.fake.api().log().size();
+    BOOST_TEST(((co_await s.twilio.call(tw::fetch_message, "../Calls")).error() == intg::errc::invalid_argument));
+    BOOST_TEST(s.fake.api().log().size() == before);
+    co_await receiver.server.shutdown(100ms);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(errors_undelivered_callbacks_api_keys_and_no_resend_of_a_create) {
+  twilio_env s;
+  callback_receiver receiver(s.io.get_executor());
+  namespace tw = intg::twilio;
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await s.twilio.initialize());
+    tw::send_params p{.To = std::string(fakes::twilio_fake::invalid_to), .From = std::string(fakes::twilio_fake::from_number), .Body = "hi"};
+    auto invalid = co_await s.twilio.call(tw::send_message, p);
+    BOOST_REQUIRE(!invalid);
+    BOOST_TEST(invalid.error().provider_code() == "21211");
+    BOOST_TEST(invalid.error().http_status() == 400);
+    BOOST_TEST((invalid.error() == intg::condition::invalid_argument));
+    tw::send_params no_body{.To = "+15558675310", .From = std::string(fakes::twilio_fake::from_number)};
+    BOOST_TEST((co_await s.twilio.call(tw::send_message, no_body)).error().provider_code() == "21602");
+
+    // Accepted, then undelivered: the callback says so, with Twilio's error code.
+    tw::send_params lost{.To = std::string(fakes::twilio_fake::undelivered_to), .From = std::string(fakes::twilio_fake::from_number),
+                         .Body = "hi", .StatusCallback = receiver.url()};
+    BOOST_REQUIRE(co_await s.twilio.call(tw::send_message, lost));
+    co_await wait_for([&] { return receiver.statuses.size() >= 2; });
+    BOOST_REQUIRE(receiver.statuses.size() == 2u);
+    BOOST_TEST(receiver.statuses[1] == "undelivered");
+
+    // A 500 to a create: Twilio takes no idempotency key, so the kit does not send it again.
+    const std::string route = "/2010-04-01/Accounts/{AccountSid}/Messages.json";
+    s.fake.script(bh::verb::post, route, fakes::twilio_fake::server_error());
+    tw::send_params once{.To = "+15558675310", .From = std::string(fakes::twilio_fake::from_number), .Body = "once"};
+    const auto posts = s.fake.api().log(bh::verb::post, route).size();
+    auto unknown = co_await s.twilio.call(tw::send_message, once);
+    BOOST_REQUIRE(!unknown);
+    BOOST_TEST((unknown.error() == intg::condition::outcome_unknown));
+    BOOST_TEST(unknown.error().http_status() == 500);
+    BOOST_TEST(unknown.error().provider_code() == "20500");
+    BOOST_TEST(s.fake.api().log(bh::verb::post, route).size() == posts + 1);
+    // A 429 was not processed: that one is retried.
+    s.fake.script(bh::verb::post, route, fakes::twilio_fake::rate_limited());
+    auto after_429 = co_await s.twilio.call(tw::send_message, once);
+    BOOST_TEST(after_429.has_value());
+    // A fetch (GET) is idempotent: a 500 is retried.
+    s.fake.script(fakes::twilio_fake::server_error());
+    BOOST_TEST((co_await s.twilio.call(tw::fetch_message, *after_429->sid)).has_value());
+
+    // An API key pair instead of the auth token; a wrong secret is a 401 that names no secret.
+    intg::twilio::client keyed(twilio_config(s.fake, {{"api_key_sid", fakes::twilio_fake::api_key_sid},
+                                                      {"api_key_secret", fakes::twilio_fake::api_key_secret}}),
+                               s.io.get_executor(), local_fakes());
+    BOOST_REQUIRE(co_await keyed.initialize());
+    BOOST_TEST(keyed.auth().chosen() == 0u);
+    tw::list_params one{.PageSize = 1};
+    BOOST_TEST((co_await keyed.call(tw::list_messages, one)).has_value());
+    intg::twilio::client wrong(twilio_config(s.fake, {{"auth_token", "0000000000000000deadbeefdeadbeef"}}), s.io.get_executor(), local_fakes());
+    BOOST_REQUIRE(co_await wrong.initialize());
+    auto refused = co_await wrong.call(tw::list_messages, one);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(refused.error().provider_code() == "20003");
+    BOOST_TEST((refused.error() == intg::condition::unauthorized));
+    BOOST_TEST(refused.error().to_string().find("deadbeef") == std::string::npos);
+    // Settings: no credentials at all, and a base URL naming a setting that is absent.
+    intg::twilio::client none(twilio_config(s.fake, {}), s.io.get_executor(), local_fakes());
+    auto no_creds = co_await none.initialize();
+    BOOST_REQUIRE(!no_creds);
+    BOOST_TEST(no_creds.error().json_path() == "$.settings.auth_token");
+    auto cfg = twilio_config(s.fake, {{"auth_token", fakes::twilio_fake::auth_token}});
+    cfg.settings.erase("account_sid");
+    intg::twilio::client no_account(cfg, s.io.get_executor(), local_fakes());
+    auto no_sid = co_await no_account.initialize();
+    BOOST_REQUIRE(!no_sid);
+    BOOST_TEST(no_sid.error().json_path() == "$.settings.account_sid");
+    co_await receiver.server.shutdown(100ms);
+    co_await s.fake.stop();
+  };
+  test::run(s.io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(twilio_signatures)
+
+// Twilio's documented example (twilio.com/docs/usage/security): this URL and these parameters,
+// auth token 12345, give the signature below.
+BOOST_AUTO_TEST_CASE(twilio_s_documented_example_and_port_forms) {
+  const std::string url = "https://mycompany.com/myapp.php?foo=1&bar=2";
+  const intg::webhook::twilio_params params{{"CallSid", "CA1234567890ABCDE"}, {"Caller", "+12349013030"}, {"Digits", "1234"},
+                                            {"From", "+12349013030"}, {"To", "+18005551212"}};
+  const std::string token = "12345";
+  const std::string sig = intg::webhook::sign_twilio(url, params, token);
+  BOOST_TEST(sig == "0/KCTR6DLpKmkAf8muzZqo1nDgQ=");
+  BOOST_TEST(intg::webhook::verify_twilio(url, params, sig, token).has_value());
+  // Signed with the default port, verified without it, and the reverse.
+  const std::string with_port = "https://mycompany.com:443/myapp.php?foo=1&bar=2";
+  BOOST_TEST(intg::webhook::verify_twilio(with_port, params, sig, token).has_value());
+  BOOST_TEST(intg::webhook::verify_twilio(url, params, intg::webhook::sign_twilio(with_port, params, token), token).has_value());
+  // Another port is another URL.
+  BOOST_TEST((intg::webhook::verify_twilio("https://mycompany.com:8443/myapp.php?foo=1&bar=2", params, sig, token).error() ==
+              intg::errc::signature_invalid));
+  // Order of parameters does not matter; a changed value, name, URL or token does.
+  intg::webhook::twilio_params shuffled(params.rbegin(), params.rend());
+  BOOST_TEST(intg::webhook::verify_twilio(url, shuffled, sig, token).has_value());
+  auto changed = params;
+  changed[2].second = "1235";
+  BOOST_TEST((intg::webhook::verify_twilio(url, changed, sig, token).error() == intg::errc::signature_invalid));
+  BOOST_TEST((intg::webhook::verify_twilio(url + "&x=1", params, sig, token).error() == intg::errc::signature_invalid));
+  BOOST_TEST((intg::webhook::verify_twilio(url, params, sig, "54321").error() == intg::errc::signature_invalid));
+  BOOST_TEST((intg::webhook::verify_twilio(url, params, "", token).error() == intg::errc::signature_missing));
+  BOOST_TEST((intg::webhook::verify_twilio(url, params, "not base64!", token).error() == intg::errc::signature_malformed));
+  BOOST_TEST((intg::webhook::verify_twilio(url, params, "AAAA", token).error() == intg::errc::signature_malformed));
+}
+
+BOOST_AUTO_TEST_CASE(json_bodies_are_covered_by_body_sha256) {
+  const std::string body = R"({"property": "value", "boolean": true})";
+  const std::string hash = intg::crypto::to_hex(intg::crypto::sha256(body));
+  const std::string url = "https://example.com/myapp?bodySHA256=" + hash;
+  const std::string token = "12345";
+  const std::string sig = intg::webhook::sign_twilio(url, {}, token);
+  BOOST_TEST(intg::webhook::verify_twilio_body(url, body, sig, token).has_value());
+  BOOST_TEST((intg::webhook::verify_twilio_body(url, body + " ", sig, token).error() == intg::errc::signature_invalid));
+  const std::string no_hash = "https://example.com/myapp";
+  BOOST_TEST((intg::webhook::verify_twilio_body(no_hash, body, intg::webhook::sign_twilio(no_hash, {}, token), token).error() ==
+              intg::errc::signature_malformed));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

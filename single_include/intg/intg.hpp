@@ -10629,7 +10629,8 @@ class encrypted_file_store {
 // Verifying signed webhooks: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]` scheme
 // (HMAC-SHA256 over "{t}.{body}", 300 s default tolerance, several v1 values while a secret is
 // rotated), Slack's `X-Slack-Signature: v0=<hex>` with `X-Slack-Request-Timestamp` (HMAC-SHA256
-// over "v0:{timestamp}:{body}", five-minute tolerance) and the generic "sha256=<hex>" HMAC headers of GitHub's `X-Hub-Signature-256` and
+// over "v0:{timestamp}:{body}", five-minute tolerance), Twilio's `X-Twilio-Signature` (base64
+// HMAC-SHA1 over the URL and the sorted POST parameters; JSON bodies through `bodySHA256`) and the generic "sha256=<hex>" HMAC headers of GitHub's `X-Hub-Signature-256` and
 // others. Comparisons are constant-time; each failure mode has its own error code:
 //
 // | failure                                   | errc                          |
@@ -10641,11 +10642,16 @@ class encrypted_file_store {
 // | timestamp outside the tolerance           | timestamp_out_of_tolerance    |
 
 
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
+
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace intg::webhook {
@@ -10790,6 +10796,78 @@ inline result<void> verify_slack(std::string_view body, std::string_view timesta
     if (age > tolerance.count() || -age > tolerance.count())
       return error{errc::timestamp_out_of_tolerance, "X-Slack-Request-Timestamp outside the tolerance"};
   }
+  return {};
+}
+
+/// POST parameters of a Twilio request, as decoded name/value pairs (repeated names allowed).
+using twilio_params = std::vector<std::pair<std::string, std::string>>;
+
+namespace detail {
+// HMAC-SHA1(auth_token, url + each parameter's name and value, sorted by name then value).
+inline std::string twilio_mac(std::string_view url, const twilio_params& params, std::string_view auth_token) {
+  std::vector<const std::pair<std::string, std::string>*> sorted;
+  for (const auto& p : params) sorted.push_back(&p);
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return *a < *b; });
+  std::string data(url);
+  for (const auto* p : sorted) data += p->first + p->second;
+  return crypto::hmac(crypto::hmac_hash::sha1, auth_token, data);
+}
+// The URL with the scheme's default port added when it has none, or removed when it has it: Twilio
+// signs the URL as it was configured, and proxies add or drop ":443".
+inline std::string twilio_other_form(std::string_view url) {
+  auto u = boost::urls::parse_uri(url);
+  if (!u) return {};
+  boost::urls::url v(*u);
+  const std::string_view port = v.scheme() == "https" ? "443" : v.scheme() == "http" ? "80" : "";
+  if (port.empty()) return {};
+  if (!v.has_port()) v.set_port(port);
+  else if (v.port() == port) v.remove_port();
+  else return {};
+  return std::string(v.buffer());
+}
+inline result<void> verify_twilio_mac(std::string_view url, const twilio_params& params, std::string_view header,
+                                      std::string_view auth_token) {
+  header = trim(header);
+  if (header.empty()) return error{errc::signature_missing, "X-Twilio-Signature header missing or empty"};
+  auto mac = crypto::base64_decode(header);
+  if (!mac || mac->size() != 20) return error{errc::signature_malformed, "X-Twilio-Signature is not base64 of 20 bytes"};
+  if (crypto::constant_time_equal(twilio_mac(url, params, auth_token), *mac)) return {};
+  const std::string other = twilio_other_form(url);
+  if (!other.empty() && crypto::constant_time_equal(twilio_mac(other, params, auth_token), *mac)) return {};
+  return error{errc::signature_invalid, "X-Twilio-Signature does not match the URL and parameters"};
+}
+}  // namespace detail
+
+/// The `X-Twilio-Signature` value Twilio would send for a request to `url` (the full URL, query
+/// included) with POST parameters `params` (none for GET or a JSON body).
+inline std::string sign_twilio(std::string_view url, const twilio_params& params, std::string_view auth_token) {
+  return crypto::base64_encode(detail::twilio_mac(url, params, auth_token));
+}
+
+/// Verifies a Twilio request (status callbacks, incoming messages): `url` is the full URL Twilio
+/// requested, as configured (scheme, host, path, query), `params` the decoded form parameters,
+/// `signature_header` the X-Twilio-Signature value, `auth_token` the account's auth token. A
+/// signature computed with or without the scheme's default port matches, as Twilio's libraries
+/// accept. Twilio's signature has no timestamp: replays are the application's concern.
+inline result<void> verify_twilio(std::string_view url, const twilio_params& params, std::string_view signature_header,
+                                  std::string_view auth_token) {
+  return detail::verify_twilio_mac(url, params, signature_header, auth_token);
+}
+
+/// Verifies a Twilio request with a JSON (or other non-form) body: the signature covers the URL
+/// alone, whose `bodySHA256` query parameter must be the hex SHA-256 of `body`.
+inline result<void> verify_twilio_body(std::string_view url, std::string_view body, std::string_view signature_header,
+                                       std::string_view auth_token) {
+  if (auto r = detail::verify_twilio_mac(url, {}, signature_header, auth_token); !r) return r;
+  auto u = boost::urls::parse_uri(url);
+  if (!u) return error{errc::signature_malformed, "the URL does not parse"};
+  auto it = u->params().find("bodySHA256");
+  if (it == u->params().end()) return error{errc::signature_malformed, "the URL has no bodySHA256 parameter"};
+  auto expected = crypto::from_hex((*it).value);
+  if (!expected || expected->size() != 32) return error{errc::signature_malformed, "bodySHA256 is not 64 hex digits"};
+  const auto actual = crypto::sha256(body);
+  if (!crypto::constant_time_equal(crypto::as_chars(actual), *expected))
+    return error{errc::signature_invalid, "the body does not match bodySHA256"};
   return {};
 }
 

@@ -347,14 +347,15 @@ struct bearer {
   }
 };
 
-/// HTTP Basic: `basic<"username", "password">` (an empty password is allowed: Stripe-style keys).
-template <fixed_string User, fixed_string Password>
+/// HTTP Basic: `basic<"username", "password">`. The password may be absent (Stripe-style keys)
+/// unless `RequirePassword` (Twilio's auth token).
+template <fixed_string User, fixed_string Password, bool RequirePassword = false>
 struct basic {
   secret header;
   result<void> configure(auth_context& c) {
     auto u = c.secret_setting(User.view());
     if (!u) return u.error();
-    auto p = c.secret_setting(Password.view(), false);
+    auto p = c.secret_setting(Password.view(), RequirePassword);
     if (!p) return p.error();
     secret creds{std::string(u->reveal()) + ":" + std::string(p->reveal())};
     header = secret{"Basic " + crypto::base64_encode(creds.reveal())};
@@ -714,7 +715,13 @@ class auth_set {
   }
   asio::awaitable<result<void>> obtain() {
     result<void> out;
-    co_await obtain_from<0>(out);
+    co_await obtain_from<0>(out, sizeof...(Schemes));
+    co_return out;
+  }
+  /// Obtains credential `which` only.
+  asio::awaitable<result<void>> obtain(std::size_t which) {
+    result<void> out;
+    co_await obtain_from<0>(out, which);
     co_return out;
   }
   asio::awaitable<result<void>> apply_async(http::request& r, std::size_t which) {
@@ -740,15 +747,18 @@ class auth_set {
       (void)((which == I ? (f(std::get<I>(schemes_)), true) : false) || ...);
     }(std::index_sequence_for<Schemes...>{});
   }
+  // Obtains scheme `which`, or every scheme when `which` is out of range.
   template <std::size_t I>
-  asio::awaitable<void> obtain_from(result<void>& out) {
+  asio::awaitable<void> obtain_from(result<void>& out, std::size_t which) {
     if constexpr (I < sizeof...(Schemes)) {
       auto& s = std::get<I>(schemes_);
       if constexpr (requires { s.obtain(); }) {
-        out = co_await s.obtain();
-        if (!out) co_return;
+        if (which == I || which >= sizeof...(Schemes)) {
+          out = co_await s.obtain();
+          if (!out) co_return;
+        }
       }
-      co_await obtain_from<I + 1>(out);
+      co_await obtain_from<I + 1>(out, which);
     }
   }
   template <std::size_t I>
@@ -764,6 +774,49 @@ class auth_set {
     }
   }
   std::tuple<Schemes...> schemes_;
+};
+
+/// The first of several ways to authenticate that the tenant's settings configure (Twilio: an API
+/// key pair when `api_key_sid` is set, else the account SID and auth token):
+/// `rest::one_of<rest::if_set<"api_key_sid", rest::basic<"api_key_sid", "api_key_secret">>,
+/// rest::basic<"account_sid", "auth_token">>`. An `if_set` alternative whose setting is absent is
+/// skipped; any other alternative's configuration error is the client's (the last one is the
+/// fallback, whose missing settings are named).
+template <class... Schemes>
+class one_of {
+  static_assert(sizeof...(Schemes) >= 2, "one_of needs two alternatives or more");
+
+ public:
+  result<void> configure(auth_context& c) {
+    result<void> out;
+    bool chosen = false;
+    [&]<std::size_t... I>(std::index_sequence<I...>) {
+      (void)((chosen || try_one<I>(c, out, chosen)) && ...);
+    }(std::index_sequence_for<Schemes...>{});
+    if (out && !chosen) return error(errc::config_error, std::string(c.provider) + ": no credentials are configured");
+    return out;
+  }
+  asio::awaitable<result<void>> obtain() { co_return co_await set_.obtain(chosen_); }
+  asio::awaitable<result<void>> apply_async(http::request& r) { co_return co_await set_.apply_async(r, chosen_); }
+  bool unauthorized() { return set_.unauthorized(chosen_); }
+  /// The index of the alternative in use (after initialize()).
+  std::size_t chosen() const noexcept { return chosen_; }
+
+ private:
+  // Configures alternative I; false stops the search (chosen, or an error).
+  template <std::size_t I>
+  bool try_one(auth_context& c, result<void>& out, bool& chosen) {
+    auto& s = set_.template get<I>();
+    out = s.configure(c);
+    if (!out) return false;
+    if constexpr (requires { s.present(); })
+      if (!s.present()) return true;  // its setting is absent: the next one
+    chosen_ = I;
+    chosen = true;
+    return false;
+  }
+  auth_set<Schemes...> set_;
+  std::size_t chosen_ = 0;
 };
 
 }  // namespace intg::rest
@@ -2338,6 +2391,8 @@ class client {
       base = std::string(v->get_string());
     }
     while (!base.empty() && base.back() == '/') base.pop_back();
+    if (auto e = expand_settings(base); !e) co_return e.error();
+    else base = std::move(*e);
     auto u = check_url(base);
     if (!u) co_return error(u.error()).with_json_path("$.settings.base_url");
     s.base = std::move(*u);
@@ -2464,7 +2519,7 @@ class client {
       else req = c_->request_at(op_->method, *next_);
       if (!req) co_return fail(req.error());
       const http::url at = req->target;
-      auto ex = co_await c_->execute(*req, op_->name, false, op_->credential);
+      auto ex = co_await c_->execute(*req, op_->name, false, op_->credential, c_->keyed(op_->method));
       if (!ex) co_return fail(ex.error());
       ++pages_;
       using strategy = std::conditional_t<std::is_same_v<typename Op::pagination, provider_pagination>,
@@ -2589,6 +2644,30 @@ class client {
     }
   }
 
+  // The base URL's `{setting}` placeholders (Twilio: ".../Accounts/{account_sid}"), each replaced
+  // by that setting, percent-encoded: a setting fills one segment, it cannot add segments or
+  // reshape the host (the allowlist check comes after).
+  result<std::string> expand_settings(std::string_view t) const {
+    std::string out;
+    for (std::size_t i = 0; i < t.size();) {
+      if (t[i] != '{') {
+        out += t[i++];
+        continue;
+      }
+      const auto end = t.find('}', i);
+      if (end == std::string_view::npos)
+        return error(errc::config_error, std::string(Provider::name) + ": the base URL has an unclosed {").with_json_path("$.settings.base_url");
+      const std::string name(t.substr(i + 1, end - i - 1));
+      const auto* v = cfg_.settings.if_contains(name);
+      if (!v || !v->is_string() || v->get_string().empty())
+        return error(errc::config_error, std::string(Provider::name) + ": settings." + name + " is required (the base URL names it)")
+            .with_json_path("$.settings." + name);
+      http::percent_encode_to(out, v->get_string());
+      i = end + 1;
+    }
+    return out;
+  }
+
   // The allowlist: the provider's hosts (https only) and the deployment's extra hosts.
   result<http::url> check_url(std::string_view text) const {
     auto u = http::url::parse(text);
@@ -2633,8 +2712,8 @@ class client {
     auto req = request_for(op.method, op.path.expand(args));
     if (!req) return req.error();
     std::string key;
-    const bool keyed = idempotency_type::enabled && unsafe_method(op.method);
-    if (keyed) {
+    const bool with_key = keyed(op.method);
+    if (with_key) {
       auto k = new_idempotency_key();
       if (!k) return k.error();
       key = std::move(*k);
@@ -2656,15 +2735,15 @@ class client {
       } else if (op.body == body::form) {
         http::query q;
         append_form(q, *params);
-        if (keyed) idempotency_type::apply_form(q, key);
+        if (with_key) idempotency_type::apply_form(q, key);
         req->form(q);
       } else {
         boost::json::value v = encode(*params);
-        if (keyed)
+        if (with_key)
           if (auto* o = v.if_object()) idempotency_type::apply_json(*o, key);
         req->json(v);
       }
-    } else if (keyed && !in_query) {
+    } else if (with_key && !in_query) {
       if (op.body == body::form) {
         http::query q;
         idempotency_type::apply_form(q, key);
@@ -2706,11 +2785,18 @@ class client {
   }
 
   // One logical call through the pipeline (or the probe stack).
+  // Whether build() gives a request of this method an idempotency key (header or body field).
+  static constexpr bool keyed(http::verb method) noexcept { return idempotency_type::enabled && unsafe_method(method); }
+
+  // `has_key`: the request carries an idempotency key, so the provider applies it at most once and
+  // a 5xx may be retried; without one, a non-idempotent request that reached the provider is never
+  // sent again (a 5xx answer does not say it had no effect).
   asio::awaitable<result<exchange>> execute(http::request& req, std::string_view operation, bool probe,
-                                            std::size_t credential = 0) {
+                                            std::size_t credential = 0, bool has_key = false) {
     call_options opts{.partition_key = cfg_.tenant, .operation = operation};
     const http::url target = req.target;  // each attempt starts from it (auth may add to the query)
-    auto op = [this, &req, &target, operation, credential](attempt& a) -> asio::awaitable<result<exchange>> {
+    const bool resendable = has_key || req.replay_safe();
+    auto op = [this, &req, &target, operation, credential, resendable](attempt& a) -> asio::awaitable<result<exchange>> {
       auto& s = *state_;
       // Proactive limit: wait for the reset the provider announced, within bounds.
       if (auto until = s.limits.blocked_until(operation, pipeline_.clock().now())) {
@@ -2762,6 +2848,15 @@ class client {
         }
         if (v.action == action::rate_limited && v.failure.has_retry_after())
           s.limits.block(operation, pipeline_.clock().now() + v.failure.retry_after());
+        if (v.action == action::retry && !resendable) {
+          error e(errc::outcome_unknown, std::string(Provider::name) + ": HTTP " + std::to_string(v.failure.http_status()) + " to a " +
+                                             std::string(req.message.method_string()) +
+                                             " without an idempotency key: it may have taken effect, so it is not sent again (" +
+                                             v.failure.to_string() + ")");
+          e.with_http_status(v.failure.http_status());
+          if (!v.failure.provider_code().empty()) e.with_provider_code(std::string(v.failure.provider_code()));
+          co_return redact(std::move(e), credential_of(req));
+        }
         co_return redact(std::move(v.failure), credential_of(req));
       }
     };
@@ -2791,7 +2886,7 @@ class client {
     } else {
       auto req = build(op, args.data(), params);
       if (!req) co_return req.error();
-      auto ex = co_await execute(*req, op.name, false, op.credential);
+      auto ex = co_await execute(*req, op.name, false, op.credential, keyed(op.method));
       if (!ex) co_return ex.error();
       if constexpr (std::is_same_v<R, none>) {
         co_return none{};

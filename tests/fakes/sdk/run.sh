@@ -9,7 +9,7 @@ shift 2
 src=$(cd "$(dirname "$0")" && pwd)
 command -v node >/dev/null || { echo "node is not installed (scripts/install-deps installs it)"; exit 1; }
 mkdir -p "$work"
-if ! cmp -s "$src/package-lock.json" "$work/package-lock.json" || [ ! -d "$work/node_modules/stripe" ] || [ ! -d "$work/node_modules/@slack/web-api" ]; then
+if ! cmp -s "$src/package-lock.json" "$work/package-lock.json" || [ ! -d "$work/node_modules/stripe" ] || [ ! -d "$work/node_modules/@slack/web-api" ] || [ ! -d "$work/node_modules/twilio" ]; then
   cp "$src/package.json" "$src/package-lock.json" "$work/"
   (cd "$work" && npm ci --no-audit --no-fund --loglevel=error)
 fi
