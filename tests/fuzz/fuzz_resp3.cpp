@@ -1,0 +1,83 @@
+// libFuzzer target: the RESP3 parser turns any bytes into values or an error, never a crash or
+// an allocation of an announced size; parsing the same bytes split at any point gives the same
+// values; every node's subtree end stays inside the response; the typed reads never misbehave.
+// Input: the first byte chooses the split point (as a fraction of the rest), the rest is the stream.
+#include <intg/redis/resp3.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <string_view>
+
+namespace resp3 = intg::redis::resp3;
+
+namespace {
+void check(bool ok, int line = __builtin_LINE()) {
+  if (!ok) {
+    std::fprintf(stderr, "property failed at fuzz_resp3.cpp:%d\n", line);
+    std::abort();
+  }
+}
+
+resp3::limits small_limits() {
+  resp3::limits l;
+  l.max_bulk_length = 1024;
+  l.max_aggregate_size = 256;
+  l.max_depth = 8;
+  l.max_line_length = 256;
+  l.max_reply_size = 64 * 1024;
+  return l;
+}
+
+// Parses `in` in two pieces split at `cut`; returns a rendering of the values and whether it failed.
+std::string run(std::string_view in, std::size_t cut, bool& failed) {
+  resp3::parser p(small_limits());
+  resp3::response out;
+  std::string pending;
+  std::string rendered;
+  failed = false;
+  for (std::string_view piece : {in.substr(0, cut), in.substr(cut)}) {
+    pending.append(piece);
+    for (;;) {
+      auto r = p.parse(pending, out);
+      if (!r) {
+        failed = true;
+        return rendered;
+      }
+      check(*r <= pending.size());
+      pending.erase(0, *r);
+      if (!p.done()) break;
+      check(out.size() >= 1);
+      const auto& nodes = out.nodes();
+      for (std::size_t i = 0; i < nodes.size(); ++i) {
+        check(nodes[i].end > i && nodes[i].end <= nodes.size());
+        if (!resp3::is_aggregate(nodes[i].type)) check(nodes[i].offset + nodes[i].size <= out.data().size());
+      }
+      const resp3::value_ref v = out[out.size() - 1];
+      rendered += std::to_string(static_cast<int>(v.type())) + ":" + std::string(v.str()) + ":" + std::to_string(v.size()) + ";";
+      for (auto c : v) {
+        (void)c.as_int();
+        (void)c.as_string();
+        (void)c.as_pairs();
+        (void)c.as_strings();
+        (void)c.as_bool();
+      }
+      if (pending.empty()) break;
+    }
+  }
+  return rendered;
+}
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
+  const std::size_t cut = in.empty() ? 0 : (data[0] * in.size()) / 255;
+  bool failed_whole = false, failed_split = false;
+  const std::string whole = run(in, in.size(), failed_whole);
+  const std::string split = run(in, cut, failed_split);
+  check(failed_whole == failed_split);
+  if (!failed_whole) check(whole == split);
+  return 0;
+}
