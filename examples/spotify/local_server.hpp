@@ -416,8 +416,10 @@ class server {
       for (auto k : keys)
         if (!o->contains(k)) (*o)[k] = nullptr;
     };
-    const json::value* type = o->if_contains("type");
-    auto is = [&](std::string_view t) { return type && type->is_string() && type->get_string() == t; };
+    // A copy: ensure() inserts into *o, which may move its elements.
+    std::string type;
+    if (const auto* t = o->if_contains("type"); t && t->is_string()) type = t->get_string();
+    auto is = [&](std::string_view t) { return type == t; };
     if (o->contains("items") && o->contains("limit") && o->contains("offset")) ensure({"next", "previous"});
     if (o->contains("url") && !o->contains("href")) ensure({"height", "width"});
     if (is("track")) ensure({"preview_url"});
