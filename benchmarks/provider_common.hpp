@@ -5,9 +5,11 @@
 
 #include <intg/providers/slack.hpp>
 #include <intg/providers/stripe.hpp>
+#include <intg/providers/twilio.hpp>
 
 #include "../tests/fakes/slack_fake.hpp"
 #include "../tests/fakes/stripe_fake.hpp"
+#include "../tests/fakes/twilio_fake.hpp"
 
 #include <chrono>
 #include <string>
@@ -41,6 +43,10 @@ inline intg::integration_config stripe_config(const std::string& port) {
 }
 inline intg::integration_config slack_config(const std::string& port) {
   return provider_config("chat", slack_base(port), {{"bot_token", fakes::slack_fake::default_token}});
+}
+inline intg::integration_config twilio_config(const std::string& port) {
+  return provider_config("sms", "http://127.0.0.1:" + port + "/2010-04-01/Accounts/{account_sid}",
+                         {{"account_sid", fakes::twilio_fake::account_sid}, {"auth_token", fakes::twilio_fake::auth_token}});
 }
 
 }  // namespace bench

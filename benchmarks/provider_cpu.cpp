@@ -1,11 +1,11 @@
-// Client CPU per call: intg::stripe::client listing customers (one page of `limit` 10) or
-// intg::slack::client posting a message, one call at a time on one thread, against the fakes of
+// Client CPU per call: intg::stripe::client listing customers (one page of `limit` 10),
+// intg::slack::client posting a message or intg::twilio::client sending an SMS, one call at a time on one thread, against the fakes of
 // benchmarks/provider_fake_server (another process). WARMUP calls first (connection, caches), then
 // CALLS calls timed by getrusage(RUSAGE_SELF) deltas: the CPU time of this process only, start-up
 // excluded. Heap allocations per call are counted at the malloc level (malloc_counter.hpp).
 // benchmarks/providers_node.js does the same with the official Node SDKs (scripts/bench-providers).
 //
-//   provider_cpu stripe|slack PORT CALLS WARMUP
+//   provider_cpu stripe|slack|twilio PORT CALLS WARMUP
 #include "malloc_counter.hpp"
 #include "provider_common.hpp"
 
@@ -67,7 +67,7 @@ asio::awaitable<bool> measure(One one, long calls, long warmup, measurement& m) 
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    std::fprintf(stderr, "usage: provider_cpu stripe|slack PORT CALLS WARMUP\n");
+    std::fprintf(stderr, "usage: provider_cpu stripe|slack|twilio PORT CALLS WARMUP\n");
     return 2;
   }
   const std::string which = argv[1], port = argv[2];
@@ -118,8 +118,28 @@ int main(int argc, char** argv) {
         },
         asio::detached);
     io.run();
+  } else if (which == "twilio") {
+    what = "twilio messages.create";
+    intg::twilio::client twilio(bench::twilio_config(port), io.get_executor(), bench::local_fakes());
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          if (auto r = co_await twilio.initialize(); !r) {
+            last_error = r.error().to_string();
+            co_return;
+          }
+          intg::twilio::send_params p{.To = "+15558675310", .From = std::string(fakes::twilio_fake::from_number), .Body = "Your code is 123456"};
+          auto one = [&]() -> asio::awaitable<bool> {
+            auto r = co_await twilio.call(intg::twilio::send_message, p);
+            if (!r) last_error = r.error().to_string();
+            co_return static_cast<bool>(r);
+          };
+          ok = co_await measure(one, calls, warmup, m);
+        },
+        asio::detached);
+    io.run();
   } else {
-    std::fprintf(stderr, "provider_cpu: stripe or slack, not %s\n", which.c_str());
+    std::fprintf(stderr, "provider_cpu: stripe, slack or twilio, not %s\n", which.c_str());
     return 2;
   }
   if (!ok) {

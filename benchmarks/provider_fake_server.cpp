@@ -31,8 +31,10 @@ int main(int argc, char** argv) {
   asio::io_context io(1);
   fakes::stripe_fake stripe(io.get_executor());
   fakes::slack_fake slack(io.get_executor());
+  fakes::twilio_fake twilio(io.get_executor());
   const auto stripe_port = stripe.start();
   const auto slack_port = slack.start();
+  const auto twilio_port = twilio.start();
   int status = 0;
   bool stopping = false;
 
@@ -44,6 +46,8 @@ int main(int argc, char** argv) {
       stripe.api().clear_log();
       slack.api().clear_log();
       slack.clear_messages();
+      twilio.api().clear_log();
+      twilio.clear_messages();
       sweep();
     });
   };
@@ -55,6 +59,7 @@ int main(int argc, char** argv) {
     asio::co_spawn(io, [&]() -> asio::awaitable<void> {
       co_await stripe.stop();
       co_await slack.stop();
+      co_await twilio.stop();
     }, asio::detached);
   });
 
@@ -79,7 +84,8 @@ int main(int argc, char** argv) {
             co_return;
           }
         }
-        std::printf("stripe %u\nslack %u\nready\n", static_cast<unsigned>(stripe_port), static_cast<unsigned>(slack_port));
+        std::printf("stripe %u\nslack %u\ntwilio %u\nready\n", static_cast<unsigned>(stripe_port), static_cast<unsigned>(slack_port),
+                    static_cast<unsigned>(twilio_port));
         std::fflush(stdout);
         sweep();
       },

@@ -1,4 +1,4 @@
-// Client CPU per call with the official Node SDKs (stripe 23.1.0, @slack/web-api 8.2.0, pinned in
+// Client CPU per call with the official Node SDKs (stripe 23.1.0, @slack/web-api 8.2.0, twilio 6.3.1, pinned in
 // tests/fakes/sdk/package.json), the counterpart of benchmarks/provider_cpu.cpp: one call at a
 // time against the fakes of benchmarks/provider_fake_server (another process), keep-alive
 // (an http.Agent with keepAlive passed to each SDK), no TLS, no retries. WARMUP calls first (JIT,
@@ -6,7 +6,7 @@
 // (all its threads), start-up and warm-up excluded. Run from a directory where the SDKs are
 // installed (scripts/bench-providers: npm ci into build/bench/providers_sdk).
 //
-//   node providers_node.js stripe|slack PORT CALLS WARMUP
+//   node providers_node.js stripe|slack|twilio PORT CALLS WARMUP
 'use strict';
 const http = require('http');
 
@@ -38,8 +38,19 @@ async function main() {
       const r = await web.chat.postMessage({ channel: 'C0GENERAL01', text: 'Deploy finished' });
       if (!r.ok) throw new Error(r.error);
     };
+  } else if (which === 'twilio') {
+    const twilio = require('twilio');
+    // The SDK's own request client, keep-alive, one socket, no automatic retries (its default).
+    const httpClient = new twilio.RequestClient({ keepAlive: true, maxSockets: 1 });
+    const client = twilio('AC0123456789abcdef0123456789abcdef', 'f1e2d3c4b5a6978877665544332211aa', { httpClient });
+    client.api.baseUrl = `http://127.0.0.1:${port}`;
+    what = 'twilio messages.create';
+    one = async () => {
+      const m = await client.messages.create({ to: '+15558675310', from: '+15005550006', body: 'Your code is 123456' });
+      if (!m.sid) throw new Error('no sid');
+    };
   } else {
-    throw new Error(`stripe or slack, not ${which}`);
+    throw new Error(`stripe, slack or twilio, not ${which}`);
   }
   for (let i = 0; i < warmup; ++i) await one();
   const t0 = process.hrtime.bigint();

@@ -6,12 +6,14 @@
 #define BOOST_TEST_MODULE intg_providers
 #include <boost/test/unit_test.hpp>
 
+#include "fakes/apple_music_fake.hpp"
 #include "fakes/slack_fake.hpp"
 #include "fakes/stripe_fake.hpp"
 #include "fakes/twilio_fake.hpp"
 #include "test_util.hpp"
 
 #include <intg/http/client.hpp>
+#include <intg/providers/apple_music.hpp>
 #include <intg/providers/slack.hpp>
 #include <intg/providers/stripe.hpp>
 #include <intg/providers/twilio.hpp>
@@ -20,6 +22,9 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
+
+#include <openssl/bio.h>
+#include <openssl/pem.h>
 
 #include <chrono>
 #include <cstdio>
@@ -1439,6 +1444,148 @@ BOOST_AUTO_TEST_CASE(json_bodies_are_covered_by_body_sha256) {
   const std::string no_hash = "https://example.com/myapp";
   BOOST_TEST((intg::webhook::verify_twilio_body(no_hash, body, intg::webhook::sign_twilio(no_hash, {}, token), token).error() ==
               intg::errc::signature_malformed));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Apple Music through the kit against the Apple Music fake, which checks every developer token
+// with OpenSSL as Apple documents it (ES256, kid, iss, exp within 15,777,000 s, raw R||S).
+namespace {
+
+std::string pem_of(const intg::auth::jwk& key) {
+  BIO* bio = BIO_new(BIO_s_mem());
+  PEM_write_bio_PrivateKey(bio, key.pkey(), nullptr, nullptr, 0, nullptr, nullptr);
+  char* data = nullptr;
+  const long len = BIO_get_mem_data(bio, &data);
+  std::string pem(data, static_cast<std::size_t>(len));
+  BIO_free(bio);
+  return pem;
+}
+
+struct apple_env {
+  asio::io_context io;
+  intg::auth::jwk key = intg::auth::jwk::generate("P-256").value();
+  fakes::apple_music_fake fake{io.get_executor(), key.pkey()};
+  std::uint16_t port = fake.start();
+  intg::integration_config config(bool with_user = true, const std::string& pem = {}) {
+    json::object s{{"private_key", pem.empty() ? pem_of(key) : pem}, {"key_id", fakes::apple_music_fake::key_id},
+                   {"team_id", fakes::apple_music_fake::team_id}};
+    if (with_user) s["music_user_token"] = fakes::apple_music_fake::user_token;
+    return provider_config("music", fake.base_url(), std::move(s));
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(apple_music_client)
+
+BOOST_AUTO_TEST_CASE(catalog_search_paging_library_and_one_developer_token) {
+  apple_env e;
+  e.fake.seed_library(7);
+  namespace am = intg::apple_music;
+  am::client music(e.config(), e.io.get_executor(), local_fakes());
+  auto body = [&]() -> asio::awaitable<void> {
+    auto init = co_await music.initialize();
+    BOOST_REQUIRE_MESSAGE(init, (init ? "" : init.error().to_string()));
+    auto health = co_await music.health_check();
+    BOOST_TEST((health.status == intg::integration_status::healthy), health.message);
+
+    am::search_params blue{.term = "blue", .types = "songs,albums,playlists", .limit = 2};
+    auto found = co_await music.call(am::search, "us", blue);
+    BOOST_REQUIRE_MESSAGE(found, (found ? "" : found.error().to_string()));
+    BOOST_REQUIRE(found->results.songs.has_value());
+    BOOST_TEST(found->results.songs->data.size() == 2u);
+    BOOST_TEST(found->results.songs->next.has_value());  // more songs than the limit
+    BOOST_REQUIRE(found->results.albums.has_value());
+    BOOST_TEST(found->results.albums->data.front().attributes->name == "Kind of Blue");
+    BOOST_REQUIRE(found->results.playlists.has_value());
+    BOOST_TEST(*found->results.playlists->data.front().attributes->description->short_ == "Classics.");
+
+    am::search_params songs_only{.term = "blue", .limit = 1};
+    auto every = co_await music.collect_all(am::search_songs, "us", songs_only);
+    BOOST_REQUIRE_MESSAGE(every, (every ? "" : every.error().to_string()));
+    BOOST_TEST(every->size() == 5u);  // one per page, following the `next` paths
+
+    const std::string id = every->front().id;
+    auto one = co_await music.call(am::get_song, "us", id);
+    BOOST_REQUIRE(one);
+    BOOST_REQUIRE(one->data.size() == 1u);
+    BOOST_TEST(one->data[0].attributes->durationInMillis.has_value());
+    am::ids_params two{.ids = id + ",999999999"};
+    auto some = co_await music.call(am::get_songs, "us", two);
+    BOOST_REQUIRE(some);
+    BOOST_TEST(some->data.size() == 1u);  // an unknown id is left out
+    auto album = co_await music.call(am::get_album, "us", "1440857000");
+    BOOST_REQUIRE(album);
+    BOOST_TEST(*album->data[0].attributes->trackCount == 5);
+    auto playlist = co_await music.call(am::get_playlist, "us", "pl.f4d106fed2bd41149aaacabb233eb5eb");
+    BOOST_REQUIRE(playlist);
+
+    am::library_params three{.limit = 3};
+    auto library = co_await music.collect_all(am::library_songs, three);
+    BOOST_REQUIRE_MESSAGE(library, (library ? "" : library.error().to_string()));
+    BOOST_TEST(library->size() == 7u);
+
+    // One developer token served every call: signed once, verified by the fake each time.
+    BOOST_TEST(music.auth().fetches() == 1u);
+    BOOST_TEST(e.fake.distinct_tokens() == 1u);
+    BOOST_TEST(e.fake.tokens_refused() == 0u);
+    BOOST_TEST(e.fake.tokens_accepted() >= 12u);
+    co_await e.fake.stop();
+  };
+  test::run(e.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(errors_arguments_and_a_key_apple_does_not_know) {
+  apple_env e;
+  namespace am = intg::apple_music;
+  am::client music(e.config(false), e.io.get_executor(), local_fakes());
+  auto other_key = intg::auth::jwk::generate("P-256").value();
+  am::client stranger(e.config(true, pem_of(other_key)), e.io.get_executor(), local_fakes());
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await music.initialize());
+    auto missing = co_await music.call(am::get_song, "us", "123");
+    BOOST_REQUIRE(!missing);
+    BOOST_TEST((missing.error() == intg::condition::not_found));
+    BOOST_TEST(missing.error().provider_code() == "40400");
+    BOOST_TEST(missing.error().to_string().find("Resource Not Found") != std::string::npos, missing.error());
+    // No Music-User-Token in the settings: the library refuses.
+    am::library_params any;
+    auto library = co_await music.call(am::library_songs, any);
+    BOOST_REQUIRE(!library);
+    BOOST_TEST(library.error().http_status() == 403);
+    // Checked before anything is sent.
+    const auto sent = e.fake.api().log().size();
+    BOOST_TEST(((co_await music.call(am::get_song, "../me", "1")).error() == intg::errc::invalid_argument));
+    BOOST_TEST(((co_await music.call(am::get_song, "us", "1/../2")).error() == intg::errc::invalid_argument));
+    am::search_params too_many{.term = "blue", .limit = 26};
+    BOOST_TEST(((co_await music.call(am::search, "us", too_many)).error() == intg::errc::invalid_argument));
+    am::search_params bad_type{.term = "blue", .types = "songs,videos"};
+    BOOST_TEST(((co_await music.call(am::search, "us", bad_type)).error() == intg::errc::invalid_argument));
+    BOOST_TEST(e.fake.api().log().size() == sent);
+    // A 429 is waited out and retried.
+    e.fake.script(fakes::apple_music_fake::rate_limited());
+    am::search_params blue{.term = "blue"};
+    BOOST_TEST((co_await music.call(am::search, "us", blue)).has_value());
+
+    // Signed with a key Apple does not know: 401, one fresh token, then the error.
+    BOOST_REQUIRE(co_await stranger.initialize());
+    auto refused = co_await stranger.call(am::search, "us", blue);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST((refused.error() == intg::condition::unauthorized));
+    BOOST_TEST(refused.error().provider_code() == "40100");
+    BOOST_TEST(stranger.auth().fetches() == 2u);  // re-signed once after the first 401
+    // Settings: a key that is not P-256.
+    auto rsa = intg::auth::jwk::generate("RSA").value();
+    am::client wrong_kind(e.config(true, pem_of(rsa)), e.io.get_executor(), local_fakes());
+    auto init = co_await wrong_kind.initialize();
+    BOOST_REQUIRE(!init);
+    BOOST_TEST(init.error().json_path() == "$.settings.private_key");
+    BOOST_TEST(init.error().to_string().find("BEGIN") == std::string::npos);  // the key never shows
+    co_await e.fake.stop();
+  };
+  test::run(e.io, body());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -85,6 +85,9 @@ class twilio_fake {
   /// Status callbacks posted so far (and failed deliveries).
   std::size_t callbacks_sent() const noexcept { return callbacks_sent_; }
   std::size_t callbacks_failed() const noexcept { return callbacks_failed_; }
+  /// Forgets every message (a long-running server, e.g. benchmarks/provider_fake_server, calls it
+  /// from the fake's executor so that created messages do not pile up).
+  void clear_messages() { messages_.clear(); }
   /// Adds `n` delivered messages to the account (test data for paging).
   void seed_messages(std::size_t n, std::string_view to = "+15558675310") {
     for (std::size_t i = 0; i < n; ++i) {
