@@ -1,15 +1,17 @@
-// The Stripe and Slack fakes (tests/fakes/) served by a process of their own, so that a client
-// benchmark measures the client's CPU time only (scripts/bench-providers). Single-threaded.
+// The Stripe, Slack and Twilio fakes (tests/fakes/) served by a process of their own, so that a
+// client benchmark measures the client's CPU time only (scripts/bench-providers). Single-threaded.
 // It seeds CUSTOMERS Stripe customers (through its own HTTP API, as a client would), prints
 //   stripe PORT
 //   slack PORT
+//   twilio PORT
 //   ready
-// and serves until SIGINT or SIGTERM. Once a second it clears both fakes' exchange logs and the
-// Slack fake's posted messages, which would otherwise grow with every call of a long run.
+// and serves until SIGINT or SIGTERM. Once a second it clears the fakes' exchange logs and the
+// Slack and Twilio messages, which would otherwise grow with every call of a long run.
 //
 //   provider_fake_server [CUSTOMERS=10]
 #include "../tests/fakes/slack_fake.hpp"
 #include "../tests/fakes/stripe_fake.hpp"
+#include "../tests/fakes/twilio_fake.hpp"
 
 #include <intg/http/client.hpp>
 
