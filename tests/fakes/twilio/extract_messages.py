@@ -24,15 +24,15 @@ def refs(node, out):
 def main():
     spec = json.load(open(sys.argv[1], encoding="utf-8"))
     paths = {p: spec["paths"][p] for p in PATHS}
-    schemas, todo = {}, set()
-    refs(paths, todo)
-    while todo:
-        ref = todo.pop()
+    schemas, pending = {}, set()
+    refs(paths, pending)
+    while pending:
+        ref = pending.pop()
         name = ref.split("/")[-1]
         if name in schemas:
             continue
         schemas[name] = spec["components"]["schemas"][name]
-        refs(schemas[name], todo)
+        refs(schemas[name], pending)
     out = {"openapi": spec["openapi"], "info": spec["info"], "servers": spec.get("servers", []), "paths": paths,
            "components": {"schemas": dict(sorted(schemas.items())), "securitySchemes": spec["components"].get("securitySchemes", {})}}
     json.dump(out, sys.stdout, indent=1, sort_keys=False)
