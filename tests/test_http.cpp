@@ -218,7 +218,9 @@ BOOST_AUTO_TEST_CASE(retry_after_takes_seconds_or_an_http_date) {
   BOOST_TEST(parse_retry_after("Wed, 25 Nov 2026 10:00:30 GMT", now).count() == 30000);
   BOOST_TEST(parse_retry_after("Wed, 25 Nov 2026 09:00:00 GMT", now).count() == 0);  // past: now
   for (const char* bad : {"", "-1", "1.5", "soon", "Wed, 25 Foo 2026 10:00:30 GMT", "Wed, 32 Nov 2026 10:00:30 GMT",
-                          "99999999999", "Wed, 25 Nov 2026 10:00:30 PST"})
+                          "99999999999", "Wed, 25 Nov 2026 10:00:30 PST",
+                          // past the range of system_clock's nanoseconds (2262): refused, no overflow
+                          "Wed, 25 Nov 2294 10:00:30 GMT", "Fri, 31 Dec 9999 23:59:59 GMT"})
     BOOST_TEST(parse_retry_after(bad, now).count() < 0, bad);
 }
 

@@ -576,6 +576,7 @@ BOOST_AUTO_TEST_CASE(error_mapping_status_and_body_to_an_action) {
     BOOST_TEST(lim.failure.retry_after() == 2000ms);
   }
   BOOST_TEST(rest::reset_delay("garbage", now).count() < 0);
+  BOOST_TEST(rest::reset_delay("1e23", now).count() < 0);  // an epoch too far to wait for, and to convert
 }
 
 BOOST_AUTO_TEST_CASE(ok_false_on_http_200_fails_with_the_provider_code_over_sockets) {

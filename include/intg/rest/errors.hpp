@@ -77,6 +77,7 @@ inline std::chrono::milliseconds reset_delay(std::string_view value, std::chrono
   if (*d >= 1e9) {
     const double epoch_now = std::chrono::duration<double>(now.time_since_epoch()).count();
     const double delta = *d - epoch_now;
+    if (delta > 366.0 * 24 * 3600) return std::chrono::milliseconds{-1};  // nonsense; and too big to convert
     return std::chrono::milliseconds(delta <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(delta * 1000)));
   }
   if (*d > 366.0 * 24 * 3600) return std::chrono::milliseconds{-1};
