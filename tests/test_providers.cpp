@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "fakes/apple_music_fake.hpp"
+#include "fakes/lastfm_fake.hpp"
 #include "fakes/slack_fake.hpp"
 #include "fakes/stripe_fake.hpp"
 #include "fakes/twilio_fake.hpp"
@@ -14,6 +15,7 @@
 
 #include <intg/http/client.hpp>
 #include <intg/providers/apple_music.hpp>
+#include <intg/providers/lastfm.hpp>
 #include <intg/providers/slack.hpp>
 #include <intg/providers/stripe.hpp>
 #include <intg/providers/twilio.hpp>
@@ -1586,6 +1588,214 @@ BOOST_AUTO_TEST_CASE(errors_arguments_and_a_key_apple_does_not_know) {
     co_await e.fake.stop();
   };
   test::run(e.io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// Last.fm through the kit against the Last.fm fake, which checks every api_sig itself: searches
+// and top tracks page by number (to @attr.totalPages), a list of one comes as a lone object,
+// the desktop auth flow gives a session key, scrobbles are signed POSTs, errors come in the body
+// whatever the status.
+namespace {
+
+struct lastfm_env {
+  asio::io_context io;
+  fakes::lastfm_fake fake{io.get_executor()};
+  std::uint16_t port = fake.start();
+  intg::integration_config config(std::string session_key = {}, std::string secret = std::string(fakes::lastfm_fake::shared_secret)) {
+    json::object s{{"api_key", fakes::lastfm_fake::api_key}, {"shared_secret", std::move(secret)}};
+    if (!session_key.empty()) s["session_key"] = std::move(session_key);
+    return provider_config("scrobbler", fake.kit_base_url(), std::move(s));
+  }
+  std::size_t sent(std::string_view method) {
+    std::size_t n = 0;
+    for (const auto& x : fake.api().log()) n += x.query.find("method=" + std::string(method)) != std::string::npos ||
+                                                 x.request_body.find("method=" + std::string(method)) != std::string::npos;
+    return n;
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(lastfm_client)
+
+BOOST_AUTO_TEST_CASE(searches_and_top_tracks_page_by_number_and_read_a_lone_object_as_a_list) {
+  lastfm_env e;
+  namespace fm = intg::lastfm;
+  fm::client lastfm(e.config(), e.io.get_executor(), local_fakes());
+  auto body = [&]() -> asio::awaitable<void> {
+    auto init = co_await lastfm.initialize();
+    BOOST_REQUIRE_MESSAGE(init, (init ? "" : init.error().to_string()));
+    auto health = co_await lastfm.health_check();
+    BOOST_TEST((health.status == intg::integration_status::healthy), health.message);
+
+    fm::track_search_params blue{.track = "blue", .limit = 1};
+    auto page = co_await lastfm.call(fm::search_tracks, blue);  // one page: one match, a lone object
+    BOOST_REQUIRE_MESSAGE(page, (page ? "" : page.error().to_string()));
+    BOOST_REQUIRE(page->size() == 1u);
+    BOOST_TEST(page->front().name == "Blue Monday");
+    BOOST_TEST(page->front().artist == "New Order");
+    BOOST_TEST(*page->front().listeners == "912000");
+    auto every = co_await lastfm.collect_all(fm::search_tracks, blue);
+    BOOST_REQUIRE_MESSAGE(every, (every ? "" : every.error().to_string()));
+    BOOST_TEST(every->size() == 4u);  // four "blue" titles, a page each, then an empty page
+
+    // Top tracks end at @attr.totalPages: 7 New Order tracks by 3 are 3 pages, no 4th request.
+    fm::top_tracks_params order{.artist = "New Order", .limit = 3};
+    const auto before = e.sent("artist.getTopTracks");
+    auto top = co_await lastfm.collect_all(fm::top_tracks, order);
+    BOOST_REQUIRE_MESSAGE(top, (top ? "" : top.error().to_string()));
+    BOOST_TEST(top->size() == 7u);
+    BOOST_TEST(top->front().name == "Blue Monday");  // the most listened first
+    BOOST_TEST(top->front().artist.name == "New Order");
+    BOOST_TEST(e.sent("artist.getTopTracks") - before == 3u);
+
+    fm::artist_search_params moby{.artist = "mob"};
+    auto artists = co_await lastfm.call(fm::search_artists, moby);
+    BOOST_REQUIRE(artists);
+    BOOST_REQUIRE(artists->size() == 1u);
+    BOOST_TEST(artists->front().name == "Moby");
+
+    // Reads carry the key and format=json, and no signature.
+    const auto reads = e.fake.api().log();
+    BOOST_TEST(reads.back().query.find("format=json") != std::string::npos);
+    BOOST_TEST(reads.back().query.find("api_sig") == std::string::npos);
+    co_await e.fake.stop();
+  };
+  test::run(e.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(desktop_auth_flow_then_signed_scrobbles_with_the_session_key) {
+  lastfm_env e;
+  namespace fm = intg::lastfm;
+  fm::client app(e.config(), e.io.get_executor(), local_fakes());
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await app.initialize());
+    auto token = co_await app.call(fm::get_token);
+    BOOST_REQUIRE_MESSAGE(token, (token ? "" : token.error().to_string()));
+    const std::string url = fm::authorization_url(fakes::lastfm_fake::api_key, token->token);
+    BOOST_TEST(url == "https://www.last.fm/api/auth/?api_key=" + std::string(fakes::lastfm_fake::api_key) + "&token=" + token->token);
+    // Before the user approves: error 14 (on a 403), the provider's code kept.
+    fm::session_params with_token{.token = token->token};
+    auto early = co_await app.call(fm::get_session, with_token);
+    BOOST_REQUIRE(!early);
+    BOOST_TEST(early.error().provider_code() == "14");
+    e.fake.approve(token->token);
+    auto session = co_await app.call(fm::get_session, with_token);
+    BOOST_REQUIRE_MESSAGE(session, (session ? "" : session.error().to_string()));
+    BOOST_TEST(session->session.name == fakes::lastfm_fake::user);
+
+    // Without a session key a write fails before anything is sent, naming the setting.
+    fm::scrobble_batch one;
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
+    one.add({.artist = "Moby", .track = "Porcelain", .timestamp = now - 300});
+    const auto sent = e.fake.api().log().size();
+    auto refused = co_await app.call(fm::scrobble_tracks, one);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST((refused.error() == intg::errc::unauthorized));
+    BOOST_TEST(refused.error().to_string().find("settings.session_key") != std::string::npos, refused.error());
+    BOOST_TEST(e.fake.api().log().size() == sent);
+
+    // With the session key: a signed POST; the listen older than 14 days is ignored, not an error.
+    fm::client user(e.config(session->session.key), e.io.get_executor(), local_fakes());
+    BOOST_REQUIRE(co_await user.initialize());
+    fm::scrobble_batch three;
+    three.add({.artist = "Moby", .track = "Porcelain", .timestamp = now - 600, .album = "Play"})
+        .add({.artist = "New Order", .track = "Ceremony", .timestamp = now - 300})
+        .add({.artist = "Lana Del Rey", .track = "Video Games", .timestamp = now - 30 * 24 * 3600});
+    auto answer = co_await user.call(fm::scrobble_tracks, three);
+    BOOST_REQUIRE_MESSAGE(answer, (answer ? "" : answer.error().to_string()));
+    auto counts = fm::counts_of(*answer);
+    BOOST_REQUIRE(counts);
+    BOOST_TEST(counts->accepted == 2);
+    BOOST_TEST(counts->ignored == 1);
+    BOOST_TEST(e.fake.scrobbled().size() == 2u);
+    const auto posted = e.fake.api().log().back();
+    BOOST_TEST(posted.query.empty());  // every parameter in the body
+    BOOST_TEST(posted.request_body.find("api_sig=") != std::string::npos);
+    // The session key and API key are redacted in the fake's log, as a credential must be.
+    BOOST_TEST(posted.request_body.find(session->session.key) == std::string::npos);
+
+    // 51 listens: refused before sending.
+    fm::scrobble_batch too_many;
+    for (int i = 0; i < 51; ++i) too_many.add({.artist = "Moby", .track = "Porcelain", .timestamp = now - 100 - i});
+    BOOST_TEST(((co_await user.call(fm::scrobble_tracks, too_many)).error() == intg::errc::invalid_argument));
+
+    // A wrong shared secret: the fake's signature check fails with error 13.
+    fm::client wrong(e.config(session->session.key, "not-the-secret-0123456789abcdef"), e.io.get_executor(), local_fakes());
+    BOOST_REQUIRE(co_await wrong.initialize());
+    auto bad_sig = co_await wrong.call(fm::scrobble_tracks, one);
+    BOOST_REQUIRE(!bad_sig);
+    BOOST_TEST(bad_sig.error().provider_code() == "13");
+    // An unknown session key: error 9, which Last.fm means as "sign in again".
+    fm::client revoked(e.config("sk-revoked-0123456789"), e.io.get_executor(), local_fakes());
+    BOOST_REQUIRE(co_await revoked.initialize());
+    auto stale = co_await revoked.call(fm::scrobble_tracks, one);
+    BOOST_REQUIRE(!stale);
+    BOOST_TEST((stale.error() == intg::condition::unauthorized));
+    BOOST_TEST(stale.error().provider_code() == "9");
+    co_await e.fake.stop();
+  };
+  test::run(e.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(errors_in_the_body_on_any_status_and_which_are_retried) {
+  lastfm_env e;
+  namespace fm = intg::lastfm;
+  fm::client lastfm(e.config(), e.io.get_executor(), local_fakes());
+  auto body = [&]() -> asio::awaitable<void> {
+    BOOST_REQUIRE(co_await lastfm.initialize());
+    // Error 29 on an HTTP 200 is a rate limit: waited out and retried.
+    e.fake.script(fakes::lastfm_fake::rate_limited());
+    fm::track_search_params blue{.track = "blue"};
+    const auto before = e.sent("track.search");
+    auto found = co_await lastfm.call(fm::search_tracks, blue);
+    BOOST_REQUIRE_MESSAGE(found, (found ? "" : found.error().to_string()));
+    BOOST_TEST(e.sent("track.search") - before == 2u);
+    // Error 11 (service offline) is transient: a read is retried ...
+    e.fake.script(fakes::lastfm_fake::offline());
+    BOOST_TEST((co_await lastfm.call(fm::search_tracks, blue)).has_value());
+    // ... a scrobble is not resent: it may have been recorded.
+    fm::client user(e.config(e.fake.session_key_for_tests()), e.io.get_executor(), local_fakes());
+    BOOST_REQUIRE(co_await user.initialize());
+    fm::scrobble_batch one;
+    one.add({.artist = "Moby", .track = "Porcelain", .timestamp = static_cast<std::int64_t>(std::time(nullptr)) - 60});
+    e.fake.script(fakes::lastfm_fake::offline());
+    const auto posts = e.sent("track.scrobble");
+    auto unknown = co_await user.call(fm::scrobble_tracks, one);
+    BOOST_REQUIRE(!unknown);
+    BOOST_TEST((unknown.error() == intg::errc::outcome_unknown));
+    BOOST_TEST(e.sent("track.scrobble") - posts == 1u);
+    // A bad API key: error 10 on a 403, not retried; the key is not in the message.
+    json::object s{{"api_key", "ffffffffffffffffffffffffffffffff"}};
+    fm::client stranger(provider_config("scrobbler", e.fake.kit_base_url(), std::move(s)), e.io.get_executor(), local_fakes());
+    BOOST_REQUIRE(co_await stranger.initialize());
+    auto refused = co_await stranger.call(fm::search_tracks, blue);
+    BOOST_REQUIRE(!refused);
+    BOOST_TEST(refused.error().provider_code() == "10");
+    BOOST_TEST(refused.error().http_status() == 403);
+    BOOST_TEST(refused.error().to_string().find("ffffffff") == std::string::npos, refused.error());
+    // An empty search is refused before sending; settings without an API key do not initialise.
+    fm::track_search_params empty;
+    BOOST_TEST(((co_await lastfm.call(fm::search_tracks, empty)).error() == intg::errc::invalid_argument));
+    fm::client keyless(provider_config("scrobbler", e.fake.kit_base_url(), {}), e.io.get_executor(), local_fakes());
+    auto init = co_await keyless.initialize();
+    BOOST_REQUIRE(!init);
+    BOOST_TEST(init.error().json_path() == "$.settings.api_key");
+    co_await e.fake.stop();
+  };
+  test::run(e.io, body());
+}
+
+BOOST_AUTO_TEST_CASE(the_signature_follows_the_spec) {
+  // Sorted by name, name then value, format and callback left out, the secret appended: the MD5
+  // of "api_keyxxxxmethodauth.getSessiontokenyyyyyy" + "secret".
+  const std::vector<std::pair<std::string, std::string>> p{
+      {"token", "yyyyyy"}, {"method", "auth.getSession"}, {"format", "json"}, {"api_key", "xxxx"}, {"callback", "cb"}};
+  BOOST_TEST(intg::lastfm::api_signature(p, "secret") ==
+             intg::crypto::to_hex(intg::crypto::md5("api_keyxxxxmethodauth.getSessiontokenyyyyyysecret")));
+  BOOST_TEST(intg::crypto::to_hex(intg::crypto::md5("")) == "d41d8cd98f00b204e9800998ecf8427e");  // RFC 1321's test vector
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -6032,8 +6032,9 @@ inline std::chrono::milliseconds parse_retry_after(
   const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon / 3 + 1)},
                            std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return milliseconds{-1};
+  // In milliseconds: system_clock counts nanoseconds, which overflow past the year 2262.
   const auto when = sys_days{ymd} + hours{hh} + minutes{mm} + seconds{ss};
-  const auto delta = duration_cast<milliseconds>(when - now);
+  const auto delta = when - time_point_cast<milliseconds>(now);
   if (delta > hours{24 * 365}) return milliseconds{-1};
   return delta.count() < 0 ? milliseconds{0} : delta;
 }
@@ -6797,7 +6798,8 @@ class client {
 }  // namespace intg::http
 // ---- end intg/http/client.hpp ----
 // ---- begin intg/security/crypto/hash.hpp ----
-// SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface.
+// SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface, and MD5 for the
+// legacy protocols that still ask for it.
 
 // ---- begin intg/security/crypto/detail/openssl.hpp ----
 // Owning handles for OpenSSL objects and the conversion of OpenSSL's error queue into an
@@ -6883,6 +6885,9 @@ inline std::array<std::uint8_t, 32> sha256(std::string_view data) { return detai
 inline std::array<std::uint8_t, 48> sha384(std::string_view data) { return detail::digest<48>(EVP_sha384(), data); }
 /// SHA-512 of `data`.
 inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detail::digest<64>(EVP_sha512(), data); }
+/// MD5 of `data`. Broken as a hash: only for protocols that define their signatures with it
+/// (Last.fm's api_sig), never for anything new.
+inline std::array<std::uint8_t, 16> md5(std::string_view data) { return detail::digest<16>(EVP_md5(), data); }
 
 }  // namespace intg::crypto
 // ---- end intg/security/crypto/hash.hpp ----

@@ -75,6 +75,12 @@ struct error_body {
   std::string_view rate_limited_code{};
   /// Provider codes that mean "the token is invalid/expired": handled like a 401.
   std::string_view unauthorized_code{};
+  /// For APIs that put errors in the body whatever the status (Last.fm: "/error"): a 2xx whose body
+  /// has this member is an error.
+  std::string_view error_if_present{};
+  /// Provider codes that mean "temporarily unavailable, try again" (Last.fm's 11, 16): transient
+  /// like a 5xx, so retried where resending is safe.
+  std::array<std::string_view, 4> retry_codes{};
   /// A body member holding seconds to wait (Discord's "/retry_after"), used when no header says.
   std::string_view retry_after{};
   /// More members worth showing, appended to the message as "(name: value, ...)" where present
@@ -154,6 +160,12 @@ struct traits {
   static constexpr std::string_view token_url() {
     if constexpr (requires { P::token_url; }) return P::token_url;
     else return {};
+  }
+  /// Whether a lone item may come as an object where a list is expected (JSON converted from XML,
+  /// as Last.fm's is): a page's item array then also accepts a single object.
+  static constexpr bool lone_item_as_object() {
+    if constexpr (requires { P::lone_item_as_object; }) return P::lone_item_as_object;
+    else return false;
   }
   static constexpr std::string_view authorize_url() {
     if constexpr (requires { P::authorize_url; }) return P::authorize_url;
@@ -839,11 +851,13 @@ class one_of {
 // accept it, retry it (5xx, 408: transient errors the retry policy retries), refresh the
 // credentials and send once more (401), wait (429 or a rate-limit code in the body: errc::
 // rate_limited with the reset as retry-after), or fail with the provider's own code and message
-// (intg::provider_error<Provider>), including APIs that answer errors with HTTP 200 ({"ok":false}).
+// (intg::provider_error<Provider>), including APIs that answer errors with HTTP 200 ({"ok":false},
+// or an "error" member whatever the status).
 
 
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -910,6 +924,7 @@ inline std::chrono::milliseconds reset_delay(std::string_view value, std::chrono
   if (*d >= 1e9) {
     const double epoch_now = std::chrono::duration<double>(now.time_since_epoch()).count();
     const double delta = *d - epoch_now;
+    if (delta > 366.0 * 24 * 3600) return std::chrono::milliseconds{-1};  // nonsense; and too big to convert
     return std::chrono::milliseconds(delta <= 0 ? 0 : static_cast<std::int64_t>(std::ceil(delta * 1000)));
   }
   if (*d > 366.0 * 24 * 3600) return std::chrono::milliseconds{-1};
@@ -965,7 +980,10 @@ verdict classify(const http::response& res, const boost::json::value* body,
   constexpr error_body eb = traits<P>::errors();
   const int status = static_cast<int>(res.result_int());
   bool failed_ok = false;
-  if (status >= 200 && status < 300) {
+  if (status >= 200 && status < 300 && !eb.error_if_present.empty()) {
+    if (!body || !detail::at(*body, eb.error_if_present)) return {};
+    failed_ok = true;
+  } else if (status >= 200 && status < 300) {
     if (eb.ok.empty() || !body) return {};
     const auto* ok = detail::at(*body, eb.ok);
     if (ok && ok->is_bool() && ok->get_bool()) return {};
@@ -1001,7 +1019,8 @@ verdict classify(const http::response& res, const boost::json::value* body,
   }
   if (status == 401 || (!eb.unauthorized_code.empty() && code == eb.unauthorized_code))
     return {action::refresh, provider_error<P>(provider_errc::unauthorized, status, code, std::move(text))};
-  if (status >= 500 || status == 408) {
+  const bool retry_code = !code.empty() && std::find(eb.retry_codes.begin(), eb.retry_codes.end(), code) != eb.retry_codes.end();
+  if (status >= 500 || status == 408 || retry_code) {
     error e = provider_error<P>(provider_errc::server_error, status, code, std::move(text));  // transient
     if (auto it = res.find(http::field::retry_after); it != res.end()) e.with_retry_after(http::parse_retry_after(it->value(), now));
     return {action::retry, std::move(e)};
@@ -2171,13 +2190,18 @@ struct offset_limit {
   }
 };
 
-/// page=1, 2, 3...: ends on an empty page.
-template <fixed_string Param = "page", int Start = 1, fixed_string Items = "">
+/// page=1, 2, 3...: ends on an empty page, or at the page count the body gives at `TotalPages`
+/// (a number or a numeric string: Last.fm's "/toptracks/@attr/totalPages" is "12").
+template <fixed_string Param = "page", int Start = 1, fixed_string Items = "", fixed_string TotalPages = "">
 struct page_number {
   static constexpr std::string_view items = Items.view();
   static result<next_page> next(const page_view& p) {
     if (p.items == 0) return next_page::last();
     const long long page = detail::number_or(detail::query_param(p.url, Param.view()), Start);
+    if constexpr (!TotalPages.view().empty()) {
+      const long long total = detail::number_or(detail::string_at(p.body, TotalPages.view()), -1);
+      if (total >= 0 && page - Start + 1 >= total) return next_page::last();
+    }
     return next_page::with_param(Param.view(), std::to_string(page + 1));
   }
 };
@@ -2526,6 +2550,12 @@ class client {
                                           pagination_type, typename Op::pagination>;
       const std::string_view items_at = !op_->items.empty() ? op_->items : strategy::items;
       const boost::json::value* arr = items_at.empty() ? &ex->body : detail::at(ex->body, items_at);
+      boost::json::value lone;  // a single object where the list of one is expected (lone_item_as_object)
+      if constexpr (traits<Provider>::lone_item_as_object())
+        if (arr && arr->is_object()) {
+          lone = boost::json::array{*arr};
+          arr = &lone;
+        }
       if (arr && !arr->is_array()) arr = nullptr;
       if (!arr && !(items_at.empty() ? ex->body.is_null() : false))
         co_return fail(error(errc::invalid_response, std::string(Provider::name) + ": page without an item array at " +

@@ -278,6 +278,12 @@ class client {
                                           pagination_type, typename Op::pagination>;
       const std::string_view items_at = !op_->items.empty() ? op_->items : strategy::items;
       const boost::json::value* arr = items_at.empty() ? &ex->body : detail::at(ex->body, items_at);
+      boost::json::value lone;  // a single object where the list of one is expected (lone_item_as_object)
+      if constexpr (traits<Provider>::lone_item_as_object())
+        if (arr && arr->is_object()) {
+          lone = boost::json::array{*arr};
+          arr = &lone;
+        }
       if (arr && !arr->is_array()) arr = nullptr;
       if (!arr && !(items_at.empty() ? ex->body.is_null() : false))
         co_return fail(error(errc::invalid_response, std::string(Provider::name) + ": page without an item array at " +

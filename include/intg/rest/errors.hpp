@@ -2,7 +2,8 @@
 // accept it, retry it (5xx, 408: transient errors the retry policy retries), refresh the
 // credentials and send once more (401), wait (429 or a rate-limit code in the body: errc::
 // rate_limited with the reset as retry-after), or fail with the provider's own code and message
-// (intg::provider_error<Provider>), including APIs that answer errors with HTTP 200 ({"ok":false}).
+// (intg::provider_error<Provider>), including APIs that answer errors with HTTP 200 ({"ok":false},
+// or an "error" member whatever the status).
 #pragma once
 
 #include <intg/core/error.hpp>
@@ -11,6 +12,7 @@
 
 #include <boost/json/value.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -133,7 +135,10 @@ verdict classify(const http::response& res, const boost::json::value* body,
   constexpr error_body eb = traits<P>::errors();
   const int status = static_cast<int>(res.result_int());
   bool failed_ok = false;
-  if (status >= 200 && status < 300) {
+  if (status >= 200 && status < 300 && !eb.error_if_present.empty()) {
+    if (!body || !detail::at(*body, eb.error_if_present)) return {};
+    failed_ok = true;
+  } else if (status >= 200 && status < 300) {
     if (eb.ok.empty() || !body) return {};
     const auto* ok = detail::at(*body, eb.ok);
     if (ok && ok->is_bool() && ok->get_bool()) return {};
@@ -169,7 +174,8 @@ verdict classify(const http::response& res, const boost::json::value* body,
   }
   if (status == 401 || (!eb.unauthorized_code.empty() && code == eb.unauthorized_code))
     return {action::refresh, provider_error<P>(provider_errc::unauthorized, status, code, std::move(text))};
-  if (status >= 500 || status == 408) {
+  const bool retry_code = !code.empty() && std::find(eb.retry_codes.begin(), eb.retry_codes.end(), code) != eb.retry_codes.end();
+  if (status >= 500 || status == 408 || retry_code) {
     error e = provider_error<P>(provider_errc::server_error, status, code, std::move(text));  // transient
     if (auto it = res.find(http::field::retry_after); it != res.end()) e.with_retry_after(http::parse_retry_after(it->value(), now));
     return {action::retry, std::move(e)};

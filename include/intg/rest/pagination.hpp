@@ -161,13 +161,18 @@ struct offset_limit {
   }
 };
 
-/// page=1, 2, 3...: ends on an empty page.
-template <fixed_string Param = "page", int Start = 1, fixed_string Items = "">
+/// page=1, 2, 3...: ends on an empty page, or at the page count the body gives at `TotalPages`
+/// (a number or a numeric string: Last.fm's "/toptracks/@attr/totalPages" is "12").
+template <fixed_string Param = "page", int Start = 1, fixed_string Items = "", fixed_string TotalPages = "">
 struct page_number {
   static constexpr std::string_view items = Items.view();
   static result<next_page> next(const page_view& p) {
     if (p.items == 0) return next_page::last();
     const long long page = detail::number_or(detail::query_param(p.url, Param.view()), Start);
+    if constexpr (!TotalPages.view().empty()) {
+      const long long total = detail::number_or(detail::string_at(p.body, TotalPages.view()), -1);
+      if (total >= 0 && page - Start + 1 >= total) return next_page::last();
+    }
     return next_page::with_param(Param.view(), std::to_string(page + 1));
   }
 };

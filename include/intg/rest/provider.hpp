@@ -58,6 +58,12 @@ struct error_body {
   std::string_view rate_limited_code{};
   /// Provider codes that mean "the token is invalid/expired": handled like a 401.
   std::string_view unauthorized_code{};
+  /// For APIs that put errors in the body whatever the status (Last.fm: "/error"): a 2xx whose body
+  /// has this member is an error.
+  std::string_view error_if_present{};
+  /// Provider codes that mean "temporarily unavailable, try again" (Last.fm's 11, 16): transient
+  /// like a 5xx, so retried where resending is safe.
+  std::array<std::string_view, 4> retry_codes{};
   /// A body member holding seconds to wait (Discord's "/retry_after"), used when no header says.
   std::string_view retry_after{};
   /// More members worth showing, appended to the message as "(name: value, ...)" where present
@@ -137,6 +143,12 @@ struct traits {
   static constexpr std::string_view token_url() {
     if constexpr (requires { P::token_url; }) return P::token_url;
     else return {};
+  }
+  /// Whether a lone item may come as an object where a list is expected (JSON converted from XML,
+  /// as Last.fm's is): a page's item array then also accepts a single object.
+  static constexpr bool lone_item_as_object() {
+    if constexpr (requires { P::lone_item_as_object; }) return P::lone_item_as_object;
+    else return false;
   }
   static constexpr std::string_view authorize_url() {
     if constexpr (requires { P::authorize_url; }) return P::authorize_url;

@@ -1,4 +1,5 @@
-// SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface.
+// SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface, and MD5 for the
+// legacy protocols that still ask for it.
 #pragma once
 
 #include <intg/security/crypto/detail/openssl.hpp>
@@ -27,5 +28,8 @@ inline std::array<std::uint8_t, 32> sha256(std::string_view data) { return detai
 inline std::array<std::uint8_t, 48> sha384(std::string_view data) { return detail::digest<48>(EVP_sha384(), data); }
 /// SHA-512 of `data`.
 inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detail::digest<64>(EVP_sha512(), data); }
+/// MD5 of `data`. Broken as a hash: only for protocols that define their signatures with it
+/// (Last.fm's api_sig), never for anything new.
+inline std::array<std::uint8_t, 16> md5(std::string_view data) { return detail::digest<16>(EVP_md5(), data); }
 
 }  // namespace intg::crypto
