@@ -6032,8 +6032,9 @@ inline std::chrono::milliseconds parse_retry_after(
   const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon / 3 + 1)},
                            std::chrono::day{static_cast<unsigned>(day)}};
   if (!ymd.ok()) return milliseconds{-1};
+  // In milliseconds: system_clock counts nanoseconds, which overflow past the year 2262.
   const auto when = sys_days{ymd} + hours{hh} + minutes{mm} + seconds{ss};
-  const auto delta = duration_cast<milliseconds>(when - now);
+  const auto delta = when - time_point_cast<milliseconds>(now);
   if (delta > hours{24 * 365}) return milliseconds{-1};
   return delta.count() < 0 ? milliseconds{0} : delta;
 }
