@@ -66,6 +66,8 @@ class header_limits {
     if (!cfg_.bucket.empty())
       if (auto b = res.find(cfg_.bucket); b != res.end()) route_[std::string(operation)] = std::string(b->value());
     count_invalid(res, now);
+    // One entry per bucket and major parameter (channel): forget the expired ones now and then.
+    if (blocked_.size() > 1024) std::erase_if(blocked_, [&](const auto& b) { return b.second <= now; });
     std::chrono::milliseconds wait{-1};
     for (const auto& w : cfg_.windows) {
       if (w.remaining.empty()) continue;
