@@ -39,8 +39,8 @@ struct provider {
   static constexpr std::string_view category = "communication";
   static constexpr std::string_view default_base_url = "https://discord.com/api/v10";
   static constexpr std::string_view allowed_hosts[] = {"discord.com"};
-  // Discord asks bots for "DiscordBot (url, version)".
-  static constexpr std::string_view user_agent = "DiscordBot (https://github.com/intg/intg, 0.2)";
+  // Discord asks for "DiscordBot ($url, $versionNumber)"; intg has no public URL to give.
+  static constexpr std::string_view user_agent = "DiscordBot (intg, 0.2)";
   // 0: the bot token (absent for a webhook-only client); 1: nothing (webhooks carry their token).
   using auth = rest::auth_set<rest::if_set<"bot_token", rest::api_key<"bot_token", "Authorization", "Bot ">>, rest::no_auth>;
   static constexpr rest::error_body errors{.code = "/code", .message = "/message", .retry_after = "/retry_after"};
