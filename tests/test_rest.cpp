@@ -629,6 +629,60 @@ BOOST_AUTO_TEST_CASE(credentials_never_appear_in_errors) {
 
 // ---- proactive rate limiting ---------------------------------------------------------------------
 
+// header_limits alone (Discord's rules, no sockets): a bucket named by the provider, split by the
+// major parameter; a global 429; the cap on invalid requests, with exempt scopes not counted.
+BOOST_AUTO_TEST_CASE(header_limits_major_parameters_global_blocks_and_the_invalid_request_cap) {
+  rest::rate_limit_headers cfg{.windows = {{{"X-RateLimit-Remaining", "X-RateLimit-Reset-After"}}},
+                               .bucket = "X-RateLimit-Bucket",
+                               .per_operation = true,
+                               .global = "X-RateLimit-Global",
+                               .global_body = "/global",
+                               .invalid = {.max = 3, .window = 600s, .scope = "X-RateLimit-Scope", .exempt = "shared"}};
+  rest::header_limits lim(cfg);
+  const auto t0 = intg::time_point{} + 1h;
+  const auto wall = std::chrono::system_clock::now();
+  auto answer = [](int status, std::vector<std::pair<std::string, std::string>> headers) {
+    http::response r;
+    r.result(static_cast<unsigned>(status));
+    for (auto& [k, v] : headers) r.set(k, v);
+    return r;
+  };
+  const std::array<std::string_view, 2> chan_a{"111", "m1"}, chan_b{"222", "m2"};
+  const std::string a = rest::major_key(chan_a.data(), 1), b = rest::major_key(chan_b.data(), 1);
+  BOOST_TEST(a != b);
+  BOOST_TEST(rest::major_key(chan_a.data(), 0).empty());
+  BOOST_TEST(a.find("111") == std::string::npos);  // a hash: a webhook token is not kept
+  // messages.create learns bucket "h1" and exhausts it for channel A only.
+  lim.observe("messages.create", a, answer(200, {{"X-RateLimit-Bucket", "h1"}, {"X-RateLimit-Remaining", "0"}, {"X-RateLimit-Reset-After", "0.5"}}), t0, wall);
+  BOOST_TEST(lim.blocked_until("messages.create", a, t0).has_value());
+  BOOST_TEST(!lim.blocked_until("messages.create", b, t0).has_value());
+  // messages.edit is in "h1" too once an answer says so: it shares channel A's block.
+  BOOST_TEST(!lim.blocked_until("messages.edit", a, t0).has_value());
+  lim.observe("messages.edit", b, answer(200, {{"X-RateLimit-Bucket", "h1"}, {"X-RateLimit-Remaining", "3"}, {"X-RateLimit-Reset-After", "0.5"}}), t0, wall);
+  BOOST_TEST((lim.blocked_until("messages.edit", a, t0) == t0 + 500ms));
+  BOOST_TEST(!lim.blocked_until("messages.create", a, t0 + 500ms).has_value());
+  // A global 429 blocks every operation and parameter.
+  const auto global = answer(429, {{"X-RateLimit-Global", "true"}});
+  BOOST_TEST(lim.global(global, nullptr));
+  const boost::json::value body = boost::json::parse(R"({"message":"slow","retry_after":1.5,"global":true})");
+  BOOST_TEST(lim.global(answer(429, {}), &body));
+  BOOST_TEST(!lim.global(answer(429, {}), nullptr));
+  lim.block_all(t0 + 2s);
+  BOOST_TEST((lim.blocked_until("guilds.channels.list", "x", t0 + 1s) == t0 + 2s));
+  // Invalid requests: 401, 403, 429 (not scope "shared"); refused once 3 are counted.
+  lim.observe("x", {}, answer(401, {}), t0, wall);
+  lim.observe("x", {}, answer(429, {{"X-RateLimit-Scope", "shared"}}), t0, wall);
+  lim.observe("x", {}, answer(404, {}), t0, wall);
+  lim.observe("x", {}, answer(403, {}), t0 + 1s, wall);
+  BOOST_TEST(lim.invalid_count(t0 + 1s) == 2u);
+  BOOST_TEST(!lim.invalid_refused_until(t0 + 1s).has_value());
+  lim.observe("x", {}, answer(429, {{"X-RateLimit-Scope", "user"}}), t0 + 2s, wall);
+  BOOST_TEST((lim.invalid_refused_until(t0 + 2s) == t0 + 600s));  // when the oldest leaves the window
+  BOOST_TEST(!lim.invalid_refused_until(t0 + 600s).has_value());
+  lim.invalid_cap(0);  // counting off
+  BOOST_TEST(!lim.invalid_refused_until(t0 + 2s).has_value());
+}
+
 BOOST_AUTO_TEST_CASE(exhausted_limits_make_the_next_calls_wait_for_the_reset) {
   asio::io_context io;
   fake f(io);

@@ -94,6 +94,18 @@ struct limit_window {
   std::string_view reset;      ///< e.g. "X-RateLimit-Reset": epoch seconds or delta seconds (told apart by size)
 };
 
+/// Answers that count against a provider's cap on failed requests (Discord: 10,000 401, 403 and
+/// 429 answers per 10 minutes, then an IP ban): the client counts them and refuses to send before
+/// the cap. `max` 0: no cap.
+struct invalid_request_limit {
+  std::size_t max = 0;
+  std::chrono::seconds window{600};
+  std::array<int, 4> statuses{401, 403, 429};
+  /// A header and the value that exempts an answer (Discord's `X-RateLimit-Scope: shared` 429s).
+  std::string_view scope{};
+  std::string_view exempt{};
+};
+
 /// Header-driven rate limits (proactive waiting). Up to four windows (per second, per day, ...).
 struct rate_limit_headers {
   std::array<limit_window, 4> windows{{{"X-RateLimit-Remaining", "X-RateLimit-Reset"}}};
@@ -101,6 +113,11 @@ struct rate_limit_headers {
   /// one bucket for the tenant, or one per operation when `per_operation`.
   std::string_view bucket{};
   bool per_operation = false;
+  /// A 429 that is global (every bucket of the credential waits): a header whose value "true" says
+  /// so (Discord's "X-RateLimit-Global") or a boolean body member ("/global").
+  std::string_view global{};
+  std::string_view global_body{};
+  invalid_request_limit invalid{};
   /// The longest a call waits for a reset; longer waits fail at once with errc::rate_limited.
   std::chrono::milliseconds max_wait{std::chrono::seconds(30)};
 };
@@ -1962,6 +1979,12 @@ struct operation {
   /// Which credential of a provider whose auth is a rest::auth_set (0 otherwise).
   std::uint8_t credential = 0;
   argument_check check{};
+  /// How many leading path arguments split the provider's rate-limit buckets (Discord's major
+  /// parameters: a channel id, a webhook id and token): each value has limits of its own.
+  std::uint8_t major_args = 0;
+  /// A path argument (1-based; 0: none) that is a credential (Discord's webhook token): removed
+  /// from every error message of the call.
+  std::uint8_t secret_arg = 0;
 };
 
 /// Use the provider's pagination strategy (the default of list_operation).
@@ -1985,6 +2008,7 @@ struct list_operation {
   rest::body body = rest::body::json;
   std::uint8_t credential = 0;  ///< as in operation
   argument_check check{};       ///< as in operation
+  std::uint8_t major_args = 0;  ///< as in operation
 };
 
 /// A multipart/form-data body (file uploads): the Params of an operation with body::multipart.
@@ -2241,11 +2265,21 @@ inline result<http::url> with_param(const http::url& u, std::string_view name, s
 // intg::rest proactive rate limiting from response headers: when a window's remaining count
 // reaches 0 (or the provider answers 429), the tenant's next calls in that bucket wait until the
 // reset instead of collecting 429s. Buckets: one per client (tenant connection), one per
-// operation, or the one a bucket header names (per-route limits). Several windows at once (per
-// second and per day): a call waits for the latest reset of the exhausted ones.
+// operation, or the one a bucket header names (per-route limits, shared by the routes the
+// provider puts in the same bucket); each split by the operation's major parameters (a channel's
+// limits are not another channel's). Several windows at once (per second and per day): a call
+// waits for the latest reset of the exhausted ones. A global 429 blocks every bucket. Answers that
+// count against a provider's cap on invalid requests are counted, and calls are refused before
+// the cap is reached.
 
 
+#include <boost/json/value.hpp>
+
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -2253,27 +2287,46 @@ inline result<http::url> with_param(const http::url& u, std::string_view name, s
 
 namespace intg::rest {
 
+/// The major-parameter part of a bucket key: the first `n` path arguments, hashed (a webhook's
+/// token is one of them: the key must not keep it); empty when `n` is 0.
+inline std::string major_key(const std::string_view* args, std::size_t n) {
+  if (n == 0) return {};
+  std::string joined;
+  for (std::size_t i = 0; i < n; ++i) {
+    joined += args[i];
+    joined += '/';
+  }
+  return std::to_string(std::hash<std::string>{}(joined));
+}
+
 /// The blocked buckets of one client. Not thread-safe (like the client).
 class header_limits {
  public:
-  explicit header_limits(rate_limit_headers cfg = {}) : cfg_(cfg) {}
+  explicit header_limits(rate_limit_headers cfg = {}) : cfg_(cfg), invalid_cap_(cfg.invalid.max) {}
 
-  /// Until when calls of `operation` must wait; nullopt when they may go now.
-  std::optional<time_point> blocked_until(std::string_view operation, time_point now) {
-    auto it = blocked_.find(bucket_of(operation));
-    if (it == blocked_.end()) return std::nullopt;
+  /// Until when calls of `operation` (with major parameters `major`) must wait; nullopt when they may go now.
+  std::optional<time_point> blocked_until(std::string_view operation, std::string_view major, time_point now) {
+    std::optional<time_point> out;
+    if (global_ > now) out = global_;
+    auto it = blocked_.find(bucket_of(operation, major));
+    if (it == blocked_.end()) return out;
     if (it->second <= now) {
       blocked_.erase(it);
-      return std::nullopt;
+      return out;
     }
-    return it->second;
+    return out ? std::max(*out, it->second) : it->second;
   }
+  std::optional<time_point> blocked_until(std::string_view operation, time_point now) { return blocked_until(operation, {}, now); }
 
-  /// Reads an answer's headers: an exhausted window blocks its bucket until the reset.
-  void observe(std::string_view operation, const http::response& res, time_point now,
+  /// Reads an answer's headers: the bucket it names, an exhausted window blocks the bucket until
+  /// the reset, an invalid request is counted.
+  void observe(std::string_view operation, std::string_view major, const http::response& res, time_point now,
                std::chrono::system_clock::time_point wall_now) {
     if (!cfg_.bucket.empty())
       if (auto b = res.find(cfg_.bucket); b != res.end()) route_[std::string(operation)] = std::string(b->value());
+    count_invalid(res, now);
+    // One entry per bucket and major parameter (channel): forget the expired ones now and then.
+    if (blocked_.size() > 1024) std::erase_if(blocked_, [&](const auto& b) { return b.second <= now; });
     std::chrono::milliseconds wait{-1};
     for (const auto& w : cfg_.windows) {
       if (w.remaining.empty()) continue;
@@ -2285,26 +2338,77 @@ class header_limits {
       if (reset == res.end()) continue;
       wait = std::max(wait, reset_delay(reset->value(), wall_now));
     }
-    if (wait.count() > 0) block(operation, now + wait);
+    if (wait.count() > 0) block(operation, major, now + wait);
+  }
+  void observe(std::string_view operation, const http::response& res, time_point now, std::chrono::system_clock::time_point wall_now) {
+    observe(operation, {}, res, now, wall_now);
   }
 
   /// Blocks `operation`'s bucket until `until` (a 429's retry-after, say).
-  void block(std::string_view operation, time_point until) {
-    auto& t = blocked_[bucket_of(operation)];
+  void block(std::string_view operation, std::string_view major, time_point until) {
+    auto& t = blocked_[bucket_of(operation, major)];
     if (t < until) t = until;
+  }
+  void block(std::string_view operation, time_point until) { block(operation, {}, until); }
+  /// Blocks every bucket until `until` (a global 429).
+  void block_all(time_point until) { global_ = std::max(global_, until); }
+
+  /// Whether a 429 says it is global (the provider's global header or body member).
+  bool global(const http::response& res, const boost::json::value* body) const {
+    if (!cfg_.global.empty())
+      if (auto it = res.find(cfg_.global); it != res.end() && boost::beast::iequals(it->value(), "true")) return true;
+    if (body && !cfg_.global_body.empty())
+      if (const auto* g = detail::at(*body, cfg_.global_body); g && g->is_bool() && g->get_bool()) return true;
+    return false;
+  }
+
+  /// The cap on invalid requests in the provider's window (default: the provider's own limit);
+  /// calls are refused once `cap` are counted. 0 turns the count off.
+  void invalid_cap(std::size_t cap) noexcept { invalid_cap_ = cap; }
+  std::size_t invalid_cap() const noexcept { return invalid_cap_; }
+  /// Invalid requests counted in the current window.
+  std::size_t invalid_count(time_point now) {
+    expire(now);
+    return invalid_.size();
+  }
+  /// When sending is refused (the cap is reached): until when; nullopt otherwise.
+  std::optional<time_point> invalid_refused_until(time_point now) {
+    if (invalid_cap_ == 0) return std::nullopt;
+    expire(now);
+    if (invalid_.size() < invalid_cap_) return std::nullopt;
+    return invalid_[invalid_.size() - invalid_cap_] + cfg_.invalid.window;
   }
 
   const rate_limit_headers& config() const noexcept { return cfg_; }
 
  private:
-  std::string bucket_of(std::string_view operation) const {
-    if (auto it = route_.find(std::string(operation)); it != route_.end()) return "bucket:" + it->second;
-    return cfg_.per_operation ? "op:" + std::string(operation) : std::string();
+  std::string bucket_of(std::string_view operation, std::string_view major) const {
+    std::string key;
+    if (auto it = route_.find(std::string(operation)); it != route_.end()) key = "bucket:" + it->second;
+    else if (cfg_.per_operation) key = "op:" + std::string(operation);
+    if (!major.empty()) key += "|" + std::string(major);
+    return key;
+  }
+  void count_invalid(const http::response& res, time_point now) {
+    if (invalid_cap_ == 0) return;
+    const int status = static_cast<int>(res.result_int());
+    if (std::find(cfg_.invalid.statuses.begin(), cfg_.invalid.statuses.end(), status) == cfg_.invalid.statuses.end()) return;
+    if (!cfg_.invalid.scope.empty())
+      if (auto it = res.find(cfg_.invalid.scope); it != res.end() && boost::beast::iequals(it->value(), cfg_.invalid.exempt)) return;
+    expire(now);
+    invalid_.push_back(now);
+    while (invalid_.size() > invalid_cap_) invalid_.pop_front();  // bounded: only the newest `cap` matter
+  }
+  void expire(time_point now) {
+    while (!invalid_.empty() && invalid_.front() + cfg_.invalid.window <= now) invalid_.pop_front();
   }
 
   rate_limit_headers cfg_;
   std::map<std::string, time_point> blocked_;
   std::map<std::string, std::string> route_;  // operation -> bucket named by the provider
+  time_point global_{};
+  std::size_t invalid_cap_ = 0;
+  std::deque<time_point> invalid_;  // when each counted invalid answer came, oldest first
 };
 
 }  // namespace intg::rest
@@ -2339,6 +2443,9 @@ struct client_options {
   token_store store{};
   /// The HTTP client's settings; the provider's user agent and response cap override theirs.
   http::client_options http{};
+  /// Refuse to send once this many invalid requests (see rate_limit_headers::invalid) are counted
+  /// in the provider's window; unset: the provider's own limit. 0: do not count.
+  std::optional<std::size_t> invalid_request_cap{};
 };
 
 namespace detail {
@@ -2382,13 +2489,17 @@ class client {
   client(integration_config cfg, asio::any_io_executor ex, std::shared_ptr<span_observer> calls = {},
          client_options opts = {})
       : cfg_(std::move(cfg)), opts_(std::move(opts)), state_(std::make_unique<state>(ex, http_options(opts_))),
-        pipeline_(make_pipeline(cfg_, std::move(calls))) {}
+        pipeline_(make_pipeline(cfg_, std::move(calls))) {
+    if (opts_.invalid_request_cap) state_->limits.invalid_cap(*opts_.invalid_request_cap);
+  }
   client(integration_config cfg, asio::any_io_executor ex, client_options opts)
       : client(std::move(cfg), std::move(ex), std::shared_ptr<span_observer>{}, std::move(opts)) {}
   /// With a pipeline built by the caller (e.g. on intg::manual_clock in tests).
   client(integration_config cfg, asio::any_io_executor ex, Pipeline pipeline, client_options opts = {})
       : cfg_(std::move(cfg)), opts_(std::move(opts)), state_(std::make_unique<state>(ex, http_options(opts_))),
-        pipeline_(std::move(pipeline)) {}
+        pipeline_(std::move(pipeline)) {
+    if (opts_.invalid_request_cap) state_->limits.invalid_cap(*opts_.invalid_request_cap);
+  }
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
@@ -2543,7 +2654,8 @@ class client {
       else req = c_->request_at(op_->method, *next_);
       if (!req) co_return fail(req.error());
       const http::url at = req->target;
-      auto ex = co_await c_->execute(*req, op_->name, false, op_->credential, c_->keyed(op_->method));
+      const std::string major = major_key(args_.data(), op_->major_args);
+      auto ex = co_await c_->execute(*req, op_->name, false, op_->credential, c_->keyed(op_->method), major);
       if (!ex) co_return fail(ex.error());
       ++pages_;
       using strategy = std::conditional_t<std::is_same_v<typename Op::pagination, provider_pagination>,
@@ -2822,14 +2934,14 @@ class client {
   // a 5xx may be retried; without one, a non-idempotent request that reached the provider is never
   // sent again (a 5xx answer does not say it had no effect).
   asio::awaitable<result<exchange>> execute(http::request& req, std::string_view operation, bool probe,
-                                            std::size_t credential = 0, bool has_key = false) {
+                                            std::size_t credential = 0, bool has_key = false, std::string_view major = {}) {
     call_options opts{.partition_key = cfg_.tenant, .operation = operation};
     const http::url target = req.target;  // each attempt starts from it (auth may add to the query)
     const bool resendable = has_key || req.replay_safe();
-    auto op = [this, &req, &target, operation, credential, resendable](attempt& a) -> asio::awaitable<result<exchange>> {
+    auto op = [this, &req, &target, operation, major, credential, resendable](attempt& a) -> asio::awaitable<result<exchange>> {
       auto& s = *state_;
       // Proactive limit: wait for the reset the provider announced, within bounds.
-      if (auto until = s.limits.blocked_until(operation, pipeline_.clock().now())) {
+      if (auto until = s.limits.blocked_until(operation, major, pipeline_.clock().now())) {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*until - pipeline_.clock().now());
         if (wait > s.limits.config().max_wait || wait >= cfg_.timeout) {
           error e(errc::rate_limited, std::string(Provider::name) + ": rate limit exhausted until the announced reset");
@@ -2839,6 +2951,13 @@ class client {
       }
       bool refreshed = false;
       for (;;) {
+        // The provider bans callers past its cap on invalid requests: stop before it.
+        if (auto until = s.limits.invalid_refused_until(pipeline_.clock().now())) {
+          const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*until - pipeline_.clock().now());
+          error e(errc::rate_limited, std::string(Provider::name) + ": " + std::to_string(s.limits.invalid_cap()) +
+                                          " invalid requests (401, 403, 429) in the provider's window: not sending more before it bans this client");
+          co_return e.with_retry_after(wait);
+        }
         req.target = target;
         req.message.target(target.target());
         if constexpr (requires { s.auth.apply_async(req, credential); }) {
@@ -2852,7 +2971,7 @@ class client {
         }
         auto res = co_await s.http.send(req, a);
         if (!res) co_return res.error();
-        s.limits.observe(operation, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
+        s.limits.observe(operation, major, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
         exchange ex{std::move(*res), nullptr};
         if (!ex.response.body().empty()) {
           boost::json::parse_options po;
@@ -2876,8 +2995,11 @@ class client {
             continue;  // a 401 was not processed: sending once more repeats nothing
           }
         }
-        if (v.action == action::rate_limited && v.failure.has_retry_after())
-          s.limits.block(operation, pipeline_.clock().now() + v.failure.retry_after());
+        if (v.action == action::rate_limited && v.failure.has_retry_after()) {
+          const auto until = pipeline_.clock().now() + v.failure.retry_after();
+          if (s.limits.global(ex.response, ex.body.is_null() ? nullptr : &ex.body)) s.limits.block_all(until);
+          else s.limits.block(operation, major, until);
+        }
         if (v.action == action::retry && !resendable) {
           error e(errc::outcome_unknown, std::string(Provider::name) + ": HTTP " + std::to_string(v.failure.http_status()) + " to a " +
                                              std::string(req.message.method_string()) +
@@ -2916,8 +3038,9 @@ class client {
     } else {
       auto req = build(op, args.data(), params);
       if (!req) co_return req.error();
-      auto ex = co_await execute(*req, op.name, false, op.credential, keyed(op.method));
-      if (!ex) co_return ex.error();
+      const std::string major = major_key(args.data(), op.major_args);
+      auto ex = co_await execute(*req, op.name, false, op.credential, keyed(op.method), major);
+      if (!ex) co_return op.secret_arg ? redact(ex.error(), args[op.secret_arg - 1]) : ex.error();
       if constexpr (std::is_same_v<R, none>) {
         co_return none{};
       } else {

@@ -30,6 +30,12 @@ provider's documented error object as JSON Schema, used for 4xx and 5xx answers.
 objects admit no undocumented properties, as in mode 1: a description that requires nothing and
 allows everything (Twilio's) would otherwise accept a misspelt field.
 
+OpenAPI 3.1 descriptions (Discord's) are JSON Schema 2020-12 already (`type` arrays, `oneOf` with
+null, `$ref` with siblings): their schemas are not converted but validated as they stand
+(Draft 2020-12, $refs resolved in the description, recursive ones included); a JSON request body
+is validated against the operation's requestBody schema, query arguments against its parameters;
+an answer's status may be documented by its class ("4XX").
+
 Mode 3 (--stripe-shapes: the Stripe fake's log; Stripe's OpenAPI file is too large to vendor):
 Stripe's envelope rules for every JSON answer (objects carry `object` and `id`; list objects are
 exactly {object: "list", data, has_more, url}; errors are exactly {error: {type, message, ...}}
@@ -179,11 +185,15 @@ def type_ok(value, typ):
     return True
 
 
-def check_request(op, x):
+def check_request(op, x, json_body_by_schema=False):
     """Problems with a request against an operation's parameters (Swagger 2.0 `in: formData`, or
-    OpenAPI 3.0 query parameters and a form requestBody)."""
+    OpenAPI 3.0 query parameters and a form requestBody). `json_body_by_schema`: a JSON body is
+    checked against the requestBody schema instead (OpenAPI 3.1), only the query here."""
     problems = []
-    args = request_args(x)
+    if json_body_by_schema and "json" in x["request"]["headers"].get("content-type", ""):
+        args = dict(urllib.parse.parse_qsl(x.get("query", ""), keep_blank_values=True))
+    else:
+        args = request_args(x)
     authorized = x["request"]["headers"].get("authorization", "").lower().startswith("bearer ")
     documented = {}
     for prm in op.get("parameters", []):
@@ -211,7 +221,7 @@ def check_request(op, x):
 
 def response_schema_for(spec, conv, op, status, body, error_schema=None):
     responses = op["responses"]
-    resp = responses.get(str(status))
+    resp = responses.get(str(status), responses.get(f"{status // 100}XX"))
     if resp is None or (isinstance(body, dict) and body.get("ok") is False and "default" in responses):
         resp = responses.get("default", resp)
     if resp is None and error_schema is not None and status >= 400:
@@ -219,10 +229,17 @@ def response_schema_for(spec, conv, op, status, body, error_schema=None):
     if resp is None:
         raise KeyError(f"no {status} or default response documented")
     if "$ref" in resp:
-        resp = conv.resolve(resp["$ref"])
+        resp = (conv or Converter(spec)).resolve(resp["$ref"])
     if "schema" in resp:  # Swagger 2.0
         return conv.convert(resp["schema"])
+    if conv is None:  # OpenAPI 3.1: JSON Schema as it stands
+        return copy.deepcopy(resp["content"]["application/json"]["schema"])
     return conv.convert(resp["content"]["application/json"]["schema"])
+
+
+def validator_31(spec, schema):
+    """A Draft 2020-12 validator whose "#/components/..." references resolve in the description."""
+    return jsonschema.Draft202012Validator(schema, resolver=jsonschema.RefResolver("", spec))
 
 
 def apply_deviations(schema, deviations, opname, status, body, used):
@@ -306,7 +323,10 @@ def main_exchanges(argv):
     for d in deviations:
         if d["kind"] == "definition_property":
             spec["definitions"][d["definition"]]["properties"][d["property"]] = d["schema"]
-    conv = Converter(spec, strict=strict)
+        elif d["kind"] == "component_property":  # OpenAPI 3: a component schema's property as the live API sends it
+            spec["components"]["schemas"][d["component"]]["properties"][d["property"]] = d["schema"]
+    v31 = str(spec.get("openapi", "")).startswith("3.1")
+    conv = None if v31 else Converter(spec, strict=strict)
     exchanges = read_jsonl(log_path)
     if not exchanges:
         print("no exchanges in " + log_path)
@@ -325,15 +345,21 @@ def main_exchanges(argv):
             print(f"FAIL {label}: {e}")
             failures += 1
             continue
-        problems += [f"request: {p}" for p in check_request(op, x)]
+        problems += [f"request: {p}" for p in check_request(op, x, v31)]
+        req_schema = op.get("requestBody", {}).get("content", {}).get("application/json", {}).get("schema")
+        if v31 and req_schema and x["request"]["body"] and "json" in x["request"]["headers"].get("content-type", ""):
+            problems += [f"request body at {where(e)}: {e.message[:200]}"
+                         for e in validator_31(spec, req_schema).iter_errors(json.loads(x["request"]["body"]))]
         body = json.loads(x["response"]["body"])
         status = x["response"]["status"]
         for i, d in enumerate(deviations):
             if d["kind"] == "definition_property" and has_key(body, d["property"]):
                 used[i] += 1
+            elif d["kind"] == "component_property" and has_key(body, d["witness"]):
+                used[i] += 1
         try:
             schema = apply_deviations(response_schema_for(spec, conv, op, status, body, error_schema), deviations, path, status, body, used)
-            validator = jsonschema.Draft7Validator(schema)
+            validator = validator_31(spec, schema) if v31 else jsonschema.Draft7Validator(schema)
             problems += [f"response at {where(e)}: {e.message[:200]}" for e in validator.iter_errors(body)]
             if not problems and isinstance(body, dict) and body:
                 broken = copy.deepcopy(body)

@@ -67,6 +67,9 @@ struct client_options {
   token_store store{};
   /// The HTTP client's settings; the provider's user agent and response cap override theirs.
   http::client_options http{};
+  /// Refuse to send once this many invalid requests (see rate_limit_headers::invalid) are counted
+  /// in the provider's window; unset: the provider's own limit. 0: do not count.
+  std::optional<std::size_t> invalid_request_cap{};
 };
 
 namespace detail {
@@ -110,13 +113,17 @@ class client {
   client(integration_config cfg, asio::any_io_executor ex, std::shared_ptr<span_observer> calls = {},
          client_options opts = {})
       : cfg_(std::move(cfg)), opts_(std::move(opts)), state_(std::make_unique<state>(ex, http_options(opts_))),
-        pipeline_(make_pipeline(cfg_, std::move(calls))) {}
+        pipeline_(make_pipeline(cfg_, std::move(calls))) {
+    if (opts_.invalid_request_cap) state_->limits.invalid_cap(*opts_.invalid_request_cap);
+  }
   client(integration_config cfg, asio::any_io_executor ex, client_options opts)
       : client(std::move(cfg), std::move(ex), std::shared_ptr<span_observer>{}, std::move(opts)) {}
   /// With a pipeline built by the caller (e.g. on intg::manual_clock in tests).
   client(integration_config cfg, asio::any_io_executor ex, Pipeline pipeline, client_options opts = {})
       : cfg_(std::move(cfg)), opts_(std::move(opts)), state_(std::make_unique<state>(ex, http_options(opts_))),
-        pipeline_(std::move(pipeline)) {}
+        pipeline_(std::move(pipeline)) {
+    if (opts_.invalid_request_cap) state_->limits.invalid_cap(*opts_.invalid_request_cap);
+  }
   client(const client&) = delete;
   client& operator=(const client&) = delete;
 
@@ -271,7 +278,8 @@ class client {
       else req = c_->request_at(op_->method, *next_);
       if (!req) co_return fail(req.error());
       const http::url at = req->target;
-      auto ex = co_await c_->execute(*req, op_->name, false, op_->credential, c_->keyed(op_->method));
+      const std::string major = major_key(args_.data(), op_->major_args);
+      auto ex = co_await c_->execute(*req, op_->name, false, op_->credential, c_->keyed(op_->method), major);
       if (!ex) co_return fail(ex.error());
       ++pages_;
       using strategy = std::conditional_t<std::is_same_v<typename Op::pagination, provider_pagination>,
@@ -550,14 +558,14 @@ class client {
   // a 5xx may be retried; without one, a non-idempotent request that reached the provider is never
   // sent again (a 5xx answer does not say it had no effect).
   asio::awaitable<result<exchange>> execute(http::request& req, std::string_view operation, bool probe,
-                                            std::size_t credential = 0, bool has_key = false) {
+                                            std::size_t credential = 0, bool has_key = false, std::string_view major = {}) {
     call_options opts{.partition_key = cfg_.tenant, .operation = operation};
     const http::url target = req.target;  // each attempt starts from it (auth may add to the query)
     const bool resendable = has_key || req.replay_safe();
-    auto op = [this, &req, &target, operation, credential, resendable](attempt& a) -> asio::awaitable<result<exchange>> {
+    auto op = [this, &req, &target, operation, major, credential, resendable](attempt& a) -> asio::awaitable<result<exchange>> {
       auto& s = *state_;
       // Proactive limit: wait for the reset the provider announced, within bounds.
-      if (auto until = s.limits.blocked_until(operation, pipeline_.clock().now())) {
+      if (auto until = s.limits.blocked_until(operation, major, pipeline_.clock().now())) {
         const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*until - pipeline_.clock().now());
         if (wait > s.limits.config().max_wait || wait >= cfg_.timeout) {
           error e(errc::rate_limited, std::string(Provider::name) + ": rate limit exhausted until the announced reset");
@@ -567,6 +575,13 @@ class client {
       }
       bool refreshed = false;
       for (;;) {
+        // The provider bans callers past its cap on invalid requests: stop before it.
+        if (auto until = s.limits.invalid_refused_until(pipeline_.clock().now())) {
+          const auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(*until - pipeline_.clock().now());
+          error e(errc::rate_limited, std::string(Provider::name) + ": " + std::to_string(s.limits.invalid_cap()) +
+                                          " invalid requests (401, 403, 429) in the provider's window: not sending more before it bans this client");
+          co_return e.with_retry_after(wait);
+        }
         req.target = target;
         req.message.target(target.target());
         if constexpr (requires { s.auth.apply_async(req, credential); }) {
@@ -580,7 +595,7 @@ class client {
         }
         auto res = co_await s.http.send(req, a);
         if (!res) co_return res.error();
-        s.limits.observe(operation, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
+        s.limits.observe(operation, major, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
         exchange ex{std::move(*res), nullptr};
         if (!ex.response.body().empty()) {
           boost::json::parse_options po;
@@ -604,8 +619,11 @@ class client {
             continue;  // a 401 was not processed: sending once more repeats nothing
           }
         }
-        if (v.action == action::rate_limited && v.failure.has_retry_after())
-          s.limits.block(operation, pipeline_.clock().now() + v.failure.retry_after());
+        if (v.action == action::rate_limited && v.failure.has_retry_after()) {
+          const auto until = pipeline_.clock().now() + v.failure.retry_after();
+          if (s.limits.global(ex.response, ex.body.is_null() ? nullptr : &ex.body)) s.limits.block_all(until);
+          else s.limits.block(operation, major, until);
+        }
         if (v.action == action::retry && !resendable) {
           error e(errc::outcome_unknown, std::string(Provider::name) + ": HTTP " + std::to_string(v.failure.http_status()) + " to a " +
                                              std::string(req.message.method_string()) +
@@ -644,8 +662,9 @@ class client {
     } else {
       auto req = build(op, args.data(), params);
       if (!req) co_return req.error();
-      auto ex = co_await execute(*req, op.name, false, op.credential, keyed(op.method));
-      if (!ex) co_return ex.error();
+      const std::string major = major_key(args.data(), op.major_args);
+      auto ex = co_await execute(*req, op.name, false, op.credential, keyed(op.method), major);
+      if (!ex) co_return op.secret_arg ? redact(ex.error(), args[op.secret_arg - 1]) : ex.error();
       if constexpr (std::is_same_v<R, none>) {
         co_return none{};
       } else {

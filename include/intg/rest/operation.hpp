@@ -72,6 +72,12 @@ struct operation {
   /// Which credential of a provider whose auth is a rest::auth_set (0 otherwise).
   std::uint8_t credential = 0;
   argument_check check{};
+  /// How many leading path arguments split the provider's rate-limit buckets (Discord's major
+  /// parameters: a channel id, a webhook id and token): each value has limits of its own.
+  std::uint8_t major_args = 0;
+  /// A path argument (1-based; 0: none) that is a credential (Discord's webhook token): removed
+  /// from every error message of the call.
+  std::uint8_t secret_arg = 0;
 };
 
 /// Use the provider's pagination strategy (the default of list_operation).
@@ -95,6 +101,7 @@ struct list_operation {
   rest::body body = rest::body::json;
   std::uint8_t credential = 0;  ///< as in operation
   argument_check check{};       ///< as in operation
+  std::uint8_t major_args = 0;  ///< as in operation
 };
 
 /// A multipart/form-data body (file uploads): the Params of an operation with body::multipart.

@@ -77,6 +77,18 @@ struct limit_window {
   std::string_view reset;      ///< e.g. "X-RateLimit-Reset": epoch seconds or delta seconds (told apart by size)
 };
 
+/// Answers that count against a provider's cap on failed requests (Discord: 10,000 401, 403 and
+/// 429 answers per 10 minutes, then an IP ban): the client counts them and refuses to send before
+/// the cap. `max` 0: no cap.
+struct invalid_request_limit {
+  std::size_t max = 0;
+  std::chrono::seconds window{600};
+  std::array<int, 4> statuses{401, 403, 429};
+  /// A header and the value that exempts an answer (Discord's `X-RateLimit-Scope: shared` 429s).
+  std::string_view scope{};
+  std::string_view exempt{};
+};
+
 /// Header-driven rate limits (proactive waiting). Up to four windows (per second, per day, ...).
 struct rate_limit_headers {
   std::array<limit_window, 4> windows{{{"X-RateLimit-Remaining", "X-RateLimit-Reset"}}};
@@ -84,6 +96,11 @@ struct rate_limit_headers {
   /// one bucket for the tenant, or one per operation when `per_operation`.
   std::string_view bucket{};
   bool per_operation = false;
+  /// A 429 that is global (every bucket of the credential waits): a header whose value "true" says
+  /// so (Discord's "X-RateLimit-Global") or a boolean body member ("/global").
+  std::string_view global{};
+  std::string_view global_body{};
+  invalid_request_limit invalid{};
   /// The longest a call waits for a reset; longer waits fail at once with errc::rate_limited.
   std::chrono::milliseconds max_wait{std::chrono::seconds(30)};
 };

@@ -88,6 +88,8 @@ struct fake_api_options {
   std::vector<std::string> secret_fields;
   /// The answer when no route has the path (default: 404 with intg's JSON error).
   std::function<http::server_response(const call&)> not_found;
+  /// Authorization schemes read like Bearer besides it (Discord's "Bot ").
+  std::vector<std::string> token_schemes;
 };
 
 class fake_api {
@@ -360,6 +362,8 @@ class fake_api {
       return true;
     };
     if (has_scheme("Bearer ")) return std::string(auth.substr(7));
+    for (const auto& scheme : opts_.token_schemes)
+      if (has_scheme(scheme)) return std::string(auth.substr(scheme.size()));
     if (has_scheme("Basic ")) {
       auto decoded = crypto::base64_decode(auth.substr(6));
       return decoded ? std::move(*decoded) : std::string();
