@@ -25,8 +25,6 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/json/parse.hpp>
 
-#include <openssl/bio.h>
-#include <openssl/pem.h>
 
 #include <chrono>
 #include <cstdio>
@@ -1455,15 +1453,7 @@ BOOST_AUTO_TEST_SUITE_END()
 // with OpenSSL as Apple documents it (ES256, kid, iss, exp within 15,777,000 s, raw R||S).
 namespace {
 
-std::string pem_of(const intg::auth::jwk& key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key.pkey(), nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(len));
-  BIO_free(bio);
-  return pem;
-}
+std::string pem_of(const intg::auth::jwk& key) { return std::string(key.private_pem().value().reveal()); }
 
 struct apple_env {
   asio::io_context io;

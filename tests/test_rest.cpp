@@ -23,7 +23,6 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/describe.hpp>
-#include <openssl/pem.h>
 
 #include <chrono>
 #include <deque>
@@ -206,15 +205,8 @@ void run(asio::io_context& io, fake& f, Body body) {
 
 std::string err(const intg::error& e) { return e.to_string(); }
 
-std::string private_pem(const intg::auth::jwk& key) {
-  BIO* bio = BIO_new(BIO_s_mem());
-  PEM_write_bio_PrivateKey(bio, key.pkey(), nullptr, nullptr, 0, nullptr, nullptr);
-  char* data = nullptr;
-  const long len = BIO_get_mem_data(bio, &data);
-  std::string pem(data, static_cast<std::size_t>(len));
-  BIO_free(bio);
-  return pem;
-}
+// The key as the private_key setting takes it (jwk::private_pem, a secret).
+std::string private_pem(const intg::auth::jwk& key) { return std::string(key.private_pem().value().reveal()); }
 
 }  // namespace
 

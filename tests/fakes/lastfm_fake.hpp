@@ -55,7 +55,9 @@ class lastfm_fake {
                   {"Temptation", "New Order", 700000},       {"True Faith", "New Order", 560000},
                   {"Bizarre Love Triangle", "New Order", 800000}, {"Age of Consent", "New Order", 510000},
                   {"Video Games", "Lana Del Rey", 1500000},  {"Young and Beautiful", "Lana Del Rey", 1100000},
-                  {"Porcelain", "Moby", 890000},             {"Why Does My Heart Feel So Bad?", "Moby", 400000}};
+                  {"Porcelain", "Moby", 890000},             {"Why Does My Heart Feel So Bad?", "Moby", 400000},
+                  {"So What", "Miles Davis", 1300000},       {"Freddie Freeloader", "Miles Davis", 700000},
+                  {"Giant Steps", "John Coltrane", 900000},  {"Naima", "John Coltrane", 600000}};
   }
 
   std::uint16_t start() { return api_.start(); }

@@ -93,6 +93,17 @@ class jwk {
     const long n = BIO_get_mem_data(bio.get(), &data);
     return std::string(data, static_cast<std::size_t>(n));
   }
+  /// The private key as unencrypted PKCS#8 PEM, e.g. to hand a freshly generated key to a
+  /// setting that takes PEM. A credential: it comes as an intg::secret.
+  result<secret> private_pem() const {
+    if (!pkey_ || !private_) return error{errc::key_invalid, "only an RSA, EC or OKP private key has a private PEM"};
+    std::unique_ptr<BIO, crypto::detail::deleter<BIO, BIO_free_all>> bio(BIO_new(BIO_s_mem()));
+    if (!bio || PEM_write_bio_PrivateKey(bio.get(), pkey_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1)
+      return crypto::detail::openssl_error(errc::crypto_failure, "writing PEM failed");
+    char* data = nullptr;
+    const long n = BIO_get_mem_data(bio.get(), &data);
+    return secret{std::string(data, static_cast<std::size_t>(n))};
+  }
 
  private:
   static result<jwk> from_pkey(crypto::detail::pkey_ptr p, bool is_private);
