@@ -5,7 +5,7 @@ descriptions (OpenAPI 3.0 or Swagger 2.0).
 Mode 1 (the local Spotify server's sample responses):
 
 Each sample is a JSON file {"path": "/search", "method": "get", "status": 200, "body": {...}}
-written by test_spotify_server. The response schema is the operation's own for that status (or
+written by test_spotify (suite spotify_server). The response schema is the operation's own for that status (or
 the shared BadRequest / Unauthorized / NotFound / TooManyRequests response for an error status
 the operation does not list), with every $ref resolved and OpenAPI 3.0 turned into JSON Schema:
 `nullable` admits null, `allOf` parts are merged, and - stricter than the description itself -
