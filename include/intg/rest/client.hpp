@@ -527,11 +527,11 @@ class client {
   template <class P>
   void add_setting_defaults(http::query& q) const {
     if constexpr (boost::describe::has_describe_members<P>::value) {
-      for (const auto& [name, value] : state_->tenant_params) {
+      for (const auto& param : state_->tenant_params) {  // not a structured binding: clang 14 cannot capture one
         bool declared = false;
         boost::mp11::mp_for_each<boost::describe::describe_members<P, boost::describe::mod_public>>(
-            [&](auto d) { declared = declared || name == d.name; });
-        if (declared && !q.contains(name)) q.add(name, value);
+            [&](auto d) { declared = declared || param.first == d.name; });
+        if (declared && !q.contains(param.first)) q.add(param.first, param.second);
       }
     }
   }
