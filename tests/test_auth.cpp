@@ -6,6 +6,7 @@
 
 #include "test_util.hpp"
 
+#include <intg/security/auth/aws_credentials.hpp>
 #include <intg/security/auth/base32.hpp>
 #include <intg/security/auth/jwk.hpp>
 #include <intg/security/auth/jwt.hpp>
@@ -28,6 +29,8 @@
 #include <set>
 #include <string>
 #include <thread>
+
+#include <unistd.h>
 
 namespace auth = intg::auth;
 namespace jwt = intg::auth::jwt;
@@ -1216,6 +1219,180 @@ BOOST_AUTO_TEST_CASE(the_signer_reads_its_settings_and_names_a_bad_one_without_i
   BOOST_TEST(std::string(unnamed.configure(ctx).error().message()) == "sigv4: service is empty");
   unnamed.service = "execute-api";
   BOOST_TEST(!!unnamed.configure(ctx));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// AWS credentials from the environment and the shared files (profiles), as the AWS SDKs find them.
+namespace {
+
+namespace aws = intg::auth::aws;
+
+// An environment of our own: the chain never sees the test machine's.
+aws::environment env_of(std::map<std::string, std::string> vars) {
+  return [vars = std::move(vars)](std::string_view name) {
+    auto it = vars.find(std::string(name));
+    return it == vars.end() ? std::string() : it->second;
+  };
+}
+
+// A throwaway ~/.aws with the given files.
+struct aws_home {
+  std::filesystem::path dir = std::filesystem::temp_directory_path() / ("intg-aws-" + std::to_string(::getpid()) + "-" + std::to_string(counter()++));
+  aws_home(std::string_view credentials, std::string_view config) {
+    std::filesystem::create_directories(dir / ".aws");
+    if (!credentials.empty()) std::ofstream(dir / ".aws" / "credentials") << credentials;
+    if (!config.empty()) std::ofstream(dir / ".aws" / "config") << config;
+  }
+  ~aws_home() {
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+  }
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+};
+
+constexpr std::string_view credentials_file =
+    "# keys\r\n"
+    "[default]\r\n"
+    "aws_access_key_id = AKIDDEFAULT0000000000\r\n"
+    "aws_secret_access_key = defaultsecret/abc+def\r\n"
+    "\n"
+    "; the dev account\n"
+    "[dev]\n"
+    "  aws_access_key_id=AKIDDEV0000000000000   \n"
+    "aws_secret_access_key\t=\tdevsecret=with=equals\n"
+    "aws_session_token = FwoGZXIvYXdzEDEVTOKEN\n";
+constexpr std::string_view config_file =
+    "[default]\n"
+    "region = eu-west-3\n"
+    "[profile dev]\n"
+    "region = us-west-2\n"
+    "s3 =\n"
+    "  addressing_style = path\n"
+    "  max_concurrent_requests = 20\n"
+    "[profile config-only]\n"
+    "aws_access_key_id = AKIDCONFIGONLY000000\n"
+    "aws_secret_access_key = configsecret\n"
+    "[sso-session corp]\n"
+    "sso_region = us-east-1\n"
+    "[dev]\n"  // not a profile in a config file: ignored
+    "region = ap-south-1\n";
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(aws_credentials)
+
+BOOST_AUTO_TEST_CASE(shared_files_parse_as_the_sdks_read_them) {
+  auto c = aws::shared_file::parse(credentials_file, false);
+  BOOST_REQUIRE_MESSAGE(c, (c ? "" : c.error().to_string()));
+  BOOST_TEST(c->size() == 2u);
+  const auto* dev = c->find("dev");
+  BOOST_REQUIRE(dev);
+  BOOST_TEST(dev->at("aws_access_key_id") == "AKIDDEV0000000000000");  // an indented first key: a key, not a continuation
+  BOOST_TEST(dev->at("aws_secret_access_key") == "devsecret=with=equals");  // split at the first '='
+  BOOST_TEST(c->find("default")->at("aws_secret_access_key") == "defaultsecret/abc+def");  // CRLF line ends
+
+  auto f = aws::shared_file::parse(config_file, true);
+  BOOST_REQUIRE_MESSAGE(f, (f ? "" : f.error().to_string()));
+  BOOST_TEST(f->size() == 3u);  // default, dev, config-only; not the sso-session, not "[dev]"
+  BOOST_TEST(f->find("dev")->at("region") == "us-west-2");
+  BOOST_TEST(f->find("dev")->at("s3") == "addressing_style = path\nmax_concurrent_requests = 20");
+  BOOST_TEST(!f->find("corp"));
+}
+
+BOOST_AUTO_TEST_CASE(malformed_shared_files_are_refused_by_line_without_values) {
+  const std::pair<std::string, std::string> bad[] = {
+      {"[default]\naws_access_key_id AKIDNOEQUALS\n", ":2: expected 'key = value'"},
+      {"aws_access_key_id = AKIDBEFORE\n[default]\n", ":1: a setting before any [section]"},
+      {"[default\nx = 1\n", ":1: section header without a closing ']'"},
+      {"[]\n", ":1: empty section name"},
+      {"[default]\n = novalue\n", ":2: a setting without a name"},
+      {"[default]\nkey = a\x01b\n", ":2: control character"},
+  };
+  for (const auto& [text, why] : bad) {
+    auto r = aws::shared_file::parse(text, false, "creds");
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().to_string().find("creds" + why) != std::string::npos, r.error().to_string());
+    BOOST_TEST(r.error().to_string().find("AKID") == std::string::npos);
+  }
+  BOOST_TEST(!aws::shared_file::parse(std::string(aws::shared_file::max_bytes + 1, '#'), false));
+  BOOST_TEST(!aws::shared_file::parse("[p]\nk = " + std::string(aws::shared_file::max_line, 'v') + "\n", false));
+  BOOST_TEST(!aws::shared_file::parse("[profile ]\n", true));
+}
+
+BOOST_AUTO_TEST_CASE(the_environment_comes_first_then_the_profile) {
+  aws_home home(credentials_file, config_file);
+  const std::string h = home.dir.string();
+  // Environment keys win, with the environment's region.
+  auto e = aws::default_chain({}, env_of({{"HOME", h}, {"AWS_ACCESS_KEY_ID", "AKIDENV0000000000000"}, {"AWS_SECRET_ACCESS_KEY", "envsecret"},
+                                          {"AWS_SESSION_TOKEN", "envtoken"}, {"AWS_DEFAULT_REGION", "sa-east-1"}}));
+  BOOST_REQUIRE_MESSAGE(e, (e ? "" : e.error().to_string()));
+  BOOST_TEST((e->origin == aws::credential_origin::environment));
+  BOOST_TEST(e->keys.access_key_id == "AKIDENV0000000000000");
+  BOOST_TEST(e->keys.session_token.reveal() == "envtoken");
+  BOOST_TEST(e->region == "sa-east-1");
+  // No keys in the environment: the default profile, its region from the config file.
+  auto d = aws::default_chain({}, env_of({{"HOME", h}}));
+  BOOST_REQUIRE_MESSAGE(d, (d ? "" : d.error().to_string()));
+  BOOST_TEST((d->origin == aws::credential_origin::shared_files));
+  BOOST_TEST(d->profile == "default");
+  BOOST_TEST(d->keys.access_key_id == "AKIDDEFAULT0000000000");
+  BOOST_TEST(d->keys.session_token.empty());
+  BOOST_TEST(d->region == "eu-west-3");
+  // AWS_PROFILE picks one; AWS_REGION overrides its region.
+  auto dev = aws::default_chain({}, env_of({{"HOME", h}, {"AWS_PROFILE", "dev"}, {"AWS_REGION", "ca-central-1"}}));
+  BOOST_REQUIRE(dev);
+  BOOST_TEST(dev->keys.session_token.reveal() == "FwoGZXIvYXdzEDEVTOKEN");
+  BOOST_TEST(dev->region == "ca-central-1");
+  // An explicit profile skips the environment's keys (as --profile does); keys may live in config.
+  auto only = aws::default_chain("config-only", env_of({{"HOME", h}, {"AWS_ACCESS_KEY_ID", "AKIDENV0000000000000"}, {"AWS_SECRET_ACCESS_KEY", "s"}}));
+  BOOST_REQUIRE(only);
+  BOOST_TEST(only->keys.access_key_id == "AKIDCONFIGONLY000000");
+  // The credentials file wins over the config file for the same profile.
+  aws_home both("[dev]\naws_access_key_id = AKIDFROMCREDENTIALS0\naws_secret_access_key = a\n",
+                "[profile dev]\naws_access_key_id = AKIDFROMCONFIG000000\naws_secret_access_key = b\nregion = us-east-2\n");
+  auto won = aws::default_chain("dev", env_of({{"HOME", both.dir.string()}}));
+  BOOST_REQUIRE(won);
+  BOOST_TEST(won->keys.access_key_id == "AKIDFROMCREDENTIALS0");
+  BOOST_TEST(won->keys.secret_access_key.reveal() == "a");
+  BOOST_TEST(won->region == "us-east-2");
+  // The files' paths can be moved.
+  auto moved = aws::default_chain("dev", env_of({{"AWS_SHARED_CREDENTIALS_FILE", (home.dir / ".aws" / "credentials").string()},
+                                                 {"AWS_CONFIG_FILE", (home.dir / ".aws" / "config").string()}}));
+  BOOST_REQUIRE(moved);
+  BOOST_TEST(moved->region == "us-west-2");
+  // A chain-found key signs like any other.
+  intg::auth::sigv4::signer<"s3"> s;
+  BOOST_TEST(s.configure(dev->keys, dev->region).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(missing_or_half_credentials_say_what_was_tried_never_the_values) {
+  aws_home empty("", "");
+  auto none = aws::default_chain({}, env_of({{"HOME", empty.dir.string()}}));
+  BOOST_REQUIRE(!none);
+  BOOST_TEST(none.error().to_string().find("AWS_ACCESS_KEY_ID") != std::string::npos, none.error().to_string());
+  BOOST_TEST(none.error().to_string().find("profile default") != std::string::npos);
+  BOOST_TEST(none.error().to_string().find(".aws/credentials") != std::string::npos);
+  auto half = aws::from_environment(env_of({{"AWS_ACCESS_KEY_ID", "AKIDHALF000000000000"}}));
+  BOOST_REQUIRE(!half);
+  BOOST_TEST(half.error().to_string().find("AWS_SECRET_ACCESS_KEY is not") != std::string::npos);
+  auto bad_id = aws::from_environment(env_of({{"AWS_ACCESS_KEY_ID", "AKID WITH SPACE"}, {"AWS_SECRET_ACCESS_KEY", "s"}}));
+  BOOST_REQUIRE(!bad_id);
+  BOOST_TEST(bad_id.error().to_string().find("AWS_ACCESS_KEY_ID") != std::string::npos);
+  BOOST_TEST(bad_id.error().to_string().find("WITH SPACE") == std::string::npos);
+  BOOST_TEST(!*aws::from_environment(env_of({})));  // nothing set: not an error, nothing found
+  aws_home no_secret("[default]\naws_access_key_id = AKIDNOSECRET00000000\n", "");
+  auto ns = aws::default_chain({}, env_of({{"HOME", no_secret.dir.string()}}));
+  BOOST_REQUIRE(!ns);
+  BOOST_TEST(ns.error().to_string().find("no aws_secret_access_key") != std::string::npos);
+  aws_home broken("[default]\nnot a setting\n", "");
+  auto br = aws::default_chain({}, env_of({{"HOME", broken.dir.string()}}));
+  BOOST_REQUIRE(!br);
+  BOOST_TEST(br.error().to_string().find("credentials:2:") != std::string::npos, br.error().to_string());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -57,6 +57,7 @@
 #include <intg/security/auth/token_manager.hpp>
 #include <intg/security/auth/token_endpoint.hpp>
 #include <intg/security/auth/oidc.hpp>
+#include <intg/security/auth/aws_credentials.hpp>
 #include <intg/security/auth/sigv4.hpp>
 #include <intg/security/secrets/env_provider.hpp>
 #include <intg/security/secrets/file_provider.hpp>

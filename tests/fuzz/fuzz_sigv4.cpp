@@ -2,6 +2,9 @@
 // header lists with repeats, folds and control characters) turns any request into a signature or
 // an error, never a crash; and signing is deterministic: the same request signs the same twice.
 // Input: lines "method", "path", "query", "service", then "name: value" headers; the rest is the body.
+// The whole input is also read as an AWS shared credentials file and as a config file: a profile
+// map or an error, and what parses holds no control character but the continuation newlines.
+#include <intg/security/auth/aws_credentials.hpp>
 #include <intg/security/auth/sigv4.hpp>
 
 #include <cstdint>
@@ -29,6 +32,15 @@ std::string_view next_line(std::string_view& in) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view in(reinterpret_cast<const char*>(data), size);
   const std::string_view whole = in;
+  for (bool config : {false, true}) {
+    auto f = intg::auth::aws::shared_file::parse(whole, config);
+    if (!f) continue;
+    for (std::string_view name : {"default", "dev", "profile dev"})
+      if (const auto* p = f->find(name))
+        for (const auto& [k, v] : *p)
+          for (char c : k + v)
+            if (static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n') std::abort();
+  }
   sigv4::request r;
   r.method = std::string(next_line(in));
   r.path = std::string(next_line(in));
