@@ -10113,8 +10113,8 @@ class shared_file {
         current = nullptr;
         if (config) {
           if (section == "default") current = &f.profiles_["default"];
-          else if (section.starts_with("profile ") || section.starts_with("profile\t")) {
-            std::string_view p = trim(section.substr(8));
+          else if (section == "profile" || section.starts_with("profile ") || section.starts_with("profile\t")) {
+            std::string_view p = trim(section.substr(7));
             if (p.empty()) return fail(n, "profile section without a name");
             current = &f.profiles_[std::string(p)];
           }
