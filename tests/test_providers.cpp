@@ -1639,6 +1639,12 @@ BOOST_AUTO_TEST_CASE(searches_and_top_tracks_page_by_number_and_read_a_lone_obje
     BOOST_TEST(top->size() == 7u);
     BOOST_TEST(top->front().name == "Blue Monday");  // the most listened first
     BOOST_TEST(top->front().artist.name == "New Order");
+    // Keys that are not C++ names ("@attr", "#text") through the models' json_keys.
+    BOOST_REQUIRE(top->back().attr && top->back().attr->rank);
+    BOOST_TEST(*top->back().attr->rank == "7");  // ranks count across pages
+    BOOST_REQUIRE(top->front().image && !top->front().image->empty());
+    BOOST_TEST(top->front().image->front().text.starts_with("https://"));
+    BOOST_TEST(*top->front().image->front().size == "small");
     BOOST_TEST(e.sent("artist.getTopTracks") - before == 3u);
 
     fm::artist_search_params moby{.artist = "mob"};

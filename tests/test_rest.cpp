@@ -1517,6 +1517,14 @@ struct secret_holder {
 };
 BOOST_DESCRIBE_STRUCT(secret_holder, (), (api_key, every, n))
 
+struct odd_keys {  // JSON keys that are not C++ names (Last.fm, OData)
+  std::string text;
+  std::optional<std::string> next_link;
+  std::optional<std::int32_t> plain;
+  static constexpr rest::json_key json_keys[] = {{"text", "#text"}, {"next_link", "@odata.nextLink"}};
+};
+BOOST_DESCRIBE_STRUCT(odd_keys, (), (text, next_link, plain))
+
 INTG_REST_MODELS();
 
 // The same shape in a namespace that did not opt in: Boost.JSON's built-in, strict conversion.
@@ -1900,6 +1908,21 @@ BOOST_AUTO_TEST_CASE(empty_optionals_are_omitted_and_enums_written_by_name) {
   BOOST_TEST(json::serialize(rest::encode(static_cast<interval>(9))) == "9");  // outside the described names
   std::vector<std::optional<int>> v{1, std::nullopt};
   BOOST_TEST(json::serialize(rest::encode(v)) == "[1,null]");  // inside arrays, null keeps the place
+}
+
+BOOST_AUTO_TEST_CASE(json_keys_name_members_whose_keys_are_not_cpp_names) {
+  auto r = rest::decode_body<odd_keys>(R"({"#text":"https://img","@odata.nextLink":"/next","plain":3,"text":"not me"})");
+  BOOST_REQUIRE_MESSAGE(r, (r ? "" : r.error().to_string()));
+  BOOST_TEST(r->text == "https://img");  // "#text", not the member's own name
+  BOOST_TEST(*r->next_link == "/next");
+  BOOST_TEST(*r->plain == 3);
+  BOOST_TEST(json::serialize(rest::encode(*r)) == R"({"#text":"https://img","@odata.nextLink":"/next","plain":3})");
+  auto missing = rest::decode_body<odd_keys>(R"({"text":"x"})");
+  BOOST_REQUIRE(!missing);
+  BOOST_TEST(missing.error().json_path() == R"($["#text"])");  // the error names the JSON key
+  intg::http::query q;
+  rest::append_form(q, *r);
+  BOOST_TEST(q.str() == "%23text=https%3A%2F%2Fimg&%40odata.nextLink=%2Fnext&plain=3");
 }
 
 BOOST_AUTO_TEST_CASE(round_trips) {

@@ -111,7 +111,7 @@ void put(http::query& out, std::string& key, const T& x) {
     put_json(out, key, v);
   } else if constexpr (model<T>) {
     boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
-      subkey s(key, json_name(d.name));
+      subkey s(key, json_detail::key_of<T>(d.name));
       put(out, key, x.*d.pointer);
     });
   } else if constexpr (is_vector<T>::value) {
@@ -145,7 +145,7 @@ void append_form(http::query& out, const T& x) {
   std::string key;
   key.reserve(64);
   boost::mp11::mp_for_each<form_detail::members_of<T>>([&](auto d) {
-    key.assign(json_detail::json_name(d.name));
+    key.assign(json_detail::key_of<T>(d.name));
     form_detail::put(out, key, x.*d.pointer);
   });
 }

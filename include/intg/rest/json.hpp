@@ -6,7 +6,8 @@
 // optionals. Providers add fields all the time, so models here follow other rules:
 //   - unknown members are ignored; a missing member is an error unless it is a std::optional;
 //     `null` for a std::optional is empty (absent leaves the member at its default);
-//   - a C++ name's one trailing underscore is dropped in JSON (`explicit_` is "explicit");
+//   - a C++ name's one trailing underscore is dropped in JSON (`explicit_` is "explicit"); keys
+//     that are not C++ names come from the model's `json_keys` (rest::json_key);
 //   - integers are range-checked (3.0 fits an int, 3.7 and 1e30 do not; a negative never fits
 //     an unsigned), floating-point members accept integers;
 //   - described enums are read by name; an enumerator named `unknown` catches names the model
@@ -58,6 +59,14 @@ namespace intg::rest {
 template <class T>
 concept model = std::is_class_v<T> && boost::describe::has_describe_members<T>::value;
 
+/// A member whose JSON key is not a C++ name (Last.fm's "#text" and "@attr", OData's
+/// "@odata.nextLink"): a model lists them in `static constexpr rest::json_key json_keys[] =
+/// {{"text", "#text"}};`, and every other member keeps its own name.
+struct json_key {
+  std::string_view member;
+  std::string_view json;
+};
+
 /// An enum described with BOOST_DESCRIBE_ENUM (or BOOST_DEFINE_ENUM...).
 template <class T>
 concept described_enum = std::is_enum_v<T> && boost::describe::has_describe_enumerators<T>::value;
@@ -74,6 +83,16 @@ using members_of = describe::describe_members<T, describe::mod_public | describe
 constexpr std::string_view json_name(std::string_view n) noexcept {
   if (n.size() > 1 && n.back() == '_') n.remove_suffix(1);
   return n;
+}
+
+/// The JSON key of T's member `member`: its `json_keys` entry, else json_name(member).
+template <class T>
+constexpr std::string_view key_of(std::string_view member) noexcept {
+  if constexpr (requires { T::json_keys; }) {
+    for (const json_key& k : T::json_keys)
+      if (k.member == member) return k.json;
+  }
+  return json_name(member);
 }
 
 template <class T>
@@ -324,7 +343,7 @@ bool read_struct(const json::value& v, T& out, failure& f) {
   boost::mp11::mp_for_each<members_of<T>>([&](auto d) {
     if (!ok) return;
     using M = std::remove_cvref_t<decltype(out.*d.pointer)>;
-    constexpr std::string_view key = json_name(d.name);
+    constexpr std::string_view key = key_of<T>(d.name);
     const json::value* m = o->if_contains(key);
     if (!m) {
       if constexpr (!is_optional<M>::value) {
@@ -481,7 +500,7 @@ void write(json::value& out, const T& x) {
       if constexpr (is_optional<std::remove_cvref_t<decltype(m)>>::value) {
         if (!m) return;  // empty optionals are omitted
       }
-      write(o.emplace(json_name(d.name), nullptr).first->value(), m);
+      write(o.emplace(key_of<T>(d.name), nullptr).first->value(), m);
     });
   } else if constexpr (is_vector<T>::value) {
     auto& a = out.emplace_array();

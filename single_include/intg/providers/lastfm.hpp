@@ -22,8 +22,7 @@
 // ---- begin intg/providers/lastfm/model.hpp ----
 // Last.fm API 2.0 objects and parameters, declared once with Boost.Describe; intg::rest decodes
 // and encodes them. Last.fm's JSON is converted from its XML: counts are strings ("1204"), and
-// members such as "#text" and "@attr" are not C++ names, so those parts stay raw JSON (images)
-// or are read by pointer (scrobble counts).
+// keys such as "#text" and "@attr" are not C++ names: the models map them (rest::json_key).
 
 
 #include <boost/describe.hpp>
@@ -40,11 +39,19 @@ namespace intg::lastfm {
 using opt_string = std::optional<std::string>;
 using opt_int = std::optional<std::int64_t>;
 
+/// An image URL in one size ("small", "medium", "large", "extralarge"); the URL may be empty.
+struct image_link {
+  std::string text{};
+  opt_string size{};
+  static constexpr rest::json_key json_keys[] = {{"text", "#text"}};
+};
+BOOST_DESCRIBE_STRUCT(image_link, (), (text, size))
+
 /// A track in search results (the artist is a name here).
 struct track_match {
   std::string name{}, artist{};
   opt_string url{}, listeners{}, mbid{}, streamable{};
-  std::optional<boost::json::array> image{};  ///< [{"#text": url, "size": "small"}, ...]
+  std::optional<std::vector<image_link>> image{};
 };
 BOOST_DESCRIBE_STRUCT(track_match, (), (name, artist, url, listeners, mbid, streamable, image))
 
@@ -52,7 +59,7 @@ BOOST_DESCRIBE_STRUCT(track_match, (), (name, artist, url, listeners, mbid, stre
 struct artist_match {
   std::string name{};
   opt_string url{}, listeners{}, mbid{};
-  std::optional<boost::json::array> image{};
+  std::optional<std::vector<image_link>> image{};
 };
 BOOST_DESCRIBE_STRUCT(artist_match, (), (name, url, listeners, mbid, image))
 
@@ -62,14 +69,21 @@ struct artist_ref {
 };
 BOOST_DESCRIBE_STRUCT(artist_ref, (), (name, mbid, url))
 
-/// One of an artist's top tracks (the artist is an object here).
+struct rank_attr {
+  opt_string rank{};
+};
+BOOST_DESCRIBE_STRUCT(rank_attr, (), (rank))
+
+/// One of an artist's top tracks (the artist is an object here); `attr` is "@attr": its rank.
 struct top_track {
   std::string name{};
   opt_string playcount{}, listeners{}, mbid{}, url{};
   artist_ref artist{};
-  std::optional<boost::json::array> image{};
+  std::optional<std::vector<image_link>> image{};
+  std::optional<rank_attr> attr{};
+  static constexpr rest::json_key json_keys[] = {{"attr", "@attr"}};
 };
-BOOST_DESCRIBE_STRUCT(top_track, (), (name, playcount, listeners, mbid, url, artist, image))
+BOOST_DESCRIBE_STRUCT(top_track, (), (name, playcount, listeners, mbid, url, artist, image, attr))
 
 /// auth.getToken's answer: a token the user authorises at authorization_url().
 struct token_answer {
