@@ -27,7 +27,11 @@ async function sharedKey() {
   for (let i = 0; i < 120; ++i) {
     const method = pick(["GET", "PUT", "DELETE", "HEAD", "POST"]);
     const segs = [];
-    for (let n = 1 + Math.floor(rand() * 3); n > 0; --n) segs.push(encodeURIComponent(word("abcXYZ019-_.~ %+!", 1, 8)));
+    // The SDK sends WHATWG-normalised URLs: no "." or ".." segments (intg signs the path as sent).
+    for (let n = 1 + Math.floor(rand() * 3); n > 0; --n) {
+      const seg = encodeURIComponent(word("abcXYZ019-_.~ %+!", 1, 8));
+      segs.push(seg === "." || seg === ".." ? seg + "x" : seg);
+    }
     const path = "/" + account + "/" + segs.join("/");
     const params = {};
     for (let n = Math.floor(rand() * 4); n > 0; --n)
@@ -41,7 +45,8 @@ async function sharedKey() {
     for (let n = Math.floor(rand() * 5); n > 0; --n) {
       const name = "x-ms-" + word("abz09_-", 1, 6) + (rand() < 0.5 ? "-" + word("abz09_", 1, 4) : "");
       if (sent.some(([k]) => k.toLowerCase() === name.toLowerCase())) continue;
-      set(rand() < 0.3 ? name.toUpperCase() : name, word("abc XYZ:=/;,0", 1, 12).trim() || "v");
+      // intg folds inner runs of whitespace (and rewrites the value it sends); the SDK does not.
+      set(rand() < 0.3 ? name.toUpperCase() : name, word("abc XYZ:=/;,0", 1, 12).replace(/ +/g, " ").trim() || "v");
     }
     for (const h of ["Content-MD5", "Content-Type", "If-Match", "If-None-Match", "Range", "If-Modified-Since", "Date"])
       if (rand() < 0.25) set(h, word("abc/;=0-9", 1, 10));
