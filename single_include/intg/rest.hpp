@@ -863,6 +863,85 @@ class one_of {
 // a co_await expression, so call(), pages() and collect_all() refuse rvalue parameters at compile
 // time. Path arguments are views (string literals, std::string_view, named std::strings).
 
+// ---- begin intg/rest/detail/answer_arena.hpp ----
+// Where a provider's answer is parsed: a Boost.JSON memory resource that bump-allocates from a
+// block kept warm in a small per-thread cache, and frees the whole tree at once.
+//
+// An answer's JSON tree is short-lived (classified, paged, decoded into the model, dropped) and
+// made of many small nodes: on the default allocator a 5.6 KB page of ten Stripe customers costs
+// a few hundred malloc/free pairs, a quarter of the client's user time. A plain
+// boost::json::monotonic_resource was measured slower, because its blocks are fresh pages on every
+// call; here the first block is reused, so a usual answer touches no allocator at all. Larger
+// answers grow into heap blocks as monotonic_resource does.
+//
+// Deallocation is a no-op (is_deallocate_trivial): a tree whose storage_ptr points at an arena
+// it does not share is dropped without walking it. The owner keeps the arena alive longer than
+// every value in it; a value that must outlive the arena is copied with a storage of its own
+// (`json::value(v, json::storage_ptr())`). Like monotonic_resource it is not thread-safe.
+
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/storage_ptr.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+namespace intg::rest::detail {
+
+class answer_arena final : public boost::json::memory_resource {
+ public:
+  static constexpr std::size_t block_size = std::size_t{32} << 10;
+
+  answer_arena() : block_(take()), resource_(block_.get(), block_size) {}
+  ~answer_arena() override { give(std::move(block_)); }  // resource_ frees only its own heap blocks
+  answer_arena(const answer_arena&) = delete;
+  answer_arena& operator=(const answer_arena&) = delete;
+
+ private:
+  using block = std::unique_ptr<unsigned char[]>;
+  static constexpr std::size_t cached_blocks = 4;  // concurrent answers per thread kept warm
+
+  struct cache {
+    std::vector<block> blocks;
+    bool alive = true;
+    ~cache() { alive = false; }
+  };
+  static cache& local() {
+    thread_local cache c;
+    return c;
+  }
+  static block take() {
+    cache& c = local();
+    if (!c.alive || c.blocks.empty()) return block(new unsigned char[block_size]);
+    block b = std::move(c.blocks.back());
+    c.blocks.pop_back();
+    return b;
+  }
+  static void give(block b) noexcept {
+    cache& c = local();
+    if (c.alive && c.blocks.size() < cached_blocks) {
+      try {
+        c.blocks.push_back(std::move(b));
+      } catch (...) {  // no room to cache it: it is freed instead
+      }
+    }
+  }
+
+  void* do_allocate(std::size_t n, std::size_t align) override { return resource_.allocate(n, align); }
+  void do_deallocate(void*, std::size_t, std::size_t) override {}
+  bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
+
+  block block_;
+  boost::json::monotonic_resource resource_;
+};
+
+}  // namespace intg::rest::detail
+
+template <>
+struct boost::json::is_deallocate_trivial<intg::rest::detail::answer_arena> : std::true_type {};
+// ---- end intg/rest/detail/answer_arena.hpp ----
 // ---- begin intg/rest/errors.hpp ----
 // intg::rest error mapping: a provider's answer (status, headers, body) to what the client does —
 // accept it, retry it (5xx, 408: transient errors the retry policy retries), refresh the
@@ -1642,12 +1721,13 @@ result<T> decode_body(std::string_view body, std::size_t max_bytes = std::size_t
     return intg::error(errc::invalid_response, "response body of " + std::to_string(body.size()) +
                                                    " bytes exceeds the limit of " + std::to_string(max_bytes) +
                                                    " bytes");
-  // The document is on the default allocator: a monotonic arena was measured slower here (its
-  // growing blocks are fresh pages on every call; glibc's malloc reuses warm ones).
+  // The document lives in an arena whose first block is reused (detail::answer_arena): it is read
+  // into T and dropped, so its nodes are never freed one by one.
   json::parse_options opts;
   opts.max_depth = max_json_depth;
   unsigned char parser_stack[4096];  // as json::parse: no heap for the usual depth
-  json::parser p(json::storage_ptr(), opts, parser_stack, sizeof parser_stack);
+  detail::answer_arena arena;  // outlives doc, which is dropped without a walk
+  json::parser p(&arena, opts, parser_stack, sizeof parser_stack);
   json::error_code ec;
   const std::size_t n = p.write(body.data(), body.size(), ec);
   if (ec) return intg::error(errc::invalid_response, json_detail::parse_error_message(ec, n));
@@ -2486,6 +2566,10 @@ template <class T> inline constexpr bool is_std_string = std::is_same_v<std::rem
 /// An answer after error mapping: the response and its JSON (null when empty or not JSON).
 struct exchange {
   http::response response;
+  // The answer's JSON (null when the body is empty or not JSON). Its nodes live in `arena`, which
+  // is declared first so that it outlives them: a piece kept beyond the exchange is copied with a
+  // storage of its own, `boost::json::value(v, boost::json::storage_ptr())`.
+  std::unique_ptr<detail::answer_arena> arena;
   boost::json::value body;
 };
 
@@ -2936,13 +3020,28 @@ class client {
   }
   template <class T>
   static result<T> decode_value(const boost::json::value& v, std::size_t budget) {
+    // Raw values leave the answer's arena: the caller owns them on the default resource.
     if constexpr (std::is_same_v<T, boost::json::value>) {
-      return v;
+      return boost::json::value(v, boost::json::storage_ptr());
     } else if constexpr (std::is_same_v<T, std::vector<boost::json::value>>) {
-      return T(v.get_array().begin(), v.get_array().end());
+      T out;
+      out.reserve(v.get_array().size());
+      for (const auto& e : v.get_array()) out.emplace_back(e, boost::json::storage_ptr());
+      return out;
     } else {
       return rest::decode<T>(v, budget);
     }
+  }
+
+  // An answer's JSON, its nodes in `arena` (null when the body is empty or not JSON).
+  static boost::json::value parse_answer(const std::string& text, detail::answer_arena* arena) {
+    if (text.empty()) return nullptr;
+    boost::json::parse_options po;
+    po.max_depth = max_json_depth;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(text, ec, arena, po);
+    if (ec) return nullptr;
+    return v;
   }
 
   // One logical call through the pipeline (or the probe stack).
@@ -2991,14 +3090,9 @@ class client {
         auto res = co_await s.http.send(req, a);
         if (!res) co_return res.error();
         s.limits.observe(operation, major, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
-        exchange ex{std::move(*res), nullptr};
-        if (!ex.response.body().empty()) {
-          boost::json::parse_options po;
-          po.max_depth = 64;
-          boost::system::error_code ec;
-          ex.body = boost::json::parse(ex.response.body(), ec, {}, po);
-          if (ec) ex.body = nullptr;
-        }
+        auto arena = std::make_unique<detail::answer_arena>();
+        boost::json::value body = parse_answer(res->body(), arena.get());  // constructed, not assigned: that would copy it out
+        exchange ex{std::move(*res), std::move(arena), std::move(body)};
         verdict v = classify<Provider>(ex.response, ex.body.is_null() ? nullptr : &ex.body);
         if (v.action == action::accept) {
           if (ex.body.is_null() && !ex.response.body().empty())
