@@ -9414,6 +9414,28 @@ struct fixed_string {
 
 }  // namespace intg
 // ---- end intg/core/fixed_string.hpp ----
+// ---- begin intg/security/auth/settings_source.hpp ----
+// What a request signer reads its settings from (SigV4's and Azure Shared Key's signers): string
+// and secret settings by name, and a configuration error naming a setting. `rest::auth_context`
+// is one, so a signer built from a tenant's settings plugs into `rest::signed_by`.
+
+
+#include <concepts>
+#include <string>
+#include <string_view>
+
+namespace intg::auth {
+
+/// Reads string settings: `rest::auth_context` is one.
+template <class C>
+concept settings_source = requires(const C& c, std::string_view key) {
+  { c.string(key, true) } -> std::same_as<result<std::string>>;
+  { c.secret_setting(key, true) } -> std::same_as<result<secret>>;
+  { c.config(key, key) } -> std::same_as<error>;
+};
+
+}  // namespace intg::auth
+// ---- end intg/security/auth/settings_source.hpp ----
 
 #include <algorithm>
 #include <chrono>
@@ -9930,14 +9952,6 @@ inline result<presigned> presign(const request& r, const credentials& c, const p
   if (auto u = http::url::parse(out.url); !u) return detail::fail("the presigned URL is not valid (" + std::string(u.error().message()) + ")");
   return out;
 }
-
-/// Reads string settings: `rest::auth_context` is one.
-template <class C>
-concept settings_source = requires(const C& c, std::string_view key) {
-  { c.string(key, true) } -> std::same_as<result<std::string>>;
-  { c.secret_setting(key, true) } -> std::same_as<result<secret>>;
-  { c.config(key, key) } -> std::same_as<error>;
-};
 
 /// Signs intg http::requests in place: a Signer for `rest::signed_by<signer<"sqs">>`, or used on
 /// its own. The service is the template argument or the `service` member; the clock is a member

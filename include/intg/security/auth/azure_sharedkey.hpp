@@ -11,6 +11,7 @@
 #include <intg/core/result.hpp>
 #include <intg/core/secret.hpp>
 #include <intg/http/message.hpp>
+#include <intg/security/auth/settings_source.hpp>
 #include <intg/security/crypto/encoding.hpp>
 #include <intg/security/crypto/hmac.hpp>
 
@@ -369,14 +370,6 @@ inline result<signing> sign(request& r, const shared_key_credential& key, const 
   r.headers = std::move(work.headers);
   return out;
 }
-
-/// Reads string settings: `rest::auth_context` is one.
-template <class C>
-concept settings_source = requires(const C& c, std::string_view key) {
-  { c.string(key, true) } -> std::same_as<result<std::string>>;
-  { c.secret_setting(key, true) } -> std::same_as<result<secret>>;
-  { c.config(key, key) } -> std::same_as<error>;
-};
 
 /// Signs intg http::requests in place with Shared Key: a Signer for `rest::signed_by<signer>`,
 /// or used on its own. The clock is a member so that tests sign at a fixed time.

@@ -12,6 +12,7 @@
 #include <intg/core/secret.hpp>
 #include <intg/http/message.hpp>
 #include <intg/http/url.hpp>
+#include <intg/security/auth/settings_source.hpp>
 #include <intg/security/crypto/encoding.hpp>
 #include <intg/security/crypto/hash.hpp>
 #include <intg/security/crypto/hmac.hpp>
@@ -531,14 +532,6 @@ inline result<presigned> presign(const request& r, const credentials& c, const p
   if (auto u = http::url::parse(out.url); !u) return detail::fail("the presigned URL is not valid (" + std::string(u.error().message()) + ")");
   return out;
 }
-
-/// Reads string settings: `rest::auth_context` is one.
-template <class C>
-concept settings_source = requires(const C& c, std::string_view key) {
-  { c.string(key, true) } -> std::same_as<result<std::string>>;
-  { c.secret_setting(key, true) } -> std::same_as<result<secret>>;
-  { c.config(key, key) } -> std::same_as<error>;
-};
 
 /// Signs intg http::requests in place: a Signer for `rest::signed_by<signer<"sqs">>`, or used on
 /// its own. The service is the template argument or the `service` member; the clock is a member
