@@ -9414,6 +9414,56 @@ struct fixed_string {
 
 }  // namespace intg
 // ---- end intg/core/fixed_string.hpp ----
+// ---- begin intg/security/auth/detail/signing.hpp ----
+// Pieces the request signers (SigV4, Azure Shared Key and SAS) share: ASCII case folding for
+// header names, a header lookup, and a time split into UTC calendar fields for the date formats
+// each service signs ("20261130T130059Z", "2026-11-30T13:00:59Z", "Mon, 30 Nov 2026 13:00:59 GMT").
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace intg::auth {
+
+/// Header name/value pairs in the order they are sent.
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+namespace detail {
+
+inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+inline bool iequal(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+inline const std::string* find_header(const header_list& h, std::string_view name) {
+  for (auto& [n, v] : h)
+    if (iequal(n, name)) return &v;
+  return nullptr;
+}
+
+/// A time point's UTC calendar fields, to the second. system_clock's range (years 1678 to 2261)
+/// always has four-digit years.
+struct utc_fields {
+  int year = 0;
+  unsigned month = 0, day = 0, weekday = 0;  // weekday: 0 is Sunday
+  int hour = 0, minute = 0, second = 0;
+};
+inline utc_fields utc(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto s = floor<seconds>(t);
+  const auto d = floor<days>(s);
+  const year_month_day ymd{d};
+  const hh_mm_ss hms{s - d};
+  return {static_cast<int>(ymd.year()),          static_cast<unsigned>(ymd.month()),   static_cast<unsigned>(ymd.day()),
+          weekday{d}.c_encoding(),                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+          static_cast<int>(hms.seconds().count())};
+}
+
+}  // namespace detail
+}  // namespace intg::auth
+// ---- end intg/security/auth/detail/signing.hpp ----
 // ---- begin intg/security/auth/settings_source.hpp ----
 // What a request signer reads its settings from (SigV4's and Azure Shared Key's signers): string
 // and secret settings by name, and a configuration error naming a setting. `rest::auth_context`
@@ -9465,7 +9515,7 @@ struct credentials {
 };
 
 /// Header name/value pairs in the order they are sent; a name may repeat.
-using header_list = std::vector<std::pair<std::string, std::string>>;
+using header_list = auth::header_list;
 
 /// A request as it is signed.
 struct request {
@@ -9518,10 +9568,9 @@ namespace detail {
 
 inline error fail(std::string what) { return error(errc::invalid_argument, "sigv4: " + std::move(what)); }
 
-inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-inline bool iequal(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
+using auth::detail::find_header;
+using auth::detail::iequal;
+using auth::detail::lower;
 
 // RFC 9110 token characters: what a header name and a method may hold.
 inline bool is_tchar(unsigned char c) noexcept {
@@ -9642,23 +9691,11 @@ inline bool valid_value(std::string_view v) noexcept {
 
 // "YYYYMMDDTHHMMSSZ". system_clock's range (years 1678 to 2261) always has four-digit years.
 inline std::string amz_date(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto s = floor<seconds>(t);
-  const auto day = floor<days>(s);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{s - day};
+  const auto u = auth::detail::utc(t);
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()));
-  std::snprintf(buf + 8, sizeof buf - 8, "T%02d%02d%02dZ", static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+  std::snprintf(buf, sizeof buf, "%04d%02u%02u", u.year, u.month, u.day);
+  std::snprintf(buf + 8, sizeof buf - 8, "T%02d%02d%02dZ", u.hour, u.minute, u.second);
   return std::string(buf, 16);
-}
-
-inline const std::string* find_header(const header_list& h, std::string_view name) {
-  for (auto& [n, v] : h)
-    if (iequal(n, name)) return &v;
-  return nullptr;
 }
 inline void erase_headers(header_list& h, std::string_view name) {
   std::erase_if(h, [&](const auto& kv) { return iequal(kv.first, name); });

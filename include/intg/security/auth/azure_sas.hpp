@@ -109,15 +109,9 @@ inline result<void> check_letters(std::string_view letters, std::string_view all
 
 // "2026-11-30T13:00:59Z".
 inline std::string iso8601(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto s = floor<seconds>(t);
-  const auto day = floor<days>(s);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{s - day};
+  const auto u = auth::detail::utc(t);
   char buf[32];
-  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()), static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                static_cast<int>(hms.seconds().count()));
+  std::snprintf(buf, sizeof buf, "%04d-%02u-%02uT%02d:%02d:%02dZ", u.year, u.month, u.day, u.hour, u.minute, u.second);
   return buf;
 }
 

@@ -11,6 +11,7 @@
 #include <intg/core/result.hpp>
 #include <intg/core/secret.hpp>
 #include <intg/http/message.hpp>
+#include <intg/security/auth/detail/signing.hpp>
 #include <intg/security/auth/settings_source.hpp>
 #include <intg/security/crypto/encoding.hpp>
 #include <intg/security/crypto/hmac.hpp>
@@ -44,20 +45,19 @@ inline constexpr std::size_t max_field = 64 * 1024;
 enum class header_order { azure, azurite };
 
 /// Header name/value pairs in the order they are sent.
-using header_list = std::vector<std::pair<std::string, std::string>>;
+using header_list = auth::header_list;
 
 namespace detail {
 
 inline error fail(std::string what) { return error(errc::invalid_argument, "azure sharedkey: " + std::move(what)); }
 
-inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+using auth::detail::find_header;
+using auth::detail::iequal;
+using auth::detail::lower;
 inline std::string lowered(std::string_view s) {
   std::string out(s);
   for (auto& c : out) c = lower(c);
   return out;
-}
-inline bool iequal(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
 }
 inline bool is_storage_header(std::string_view name) noexcept { return name.size() > 5 && iequal(name.substr(0, 5), "x-ms-"); }
 inline bool valid_account(std::string_view a) noexcept {
@@ -222,25 +222,13 @@ inline std::string decode_query(std::string_view s) {
 
 // RFC 1123, as x-ms-date is written: "Sun, 06 Nov 1994 08:49:37 GMT".
 inline std::string rfc1123(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
   static constexpr const char* days_[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
   static constexpr const char* months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
-  const auto s = floor<seconds>(t);
-  const auto day = floor<days>(s);
-  const year_month_day ymd{day};
-  const weekday wd{day};
-  const hh_mm_ss hms{s - day};
+  const auto u = auth::detail::utc(t);
   char buf[40];
-  std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", days_[wd.c_encoding()], static_cast<unsigned>(ymd.day()),
-                months[static_cast<unsigned>(ymd.month()) - 1], static_cast<int>(ymd.year()), static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+  std::snprintf(buf, sizeof buf, "%s, %02u %s %04d %02d:%02d:%02d GMT", days_[u.weekday], u.day, months[u.month - 1], u.year,
+                u.hour, u.minute, u.second);
   return buf;
-}
-
-inline const std::string* find_header(const header_list& h, std::string_view name) {
-  for (auto& [n, v] : h)
-    if (iequal(n, name)) return &v;
-  return nullptr;
 }
 
 }  // namespace detail
