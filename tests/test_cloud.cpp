@@ -593,6 +593,121 @@ BOOST_AUTO_TEST_CASE(content_that_does_not_match_s3s_checksums_is_an_integrity_e
       });
 }
 
+// A multipart upload against a stand-in whose CompleteMultipartUpload, HeadObject and part answers
+// are scripted: what the client does when the outcome is unknown, wrong, or a part is refused.
+struct multipart_script {
+  std::function<http::server_response(const std::string& parts_etag)> complete;
+  std::function<http::server_response(const std::string& parts_etag)> head;
+  int refuse_part = 0;  // answer this part number with 403 AccessDenied
+  int completes = 0, heads = 0, aborts = 0, parts = 0;
+  std::vector<std::string> md5s;
+
+  std::string expected() const {
+    std::string raw;
+    for (const auto& m : md5s) raw += m;
+    return intg::crypto::to_hex(intg::crypto::md5(raw)) + "-" + std::to_string(md5s.size());
+  }
+  http::server_response answer(http::server_request& r) {
+    const std::string target(r.target());
+    if (r.method() == http::verb::post && target.ends_with("?uploads"))
+      return xml_answer(200, "<InitiateMultipartUploadResult><Bucket>bucket-one</Bucket><Key>big</Key><UploadId>up-1</UploadId></InitiateMultipartUploadResult>");
+    if (r.method() == http::verb::put && target.find("partNumber=") != std::string::npos) {
+      ++parts;
+      const int n = std::stoi(target.substr(target.find("partNumber=") + 11));
+      if (n == refuse_part) return xml_answer(403, error_xml("AccessDenied", "Access Denied"));
+      const auto md5 = intg::crypto::md5(r.body());
+      if (md5s.size() < static_cast<std::size_t>(n)) md5s.resize(static_cast<std::size_t>(n));
+      md5s[static_cast<std::size_t>(n - 1)] = std::string(intg::crypto::as_chars(md5));
+      auto res = xml_answer(200, "");
+      res.set(http::field::etag, "\"" + intg::crypto::to_hex(md5) + "\"");
+      return res;
+    }
+    if (r.method() == http::verb::post && target.find("uploadId=up-1") != std::string::npos) {
+      ++completes;
+      return complete(expected());
+    }
+    if (r.method() == http::verb::head) {
+      ++heads;
+      return head(expected());
+    }
+    if (r.method() == http::verb::delete_ && target.find("uploadId=up-1") != std::string::npos) {
+      ++aborts;
+      return xml_answer(204, "");
+    }
+    return xml_answer(400, error_xml("InvalidRequest", "unexpected " + target));
+  }
+};
+
+BOOST_AUTO_TEST_CASE(an_unknown_completion_is_settled_by_a_head_object_never_by_sending_it_again) {
+  const std::string content = pattern((6u << 20) + 7);  // two parts of 5 MiB
+  const cloud::put_options po{.part_size = 5u << 20, .parallel = 2};
+  auto run_upload = [&](multipart_script& m) {
+    intg::result<cloud::object_info> out = intg::error(errc::invalid_argument);
+    with_fake([&](http::server_request& r) { return m.answer(r); },
+              [&](s3::client& c, fake_s3&) -> asio::awaitable<void> {
+                out = co_await c.upload("bucket-one", "big", cloud::memory_source(content), po);
+              });
+    return out;
+  };
+  auto with_etag = [](const std::string& etag) {
+    auto res = xml_answer(200, "");
+    res.set(http::field::etag, "\"" + etag + "\"");
+    res.set(http::field::content_length, "0");
+    return res;
+  };
+  // The completion's answer is lost (500), but the object is there with the ETag its parts make.
+  multipart_script done;
+  done.complete = [](const std::string&) { return xml_answer(500, error_xml("InternalError", "We encountered an internal error.")); };
+  done.head = [&](const std::string& etag) { return with_etag(etag); };
+  auto ok = run_upload(done);
+  BOOST_TEST_REQUIRE(ok.has_value(), (ok ? std::string() : ok.error().to_string()));
+  BOOST_TEST(ok->etag == done.expected());
+  BOOST_TEST(done.completes == 1);  // never sent twice
+  BOOST_TEST(done.heads == 1);
+  BOOST_TEST(done.aborts == 0);
+
+  // Not there: the upload is aborted and the unknown outcome reported.
+  multipart_script lost;
+  lost.complete = done.complete;
+  lost.head = [](const std::string&) { return xml_answer(404, ""); };
+  auto failed = run_upload(lost);
+  BOOST_TEST_REQUIRE(!failed.has_value());
+  BOOST_TEST((failed.error() == condition::outcome_unknown), failed.error().to_string());
+  BOOST_TEST(lost.completes == 1);
+  BOOST_TEST(lost.aborts == 1);
+
+  // CompleteMultipartUpload's 200 carrying an error document is the same unknown outcome.
+  multipart_script embedded;
+  embedded.complete = [](const std::string&) { return xml_answer(200, error_xml("InternalError", "We encountered an internal error.")); };
+  embedded.head = lost.head;
+  auto failed200 = run_upload(embedded);
+  BOOST_TEST_REQUIRE(!failed200.has_value());
+  BOOST_TEST((failed200.error() == condition::outcome_unknown), failed200.error().to_string());
+  BOOST_TEST(embedded.completes == 1);
+  BOOST_TEST(embedded.aborts == 1);
+
+  // Assembled with another ETag than its parts make: an integrity error.
+  multipart_script wrong;
+  wrong.complete = [](const std::string&) {
+    return xml_answer(200, "<CompleteMultipartUploadResult><ETag>\"0123456789abcdef0123456789abcdef-2\"</ETag></CompleteMultipartUploadResult>");
+  };
+  wrong.head = lost.head;
+  auto mismatch = run_upload(wrong);
+  BOOST_TEST_REQUIRE(!mismatch.has_value());
+  BOOST_TEST((mismatch.error() == errc::integrity_violation), mismatch.error().to_string());
+
+  // A part refused: no completion, the upload aborted, the part's error returned.
+  multipart_script refused;
+  refused.refuse_part = 2;
+  refused.complete = done.complete;
+  refused.head = lost.head;
+  auto denied = run_upload(refused);
+  BOOST_TEST_REQUIRE(!denied.has_value());
+  BOOST_TEST((denied.error() == condition::forbidden), denied.error().to_string());
+  BOOST_TEST(refused.completes == 0);
+  BOOST_TEST(refused.aborts == 1);
+}
+
 BOOST_AUTO_TEST_CASE(a_pagination_loop_is_stopped) {
   with_fake([](http::server_request&) { return xml_answer(200, list_page_xml(0, 2, true, "same")); },
             [](s3::client& c, fake_s3& f) -> asio::awaitable<void> {
