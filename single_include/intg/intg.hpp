@@ -2413,6 +2413,9 @@ inline std::string_view to_string(breaker_state s) noexcept {
 /// invalid_grant, unauthorized, not_initialized, disabled, config_error) do not count.
 inline bool breaker_counts_as_failure(const error& e) noexcept {
   if (is_local_rejection(e)) return false;
+  // A 4xx answer is the caller's mistake whoever classified it (intg's http_error or a provider's
+  // error: S3's NoSuchKey, Stripe's card_declined), except a timeout or a limit.
+  if (const int s = e.http_status(); s >= 400 && s < 500) return s == 408 || s == 429;
   if (e == errc::http_error) {
     const int s = e.http_status();
     return s >= 500 || s == 408 || s == 429;
@@ -6799,7 +6802,7 @@ class client {
 // ---- end intg/http/client.hpp ----
 // ---- begin intg/security/crypto/hash.hpp ----
 // SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface, and MD5 for the
-// legacy protocols that still ask for it.
+// legacy protocols that still ask for it; in one call, or fed piece by piece (streamed data).
 
 // ---- begin intg/security/crypto/detail/openssl.hpp ----
 // Owning handles for OpenSSL objects and the conversion of OpenSSL's error queue into an
@@ -6888,6 +6891,40 @@ inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detai
 /// MD5 of `data`. Broken as a hash: only for protocols that define their signatures with it
 /// (Last.fm's api_sig), never for anything new.
 inline std::array<std::uint8_t, 16> md5(std::string_view data) { return detail::digest<16>(EVP_md5(), data); }
+
+/// A digest of data that arrives in pieces (a streamed download): update() with each piece, then
+/// finish() once. `sha256_hasher` and `md5_hasher` name the two that storage services use.
+template <std::size_t N>
+class hasher {
+ public:
+  explicit hasher(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestInit_ex failed"));
+  }
+  hasher& update(std::string_view data) {
+    if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestUpdate failed"));
+    return *this;
+  }
+  std::array<std::uint8_t, N> finish() {
+    std::array<std::uint8_t, N> out{};
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) != 1 || len != N)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestFinal_ex failed"));
+    return out;
+  }
+
+ private:
+  detail::md_ctx_ptr ctx_;
+};
+
+struct sha256_hasher : hasher<32> {
+  sha256_hasher() : hasher<32>(EVP_sha256()) {}
+};
+/// MD5: only where a protocol defines its checksum with it (S3 ETags, Azure's Content-MD5).
+struct md5_hasher : hasher<16> {
+  md5_hasher() : hasher<16>(EVP_md5()) {}
+};
 
 }  // namespace intg::crypto
 // ---- end intg/security/crypto/hash.hpp ----

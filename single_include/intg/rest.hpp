@@ -2518,6 +2518,7 @@ class header_limits {
 
 #include <array>
 #include <chrono>
+#include <concepts>
 #include <memory>
 #include <optional>
 #include <set>
@@ -2562,6 +2563,14 @@ inline bool host_matches(std::string_view host, std::string_view pattern) {
 
 template <class T> inline constexpr bool is_std_string = std::is_same_v<std::remove_cvref_t<T>, std::string>;
 }  // namespace detail
+
+/// A provider whose answers are not JSON (S3's XML) classifies them itself:
+/// `static rest::verdict classify_answer(const http::response&, std::chrono::system_clock::time_point now)`.
+/// The client then parses no JSON, and an accepted answer's `exchange::body` is null.
+template <class P>
+concept classifies_own_answers = requires(const http::response& r, std::chrono::system_clock::time_point now) {
+  { P::classify_answer(r, now) } -> std::same_as<verdict>;
+};
 
 /// An answer after error mapping: the response and its JSON (null when empty or not JSON).
 struct exchange {
@@ -3090,13 +3099,22 @@ class client {
         auto res = co_await s.http.send(req, a);
         if (!res) co_return res.error();
         s.limits.observe(operation, major, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
-        auto arena = std::make_unique<detail::answer_arena>();
-        boost::json::value body = parse_answer(res->body(), arena.get());  // constructed, not assigned: that would copy it out
-        exchange ex{std::move(*res), std::move(arena), std::move(body)};
-        verdict v = classify<Provider>(ex.response, ex.body.is_null() ? nullptr : &ex.body);
+        exchange ex = [&] {
+          if constexpr (classifies_own_answers<Provider>) {
+            return exchange{std::move(*res), nullptr, nullptr};  // the provider reads its answer itself
+          } else {
+            auto arena = std::make_unique<detail::answer_arena>();
+            boost::json::value body = parse_answer(res->body(), arena.get());  // constructed, not assigned: that would copy it out
+            return exchange{std::move(*res), std::move(arena), std::move(body)};
+          }
+        }();
+        verdict v;
+        if constexpr (classifies_own_answers<Provider>) v = Provider::classify_answer(ex.response, std::chrono::system_clock::now());
+        else v = classify<Provider>(ex.response, ex.body.is_null() ? nullptr : &ex.body);
         if (v.action == action::accept) {
-          if (ex.body.is_null() && !ex.response.body().empty())
-            co_return error(errc::invalid_response, std::string(Provider::name) + ": answer is not JSON");
+          if constexpr (!classifies_own_answers<Provider>)
+            if (ex.body.is_null() && !ex.response.body().empty())
+              co_return error(errc::invalid_response, std::string(Provider::name) + ": answer is not JSON");
           co_return ex;
         }
         if (v.action == action::refresh && !refreshed) {

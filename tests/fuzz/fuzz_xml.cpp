@@ -1,0 +1,92 @@
+// libFuzzer target: the XML reader (rest/xml.hpp) and everything S3 reads with it. The first byte
+// picks the answer's status (and whether it carries an ETag), the rest is the body. Properties: the
+// reader gives a tree within its limits or an error, never a crash; a DOCTYPE is always refused;
+// every S3 answer reader gives a value or an error; the classification accepts only a 2xx, and a
+// failure carries S3's provider category; an error document's code and message are bounded and
+// printable.
+#include <intg/providers/s3.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+namespace xml = intg::rest::xml;
+namespace s3 = intg::s3;
+
+namespace {
+
+void check(bool ok, int line = __builtin_LINE()) {
+  if (!ok) {
+    std::fprintf(stderr, "property failed at fuzz_xml.cpp:%d\n", line);
+    std::abort();
+  }
+}
+
+// Depth and element count of a tree, checked against the limits it was read with.
+std::size_t walk(const xml::element& e, std::size_t depth, const xml::limits& l) {
+  check(depth <= l.max_depth);
+  check(!e.name.empty());
+  std::size_t n = 1;
+  for (const auto& c : e.children) n += walk(c, depth + 1, l);
+  return n;
+}
+
+bool printable(std::string_view s) {
+  for (unsigned char c : s)
+    if (c < 0x20 || c == 0x7f) return false;
+  return true;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  if (size == 0) return 0;
+  const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  static constexpr int statuses[] = {200, 206, 204, 301, 307, 400, 403, 404, 409, 412, 500, 503};
+  const int status = statuses[data[0] % 12];
+  const bool with_etag = (data[0] & 0x80) != 0;
+
+  xml::limits small;
+  small.max_depth = 8;
+  small.max_elements = 64;
+  small.max_bytes = 2048;
+  for (const xml::limits& l : {xml::limits{}, small}) {
+    auto doc = xml::parse(body, l);
+    if (doc) {
+      check(walk(*doc, 1, l) <= l.max_elements);
+      check(body.find("<!DOCTYPE") == std::string_view::npos);
+    } else {
+      check(doc.error() == intg::errc::invalid_response);
+      check(std::string_view(doc.error().message()).starts_with("XML answer refused: "));
+    }
+  }
+  (void)xml::escape(body);
+
+  if (auto e = s3::parse_error(body)) {
+    check(e->code.size() <= 300 && e->message.size() <= 300);
+    check(printable(e->code) && printable(e->message) && printable(e->request_id));
+  }
+  (void)s3::is_error_document(body);
+  if (auto l = s3::parse_list_v2(body)) check(!l->truncated || !l->next_token.empty());
+  (void)s3::parse_initiate(body);
+  (void)s3::parse_complete(body);
+  (void)s3::parse_copy(body);
+  (void)s3::parse_list_uploads(body);
+  (void)s3::parse_iso8601(body);
+  (void)s3::parse_http_date(body);
+  (void)s3::parse_size(body);
+
+  intg::http::response res{static_cast<boost::beast::http::status>(status), 11};
+  res.body() = std::string(body);
+  if (with_etag) res.set(intg::http::field::etag, "\"0123456789abcdef0123456789abcdef\"");
+  const auto v = s3::provider::classify_answer(res, std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)));
+  if (v.action == intg::rest::action::accept) {
+    check(status >= 200 && status < 300);
+  } else {
+    check(&v.failure.code().category() == &intg::provider_category<s3::provider>());
+    check(v.failure.http_status() == status);
+    check(v.failure.message().size() < 2000);
+  }
+  return 0;
+}
