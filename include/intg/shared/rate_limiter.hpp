@@ -56,6 +56,11 @@ inline void validate(const shared_rate_limit_options& o) {
   if (!(o.fallback_share <= 1) || std::isnan(o.fallback_share)) fail("fallback_share must be at most 1");
   if (o.probe_interval.count() <= 0) fail("probe_interval must be greater than 0");
   if (o.link && o.key.empty()) fail("a shared limiter needs a key");
+  // The script keeps times in microseconds of the server's clock, as doubles: a bucket must fill
+  // within about 30 years (1e15 us) to stay exact.
+  if (o.link && (o.burst_limit + 1.0) * 60e6 / o.requests_per_minute > 1e15)
+    fail("a shared bucket must fill within 30 years (requests_per_minute " + std::to_string(o.requests_per_minute) +
+         " with burst_limit " + std::to_string(o.burst_limit) + " does not)");
 }
 
 /// Counters of a shared limiter (this process's view).
@@ -199,9 +204,9 @@ class shared_rate_limiter {
       const double per_window = opts.requests_per_minute * (std::chrono::duration<double>(opts.window).count() / 60.0);
       const double cap = std::floor(opts.lease_fraction * per_window / opts.replicas);
       lease_cap = static_cast<std::int64_t>(std::clamp(cap, 1.0, static_cast<double>(opts.burst_limit)));
-      // A lease spent at the replica's fair rate lasts lease_cap * replicas intervals; permits
-      // left after twice that are dropped, so that an idle replica cannot spend them in a burst later.
-      lease_ttl = duration(static_cast<duration::rep>(std::min(2.0 * static_cast<double>(lease_cap) * opts.replicas * interval, 3.6e12)));
+      // Permits left a window after their lease are dropped: whatever a replica spends was
+      // granted within the last window, which is what the accuracy bound is stated over.
+      lease_ttl = opts.window;
       const double share = opts.fallback_share < 0 ? 1.0 / opts.replicas : opts.fallback_share;
       fail_closed = share <= 0;
       rate_limit_options f = opts;
@@ -299,13 +304,14 @@ class shared_rate_limiter {
       return p;
     }
 
-    // One GCRA decision on the link (only on its executor); counts it.
-    asio::awaitable<result<shared::gcra_reply>> decide(std::int64_t n, std::int64_t at_least) {
+    // One GCRA decision on the link (only on its executor), answered by `deadline`; counts it.
+    asio::awaitable<result<shared::gcra_reply>> decide(std::int64_t n, std::int64_t at_least,
+                                                       std::chrono::steady_clock::time_point deadline) {
       const shared::gcra_params p = params(n, at_least);
       round_trips.fetch_add(1, std::memory_order_relaxed);
       const std::vector<std::string> keys{opts.key};
       const std::vector<std::string> args = shared::gcra_args(p);
-      auto r = co_await opts.link->eval(shared::gcra_script(), keys, args);
+      auto r = co_await opts.link->eval(shared::gcra_script(), keys, args, deadline);
       if (!r) co_return r.error();
       co_return shared::parse_gcra_reply(*r, p);
     }
@@ -328,7 +334,7 @@ class shared_rate_limiter {
       co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
       auto s = w.lock();
       if (!s) co_return;
-      auto r = co_await s->decide(1, 1);
+      auto r = co_await s->decide(1, 1, std::chrono::steady_clock::time_point::max());
       if (!r) {
         s->failures.fetch_add(1, std::memory_order_relaxed);
         continue;
@@ -350,17 +356,19 @@ class shared_rate_limiter {
   }
 
   // On the link's executor: takes a leased permit, or joins the lease request in flight, or sends
-  // one. Waits at most the Redis command timeout in all; past it, the caller uses the fallback.
+  // one. Waits at most the Redis command timeout in all; a caller left with less than half of it
+  // after waiting for another's request has this one call decided by the fallback.
   template <class Clock>
   static asio::awaitable<outcome> on_link(state& s, Clock clock) {
-    const auto deadline = std::chrono::steady_clock::now() + s.opts.link->options().command_timeout;
+    const auto timeout = s.opts.link->options().command_timeout;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     for (;;) {
       const time_point now = clock.now();
       if (s.take_leased(now)) co_return outcome::granted;
       if (s.fallback.load(std::memory_order_acquire)) co_return outcome::fallback;
       if (now.time_since_epoch().count() < s.refused_until.load(std::memory_order_relaxed)) co_return outcome::refused;
+      if (deadline - std::chrono::steady_clock::now() < timeout / 2) co_return outcome::fallback;
       if (s.leasing() && s.in_flight) {
-        if (std::chrono::steady_clock::now() >= deadline) co_return outcome::fallback;
         asio::steady_timer w(s.opts.link->executor(), deadline);
         s.waiters.push_back(&w);
         co_await w.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -370,7 +378,7 @@ class shared_rate_limiter {
       const std::int64_t n = s.next_want(now);
       const std::int64_t at_least = std::max<std::int64_t>(1, n / 2);
       s.in_flight = true;
-      auto r = co_await s.decide(n, at_least);
+      auto r = co_await s.decide(n, at_least, deadline);
       s.in_flight = false;
       const time_point after = clock.now();
       outcome o = outcome::granted;

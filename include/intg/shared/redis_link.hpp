@@ -121,10 +121,12 @@ class redis_link {
   }
 
   /// Runs a script (EVALSHA, EVAL on NOSCRIPT) through the breaker. Only on executor(); pass
-  /// named vectors that outlive the call. A call waits at most the connection's command_timeout;
-  /// the open breaker answers errc::circuit_open at once.
+  /// named vectors that outlive the call. A call waits at most the connection's command_timeout,
+  /// and not past `deadline`; the open breaker answers errc::circuit_open at once.
   asio::awaitable<result<redis::resp3::response>> eval(const redis::script& s, const std::vector<std::string>& keys,
-                                                       const std::vector<std::string>& args) {
+                                                       const std::vector<std::string>& args,
+                                                       std::chrono::steady_clock::time_point deadline =
+                                                           std::chrono::steady_clock::time_point::max()) {
     const auto now = std::chrono::steady_clock::now();
     if (now < open_until_) {
       short_circuited_.fetch_add(1, std::memory_order_relaxed);
@@ -132,7 +134,8 @@ class redis_link {
                                                     " times in a row: not asked again before the breaker's pause ends");
     }
     commands_.fetch_add(1, std::memory_order_relaxed);
-    auto r = co_await redis::eval(*conn_, s, keys, args);
+    deadline = std::min(deadline, now + opts_.command_timeout);  // EVALSHA and EVAL together
+    auto r = co_await redis::eval(*conn_, s, keys, args, deadline);
     if (r) {
       consecutive_ = 0;
     } else {
