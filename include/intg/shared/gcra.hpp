@@ -95,10 +95,8 @@ inline std::vector<std::string> gcra_args(const gcra_params& p) {
 
 /// Reads the script's reply, refusing one that breaks its contract (a bucket key written by
 /// something else can make the arithmetic absurd): errc::unexpected_type with what was wrong.
-inline result<gcra_reply> parse_gcra_reply(const redis::resp3::response& r, const gcra_params& p) {
+inline result<gcra_reply> parse_gcra_reply(redis::resp3::value_ref v, const gcra_params& p) {
   auto bad = [](std::string what) { return redis::make_error(redis::errc::unexpected_type, "GCRA script reply: " + what); };
-  if (r.empty()) return bad("missing");
-  const redis::resp3::value_ref v = r.front();
   if (auto c = v.check(); !c) return c.error();
   if (v.type() != redis::resp3::type::array || v.size() != 3) return bad("expected an array of 3 integers");
   std::int64_t n[3];
@@ -112,6 +110,12 @@ inline result<gcra_reply> parse_gcra_reply(const redis::resp3::response& r, cons
   if (n[1] < 0 || n[1] > max_retry_us || (n[0] == 0 && n[1] == 0)) return bad("retry-after of " + std::to_string(n[1]) + " us");
   if (n[2] < 0) return bad("negative remaining permits");
   return gcra_reply{n[0], std::chrono::microseconds(n[1]), n[2]};
+}
+
+/// The same, on the first value of a response.
+inline result<gcra_reply> parse_gcra_reply(const redis::resp3::response& r, const gcra_params& p) {
+  if (r.empty()) return redis::make_error(redis::errc::unexpected_type, "GCRA script reply: missing");
+  return parse_gcra_reply(r.front(), p);
 }
 
 /// One decision on `conn` (EVALSHA, EVAL when the server does not have the script yet).
