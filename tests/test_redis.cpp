@@ -5,16 +5,25 @@
 #include <boost/test/unit_test.hpp>
 
 #include <intg/redis.hpp>
+#include <intg/shared.hpp>
 
 #include "test_util.hpp"
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <string>
 #include <thread>
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace redis = intg::redis;
 namespace resp3 = intg::redis::resp3;
@@ -297,6 +306,75 @@ BOOST_AUTO_TEST_CASE(options_read_integration_settings_and_refuse_bad_types) {
 BOOST_AUTO_TEST_CASE(script_sha1_is_computed_locally) {
   redis::script s("return 1");
   BOOST_TEST(s.sha1() == "e0e1f9fabfc9d4800c877a703b823ac0578ff8db");  // SCRIPT LOAD "return 1"
+}
+
+BOOST_AUTO_TEST_CASE(a_gcra_reply_that_breaks_the_scripts_contract_is_an_error) {
+  intg::shared::gcra_params p;
+  p.want = 4;
+  p.min = 2;
+  auto parse = [&](std::string_view bytes) {
+    auto r = parse_pieces(bytes, {});
+    BOOST_TEST_REQUIRE(r.has_value());
+    return intg::shared::parse_gcra_reply(*r, p);
+  };
+  auto ok = parse("*3\r\n:3\r\n:0\r\n:7\r\n");
+  BOOST_TEST_REQUIRE(ok.has_value());
+  BOOST_TEST(ok->granted == 3);
+  BOOST_TEST(ok->remaining == 7);
+  auto refused = parse("*3\r\n:0\r\n:250000\r\n:1\r\n");
+  BOOST_TEST_REQUIRE(refused.has_value());
+  BOOST_TEST(refused->retry_after.count() == 250000);
+  for (std::string_view bad : {"*3\r\n:5\r\n:0\r\n:0\r\n",            // more than asked for
+                               "*3\r\n:1\r\n:0\r\n:0\r\n",            // fewer than the minimum
+                               "*3\r\n:0\r\n:0\r\n:0\r\n",            // refused without a retry-after
+                               "*3\r\n:0\r\n:-5\r\n:0\r\n",           // negative retry-after
+                               "*3\r\n:0\r\n:99999999999999999\r\n:0\r\n",  // absurd retry-after
+                               "*3\r\n:2\r\n:0\r\n:-1\r\n",           // negative remaining
+                               "*2\r\n:2\r\n:0\r\n",                   // short
+                               "*3\r\n$1\r\n2\r\n:0\r\n:0\r\n",      // a string
+                               ":2\r\n"}) {
+    auto r = parse(bad);
+    BOOST_TEST_REQUIRE(r.has_error(), bad);
+    BOOST_TEST(r.error().to_string().find("GCRA script reply") != std::string::npos, r.error().to_string());
+  }
+  auto err = parse("-ERR intg gcra: invalid arguments\r\n");
+  BOOST_TEST_REQUIRE(err.has_error());
+  BOOST_TEST((err.error() == redis::errc::server_error));
+}
+
+BOOST_AUTO_TEST_CASE(shared_limiter_options_are_validated) {
+  using o = intg::shared_rate_limit_options;
+  auto throws = [](o opts, std::string_view what) {
+    try {
+      intg::shared_rate_limiter<> l(opts);
+      BOOST_FAIL("accepted: " << what);
+    } catch (const intg::exception& e) {
+      BOOST_TEST(std::string(e.what()).find(what) != std::string::npos, e.what());
+    }
+  };
+  o bad;
+  bad.replicas = 0;
+  throws(bad, "replicas");
+  bad = o{};
+  bad.lease_fraction = 1.5;
+  throws(bad, "lease_fraction");
+  bad = o{};
+  bad.window = {};
+  throws(bad, "window");
+  bad = o{};
+  bad.fallback_share = 2;
+  throws(bad, "fallback_share");
+  bad = o{};
+  bad.requests_per_minute = 0;
+  throws(bad, "requests_per_minute");
+  bad = o{};
+  bad.link = std::make_shared<intg::shared::redis_link>(redis::options{});  // connects on first use: never here
+  throws(bad, "needs a key");
+  bad.key = "k";
+  bad.requests_per_minute = 1e-9;
+  throws(bad, "30 years");
+  intg::shared_rate_limiter<> local;  // no link: a local limiter
+  BOOST_TEST(!local.is_shared());
 }
 
 // ---- against redis-server ----
@@ -655,6 +733,22 @@ BOOST_AUTO_TEST_CASE(a_command_timeout_leaves_the_connection_usable) {
   }());
 }
 
+BOOST_AUTO_TEST_CASE(a_deadline_sooner_than_the_command_timeout_ends_the_wait_then) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());  // command timeout 5 s
+    (void)co_await conn.execute("PING");
+    redis::request slow("DEBUG", "SLEEP", "0.5");
+    const auto began = std::chrono::steady_clock::now();
+    auto r = co_await conn.execute(slow, began + 100ms);
+    BOOST_TEST_REQUIRE(r.has_error());  // the reply would have come after 500 ms, well before 5 s
+    BOOST_TEST((r.error() == intg::condition::outcome_unknown), r.error().to_string());
+    redis::request ping("PING");
+    auto later = co_await conn.execute(ping, std::chrono::steady_clock::now() + 5s);  // waits behind the sleep
+    BOOST_TEST(later.has_value());
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(the_server_killed_mid_command_fails_it_and_the_next_command_reconnects) {
   const auto port = env().port("INTG_REDIS_SPARE_PORT");
   const std::string dir = env().get("INTG_REDIS_DIR") + "/spare";
@@ -750,6 +844,641 @@ BOOST_AUTO_TEST_CASE(a_connection_from_integration_settings) {
     BOOST_TEST_REQUIRE(info.has_value());
     BOOST_TEST(info->front().as_string().value().find(" db=3 ") != std::string::npos);
   }());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- shared state on redis-server: the GCRA script, intg::shared_rate_limiter ----
+
+namespace {
+
+// A key no other run or case uses.
+std::string fresh_key(std::string_view what) {
+  static int n = 0;
+  return "test:shared:" + std::string(what) + ":" + std::to_string(::getpid()) + ":" + std::to_string(++n);
+}
+
+constexpr std::int64_t t0_us = 1'000'000'000'000;  // a pinned server time for the script's decisions
+
+intg::shared::gcra_params gcra(double interval_us, int burst, std::int64_t want, std::int64_t min, std::int64_t now_us) {
+  intg::shared::gcra_params p;
+  p.interval_us = interval_us;
+  p.tolerance_us = interval_us * (burst - 1);
+  p.want = want;
+  p.min = min;
+  p.now_us = now_us;
+  return p;
+}
+
+// An operation that does nothing: what a decision costs and admits is all that is measured.
+asio::awaitable<intg::result<int>> nothing(intg::attempt&) { co_return 1; }
+
+using shared_stack = intg::pipeline<intg::shared_rate_limiter<>>;
+
+intg::shared_rate_limit_options shared_opts(std::shared_ptr<intg::shared::redis_link> link, std::string key,
+                                            double rpm, int burst, int replicas, double lease_fraction,
+                                            std::chrono::nanoseconds window) {
+  intg::shared_rate_limit_options o;
+  o.requests_per_minute = rpm;
+  o.burst_limit = burst;
+  o.link = std::move(link);
+  o.key = std::move(key);
+  o.replicas = replicas;
+  o.lease_fraction = lease_fraction;
+  o.window = window;
+  return o;
+}
+
+// The spare redis-server (INTG_REDIS_SPARE_PORT), which tests start, SIGKILL and restart by PID.
+struct spare_server {
+  std::uint16_t port = env().port("INTG_REDIS_SPARE_PORT");
+  std::string dir = env().get("INTG_REDIS_DIR") + "/spare";
+  void start() const {
+    const std::string cmd = "mkdir -p " + dir + " && " + env().get("INTG_REDIS_SERVER") + " --port " + std::to_string(port) +
+                            " --bind 127.0.0.1 --save '' --appendonly no --dir " + dir + " --daemonize yes --pidfile " + dir +
+                            "/redis.pid";
+    BOOST_TEST_REQUIRE(std::system(cmd.c_str()) == 0);
+    wait_for_port(port);
+  }
+  int kill(int sig) const { return std::system(("kill -" + std::to_string(sig) + " $(cat " + dir + "/redis.pid)").c_str()); }
+  redis::options options(std::chrono::milliseconds timeout) const {
+    redis::options o;
+    o.port = port;
+    o.command_timeout = timeout;
+    o.connect_timeout = timeout;
+    o.reconnect_backoff = 20ms;
+    o.max_reconnect_backoff = 100ms;
+    return o;
+  }
+};
+
+// ---- several processes sharing one limit ----
+
+// What a worker process does, and what it reports back through a pipe (plain data: no pointers).
+struct worker_plan {
+  std::uint16_t port = 0;
+  bool authenticate = true;  // the fixture's ACL user; the spare server has none
+  char key[96] = {};
+  double rpm = 0;
+  int burst = 1;
+  int replicas = 4;
+  double lease_fraction = 0.05;
+  std::int64_t window_ms = 1000;
+  std::int64_t timeout_ms = 250;
+  std::int64_t probe_ms = 100;
+  std::int64_t start_ns = 0;  // steady_clock (CLOCK_MONOTONIC: the same in every process)
+  int run_bins = 50;          // of bin_ms each
+};
+constexpr int bin_ms = 100;
+constexpr int max_bins = 100;
+
+struct worker_report {
+  bool ok = false;
+  char failure[160] = {};
+  std::uint64_t admitted[max_bins] = {};  // by the 100 ms bin in which the call started
+  std::uint64_t calls = 0;
+  std::uint64_t rejected_without_hint = 0;
+  std::uint64_t other_errors = 0;
+  std::int64_t max_call_ns = 0;
+  std::int64_t max_call_after_1s_ns = 0;  // once connections are open and leases have their size
+  intg::shared_rate_limit_stats stats{};
+};
+
+// Two threads, each with its own io_context, call through one pipeline as fast as a 1 ms pause
+// between calls allows, until the plan's end.
+worker_report run_worker(const worker_plan& plan) {
+  worker_report rep;
+  redis::options ro;
+  ro.port = plan.port;
+  if (plan.authenticate) {
+    ro.username = env().get("INTG_REDIS_USER");
+    ro.password = intg::secret(env().get("INTG_REDIS_PASSWORD"));
+  }
+  ro.command_timeout = std::chrono::milliseconds(plan.timeout_ms);
+  ro.connect_timeout = ro.command_timeout;
+  ro.reconnect_backoff = 20ms;
+  ro.max_reconnect_backoff = std::chrono::milliseconds(plan.probe_ms);
+  auto o = shared_opts(std::make_shared<intg::shared::redis_link>(ro), plan.key, plan.rpm, plan.burst, plan.replicas,
+                       plan.lease_fraction, std::chrono::milliseconds(plan.window_ms));
+  o.probe_interval = std::chrono::milliseconds(plan.probe_ms);
+  shared_stack p(o);
+  const auto start = intg::time_point(intg::duration(plan.start_ns));
+  const auto end = start + std::chrono::milliseconds(plan.run_bins * bin_ms);
+  std::atomic<std::uint64_t> admitted[max_bins] = {};
+  std::atomic<std::uint64_t> calls{0}, no_hint{0}, errors{0};
+  std::atomic<std::int64_t> max_call{0}, max_call_after_1s{0};
+  auto thread_body = [&] {
+    asio::io_context io;
+    test::run(io, [&]() -> asio::awaitable<void> {
+      asio::steady_timer t(io, start);
+      co_await t.async_wait(asio::use_awaitable);
+      while (std::chrono::steady_clock::now() < end) {
+        const auto began = std::chrono::steady_clock::now();
+        auto r = co_await p.execute(nothing);
+        const auto took = (std::chrono::steady_clock::now() - began).count();
+        for (auto m = max_call.load(); took > m && !max_call.compare_exchange_weak(m, took);) {
+        }
+        if (began - start >= 1s)
+          for (auto m = max_call_after_1s.load(); took > m && !max_call_after_1s.compare_exchange_weak(m, took);) {
+          }
+        calls.fetch_add(1);
+        if (r) {
+          const auto bin = (began - start) / std::chrono::milliseconds(bin_ms);
+          if (bin >= 0 && bin < max_bins) admitted[bin].fetch_add(1);
+        } else if (r.error() != intg::errc::rate_limited) {
+          errors.fetch_add(1);
+        } else if (r.error().retry_after().count() <= 0) {
+          no_hint.fetch_add(1);
+        }
+        t.expires_after(1ms);
+        co_await t.async_wait(asio::use_awaitable);
+      }
+    }());
+  };
+  std::thread a(thread_body), b(thread_body);
+  a.join();
+  b.join();
+  for (int i = 0; i < max_bins; ++i) rep.admitted[i] = admitted[i].load();
+  rep.calls = calls.load();
+  rep.rejected_without_hint = no_hint.load();
+  rep.other_errors = errors.load();
+  rep.max_call_ns = max_call.load();
+  rep.max_call_after_1s_ns = max_call_after_1s.load();
+  rep.stats = p.get<intg::shared_rate_limiter<>>().stats();
+  rep.ok = true;
+  return rep;
+}
+
+// Forks `n` workers (no threads run in this process while it forks), runs `meanwhile` here, and
+// collects their reports; a worker that crashes, hangs (60 s) or fails is a failed report.
+std::vector<worker_report> run_workers(const worker_plan& plan, int n, const std::function<void()>& meanwhile = {}) {
+  std::vector<pid_t> pids;
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    int fd[2];
+    BOOST_TEST_REQUIRE(::pipe(fd) == 0);
+    const pid_t pid = ::fork();
+    BOOST_TEST_REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(fd[0]);
+      worker_report rep;
+      try {
+        rep = run_worker(plan);
+      } catch (const std::exception& e) {
+        std::snprintf(rep.failure, sizeof rep.failure, "worker threw: %s", e.what());
+      }
+      const char* p = reinterpret_cast<const char*>(&rep);
+      for (std::size_t done = 0; done < sizeof rep;) {
+        const auto w = ::write(fd[1], p + done, sizeof rep - done);
+        if (w <= 0) ::_exit(3);
+        done += static_cast<std::size_t>(w);
+      }
+      ::_exit(rep.ok ? 0 : 1);
+    }
+    ::close(fd[1]);
+    pids.push_back(pid);
+    fds.push_back(fd[0]);
+  }
+  if (meanwhile) meanwhile();
+  std::vector<worker_report> reports(static_cast<std::size_t>(n));
+  const auto give_up = std::chrono::steady_clock::now() + 60s;
+  for (int i = 0; i < n; ++i) {
+    char* p = reinterpret_cast<char*>(&reports[static_cast<std::size_t>(i)]);
+    std::size_t got = 0;
+    while (got < sizeof(worker_report) && std::chrono::steady_clock::now() < give_up) {
+      pollfd pfd{fds[static_cast<std::size_t>(i)], POLLIN, 0};
+      if (::poll(&pfd, 1, 1000) <= 0) continue;
+      const auto r = ::read(fds[static_cast<std::size_t>(i)], p + got, sizeof(worker_report) - got);
+      if (r <= 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    if (got < sizeof(worker_report)) {
+      reports[static_cast<std::size_t>(i)] = worker_report{};
+      std::snprintf(reports[static_cast<std::size_t>(i)].failure, sizeof(worker_report::failure), "no report (crashed or hung)");
+      ::kill(pids[static_cast<std::size_t>(i)], SIGKILL);
+    }
+    ::close(fds[static_cast<std::size_t>(i)]);
+  }
+  for (int i = 0; i < n; ++i) {
+    int status = 0;
+    ::waitpid(pids[static_cast<std::size_t>(i)], &status, 0);
+    auto& rep = reports[static_cast<std::size_t>(i)];
+    if (rep.ok && !(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+      rep.ok = false;
+      std::snprintf(rep.failure, sizeof rep.failure, "exit status %d", status);
+    }
+  }
+  return reports;
+}
+
+std::uint64_t admitted_in(const worker_report& r, int from_bin, int to_bin) {
+  std::uint64_t n = 0;
+  for (int i = from_bin; i < to_bin; ++i) n += r.admitted[i];
+  return n;
+}
+
+worker_plan plan_for(std::uint16_t port, const std::string& key, double rpm, int burst, int run_bins) {
+  worker_plan plan;
+  plan.port = port;
+  std::snprintf(plan.key, sizeof plan.key, "%s", key.c_str());
+  plan.rpm = rpm;
+  plan.burst = burst;
+  plan.run_bins = run_bins;
+  // Start together, a moment from now (CLOCK_MONOTONIC is shared by the processes).
+  plan.start_ns = (std::chrono::steady_clock::now() + 500ms).time_since_epoch().count();
+  return plan;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(shared_gcra_script, *boost::unit_test::precondition(server_available()))
+
+BOOST_AUTO_TEST_CASE(a_full_bucket_grants_its_burst_then_refuses_with_the_time_to_the_next_permit) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string key = fresh_key("burst");
+    for (int i = 0; i < 5; ++i) {
+      const auto p = gcra(1e6, 5, 1, 1, t0_us);
+      auto r = co_await intg::shared::take(conn, key, p);
+      BOOST_TEST_REQUIRE(r.has_value(), r.error().to_string());
+      BOOST_TEST(r->granted == 1);
+      BOOST_TEST(r->remaining == 4 - i);
+    }
+    const auto p = gcra(1e6, 5, 1, 1, t0_us);
+    auto refused = co_await intg::shared::take(conn, key, p);
+    BOOST_TEST(refused->granted == 0);
+    BOOST_TEST(refused->retry_after.count() == 1'000'000);  // one interval
+    const auto almost = gcra(1e6, 5, 1, 1, t0_us + 999'999);
+    auto still = co_await intg::shared::take(conn, key, almost);
+    BOOST_TEST(still->granted == 0);
+    BOOST_TEST(still->retry_after.count() == 1);
+    const auto due = gcra(1e6, 5, 1, 1, t0_us + 1'000'000);
+    auto next = co_await intg::shared::take(conn, key, due);
+    BOOST_TEST(next->granted == 1);
+    BOOST_TEST(next->remaining == 0);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_steady_rate_grants_one_permit_per_interval_and_no_more) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string key = fresh_key("steady");
+    int granted = 0;
+    for (int k = 0; k < 100; ++k) {
+      const auto on_time = gcra(100'000, 1, 1, 1, t0_us + k * 100'000);
+      auto r = co_await intg::shared::take(conn, key, on_time);
+      granted += static_cast<int>(r->granted);
+      const auto early = gcra(100'000, 1, 1, 1, t0_us + k * 100'000 + 50'000);
+      auto e = co_await intg::shared::take(conn, key, early);
+      BOOST_TEST(e->granted == 0);
+      BOOST_TEST(e->retry_after.count() == 50'000);
+    }
+    BOOST_TEST(granted == 100);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_lease_takes_what_is_free_at_least_its_minimum_or_nothing) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string key = fresh_key("lease");
+    const auto four = gcra(1e6, 10, 4, 1, t0_us);
+    auto a = co_await intg::shared::take(conn, key, four);
+    BOOST_TEST(a->granted == 4);
+    BOOST_TEST(a->remaining == 6);
+    const auto eight = gcra(1e6, 10, 8, 1, t0_us);
+    auto b = co_await intg::shared::take(conn, key, eight);
+    BOOST_TEST(b->granted == 6);  // what is left of the burst
+    BOOST_TEST(b->remaining == 0);
+    // 1.5 intervals later one permit is free: a lease of at least 2 waits half an interval more.
+    const auto two = gcra(1e6, 10, 4, 2, t0_us + 1'500'000);
+    auto c = co_await intg::shared::take(conn, key, two);
+    BOOST_TEST(c->granted == 0);
+    BOOST_TEST(c->remaining == 1);
+    BOOST_TEST(c->retry_after.count() == 500'000);
+    const auto later = gcra(1e6, 10, 4, 2, t0_us + 2'000'000);
+    auto d = co_await intg::shared::take(conn, key, later);
+    BOOST_TEST(d->granted == 2);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(decisions_run_on_the_servers_clock_and_a_full_bucket_leaves_no_key) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string key = fresh_key("time");
+    intg::shared::gcra_params p;  // no pinned time: TIME
+    p.interval_us = 1e6;
+    p.tolerance_us = 2e6;
+    p.want = 3;
+    p.min = 1;
+    auto r = co_await intg::shared::take(conn, key, p);
+    BOOST_TEST_REQUIRE(r.has_value(), r.error().to_string());
+    BOOST_TEST(r->granted == 3);
+    auto time = co_await conn.execute("TIME");
+    const auto server_us = std::stoll(time->front()[0].as_string().value()) * 1'000'000 +
+                           std::stoll(time->front()[1].as_string().value());
+    auto stored = co_await conn.execute("GET", key);
+    const double tat = std::stod(stored->front().as_string().value());
+    // The bucket is 3 intervals ahead of the server's clock at the decision (a moment ago).
+    BOOST_TEST(tat - static_cast<double>(server_us) <= 3e6);
+    BOOST_TEST(tat - static_cast<double>(server_us) > 2e6);
+    auto ttl = co_await conn.execute("PTTL", key);
+    BOOST_TEST(ttl->front().as_int().value() > 2000);
+    BOOST_TEST(ttl->front().as_int().value() <= 3001);  // gone once the bucket is full again
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_bucket_key_holding_something_else_is_an_error_not_a_decision) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string key = fresh_key("hostile");
+    for (std::string junk : {"garbage", "1e300", "-5", "nan", "inf"}) {
+      (void)co_await conn.execute("SET", key, junk);
+      const auto p = gcra(1e6, 5, 1, 1, t0_us);
+      auto r = co_await intg::shared::take(conn, key, p);
+      BOOST_TEST_REQUIRE(r.has_error(), junk);
+      BOOST_TEST(r.error().to_string().find("holds no valid time") != std::string::npos, r.error().to_string());
+    }
+    (void)co_await conn.execute("DEL", key);
+    (void)co_await conn.execute("HSET", key, "a", "b");
+    const auto p = gcra(1e6, 5, 1, 1, t0_us);
+    auto wrong = co_await intg::shared::take(conn, key, p);
+    BOOST_TEST_REQUIRE(wrong.has_error());
+    BOOST_TEST(wrong.error().to_string().find("WRONGTYPE") != std::string::npos, wrong.error().to_string());
+    const auto bad = gcra(1e6, 5, 1, 2, t0_us);  // min above want
+    auto refused = co_await intg::shared::take(conn, fresh_key("args"), bad);
+    BOOST_TEST_REQUIRE(refused.has_error());
+    BOOST_TEST(refused.error().to_string().find("invalid arguments") != std::string::npos);
+  }());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(shared_rate_limiter_on_redis, *boost::unit_test::precondition(server_available()))
+
+BOOST_AUTO_TEST_CASE(one_process_spends_its_leases_locally_and_stays_within_the_limit) {
+  auto ro = server_options();
+  auto link = std::make_shared<intg::shared::redis_link>(ro);
+  const std::string key = fresh_key("one");
+  // 600/min with a burst of 40; leases of up to 40 (half a minute's 600).
+  shared_stack p(shared_opts(link, key, 600, 40, 1, 0.5, std::chrono::minutes(1)));
+  int admitted = 0, rejected = 0;
+  const auto began = std::chrono::steady_clock::now();
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 300; ++i) {
+      auto r = co_await p.execute(nothing);
+      if (r) {
+        ++admitted;
+      } else {
+        ++rejected;
+        BOOST_TEST((r.error() == intg::errc::rate_limited));
+        BOOST_TEST(r.error().retry_after().count() > 0);
+      }
+    }
+  }());
+  const double elapsed_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - began).count();
+  const auto st = p.get<intg::shared_rate_limiter<>>().stats();
+  BOOST_TEST_MESSAGE("admitted " << admitted << ", round trips " << st.round_trips << ", leased " << st.permits_leased);
+  BOOST_TEST(admitted >= 20);
+  BOOST_TEST(admitted <= 40 + 10 * elapsed_s + 1);  // the burst and 10 a second, never more
+  BOOST_TEST(static_cast<int>(st.permits_leased) <= 40 + 10 * elapsed_s + 1);
+  BOOST_TEST(st.round_trips < static_cast<std::uint64_t>(admitted) / 2);  // leases, not a trip per call
+  BOOST_TEST(st.refusals >= 1u);
+  BOOST_TEST(st.fallbacks == 0u);
+  BOOST_TEST(rejected == 300 - admitted);
+  asio::io_context io2;
+  test::run(io2, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io2.get_executor(), ro);
+    auto exists = co_await conn.execute("EXISTS", key);
+    BOOST_TEST(exists->front().as_int().value() == 1);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(without_leasing_every_decision_is_a_round_trip) {
+  auto link = std::make_shared<intg::shared::redis_link>(server_options());
+  shared_stack p(shared_opts(link, fresh_key("noleases"), 6000, 100, 1, 0, std::chrono::minutes(1)));
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 20; ++i) BOOST_TEST((co_await p.execute(nothing)).has_value());
+  }());
+  BOOST_TEST(p.get<intg::shared_rate_limiter<>>().stats().round_trips == 20u);
+  BOOST_TEST(link->stats().commands == 20u);
+}
+
+BOOST_AUTO_TEST_CASE(two_replicas_on_one_key_share_one_burst) {
+  auto link = std::make_shared<intg::shared::redis_link>(server_options());
+  const std::string key = fresh_key("two");
+  // 6/min: no permit comes back during the test; the burst of 10 is all there is to share.
+  shared_stack a(shared_opts(link, key, 6, 10, 2, 1.0, std::chrono::minutes(1)));
+  shared_stack b(shared_opts(link, key, 6, 10, 2, 1.0, std::chrono::minutes(1)));
+  int got_a = 0, got_b = 0;
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 30; ++i) {
+      if (co_await a.execute(nothing)) ++got_a;
+      if (co_await b.execute(nothing)) ++got_b;
+    }
+  }());
+  BOOST_TEST_MESSAGE("a " << got_a << ", b " << got_b);
+  BOOST_TEST(got_a + got_b <= 10);
+  BOOST_TEST(got_a + got_b >= 8);  // leases of at least half their size may leave a permit or two
+  BOOST_TEST(got_a >= 1);
+  BOOST_TEST(got_b >= 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_limit_from_the_configuration) {
+  const std::string doc = R"({"environments": {"test": {"integrations": {
+      "search:api": {"rate_limits": {"requests_per_minute": 6000, "burst_limit": 50,
+        "shared": {"redis": {"port": )" + std::to_string(env().port()) + R"(, "username": "${env:USER}",
+                             "password": "${env:PASSWORD}"},
+                   "replicas": 3, "route": "tracks", "window": "30s"}}},
+      "local": {"rate_limits": {"requests_per_minute": 60}}}}},
+    "tenants": {"t1": {"integrations": {"search:api": {"rate_limits": {"shared": {"replicas": 5}}}}}}})";
+  auto lookup = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "USER") return env().get("INTG_REDIS_USER");
+    if (name == "PASSWORD") return env().get("INTG_REDIS_PASSWORD");
+    return std::nullopt;
+  };
+  const auto cfg = intg::config::parse(doc, "test", lookup);
+  const auto c = cfg.integration("search:api", "t1");
+  BOOST_TEST_REQUIRE(c.rate_limits.shared.has_value());
+  BOOST_TEST(c.rate_limits.shared->replicas == 5);  // the tenant's override
+  BOOST_TEST(c.rate_limits.shared->window.count() == 30'000);
+  shared_stack p(c);
+  shared_stack again(c);
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> { BOOST_TEST((co_await p.execute(nothing)).has_value()); }());
+  const auto& l = p.get<intg::shared_rate_limiter<>>();
+  BOOST_TEST(l.is_shared());
+  BOOST_TEST((l.get_options().link == again.get<intg::shared_rate_limiter<>>().get_options().link));  // one link per endpoint
+  BOOST_TEST(l.get_options().link->options().command_timeout.count() == 100);  // short by default
+  const auto d = p.describe().at("rate_limiter").as_object().at("shared").as_object();
+  BOOST_TEST(d.at("key").as_string() == "intg:rl:search%3Aapi:t1:tracks");
+  BOOST_TEST(d.at("mode").as_string() == "shared");
+  BOOST_TEST(d.at("lease_cap").as_int64() == 30);  // 5% of 3,000 (30 s at 6,000/min) over 5 replicas
+  BOOST_TEST(d.at("fallback_requests_per_minute").as_double() == 1200);  // 1/5 of the limit
+  BOOST_TEST(d.at("redis").as_string() == "127.0.0.1:" + std::to_string(env().port()));
+  BOOST_TEST(boost::json::serialize(d).find(env().get("INTG_REDIS_PASSWORD")) == std::string::npos);
+  // Without a shared section: a local limiter.
+  shared_stack local(cfg.integration("local"));
+  BOOST_TEST(!local.get<intg::shared_rate_limiter<>>().is_shared());
+  BOOST_TEST(local.describe().at("rate_limiter").as_object().contains("available"));
+
+  auto refused = [&](const std::string& text, std::string_view path) {
+    try {
+      (void)intg::config::parse(text, "test", lookup);
+      BOOST_FAIL("accepted " << text);
+    } catch (const intg::exception& e) {
+      BOOST_TEST(e.error().json_path() == path, e.error().to_string());
+    }
+  };
+  const std::string head = R"({"environments": {"test": {"integrations": {"x": {"rate_limits": {"shared": )";
+  const std::string tail = "}}}}}}";
+  refused(head + R"({"replicas": 0})" + tail, "$.environments.test.integrations.x.rate_limits.shared.replicas");
+  refused(head + R"({"replica": 2})" + tail, "$.environments.test.integrations.x.rate_limits.shared.replica");
+  refused(head + R"({"lease_fraction": 2})" + tail, "$.environments.test.integrations.x.rate_limits.shared.lease_fraction");
+  refused(head + R"({"redis": "localhost"})" + tail, "$.environments.test.integrations.x.rate_limits.shared.redis");
+  refused(head + R"({"redis": {"password": "${env:NOPE}"}})" + tail, "$.environments.test.integrations.x.rate_limits.shared.redis.password");
+  // The Redis settings themselves are read when the limiter is built.
+  const auto bad_port = intg::config::parse(head + R"({"redis": {"port": "six"}})" + tail, "test", lookup);
+  try {
+    shared_stack s(bad_port.integration("x"));
+    BOOST_FAIL("a Redis port that is not a number was accepted");
+  } catch (const intg::exception& e) {
+    BOOST_TEST((e.error() == intg::errc::config_error));
+    BOOST_TEST(e.error().json_path() == "rate_limits.shared.redis.port", e.error().to_string());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(without_redis_a_replica_limits_alone_at_its_share_and_converges_when_redis_returns) {
+  spare_server spare;  // not started yet: nothing listens on its port
+  auto link = std::make_shared<intg::shared::redis_link>(spare.options(200ms));
+  auto o = shared_opts(link, fresh_key("down"), 6000, 40, 4, 0.05, std::chrono::minutes(1));
+  o.probe_interval = 50ms;
+  shared_stack p(o);
+  auto closed_opts = o;
+  closed_opts.fallback_share = 0;  // fail closed
+  closed_opts.key = fresh_key("closed");
+  shared_stack closed(closed_opts);
+  int admitted = 0;
+  std::int64_t slowest_ns = 0;
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 30; ++i) {
+      const auto began = std::chrono::steady_clock::now();
+      if (co_await p.execute(nothing)) ++admitted;
+      slowest_ns = std::max<std::int64_t>(slowest_ns, (std::chrono::steady_clock::now() - began).count());
+    }
+    auto r = co_await closed.execute(nothing);
+    BOOST_TEST_REQUIRE(r.has_error());
+    BOOST_TEST((r.error() == intg::errc::rate_limited));
+    BOOST_TEST(r.error().retry_after().count() == 50);
+  }());
+  // A quarter of the limit alone: a burst of 10, and 25 a second after it.
+  BOOST_TEST(admitted >= 10);
+  BOOST_TEST(admitted <= 12);
+  BOOST_TEST(slowest_ns < std::chrono::nanoseconds(200ms + 300ms).count());  // the timeout, and scheduling
+  auto st = p.get<intg::shared_rate_limiter<>>().stats();
+  BOOST_TEST(st.in_fallback);
+  BOOST_TEST(st.fallbacks == 1u);
+  BOOST_TEST(p.describe().at("rate_limiter").as_object().at("shared").as_object().at("mode").as_string() == "fallback");
+
+  spare.start();
+  for (int i = 0; i < 100 && p.get<intg::shared_rate_limiter<>>().stats().in_fallback; ++i) std::this_thread::sleep_for(20ms);
+  st = p.get<intg::shared_rate_limiter<>>().stats();
+  BOOST_TEST(!st.in_fallback);
+  BOOST_TEST(st.recoveries == 1u);
+  asio::io_context io2;
+  test::run(io2, [&]() -> asio::awaitable<void> {
+    auto r = co_await p.execute(nothing);
+    BOOST_TEST(r.has_value());
+  }());
+  BOOST_TEST(p.get<intg::shared_rate_limiter<>>().stats().round_trips > st.round_trips - 1);
+  BOOST_TEST(spare.kill(15) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(four_processes_of_two_threads_admit_the_limit_to_within_5_percent) {
+  // R = 60,000/min (1,000/s), burst 100, 4 replicas, a window shortened to 2 s: leases of at most
+  // 25 permits (5% of 2,000 over 4). Demand: 8 threads at up to 1,000 calls/s each.
+  const double rpm = 60'000;
+  auto plan = plan_for(env().port(), fresh_key("four"), rpm, 100, 50);
+  plan.window_ms = 2000;
+  const auto reports = run_workers(plan, 4);
+  const int from = 10, to = 50;  // [1 s, 5 s): after the initial burst
+  const double seconds = (to - from) * bin_ms / 1000.0;
+  std::uint64_t total = 0, calls = 0, trips = 0;
+  for (const auto& r : reports) {
+    BOOST_TEST_REQUIRE(r.ok, r.failure);
+    total += admitted_in(r, from, to);
+    calls += r.calls;
+    trips += r.stats.round_trips;
+  }
+  const double rate = static_cast<double>(total) / seconds;
+  const double per_second = rpm / 60;
+  BOOST_TEST_MESSAGE("4 x 2 threads: " << calls << " calls, combined " << rate << "/s for a limit of " << per_second
+                                       << "/s; " << trips << " Redis round trips");
+  BOOST_TEST(rate >= 0.95 * per_second);
+  BOOST_TEST(rate <= 1.05 * per_second);
+  for (const auto& r : reports) {
+    const double mine = static_cast<double>(admitted_in(r, from, to)) / seconds;
+    BOOST_TEST_MESSAGE("  process: " << mine << "/s, " << r.stats.round_trips << " round trips, " << r.stats.refusals
+                                     << " refusals, " << r.stats.permits_expired << " permits expired, slowest call "
+                                     << r.max_call_ns / 1000 << " us (after the first second " << r.max_call_after_1s_ns / 1000
+                                     << " us)");
+    BOOST_TEST(mine >= 0.5 * per_second / 4);  // at least half its fair share
+    BOOST_TEST(r.stats.fallbacks == 0u);
+    BOOST_TEST(r.rejected_without_hint == 0u);
+    BOOST_TEST(r.other_errors == 0u);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(redis_killed_mid_run_and_restarted_the_processes_fall_back_and_converge_again) {
+  spare_server spare;
+  spare.start();
+  const double rpm = 60'000;
+  auto plan = plan_for(spare.port, fresh_key("killed"), rpm, 100, 70);
+  plan.authenticate = false;
+  plan.window_ms = 2000;
+  plan.timeout_ms = 250;
+  plan.probe_ms = 100;
+  const auto start = intg::time_point(intg::duration(plan.start_ns));
+  // SIGKILL at 2 s, restart at 3.5 s (a fresh server: the bucket starts full again).
+  const auto reports = run_workers(plan, 4, [&] {
+    std::this_thread::sleep_until(start + 2s);
+    BOOST_TEST(spare.kill(9) == 0);
+    std::this_thread::sleep_until(start + 3500ms);
+    spare.start();
+  });
+  const double per_second = rpm / 60;
+  std::uint64_t outage = 0, after = 0;
+  for (const auto& r : reports) {
+    BOOST_TEST_REQUIRE(r.ok, r.failure);
+    BOOST_TEST_MESSAGE("  process: slowest call " << r.max_call_ns / 1000 << " us (after the first second "
+                                                  << r.max_call_after_1s_ns / 1000 << " us), " << r.stats.fallbacks << " fallbacks, "
+                                                  << r.stats.recoveries << " recoveries, " << r.stats.failures << " failures");
+    // No call waited on the dead server past its 250 ms timeout (and some scheduling).
+    BOOST_TEST(r.max_call_ns < std::chrono::nanoseconds(250ms + 500ms).count());
+    BOOST_TEST(r.stats.fallbacks >= 1u);
+    BOOST_TEST(r.stats.recoveries >= 1u);
+    BOOST_TEST(!r.stats.in_fallback);
+    BOOST_TEST(r.other_errors == 0u);
+    outage += admitted_in(r, 25, 35);  // [2.5 s, 3.5 s): everyone on the fallback
+    after += admitted_in(r, 50, 70);   // [5 s, 7 s): back on Redis
+  }
+  // The fallback: each replica alone at a quarter of the limit, so about the limit in all.
+  const double outage_rate = static_cast<double>(outage) / 1.0;
+  const double after_rate = static_cast<double>(after) / 2.0;
+  BOOST_TEST_MESSAGE("during the outage " << outage_rate << "/s, after it " << after_rate << "/s, limit " << per_second << "/s");
+  BOOST_TEST(outage_rate >= 0.5 * per_second);
+  BOOST_TEST(outage_rate <= 1.1 * per_second);
+  BOOST_TEST(after_rate >= 0.9 * per_second);
+  BOOST_TEST(after_rate <= 1.1 * per_second);
+  BOOST_TEST(spare.kill(15) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

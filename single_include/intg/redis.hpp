@@ -1031,9 +1031,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   // Runs `req` (replies expected per command; `confirmations` subscribe-style pushes instead
   // when not 0) on the connection, opening it first if needed.
-  asio::awaitable<result<resp3::response>> run(const request& req, std::size_t confirmations, attempt* a) {
+  asio::awaitable<result<resp3::response>> run(const request& req, std::size_t confirmations, attempt* a,
+                                               clock::time_point not_after = clock::time_point::max()) {
     auto self = shared_from_this();  // the caller may drop the connection while waiting
-    auto deadline = clock::now() + opts_.command_timeout;
+    auto deadline = std::min(clock::now() + opts_.command_timeout, not_after);
     if (a) deadline = std::min(deadline, a->deadline());
     if (auto c = co_await ensure_open(deadline, a, false); !c) co_return c.error();
     const std::size_t n = confirmations ? 1 : req.commands();
@@ -1550,6 +1551,10 @@ class connection {
   asio::awaitable<result<resp3::response>> execute(const request& req) { return run_checked(req, nullptr); }
   /// As above, inside a pipeline: the attempt's deadline and cancellation apply.
   asio::awaitable<result<resp3::response>> execute(const request& req, attempt& a) { return run_checked(req, &a); }
+  /// As above, answered by `deadline` at the latest (or within the command timeout, if sooner).
+  asio::awaitable<result<resp3::response>> execute(const request& req, std::chrono::steady_clock::time_point deadline) {
+    return run_checked(req, nullptr, deadline);
+  }
 
   /// One command: `co_await conn.execute("SET", key, value)`. The reply of a refused command is
   /// an error (errc::server_error, the server's text as message, its first word as provider_code()).
@@ -1582,12 +1587,14 @@ class connection {
   }
 
  private:
-  asio::awaitable<result<resp3::response>> run_checked(const request& req, attempt* a) {
+  asio::awaitable<result<resp3::response>> run_checked(const request& req, attempt* a,
+                                                       std::chrono::steady_clock::time_point not_after =
+                                                           std::chrono::steady_clock::time_point::max()) {
     if (req.has_pubsub())
       co_return error(intg::errc::invalid_argument, "SUBSCRIBE-style commands go through subscribe()/psubscribe()");
     if (req.empty()) co_return resp3::response{};
     auto impl = impl_;
-    co_return co_await impl->run(req, 0, a);
+    co_return co_await impl->run(req, 0, a, not_after);
   }
   asio::awaitable<result<resp3::response>> run_one(request req) {
     auto r = co_await run_checked(req, nullptr);
@@ -1609,6 +1616,8 @@ class connection {
 
 
 #include <openssl/evp.h>
+
+#include <chrono>
 
 #include <string>
 #include <string_view>
@@ -1641,17 +1650,20 @@ class script {
 /// Runs `s` with KEYS and ARGV: EVALSHA, then EVAL when the server answers NOSCRIPT. An error
 /// raised by the script is an error (server_error, the script's message). Named arguments only:
 /// pass vectors you hold, not temporaries (a coroutine's reference parameters must outlive it).
+/// Both commands are answered by `deadline` at the latest (else within the command timeout each).
 inline asio::awaitable<result<resp3::response>> eval(connection& conn, const script& s,
                                                      const std::vector<std::string>& keys,
-                                                     const std::vector<std::string>& args) {
+                                                     const std::vector<std::string>& args,
+                                                     std::chrono::steady_clock::time_point deadline =
+                                                         std::chrono::steady_clock::time_point::max()) {
   request req("EVALSHA", s.sha1(), keys.size(), keys, args);
-  auto r = co_await conn.execute(req);
+  auto r = co_await conn.execute(req, deadline);
   if (!r) co_return r;
   if (auto c = r->front().check(); !c) {
     if (c.error().provider_code() != "NOSCRIPT") co_return c.error();
     req.clear();
     req.push("EVAL", s.body(), keys.size(), keys, args);
-    r = co_await conn.execute(req);
+    r = co_await conn.execute(req, deadline);
     if (!r) co_return r;
     if (auto c2 = r->front().check(); !c2) co_return c2.error();
   }
