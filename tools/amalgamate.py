@@ -141,7 +141,12 @@ def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner:
             return
         seen.add(path)
         rel = path.relative_to(INCLUDE_DIR.resolve()).as_posix()
+        # A guard per file, so that single headers holding the same file (two providers sharing
+        # cloud/object_store.hpp, a provider holding parts of rest.hpp) can be included together.
+        guard = "INTG_AMALGAMATED_" + re.sub(r"[^A-Za-z0-9]", "_", rel).upper()
         out.append(f"// ---- begin {rel} ----")
+        out.append(f"#ifndef {guard}")
+        out.append(f"#define {guard}")
         for lineno, line in enumerate(_read_lines(path), start=1):
             if PRAGMA_ONCE_RE.match(line):
                 continue
@@ -155,6 +160,7 @@ def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner:
                     emit(target)
                     continue
             out.append(line)
+        out.append(f"#endif  // {guard}")
         out.append(f"// ---- end {rel} ----")
 
     emit(umbrella)

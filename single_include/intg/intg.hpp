@@ -5,6 +5,8 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 // ---- begin intg/intg.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_INTG_HPP
+#define INTG_AMALGAMATED_INTG_INTG_HPP
 // The intg framework in one include: core, policies, registry, configuration, HTTP client,
 // security and observability. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
 //
@@ -15,6 +17,8 @@
 //   <intg/providers/NAME.hpp>                one provider (spotify, ...), with its models
 
 // ---- begin intg/version.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_VERSION_HPP
+#define INTG_AMALGAMATED_INTG_VERSION_HPP
 // Library version, for feature checks and diagnostics.
 
 #define INTG_VERSION_MAJOR 0
@@ -27,8 +31,11 @@ inline constexpr int version_major = INTG_VERSION_MAJOR;
 inline constexpr int version_minor = INTG_VERSION_MINOR;
 inline constexpr int version_patch = INTG_VERSION_PATCH;
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_VERSION_HPP
 // ---- end intg/version.hpp ----
 // ---- begin intg/core/error.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_ERROR_HPP
+#define INTG_AMALGAMATED_INTG_CORE_ERROR_HPP
 // intg's error vocabulary: the errc enum with one error category per domain (resilience, HTTP,
 // security, config), the conditions policies classify by (intg::condition), provider errors
 // (provider_errc in a category per provider, with the provider's own code), and intg::error, an
@@ -618,8 +625,11 @@ inline bool is_local_rejection(const error& e) noexcept {
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_ERROR_HPP
 // ---- end intg/core/error.hpp ----
 // ---- begin intg/core/result.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_RESULT_HPP
+#define INTG_AMALGAMATED_INTG_CORE_RESULT_HPP
 // intg::result<T>: a value or an intg::error, returned by every operation on the hot path.
 
 
@@ -632,14 +642,19 @@ template <class T>
 using result = boost::system::result<T, error>;
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_RESULT_HPP
 // ---- end intg/core/result.hpp ----
 // ---- begin intg/core/clock.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_CLOCK_HPP
+#define INTG_AMALGAMATED_INTG_CORE_CLOCK_HPP
 // Injectable time. Policies never read the time themselves: the pipeline reads its clock (at most
 // twice per attempt) and hands the time points down. Two clocks ship: intg::steady_clock for real
 // use and intg::manual_clock for tests, whose advance() completes the waits that fall due, so no
 // test ever sleeps.
 
 // ---- begin intg/detail/deadline_list.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_DEADLINE_LIST_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_DEADLINE_LIST_HPP
 // An intrusive, mutex-guarded list of attempt deadlines. A clock's watchdog fires the expired ones.
 // Only attempts whose operation actually starts a cancellable wait are ever linked here, so the
 // hot path (an operation that completes at once) never touches the lock.
@@ -728,6 +743,7 @@ struct deadline_list {
 };
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_DEADLINE_LIST_HPP
 // ---- end intg/detail/deadline_list.hpp ----
 
 #include <boost/asio/any_io_executor.hpp>
@@ -1133,8 +1149,11 @@ static_assert(clock<steady_clock>);
 static_assert(clock<manual_clock>);
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_CLOCK_HPP
 // ---- end intg/core/clock.hpp ----
 // ---- begin intg/core/random.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_RANDOM_HPP
+#define INTG_AMALGAMATED_INTG_CORE_RANDOM_HPP
 // Injectable randomness for jitter and trace ids. Not for secrets: keys and nonces come from
 // OpenSSL (intg::crypto).
 
@@ -1211,8 +1230,11 @@ static_assert(random_source<xoshiro256>);
 static_assert(random_source<thread_random>);
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_RANDOM_HPP
 // ---- end intg/core/random.hpp ----
 // ---- begin intg/observability/trace_context.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_TRACE_CONTEXT_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_TRACE_CONTEXT_HPP
 // W3C Trace Context (traceparent) ids: parsing, formatting and generation, without allocation.
 
 
@@ -1310,8 +1332,11 @@ struct trace_context {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_TRACE_CONTEXT_HPP
 // ---- end intg/observability/trace_context.hpp ----
 // ---- begin intg/observability/metrics.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_METRICS_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_METRICS_HPP
 // Metrics: counters, gauges and histograms with labels, and their Prometheus text exposition
 // (format 0.0.4). Updating a metric you hold is one atomic operation; finding a labelled child
 // takes a lock, so look children up once and keep the reference (it stays valid as long as the
@@ -1608,13 +1633,18 @@ class metrics_registry {
 };
 
 }  // namespace intg::observability
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_METRICS_HPP
 // ---- end intg/observability/metrics.hpp ----
 // ---- begin intg/observability/call_recorder.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_CALL_RECORDER_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_CALL_RECORDER_HPP
 // Per-integration call accounting: a span_observer that counts one integration's calls by outcome,
 // sums their latency for the status report and the dashboard, and feeds the Prometheus metrics.
 // The registry makes one per integration; plug it into the tracing policy's `observer`.
 
 // ---- begin intg/core/health.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_HEALTH_HPP
+#define INTG_AMALGAMATED_INTG_CORE_HEALTH_HPP
 // Integration status and health reports.
 
 #include <boost/json/object.hpp>
@@ -1664,8 +1694,11 @@ struct health_report {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_HEALTH_HPP
 // ---- end intg/core/health.hpp ----
 // ---- begin intg/policy/circuit_breaker.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_CIRCUIT_BREAKER_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_CIRCUIT_BREAKER_HPP
 // intg::circuit_breaker: stops calling a failing dependency. Trips on consecutive failures or on
 // a failure-rate / slow-call-rate over a sliding window (count- or time-based, with a minimum
 // throughput); after the recovery timeout it lets a bounded number of probe calls through
@@ -1675,11 +1708,15 @@ struct health_report {
 #include <boost/json/object.hpp>
 
 // ---- begin intg/core/integration_config.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_INTEGRATION_CONFIG_HPP
+#define INTG_AMALGAMATED_INTG_CORE_INTEGRATION_CONFIG_HPP
 // intg::integration_config: the configuration of one integration for one tenant, in the seed's
 // terms (name, category, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
 // and the tenant-wide settings of the seed's multi-tenant example.
 
 // ---- begin intg/policy/backoff.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_BACKOFF_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_BACKOFF_HPP
 // Backoff schedules for intg::retry: exponential growth with a cap, and jitter (none, full,
 // decorrelated), computed without allocation from an injectable random source.
 
@@ -1733,6 +1770,7 @@ struct backoff {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_BACKOFF_HPP
 // ---- end intg/policy/backoff.hpp ----
 
 #include <boost/json/object.hpp>
@@ -1915,8 +1953,11 @@ struct integration_config {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_INTEGRATION_CONFIG_HPP
 // ---- end intg/core/integration_config.hpp ----
 // ---- begin intg/policy/layer.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_LAYER_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_LAYER_HPP
 // The protocol between intg::basic_pipeline and its policies (layers). A pipeline runs all its
 // layers inside one coroutine frame: layers are plain objects with synchronous hooks, and only the
 // rare paths (backoff sleeps, limiter and queue waits, fallbacks) await in a coroutine of their own.
@@ -1937,6 +1978,8 @@ struct integration_config {
 // |                                              | (default: gate::to_error()); must not allocate        |
 
 // ---- begin intg/core/attempt.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_ATTEMPT_HPP
+#define INTG_AMALGAMATED_INTG_CORE_ATTEMPT_HPP
 // intg::attempt: the per-call context an operation may take. It lives in the pipeline's coroutine
 // frame (never on the heap) and carries the attempt number, the deadline, the cancellation slot to
 // bind to async calls, the trace context, the partition key, and where to report a server's
@@ -2305,6 +2348,7 @@ inline void attempt_cancellation_slot::notify_bound() {
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_ATTEMPT_HPP
 // ---- end intg/core/attempt.hpp ----
 
 #include <concepts>
@@ -2393,6 +2437,7 @@ concept policy = requires { typename P::options; } && std::default_initializable
                  (has_admit<P> || has_complete<P> || retry_layer<P> || fallback_layer<P> || has_attempt_hooks<P>);
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_LAYER_HPP
 // ---- end intg/policy/layer.hpp ----
 
 #include <atomic>
@@ -2721,8 +2766,11 @@ class circuit_breaker {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_CIRCUIT_BREAKER_HPP
 // ---- end intg/policy/circuit_breaker.hpp ----
 // ---- begin intg/policy/tracing.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_TRACING_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_TRACING_HPP
 // intg::tracing: a span per call and, when it sits outside intg::retry, a span per attempt, with
 // W3C trace-context ids (the attempt's trace() is what an HTTP request sends as `traceparent`).
 // Finished spans go to an optional span_observer, where metrics and exporters plug in; without one
@@ -2862,6 +2910,7 @@ class tracing {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_TRACING_HPP
 // ---- end intg/policy/tracing.hpp ----
 
 #include <array>
@@ -3006,13 +3055,18 @@ class call_recorder final : public span_observer, public std::enable_shared_from
 
 }  // namespace observability
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_CALL_RECORDER_HPP
 // ---- end intg/observability/call_recorder.hpp ----
 // ---- begin intg/policy/retry.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_RETRY_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_RETRY_HPP
 // intg::retry: retries failed attempts with exponential backoff and jitter, honours a server's
 // Retry-After hint (never retries early), and spends from a retry budget so an outage cannot
 // multiply the load on a struggling dependency.
 
 // ---- begin intg/detail/retry_budget.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_RETRY_BUDGET_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_RETRY_BUDGET_HPP
 // A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
 // `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
 // second keeps a fresh or quiet service retryable. Ten time slots, each one 64-bit atomic holding
@@ -3115,6 +3169,7 @@ class retry_budget {
 };
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_RETRY_BUDGET_HPP
 // ---- end intg/detail/retry_budget.hpp ----
 
 #include <chrono>
@@ -3208,8 +3263,11 @@ class retry {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_RETRY_HPP
 // ---- end intg/policy/retry.hpp ----
 // ---- begin intg/policy/rate_limiter.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_RATE_LIMITER_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_RATE_LIMITER_HPP
 // intg::rate_limiter and intg::keyed_rate_limiter: GCRA (the generic cell rate algorithm, a token
 // bucket in one number) updated by compare-and-swap on a single 64-bit atomic. Rate and burst come
 // from config (`requests_per_minute`, `burst_limit`); a call over the limit is rejected at once with
@@ -3218,6 +3276,8 @@ class retry {
 #include <boost/json/object.hpp>
 
 // ---- begin intg/detail/sleep.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_SLEEP_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_SLEEP_HPP
 // Waiting on a clock from inside a pipeline, on the slow paths (backoff, limiter waits). The
 // caller's cancellation ends the wait at once with errc::cancelled.
 
@@ -3248,6 +3308,7 @@ asio::awaitable<error> sleep_until(const Clock& clock, const asio::any_io_execut
 }
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_SLEEP_HPP
 // ---- end intg/detail/sleep.hpp ----
 
 #include <algorithm>
@@ -3542,8 +3603,11 @@ class keyed_rate_limiter {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_RATE_LIMITER_HPP
 // ---- end intg/policy/rate_limiter.hpp ----
 // ---- begin intg/policy/timeout.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_TIMEOUT_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_TIMEOUT_HPP
 // intg::timeout: a deadline per attempt (inside intg::retry) or per call (outside it). When it
 // passes, the attempt's cancellation signal fires, so the operation's bound async calls really
 // stop (Asio per-operation cancellation), and the attempt ends with errc::timeout.
@@ -3581,8 +3645,11 @@ class timeout {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_TIMEOUT_HPP
 // ---- end intg/policy/timeout.hpp ----
 // ---- begin intg/policy/bulkhead.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_BULKHEAD_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_BULKHEAD_HPP
 // intg::bulkhead: at most `max_concurrent` calls in flight, plus a bounded queue of callers that
 // wait (up to `queue_timeout`) for a slot. Admission and release are one atomic each while nobody
 // queues; the queue itself takes a short lock.
@@ -3767,8 +3834,11 @@ class bulkhead {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_BULKHEAD_HPP
 // ---- end intg/policy/bulkhead.hpp ----
 // ---- begin intg/policy/fallback.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_FALLBACK_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_FALLBACK_HPP
 // intg::fallback: what a call returns when everything inside it failed: a value, or an operation
 // (a cache read, a degraded answer) run in place of the failed call.
 
@@ -3839,8 +3909,11 @@ class fallback {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_FALLBACK_HPP
 // ---- end intg/policy/fallback.hpp ----
 // ---- begin intg/core/pipeline.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_PIPELINE_HPP
+#define INTG_AMALGAMATED_INTG_CORE_PIPELINE_HPP
 // intg::pipeline<P...>: a resilience stack as one static type. `execute(op)` runs the operation
 // through the layers, first listed outermost ("sees the call first"). All layers run inside the
 // single coroutine frame of execute(), around the operation's own frame.
@@ -3855,6 +3928,8 @@ class fallback {
 #include <boost/json/object.hpp>
 
 // ---- begin intg/detail/inline.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_INLINE_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_INLINE_HPP
 // INTG_ALWAYS_INLINE: for the small synchronous helpers a pipeline's coroutine calls on every
 // call. Inlined into the coroutine with their bounds known, they fold to a few instructions per
 // layer; left to the compiler's heuristics, the (large) coroutine body keeps them as calls.
@@ -3864,6 +3939,7 @@ class fallback {
 #else
 #define INTG_ALWAYS_INLINE inline
 #endif
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_INLINE_HPP
 // ---- end intg/detail/inline.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
@@ -4335,8 +4411,11 @@ template <policy... Policies>
 using pipeline = basic_pipeline<steady_clock, Policies...>;
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_PIPELINE_HPP
 // ---- end intg/core/pipeline.hpp ----
 // ---- begin intg/core/probe.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_PROBE_HPP
+#define INTG_AMALGAMATED_INTG_CORE_PROBE_HPP
 // intg::probe_pipeline: the stack a health check runs its probe through. Only a timeout: no retry,
 // no circuit breaker, no rate limiter, no bulkhead, no tracing. A probe so neither spends the
 // tenant's quota, nor is refused by the breaker it is meant to probe, nor counts as a call.
@@ -4359,8 +4438,11 @@ basic_probe_pipeline<typename Pipeline::clock_type> make_probe_pipeline(const Pi
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_PROBE_HPP
 // ---- end intg/core/probe.hpp ----
 // ---- begin intg/core/secret.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_SECRET_HPP
+#define INTG_AMALGAMATED_INTG_CORE_SECRET_HPP
 // intg::secret: a string that never prints. Streams, formatting and events show it as "***";
 // its memory is wiped when it goes away. Read it with reveal(), at the point of use only.
 
@@ -4415,8 +4497,11 @@ class secret {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_SECRET_HPP
 // ---- end intg/core/secret.hpp ----
 // ---- begin intg/core/event.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_EVENT_HPP
+#define INTG_AMALGAMATED_INTG_CORE_EVENT_HPP
 // Structured events from intg (the registry's status changes and lifecycle failures) delivered
 // to a sink the application provides: no logging library is imposed. Fields are typed; a field
 // built from an intg::secret is carried as "redacted" and can never be rendered.
@@ -4516,8 +4601,11 @@ inline std::string format(const event& e) {
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_EVENT_HPP
 // ---- end intg/core/event.hpp ----
 // ---- begin intg/core/integration.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_INTEGRATION_HPP
+#define INTG_AMALGAMATED_INTG_CORE_INTEGRATION_HPP
 // The `intg::integration` concept: what a type must provide to live in an intg::registry.
 
 
@@ -4545,8 +4633,11 @@ concept integration = requires(T& t, const T& ct) {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_INTEGRATION_HPP
 // ---- end intg/core/integration.hpp ----
 // ---- begin intg/core/config.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_CONFIG_HPP
+#define INTG_AMALGAMATED_INTG_CORE_CONFIG_HPP
 // Loading integration configuration: JSON with per-environment sections (the seed's production /
 // development example) and per-tenant overrides, `${env:NAME}` substitution for secrets, and strict
 // validation: unknown keys, wrong types and out-of-range values are rejected with an error that
@@ -5000,8 +5091,11 @@ inline config load_config(const std::filesystem::path& path, std::string_view en
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_CONFIG_HPP
 // ---- end intg/core/config.hpp ----
 // ---- begin intg/core/registry.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_REGISTRY_HPP
+#define INTG_AMALGAMATED_INTG_CORE_REGISTRY_HPP
 // intg::registry: the central registry of integrations. Integrations are registered per tenant
 // and isolated by tenant; enable_all(), health_check_all() and disable_all() run concurrently with
 // a timeout per integration; a health monitor checks each integration at its own interval, moves
@@ -5577,8 +5671,11 @@ class basic_registry {
 using registry = basic_registry<steady_clock>;
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_REGISTRY_HPP
 // ---- end intg/core/registry.hpp ----
 // ---- begin intg/observability/dashboard.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_DASHBOARD_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_DASHBOARD_HPP
 // The seed's text dashboard ("Tableau de Bord Santé Intégrations"), rendered from live data:
 // totals, healthy and degraded counts, call success rate, average latency, and a bar per category
 // showing the share of that category's integrations that are healthy.
@@ -5685,8 +5782,11 @@ inline std::string render_dashboard(const std::vector<integration_snapshot>& int
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_DASHBOARD_HPP
 // ---- end intg/observability/dashboard.hpp ----
 // ---- begin intg/http/url.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_URL_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_URL_HPP
 // Absolute http/https URLs for the client: Boost.URL parses, resolves and percent-encodes; this
 // header adds the strict checks a client needs (http or https only, a plain host name or IP
 // literal, a valid port, no credentials in the URL) and the parts a request is built from.
@@ -5945,8 +6045,11 @@ class url {
 };
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_URL_HPP
 // ---- end intg/http/url.hpp ----
 // ---- begin intg/http/message.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_MESSAGE_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_MESSAGE_HPP
 // HTTP requests and responses as intg's client sends and receives them (Beast messages plus a
 // parsed URL), body helpers for JSON and forms, and the mapping from a response status to an
 // intg::error that the retry and breaker policies understand (Retry-After included).
@@ -6124,8 +6227,11 @@ inline error status_error(const response& res) {
 }
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_MESSAGE_HPP
 // ---- end intg/http/message.hpp ----
 // ---- begin intg/http/tls.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_TLS_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_TLS_HPP
 // TLS settings for intg's HTTP client and server: OpenSSL contexts that verify peers by default,
 // per-connection host-name checks with SNI, and handshake errors that say why a peer was refused.
 
@@ -6245,8 +6351,11 @@ inline error handshake_error(SSL* ssl, const boost::system::error_code& ec, cons
 }
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_TLS_HPP
 // ---- end intg/http/tls.hpp ----
 // ---- begin intg/http/proxy.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_PROXY_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_PROXY_HPP
 // Forward-proxy settings for the HTTP client: explicit, or read from http_proxy / https_proxy /
 // no_proxy as curl and most HTTP stacks do.
 
@@ -6332,8 +6441,11 @@ struct proxy_settings {
 };
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_PROXY_HPP
 // ---- end intg/http/proxy.hpp ----
 // ---- begin intg/http/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_CLIENT_HPP
 // intg::http::client: a co_await HTTP/1.1 client over TCP and TLS with a per-host keep-alive
 // pool, forward proxies, hard limits on what a server may send, real cancellation, and errors the
 // resilience policies can classify. It is the operation you put inside an intg::pipeline.
@@ -6861,12 +6973,17 @@ class client {
 };
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_CLIENT_HPP
 // ---- end intg/http/client.hpp ----
 // ---- begin intg/security/crypto/hash.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HASH_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HASH_HPP
 // SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface, and MD5 for the
 // legacy protocols that still ask for it; in one call, or fed piece by piece (streamed data).
 
 // ---- begin intg/security/crypto/detail/openssl.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_DETAIL_OPENSSL_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_DETAIL_OPENSSL_HPP
 // Owning handles for OpenSSL objects and the conversion of OpenSSL's error queue into an
 // intg::error. Internal to intg::crypto and intg::auth.
 
@@ -6924,6 +7041,7 @@ inline const unsigned char* uchar(std::string_view s) noexcept {
 }
 
 }  // namespace intg::crypto::detail
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_DETAIL_OPENSSL_HPP
 // ---- end intg/security/crypto/detail/openssl.hpp ----
 
 #include <array>
@@ -6989,8 +7107,11 @@ struct md5_hasher : hasher<16> {
 };
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HASH_HPP
 // ---- end intg/security/crypto/hash.hpp ----
 // ---- begin intg/security/crypto/hmac.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HMAC_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HMAC_HPP
 // HMAC (RFC 2104) with SHA-1 and SHA-2 through OpenSSL's EVP_MAC interface.
 
 
@@ -7064,8 +7185,11 @@ inline std::array<std::uint8_t, 64> hmac_sha512(std::string_view key, std::strin
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HMAC_HPP
 // ---- end intg/security/crypto/hmac.hpp ----
 // ---- begin intg/security/crypto/encoding.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_ENCODING_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_ENCODING_HPP
 // Hex, base64 and base64url encoding and strict decoding. Decoders refuse anything a canonical
 // encoder would not produce (wrong alphabet, misplaced or missing padding, whitespace, non-zero
 // trailing bits): signatures and tokens must have exactly one textual form. OpenSSL's own base64
@@ -7208,8 +7332,11 @@ inline std::string base64url_encode(std::span<const std::uint8_t> data) { return
 inline result<std::string> base64url_decode(std::string_view text) { return detail::b64_decode(text, true, false); }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_ENCODING_HPP
 // ---- end intg/security/crypto/encoding.hpp ----
 // ---- begin intg/security/crypto/compare.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_COMPARE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_COMPARE_HPP
 // Constant-time comparison for MACs, signatures and tokens (OpenSSL's CRYPTO_memcmp), so that the
 // time a comparison takes does not reveal how many leading bytes matched.
 
@@ -7234,8 +7361,11 @@ inline bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_COMPARE_HPP
 // ---- end intg/security/crypto/compare.hpp ----
 // ---- begin intg/security/crypto/random.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_RANDOM_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_RANDOM_HPP
 // Cryptographically secure random bytes from OpenSSL's DRBG (RAND_bytes), for keys, nonces,
 // PKCE verifiers and token identifiers. (intg::random is for jitter only.)
 
@@ -7270,8 +7400,11 @@ inline result<std::string> random_bytes(std::size_t n) {
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_RANDOM_HPP
 // ---- end intg/security/crypto/random.hpp ----
 // ---- begin intg/security/crypto/aead.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_AEAD_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_AEAD_HPP
 // AES-256-GCM authenticated encryption with a fixed, documented wire format so that any language
 // can open what intg seals:
 //
@@ -7382,8 +7515,11 @@ inline result<std::string> aes256gcm_decrypt(std::span<const std::uint8_t> key, 
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_AEAD_HPP
 // ---- end intg/security/crypto/aead.hpp ----
 // ---- begin intg/security/crypto/kdf.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_KDF_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_KDF_HPP
 // HKDF-SHA256 key derivation (RFC 5869) through OpenSSL's EVP_KDF interface: derive separate keys
 // for separate purposes from one master secret.
 
@@ -7421,8 +7557,11 @@ inline result<std::string> hkdf_sha256(std::string_view ikm, std::string_view sa
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_KDF_HPP
 // ---- end intg/security/crypto/kdf.hpp ----
 // ---- begin intg/security/auth/base32.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_BASE32_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_BASE32_HPP
 // Base32 (RFC 4648 §6), the encoding of OTP secrets in authenticator apps and otpauth:// URIs.
 // Decoding accepts either case and optional (but then correct) '=' padding, and refuses
 // anything else, including spaces: strip user formatting ("JBSW Y3DP ...") before decoding.
@@ -7489,8 +7628,11 @@ inline result<std::string> base32_decode(std::string_view text) {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_BASE32_HPP
 // ---- end intg/security/auth/base32.hpp ----
 // ---- begin intg/security/auth/otp.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_OTP_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_OTP_HPP
 // One-time passwords for multi-factor authentication: HOTP (RFC 4226) and TOTP (RFC 6238) with
 // SHA-1/256/512 and 6 to 8 digits, verifiers with a window and replay protection, and
 // otpauth:// provisioning URIs (the format authenticator apps scan from a QR code).
@@ -7796,13 +7938,18 @@ inline result<otp_uri> parse_otp_uri(std::string_view uri) {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_OTP_HPP
 // ---- end intg/security/auth/otp.hpp ----
 // ---- begin intg/security/auth/jwk.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWK_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWK_HPP
 // JSON Web Keys (RFC 7517/7518): symmetric (oct), RSA, EC (P-256/384/521) and OKP (Ed25519/Ed448)
 // keys parsed from JWK objects or PEM into OpenSSL keys (built with EVP_PKEY_fromdata and
 // OSSL_PARAM), and JWK Sets with `kid` lookup. Private members (d, p, q, ...) make a signing key.
 
 // ---- begin intg/detail/strict_json.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_STRICT_JSON_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_STRICT_JSON_HPP
 // Parsing JSON that must not be ambiguous: Boost.JSON keeps the last of duplicate member names
 // silently, so {"alg":"RS256","alg":"none"} would mean different things to different parsers.
 // strict_parse_object runs a validating pass (boost::json::basic_parser) that refuses duplicate
@@ -7889,6 +8036,7 @@ inline result<boost::json::object> strict_parse_object(std::string_view text, er
 }
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_STRICT_JSON_HPP
 // ---- end intg/detail/strict_json.hpp ----
 
 #include <boost/json/object.hpp>
@@ -8355,8 +8503,11 @@ inline result<jwk_set> jwk_set::from_json(const boost::json::object& o) {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWK_HPP
 // ---- end intg/security/auth/jwk.hpp ----
 // ---- begin intg/security/auth/jwt.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWT_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWT_HPP
 // JSON Web Tokens (RFC 7519) in JWS compact form (RFC 7515): signing and verification with
 // HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA through OpenSSL's
 // EVP_DigestSign/EVP_DigestVerify, and claim validation against an injectable time.
@@ -8731,8 +8882,11 @@ inline result<std::string> sign(const boost::json::object& claims, const jwk& ke
 }
 
 }  // namespace intg::auth::jwt
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWT_HPP
 // ---- end intg/security/auth/jwt.hpp ----
 // ---- begin intg/security/auth/pkce.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_PKCE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_PKCE_HPP
 // PKCE (RFC 7636) for the OAuth 2.0 authorization-code flow: a random code verifier and its S256
 // code challenge (BASE64URL(SHA256(verifier))). The plain method is deliberately not offered.
 
@@ -8768,8 +8922,11 @@ inline result<secret> pkce_verifier() {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_PKCE_HPP
 // ---- end intg/security/auth/pkce.hpp ----
 // ---- begin intg/security/auth/oauth2.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_OAUTH2_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_OAUTH2_HPP
 // OAuth 2.0 (RFC 6749) without the transport: the token type, parsing of token-endpoint answers
 // (success and `{"error":...,"error_description":...}` bodies, mapped to intg errors), the form
 // bodies of the client-credentials, authorization-code + PKCE, refresh-token and JWT-bearer
@@ -9056,8 +9213,11 @@ inline result<secret> jwt_bearer_assertion(const service_account& sa, std::strin
 }
 
 }  // namespace intg::auth::oauth2
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_OAUTH2_HPP
 // ---- end intg/security/auth/oauth2.hpp ----
 // ---- begin intg/security/auth/token_manager.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
 // Caches an OAuth access token and refreshes it a margin before it expires. Any number of
 // concurrent callers share one in-flight refresh (single flight: no stampede on the token
 // endpoint); an invalid_grant stops all further refreshes until reset(). Time comes from an intg
@@ -9199,8 +9359,11 @@ class token_manager {
 };
 
 }  // namespace intg::auth::oauth2
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
 // ---- end intg/security/auth/token_manager.hpp ----
 // ---- begin intg/security/auth/token_endpoint.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_ENDPOINT_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_ENDPOINT_HPP
 // OAuth 2.0 over HTTP: posting token requests to a token endpoint with intg::http::client, token
 // sources for the token manager (client credentials, refresh token, JWT bearer), and sending API
 // requests with a managed bearer token (one refresh and one replay on a 401).
@@ -9305,8 +9468,11 @@ asio::awaitable<result<http::response>> send_authorized(http::client& client, To
 }
 
 }  // namespace intg::auth::oauth2
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_ENDPOINT_HPP
 // ---- end intg/security/auth/token_endpoint.hpp ----
 // ---- begin intg/security/auth/oidc.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_OIDC_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_OIDC_HPP
 // OpenID Connect for relying parties: provider discovery (/.well-known/openid-configuration), a
 // JWKS cache that refetches on an unknown key id (key rotation) without hammering the provider,
 // and ID-token verification (signature, iss, aud, exp, nonce).
@@ -9469,8 +9635,11 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 }
 
 }  // namespace intg::auth::oidc
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_OIDC_HPP
 // ---- end intg/security/auth/oidc.hpp ----
 // ---- begin intg/security/auth/aws_credentials.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_AWS_CREDENTIALS_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_AWS_CREDENTIALS_HPP
 // AWS credentials from where the AWS CLI and SDKs look for them: the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION)
 // and the shared files (~/.aws/credentials and ~/.aws/config, or AWS_SHARED_CREDENTIALS_FILE and
@@ -9484,6 +9653,8 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 // would hand a tenant without keys the deployment's own credentials.
 
 // ---- begin intg/security/auth/sigv4.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_SIGV4_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_SIGV4_HPP
 // AWS Signature Version 4: signs a request with an access key for one region and service, in the
 // Authorization header or as a presigned URL. Each step of the algorithm is a function of its own
 // (canonical request, string to sign, signing key, signature, Authorization header) so that tests
@@ -9492,6 +9663,8 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 // Errors name what is wrong, never a value: no key, token or header value reaches a message.
 
 // ---- begin intg/core/fixed_string.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_FIXED_STRING_HPP
+#define INTG_AMALGAMATED_INTG_CORE_FIXED_STRING_HPP
 // intg::fixed_string: a string usable as a template argument (`rest::bearer<"secret_key">`,
 // `auth::sigv4::signer<"s3">`). In core/ because both the provider kit and security/ name
 // settings and services this way, and security/ does not depend on the kit.
@@ -9512,8 +9685,11 @@ struct fixed_string {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_FIXED_STRING_HPP
 // ---- end intg/core/fixed_string.hpp ----
 // ---- begin intg/security/auth/detail/signing.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_DETAIL_SIGNING_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_DETAIL_SIGNING_HPP
 // Pieces the request signers (SigV4, Azure Shared Key and SAS) share: ASCII case folding for
 // header names, a header lookup, and a time split into UTC calendar fields for the date formats
 // each service signs ("20261130T130059Z", "2026-11-30T13:00:59Z", "Mon, 30 Nov 2026 13:00:59 GMT").
@@ -9562,8 +9738,11 @@ inline utc_fields utc(std::chrono::system_clock::time_point t) {
 
 }  // namespace detail
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_DETAIL_SIGNING_HPP
 // ---- end intg/security/auth/detail/signing.hpp ----
 // ---- begin intg/security/auth/settings_source.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_SETTINGS_SOURCE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_SETTINGS_SOURCE_HPP
 // What a request signer reads its settings from (SigV4's and Azure Shared Key's signers): string
 // and secret settings by name, and a configuration error naming a setting. `rest::auth_context`
 // is one, so a signer built from a tenant's settings plugs into `rest::signed_by`.
@@ -9584,6 +9763,7 @@ concept settings_source = requires(const C& c, std::string_view key) {
 };
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_SETTINGS_SOURCE_HPP
 // ---- end intg/security/auth/settings_source.hpp ----
 
 #include <algorithm>
@@ -10177,6 +10357,7 @@ class signer {
 };
 
 }  // namespace intg::auth::sigv4
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_SIGV4_HPP
 // ---- end intg/security/auth/sigv4.hpp ----
 
 #include <cstdlib>
@@ -10398,8 +10579,11 @@ inline result<found_credentials> default_chain(std::string_view profile = {}, co
 }
 
 }  // namespace intg::auth::aws
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_AWS_CREDENTIALS_HPP
 // ---- end intg/security/auth/aws_credentials.hpp ----
 // ---- begin intg/security/secrets/env_provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENV_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENV_PROVIDER_HPP
 // Secrets from environment variables (the twelve-factor way): `get("DB_PASSWORD")` reads
 // `$<prefix>DB_PASSWORD` at each call, so a restarted process picks up new values.
 
@@ -10429,13 +10613,18 @@ class env_provider {
 };
 
 }  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENV_PROVIDER_HPP
 // ---- end intg/security/secrets/env_provider.hpp ----
 // ---- begin intg/security/secrets/file_provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_FILE_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_FILE_PROVIDER_HPP
 // Secrets from files in a directory, one file per secret (Docker and Kubernetes mount secrets
 // this way, e.g. /run/secrets/db_password). Each get() reads the file again, so a rotated file
 // is seen at once; one trailing newline is dropped.
 
 // ---- begin intg/detail/file_io.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_FILE_IO_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_FILE_IO_HPP
 // Small POSIX file helpers for intg's security stores: read a whole file, replace a file
 // atomically (write a temporary, fsync, rename, fsync the directory) so readers never see a
 // half-written file, and a file's identity (inode, size, mtime) to notice replacements.
@@ -10630,6 +10819,7 @@ inline result<unique_fd> lock_file(const std::filesystem::path& p) {
 }
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_FILE_IO_HPP
 // ---- end intg/detail/file_io.hpp ----
 
 #include <filesystem>
@@ -10666,8 +10856,11 @@ class file_provider {
 };
 
 }  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_FILE_PROVIDER_HPP
 // ---- end intg/security/secrets/file_provider.hpp ----
 // ---- begin intg/security/secrets/encrypted_file_store.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENCRYPTED_FILE_STORE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENCRYPTED_FILE_STORE_HPP
 // An encrypted secret store in one JSON file, each value sealed with AES-256-GCM under a keyring
 // of 32-byte keys taken from the environment (never from the file's directory). put() replaces a
 // value and bumps its version, writing the whole file atomically (temporary file + rename) under
@@ -11024,8 +11217,11 @@ class encrypted_file_store {
 };
 
 }  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENCRYPTED_FILE_STORE_HPP
 // ---- end intg/security/secrets/encrypted_file_store.hpp ----
 // ---- begin intg/security/webhook.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_WEBHOOK_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_WEBHOOK_HPP
 // Verifying signed webhooks: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]` scheme
 // (HMAC-SHA256 over "{t}.{body}", 300 s default tolerance, several v1 values while a secret is
 // rotated), Slack's `X-Slack-Signature: v0=<hex>` with `X-Slack-Request-Timestamp` (HMAC-SHA256
@@ -11272,5 +11468,7 @@ inline result<void> verify_twilio_body(std::string_view url, std::string_view bo
 }
 
 }  // namespace intg::webhook
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_WEBHOOK_HPP
 // ---- end intg/security/webhook.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_INTG_HPP
 // ---- end intg/intg.hpp ----

@@ -6,10 +6,14 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/redis.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_HPP
 // intg::redis: a RESP3 Redis client on Asio (pipelining, pub/sub, scripts, streams with consumer
 // groups, TLS). An optional part: <intg/intg.hpp> does not include it. See docs/redis.md.
 
 // ---- begin intg/redis/connection.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_CONNECTION_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_CONNECTION_HPP
 // intg::redis::connection: one RESP3 connection (TCP, TLS or a unix socket) on an Asio executor.
 // Many commands may be in flight at once (pipelining): callers append their commands to one
 // write buffer, a writer coroutine sends it, a reader coroutine parses replies and hands each to
@@ -18,6 +22,8 @@
 // commands that were sent when it was lost fail with errc::connection_lost and are never resent.
 
 // ---- begin intg/redis/error.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_ERROR_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_ERROR_HPP
 // intg::redis::errc: what can go wrong talking to Redis, in a category of its own ("intg.redis")
 // that maps each code to intg's conditions, so policies classify Redis errors like any other.
 // A server's error reply keeps its text as the message and its first word (WRONGTYPE, NOSCRIPT,
@@ -94,12 +100,17 @@ inline intg::error server_error(std::string_view text) {
 
 template <>
 struct boost::system::is_error_code_enum<intg::redis::errc> : std::true_type {};
+#endif  // INTG_AMALGAMATED_INTG_REDIS_ERROR_HPP
 // ---- end intg/redis/error.hpp ----
 // ---- begin intg/redis/options.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_OPTIONS_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_OPTIONS_HPP
 // intg::redis::options: where and how to connect to Redis, from code or from the `settings` of
 // an integration_config (JSON). The password is an intg::secret: never printed, never in errors.
 
 // ---- begin intg/redis/resp3.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_RESP3_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_RESP3_HPP
 // RESP3, the Redis protocol (redis/redis-specifications, spec/protocol/RESP3.md): an incremental
 // parser that turns bytes into a flat list of nodes (pre-order, each aggregate with its element
 // count and the index past its subtree), and the value types to read what it produced. Every
@@ -655,6 +666,7 @@ inline result<std::vector<std::pair<std::string, std::string>>> value_ref::as_pa
 }
 
 }  // namespace intg::redis::resp3
+#endif  // INTG_AMALGAMATED_INTG_REDIS_RESP3_HPP
 // ---- end intg/redis/resp3.hpp ----
 
 #include <boost/json/object.hpp>
@@ -743,8 +755,11 @@ struct options {
 };
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_OPTIONS_HPP
 // ---- end intg/redis/options.hpp ----
 // ---- begin intg/redis/request.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_REQUEST_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_REQUEST_HPP
 // intg::redis::request: commands encoded as RESP arrays of bulk strings, several per request
 // for pipelining (one write, replies in order). Each command's exact size is computed before it
 // is written, so the buffer grows at most once per command and never beyond what it holds
@@ -912,6 +927,7 @@ class request {
 };
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_REQUEST_HPP
 // ---- end intg/redis/request.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
@@ -1607,8 +1623,11 @@ class connection {
 };
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_CONNECTION_HPP
 // ---- end intg/redis/connection.hpp ----
 // ---- begin intg/redis/script.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_SCRIPT_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_SCRIPT_HPP
 // intg::redis::script: a Lua script with its SHA1 computed locally (OpenSSL), run with EVALSHA
 // so the body crosses the network only when the server does not have it yet: on NOSCRIPT (a
 // restart, SCRIPT FLUSH, a failover) the same call is sent again as EVAL, which also caches it.
@@ -1671,8 +1690,11 @@ inline asio::awaitable<result<resp3::response>> eval(connection& conn, const scr
 }
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_SCRIPT_HPP
 // ---- end intg/redis/script.hpp ----
 // ---- begin intg/redis/streams.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_STREAMS_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_STREAMS_HPP
 // Redis Streams with consumer groups, at least once: XADD appends, XREADGROUP hands each entry
 // to one consumer of a group and keeps it pending until XACK; XAUTOCLAIM moves entries that a
 // consumer left pending longer than a given idle time (it died) to another consumer.
@@ -1806,5 +1828,7 @@ inline asio::awaitable<result<autoclaim_result>> xautoclaim(connection& conn, st
 }
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_STREAMS_HPP
 // ---- end intg/redis/streams.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_REDIS_HPP
 // ---- end intg/redis.hpp ----

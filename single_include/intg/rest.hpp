@@ -6,10 +6,14 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/rest.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_HPP
+#define INTG_AMALGAMATED_INTG_REST_HPP
 // intg::rest, the provider kit: a provider is a traits struct, described models and one line per
 // operation; rest::client<Provider> does the rest. See docs/rest_kit.md.
 
 // ---- begin intg/rest/auth.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_AUTH_HPP
+#define INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // intg::rest auth schemes: small types a provider names (`using auth = rest::bearer<"secret_key">`)
 // that read their credentials from the tenant's settings once (configure) and put them on each
 // request (apply). Token schemes cache through auth::oauth2::token_manager: one refresh in flight
@@ -18,6 +22,8 @@
 // messages: every error names a setting, never its value.
 
 // ---- begin intg/rest/provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // intg::rest: what a provider declares (the traits struct) and how the kit reads it. Only `name`
 // and `default_base_url` are required; every other trait has a default, read through
 // rest::traits<P> so that a provider states only what differs.
@@ -191,6 +197,7 @@ struct traits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // ---- end intg/rest/provider.hpp ----
 
 #include <boost/json/object.hpp>
@@ -849,8 +856,11 @@ class one_of {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // ---- end intg/rest/auth.hpp ----
 // ---- begin intg/rest/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // intg::rest::client<Provider, Pipeline>: everything a provider does not declare. It is an
 // intg::integration (initialize, health_check, cleanup, built by the registry), reads the
 // tenant's settings (base_url within the provider's allowed hosts, credentials as intg::secret),
@@ -864,6 +874,8 @@ class one_of {
 // time. Path arguments are views (string literals, std::string_view, named std::strings).
 
 // ---- begin intg/rest/detail/answer_arena.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
+#define INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
 // Where a provider's answer is parsed: a Boost.JSON memory resource that bump-allocates from a
 // block kept warm in a small per-thread cache, and frees the whole tree at once.
 //
@@ -941,8 +953,11 @@ class answer_arena final : public boost::json::memory_resource {
 
 template <>
 struct boost::json::is_deallocate_trivial<intg::rest::detail::answer_arena> : std::true_type {};
+#endif  // INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
 // ---- end intg/rest/detail/answer_arena.hpp ----
 // ---- begin intg/rest/errors.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
+#define INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // intg::rest error mapping: a provider's answer (status, headers, body) to what the client does —
 // accept it, retry it (5xx, 408: transient errors the retry policy retries), refresh the
 // credentials and send once more (401), wait (429 or a rate-limit code in the body: errc::
@@ -1139,8 +1154,11 @@ inline error redact(error e, std::string_view credential) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // ---- end intg/rest/errors.hpp ----
 // ---- begin intg/rest/form.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_FORM_HPP
+#define INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // Described structs as form bodies and query strings (application/x-www-form-urlencoded), with
 // the nested keys Stripe and Rails-style APIs read: `metadata[order_id]=x`, `items[0][price]=p`,
 // `expand[0]=a`. Member names follow rest/json.hpp (one trailing underscore dropped), empty
@@ -1150,6 +1168,8 @@ inline error redact(error e, std::string_view credential) {
 // them before reading the key.
 
 // ---- begin intg/rest/json.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_JSON_HPP
+#define INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // Typed models for REST providers: plain aggregates described with Boost.Describe, read from and
 // written to JSON by one lenient, non-throwing converter.
 //
@@ -1777,6 +1797,7 @@ boost::json::result<T> try_value_to(const boost::json::value& v) {
     intg_out_ = ::intg::rest::encode(intg_x_);                                                                     \
   }                                                                                                                \
   static_assert(true, "INTG_REST_MODELS() is followed by a semicolon")
+#endif  // INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // ---- end intg/rest/json.hpp ----
 
 #include <boost/json/value.hpp>
@@ -1935,8 +1956,11 @@ void append_query(http::query& out, const T& x) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // ---- end intg/rest/form.hpp ----
 // ---- begin intg/rest/idempotency.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
+#define INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // intg::rest idempotency: unsafe requests (POST, PATCH) carry a key generated once per logical
 // call and reused by each of its retries, so that the provider applies the call at most once. In
 // a header (`Idempotency-Key`: also what makes the HTTP client treat the request as replay-safe)
@@ -2006,8 +2030,11 @@ struct idempotency_body_field {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // ---- end intg/rest/idempotency.hpp ----
 // ---- begin intg/rest/operation.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // intg::rest typed operations: one constexpr object per endpoint, naming the method, the path
 // template (its `{}` placeholders counted at compile time against the operation's argument
 // count), the operation's name (metrics, traces) and how its parameters travel. Parameters of
@@ -2154,8 +2181,11 @@ struct multipart {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // ---- end intg/rest/operation.hpp ----
 // ---- begin intg/rest/pagination.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // intg::rest pagination strategies. A strategy is a stateless type: given a page (the request's
 // URL, the response, its JSON body and its item count), it says where the next page is — a query
 // parameter to set on the current URL, or a URL of its own — or that this was the last page. The
@@ -2359,8 +2389,11 @@ inline result<http::url> with_param(const http::url& u, std::string_view name, s
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // ---- end intg/rest/pagination.hpp ----
 // ---- begin intg/rest/rate_limit.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
+#define INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // intg::rest proactive rate limiting from response headers: when a window's remaining count
 // reaches 0 (or the provider answers 429), the tenant's next calls in that bucket wait until the
 // reset instead of collecting 429s. Buckets: one per client (tenant connection), one per
@@ -2511,6 +2544,7 @@ class header_limits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // ---- end intg/rest/rate_limit.hpp ----
 
 #include <boost/json/parse.hpp>
@@ -3265,5 +3299,7 @@ class client {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // ---- end intg/rest/client.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_REST_HPP
 // ---- end intg/rest.hpp ----

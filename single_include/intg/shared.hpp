@@ -6,10 +6,14 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/shared.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SHARED_HPP
+#define INTG_AMALGAMATED_INTG_SHARED_HPP
 // intg shared policy state: policies whose state is shared by the replicas of a service through
 // Redis (an optional part: <intg/intg.hpp> does not include it). See docs/shared_state.md.
 
 // ---- begin intg/shared/gcra.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SHARED_GCRA_HPP
+#define INTG_AMALGAMATED_INTG_SHARED_GCRA_HPP
 // The shared GCRA decision: one Lua script that Redis runs atomically (EVALSHA) on its own clock
 // (TIME), granting up to `want` permits at once (at least `min`) or refusing with the time until
 // `min` could be granted. A bucket is one number, its theoretical arrival time in microseconds of
@@ -17,6 +21,8 @@
 // full bucket), so idle buckets cost Redis nothing.
 
 // ---- begin intg/redis/connection.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_CONNECTION_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_CONNECTION_HPP
 // intg::redis::connection: one RESP3 connection (TCP, TLS or a unix socket) on an Asio executor.
 // Many commands may be in flight at once (pipelining): callers append their commands to one
 // write buffer, a writer coroutine sends it, a reader coroutine parses replies and hands each to
@@ -25,6 +31,8 @@
 // commands that were sent when it was lost fail with errc::connection_lost and are never resent.
 
 // ---- begin intg/redis/error.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_ERROR_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_ERROR_HPP
 // intg::redis::errc: what can go wrong talking to Redis, in a category of its own ("intg.redis")
 // that maps each code to intg's conditions, so policies classify Redis errors like any other.
 // A server's error reply keeps its text as the message and its first word (WRONGTYPE, NOSCRIPT,
@@ -101,12 +109,17 @@ inline intg::error server_error(std::string_view text) {
 
 template <>
 struct boost::system::is_error_code_enum<intg::redis::errc> : std::true_type {};
+#endif  // INTG_AMALGAMATED_INTG_REDIS_ERROR_HPP
 // ---- end intg/redis/error.hpp ----
 // ---- begin intg/redis/options.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_OPTIONS_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_OPTIONS_HPP
 // intg::redis::options: where and how to connect to Redis, from code or from the `settings` of
 // an integration_config (JSON). The password is an intg::secret: never printed, never in errors.
 
 // ---- begin intg/redis/resp3.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_RESP3_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_RESP3_HPP
 // RESP3, the Redis protocol (redis/redis-specifications, spec/protocol/RESP3.md): an incremental
 // parser that turns bytes into a flat list of nodes (pre-order, each aggregate with its element
 // count and the index past its subtree), and the value types to read what it produced. Every
@@ -662,6 +675,7 @@ inline result<std::vector<std::pair<std::string, std::string>>> value_ref::as_pa
 }
 
 }  // namespace intg::redis::resp3
+#endif  // INTG_AMALGAMATED_INTG_REDIS_RESP3_HPP
 // ---- end intg/redis/resp3.hpp ----
 
 #include <boost/json/object.hpp>
@@ -750,8 +764,11 @@ struct options {
 };
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_OPTIONS_HPP
 // ---- end intg/redis/options.hpp ----
 // ---- begin intg/redis/request.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_REQUEST_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_REQUEST_HPP
 // intg::redis::request: commands encoded as RESP arrays of bulk strings, several per request
 // for pipelining (one write, replies in order). Each command's exact size is computed before it
 // is written, so the buffer grows at most once per command and never beyond what it holds
@@ -919,6 +936,7 @@ class request {
 };
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_REQUEST_HPP
 // ---- end intg/redis/request.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
@@ -1614,8 +1632,11 @@ class connection {
 };
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_CONNECTION_HPP
 // ---- end intg/redis/connection.hpp ----
 // ---- begin intg/redis/script.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REDIS_SCRIPT_HPP
+#define INTG_AMALGAMATED_INTG_REDIS_SCRIPT_HPP
 // intg::redis::script: a Lua script with its SHA1 computed locally (OpenSSL), run with EVALSHA
 // so the body crosses the network only when the server does not have it yet: on NOSCRIPT (a
 // restart, SCRIPT FLUSH, a failover) the same call is sent again as EVAL, which also caches it.
@@ -1678,6 +1699,7 @@ inline asio::awaitable<result<resp3::response>> eval(connection& conn, const scr
 }
 
 }  // namespace intg::redis
+#endif  // INTG_AMALGAMATED_INTG_REDIS_SCRIPT_HPP
 // ---- end intg/redis/script.hpp ----
 
 #include <chrono>
@@ -1798,8 +1820,11 @@ inline asio::awaitable<result<gcra_reply>> take(redis::connection& conn, const s
 }
 
 }  // namespace intg::shared
+#endif  // INTG_AMALGAMATED_INTG_SHARED_GCRA_HPP
 // ---- end intg/shared/gcra.hpp ----
 // ---- begin intg/shared/rate_limiter.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SHARED_RATE_LIMITER_HPP
+#define INTG_AMALGAMATED_INTG_SHARED_RATE_LIMITER_HPP
 // intg::shared_rate_limiter: a rate limit counted across replicas on Redis. The decision is GCRA in
 // one Lua script on Redis's clock (shared/gcra.hpp); to keep the hot path local, a replica leases a
 // small batch of permits and spends it with one compare-and-swap per call. A lease holds at most
@@ -1809,6 +1834,8 @@ inline asio::awaitable<result<gcra_reply>> take(redis::connection& conn, const s
 // Without a `shared` section in its options it is a local limiter, like intg::rate_limiter.
 
 // ---- begin intg/shared/redis_link.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SHARED_REDIS_LINK_HPP
+#define INTG_AMALGAMATED_INTG_SHARED_REDIS_LINK_HPP
 // intg::shared::redis_link: the Redis connection behind shared policy state. A redis::connection
 // belongs to one thread; policies run on any. So the link keeps its connection on an executor of
 // its own (a thread it starts, or one you give it) and callers hop onto it for the rare commands
@@ -1979,6 +2006,7 @@ class redis_link {
 };
 
 }  // namespace intg::shared
+#endif  // INTG_AMALGAMATED_INTG_SHARED_REDIS_LINK_HPP
 // ---- end intg/shared/redis_link.hpp ----
 
 #include <boost/asio/bind_cancellation_slot.hpp>
@@ -2400,5 +2428,7 @@ class shared_rate_limiter {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_SHARED_RATE_LIMITER_HPP
 // ---- end intg/shared/rate_limiter.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_SHARED_HPP
 // ---- end intg/shared.hpp ----

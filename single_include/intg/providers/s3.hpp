@@ -6,11 +6,15 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/providers/s3.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_S3_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_S3_HPP
 // Amazon S3 (and S3-compatible services) as an intg integration: intg::s3::client, its buckets as
 // cloud::object_store, multipart uploads and presigned URLs. Needs expat: link -lexpat, or the
 // CMake target intg::s3.
 
 // ---- begin intg/cloud/object_store.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
+#define INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 // intg::cloud::object_store: what code that keeps objects in a cloud store is written against, so
 // that it runs on any store that meets the concept (Amazon S3's `s3::bucket` does; Azure Blob
 // Storage and Google Cloud Storage clients are to follow): put, get, head, list, delete, streamed
@@ -205,8 +209,11 @@ concept object_store = requires(S& s, std::string_view key, std::string_view bod
 };
 
 }  // namespace intg::cloud
+#endif  // INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 // ---- end intg/cloud/object_store.hpp ----
 // ---- begin intg/providers/s3/answers.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_S3_ANSWERS_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_S3_ANSWERS_HPP
 // Amazon S3's XML answers read into values (element names from botocore's S3 model,
 // service-2.json, API 2006-03-01): the error document, ListObjectsV2, CreateMultipartUpload,
 // CompleteMultipartUpload, CopyObject and ListMultipartUploads; the CompleteMultipartUpload and
@@ -214,6 +221,8 @@ concept object_store = requires(S& s, std::string_view key, std::string_view bod
 // shape it needs and says what is missing; none quotes the answer back.
 
 // ---- begin intg/rest/xml.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_XML_HPP
+#define INTG_AMALGAMATED_INTG_REST_XML_HPP
 // intg::rest::xml: a small reader of XML answers (S3, Azure Storage) on expat, with the limits a
 // client needs against a hostile or broken server: a document type declaration is refused (so no
 // entity is ever declared, expanded or fetched), and the size, the nesting depth and the number of
@@ -399,6 +408,7 @@ inline std::string escape(std::string_view text) {
 }
 
 }  // namespace intg::rest::xml
+#endif  // INTG_AMALGAMATED_INTG_REST_XML_HPP
 // ---- end intg/rest/xml.hpp ----
 
 #include <chrono>
@@ -711,8 +721,11 @@ inline std::string create_bucket_body(std::string_view region) {
 }
 
 }  // namespace intg::s3
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_S3_ANSWERS_HPP
 // ---- end intg/providers/s3/answers.hpp ----
 // ---- begin intg/providers/s3/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_S3_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_S3_CLIENT_HPP
 // intg::s3::client: Amazon S3 (and S3-compatible services) as an intg integration on the provider
 // kit: buckets, objects (put with checksums, get and range get verified against S3's checksum,
 // head, delete, copy), ListObjectsV2 as an async page range, presigned URLs, multipart uploads
@@ -722,12 +735,16 @@ inline std::string create_bucket_body(std::string_view region) {
 // CompleteMultipartUpload) never blindly. `client.bucket(name)` meets cloud::object_store.
 
 // ---- begin intg/providers/s3/provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_S3_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_S3_PROVIDER_HPP
 // Amazon S3 on the provider kit: the traits (endpoint per region, AWS hosts only unless the
 // deployment allows more, SigV4 with the "s3" rules), the mapping of S3's error documents to
 // intg errors carrying S3's code, and how a bucket and key become a URL (path-style or
 // virtual-hosted addressing).
 
 // ---- begin intg/rest/errors.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
+#define INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // intg::rest error mapping: a provider's answer (status, headers, body) to what the client does —
 // accept it, retry it (5xx, 408: transient errors the retry policy retries), refresh the
 // credentials and send once more (401), wait (429 or a rate-limit code in the body: errc::
@@ -736,6 +753,8 @@ inline std::string create_bucket_body(std::string_view region) {
 // or an "error" member whatever the status).
 
 // ---- begin intg/rest/provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // intg::rest: what a provider declares (the traits struct) and how the kit reads it. Only `name`
 // and `default_base_url` are required; every other trait has a default, read through
 // rest::traits<P> so that a provider states only what differs.
@@ -909,6 +928,7 @@ struct traits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // ---- end intg/rest/provider.hpp ----
 
 #include <boost/json/value.hpp>
@@ -1099,8 +1119,11 @@ inline error redact(error e, std::string_view credential) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // ---- end intg/rest/errors.hpp ----
 // ---- begin intg/rest/auth.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_AUTH_HPP
+#define INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // intg::rest auth schemes: small types a provider names (`using auth = rest::bearer<"secret_key">`)
 // that read their credentials from the tenant's settings once (configure) and put them on each
 // request (apply). Token schemes cache through auth::oauth2::token_manager: one refresh in flight
@@ -1765,6 +1788,7 @@ class one_of {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // ---- end intg/rest/auth.hpp ----
 
 #include <algorithm>
@@ -1989,8 +2013,11 @@ inline result<http::url> object_url(const http::url& base, std::string_view base
 }
 
 }  // namespace intg::s3
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_S3_PROVIDER_HPP
 // ---- end intg/providers/s3/provider.hpp ----
 // ---- begin intg/rest/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // intg::rest::client<Provider, Pipeline>: everything a provider does not declare. It is an
 // intg::integration (initialize, health_check, cleanup, built by the registry), reads the
 // tenant's settings (base_url within the provider's allowed hosts, credentials as intg::secret),
@@ -2004,6 +2031,8 @@ inline result<http::url> object_url(const http::url& base, std::string_view base
 // time. Path arguments are views (string literals, std::string_view, named std::strings).
 
 // ---- begin intg/rest/detail/answer_arena.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
+#define INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
 // Where a provider's answer is parsed: a Boost.JSON memory resource that bump-allocates from a
 // block kept warm in a small per-thread cache, and frees the whole tree at once.
 //
@@ -2081,8 +2110,11 @@ class answer_arena final : public boost::json::memory_resource {
 
 template <>
 struct boost::json::is_deallocate_trivial<intg::rest::detail::answer_arena> : std::true_type {};
+#endif  // INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
 // ---- end intg/rest/detail/answer_arena.hpp ----
 // ---- begin intg/rest/form.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_FORM_HPP
+#define INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // Described structs as form bodies and query strings (application/x-www-form-urlencoded), with
 // the nested keys Stripe and Rails-style APIs read: `metadata[order_id]=x`, `items[0][price]=p`,
 // `expand[0]=a`. Member names follow rest/json.hpp (one trailing underscore dropped), empty
@@ -2092,6 +2124,8 @@ struct boost::json::is_deallocate_trivial<intg::rest::detail::answer_arena> : st
 // them before reading the key.
 
 // ---- begin intg/rest/json.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_JSON_HPP
+#define INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // Typed models for REST providers: plain aggregates described with Boost.Describe, read from and
 // written to JSON by one lenient, non-throwing converter.
 //
@@ -2719,6 +2753,7 @@ boost::json::result<T> try_value_to(const boost::json::value& v) {
     intg_out_ = ::intg::rest::encode(intg_x_);                                                                     \
   }                                                                                                                \
   static_assert(true, "INTG_REST_MODELS() is followed by a semicolon")
+#endif  // INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // ---- end intg/rest/json.hpp ----
 
 #include <boost/json/value.hpp>
@@ -2877,8 +2912,11 @@ void append_query(http::query& out, const T& x) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // ---- end intg/rest/form.hpp ----
 // ---- begin intg/rest/idempotency.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
+#define INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // intg::rest idempotency: unsafe requests (POST, PATCH) carry a key generated once per logical
 // call and reused by each of its retries, so that the provider applies the call at most once. In
 // a header (`Idempotency-Key`: also what makes the HTTP client treat the request as replay-safe)
@@ -2948,8 +2986,11 @@ struct idempotency_body_field {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // ---- end intg/rest/idempotency.hpp ----
 // ---- begin intg/rest/operation.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // intg::rest typed operations: one constexpr object per endpoint, naming the method, the path
 // template (its `{}` placeholders counted at compile time against the operation's argument
 // count), the operation's name (metrics, traces) and how its parameters travel. Parameters of
@@ -3096,8 +3137,11 @@ struct multipart {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // ---- end intg/rest/operation.hpp ----
 // ---- begin intg/rest/pagination.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // intg::rest pagination strategies. A strategy is a stateless type: given a page (the request's
 // URL, the response, its JSON body and its item count), it says where the next page is — a query
 // parameter to set on the current URL, or a URL of its own — or that this was the last page. The
@@ -3301,8 +3345,11 @@ inline result<http::url> with_param(const http::url& u, std::string_view name, s
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // ---- end intg/rest/pagination.hpp ----
 // ---- begin intg/rest/rate_limit.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
+#define INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // intg::rest proactive rate limiting from response headers: when a window's remaining count
 // reaches 0 (or the provider answers 429), the tenant's next calls in that bucket wait until the
 // reset instead of collecting 429s. Buckets: one per client (tenant connection), one per
@@ -3453,6 +3500,7 @@ class header_limits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // ---- end intg/rest/rate_limit.hpp ----
 
 #include <boost/json/parse.hpp>
@@ -4207,6 +4255,7 @@ class client {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // ---- end intg/rest/client.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
@@ -4945,5 +4994,7 @@ static_assert(intg::integration<client>);
 static_assert(cloud::object_store<bucket>);
 
 }  // namespace intg::s3
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_S3_CLIENT_HPP
 // ---- end intg/providers/s3/client.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_S3_HPP
 // ---- end intg/providers/s3.hpp ----
