@@ -8,7 +8,7 @@
 // ---- begin intg/providers/s3.hpp ----
 // Amazon S3 (and S3-compatible services) as an intg integration: intg::s3::client, its buckets as
 // cloud::object_store, multipart uploads and presigned URLs. Needs expat: link -lexpat, or the
-// CMake target intg::s3.
+// CMake target intg::cloud (or intg::s3).
 
 // ---- begin intg/cloud/object_store.hpp ----
 // intg::cloud::object_store: what code that keeps objects in a cloud store is written against, so
@@ -222,7 +222,7 @@ concept object_store = requires(S& s, std::string_view key, std::string_view bod
 // into XML request bodies.
 //
 // Not part of <intg/rest.hpp>: link expat (`-lexpat`, Debian's libexpat1-dev; the CMake target
-// intg::s3 does) only where it is used.
+// intg::cloud does) only where it is used.
 
 
 #include <expat.h>
