@@ -1660,6 +1660,57 @@ BOOST_AUTO_TEST_CASE(a_failed_block_commits_nothing_and_a_lost_commit_is_sent_ag
       });
 }
 
+BOOST_AUTO_TEST_CASE(a_streamed_upload_holds_at_most_parallel_blocks_in_memory) {
+  // Each Put Block is answered after a pause, so that a client reading ahead of its free slots
+  // would show: when the source starts block n, at most `parallel` blocks may be unanswered
+  // (the one being read included).
+  asio::io_context io;
+  constexpr std::size_t block = 64u << 10, blocks = 10, parallel = 3;
+  std::size_t in_flight = 0, most_in_flight = 0, answered = 0, most_ahead = 0, put_blocks = 0;
+  http::server server(
+      io.get_executor(),
+      [&](http::server_request& r) -> asio::awaitable<http::server_response> {
+        if (std::string_view(r.target()).find("comp=block&") == std::string_view::npos) {
+          auto res = xml_answer(201, "");
+          res.set(http::field::etag, "\"0x8D\"");
+          co_return res;
+        }
+        ++put_blocks;
+        most_in_flight = std::max(most_in_flight, ++in_flight);
+        asio::steady_timer pause(co_await asio::this_coro::executor, 20ms);
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        --in_flight;
+        ++answered;
+        co_return xml_answer(201, "");
+      },
+      fake_s3::big_bodies());
+  BOOST_TEST_REQUIRE(server.listen("127.0.0.1", 0).has_value());
+  server.start();
+  auto cfg = azure_config("http://127.0.0.1:" + std::to_string(server.port()) + "/devstoreaccount1", "devstoreaccount1",
+                          "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==");
+  az::client c(cfg, io.get_executor(), azure_local());
+  auto offset = std::make_shared<std::size_t>(0);
+  cloud::byte_source source = [&, offset](std::span<char> buf) -> asio::awaitable<intg::result<std::size_t>> {
+    if (*offset % block == 0 && *offset < block * blocks) most_ahead = std::max(most_ahead, *offset / block + 1 - answered);
+    const std::size_t n = std::min(buf.size(), block * blocks - *offset);
+    std::fill_n(buf.data(), n, 'b');
+    *offset += n;
+    co_return n;
+  };
+  test::run(io, [&]() -> asio::awaitable<void> {
+    BOOST_TEST_REQUIRE((co_await c.initialize()).has_value());
+    cloud::put_options po{.part_size = block, .parallel = parallel};
+    auto up = co_await c.upload("container-one", "big", source, po);
+    BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : up.error().to_string()));
+    BOOST_TEST(up->size == block * blocks);
+    co_await server.shutdown(1s);
+  }());
+  BOOST_TEST(put_blocks == blocks);
+  BOOST_TEST(most_ahead <= parallel);
+  BOOST_TEST(most_in_flight <= parallel);
+  BOOST_TEST_MESSAGE("blocks in flight at most: " << most_in_flight << ", read ahead of the answers at most: " << most_ahead);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---- against Azurite --------------------------------------------------------------------------------
