@@ -1658,6 +1658,25 @@ BOOST_AUTO_TEST_CASE(a_failed_block_commits_nothing_and_a_lost_commit_is_sent_ag
         BOOST_TEST(std::string(up.error().message()).find("nothing was committed") != std::string::npos, up.error().message());
         BOOST_TEST(refused_commits == 0);
       });
+  // A Put Block List that keeps failing may still have committed: the error says so.
+  int failed_commits = 0;
+  with_azure_fake(
+      [&](http::server_request& r) {
+        if (std::string_view(r.target()).ends_with("comp=blocklist")) {
+          ++failed_commits;
+          return azure_error(500, "InternalError", "Server encountered an internal error.");
+        }
+        return xml_answer(201, "");
+      },
+      [&](az::client& c, fake_s3&) -> asio::awaitable<void> {
+        const std::string content = pattern((64u << 10) * 2);
+        cloud::put_options po{.part_size = 64u << 10};
+        auto up = co_await c.upload("container-one", "big", cloud::memory_source(content), po);
+        BOOST_TEST_REQUIRE(!up.has_value());
+        BOOST_TEST((up.error() == condition::unavailable));
+        BOOST_TEST(std::string(up.error().message()).find("may have taken effect") != std::string::npos, up.error().message());
+        BOOST_TEST(failed_commits == 3);  // the kit's three attempts, the same list each time
+      });
 }
 
 BOOST_AUTO_TEST_CASE(a_streamed_upload_holds_at_most_parallel_blocks_in_memory) {

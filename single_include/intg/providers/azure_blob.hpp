@@ -5303,7 +5303,16 @@ class basic_client {
     if (o.checksum) req->set("x-ms-blob-content-md5", md5);
     req->body(block_list_body(st.ids), "application/xml");
     auto ex = co_await send(*req, "azure_blob.put_block_list");
-    if (!ex) co_return ex.error();
+    if (!ex) {
+      error e = ex.error();
+      // Still failing after its retries, without a refusal: it may have been committed.
+      if (is_transient(e) || e == condition::outcome_unknown || e == condition::timeout) {
+        const std::string m(e.message());
+        e.with_message(m + " (Put Block List may have taken effect: head_blob() tells whether " + detail::where(container, blob) +
+                       " was committed)");
+      }
+      co_return e;
+    }
     cloud::object_info info = detail::put_info(blob, st.bytes, ex->response, o);
     if (o.checksum) info.checksums.md5 = md5;
     co_return info;
