@@ -2,11 +2,15 @@
 // and error mapping, then intg::s3::client against moto in IAM authentication mode (the CTest
 // fixture moto_server: scripts/moto-test-server writes the port and the access key to the file
 // INTG_MOTO_ENV names), against a local server for faulty and hostile answers, and, in the suite
-// s3_interop, with boto3 on the other side (tests/aws/s3_interop.py runs it).
+// s3_interop, with boto3 on the other side (tests/aws/s3_interop.py runs it). Then
+// intg::azure_blob::client: its answers and error mapping, against a local server for faulty and
+// hostile answers, and against Azurite (the CTest fixture azurite_server: scripts/azurite-test-server
+// writes the port and the development account's key to the file INTG_AZURITE_ENV names).
 #define BOOST_TEST_MODULE intg_cloud
 #include <boost/test/unit_test.hpp>
 
 #include <intg/http/server.hpp>
+#include <intg/providers/azure_blob.hpp>
 #include <intg/providers/s3.hpp>
 
 #include "test_util.hpp"
@@ -17,6 +21,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <sstream>
 #include <string>
 
 namespace asio = boost::asio;
@@ -738,6 +743,49 @@ BOOST_AUTO_TEST_CASE(a_wrong_region_names_the_buckets_region) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+namespace {
+
+// Code written against the concept, as replication across clouds will be: run on an S3 bucket
+// (suite s3_moto) and on an Azure container (suite azure_blob_azurite).
+asio::awaitable<void> exercise(cloud::object_store auto& store) {
+  const std::string body = "the same code on any cloud";
+  cloud::put_options po{.content_type = "text/plain"};
+  auto put = co_await store.put("neutral/one.txt", body, po);
+  BOOST_TEST_REQUIRE(put.has_value());
+  auto got = co_await store.get("neutral/one.txt");
+  BOOST_TEST_REQUIRE(got.has_value());
+  BOOST_TEST(got->body == body);
+  auto head = co_await store.head("neutral/one.txt");
+  BOOST_TEST_REQUIRE(head.has_value());
+  BOOST_TEST(head->size == body.size());
+  const std::string big = pattern((5u << 20) + 1);
+  cloud::put_options parts{.part_size = 5u << 20, .parallel = 2};
+  auto streamed = co_await store.put_stream("neutral/two.bin", cloud::memory_source(big), parts);
+  BOOST_TEST_REQUIRE(streamed.has_value());
+  std::string back;
+  auto down = co_await store.get_stream("neutral/two.bin", cloud::memory_sink(back));
+  BOOST_TEST_REQUIRE(down.has_value());
+  BOOST_TEST((back == big));
+  cloud::list_options lo{.prefix = "neutral/", .page_size = 1};
+  auto pages = store.list(lo);
+  std::vector<std::string> keys;
+  while (true) {
+    auto page = co_await pages.next();
+    BOOST_TEST_REQUIRE(page.has_value());
+    if (!*page) break;
+    for (auto& o : (*page)->objects) keys.push_back(o.key);
+  }
+  BOOST_TEST((keys == std::vector<std::string>{"neutral/one.txt", "neutral/two.bin"}));
+  auto removed = co_await store.remove("neutral/one.txt");
+  BOOST_TEST(removed.has_value());
+  removed = co_await store.remove("neutral/two.bin");
+  BOOST_TEST(removed.has_value());
+  auto gone = co_await store.get("neutral/one.txt");
+  BOOST_TEST((!gone.has_value() && gone.error() == condition::not_found));
+}
+
+}  // namespace
+
 // ==== S3 against moto ============================================================================
 
 BOOST_AUTO_TEST_SUITE(s3_moto, *boost::unit_test::precondition(moto_available()))
@@ -1106,44 +1154,6 @@ BOOST_AUTO_TEST_CASE(a_source_failing_midway_aborts_the_multipart_upload) {
   });
 }
 
-// Code written against the concept, as replication across clouds will be.
-asio::awaitable<void> exercise(cloud::object_store auto& store) {
-  const std::string body = "the same code on any cloud";
-  cloud::put_options po{.content_type = "text/plain"};
-  auto put = co_await store.put("neutral/one.txt", body, po);
-  BOOST_TEST_REQUIRE(put.has_value());
-  auto got = co_await store.get("neutral/one.txt");
-  BOOST_TEST_REQUIRE(got.has_value());
-  BOOST_TEST(got->body == body);
-  auto head = co_await store.head("neutral/one.txt");
-  BOOST_TEST_REQUIRE(head.has_value());
-  BOOST_TEST(head->size == body.size());
-  const std::string big = pattern((5u << 20) + 1);
-  cloud::put_options parts{.part_size = 5u << 20, .parallel = 2};
-  auto streamed = co_await store.put_stream("neutral/two.bin", cloud::memory_source(big), parts);
-  BOOST_TEST_REQUIRE(streamed.has_value());
-  std::string back;
-  auto down = co_await store.get_stream("neutral/two.bin", cloud::memory_sink(back));
-  BOOST_TEST_REQUIRE(down.has_value());
-  BOOST_TEST((back == big));
-  cloud::list_options lo{.prefix = "neutral/", .page_size = 1};
-  auto pages = store.list(lo);
-  std::vector<std::string> keys;
-  while (true) {
-    auto page = co_await pages.next();
-    BOOST_TEST_REQUIRE(page.has_value());
-    if (!*page) break;
-    for (auto& o : (*page)->objects) keys.push_back(o.key);
-  }
-  BOOST_TEST((keys == std::vector<std::string>{"neutral/one.txt", "neutral/two.bin"}));
-  auto removed = co_await store.remove("neutral/one.txt");
-  BOOST_TEST(removed.has_value());
-  removed = co_await store.remove("neutral/two.bin");
-  BOOST_TEST(removed.has_value());
-  auto gone = co_await store.get("neutral/one.txt");
-  BOOST_TEST((!gone.has_value() && gone.error() == condition::not_found));
-}
-
 BOOST_AUTO_TEST_CASE(a_bucket_is_an_object_store) {
   static_assert(cloud::object_store<s3::bucket>);
   with_client(moto_config(), [](s3::client& c) -> asio::awaitable<void> {
@@ -1192,6 +1202,872 @@ BOOST_AUTO_TEST_CASE(intg_reads_what_boto3_wrote_and_writes_what_boto3_reads) {
     cloud::put_options parts{.metadata = meta, .part_size = 5u << 20, .parallel = 3};
     auto up = co_await c.upload(b, "from-intg/multipart.bin", cloud::memory_source(content), parts);
     BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : up.error().to_string()));
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ==== Azure Blob Storage ==========================================================================
+
+namespace {
+
+namespace az = intg::azure_blob;
+
+// Azurite, started by the azurite_server fixture (scripts/azurite-test-server), which writes its
+// port and the development account's name and key to the file INTG_AZURITE_ENV names.
+struct azurite_env {
+  bool available = false;
+  std::string port{}, account{}, key{};
+  std::string endpoint() const { return "http://127.0.0.1:" + port + "/" + account; }
+};
+
+const azurite_env& azurite() {
+  static const azurite_env e = [] {
+    azurite_env s;
+    const char* path = std::getenv("INTG_AZURITE_ENV");
+    if (!path) return s;
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto eq = line.find('=');
+      if (eq == std::string::npos) continue;
+      const std::string k = line.substr(0, eq), v = line.substr(eq + 1);
+      if (k == "INTG_AZURITE_PORT") s.port = v;
+      if (k == "INTG_AZURITE_ACCOUNT") s.account = v;
+      if (k == "INTG_AZURITE_KEY") s.key = v;
+    }
+    s.available = !s.port.empty() && !s.key.empty();
+    return s;
+  }();
+  return e;
+}
+
+// Outside ctest (INTG_AZURITE_ENV unset) the suite is skipped. Inside it, with
+// INTG_REQUIRE_ALL_TESTS (INTG_AZURITE_REQUIRED), an Azurite that did not start fails the test.
+struct azurite_available {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+#ifdef INTG_AZURITE_REQUIRED
+    if (std::getenv("INTG_AZURITE_ENV")) return true;
+#endif
+    boost::test_tools::assertion_result r(azurite().available);
+    if (!azurite().available) r.message() << "no Azurite (INTG_AZURITE_ENV unset or its file empty): skipped";
+    return r;
+  }
+};
+
+intg::integration_config azure_config(const std::string& base_url, const std::string& account, const std::string& key) {
+  intg::integration_config cfg;
+  cfg.name = "blobs";
+  cfg.tenant = "acme";
+  cfg.settings = {{"base_url", base_url}, {"account_name", account}, {"account_key", key}};
+  cfg.rate_limits.requests_per_minute = 600'000;
+  cfg.rate_limits.burst_limit = 10'000;
+  cfg.retry.base_delay = 10ms;
+  cfg.timeout = 20s;
+  return cfg;
+}
+
+intg::integration_config azurite_config() {
+  BOOST_TEST_REQUIRE(azurite().available, "the azurite_server fixture did not start Azurite (INTG_AZURITE_ENV)");
+  return azure_config(azurite().endpoint(), azurite().account, azurite().key);
+}
+
+rest::client_options azure_local() {
+  rest::client_options o;
+  o.extra_allowed_hosts = {"127.0.0.1"};
+  return o;
+}
+
+template <class F>
+void with_azure(const intg::integration_config& cfg, F body) {
+  asio::io_context io;
+  az::client c(cfg, io.get_executor(), azure_local());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto ok = co_await c.initialize();
+    BOOST_TEST_REQUIRE(ok.has_value(), (ok ? std::string() : ok.error().to_string()));
+    co_await body(c);
+  }());
+}
+
+// A client on a fresh local server standing in for Azure (faulty and hostile answers).
+template <class F>
+void with_azure_fake(std::function<http::server_response(http::server_request&)> handler, F body) {
+  asio::io_context io;
+  fake_s3 f(io);
+  f.handle = std::move(handler);
+  auto cfg = azure_config(f.base() + "/devstoreaccount1", "devstoreaccount1",
+                          "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==");
+  az::client c(cfg, io.get_executor(), azure_local());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto ok = co_await c.initialize();
+    BOOST_TEST_REQUIRE(ok.has_value());
+    co_await body(c, f);
+    co_await f.server.shutdown(1s);
+  }());
+}
+
+std::string azure_error_xml(std::string_view code, std::string_view message) {
+  return "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Error>\n  <Code>" + std::string(code) + "</Code>\n  <Message>" +
+         std::string(message) + "\nRequestId:0c0c0c0c-0000-0000-0000-000000000001\nTime:2026-11-30T17:16:25.466Z</Message>\n</Error>";
+}
+
+http::server_response azure_error(int status, std::string_view code, std::string_view message) {
+  auto res = xml_answer(status, azure_error_xml(code, message));
+  res.set("x-ms-error-code", code);
+  return res;
+}
+
+std::string blob_list_xml(int from, int to, std::string_view next_marker) {
+  std::string x = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><EnumerationResults ServiceEndpoint=\"http://127.0.0.1/devstoreaccount1\" "
+                  "ContainerName=\"c\"><Blobs>";
+  for (int i = from; i < to; ++i)
+    x += "<Blob><Name>k" + std::to_string(i) + "</Name><Properties><Last-Modified>Mon, 30 Nov 2026 17:16:25 GMT</Last-Modified>"
+         "<Etag>0x1CFDEFEC8A5F8A0</Etag><Content-Length>1</Content-Length></Properties></Blob>";
+  return x + "</Blobs><NextMarker>" + std::string(next_marker) + "</NextMarker></EnumerationResults>";
+}
+
+// A container name of its own per test (Azurite is shared by the suites).
+std::string new_container(std::string_view stem) { return new_bucket(stem); }
+
+std::string md5_of(std::string_view s) { return intg::crypto::base64_encode(intg::crypto::md5(s)); }
+
+}  // namespace
+
+// ---- without a server -----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(azure_blob_answers)
+
+BOOST_AUTO_TEST_CASE(error_documents_give_the_code_the_first_line_and_the_request_id_only) {
+  auto doc = az::parse_error(
+      "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>AuthenticationFailed</Code><Message>Server failed to authenticate the request. "
+      "Make sure the value of Authorization header is formed correctly including the signature.\nRequestId:abc-1\nTime:2026-11-30T17:16:25Z"
+      "</Message><AuthenticationErrorDetail>The MAC signature found in the HTTP request 'c2lnbmF0dXJl' is not the same as any computed "
+      "signature.</AuthenticationErrorDetail></Error>");
+  BOOST_TEST_REQUIRE(doc.has_value());
+  BOOST_TEST(doc->code == "AuthenticationFailed");
+  BOOST_TEST(doc->message.starts_with("Server failed to authenticate the request."));
+  BOOST_TEST(doc->message.find("RequestId") == std::string::npos);
+  BOOST_TEST(doc->request_id == "abc-1");
+  BOOST_TEST(!az::parse_error("").has_value());
+  BOOST_TEST(!az::parse_error("<html>bad gateway</html>").has_value());
+  auto hostile = az::parse_error("<Error><Code>Bad\tCode</Code><Message>" + std::string(5000, 'm') + "</Message></Error>");
+  BOOST_TEST_REQUIRE(hostile.has_value());
+  BOOST_TEST(hostile->code == "Bad Code");
+  BOOST_TEST(hostile->message.size() <= 300u);
+}
+
+BOOST_AUTO_TEST_CASE(error_codes_map_to_intg_conditions) {
+  auto verdict = [](int status, std::string_view code, std::string_view message, bool body = true) {
+    http::response res{static_cast<boost::beast::http::status>(status), 11};
+    if (!code.empty()) res.set("x-ms-error-code", code);
+    if (body) res.body() = azure_error_xml(code, message);
+    return az::provider::classify_answer(res, std::chrono::system_clock::now());
+  };
+  BOOST_TEST((verdict(200, "", "").action == rest::action::accept));
+  auto missing = verdict(404, "BlobNotFound", "The specified blob does not exist.");
+  BOOST_TEST((missing.failure == condition::not_found));
+  BOOST_TEST(missing.failure.provider_code() == "BlobNotFound");
+  BOOST_TEST(std::string(missing.failure.message()).find("request id: 0c0c0c0c") != std::string::npos, missing.failure.message());
+  auto head_missing = verdict(404, "BlobNotFound", "", false);  // HEAD: the code in the header only
+  BOOST_TEST((head_missing.failure == condition::not_found));
+  BOOST_TEST(head_missing.failure.provider_code() == "BlobNotFound");
+  BOOST_TEST((verdict(404, "ContainerNotFound", "The specified container does not exist.").failure == condition::not_found));
+  BOOST_TEST((verdict(403, "AuthenticationFailed", "Server failed to authenticate the request.").failure == condition::unauthorized));
+  // Azurite's code for a bad signature, with Azure's AuthenticationFailed message.
+  BOOST_TEST((verdict(403, "AuthorizationFailure", "Server failed to authenticate the request. Make sure...").failure == condition::unauthorized));
+  BOOST_TEST((verdict(403, "AuthorizationFailure", "This request is not authorized to perform this operation.").failure == condition::forbidden));
+  BOOST_TEST((verdict(403, "AuthorizationPermissionMismatch", "no").failure == condition::forbidden));
+  BOOST_TEST((verdict(409, "ContainerAlreadyExists", "The specified container already exists.").failure == condition::conflict));
+  BOOST_TEST((verdict(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.").failure == condition::conflict));
+  auto busy = verdict(503, "ServerBusy", "The server is busy.");
+  BOOST_TEST((busy.action == rest::action::rate_limited));
+  BOOST_TEST((busy.failure == condition::rate_limited));
+  BOOST_TEST((verdict(500, "InternalError", "x").action == rest::action::retry));
+  BOOST_TEST((verdict(500, "OperationTimedOut", "x").action == rest::action::retry));
+  auto proxy = verdict(502, "", "", false);
+  BOOST_TEST((proxy.action == rest::action::retry));
+  BOOST_TEST(std::string(proxy.failure.message()).find("HTTP 502") != std::string::npos);
+  BOOST_TEST((verdict(400, "InvalidBlockList", "The specified block list is invalid.").failure == condition::invalid_argument));
+}
+
+BOOST_AUTO_TEST_CASE(listing_pages_are_read_with_blobs_prefixes_and_the_next_marker) {
+  auto page = az::parse_list(
+      "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><EnumerationResults ServiceEndpoint=\"http://x/devstoreaccount1\" "
+      "ContainerName=\"c\"><Prefix/><MaxResults>3</MaxResults><Delimiter>/</Delimiter><Blobs><Blob><Name>a &amp; b.txt</Name><Properties>"
+      "<Last-Modified>Mon, 12 Oct 2009 17:50:30 GMT</Last-Modified><Etag>0x1CFDEFEC8A5F8A0</Etag><Content-Length>5</Content-Length>"
+      "<Content-Type>text/plain</Content-Type><Content-MD5>XUFAKrxLKna5cZ2REBfFkg==</Content-MD5></Properties></Blob>"
+      "<BlobPrefix><Name>dir/</Name></BlobPrefix></Blobs><NextMarker>2!72!opaque</NextMarker></EnumerationResults>");
+  BOOST_TEST_REQUIRE(page.has_value(), (page ? std::string() : page.error().to_string()));
+  BOOST_TEST_REQUIRE(page->objects.size() == 1u);
+  BOOST_TEST(page->objects[0].key == "a & b.txt");
+  BOOST_TEST(page->objects[0].size == 5u);
+  BOOST_TEST(page->objects[0].etag == "0x1CFDEFEC8A5F8A0");
+  BOOST_TEST(page->objects[0].checksums.md5 == "XUFAKrxLKna5cZ2REBfFkg==");
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::seconds>(page->objects[0].last_modified.time_since_epoch()).count() == 1255369830);
+  BOOST_TEST((page->prefixes == std::vector<std::string>{"dir/"}));
+  BOOST_TEST(page->next_marker == "2!72!opaque");
+  auto refused = [](std::string_view body, std::string_view why) {
+    auto r = az::parse_list(body);
+    BOOST_TEST_REQUIRE(!r.has_value(), body);
+    BOOST_TEST((r.error() == errc::invalid_response));
+    BOOST_TEST(std::string(r.error().message()).find(why) != std::string::npos, r.error().message());
+  };
+  refused("<ListBucketResult/>", "not EnumerationResults");
+  refused("<EnumerationResults/>", "no Blobs element");
+  refused("<EnumerationResults><Blobs><Blob><Properties/></Blob></Blobs></EnumerationResults>", "has no Name");
+  refused("<EnumerationResults><Blobs><Blob><Name>k</Name><Properties><Content-Length>-1</Content-Length></Properties></Blob></Blobs></EnumerationResults>",
+          "no valid Content-Length");
+  refused("<EnumerationResults><Blobs><Blob><Name>k</Name></Blob></Blobs></EnumerationResults>", "no Properties");
+  refused("<EnumerationResults><Blobs><Blob><Name>k</Name><Properties><Content-Length>1</Content-Length><Last-Modified>yesterday</Last-Modified></Properties></Blob></Blobs></EnumerationResults>",
+          "invalid Last-Modified");
+  refused("<EnumerationResults><Blobs><Blob>", "XML answer refused");
+}
+
+BOOST_AUTO_TEST_CASE(block_ids_have_one_length_and_the_block_list_names_them_latest) {
+  const std::string a = az::block_id("0123456789abcdef", 1), b = az::block_id("0123456789abcdef", 50000);
+  BOOST_TEST(a.size() == 32u);
+  BOOST_TEST(b.size() == a.size());
+  BOOST_TEST(a.find('=') == std::string::npos);
+  BOOST_TEST(intg::crypto::base64_decode(a).value() == "0123456789abcdef-0000001");
+  BOOST_TEST(az::block_id("fedcba9876543210", 1) != a);
+  BOOST_TEST(az::block_list_body({a, b}) == "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList><Latest>" + a + "</Latest><Latest>" + b +
+                                                "</Latest></BlockList>");
+}
+
+BOOST_AUTO_TEST_CASE(containers_and_blobs_become_urls_on_azure_and_on_azurite) {
+  auto url = [](std::string_view base, std::string_view path, std::string_view c, std::string_view b, std::string_view q = {}) {
+    auto u = az::blob_url(http::url::parse(base).value(), path, c, b, q);
+    return u ? u->str() : "error: " + std::string(u.error().message());
+  };
+  BOOST_TEST(url("https://acct.blob.core.windows.net", "", "photos", "2024/a b+c.jpg") ==
+             "https://acct.blob.core.windows.net/photos/2024/a%20b%2Bc.jpg");
+  BOOST_TEST(url("https://acct.blob.core.windows.net", "", "photos", "", "restype=container") ==
+             "https://acct.blob.core.windows.net/photos?restype=container");
+  BOOST_TEST(url("http://127.0.0.1:10000", "/devstoreaccount1", "photos", "k") == "http://127.0.0.1:10000/devstoreaccount1/photos/k");
+  BOOST_TEST(url("https://acct.blob.core.windows.net", "", "Photos", "k").starts_with("error: azure blob: invalid container name"));
+  for (std::string_view bad : {"ab", "a--b", "-ab", "ab-", "a_b", "a.b"}) BOOST_TEST(!az::check_container(bad).has_value(), bad);
+  BOOST_TEST(az::check_container("$root").has_value());
+  BOOST_TEST(az::check_container("my-container-2024").has_value());
+  BOOST_TEST(!az::check_blob("").has_value());
+  BOOST_TEST(!az::check_blob(std::string(1025, 'k')).has_value());
+  BOOST_TEST(!az::check_blob("a\nb").has_value());
+  BOOST_TEST(az::check_blob(std::string(1024, 'k')).has_value());
+  BOOST_TEST(az::check_metadata_name("Origin_2").has_value());
+  for (std::string_view bad : {"", "2abc", "a-b", "a b"}) BOOST_TEST(!az::check_metadata_name(bad).has_value(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(settings_are_checked_and_name_the_setting_not_the_key) {
+  asio::io_context io;
+  auto no_key = azure_config("https://acct.blob.core.windows.net", "acct", "");
+  no_key.settings.erase("account_key");
+  auto bad_key = azure_config("https://acct.blob.core.windows.net", "acct", "not base64 !!");
+  auto elsewhere = azure_config("https://blob.example.com", "acct", "a2V5");
+  auto plain = azure_config("http://acct.blob.core.windows.net", "acct", "a2V5");
+  auto fine = azure_config("", "acct", "a2V5");
+  fine.settings.erase("base_url");  // https://acct.blob.core.windows.net
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (auto* cfg : {&no_key, &bad_key, &elsewhere, &plain}) {
+      az::client c(*cfg, io.get_executor());
+      auto r = co_await c.initialize();
+      BOOST_TEST_REQUIRE(!r.has_value());
+      BOOST_TEST(r.error().to_string().find("not base64 !!") == std::string::npos);
+    }
+    az::client c(fine, io.get_executor());
+    auto r = co_await c.initialize();
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(c.kit().base_url().str().starts_with("https://acct.blob.core.windows.net"), c.kit().base_url().str());
+    auto sas = c.sas_get("photos", "a b.jpg", 1h);
+    BOOST_TEST_REQUIRE(sas.has_value());
+    std::ostringstream printed;
+    printed << *sas;
+    BOOST_TEST(printed.str() == "***");  // a SAS URL is a credential
+    BOOST_TEST(std::string(sas->reveal()).starts_with("https://acct.blob.core.windows.net/photos/a%20b.jpg?sv="));
+    BOOST_TEST(std::string(sas->reveal()).find("spr=https&") != std::string::npos);
+    BOOST_TEST(!c.sas_get("photos", "k", 8 * 24h).has_value());
+    auto bad_perm = c.sas_url("photos", "k", "wr", 1h);  // out of order
+    BOOST_TEST_REQUIRE(!bad_perm.has_value());
+    BOOST_TEST(std::string(bad_perm.error().message()).find("permissions") != std::string::npos);
+  }());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- against a local server: faults and hostile answers --------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(azure_blob_faults)
+
+BOOST_AUTO_TEST_CASE(hostile_xml_in_a_listing_is_refused_with_a_clear_error) {
+  std::string deep = "<?xml version=\"1.0\"?><EnumerationResults>";
+  for (int i = 0; i < 50'000; ++i) deep += "<a>";
+  std::string huge = "<EnumerationResults><Blobs>";
+  while (huge.size() < (10u << 20)) huge += "<Blob><Name>k</Name><Properties><Content-Length>1</Content-Length></Properties></Blob>";
+  huge += "</Blobs></EnumerationResults>";
+  const std::string laughs = R"(<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;"><!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><EnumerationResults><Blobs><Blob><Name>&c;</Name><Properties><Content-Length>1</Content-Length></Properties></Blob></Blobs></EnumerationResults>)";
+  const std::string xxe = R"(<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]><EnumerationResults><Blobs><Blob><Name>&x;</Name></Blob></Blobs></EnumerationResults>)";
+  const std::string truncated = "<?xml version=\"1.0\"?><EnumerationResults><Blobs><Blob><Name>k</Na";
+  const std::pair<const std::string*, std::string_view> cases[] = {{&laughs, "DOCTYPE"},
+                                                                   {&xxe, "DOCTYPE"},
+                                                                   {&deep, "deeper than 32"},
+                                                                   {&huge, "larger than 8388608 bytes"},
+                                                                   {&truncated, "List Blobs answer: XML answer refused"}};
+  for (const auto& c : cases) {  // not a structured binding: the lambda below captures it
+    with_azure_fake([&](http::server_request&) { return xml_answer(200, *c.first); },
+                    [&](az::client& ac, fake_s3&) -> asio::awaitable<void> {
+                      cloud::list_options lo{};
+                      auto pages = ac.list_blobs("container-one", lo);
+                      auto page = co_await pages.next();
+                      BOOST_TEST_REQUIRE(!page.has_value());
+                      BOOST_TEST((page.error() == errc::invalid_response));
+                      BOOST_TEST(std::string(page.error().message()).find(c.second) != std::string::npos, page.error().message());
+                      auto after = co_await pages.next();
+                      BOOST_TEST((after.has_value() && !after->has_value()));
+                    });
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_repeated_marker_is_a_pagination_loop) {
+  with_azure_fake([](http::server_request&) { return xml_answer(200, blob_list_xml(0, 2, "same")); },
+                  [](az::client& c, fake_s3& f) -> asio::awaitable<void> {
+                    cloud::list_options lo{.page_size = 2};
+                    auto pages = c.list_blobs("container-one", lo);
+                    auto first = co_await pages.next();
+                    BOOST_TEST_REQUIRE(first.has_value());
+                    auto second = co_await pages.next();
+                    BOOST_TEST_REQUIRE(!second.has_value());
+                    BOOST_TEST(std::string(second.error().message()).find("pagination loop") != std::string::npos);
+                    BOOST_TEST(f.seen == 2);
+                    BOOST_TEST(f.requests[1].find("marker=same") != std::string::npos, f.requests[1]);
+                  });
+}
+
+BOOST_AUTO_TEST_CASE(server_busy_is_waited_out_and_retried_then_succeeds) {
+  int calls = 0;
+  with_azure_fake(
+      [&](http::server_request& r) {
+        if (++calls <= 2) return azure_error(503, "ServerBusy", "The server is busy.");
+        BOOST_TEST(std::string(r[http::field::authorization]).starts_with("SharedKey devstoreaccount1:"));
+        BOOST_TEST(r["x-ms-version"] == "2025-11-05");
+        auto res = xml_answer(200, "hello");
+        res.set("Content-MD5", md5_of("hello"));
+        return res;
+      },
+      [&](az::client& c, fake_s3& f) -> asio::awaitable<void> {
+        auto r = co_await c.get_blob("container-one", "k");
+        BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+        BOOST_TEST(r->body == "hello");
+        BOOST_TEST(r->info.checksums.md5 == md5_of("hello"));
+        BOOST_TEST(f.seen == 3);
+        BOOST_TEST(f.requests[0] == "GET /devstoreaccount1/container-one/k");
+      });
+}
+
+BOOST_AUTO_TEST_CASE(content_that_does_not_match_its_md5_is_an_integrity_error_both_ways) {
+  // Get: the body is not what the blob's Content-MD5 says.
+  with_azure_fake(
+      [](http::server_request& r) {
+        auto res = xml_answer(r.find(http::field::range) == r.end() ? 200 : 206, "tampered");
+        res.set("Content-MD5", md5_of("original"));
+        if (r.find(http::field::range) != r.end()) res.set("Content-Range", "bytes 0-7/8");
+        res.set(http::field::etag, "\"0x1\"");
+        return res;
+      },
+      [](az::client& c, fake_s3& f) -> asio::awaitable<void> {
+        auto r = co_await c.get_blob("container-one", "k");
+        BOOST_TEST_REQUIRE(!r.has_value());
+        BOOST_TEST((r.error() == errc::integrity_violation), r.error().to_string());
+        cloud::get_options no_check{.verify = false};
+        BOOST_TEST((co_await c.get_blob("container-one", "k", no_check)).has_value());
+        cloud::get_options ranged{.range = cloud::byte_range{0, 7}};
+        auto part = co_await c.get_blob("container-one", "k", ranged);  // the range's own MD5 was asked for
+        BOOST_TEST_REQUIRE(!part.has_value());
+        BOOST_TEST((part.error() == errc::integrity_violation));
+        std::string out;
+        cloud::get_options small_parts{.part_size = 64 * 1024};  // each part checked against its own MD5
+        auto streamed = co_await c.get_stream("container-one", "k", cloud::memory_sink(out), small_parts);
+        BOOST_TEST_REQUIRE(!streamed.has_value());
+        BOOST_TEST((streamed.error() == errc::integrity_violation));
+        BOOST_TEST(out.empty());  // refused before it reached the sink
+        BOOST_TEST(f.requests.size() == 5u);
+      });
+  // Put: Azure's hash of what arrived is not the MD5 sent.
+  with_azure_fake(
+      [](http::server_request& r) {
+        BOOST_TEST(r["Content-MD5"] == md5_of("value"));
+        BOOST_TEST(r["x-ms-blob-type"] == "BlockBlob");
+        auto res = xml_answer(201, "");
+        res.set("Content-MD5", md5_of("something else"));
+        return res;
+      },
+      [](az::client& c, fake_s3&) -> asio::awaitable<void> {
+        auto r = co_await c.put_blob("container-one", "k", "value");
+        BOOST_TEST_REQUIRE(!r.has_value());
+        BOOST_TEST((r.error() == errc::integrity_violation));
+      });
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_block_commits_nothing_and_a_lost_commit_is_sent_again_unchanged) {
+  // Blocks are PUTs: a 500 is retried; one refused (403) stops the upload before Put Block List.
+  int blocks = 0, commits = 0;
+  std::vector<std::string> lists;
+  with_azure_fake(
+      [&](http::server_request& r) {
+        const std::string target(r.target());
+        if (target.find("comp=block&") != std::string::npos) {
+          ++blocks;
+          if (target.find("blockid=") == std::string::npos) return azure_error(400, "InvalidQueryParameterValue", "no id");
+          if (blocks == 1) return azure_error(500, "InternalError", "Server encountered an internal error.");
+          return xml_answer(201, "");
+        }
+        if (target.ends_with("comp=blocklist")) {
+          lists.push_back(r.body());
+          if (++commits == 1) return azure_error(500, "OperationTimedOut", "Operation could not be completed within the specified time.");
+          auto res = xml_answer(201, "");
+          res.set(http::field::etag, "\"0x8D\"");
+          return res;
+        }
+        return azure_error(400, "InvalidUri", "unexpected " + target);
+      },
+      [&](az::client& c, fake_s3&) -> asio::awaitable<void> {
+        const std::string content = pattern((64u << 10) * 3);
+        cloud::put_options po{.part_size = 64u << 10, .parallel = 1};
+        auto up = co_await c.upload("container-one", "big", cloud::memory_source(content), po);
+        BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : up.error().to_string()));
+        BOOST_TEST(up->etag == "0x8D");
+        BOOST_TEST(up->checksums.md5 == md5_of(content));
+        BOOST_TEST(blocks == 4);   // the first sent twice
+        BOOST_TEST(commits == 2);  // sent again, the same list (<Latest>: idempotent)
+        BOOST_TEST_REQUIRE(lists.size() == 2u);
+        BOOST_TEST(lists[0] == lists[1]);
+        BOOST_TEST(lists[0].find("<Latest>") != std::string::npos);
+      });
+  int refused_commits = 0;
+  with_azure_fake(
+      [&](http::server_request& r) {
+        const std::string target(r.target());
+        if (target.ends_with("comp=blocklist")) ++refused_commits;
+        if (target.find("comp=block&") != std::string::npos && target.find("blockid=") != std::string::npos)
+          return azure_error(403, "AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this permission.");
+        return xml_answer(201, "");
+      },
+      [&](az::client& c, fake_s3&) -> asio::awaitable<void> {
+        const std::string content = pattern((64u << 10) * 3);
+        cloud::put_options po{.part_size = 64u << 10, .parallel = 2};
+        auto up = co_await c.upload("container-one", "big", cloud::memory_source(content), po);
+        BOOST_TEST_REQUIRE(!up.has_value());
+        BOOST_TEST((up.error() == condition::forbidden));
+        BOOST_TEST(std::string(up.error().message()).find("nothing was committed") != std::string::npos, up.error().message());
+        BOOST_TEST(refused_commits == 0);
+      });
+  // A Put Block List that keeps failing may still have committed: the error says so.
+  int failed_commits = 0;
+  with_azure_fake(
+      [&](http::server_request& r) {
+        if (std::string_view(r.target()).ends_with("comp=blocklist")) {
+          ++failed_commits;
+          return azure_error(500, "InternalError", "Server encountered an internal error.");
+        }
+        return xml_answer(201, "");
+      },
+      [&](az::client& c, fake_s3&) -> asio::awaitable<void> {
+        const std::string content = pattern((64u << 10) * 2);
+        cloud::put_options po{.part_size = 64u << 10};
+        auto up = co_await c.upload("container-one", "big", cloud::memory_source(content), po);
+        BOOST_TEST_REQUIRE(!up.has_value());
+        BOOST_TEST((up.error() == condition::unavailable));
+        BOOST_TEST(std::string(up.error().message()).find("may have taken effect") != std::string::npos, up.error().message());
+        BOOST_TEST(failed_commits == 3);  // the kit's three attempts, the same list each time
+      });
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_upload_holds_at_most_parallel_blocks_in_memory) {
+  // Each Put Block is answered after a pause, so that a client reading ahead of its free slots
+  // would show: when the source starts block n, at most `parallel` blocks may be unanswered
+  // (the one being read included).
+  asio::io_context io;
+  constexpr std::size_t block = 64u << 10, blocks = 10, parallel = 3;
+  std::size_t in_flight = 0, most_in_flight = 0, answered = 0, most_ahead = 0, put_blocks = 0;
+  http::server server(
+      io.get_executor(),
+      [&](http::server_request& r) -> asio::awaitable<http::server_response> {
+        if (std::string_view(r.target()).find("comp=block&") == std::string_view::npos) {
+          auto res = xml_answer(201, "");
+          res.set(http::field::etag, "\"0x8D\"");
+          co_return res;
+        }
+        ++put_blocks;
+        most_in_flight = std::max(most_in_flight, ++in_flight);
+        asio::steady_timer pause(co_await asio::this_coro::executor, 20ms);
+        co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+        --in_flight;
+        ++answered;
+        co_return xml_answer(201, "");
+      },
+      fake_s3::big_bodies());
+  BOOST_TEST_REQUIRE(server.listen("127.0.0.1", 0).has_value());
+  server.start();
+  auto cfg = azure_config("http://127.0.0.1:" + std::to_string(server.port()) + "/devstoreaccount1", "devstoreaccount1",
+                          "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==");
+  az::client c(cfg, io.get_executor(), azure_local());
+  auto offset = std::make_shared<std::size_t>(0);
+  cloud::byte_source source = [&, offset](std::span<char> buf) -> asio::awaitable<intg::result<std::size_t>> {
+    if (*offset % block == 0 && *offset < block * blocks) most_ahead = std::max(most_ahead, *offset / block + 1 - answered);
+    const std::size_t n = std::min(buf.size(), block * blocks - *offset);
+    std::fill_n(buf.data(), n, 'b');
+    *offset += n;
+    co_return n;
+  };
+  test::run(io, [&]() -> asio::awaitable<void> {
+    BOOST_TEST_REQUIRE((co_await c.initialize()).has_value());
+    cloud::put_options po{.part_size = block, .parallel = parallel};
+    auto up = co_await c.upload("container-one", "big", source, po);
+    BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : up.error().to_string()));
+    BOOST_TEST(up->size == block * blocks);
+    co_await server.shutdown(1s);
+  }());
+  BOOST_TEST(put_blocks == blocks);
+  BOOST_TEST(most_ahead <= parallel);
+  BOOST_TEST(most_in_flight <= parallel);
+  BOOST_TEST_MESSAGE("blocks in flight at most: " << most_in_flight << ", read ahead of the answers at most: " << most_ahead);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- against Azurite --------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(azure_blob_azurite, *boost::unit_test::precondition(azurite_available()))
+
+BOOST_AUTO_TEST_CASE(every_blob_operation_round_trips_through_azurite) {
+  with_azure(azurite_config(), [](az::client& c) -> asio::awaitable<void> {
+    const std::string cn = new_container("ops");
+    BOOST_TEST_REQUIRE((co_await c.create_container(cn)).has_value());
+    auto again = co_await c.create_container(cn);
+    BOOST_TEST_REQUIRE(!again.has_value());
+    BOOST_TEST(again.error().provider_code() == "ContainerAlreadyExists");
+    BOOST_TEST((again.error() == condition::conflict));
+
+    const std::string body = "hello, object storage";
+    const cloud::metadata_entry meta[] = {{"Origin", "intg"}, {"tenant_1", "acme"}};
+    cloud::put_options po{.content_type = "text/plain", .metadata = meta};
+    auto put = co_await c.put_blob(cn, "dir/a file+1.txt", body, po);
+    BOOST_TEST_REQUIRE(put.has_value(), (put ? std::string() : put.error().to_string()));
+    BOOST_TEST(put->checksums.md5 == md5_of(body));
+    BOOST_TEST(!put->etag.empty());
+
+    auto got = co_await c.get_blob(cn, "dir/a file+1.txt");
+    BOOST_TEST_REQUIRE(got.has_value(), (got ? std::string() : got.error().to_string()));
+    BOOST_TEST(got->body == body);
+    BOOST_TEST(got->info.content_type == "text/plain");
+    BOOST_TEST(got->info.metadata["origin"] == "intg");
+    BOOST_TEST(got->info.metadata["tenant_1"] == "acme");
+    BOOST_TEST(got->info.checksums.md5 == md5_of(body));  // kept by Azure, verified
+    BOOST_TEST(got->info.etag == put->etag);
+
+    auto head = co_await c.head_blob(cn, "dir/a file+1.txt");
+    BOOST_TEST_REQUIRE(head.has_value());
+    BOOST_TEST(head->size == body.size());
+    BOOST_TEST(head->etag == put->etag);
+    BOOST_TEST(head->checksums.md5 == md5_of(body));
+    BOOST_TEST(head->content_type == "text/plain");
+    BOOST_TEST(head->metadata["origin"] == "intg");
+    BOOST_TEST(head->last_modified.time_since_epoch().count() > 0);
+
+    cloud::get_options middle{.range = cloud::byte_range{7, 12}};
+    auto part = co_await c.get_blob(cn, "dir/a file+1.txt", middle);
+    BOOST_TEST_REQUIRE(part.has_value(), (part ? std::string() : part.error().to_string()));
+    BOOST_TEST(part->body == "object");
+    BOOST_TEST(part->info.size == body.size());
+    BOOST_TEST(part->info.checksums.md5 == md5_of(body));  // the blob's, from x-ms-blob-content-md5
+    cloud::get_options tail{.range = cloud::byte_range{16, std::nullopt}};
+    auto end = co_await c.get_blob(cn, "dir/a file+1.txt", tail);
+    BOOST_TEST_REQUIRE(end.has_value());
+    BOOST_TEST(end->body == "orage");
+
+    auto odd = co_await c.put_blob(cn, "odd/%2F?&=#ü k", "odd");
+    BOOST_TEST_REQUIRE(odd.has_value(), (odd ? std::string() : odd.error().to_string()));
+    auto odd_back = co_await c.get_blob(cn, "odd/%2F?&=#ü k");
+    BOOST_TEST_REQUIRE(odd_back.has_value(), (odd_back ? std::string() : odd_back.error().to_string()));
+    BOOST_TEST(odd_back->body == "odd");
+
+    auto missing = co_await c.get_blob(cn, "nope");
+    BOOST_TEST_REQUIRE(!missing.has_value());
+    BOOST_TEST((missing.error() == condition::not_found));
+    BOOST_TEST(missing.error().provider_code() == "BlobNotFound");
+    auto head_missing = co_await c.head_blob(cn, "nope");  // no body: the code from x-ms-error-code
+    BOOST_TEST_REQUIRE(!head_missing.has_value());
+    BOOST_TEST((head_missing.error() == condition::not_found));
+    BOOST_TEST(head_missing.error().provider_code() == "BlobNotFound");
+    const std::string other = new_container("none");
+    auto no_container = co_await c.get_blob(other, "k");
+    BOOST_TEST((!no_container.has_value() && no_container.error().provider_code() == "ContainerNotFound"));
+
+    for (std::string_view k : {std::string_view("dir/a file+1.txt"), std::string_view("odd/%2F?&=#ü k")})
+      BOOST_TEST((co_await c.delete_blob(cn, k)).has_value());
+    auto twice = co_await c.delete_blob(cn, "odd/%2F?&=#ü k");
+    BOOST_TEST((!twice.has_value() && twice.error() == condition::not_found));
+    auto store = c.container(cn);
+    BOOST_TEST((co_await store.remove("odd/%2F?&=#ü k")).has_value());  // the concept: a missing key is removed
+    auto gone = co_await c.head_blob(cn, "dir/a file+1.txt");
+    BOOST_TEST((!gone.has_value() && gone.error() == condition::not_found));
+    BOOST_TEST((co_await c.delete_container(cn)).has_value());
+    auto no_more = co_await c.delete_container(cn);
+    BOOST_TEST((!no_more.has_value() && no_more.error() == condition::not_found));
+    auto h = co_await c.health_check();
+    BOOST_TEST((h.status == intg::integration_status::healthy), h.message);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_streamed_upload_stages_blocks_in_parallel_and_reads_back_in_ranges) {
+  const auto dir = std::filesystem::temp_directory_path() / ("intg-azure-" + new_container("f"));
+  std::filesystem::create_directories(dir);
+  const std::string content = pattern((64u << 10) * 5 + 1234, 3);  // six blocks of 64 KiB, the last short
+  {
+    std::ofstream out(dir / "in.bin", std::ios::binary);
+    out.write(content.data(), static_cast<std::streamsize>(content.size()));
+  }
+  with_azure(azurite_config(), [&](az::client& c) -> asio::awaitable<void> {
+    const std::string cn = new_container("blocks");
+    BOOST_TEST_REQUIRE((co_await c.create_container(cn)).has_value());
+    const auto before = c.http().stats().requests;
+    const cloud::metadata_entry meta[] = {{"origin", "file"}};
+    cloud::put_options po{.content_type = "application/x-test", .metadata = meta, .part_size = 64u << 10, .parallel = 2};
+    auto up = co_await c.upload(cn, "big/file.bin", cloud::file_source((dir / "in.bin").string()), po);
+    BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : up.error().to_string()));
+    BOOST_TEST(up->size == content.size());
+    BOOST_TEST(up->checksums.md5 == md5_of(content));
+    BOOST_TEST(c.http().stats().requests - before == 7u);  // six Put Block, one Put Block List
+
+    auto head = co_await c.head_blob(cn, "big/file.bin");
+    BOOST_TEST_REQUIRE(head.has_value());
+    BOOST_TEST(head->size == content.size());
+    BOOST_TEST(head->etag == up->etag);
+    BOOST_TEST(head->content_type == "application/x-test");
+    BOOST_TEST(head->metadata["origin"] == "file");
+    BOOST_TEST(head->checksums.md5 == md5_of(content));  // stored with the commit
+
+    auto whole = co_await c.get_blob(cn, "big/file.bin");
+    BOOST_TEST_REQUIRE(whole.has_value(), (whole ? std::string() : whole.error().to_string()));
+    BOOST_TEST((whole->body == content));
+    cloud::get_options go{.part_size = 100'000};  // parts across block boundaries, each verified
+    auto down = co_await c.get_stream(cn, "big/file.bin", cloud::file_sink((dir / "out.bin").string()), go);
+    BOOST_TEST_REQUIRE(down.has_value(), (down ? std::string() : down.error().to_string()));
+    std::ifstream in(dir / "out.bin", std::ios::binary);
+    const std::string back((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_TEST((back == content));
+    std::string window;
+    cloud::get_options ranged{.range = cloud::byte_range{(64u << 10) - 10, (64u << 10) + 9}, .part_size = 64 * 1024};
+    auto r = co_await c.get_stream(cn, "big/file.bin", cloud::memory_sink(window), ranged);
+    BOOST_TEST_REQUIRE(r.has_value());
+    BOOST_TEST((window == content.substr((64u << 10) - 10, 20)));
+    cloud::get_options across{.range = cloud::byte_range{(64u << 10) * 2 - 3, (64u << 10) * 2 + 2}};
+    auto six = co_await c.get_blob(cn, "big/file.bin", across);
+    BOOST_TEST_REQUIRE(six.has_value(), (six ? std::string() : six.error().to_string()));
+    BOOST_TEST((six->body == content.substr((64u << 10) * 2 - 3, 6)));
+
+    // Shorter than a block: one Put Blob.
+    const std::string small = pattern(1000);
+    const auto before_small = c.http().stats().requests;
+    auto one = co_await c.upload(cn, "small.bin", cloud::memory_source(small), po);
+    BOOST_TEST_REQUIRE(one.has_value());
+    BOOST_TEST(c.http().stats().requests - before_small == 1u);
+    BOOST_TEST(one->checksums.md5 == md5_of(small));
+
+    cloud::put_options tiny{.part_size = 1024};
+    auto refused = co_await c.upload(cn, "k", cloud::memory_source("x"), tiny);
+    BOOST_TEST((!refused.has_value() && refused.error() == errc::invalid_argument));
+    for (std::string_view k : {std::string_view("big/file.bin"), std::string_view("small.bin")})
+      BOOST_TEST((co_await c.delete_blob(cn, k)).has_value());
+    BOOST_TEST((co_await c.delete_container(cn)).has_value());
+  });
+  std::filesystem::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_source_failing_midway_commits_nothing) {
+  with_azure(azurite_config(), [](az::client& c) -> asio::awaitable<void> {
+    const std::string cn = new_container("fail");
+    BOOST_TEST_REQUIRE((co_await c.create_container(cn)).has_value());
+    BOOST_TEST_REQUIRE((co_await c.put_blob(cn, "kept.bin", "the old content")).has_value());
+    // 1 MiB on offer, but the source fails after 200 KiB: three blocks are staged, none committed.
+    auto make_failing = [] {
+      auto served = std::make_shared<std::size_t>(0);
+      return cloud::byte_source([served](std::span<char> buf) -> asio::awaitable<intg::result<std::size_t>> {
+        if (*served >= (200u << 10)) co_return intg::error(errc::unavailable, "the disk went away");
+        const std::size_t n = std::min<std::size_t>(buf.size(), 50u << 10);
+        std::fill_n(buf.data(), n, 'z');
+        *served += n;
+        co_return n;
+      });
+    };
+    cloud::put_options po{.part_size = 64u << 10, .parallel = 3};
+    for (std::string_view name : {std::string_view("never/committed.bin"), std::string_view("kept.bin")}) {
+      auto up = co_await c.upload(cn, name, make_failing(), po);
+      BOOST_TEST_REQUIRE(!up.has_value());
+      BOOST_TEST((up.error() == errc::unavailable));
+      BOOST_TEST(std::string(up.error().message()).find("the disk went away") != std::string::npos, up.error().message());
+      BOOST_TEST(std::string(up.error().message()).find("nothing was committed") != std::string::npos, up.error().message());
+    }
+    auto head = co_await c.head_blob(cn, "never/committed.bin");
+    BOOST_TEST((!head.has_value() && head.error() == condition::not_found));
+    auto kept = co_await c.get_blob(cn, "kept.bin");  // the existing blob is untouched
+    BOOST_TEST_REQUIRE(kept.has_value());
+    BOOST_TEST(kept->body == "the old content");
+    cloud::list_options lo{};
+    auto pages = c.list_blobs(cn, lo);
+    auto page = co_await pages.next();
+    BOOST_TEST_REQUIRE((page.has_value() && page->has_value()));
+    BOOST_TEST_REQUIRE((*page)->objects.size() == 1u);
+    BOOST_TEST((*page)->objects[0].key == "kept.bin");
+    BOOST_TEST((co_await c.delete_container(cn)).has_value());
+  });
+}
+
+BOOST_AUTO_TEST_CASE(listing_many_blobs_follows_markers_page_by_page) {
+  with_azure(azurite_config(), [](az::client& c) -> asio::awaitable<void> {
+    const std::string cn = new_container("list");
+    BOOST_TEST_REQUIRE((co_await c.create_container(cn)).has_value());
+    std::vector<std::string> keys;
+    for (int i = 0; i < 23; ++i) {
+      char k[32];
+      std::snprintf(k, sizeof k, "logs/%02d.txt", i);
+      keys.emplace_back(k);
+      BOOST_TEST_REQUIRE((co_await c.put_blob(cn, keys.back(), "x")).has_value());
+    }
+    for (std::string_view k : {std::string_view("other/a"), std::string_view("other/b/c"), std::string_view("top")})
+      BOOST_TEST_REQUIRE((co_await c.put_blob(cn, k, "y")).has_value());
+
+    cloud::list_options lo{.prefix = "logs/", .page_size = 5};
+    auto pages = c.list_blobs(cn, lo);
+    std::vector<std::string> seen;
+    std::vector<std::size_t> sizes;
+    while (true) {
+      auto page = co_await pages.next();
+      BOOST_TEST_REQUIRE(page.has_value(), (page ? std::string() : page.error().to_string()));
+      if (!*page) break;
+      sizes.push_back((*page)->objects.size());
+      for (auto& o : (*page)->objects) {
+        BOOST_TEST(o.size == 1u);
+        BOOST_TEST(o.checksums.md5 == md5_of("x"));
+        BOOST_TEST(!o.etag.empty());
+        seen.push_back(o.key);
+      }
+    }
+    BOOST_TEST(seen == keys, boost::test_tools::per_element());
+    BOOST_TEST(pages.pages_read() == 5u);
+    BOOST_TEST((sizes == std::vector<std::size_t>{5, 5, 5, 5, 3}));
+
+    cloud::list_options top{.delimiter = "/"};
+    auto level = c.list_blobs(cn, top);
+    auto first = co_await level.next();
+    BOOST_TEST_REQUIRE((first.has_value() && first->has_value()));
+    BOOST_TEST_REQUIRE((*first)->objects.size() == 1u);
+    BOOST_TEST((*first)->objects[0].key == "top");
+    BOOST_TEST(((*first)->prefixes == std::vector<std::string>{"logs/", "other/"}));
+    cloud::list_options after{.prefix = "logs/", .start_after = "logs/20.txt"};
+    auto rest_pages = c.list_blobs(cn, after);
+    auto last = co_await rest_pages.next();
+    BOOST_TEST_REQUIRE((last.has_value() && last->has_value()));
+    BOOST_TEST((*last)->objects.size() == 2u);
+    cloud::list_options bad{.page_size = 0};
+    auto refused = c.list_blobs(cn, bad);
+    auto none = co_await refused.next();
+    BOOST_TEST((!none.has_value() && none.error() == errc::invalid_argument));
+    BOOST_TEST((co_await c.delete_container(cn)).has_value());
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_account_key_is_refused_once_with_a_clear_error_that_shows_no_secret) {
+  const std::string wrong_key = intg::crypto::base64_encode(std::string_view("not the account key of devstoreaccount1"));
+  auto cfg = azurite_config();
+  cfg.settings["account_key"] = wrong_key;
+  with_azure(cfg, [&](az::client& c) -> asio::awaitable<void> {
+    const auto before = c.http().stats().requests;
+    const std::string cn = new_container("denied");
+    auto r = co_await c.create_container(cn);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST(r.error().http_status() == 403);
+    BOOST_TEST((r.error() == condition::unauthorized), r.error().to_string());
+    BOOST_TEST(c.http().stats().requests - before == 1u);  // not retried
+    const std::string text = r.error().to_string();
+    BOOST_TEST(text.find("Server failed to authenticate the request") != std::string::npos, text);
+    BOOST_TEST(text.find(wrong_key) == std::string::npos);
+    BOOST_TEST(text.find(azurite().key) == std::string::npos);
+    BOOST_TEST(text.find("SharedKey") == std::string::npos);
+    auto head = co_await c.head_blob(cn, "k");  // no body: refused by status and x-ms-error-code
+    BOOST_TEST_REQUIRE(!head.has_value());
+    BOOST_TEST(head.error().http_status() == 403);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(sas_urls_work_with_a_plain_http_client_and_expired_or_tampered_ones_are_refused) {
+  with_azure(azurite_config(), [](az::client& c) -> asio::awaitable<void> {
+    const std::string cn = new_container("sas");
+    BOOST_TEST_REQUIRE((co_await c.create_container(cn)).has_value());
+    BOOST_TEST_REQUIRE((co_await c.put_blob(cn, "shared/report.txt", "for your eyes")).has_value());
+    http::client plain(co_await asio::this_coro::executor);
+
+    auto url = c.sas_get(cn, "shared/report.txt", 60s);
+    BOOST_TEST_REQUIRE(url.has_value());
+    const std::string link(url->reveal());
+    BOOST_TEST(link.find("sig=") != std::string::npos);
+    BOOST_TEST(link.find(azurite().key) == std::string::npos);
+    auto fetched = co_await plain.get(link);
+    BOOST_TEST_REQUIRE(fetched.has_value());
+    BOOST_TEST(fetched->result_int() == 200u, fetched->body());
+    BOOST_TEST(fetched->body() == "for your eyes");
+
+    // An upload through a SAS with the create and write permissions.
+    auto put_url = c.sas_url(cn, "incoming/upload.bin", "cw", 60s);
+    BOOST_TEST_REQUIRE(put_url.has_value());
+    auto up = http::request::make(http::verb::put, std::string(put_url->reveal())).value();
+    up.message.set("x-ms-blob-type", "BlockBlob");
+    up.body("uploaded with a SAS", "application/octet-stream");
+    auto sent = co_await plain.send(up);
+    BOOST_TEST_REQUIRE(sent.has_value());
+    BOOST_TEST(sent->result_int() == 201u, sent->body());
+    auto back = co_await c.get_blob(cn, "incoming/upload.bin");
+    BOOST_TEST_REQUIRE(back.has_value());
+    BOOST_TEST(back->body == "uploaded with a SAS");
+
+    // Read-only: a write is refused.
+    auto read_only = http::request::make(http::verb::put, link).value();
+    read_only.message.set("x-ms-blob-type", "BlockBlob");
+    read_only.body("overwrite", "application/octet-stream");
+    auto denied = co_await plain.send(read_only);
+    BOOST_TEST_REQUIRE(denied.has_value());
+    BOOST_TEST(denied->result_int() == 403u);
+
+    // Tampered (read widened to read-write, the signature kept): refused.
+    std::string tampered = link;
+    tampered.replace(tampered.find("sp=r"), 4, "sp=rw");
+    auto forged = co_await plain.get(tampered);
+    BOOST_TEST_REQUIRE(forged.has_value());
+    BOOST_TEST(forged->result_int() == 403u);
+    BOOST_TEST(az::parse_error(forged->body())->code == "AuthorizationFailure");
+
+    // Signed two hours ago for ten minutes: expired.
+    const auto clock = c.signer().clock;
+    c.signer().clock = [] { return std::chrono::system_clock::now() - 2h; };
+    auto old_url = c.sas_get(cn, "shared/report.txt", 600s);
+    c.signer().clock = clock;
+    BOOST_TEST_REQUIRE(old_url.has_value());
+    const std::string old_link(old_url->reveal());
+    auto expired = co_await plain.get(old_link);
+    BOOST_TEST_REQUIRE(expired.has_value());
+    BOOST_TEST(expired->result_int() == 403u);
+
+    for (std::string_view k : {std::string_view("shared/report.txt"), std::string_view("incoming/upload.bin")})
+      BOOST_TEST((co_await c.delete_blob(cn, k)).has_value());
+    BOOST_TEST((co_await c.delete_container(cn)).has_value());
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_container_is_an_object_store) {
+  static_assert(cloud::object_store<az::container>);
+  with_azure(azurite_config(), [](az::client& c) -> asio::awaitable<void> {
+    const std::string cn = new_container("store");
+    BOOST_TEST_REQUIRE((co_await c.create_container(cn)).has_value());
+    auto store = c.container(cn);
+    co_await exercise(store);
+    BOOST_TEST((co_await c.delete_container(cn)).has_value());
   });
 }
 

@@ -1,9 +1,10 @@
-// libFuzzer target: the XML reader (rest/xml.hpp) and everything S3 reads with it. The first byte
-// picks the answer's status (and whether it carries an ETag), the rest is the body. Properties: the
-// reader gives a tree within its limits or an error, never a crash; a DOCTYPE is always refused;
-// every S3 answer reader gives a value or an error; the classification accepts only a 2xx, and a
-// failure carries S3's provider category; an error document's code and message are bounded and
-// printable.
+// libFuzzer target: the XML reader (rest/xml.hpp) and everything S3 and Azure Blob read with it.
+// The first byte picks the answer's status (and whether it carries an ETag), the rest is the body.
+// Properties: the reader gives a tree within its limits or an error, never a crash; a DOCTYPE is
+// always refused; every S3 and Azure answer reader gives a value or an error; the classifications
+// accept only a 2xx, and a failure carries the provider's category; an error document's code and
+// message are bounded and printable.
+#include <intg/providers/azure_blob.hpp>
 #include <intg/providers/s3.hpp>
 
 #include <cstdint>
@@ -13,6 +14,7 @@
 
 namespace xml = intg::rest::xml;
 namespace s3 = intg::s3;
+namespace az = intg::azure_blob;
 
 namespace {
 
@@ -30,6 +32,27 @@ std::size_t walk(const xml::element& e, std::size_t depth, const xml::limits& l)
   std::size_t n = 1;
   for (const auto& c : e.children) n += walk(c, depth + 1, l);
   return n;
+}
+
+// Whether `s` holds "<!DOCTYPE" outside processing instructions, comments and CDATA sections,
+// where it is text, not a declaration ('<' cannot appear unescaped anywhere else).
+bool doctype_outside_markup(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::string_view rest = s.substr(i);
+    std::string_view close;
+    if (rest.starts_with("<?")) close = "?>";
+    else if (rest.starts_with("<!--")) close = "-->";
+    else if (rest.starts_with("<![CDATA[")) close = "]]>";
+    else if (rest.starts_with("<!DOCTYPE")) return true;
+    if (close.empty()) {
+      ++i;
+      continue;
+    }
+    const auto end = s.find(close, i + 2);
+    if (end == std::string_view::npos) return false;
+    i = end + close.size();
+  }
+  return false;
 }
 
 bool printable(std::string_view s) {
@@ -55,7 +78,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto doc = xml::parse(body, l);
     if (doc) {
       check(walk(*doc, 1, l) <= l.max_elements);
-      check(body.find("<!DOCTYPE") == std::string_view::npos);
+      check(!doctype_outside_markup(body));
     } else {
       check(doc.error() == intg::errc::invalid_response);
       check(std::string_view(doc.error().message()).starts_with("XML answer refused: "));
@@ -87,6 +110,22 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     check(&v.failure.code().category() == &intg::provider_category<s3::provider>());
     check(v.failure.http_status() == status);
     check(v.failure.message().size() < 2000);
+  }
+
+  if (auto e = az::parse_error(body)) {
+    check(e->code.size() <= 100 && e->message.size() <= 300 && e->request_id.size() <= 100);
+    check(printable(e->code) && printable(e->message) && printable(e->request_id));
+  }
+  if (auto l = az::parse_list(body))
+    for (const auto& o : l->objects) check(!o.key.empty());
+  (void)az::parse_http_date(body);
+  const auto av = az::provider::classify_answer(res, std::chrono::system_clock::time_point(std::chrono::seconds(1'800'000'000)));
+  if (av.action == intg::rest::action::accept) {
+    check(status >= 200 && status < 300);
+  } else {
+    check(&av.failure.code().category() == &intg::provider_category<az::provider>());
+    check(av.failure.http_status() == status);
+    check(av.failure.message().size() < 2000);
   }
   return 0;
 }

@@ -6,7 +6,7 @@
 // into XML request bodies.
 //
 // Not part of <intg/rest.hpp>: link expat (`-lexpat`, Debian's libexpat1-dev; the CMake target
-// intg::s3 does) only where it is used.
+// intg::cloud does) only where it is used.
 #pragma once
 
 #include <intg/core/error.hpp>

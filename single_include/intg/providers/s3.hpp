@@ -10,7 +10,7 @@
 #define INTG_AMALGAMATED_INTG_PROVIDERS_S3_HPP
 // Amazon S3 (and S3-compatible services) as an intg integration: intg::s3::client, its buckets as
 // cloud::object_store, multipart uploads and presigned URLs. Needs expat: link -lexpat, or the
-// CMake target intg::s3.
+// CMake target intg::cloud (or intg::s3).
 
 // ---- begin intg/cloud/object_store.hpp ----
 #ifndef INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
@@ -231,7 +231,7 @@ concept object_store = requires(S& s, std::string_view key, std::string_view bod
 // into XML request bodies.
 //
 // Not part of <intg/rest.hpp>: link expat (`-lexpat`, Debian's libexpat1-dev; the CMake target
-// intg::s3 does) only where it is used.
+// intg::cloud does) only where it is used.
 
 
 #include <expat.h>
