@@ -6,11 +6,15 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/providers/azure_blob.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_HPP
 // Azure Blob Storage as an intg integration: intg::azure_blob::client, its containers as
 // cloud::object_store, block blobs streamed as staged blocks, and SAS URLs. Needs expat: link
 // -lexpat, or the CMake target intg::cloud.
 
 // ---- begin intg/cloud/object_store.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
+#define INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 // intg::cloud::object_store: what code that keeps objects in a cloud store is written against, so
 // that it runs on any store that meets the concept (Amazon S3's `s3::bucket` does; Azure Blob
 // Storage and Google Cloud Storage clients are to follow): put, get, head, list, delete, streamed
@@ -205,14 +209,19 @@ concept object_store = requires(S& s, std::string_view key, std::string_view bod
 };
 
 }  // namespace intg::cloud
+#endif  // INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 // ---- end intg/cloud/object_store.hpp ----
 // ---- begin intg/providers/azure_blob/answers.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_ANSWERS_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_ANSWERS_HPP
 // Azure Blob Storage's XML answers read into values (element names from the Blob service REST
 // reference): the error document and a List Blobs page; the Put Block List body and block ids;
 // the HTTP dates Azure writes. Every reader checks the shape it needs and says what is missing;
 // none quotes the answer back.
 
 // ---- begin intg/rest/xml.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_XML_HPP
+#define INTG_AMALGAMATED_INTG_REST_XML_HPP
 // intg::rest::xml: a small reader of XML answers (S3, Azure Storage) on expat, with the limits a
 // client needs against a hostile or broken server: a document type declaration is refused (so no
 // entity is ever declared, expanded or fetched), and the size, the nesting depth and the number of
@@ -398,6 +407,7 @@ inline std::string escape(std::string_view text) {
 }
 
 }  // namespace intg::rest::xml
+#endif  // INTG_AMALGAMATED_INTG_REST_XML_HPP
 // ---- end intg/rest/xml.hpp ----
 
 #include <chrono>
@@ -576,8 +586,11 @@ inline std::string block_list_body(const std::vector<std::string>& ids) {
 }
 
 }  // namespace intg::azure_blob
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_ANSWERS_HPP
 // ---- end intg/providers/azure_blob/answers.hpp ----
 // ---- begin intg/providers/azure_blob/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_CLIENT_HPP
 // intg::azure_blob::client: Azure Blob Storage as an intg integration on the provider kit:
 // containers, block blobs (Put Blob with Content-MD5 checked both ways; streamed uploads as staged
 // blocks committed by Put Block List, blocks in parallel), reads whole, by range and streamed
@@ -589,12 +602,16 @@ inline std::string block_list_body(const std::vector<std::string>& ids) {
 // cloud::object_store.
 
 // ---- begin intg/providers/azure_blob/provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_PROVIDER_HPP
 // Azure Blob Storage on the provider kit: the traits (the account's endpoint, Azure's hosts only
 // unless the deployment allows more, Shared Key signing), the mapping of Azure's error codes
 // (x-ms-error-code, or the error document's Code) to intg errors, the naming rules of containers,
 // blobs and metadata, and how a container and blob become a URL.
 
 // ---- begin intg/rest/auth.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_AUTH_HPP
+#define INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // intg::rest auth schemes: small types a provider names (`using auth = rest::bearer<"secret_key">`)
 // that read their credentials from the tenant's settings once (configure) and put them on each
 // request (apply). Token schemes cache through auth::oauth2::token_manager: one refresh in flight
@@ -603,6 +620,8 @@ inline std::string block_list_body(const std::vector<std::string>& ids) {
 // messages: every error names a setting, never its value.
 
 // ---- begin intg/rest/provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // intg::rest: what a provider declares (the traits struct) and how the kit reads it. Only `name`
 // and `default_base_url` are required; every other trait has a default, read through
 // rest::traits<P> so that a provider states only what differs.
@@ -776,6 +795,7 @@ struct traits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // ---- end intg/rest/provider.hpp ----
 
 #include <boost/json/object.hpp>
@@ -1434,8 +1454,11 @@ class one_of {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // ---- end intg/rest/auth.hpp ----
 // ---- begin intg/rest/errors.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
+#define INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // intg::rest error mapping: a provider's answer (status, headers, body) to what the client does —
 // accept it, retry it (5xx, 408: transient errors the retry policy retries), refresh the
 // credentials and send once more (401), wait (429 or a rate-limit code in the body: errc::
@@ -1632,8 +1655,11 @@ inline error redact(error e, std::string_view credential) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // ---- end intg/rest/errors.hpp ----
 // ---- begin intg/security/auth/azure_sharedkey.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_AZURE_SHAREDKEY_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_AZURE_SHAREDKEY_HPP
 // Azure Storage Shared Key authorization: signs a request with a storage account's key
 // ("Authorization: SharedKey account:signature"), as the Storage REST documentation describes.
 // Each step (canonicalized headers, canonicalized resource, string to sign, signature) is a
@@ -2060,6 +2086,7 @@ class signer {
 };
 
 }  // namespace intg::auth::azure
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_AZURE_SHAREDKEY_HPP
 // ---- end intg/security/auth/azure_sharedkey.hpp ----
 
 #include <chrono>
@@ -2227,8 +2254,11 @@ inline result<http::url> blob_url(const http::url& base, std::string_view base_p
 }
 
 }  // namespace intg::azure_blob
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_PROVIDER_HPP
 // ---- end intg/providers/azure_blob/provider.hpp ----
 // ---- begin intg/rest/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // intg::rest::client<Provider, Pipeline>: everything a provider does not declare. It is an
 // intg::integration (initialize, health_check, cleanup, built by the registry), reads the
 // tenant's settings (base_url within the provider's allowed hosts, credentials as intg::secret),
@@ -2242,6 +2272,8 @@ inline result<http::url> blob_url(const http::url& base, std::string_view base_p
 // time. Path arguments are views (string literals, std::string_view, named std::strings).
 
 // ---- begin intg/rest/detail/answer_arena.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
+#define INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
 // Where a provider's answer is parsed: a Boost.JSON memory resource that bump-allocates from a
 // block kept warm in a small per-thread cache, and frees the whole tree at once.
 //
@@ -2319,8 +2351,11 @@ class answer_arena final : public boost::json::memory_resource {
 
 template <>
 struct boost::json::is_deallocate_trivial<intg::rest::detail::answer_arena> : std::true_type {};
+#endif  // INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
 // ---- end intg/rest/detail/answer_arena.hpp ----
 // ---- begin intg/rest/form.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_FORM_HPP
+#define INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // Described structs as form bodies and query strings (application/x-www-form-urlencoded), with
 // the nested keys Stripe and Rails-style APIs read: `metadata[order_id]=x`, `items[0][price]=p`,
 // `expand[0]=a`. Member names follow rest/json.hpp (one trailing underscore dropped), empty
@@ -2330,6 +2365,8 @@ struct boost::json::is_deallocate_trivial<intg::rest::detail::answer_arena> : st
 // them before reading the key.
 
 // ---- begin intg/rest/json.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_JSON_HPP
+#define INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // Typed models for REST providers: plain aggregates described with Boost.Describe, read from and
 // written to JSON by one lenient, non-throwing converter.
 //
@@ -2957,6 +2994,7 @@ boost::json::result<T> try_value_to(const boost::json::value& v) {
     intg_out_ = ::intg::rest::encode(intg_x_);                                                                     \
   }                                                                                                                \
   static_assert(true, "INTG_REST_MODELS() is followed by a semicolon")
+#endif  // INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // ---- end intg/rest/json.hpp ----
 
 #include <boost/json/value.hpp>
@@ -3115,8 +3153,11 @@ void append_query(http::query& out, const T& x) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // ---- end intg/rest/form.hpp ----
 // ---- begin intg/rest/idempotency.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
+#define INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // intg::rest idempotency: unsafe requests (POST, PATCH) carry a key generated once per logical
 // call and reused by each of its retries, so that the provider applies the call at most once. In
 // a header (`Idempotency-Key`: also what makes the HTTP client treat the request as replay-safe)
@@ -3186,8 +3227,11 @@ struct idempotency_body_field {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // ---- end intg/rest/idempotency.hpp ----
 // ---- begin intg/rest/operation.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // intg::rest typed operations: one constexpr object per endpoint, naming the method, the path
 // template (its `{}` placeholders counted at compile time against the operation's argument
 // count), the operation's name (metrics, traces) and how its parameters travel. Parameters of
@@ -3334,8 +3378,11 @@ struct multipart {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // ---- end intg/rest/operation.hpp ----
 // ---- begin intg/rest/pagination.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // intg::rest pagination strategies. A strategy is a stateless type: given a page (the request's
 // URL, the response, its JSON body and its item count), it says where the next page is — a query
 // parameter to set on the current URL, or a URL of its own — or that this was the last page. The
@@ -3539,8 +3586,11 @@ inline result<http::url> with_param(const http::url& u, std::string_view name, s
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // ---- end intg/rest/pagination.hpp ----
 // ---- begin intg/rest/rate_limit.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
+#define INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // intg::rest proactive rate limiting from response headers: when a window's remaining count
 // reaches 0 (or the provider answers 429), the tenant's next calls in that bucket wait until the
 // reset instead of collecting 429s. Buckets: one per client (tenant connection), one per
@@ -3691,6 +3741,7 @@ class header_limits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // ---- end intg/rest/rate_limit.hpp ----
 
 #include <boost/json/parse.hpp>
@@ -4445,8 +4496,11 @@ class client {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // ---- end intg/rest/client.hpp ----
 // ---- begin intg/security/auth/azure_sas.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_AZURE_SAS_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_AZURE_SAS_HPP
 // Azure Storage shared access signatures signed with an account key: service SAS for a blob or
 // a container and account SAS, as the Storage REST documentation describes them (signed version
 // 2020-12-06 and later). A SAS is a credential: `sas_token` holds it as an intg::secret and
@@ -4690,6 +4744,7 @@ inline result<sas_token> make_account_sas(const account_sas& s, const shared_key
 }
 
 }  // namespace intg::auth::azure
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_AZURE_SAS_HPP
 // ---- end intg/security/auth/azure_sas.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
@@ -5330,5 +5385,7 @@ static_assert(intg::integration<client>);
 static_assert(cloud::object_store<container>);
 
 }  // namespace intg::azure_blob
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_CLIENT_HPP
 // ---- end intg/providers/azure_blob/client.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_AZURE_BLOB_HPP
 // ---- end intg/providers/azure_blob.hpp ----
