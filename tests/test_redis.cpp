@@ -1010,8 +1010,10 @@ worker_report run_worker(const worker_plan& plan) {
 }
 
 // Forks `n` workers (no threads run in this process while it forks), runs `meanwhile` here, and
-// collects their reports; a worker that crashes, hangs (60 s) or fails is a failed report.
-std::vector<worker_report> run_workers(const worker_plan& plan, int n, const std::function<void()>& meanwhile = {}) {
+// collects their reports (plain data with `ok` and a `failure` text); a worker that crashes, hangs
+// (60 s) or fails is a failed report.
+template <class Report>
+std::vector<Report> fork_workers(int n, const std::function<Report(int)>& body, const std::function<void()>& meanwhile = {}) {
   std::vector<pid_t> pids;
   std::vector<int> fds;
   for (int i = 0; i < n; ++i) {
@@ -1021,9 +1023,9 @@ std::vector<worker_report> run_workers(const worker_plan& plan, int n, const std
     BOOST_TEST_REQUIRE(pid >= 0);
     if (pid == 0) {
       ::close(fd[0]);
-      worker_report rep;
+      Report rep;
       try {
-        rep = run_worker(plan);
+        rep = body(i);
       } catch (const std::exception& e) {
         std::snprintf(rep.failure, sizeof rep.failure, "worker threw: %s", e.what());
       }
@@ -1040,21 +1042,21 @@ std::vector<worker_report> run_workers(const worker_plan& plan, int n, const std
     fds.push_back(fd[0]);
   }
   if (meanwhile) meanwhile();
-  std::vector<worker_report> reports(static_cast<std::size_t>(n));
+  std::vector<Report> reports(static_cast<std::size_t>(n));
   const auto give_up = std::chrono::steady_clock::now() + 60s;
   for (int i = 0; i < n; ++i) {
     char* p = reinterpret_cast<char*>(&reports[static_cast<std::size_t>(i)]);
     std::size_t got = 0;
-    while (got < sizeof(worker_report) && std::chrono::steady_clock::now() < give_up) {
+    while (got < sizeof(Report) && std::chrono::steady_clock::now() < give_up) {
       pollfd pfd{fds[static_cast<std::size_t>(i)], POLLIN, 0};
       if (::poll(&pfd, 1, 1000) <= 0) continue;
-      const auto r = ::read(fds[static_cast<std::size_t>(i)], p + got, sizeof(worker_report) - got);
+      const auto r = ::read(fds[static_cast<std::size_t>(i)], p + got, sizeof(Report) - got);
       if (r <= 0) break;
       got += static_cast<std::size_t>(r);
     }
-    if (got < sizeof(worker_report)) {
-      reports[static_cast<std::size_t>(i)] = worker_report{};
-      std::snprintf(reports[static_cast<std::size_t>(i)].failure, sizeof(worker_report::failure), "no report (crashed or hung)");
+    if (got < sizeof(Report)) {
+      reports[static_cast<std::size_t>(i)] = Report{};
+      std::snprintf(reports[static_cast<std::size_t>(i)].failure, sizeof(Report::failure), "no report (crashed or hung)");
       ::kill(pids[static_cast<std::size_t>(i)], SIGKILL);
     }
     ::close(fds[static_cast<std::size_t>(i)]);
@@ -1069,6 +1071,10 @@ std::vector<worker_report> run_workers(const worker_plan& plan, int n, const std
     }
   }
   return reports;
+}
+
+std::vector<worker_report> run_workers(const worker_plan& plan, int n, const std::function<void()>& meanwhile = {}) {
+  return fork_workers<worker_report>(n, [&](int) { return run_worker(plan); }, meanwhile);
 }
 
 std::uint64_t admitted_in(const worker_report& r, int from_bin, int to_bin) {
@@ -1479,6 +1485,357 @@ BOOST_AUTO_TEST_CASE(redis_killed_mid_run_and_restarted_the_processes_fall_back_
   BOOST_TEST(after_rate >= 0.9 * per_second);
   BOOST_TEST(after_rate <= 1.1 * per_second);
   BOOST_TEST(spare.kill(15) == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- intg::shared_circuit_breaker ----
+
+namespace {
+
+asio::awaitable<intg::result<int>> fails(intg::attempt&) { co_return intg::error(intg::errc::unavailable, "the dependency is down"); }
+
+using breaker_stack = intg::pipeline<intg::shared_circuit_breaker<>>;
+
+intg::shared_circuit_breaker<>::options breaker_opts(std::shared_ptr<intg::shared::redis_link> link, std::string key, int threshold,
+                                                     std::chrono::milliseconds recovery, int probes) {
+  intg::shared_circuit_breaker<>::options o;
+  o.failure_threshold = threshold;
+  o.recovery_timeout = recovery;
+  o.half_open_max_calls = probes;
+  o.link = std::move(link);
+  o.key = std::move(key);
+  o.channel = o.key + ":events";  // the same in forked processes (the key is made before forking)
+  o.probe_interval = 100ms;
+  return o;
+}
+
+asio::awaitable<intg::shared::breaker_reply> breaker_call(redis::connection& conn, const std::string& key,
+                                                         intg::shared::breaker_op op, std::int64_t gen, const std::string& channel) {
+  const std::vector<std::string> keys{key};
+  const std::vector<std::string> args = intg::shared::breaker_args(op, 200ms, 2, gen, "a test", channel);
+  auto r = co_await redis::eval(conn, intg::shared::breaker_script(), keys, args);
+  BOOST_TEST_REQUIRE(r.has_value(), r.error().to_string());
+  auto reply = intg::shared::parse_breaker_reply(*r);
+  BOOST_TEST_REQUIRE(reply.has_value(), reply.error().to_string());
+  co_return *reply;
+}
+
+// Polls until `pred` holds, at most `limit`; returns how long it took (limit when it never did).
+template <class Pred>
+std::chrono::nanoseconds wait_until_true(Pred pred, std::chrono::milliseconds limit = 2000ms) {
+  const auto began = std::chrono::steady_clock::now();
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() - began >= limit) return limit;
+    std::this_thread::sleep_for(200us);
+  }
+  return std::chrono::steady_clock::now() - began;
+}
+
+// What a process of the multi-process breaker test reports (plain data).
+constexpr int breaker_rounds = 8;
+struct breaker_report {
+  bool ok = false;
+  char failure[160] = {};
+  std::int64_t tripped_ns[breaker_rounds] = {};  // the tripping process: when its trip was counted
+  std::int64_t seen_ns[breaker_rounds] = {};     // the others: when they first saw the breaker open
+  std::uint64_t probes = 0;                      // probes Redis granted this process
+  bool closed_at_end = false;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(shared_circuit_breaker_on_redis, *boost::unit_test::precondition(server_available()))
+
+BOOST_AUTO_TEST_CASE(the_script_opens_once_reserves_the_rounds_probes_and_closes_on_enough_successes) {
+  using op = intg::shared::breaker_op;
+  using kind = intg::shared::breaker_reply::kind;
+  const std::string key = fresh_key("cb-script"), channel = "test:cb:script:" + std::to_string(::getpid());
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options()), sub(io.get_executor(), server_options());
+    const std::vector<std::string> channels{channel};
+    BOOST_TEST_REQUIRE((co_await sub.subscribe(channels)).has_value());
+    auto call = [&](op o, std::int64_t gen) { return breaker_call(conn, key, o, gen, channel); };
+    auto r = co_await call(op::read, 0);
+    BOOST_TEST((r.state == kind::closed && r.gen == 0));
+    r = co_await call(op::trip, 0);
+    BOOST_TEST((r.state == kind::open && r.gen == 1 && r.remaining == 200ms && r.reason == "a test"));
+    r = co_await call(op::trip, 0);  // a second replica tripping: still the same opening
+    BOOST_TEST((r.state == kind::open && r.gen == 1 && r.remaining <= 200ms));
+    r = co_await call(op::probe, 1);  // too early
+    BOOST_TEST((r.state == kind::open && r.remaining > 0us));
+    co_await sleep_for(220ms);
+    BOOST_TEST(((co_await call(op::probe, 1)).state == kind::probe));
+    BOOST_TEST(((co_await call(op::probe, 1)).state == kind::probe));
+    r = co_await call(op::probe, 1);  // the round has its two probes
+    BOOST_TEST((r.state == kind::half_open && r.remaining > 0us));
+    BOOST_TEST(((co_await call(op::release, 1)).state == kind::half_open));  // one gives its probe back
+    BOOST_TEST(((co_await call(op::probe, 1)).state == kind::probe));
+    BOOST_TEST(((co_await call(op::failure, 0)).state == kind::half_open));  // an older opening's probe: ignored
+    BOOST_TEST(((co_await call(op::success, 1)).state == kind::half_open));
+    r = co_await call(op::success, 1);
+    BOOST_TEST((r.state == kind::closed && r.gen == 1));
+    // A failed probe opens it again, as a new generation.
+    (void)co_await call(op::trip, 1);
+    co_await sleep_for(220ms);
+    BOOST_TEST(((co_await call(op::probe, 2)).state == kind::probe));
+    r = co_await call(op::failure, 2);
+    BOOST_TEST((r.state == kind::open && r.gen == 3));
+    // Announcements: open 1, closed 1, open 2, open 3.
+    std::vector<std::string> events;
+    for (int i = 0; i < 4; ++i) {
+      auto m = co_await sub.receive(2s);
+      BOOST_TEST_REQUIRE(m.has_value());
+      events.push_back(m->payload);
+    }
+    const std::vector<std::string> want{"open 1 " + key, "closed 1 " + key, "open 2 " + key, "open 3 " + key};
+    BOOST_TEST(events == want, boost::test_tools::per_element());
+    // A key that holds something else is an error, never a decision.
+    const std::string other = fresh_key("cb-other");
+    (void)co_await conn.execute("SET", other, "not a breaker");
+    const std::vector<std::string> keys{other};
+    const std::vector<std::string> args = intg::shared::breaker_args(op::probe, 200ms, 2, 0, "", channel);
+    auto e = co_await redis::eval(conn, intg::shared::breaker_script(), keys, args);
+    BOOST_TEST(!e.has_value());
+    (void)co_await conn.execute("HSET", other + "h", "state", "sideways");
+    const std::vector<std::string> keys2{other + "h"};
+    auto e2 = co_await redis::eval(conn, intg::shared::breaker_script(), keys2, args);
+    BOOST_TEST(!e2.has_value());
+    if (!e2) BOOST_TEST(std::string(e2.error().message()).find("holds no breaker state") != std::string::npos);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(announcements_are_read_strictly) {
+  using intg::shared::parse_breaker_event;
+  auto e = parse_breaker_event("open 12 intg:cb:a:b");
+  BOOST_TEST_REQUIRE(e.has_value());
+  BOOST_TEST((e->open && e->gen == 12 && e->key == "intg:cb:a:b"));
+  e = parse_breaker_event("closed 3 k");
+  BOOST_TEST_REQUIRE(e.has_value());
+  BOOST_TEST((!e->open && e->gen == 3 && e->key == "k"));
+  for (const char* bad : {"", "open", "open ", "open 1", "open 1 ", "open x k", "opened 1 k", "open -1 k", "closed  k",
+                          "open 12345678901234567890 k", "OPEN 1 k"})
+    BOOST_TEST(!parse_breaker_event(bad).has_value(), bad);
+}
+
+BOOST_AUTO_TEST_CASE(a_trip_in_one_replica_rejects_in_the_others_and_the_probes_are_shared) {
+  const std::string key = fresh_key("cb-three");
+  // Three replicas: each its own link (connection, thread, subscription).
+  std::vector<std::shared_ptr<intg::shared::redis_link>> links;
+  std::vector<std::unique_ptr<breaker_stack>> replicas;
+  for (int i = 0; i < 3; ++i) {
+    links.push_back(std::make_shared<intg::shared::redis_link>(server_options()));
+    replicas.push_back(std::make_unique<breaker_stack>(breaker_opts(links.back(), key, 3, 300ms, 2)));
+  }
+  auto& a = replicas[0]->get<intg::shared_circuit_breaker<>>();
+  auto& b = replicas[1]->get<intg::shared_circuit_breaker<>>();
+  auto& c = replicas[2]->get<intg::shared_circuit_breaker<>>();
+  BOOST_TEST_REQUIRE(wait_until_true([&] { return a.listening() && b.listening() && c.listening(); }) < 2000ms);
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) (void)co_await replicas[0]->execute(fails);
+  }());
+  BOOST_TEST((a.state() == intg::breaker_state::open));
+  const auto seen_b = wait_until_true([&] { return b.state() == intg::breaker_state::open; });
+  const auto seen_c = wait_until_true([&] { return c.state() == intg::breaker_state::open; });
+  BOOST_TEST_MESSAGE("the others saw the trip after " << seen_b.count() / 1000 << " and " << seen_c.count() / 1000 << " us");
+  BOOST_TEST(seen_b < 1000ms);
+  BOOST_TEST(seen_c < 1000ms);
+  // B rejects without having failed once, and says why.
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto r = co_await replicas[1]->execute(nothing);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error() == intg::errc::circuit_open));
+    BOOST_TEST(r.error().retry_after().count() > 0);
+  }());
+  BOOST_TEST(b.stats().opens_learned >= 1u);
+  // After the recovery time all three call a healthy dependency: two probes in all, then closed everywhere.
+  std::this_thread::sleep_for(320ms);
+  int admitted = 0;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int round = 0; round < 40; ++round) {
+      for (auto& r : replicas)
+        if (co_await r->execute(nothing)) ++admitted;
+      co_await sleep_for(5ms);
+    }
+  }());
+  const auto probes = a.stats().probes_reserved + b.stats().probes_reserved + c.stats().probes_reserved;
+  BOOST_TEST_MESSAGE("probes " << probes << ", admitted " << admitted);
+  BOOST_TEST(probes == 2u);
+  BOOST_TEST(admitted > 60);
+  BOOST_TEST(wait_until_true([&] {
+               return a.state() == intg::breaker_state::closed && b.state() == intg::breaker_state::closed &&
+                      c.state() == intg::breaker_state::closed;
+             }) < 2000ms);
+  // A failed probe opens it again for everyone.
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) (void)co_await replicas[2]->execute(fails);
+  }());
+  BOOST_TEST(wait_until_true([&] { return a.state() == intg::breaker_state::open; }) < 1000ms);
+  std::this_thread::sleep_for(320ms);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto r = co_await replicas[0]->execute(fails);  // A's probe fails
+    BOOST_TEST(!r.has_value());
+  }());
+  BOOST_TEST(wait_until_true([&] { return b.state() == intg::breaker_state::open; }) < 1000ms);
+  BOOST_TEST(wait_until_true([&] { return c.state() == intg::breaker_state::open; }) < 1000ms);
+}
+
+BOOST_AUTO_TEST_CASE(four_processes_see_one_processes_trip_and_recovery_takes_the_configured_probes) {
+  const std::string key = fresh_key("cb-procs");
+  const std::uint16_t port = env().port();
+  const auto start = std::chrono::steady_clock::now() + 800ms;
+  constexpr auto round = 700ms, recovery = 300ms;
+  const auto reports = fork_workers<breaker_report>(4, [&](int me) {
+    breaker_report rep;
+    auto link = std::make_shared<intg::shared::redis_link>(server_options(port));
+    breaker_stack p(breaker_opts(link, key, 3, recovery, 2));
+    auto& cb = p.get<intg::shared_circuit_breaker<>>();
+    if (wait_until_true([&] { return cb.listening(); }, 5000ms) >= 5000ms) {
+      std::snprintf(rep.failure, sizeof rep.failure, "process %d did not subscribe", me);
+      return rep;
+    }
+    asio::io_context io;
+    for (int r = 0; r < breaker_rounds; ++r) {
+      const auto t = start + r * round;
+      std::this_thread::sleep_until(t);
+      if (me == 0) {
+        test::run(io, [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 3; ++i) (void)co_await p.execute(fails);
+        }());
+        rep.tripped_ns[r] = std::chrono::steady_clock::now().time_since_epoch().count();
+      } else {
+        wait_until_true([&] { return cb.state() != intg::breaker_state::closed; }, 1000ms);
+        rep.seen_ns[r] = std::chrono::steady_clock::now().time_since_epoch().count();
+      }
+      // After the recovery time every process calls a healthy dependency until the round ends.
+      std::this_thread::sleep_until(t + recovery + 20ms);
+      test::run(io, [&]() -> asio::awaitable<void> {
+        while (std::chrono::steady_clock::now() < t + round - 100ms) {
+          (void)co_await p.execute(nothing);
+          co_await sleep_for(2ms);
+        }
+      }());
+    }
+    // Closed everywhere in the end: by the announcement, or by the answer to a call's probe request.
+    test::run(io, [&]() -> asio::awaitable<void> {
+      for (int i = 0; i < 100 && cb.state() != intg::breaker_state::closed; ++i) {
+        (void)co_await p.execute(nothing);
+        co_await sleep_for(20ms);
+      }
+    }());
+    rep.probes = cb.stats().probes_reserved;
+    rep.closed_at_end = cb.state() == intg::breaker_state::closed;
+    rep.ok = true;
+    return rep;
+  });
+  std::vector<double> delays_ms;
+  std::uint64_t probes = 0;
+  for (int i = 0; i < 4; ++i) {
+    BOOST_TEST_REQUIRE(reports[i].ok, reports[i].failure);
+    BOOST_TEST(reports[i].closed_at_end);
+    probes += reports[i].probes;
+  }
+  for (int r = 0; r < breaker_rounds; ++r)
+    for (int i = 1; i < 4; ++i) delays_ms.push_back((reports[i].seen_ns[r] - reports[0].tripped_ns[r]) / 1e6);
+  std::sort(delays_ms.begin(), delays_ms.end());
+  const auto pct = [&](double q) { return delays_ms[std::min(delays_ms.size() - 1, static_cast<std::size_t>(q * delays_ms.size()))]; };
+  BOOST_TEST_MESSAGE("trip seen by the other processes after (ms): p50 " << pct(0.5) << ", p99 " << pct(0.99) << ", max "
+                                                                            << delays_ms.back() << " (" << delays_ms.size()
+                                                                            << " samples); probes " << probes << " in "
+                                                                            << breaker_rounds << " recoveries");
+  BOOST_TEST(delays_ms.back() < 1000.0);  // goal p99 < 100 ms on loopback; generous here so it never flakes
+  // Two probes per recovery cluster-wide (a round whose probes do not all report may take more).
+  BOOST_TEST(probes >= static_cast<std::uint64_t>(breaker_rounds));
+  BOOST_TEST(probes <= static_cast<std::uint64_t>(2 * breaker_rounds));
+}
+
+BOOST_AUTO_TEST_CASE(without_redis_a_replica_decides_alone_and_tells_the_others_when_redis_returns) {
+  spare_server spare;
+  spare.start();
+  const std::string key = fresh_key("cb-alone");
+  auto link = std::make_shared<intg::shared::redis_link>(spare.options(100ms));
+  breaker_stack p(breaker_opts(link, key, 3, 400ms, 1));
+  auto& cb = p.get<intg::shared_circuit_breaker<>>();
+  BOOST_TEST_REQUIRE(wait_until_true([&] { return cb.listening(); }) < 2000ms);
+  BOOST_TEST_REQUIRE(spare.kill(9) == 0);
+  std::this_thread::sleep_for(100ms);
+  asio::io_context io;
+  std::chrono::nanoseconds longest{};
+  int rejected = 0;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 20; ++i) {
+      const auto began = std::chrono::steady_clock::now();
+      auto r = co_await p.execute(fails);
+      longest = std::max<std::chrono::nanoseconds>(longest, std::chrono::steady_clock::now() - began);
+      if (!r && r.error() == intg::errc::circuit_open) ++rejected;
+      co_await sleep_for(10ms);
+    }
+  }());
+  BOOST_TEST_MESSAGE("longest call without Redis: " << longest.count() / 1000 << " us");
+  BOOST_TEST(longest < 1000ms);  // no call waits on the dead Redis beyond its own timeout
+  BOOST_TEST(rejected >= 15);    // tripped after three failures, alone
+  BOOST_TEST(cb.stats().in_fallback);
+  spare.start();
+  BOOST_TEST(wait_until_true([&] { return !cb.stats().in_fallback; }, 3000ms) < 3000ms);
+  BOOST_TEST(cb.stats().recoveries >= 1u);
+  // The opening it saw alone is the cluster's now.
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), spare.options(1000ms));
+    for (int i = 0; i < 100; ++i) {
+      auto st = co_await conn.execute("HGET", key, "state");
+      if (st && st->front().as_string() && *st->front().as_string() == "open") co_return;
+      co_await sleep_for(20ms);
+    }
+    BOOST_FAIL("the breaker's opening did not reach Redis after it returned");
+  }());
+  BOOST_TEST(spare.kill(15) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(a_shared_breaker_from_the_configuration) {
+  const std::string doc = R"({"environments": {"test": {"integrations": {
+      "search:api": {"circuit_breaker": {"failure_threshold": 4, "recovery_timeout": "2s", "half_open_max_calls": 3,
+        "shared": {"redis": {"port": )" + std::to_string(env().port()) + R"(, "username": "${env:USER}",
+                             "password": "${env:PASSWORD}"}, "probe_interval": "250ms"}}},
+      "local": {"circuit_breaker": {"failure_threshold": 2}}}}}})";
+  auto lookup = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "USER") return env().get("INTG_REDIS_USER");
+    if (name == "PASSWORD") return env().get("INTG_REDIS_PASSWORD");
+    return std::nullopt;
+  };
+  const auto cfg = intg::config::parse(doc, "test", lookup);
+  breaker_stack p(cfg.integration("search:api", "t:1"));
+  const auto& cb = p.get<intg::shared_circuit_breaker<>>();
+  const auto& o = cb.get_options();
+  BOOST_TEST(cb.is_shared());
+  BOOST_TEST(o.key == "intg:cb:search%3Aapi:t%3A1");
+  BOOST_TEST(o.channel == "intg:cb:events");
+  BOOST_TEST(o.failure_threshold == 4);
+  BOOST_TEST(o.half_open_max_calls == 3);
+  BOOST_TEST((o.probe_interval == 250ms));
+  BOOST_TEST(o.link->options().command_timeout.count() == 100);  // short by default
+  const auto d = p.describe().at("circuit_breaker").as_object();
+  BOOST_TEST(d.at("state").as_string() == "closed");
+  BOOST_TEST(d.at("shared").as_object().at("mode").as_string() == "shared");
+  BOOST_TEST(boost::json::serialize(d).find(env().get("INTG_REDIS_PASSWORD")) == std::string::npos);
+  breaker_stack local(cfg.integration("local"));
+  BOOST_TEST(!local.get<intg::shared_circuit_breaker<>>().is_shared());
+  BOOST_TEST(local.get<intg::shared_circuit_breaker<>>().get_options().failure_threshold == 2);
+  // Mistakes name their place.
+  const std::string head = R"({"environments": {"test": {"integrations": {"x": {"circuit_breaker": {"shared": )";
+  const std::string tail = "}}}}}}";
+  for (auto [text, path] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"redis": 1})", "$.environments.test.integrations.x.circuit_breaker.shared.redis"},
+           {R"({"probe_interval": "5ms"})", "$.environments.test.integrations.x.circuit_breaker.shared.probe_interval"},
+           {R"({"replicas": 3})", "$.environments.test.integrations.x.circuit_breaker.shared.replicas"}}) {
+    try {
+      (void)intg::config::parse(head + text + tail, "test", lookup);
+      BOOST_FAIL("accepted " << text);
+    } catch (const intg::exception& e) {
+      BOOST_TEST(e.error().json_path() == path, e.error().to_string());
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

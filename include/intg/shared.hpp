@@ -2,6 +2,8 @@
 // Redis (an optional part: <intg/intg.hpp> does not include it). See docs/shared_state.md.
 #pragma once
 
+#include <intg/shared/breaker_script.hpp>
+#include <intg/shared/circuit_breaker.hpp>
 #include <intg/shared/gcra.hpp>
 #include <intg/shared/rate_limiter.hpp>
 #include <intg/shared/redis_link.hpp>

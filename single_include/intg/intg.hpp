@@ -1870,6 +1870,14 @@ enum class breaker_window : std::uint8_t {
 
 /// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
 /// intg::circuit_breaker<>::options).
+/// The `shared` member of a `circuit_breaker` section: the breaker's open state shared across
+/// replicas on Redis by intg::shared_circuit_breaker (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_breaker_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica deciding alone asks Redis again
+  std::string key_prefix = "intg:cb:";              ///< keys are prefix + integration + ":" + tenant; events on prefix + "events"
+};
+
 struct circuit_breaker_settings {
   int failure_threshold = 5;
   std::chrono::milliseconds recovery_timeout{60'000};
@@ -1881,6 +1889,7 @@ struct circuit_breaker_settings {
   int minimum_calls = 10;
   std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
   double slow_call_rate_threshold = 1.0;
+  std::optional<shared_breaker_settings> shared{};  ///< open state shared across replicas on Redis when set
 };
 
 /// The `bulkhead` section (see intg::bulkhead<>::options).
@@ -4782,31 +4791,37 @@ inline std::string expect_short_string(const boost::json::value& v, const std::s
   return s;
 }
 
-// The `shared` member of a `rate_limits` section (read by intg::shared_rate_limiter). The Redis
-// settings are only checked to be an object here (with ${env:NAME} resolved): the Redis client,
-// an optional part, reads them when the limiter is built.
-inline void read_shared_rate_limit(const boost::json::value& v, const std::string& path, shared_rate_limit_settings& out,
-                                   const env_lookup& env) {
-  const auto& o = expect_object(v, path);
-  only_keys(o, path, {"redis", "replicas", "lease_fraction", "window", "fallback_share", "probe_interval", "route", "key_prefix"});
+// The `redis` member of a policy's `shared` section. Its settings are only checked to be an
+// object here (with ${env:NAME} resolved): the Redis client, an optional part, reads them when the
+// policy is built.
+inline void read_shared_redis(const boost::json::object& o, const std::string& path, boost::json::object& out, const env_lookup& env) {
   if (auto* x = o.if_contains("redis")) {
     const std::string rp = member_path(path, "redis");
     boost::json::value copy = expect_object(*x, rp);
     std::vector<std::string> unused;
     substitute_env(copy, rp, env, unused, {});
-    for (auto& [k, val] : copy.get_object()) out.redis[k] = val;  // overrides merge key by key
+    for (auto& [k, val] : copy.get_object()) out[k] = val;  // overrides merge key by key
   }
+}
+
+// At least 10 ms.
+inline std::chrono::milliseconds expect_interval(const boost::json::value& v, const std::string& path) {
+  auto d = expect_duration(v, path);
+  if (d.count() < 10) config_fail(path, "must be at least 10ms");
+  return d;
+}
+
+// The `shared` member of a `rate_limits` section (read by intg::shared_rate_limiter).
+inline void read_shared_rate_limit(const boost::json::value& v, const std::string& path, shared_rate_limit_settings& out,
+                                   const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"redis", "replicas", "lease_fraction", "window", "fallback_share", "probe_interval", "route", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
   if (auto* x = o.if_contains("replicas")) out.replicas = expect_int(*x, member_path(path, "replicas"), 1, 100'000);
   if (auto* x = o.if_contains("lease_fraction")) out.lease_fraction = expect_number(*x, member_path(path, "lease_fraction"), 0.0, 1.0);
-  if (auto* x = o.if_contains("window")) {
-    out.window = expect_duration(*x, member_path(path, "window"));
-    if (out.window.count() < 10) config_fail(member_path(path, "window"), "must be at least 10ms");
-  }
+  if (auto* x = o.if_contains("window")) out.window = expect_interval(*x, member_path(path, "window"));
   if (auto* x = o.if_contains("fallback_share")) out.fallback_share = expect_number(*x, member_path(path, "fallback_share"), 0.0, 1.0);
-  if (auto* x = o.if_contains("probe_interval")) {
-    out.probe_interval = expect_duration(*x, member_path(path, "probe_interval"));
-    if (out.probe_interval.count() < 10) config_fail(member_path(path, "probe_interval"), "must be at least 10ms");
-  }
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
   if (auto* x = o.if_contains("route")) out.route = expect_short_string(*x, member_path(path, "route"), 256);
   if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
 }
@@ -4858,10 +4873,24 @@ inline double expect_ratio(const boost::json::value& v, const std::string& path)
   return d;
 }
 
-inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out) {
+// The `shared` member of a `circuit_breaker` section (read by intg::shared_circuit_breaker).
+inline void read_shared_breaker(const boost::json::value& v, const std::string& path, shared_breaker_settings& out,
+                                const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"redis", "probe_interval", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
+  if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
+}
+
+inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out, const env_lookup& env) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"failure_threshold", "recovery_timeout", "half_open_max_calls", "window", "failure_rate_threshold",
-                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold"});
+                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold", "shared"});
+  if (auto* x = o.if_contains("shared")) {
+    if (!out.shared) out.shared.emplace();
+    read_shared_breaker(*x, member_path(path, "shared"), *out.shared, env);
+  }
   if (auto* x = o.if_contains("window")) {
     const std::string w = expect_string(*x, member_path(path, "window"));
     if (w == "consecutive") out.window = breaker_window::consecutive;
@@ -4872,10 +4901,7 @@ inline void read_breaker(const boost::json::value& v, const std::string& path, c
   if (auto* x = o.if_contains("failure_rate_threshold"))
     out.failure_rate_threshold = expect_ratio(*x, member_path(path, "failure_rate_threshold"));
   if (auto* x = o.if_contains("window_size")) out.window_size = expect_int(*x, member_path(path, "window_size"), 1, 1'000'000);
-  if (auto* x = o.if_contains("window_duration")) {
-    out.window_duration = expect_duration(*x, member_path(path, "window_duration"));
-    if (out.window_duration.count() < 10) config_fail(member_path(path, "window_duration"), "must be at least 10ms");
-  }
+  if (auto* x = o.if_contains("window_duration")) out.window_duration = expect_interval(*x, member_path(path, "window_duration"));
   if (auto* x = o.if_contains("minimum_calls")) out.minimum_calls = expect_int(*x, member_path(path, "minimum_calls"), 1, 1'000'000);
   if (auto* x = o.if_contains("slow_call_duration")) out.slow_call_duration = expect_duration(*x, member_path(path, "slow_call_duration"));
   if (auto* x = o.if_contains("slow_call_rate_threshold"))
@@ -4940,7 +4966,7 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
     cfg.health_check_interval = expect_duration(*x, member_path(path, "health_check_interval"));
   if (auto* x = o.if_contains("retry_policy")) read_retry(*x, member_path(path, "retry_policy"), cfg.retry);
   if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits, env);
-  if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker);
+  if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker, env);
   if (auto* x = o.if_contains("bulkhead")) read_bulkhead(*x, member_path(path, "bulkhead"), cfg.bulkhead);
   if (auto* x = o.if_contains("settings")) {
     const std::string sp = member_path(path, "settings");

@@ -4,6 +4,7 @@
 // nor does reading a value as the shared rate limiter's GCRA reply (which must keep its contract).
 // Input: the first byte chooses the split point (as a fraction of the rest), the rest is the stream.
 #include <intg/redis/resp3.hpp>
+#include <intg/shared/breaker_script.hpp>
 #include <intg/shared/gcra.hpp>
 
 #include <cstdint>
@@ -67,6 +68,12 @@ std::string run(std::string_view in, std::size_t cut, bool& failed) {
         check(g->granted > 0 || g->retry_after.count() > 0);
         check(g->retry_after.count() >= 0 && g->remaining >= 0);
       }
+      // Read as the breaker script's answer: a known state, a generation, a bounded time, a short reason.
+      if (auto b = intg::shared::parse_breaker_reply(v)) {
+        check(b->gen >= 0 && b->remaining.count() >= 0 && b->reason.size() <= 1024);
+      }
+      // A string read as an announcement names a key and a generation, or nothing.
+      if (auto e = intg::shared::parse_breaker_event(v.str())) check(!e->key.empty() && e->gen >= 0);
       for (auto c : v) {
         (void)c.as_int();
         (void)c.as_string();

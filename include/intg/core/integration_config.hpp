@@ -102,6 +102,14 @@ enum class breaker_window : std::uint8_t {
 
 /// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
 /// intg::circuit_breaker<>::options).
+/// The `shared` member of a `circuit_breaker` section: the breaker's open state shared across
+/// replicas on Redis by intg::shared_circuit_breaker (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_breaker_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica deciding alone asks Redis again
+  std::string key_prefix = "intg:cb:";              ///< keys are prefix + integration + ":" + tenant; events on prefix + "events"
+};
+
 struct circuit_breaker_settings {
   int failure_threshold = 5;
   std::chrono::milliseconds recovery_timeout{60'000};
@@ -113,6 +121,7 @@ struct circuit_breaker_settings {
   int minimum_calls = 10;
   std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
   double slow_call_rate_threshold = 1.0;
+  std::optional<shared_breaker_settings> shared{};  ///< open state shared across replicas on Redis when set
 };
 
 /// The `bulkhead` section (see intg::bulkhead<>::options).

@@ -110,6 +110,9 @@ class redis_link {
   }
 
   const asio::any_io_executor& executor() const noexcept { return ex_; }
+  /// The connection, for what scripts cannot do (pub/sub): use it on executor() only. It lives as
+  /// long as the link, and is destroyed on executor().
+  redis::connection& connection() noexcept { return *conn_; }
   const redis::options& options() const noexcept { return opts_; }
   /// "host:port" or the unix socket's path: for status pages (never credentials).
   std::string endpoint() const {
