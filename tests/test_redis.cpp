@@ -1953,7 +1953,7 @@ BOOST_AUTO_TEST_CASE(redis_killed_and_restarted_mid_stream_loses_no_acknowledged
   ro.max_reconnect_backoff = 200ms;
   auto o = channel_opts("test:channel:durable");
   o.max_in_flight = 16;
-  o.claim_idle = 500ms;
+  o.claim_idle = 1500ms;  // well above a pause of the test's one thread on a loaded machine
   o.claim_interval = 100ms;
   constexpr int total = 1200;
   std::vector<char> acknowledged(total, 0);
