@@ -1578,21 +1578,22 @@ BOOST_AUTO_TEST_CASE(the_script_opens_once_reserves_the_rounds_probes_and_closes
     BOOST_TEST(((co_await call(op::failure, 0)).state == kind::half_open));  // an older opening's probe: ignored
     BOOST_TEST(((co_await call(op::success, 1)).state == kind::half_open));
     r = co_await call(op::success, 1);
-    BOOST_TEST((r.state == kind::closed && r.gen == 1));
+    BOOST_TEST((r.state == kind::closed && r.gen == 2));  // closing is a generation too
+    BOOST_TEST(((co_await call(op::success, 1)).state == kind::closed));  // a late verdict changes nothing
     // A failed probe opens it again, as a new generation.
-    (void)co_await call(op::trip, 1);
+    (void)co_await call(op::trip, 2);
     co_await sleep_for(220ms);
-    BOOST_TEST(((co_await call(op::probe, 2)).state == kind::probe));
-    r = co_await call(op::failure, 2);
-    BOOST_TEST((r.state == kind::open && r.gen == 3));
-    // Announcements: open 1, closed 1, open 2, open 3.
+    BOOST_TEST(((co_await call(op::probe, 3)).state == kind::probe));
+    r = co_await call(op::failure, 3);
+    BOOST_TEST((r.state == kind::open && r.gen == 4));
+    // Announcements: open 1, closed 2, open 3, open 4.
     std::vector<std::string> events;
     for (int i = 0; i < 4; ++i) {
       auto m = co_await sub.receive(2s);
       BOOST_TEST_REQUIRE(m.has_value());
       events.push_back(m->payload);
     }
-    const std::vector<std::string> want{"open 1 " + key, "closed 1 " + key, "open 2 " + key, "open 3 " + key};
+    const std::vector<std::string> want{"open 1 " + key, "closed 2 " + key, "open 3 " + key, "open 4 " + key};
     BOOST_TEST(events == want, boost::test_tools::per_element());
     // A key that holds something else is an error, never a decision.
     const std::string other = fresh_key("cb-other");

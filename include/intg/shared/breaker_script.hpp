@@ -1,8 +1,8 @@
 // The shared circuit breaker's state in Redis: one hash per breaker, changed only by one Lua script
 // that Redis runs atomically on its own clock (TIME), and announced on a pub/sub channel when the
 // breaker opens or closes. The hash holds `state` (open, half_open; absent or closed: closed),
-// `gen` (incremented at each opening, so that late answers and events of an earlier opening are
-// recognised), `since` (server microseconds: when it opened, or when the current round of
+// `gen` (incremented at each opening and at each closing, so that a late answer or announcement
+// of an earlier state is recognised and ignored), `since` (server microseconds: when it opened, or when the current round of
 // half-open probes began), `probes` (reserved in this round), `ok` (probes that succeeded) and
 // `reason` (why it opened). Every write renews a one-day expiry, so that idle breakers leave
 // nothing behind.
@@ -60,7 +60,7 @@ struct breaker_reply {
 
 /// The script. KEYS[1] is the breaker's hash; ARGV: op, recovery_us, max_probes, gen, reason, channel.
 inline const redis::script& breaker_script() {
-  static const redis::script s(R"lua(-- intg shared breaker v1
+  static const redis::script s(R"lua(-- intg shared breaker v2
 if redis.replicate_commands then redis.replicate_commands() end
 local k, op = KEYS[1], ARGV[1]
 local recovery, max, seen = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
@@ -106,7 +106,8 @@ elseif state == 'half_open' and seen == gen then
   if op == 'success' then
     ok = ok + 1
     if ok >= max then
-      redis.call('HSET', k, 'state', 'closed', 'probes', 0, 'ok', 0, 'reason', '')
+      gen = gen + 1
+      redis.call('HSET', k, 'state', 'closed', 'gen', gen, 'probes', 0, 'ok', 0, 'reason', '')
       keep()
       redis.call('PUBLISH', ARGV[6], 'closed ' .. gen .. ' ' .. k)
       return {'closed', gen, 0, ''}

@@ -337,7 +337,10 @@ class shared_circuit_breaker {
 
     // The cluster closed (generation g): this replica's window starts again.
     void adopt_closed(std::int64_t g) noexcept {
-      if (g < gen.load(std::memory_order_acquire)) return;  // closing an opening that came after
+      std::int64_t seen = gen.load(std::memory_order_acquire);
+      while (g > seen && !gen.compare_exchange_weak(seen, g, std::memory_order_acq_rel)) {
+      }
+      if (g < seen) return;  // an older closing: an opening came after it
       if (open_until.exchange(0, std::memory_order_acq_rel) != 0 || local.state() != breaker_state::closed) local.reset();
       open_reason.store(nullptr, std::memory_order_release);
     }
