@@ -239,6 +239,8 @@ class shared_token_source {
     if (t->refresh_token.empty() && prev && !prev->refresh_token.empty()) t->refresh_token = prev->refresh_token;
     const auto lifetime = t->expires_in ? std::chrono::duration_cast<std::chrono::milliseconds>(*t->expires_in)
                                         : s->opts.lifetime_if_unknown;
+    // This replica renews when the others do: the life stored is the life handed out.
+    if (!t->expires_in) t->expires_in = std::chrono::ceil<std::chrono::seconds>(lifetime);
     auto keep = lifetime;
     if (!t->refresh_token.empty()) keep = std::max<std::chrono::milliseconds>(keep, s->opts.keep_refresh_token);
     auto sealed = seal(*s, *t);
