@@ -121,12 +121,15 @@ inline void append_value(std::string& out, double v) {
 }
 
 inline void append_escaped(std::string& out, std::string_view s, bool quotes) {
-  for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (quotes && c == '"') out += "\\\"";
-    else out += c;
+  std::size_t plain = 0;  // start of the run of characters copied as they are
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != '\\' && c != '\n' && !(quotes && c == '"')) continue;
+    out.append(s, plain, i - plain);
+    out += c == '\\' ? "\\\\" : c == '\n' ? "\\n" : "\\\"";
+    plain = i + 1;
   }
+  out.append(s, plain);
 }
 
 }  // namespace detail
@@ -235,6 +238,8 @@ class metrics_registry {
   std::string render_prometheus() const {
     std::string out;
     std::lock_guard lock(mutex_);
+    out.reserve(last_render_size_);  // a scrape is about as large as the previous one
+    std::string labels;  // one child's label="value" pairs, written once for all its lines
     for (const auto& e : entries_) {
       out += "# HELP " + e.name + ' ';
       detail::append_escaped(out, e.help, false);
@@ -244,34 +249,40 @@ class metrics_registry {
       switch (e.type) {
         case metric_type::counter:
           static_cast<const family<counter>*>(e.ptr)->for_each_child([&](const auto& values, const counter& c) {
-            sample(out, e.name, e.labels, values, {}, c.value());
+            label_pairs(labels, e.labels, values);
+            sample(out, e.name, labels, {}, c.value());
           });
           break;
         case metric_type::gauge:
           static_cast<const family<gauge>*>(e.ptr)->for_each_child([&](const auto& values, const gauge& g) {
-            sample(out, e.name, e.labels, values, {}, g.value());
+            label_pairs(labels, e.labels, values);
+            sample(out, e.name, labels, {}, g.value());
           });
           break;
-        case metric_type::histogram:
-          static_cast<const family<histogram>*>(e.ptr)->for_each_child([&](const auto& values, const histogram& h) {
+        case metric_type::histogram: {
+          const auto& f = *static_cast<const family<histogram>*>(e.ptr);
+          const std::string bucket = e.name + "_bucket", sum = e.name + "_sum", count = e.name + "_count";
+          std::vector<std::string> le;  // the bounds as text, the same for every child
+          for (double b : *f.bounds_) detail::append_value(le.emplace_back(), b);
+          f.for_each_child([&](const auto& values, const histogram& h) {
+            label_pairs(labels, e.labels, values);
             // Read the buckets first: the count written is their total, so the exposition stays
             // consistent (+Inf == _count) even while observations keep arriving.
             std::uint64_t cumulative = 0;
-            std::string le;
-            for (std::size_t i = 0; i < h.bounds().size(); ++i) {
+            for (std::size_t i = 0; i < le.size(); ++i) {
               cumulative += h.bucket(i);
-              le.clear();
-              detail::append_value(le, h.bounds()[i]);
-              sample(out, e.name + "_bucket", e.labels, values, le, static_cast<double>(cumulative));
+              sample(out, bucket, labels, le[i], static_cast<double>(cumulative));
             }
-            cumulative += h.bucket(h.bounds().size());
-            sample(out, e.name + "_bucket", e.labels, values, "+Inf", static_cast<double>(cumulative));
-            sample(out, e.name + "_sum", e.labels, values, {}, h.sum());
-            sample(out, e.name + "_count", e.labels, values, {}, static_cast<double>(cumulative));
+            cumulative += h.bucket(le.size());
+            sample(out, bucket, labels, "+Inf", static_cast<double>(cumulative));
+            sample(out, sum, labels, {}, h.sum());
+            sample(out, count, labels, {}, static_cast<double>(cumulative));
           });
           break;
+        }
       }
     }
+    last_render_size_ = out.size();
     return out;
   }
 
@@ -304,21 +315,26 @@ class metrics_registry {
     return ref;
   }
 
-  static void sample(std::string& out, const std::string& name, const std::vector<std::string>& labels,
-                     const std::vector<const std::string*>& values, std::string_view le, double v) {
+  // label="value",... for one child (empty for a family without labels).
+  static void label_pairs(std::string& out, const std::vector<std::string>& labels, const std::vector<const std::string*>& values) {
+    out.clear();
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (i) out += ',';
+      out += labels[i];
+      out += "=\"";
+      detail::append_escaped(out, *values[i], true);
+      out += '"';
+    }
+  }
+
+  // name{labels[,le="..."]} value
+  static void sample(std::string& out, std::string_view name, std::string_view labels, std::string_view le, double v) {
     out += name;
     if (!labels.empty() || !le.empty()) {
       out += '{';
-      bool first = true;
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (!first) out += ',';
-        first = false;
-        out += labels[i] + "=\"";
-        detail::append_escaped(out, *values[i], true);
-        out += '"';
-      }
+      out += labels;
       if (!le.empty()) {
-        if (!first) out += ',';
+        if (!labels.empty()) out += ',';
         out += "le=\"";
         out += le;
         out += '"';
@@ -331,6 +347,7 @@ class metrics_registry {
   }
 
   mutable std::mutex mutex_;
+  mutable std::size_t last_render_size_ = 0;  // guarded by mutex_
   std::vector<entry> entries_;
   std::vector<std::shared_ptr<void>> owned_;
 };
