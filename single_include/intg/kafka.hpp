@@ -849,9 +849,15 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
           std::string where = "kafka consumer";
           if (m->rkt) where += std::string(": topic '") + rd_kafka_topic_name(m->rkt) + "'";
           error e = make_error(m->err, where, rd_kafka_message_errstr(m));
-          if (m->err == RD_KAFKA_RESP_ERR__FATAL) fatal_error();
-          else if (errors_.size() < 64) errors_.push_back(std::move(e));  // older ones are enough to act on
-          added = true;
+          if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            fatal_error();
+            added = true;
+          } else if (intg::is_transient(e)) {
+            last_error_ = std::move(e);  // librdkafka retries these (a fetch from a moved leader)
+          } else if (errors_.size() < 64) {  // older ones are enough to act on
+            errors_.push_back(std::move(e));
+            added = true;
+          }
         }
       } else if (!closing_) {
         inbox_.push_back(to_message(*m));
@@ -920,7 +926,10 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
         partitions_[topic_partition{parts->elems[i].topic, parts->elems[i].partition}] = partition_state{++generations_};
       if (cooperative) report(rd_kafka_incremental_assign(rk_.get(), parts), "incremental assign failed");
       else report_err(rd_kafka_assign(rk_.get(), parts), "assign failed");
+      // librdkafka keeps an application pause on a partition across unassign and assign: say
+      // each time what the bound wants now.
       if (paused_) rd_kafka_pause_partitions(rk_.get(), parts);
+      else rd_kafka_resume_partitions(rk_.get(), parts);
       if (opts_.on_assign) opts_.on_assign(to_vector(parts));
       return;
     }
@@ -1183,9 +1192,10 @@ class consumer {
   /// rebalance; options::on_assign / on_revoke are told.
   result<void> subscribe(const std::vector<std::string>& topics) { return impl_->subscribe(topics); }
 
-  /// The next message, in offset order per partition. Waits while none is fetched. Errors that
-  /// librdkafka reports for the subscription (an unknown topic, a broker refusing the group)
-  /// come out here once each, between messages; the stream goes on after them. cancelled after
+  /// The next message, in offset order per partition. Waits while none is fetched. Permanent
+  /// errors that librdkafka reports for the subscription (an unknown topic, authorization refused)
+  /// come out here once each, between messages; the stream goes on after them. Transient ones
+  /// (a fetch from a moved leader) librdkafka retries: they go to last_error(). cancelled after
   /// close(); a fatal error when the consumer cannot go on.
   asio::awaitable<result<message>> receive() {
     auto impl = impl_;
@@ -1427,6 +1437,8 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
 
   void shutdown() noexcept {
     closing_ = true;
+    // Without close(): what is still queued is dropped, not delivered behind the caller's back.
+    if (rk_ && in_flight_ > 0) rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
     if (mainq_) {
       queue_waker::unwatch(mainq_);
       rd_kafka_queue_destroy(mainq_);

@@ -285,9 +285,15 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
           std::string where = "kafka consumer";
           if (m->rkt) where += std::string(": topic '") + rd_kafka_topic_name(m->rkt) + "'";
           error e = make_error(m->err, where, rd_kafka_message_errstr(m));
-          if (m->err == RD_KAFKA_RESP_ERR__FATAL) fatal_error();
-          else if (errors_.size() < 64) errors_.push_back(std::move(e));  // older ones are enough to act on
-          added = true;
+          if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            fatal_error();
+            added = true;
+          } else if (intg::is_transient(e)) {
+            last_error_ = std::move(e);  // librdkafka retries these (a fetch from a moved leader)
+          } else if (errors_.size() < 64) {  // older ones are enough to act on
+            errors_.push_back(std::move(e));
+            added = true;
+          }
         }
       } else if (!closing_) {
         inbox_.push_back(to_message(*m));
@@ -356,7 +362,10 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
         partitions_[topic_partition{parts->elems[i].topic, parts->elems[i].partition}] = partition_state{++generations_};
       if (cooperative) report(rd_kafka_incremental_assign(rk_.get(), parts), "incremental assign failed");
       else report_err(rd_kafka_assign(rk_.get(), parts), "assign failed");
+      // librdkafka keeps an application pause on a partition across unassign and assign: say
+      // each time what the bound wants now.
       if (paused_) rd_kafka_pause_partitions(rk_.get(), parts);
+      else rd_kafka_resume_partitions(rk_.get(), parts);
       if (opts_.on_assign) opts_.on_assign(to_vector(parts));
       return;
     }
@@ -619,9 +628,10 @@ class consumer {
   /// rebalance; options::on_assign / on_revoke are told.
   result<void> subscribe(const std::vector<std::string>& topics) { return impl_->subscribe(topics); }
 
-  /// The next message, in offset order per partition. Waits while none is fetched. Errors that
-  /// librdkafka reports for the subscription (an unknown topic, a broker refusing the group)
-  /// come out here once each, between messages; the stream goes on after them. cancelled after
+  /// The next message, in offset order per partition. Waits while none is fetched. Permanent
+  /// errors that librdkafka reports for the subscription (an unknown topic, authorization refused)
+  /// come out here once each, between messages; the stream goes on after them. Transient ones
+  /// (a fetch from a moved leader) librdkafka retries: they go to last_error(). cancelled after
   /// close(); a fatal error when the consumer cannot go on.
   asio::awaitable<result<message>> receive() {
     auto impl = impl_;

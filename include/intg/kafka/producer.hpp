@@ -176,6 +176,8 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
 
   void shutdown() noexcept {
     closing_ = true;
+    // Without close(): what is still queued is dropped, not delivered behind the caller's back.
+    if (rk_ && in_flight_ > 0) rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
     if (mainq_) {
       queue_waker::unwatch(mainq_);
       rd_kafka_queue_destroy(mainq_);
