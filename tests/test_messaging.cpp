@@ -338,7 +338,9 @@ BOOST_AUTO_TEST_CASE(a_broker_down_and_up_mid_stream_loses_no_acknowledged_messa
   }());
 }
 
-BOOST_AUTO_TEST_CASE(a_second_consumer_joining_rebalances_and_committed_offsets_survive) {
+// A owns every partition, B joins, both share the rest; then a new member resumes after the last
+// commit. `strategy`: eager ("range") or cooperative ("cooperative-sticky") rebalancing.
+void rebalance_scenario(const char* strategy) {
   mock_cluster cluster;
   cluster.topic("jobs", 4);
   asio::io_context io;
@@ -351,6 +353,7 @@ BOOST_AUTO_TEST_CASE(a_second_consumer_joining_rebalances_and_committed_offsets_
 
     std::vector<std::string> a_assigned, a_revoked, b_assigned;
     auto oa = client_options(cluster, "workers");
+    oa.properties.emplace_back("partition.assignment.strategy", strategy);
     oa.on_assign = [&](const std::vector<kafka::topic_partition>& v) { for (auto& tp : v) a_assigned.push_back(tp.topic + "/" + std::to_string(tp.partition)); };
     oa.on_revoke = [&](const std::vector<kafka::topic_partition>& v) { for (auto& tp : v) a_revoked.push_back(tp.topic + "/" + std::to_string(tp.partition)); };
     auto a = kafka::consumer::create(io.get_executor(), oa);
@@ -362,6 +365,7 @@ BOOST_AUTO_TEST_CASE(a_second_consumer_joining_rebalances_and_committed_offsets_
     BOOST_TEST_REQUIRE((co_await a->commit()).has_value());
 
     auto ob = client_options(cluster, "workers");
+    ob.properties.emplace_back("partition.assignment.strategy", strategy);
     ob.on_assign = [&](const std::vector<kafka::topic_partition>& v) { for (auto& tp : v) b_assigned.push_back(tp.topic + "/" + std::to_string(tp.partition)); };
     auto b = kafka::consumer::create(io.get_executor(), ob);
     BOOST_TEST_REQUIRE(b.has_value());
@@ -397,7 +401,7 @@ BOOST_AUTO_TEST_CASE(a_second_consumer_joining_rebalances_and_committed_offsets_
     std::size_t explained = 0, unexplained = 0;
     for (const auto& [v, n] : got.seen)
       if (n > 1) (a_during_rebalance.count(v) ? explained : unexplained) += 1;
-    BOOST_TEST_MESSAGE("rebalance: " << got.duplicates << " redelivered, all acked by A during the rebalance: "
+    BOOST_TEST_MESSAGE(strategy << " rebalance: " << got.duplicates << " redelivered, all acked by A during the rebalance: "
                                      << (unexplained == 0) << "; A's refused commits: " << a->stats().commit_failures);
     BOOST_TEST(unexplained == 0u);
     BOOST_TEST(!a_revoked.empty());
@@ -411,7 +415,9 @@ BOOST_AUTO_TEST_CASE(a_second_consumer_joining_rebalances_and_committed_offsets_
     // A new member resumes after the last commit: only the new messages come.
     co_await send_many(*p, "jobs", "late-", 0, 40, 4, sent);
     BOOST_TEST((co_await p->close()).has_value());
-    auto c = kafka::consumer::create(io.get_executor(), client_options(cluster, "workers"));
+    auto oc = client_options(cluster, "workers");
+    oc.properties.emplace_back("partition.assignment.strategy", strategy);
+    auto c = kafka::consumer::create(io.get_executor(), oc);
     BOOST_TEST_REQUIRE(c.has_value());
     BOOST_TEST_REQUIRE(c->subscribe({"jobs"}).has_value());
     tally resumed;
@@ -422,6 +428,12 @@ BOOST_AUTO_TEST_CASE(a_second_consumer_joining_rebalances_and_committed_offsets_
     BOOST_TEST(old == 0u);  // per partition an old message would have come before the new ones
     BOOST_TEST((co_await c->close()).has_value());
   }());
+}
+
+BOOST_AUTO_TEST_CASE(a_second_consumer_joining_rebalances_and_committed_offsets_survive) { rebalance_scenario("range"); }
+
+BOOST_AUTO_TEST_CASE(cooperative_rebalancing_moves_only_some_partitions_and_keeps_commits) {
+  rebalance_scenario("cooperative-sticky");
 }
 
 BOOST_AUTO_TEST_CASE(a_slow_consumer_never_holds_more_than_max_in_flight) {

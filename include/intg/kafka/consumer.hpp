@@ -362,10 +362,7 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
         partitions_[topic_partition{parts->elems[i].topic, parts->elems[i].partition}] = partition_state{++generations_};
       if (cooperative) report(rd_kafka_incremental_assign(rk_.get(), parts), "incremental assign failed");
       else report_err(rd_kafka_assign(rk_.get(), parts), "assign failed");
-      // librdkafka keeps an application pause on a partition across unassign and assign: say
-      // each time what the bound wants now.
       if (paused_) rd_kafka_pause_partitions(rk_.get(), parts);
-      else rd_kafka_resume_partitions(rk_.get(), parts);
       if (opts_.on_assign) opts_.on_assign(to_vector(parts));
       return;
     }
@@ -375,6 +372,7 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
       // Commit what is acked before giving the partitions up; librdkafka waits for the commit
       // before it completes the unassign. A lost assignment cannot commit (another owns it).
       if (!rd_kafka_assignment_lost(rk_.get())) send_commit(parts, 0);
+      unpause(parts);
       forget(parts);
       if (cooperative) report(rd_kafka_incremental_unassign(rk_.get(), parts), "incremental unassign failed");
       else report_err(rd_kafka_assign(rk_.get(), nullptr), "unassign failed");
@@ -382,6 +380,7 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
       return;
     }
     report_err(err, "rebalance failed");
+    unpause(parts);
     forget(parts);
     rd_kafka_assign(rk_.get(), nullptr);
   }
@@ -401,6 +400,13 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
       stats_.dropped_on_revoke += before - inbox_.size();
     }
     if (partitions_.empty()) paused_ = false;  // pauses end with the assignment
+  }
+
+  // librdkafka keeps an application pause on a partition across unassign and assign, so a paused
+  // partition is resumed before it is given up. (Only paused ones: in librdkafka 2.0 resuming a
+  // partition that is not paused bumps its version and can lose its committed-offset lookup.)
+  void unpause(const rd_kafka_topic_partition_list_t* parts) {
+    if (paused_ && parts && parts->cnt > 0) rd_kafka_resume_partitions(rk_.get(), const_cast<rd_kafka_topic_partition_list_t*>(parts));
   }
 
   void pause() {
