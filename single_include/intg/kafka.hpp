@@ -946,7 +946,8 @@ class consumer_impl : public std::enable_shared_from_this<consumer_impl> {
     report_err(err, "rebalance failed");
     unpause(parts);
     forget(parts);
-    rd_kafka_assign(rk_.get(), nullptr);
+    if (cooperative) report(rd_kafka_incremental_unassign(rk_.get(), parts), "incremental unassign failed");
+    else rd_kafka_assign(rk_.get(), nullptr);
   }
 
   // Drops the state of revoked partitions: unacked messages no longer count against the bound,
