@@ -345,6 +345,8 @@ BOOST_AUTO_TEST_CASE(typed_operations_in_the_documented_call_style) {
     auto up = co_await stripe.call(demo::upload_file, upload);
     BOOST_REQUIRE_MESSAGE(up, (up ? "" : err(up.error())));
     BOOST_TEST(up->at("id").as_string() == "file_1");
+    // A raw result is the caller's, on the default resource, not in the answer's arena.
+    BOOST_TEST((up->storage() == boost::json::storage_ptr()));
 
     // GET parameters travel in the query.
     f.handle = [](const http::server_request& r) {
@@ -1887,6 +1889,26 @@ BOOST_AUTO_TEST_CASE(raw_members_outlive_the_document_and_its_memory_resource) {
   BOOST_TEST(json::serialize(kept->raw) == R"({"a":[1,2,{"b":"a string long enough to be allocated"}]})");
   BOOST_TEST(kept->obj->at("k") == "v");
   BOOST_TEST((kept->raw.storage() == json::storage_ptr()));
+}
+
+BOOST_AUTO_TEST_CASE(answer_arena_reuses_its_first_block_and_grows_past_it) {
+  static_assert(json::is_deallocate_trivial<rest::detail::answer_arena>::value);
+  void* first = nullptr;
+  {
+    rest::detail::answer_arena a;
+    first = a.allocate(64);
+  }
+  {
+    rest::detail::answer_arena b;  // the same thread's next answer starts in the same warm block
+    BOOST_TEST(b.allocate(64) == first);
+    // Past the first block it grows onto the heap; a tree larger than the block is whole.
+    std::string text = "[";
+    for (int i = 0; i < 5000; ++i) text += (i ? "," : "") + std::string(R"({"k":"a value longer than the small-string buffer"})");
+    text += "]";
+    const json::value big = json::parse(text, &b);
+    BOOST_TEST(big.as_array().size() == 5000u);
+    BOOST_TEST(big.as_array().back().at("k") == "a value longer than the small-string buffer");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,9 +9,10 @@ single one is emitted at the top. All other includes (<vector>, <boost/...>,
 <openssl/...>, ...) are kept verbatim, in place. Output is deterministic.
 
 The parts of intg that the umbrella leaves out (OPTIONAL: the HTTP and health servers, the audit
-log, the Spotify integration) get a generated header each, at the same path under single_include/
+log, the Spotify integration, Redis and the shared policy state) get a generated header each, at the same path under single_include/
 (so a program's includes do not change): it includes <intg/intg.hpp> and inlines only what the
-framework does not already hold; an include of another optional header stays an include.
+framework does not already hold; an include of another optional header stays an include, and a
+part that includes pieces of a lower optional part (S3 and rest.hpp's kit) includes that part's header.
 
 Usage:
     python3 tools/amalgamate.py            # write single_include/intg/intg.hpp and the optional headers
@@ -43,6 +44,8 @@ OPTIONAL = [
     "intg/security/audit.hpp",
     "intg/rest.hpp",
     "intg/redis.hpp",
+    "intg/shared.hpp",
+    "intg/cloud.hpp",
     "intg/kafka.hpp",
 ]
 # Every provider's own include (include/intg/providers/NAME.hpp) gets a single header too.
@@ -141,7 +144,12 @@ def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner:
             return
         seen.add(path)
         rel = path.relative_to(INCLUDE_DIR.resolve()).as_posix()
+        # A guard per file, so that single headers holding the same file (two providers sharing
+        # cloud/object_store.hpp, a provider holding parts of rest.hpp) can be included together.
+        guard = "INTG_AMALGAMATED_" + re.sub(r"[^A-Za-z0-9]", "_", rel).upper()
         out.append(f"// ---- begin {rel} ----")
+        out.append(f"#ifndef {guard}")
+        out.append(f"#define {guard}")
         for lineno, line in enumerate(_read_lines(path), start=1):
             if PRAGMA_ONCE_RE.match(line):
                 continue
@@ -155,6 +163,7 @@ def amalgamate(umbrella: Path = UMBRELLA, seen: set[Path] | None = None, banner:
                     emit(target)
                     continue
             out.append(line)
+        out.append(f"#endif  // {guard}")
         out.append(f"// ---- end {rel} ----")
 
     emit(umbrella)
@@ -176,7 +185,16 @@ def optional_header(name: str) -> str:
     framework: set[Path] = set()
     amalgamate(UMBRELLA, framework)
     uses: list[str] = []
-    _closure(name, framework, uses)
+    mine = _closure(name, framework, uses)
+    # A part that includes pieces of another optional part (S3 includes rest/client.hpp, the shared
+    # policies include redis/connection.hpp) includes that part's generated header instead of a
+    # copy of those pieces. Only parts listed before it in OPTIONAL (lower layers) are included
+    # this way, and never a provider: one provider's header must not pull in another.
+    for other in OPTIONAL[: OPTIONAL.index(name)]:
+        if other in uses or other.startswith("intg/providers/"):
+            continue
+        if mine & _closure(other, framework):
+            uses.append(other)
     seen = set(framework)
     banner = BANNER.replace("(umbrella: include/intg/intg.hpp)", f"(from include/{name}, less the framework)")
     banner += "#include <intg/intg.hpp>\n"

@@ -92,8 +92,10 @@ def main() -> int:
         exe = os.path.join(work, name)
         with open(src, "w", encoding="utf-8") as f:
             f.write(block)
+        # What reads XML (the S3 and Azure Blob clients, rest/xml.hpp) links expat; nothing else does.
+        xml = ["-lexpat"] if re.search(r"#include <intg/(providers/s3|providers/azure_blob|rest/xml)", block) else []
         cmd = [cxx, "-std=c++20", "-Wall", "-Wextra", "-Werror", "-I" + os.path.join(root, "include"), src, "-o", exe,
-               *flags, "-lboost_json", "-lboost_url", "-lssl", "-lcrypto", "-pthread"]
+               *flags, "-lboost_json", "-lboost_url", "-lssl", "-lcrypto", *xml, "-pthread"]
         built = subprocess.run(cmd, capture_output=True, text=True)
         if built.returncode != 0:
             return False, f"FAIL (compile) {page} block {i}\n{built.stderr[-3000:]}"

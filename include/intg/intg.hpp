@@ -1,5 +1,6 @@
 // The intg framework in one include: core, policies, registry, configuration, HTTP client,
-// security and observability. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
+// security, observability and the messaging concepts. Link with -lboost_json -lboost_url -lssl
+// -lcrypto -pthread.
 //
 // Included on their own, where they are used (each adds seconds to a translation unit):
 //   <intg/http/server.hpp>                   intg::http::server (Beast's HTTP server side)
@@ -63,3 +64,4 @@
 #include <intg/security/secrets/file_provider.hpp>
 #include <intg/security/secrets/encrypted_file_store.hpp>
 #include <intg/security/webhook.hpp>
+#include <intg/messaging/channel.hpp>

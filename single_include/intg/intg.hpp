@@ -5,8 +5,11 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 // ---- begin intg/intg.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_INTG_HPP
+#define INTG_AMALGAMATED_INTG_INTG_HPP
 // The intg framework in one include: core, policies, registry, configuration, HTTP client,
-// security and observability. Link with -lboost_json -lboost_url -lssl -lcrypto -pthread.
+// security, observability and the messaging concepts. Link with -lboost_json -lboost_url -lssl
+// -lcrypto -pthread.
 //
 // Included on their own, where they are used (each adds seconds to a translation unit):
 //   <intg/http/server.hpp>                   intg::http::server (Beast's HTTP server side)
@@ -15,6 +18,8 @@
 //   <intg/providers/NAME.hpp>                one provider (spotify, ...), with its models
 
 // ---- begin intg/version.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_VERSION_HPP
+#define INTG_AMALGAMATED_INTG_VERSION_HPP
 // Library version, for feature checks and diagnostics.
 
 #define INTG_VERSION_MAJOR 0
@@ -27,8 +32,11 @@ inline constexpr int version_major = INTG_VERSION_MAJOR;
 inline constexpr int version_minor = INTG_VERSION_MINOR;
 inline constexpr int version_patch = INTG_VERSION_PATCH;
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_VERSION_HPP
 // ---- end intg/version.hpp ----
 // ---- begin intg/core/error.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_ERROR_HPP
+#define INTG_AMALGAMATED_INTG_CORE_ERROR_HPP
 // intg's error vocabulary: the errc enum with one error category per domain (resilience, HTTP,
 // security, config), the conditions policies classify by (intg::condition), provider errors
 // (provider_errc in a category per provider, with the provider's own code), and intg::error, an
@@ -618,8 +626,11 @@ inline bool is_local_rejection(const error& e) noexcept {
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_ERROR_HPP
 // ---- end intg/core/error.hpp ----
 // ---- begin intg/core/result.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_RESULT_HPP
+#define INTG_AMALGAMATED_INTG_CORE_RESULT_HPP
 // intg::result<T>: a value or an intg::error, returned by every operation on the hot path.
 
 
@@ -632,14 +643,19 @@ template <class T>
 using result = boost::system::result<T, error>;
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_RESULT_HPP
 // ---- end intg/core/result.hpp ----
 // ---- begin intg/core/clock.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_CLOCK_HPP
+#define INTG_AMALGAMATED_INTG_CORE_CLOCK_HPP
 // Injectable time. Policies never read the time themselves: the pipeline reads its clock (at most
 // twice per attempt) and hands the time points down. Two clocks ship: intg::steady_clock for real
 // use and intg::manual_clock for tests, whose advance() completes the waits that fall due, so no
 // test ever sleeps.
 
 // ---- begin intg/detail/deadline_list.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_DEADLINE_LIST_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_DEADLINE_LIST_HPP
 // An intrusive, mutex-guarded list of attempt deadlines. A clock's watchdog fires the expired ones.
 // Only attempts whose operation actually starts a cancellable wait are ever linked here, so the
 // hot path (an operation that completes at once) never touches the lock.
@@ -728,6 +744,7 @@ struct deadline_list {
 };
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_DEADLINE_LIST_HPP
 // ---- end intg/detail/deadline_list.hpp ----
 
 #include <boost/asio/any_io_executor.hpp>
@@ -1133,8 +1150,11 @@ static_assert(clock<steady_clock>);
 static_assert(clock<manual_clock>);
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_CLOCK_HPP
 // ---- end intg/core/clock.hpp ----
 // ---- begin intg/core/random.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_RANDOM_HPP
+#define INTG_AMALGAMATED_INTG_CORE_RANDOM_HPP
 // Injectable randomness for jitter and trace ids. Not for secrets: keys and nonces come from
 // OpenSSL (intg::crypto).
 
@@ -1211,8 +1231,11 @@ static_assert(random_source<xoshiro256>);
 static_assert(random_source<thread_random>);
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_RANDOM_HPP
 // ---- end intg/core/random.hpp ----
 // ---- begin intg/observability/trace_context.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_TRACE_CONTEXT_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_TRACE_CONTEXT_HPP
 // W3C Trace Context (traceparent) ids: parsing, formatting and generation, without allocation.
 
 
@@ -1310,8 +1333,11 @@ struct trace_context {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_TRACE_CONTEXT_HPP
 // ---- end intg/observability/trace_context.hpp ----
 // ---- begin intg/observability/metrics.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_METRICS_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_METRICS_HPP
 // Metrics: counters, gauges and histograms with labels, and their Prometheus text exposition
 // (format 0.0.4). Updating a metric you hold is one atomic operation; finding a labelled child
 // takes a lock, so look children up once and keep the reference (it stays valid as long as the
@@ -1608,13 +1634,18 @@ class metrics_registry {
 };
 
 }  // namespace intg::observability
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_METRICS_HPP
 // ---- end intg/observability/metrics.hpp ----
 // ---- begin intg/observability/call_recorder.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_CALL_RECORDER_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_CALL_RECORDER_HPP
 // Per-integration call accounting: a span_observer that counts one integration's calls by outcome,
 // sums their latency for the status report and the dashboard, and feeds the Prometheus metrics.
 // The registry makes one per integration; plug it into the tracing policy's `observer`.
 
 // ---- begin intg/core/health.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_HEALTH_HPP
+#define INTG_AMALGAMATED_INTG_CORE_HEALTH_HPP
 // Integration status and health reports.
 
 #include <boost/json/object.hpp>
@@ -1664,8 +1695,11 @@ struct health_report {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_HEALTH_HPP
 // ---- end intg/core/health.hpp ----
 // ---- begin intg/policy/circuit_breaker.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_CIRCUIT_BREAKER_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_CIRCUIT_BREAKER_HPP
 // intg::circuit_breaker: stops calling a failing dependency. Trips on consecutive failures or on
 // a failure-rate / slow-call-rate over a sliding window (count- or time-based, with a minimum
 // throughput); after the recovery timeout it lets a bounded number of probe calls through
@@ -1675,11 +1709,15 @@ struct health_report {
 #include <boost/json/object.hpp>
 
 // ---- begin intg/core/integration_config.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_INTEGRATION_CONFIG_HPP
+#define INTG_AMALGAMATED_INTG_CORE_INTEGRATION_CONFIG_HPP
 // intg::integration_config: the configuration of one integration for one tenant, in the seed's
 // terms (name, category, enabled, settings, timeout, retry / rate-limit / circuit-breaker sections),
 // and the tenant-wide settings of the seed's multi-tenant example.
 
 // ---- begin intg/policy/backoff.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_BACKOFF_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_BACKOFF_HPP
 // Backoff schedules for intg::retry: exponential growth with a cap, and jitter (none, full,
 // decorrelated), computed without allocation from an injectable random source.
 
@@ -1733,6 +1771,7 @@ struct backoff {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_BACKOFF_HPP
 // ---- end intg/policy/backoff.hpp ----
 
 #include <boost/json/object.hpp>
@@ -1798,11 +1837,29 @@ struct retry_settings {
   std::chrono::milliseconds budget_window{10'000};
 };
 
+/// The `shared` member of a `rate_limits` section: the limit counted across replicas on Redis by
+/// intg::shared_rate_limiter (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_rate_limit_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  int replicas = 1;           ///< processes sharing the limit
+  /// A lease holds at most this share of one window's requests, divided by `replicas`; 0: no
+  /// leasing (a Redis round trip per call).
+  double lease_fraction = 0.05;
+  std::chrono::milliseconds window{60'000};  ///< the span over which the limit holds to within lease_fraction
+  /// Share of the limit one replica admits alone while Redis is unavailable: absent, 1 / replicas;
+  /// 0 rejects every call until Redis answers again (fail closed).
+  std::optional<double> fallback_share;
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica in fallback asks Redis again
+  std::string route;                  ///< appended to the key (integration, tenant, route); empty: none
+  std::string key_prefix = "intg:rl:";
+};
+
 /// The seed's `rate_limits` section.
 struct rate_limit_settings {
   double requests_per_minute = 600;
   int burst_limit = 20;
   std::chrono::milliseconds max_wait{0};
+  std::optional<shared_rate_limit_settings> shared{};  ///< counted across replicas on Redis when set
 };
 
 /// How a circuit breaker judges the dependency's health.
@@ -1814,6 +1871,14 @@ enum class breaker_window : std::uint8_t {
 
 /// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
 /// intg::circuit_breaker<>::options).
+/// The `shared` member of a `circuit_breaker` section: the breaker's open state shared across
+/// replicas on Redis by intg::shared_circuit_breaker (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_breaker_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica deciding alone asks Redis again
+  std::string key_prefix = "intg:cb:";              ///< keys are prefix + integration + ":" + tenant; events on prefix + "events"
+};
+
 struct circuit_breaker_settings {
   int failure_threshold = 5;
   std::chrono::milliseconds recovery_timeout{60'000};
@@ -1825,6 +1890,7 @@ struct circuit_breaker_settings {
   int minimum_calls = 10;
   std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
   double slow_call_rate_threshold = 1.0;
+  std::optional<shared_breaker_settings> shared{};  ///< open state shared across replicas on Redis when set
 };
 
 /// The `bulkhead` section (see intg::bulkhead<>::options).
@@ -1897,8 +1963,11 @@ struct integration_config {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_INTEGRATION_CONFIG_HPP
 // ---- end intg/core/integration_config.hpp ----
 // ---- begin intg/policy/layer.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_LAYER_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_LAYER_HPP
 // The protocol between intg::basic_pipeline and its policies (layers). A pipeline runs all its
 // layers inside one coroutine frame: layers are plain objects with synchronous hooks, and only the
 // rare paths (backoff sleeps, limiter and queue waits, fallbacks) await in a coroutine of their own.
@@ -1919,6 +1988,8 @@ struct integration_config {
 // |                                              | (default: gate::to_error()); must not allocate        |
 
 // ---- begin intg/core/attempt.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_ATTEMPT_HPP
+#define INTG_AMALGAMATED_INTG_CORE_ATTEMPT_HPP
 // intg::attempt: the per-call context an operation may take. It lives in the pipeline's coroutine
 // frame (never on the heap) and carries the attempt number, the deadline, the cancellation slot to
 // bind to async calls, the trace context, the partition key, and where to report a server's
@@ -2287,6 +2358,7 @@ inline void attempt_cancellation_slot::notify_bound() {
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_ATTEMPT_HPP
 // ---- end intg/core/attempt.hpp ----
 
 #include <concepts>
@@ -2375,6 +2447,7 @@ concept policy = requires { typename P::options; } && std::default_initializable
                  (has_admit<P> || has_complete<P> || retry_layer<P> || fallback_layer<P> || has_attempt_hooks<P>);
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_LAYER_HPP
 // ---- end intg/policy/layer.hpp ----
 
 #include <atomic>
@@ -2413,6 +2486,9 @@ inline std::string_view to_string(breaker_state s) noexcept {
 /// invalid_grant, unauthorized, not_initialized, disabled, config_error) do not count.
 inline bool breaker_counts_as_failure(const error& e) noexcept {
   if (is_local_rejection(e)) return false;
+  // A 4xx answer is the caller's mistake whoever classified it (intg's http_error or a provider's
+  // error: S3's NoSuchKey, Stripe's card_declined), except a timeout or a limit.
+  if (const int s = e.http_status(); s >= 400 && s < 500) return s == 408 || s == 429;
   if (e == errc::http_error) {
     const int s = e.http_status();
     return s >= 500 || s == 408 || s == 429;
@@ -2700,8 +2776,11 @@ class circuit_breaker {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_CIRCUIT_BREAKER_HPP
 // ---- end intg/policy/circuit_breaker.hpp ----
 // ---- begin intg/policy/tracing.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_TRACING_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_TRACING_HPP
 // intg::tracing: a span per call and, when it sits outside intg::retry, a span per attempt, with
 // W3C trace-context ids (the attempt's trace() is what an HTTP request sends as `traceparent`).
 // Finished spans go to an optional span_observer, where metrics and exporters plug in; without one
@@ -2841,6 +2920,7 @@ class tracing {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_TRACING_HPP
 // ---- end intg/policy/tracing.hpp ----
 
 #include <array>
@@ -2985,13 +3065,18 @@ class call_recorder final : public span_observer, public std::enable_shared_from
 
 }  // namespace observability
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_CALL_RECORDER_HPP
 // ---- end intg/observability/call_recorder.hpp ----
 // ---- begin intg/policy/retry.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_RETRY_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_RETRY_HPP
 // intg::retry: retries failed attempts with exponential backoff and jitter, honours a server's
 // Retry-After hint (never retries early), and spends from a retry budget so an outage cannot
 // multiply the load on a struggling dependency.
 
 // ---- begin intg/detail/retry_budget.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_RETRY_BUDGET_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_RETRY_BUDGET_HPP
 // A retry budget in the style of tower's TpsBudget and Envoy's retry_budget: every call deposits
 // `ratio` of a token, every retry withdraws one, and a reserve of `min_per_second` retries per
 // second keeps a fresh or quiet service retryable. Ten time slots, each one 64-bit atomic holding
@@ -3094,6 +3179,7 @@ class retry_budget {
 };
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_RETRY_BUDGET_HPP
 // ---- end intg/detail/retry_budget.hpp ----
 
 #include <chrono>
@@ -3187,8 +3273,11 @@ class retry {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_RETRY_HPP
 // ---- end intg/policy/retry.hpp ----
 // ---- begin intg/policy/rate_limiter.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_RATE_LIMITER_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_RATE_LIMITER_HPP
 // intg::rate_limiter and intg::keyed_rate_limiter: GCRA (the generic cell rate algorithm, a token
 // bucket in one number) updated by compare-and-swap on a single 64-bit atomic. Rate and burst come
 // from config (`requests_per_minute`, `burst_limit`); a call over the limit is rejected at once with
@@ -3197,6 +3286,8 @@ class retry {
 #include <boost/json/object.hpp>
 
 // ---- begin intg/detail/sleep.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_SLEEP_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_SLEEP_HPP
 // Waiting on a clock from inside a pipeline, on the slow paths (backoff, limiter waits). The
 // caller's cancellation ends the wait at once with errc::cancelled.
 
@@ -3227,6 +3318,7 @@ asio::awaitable<error> sleep_until(const Clock& clock, const asio::any_io_execut
 }
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_SLEEP_HPP
 // ---- end intg/detail/sleep.hpp ----
 
 #include <algorithm>
@@ -3521,8 +3613,11 @@ class keyed_rate_limiter {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_RATE_LIMITER_HPP
 // ---- end intg/policy/rate_limiter.hpp ----
 // ---- begin intg/policy/timeout.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_TIMEOUT_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_TIMEOUT_HPP
 // intg::timeout: a deadline per attempt (inside intg::retry) or per call (outside it). When it
 // passes, the attempt's cancellation signal fires, so the operation's bound async calls really
 // stop (Asio per-operation cancellation), and the attempt ends with errc::timeout.
@@ -3560,8 +3655,11 @@ class timeout {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_TIMEOUT_HPP
 // ---- end intg/policy/timeout.hpp ----
 // ---- begin intg/policy/bulkhead.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_BULKHEAD_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_BULKHEAD_HPP
 // intg::bulkhead: at most `max_concurrent` calls in flight, plus a bounded queue of callers that
 // wait (up to `queue_timeout`) for a slot. Admission and release are one atomic each while nobody
 // queues; the queue itself takes a short lock.
@@ -3746,8 +3844,11 @@ class bulkhead {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_BULKHEAD_HPP
 // ---- end intg/policy/bulkhead.hpp ----
 // ---- begin intg/policy/fallback.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_POLICY_FALLBACK_HPP
+#define INTG_AMALGAMATED_INTG_POLICY_FALLBACK_HPP
 // intg::fallback: what a call returns when everything inside it failed: a value, or an operation
 // (a cache read, a degraded answer) run in place of the failed call.
 
@@ -3818,8 +3919,11 @@ class fallback {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_POLICY_FALLBACK_HPP
 // ---- end intg/policy/fallback.hpp ----
 // ---- begin intg/core/pipeline.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_PIPELINE_HPP
+#define INTG_AMALGAMATED_INTG_CORE_PIPELINE_HPP
 // intg::pipeline<P...>: a resilience stack as one static type. `execute(op)` runs the operation
 // through the layers, first listed outermost ("sees the call first"). All layers run inside the
 // single coroutine frame of execute(), around the operation's own frame.
@@ -3834,6 +3938,8 @@ class fallback {
 #include <boost/json/object.hpp>
 
 // ---- begin intg/detail/inline.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_INLINE_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_INLINE_HPP
 // INTG_ALWAYS_INLINE: for the small synchronous helpers a pipeline's coroutine calls on every
 // call. Inlined into the coroutine with their bounds known, they fold to a few instructions per
 // layer; left to the compiler's heuristics, the (large) coroutine body keeps them as calls.
@@ -3843,6 +3949,7 @@ class fallback {
 #else
 #define INTG_ALWAYS_INLINE inline
 #endif
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_INLINE_HPP
 // ---- end intg/detail/inline.hpp ----
 
 #include <boost/asio/as_tuple.hpp>
@@ -4314,8 +4421,11 @@ template <policy... Policies>
 using pipeline = basic_pipeline<steady_clock, Policies...>;
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_PIPELINE_HPP
 // ---- end intg/core/pipeline.hpp ----
 // ---- begin intg/core/probe.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_PROBE_HPP
+#define INTG_AMALGAMATED_INTG_CORE_PROBE_HPP
 // intg::probe_pipeline: the stack a health check runs its probe through. Only a timeout: no retry,
 // no circuit breaker, no rate limiter, no bulkhead, no tracing. A probe so neither spends the
 // tenant's quota, nor is refused by the breaker it is meant to probe, nor counts as a call.
@@ -4338,8 +4448,11 @@ basic_probe_pipeline<typename Pipeline::clock_type> make_probe_pipeline(const Pi
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_PROBE_HPP
 // ---- end intg/core/probe.hpp ----
 // ---- begin intg/core/secret.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_SECRET_HPP
+#define INTG_AMALGAMATED_INTG_CORE_SECRET_HPP
 // intg::secret: a string that never prints. Streams, formatting and events show it as "***";
 // its memory is wiped when it goes away. Read it with reveal(), at the point of use only.
 
@@ -4394,8 +4507,11 @@ class secret {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_SECRET_HPP
 // ---- end intg/core/secret.hpp ----
 // ---- begin intg/core/event.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_EVENT_HPP
+#define INTG_AMALGAMATED_INTG_CORE_EVENT_HPP
 // Structured events from intg (the registry's status changes and lifecycle failures) delivered
 // to a sink the application provides: no logging library is imposed. Fields are typed; a field
 // built from an intg::secret is carried as "redacted" and can never be rendered.
@@ -4495,8 +4611,11 @@ inline std::string format(const event& e) {
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_EVENT_HPP
 // ---- end intg/core/event.hpp ----
 // ---- begin intg/core/integration.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_INTEGRATION_HPP
+#define INTG_AMALGAMATED_INTG_CORE_INTEGRATION_HPP
 // The `intg::integration` concept: what a type must provide to live in an intg::registry.
 
 
@@ -4524,8 +4643,11 @@ concept integration = requires(T& t, const T& ct) {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_INTEGRATION_HPP
 // ---- end intg/core/integration.hpp ----
 // ---- begin intg/core/config.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_CONFIG_HPP
+#define INTG_AMALGAMATED_INTG_CORE_CONFIG_HPP
 // Loading integration configuration: JSON with per-environment sections (the seed's production /
 // development example) and per-tenant overrides, `${env:NAME}` substitution for secrets, and strict
 // validation: unknown keys, wrong types and out-of-range values are rejected with an error that
@@ -4660,15 +4782,64 @@ inline std::chrono::milliseconds expect_duration(const boost::json::value& v, co
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(n * scale)));
 }
 
-inline void read_rate_limits(const boost::json::value& v, const std::string& path, rate_limit_settings& out) {
+inline void substitute_env(boost::json::value& v, const std::string& path, const env_lookup& env, std::vector<std::string>& secrets,
+                           std::string_view top_key);
+
+// A string of at most `max` bytes.
+inline std::string expect_short_string(const boost::json::value& v, const std::string& path, std::size_t max) {
+  std::string s = expect_string(v, path);
+  if (s.size() > max) config_fail(path, "longer than " + std::to_string(max) + " characters");
+  return s;
+}
+
+// The `redis` member of a policy's `shared` section. Its settings are only checked to be an
+// object here (with ${env:NAME} resolved): the Redis client, an optional part, reads them when the
+// policy is built.
+inline void read_shared_redis(const boost::json::object& o, const std::string& path, boost::json::object& out, const env_lookup& env) {
+  if (auto* x = o.if_contains("redis")) {
+    const std::string rp = member_path(path, "redis");
+    boost::json::value copy = expect_object(*x, rp);
+    std::vector<std::string> unused;
+    substitute_env(copy, rp, env, unused, {});
+    for (auto& [k, val] : copy.get_object()) out[k] = val;  // overrides merge key by key
+  }
+}
+
+// At least 10 ms.
+inline std::chrono::milliseconds expect_interval(const boost::json::value& v, const std::string& path) {
+  auto d = expect_duration(v, path);
+  if (d.count() < 10) config_fail(path, "must be at least 10ms");
+  return d;
+}
+
+// The `shared` member of a `rate_limits` section (read by intg::shared_rate_limiter).
+inline void read_shared_rate_limit(const boost::json::value& v, const std::string& path, shared_rate_limit_settings& out,
+                                   const env_lookup& env) {
   const auto& o = expect_object(v, path);
-  only_keys(o, path, {"requests_per_minute", "burst_limit", "max_wait"});
+  only_keys(o, path, {"redis", "replicas", "lease_fraction", "window", "fallback_share", "probe_interval", "route", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
+  if (auto* x = o.if_contains("replicas")) out.replicas = expect_int(*x, member_path(path, "replicas"), 1, 100'000);
+  if (auto* x = o.if_contains("lease_fraction")) out.lease_fraction = expect_number(*x, member_path(path, "lease_fraction"), 0.0, 1.0);
+  if (auto* x = o.if_contains("window")) out.window = expect_interval(*x, member_path(path, "window"));
+  if (auto* x = o.if_contains("fallback_share")) out.fallback_share = expect_number(*x, member_path(path, "fallback_share"), 0.0, 1.0);
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
+  if (auto* x = o.if_contains("route")) out.route = expect_short_string(*x, member_path(path, "route"), 256);
+  if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
+}
+
+inline void read_rate_limits(const boost::json::value& v, const std::string& path, rate_limit_settings& out, const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"requests_per_minute", "burst_limit", "max_wait", "shared"});
   if (auto* x = o.if_contains("requests_per_minute")) {
     out.requests_per_minute = expect_number(*x, member_path(path, "requests_per_minute"), 0, 1e12);
     if (out.requests_per_minute <= 0) config_fail(member_path(path, "requests_per_minute"), "must be greater than 0");
   }
   if (auto* x = o.if_contains("burst_limit")) out.burst_limit = expect_int(*x, member_path(path, "burst_limit"), 1, 1'000'000'000);
   if (auto* x = o.if_contains("max_wait")) out.max_wait = expect_duration(*x, member_path(path, "max_wait"));
+  if (auto* x = o.if_contains("shared")) {
+    if (!out.shared) out.shared.emplace();
+    read_shared_rate_limit(*x, member_path(path, "shared"), *out.shared, env);
+  }
 }
 
 inline void read_retry(const boost::json::value& v, const std::string& path, retry_settings& out) {
@@ -4703,10 +4874,24 @@ inline double expect_ratio(const boost::json::value& v, const std::string& path)
   return d;
 }
 
-inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out) {
+// The `shared` member of a `circuit_breaker` section (read by intg::shared_circuit_breaker).
+inline void read_shared_breaker(const boost::json::value& v, const std::string& path, shared_breaker_settings& out,
+                                const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"redis", "probe_interval", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
+  if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
+}
+
+inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out, const env_lookup& env) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"failure_threshold", "recovery_timeout", "half_open_max_calls", "window", "failure_rate_threshold",
-                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold"});
+                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold", "shared"});
+  if (auto* x = o.if_contains("shared")) {
+    if (!out.shared) out.shared.emplace();
+    read_shared_breaker(*x, member_path(path, "shared"), *out.shared, env);
+  }
   if (auto* x = o.if_contains("window")) {
     const std::string w = expect_string(*x, member_path(path, "window"));
     if (w == "consecutive") out.window = breaker_window::consecutive;
@@ -4717,10 +4902,7 @@ inline void read_breaker(const boost::json::value& v, const std::string& path, c
   if (auto* x = o.if_contains("failure_rate_threshold"))
     out.failure_rate_threshold = expect_ratio(*x, member_path(path, "failure_rate_threshold"));
   if (auto* x = o.if_contains("window_size")) out.window_size = expect_int(*x, member_path(path, "window_size"), 1, 1'000'000);
-  if (auto* x = o.if_contains("window_duration")) {
-    out.window_duration = expect_duration(*x, member_path(path, "window_duration"));
-    if (out.window_duration.count() < 10) config_fail(member_path(path, "window_duration"), "must be at least 10ms");
-  }
+  if (auto* x = o.if_contains("window_duration")) out.window_duration = expect_interval(*x, member_path(path, "window_duration"));
   if (auto* x = o.if_contains("minimum_calls")) out.minimum_calls = expect_int(*x, member_path(path, "minimum_calls"), 1, 1'000'000);
   if (auto* x = o.if_contains("slow_call_duration")) out.slow_call_duration = expect_duration(*x, member_path(path, "slow_call_duration"));
   if (auto* x = o.if_contains("slow_call_rate_threshold"))
@@ -4784,8 +4966,8 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
   if (auto* x = o.if_contains("health_check_interval"))
     cfg.health_check_interval = expect_duration(*x, member_path(path, "health_check_interval"));
   if (auto* x = o.if_contains("retry_policy")) read_retry(*x, member_path(path, "retry_policy"), cfg.retry);
-  if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits);
-  if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker);
+  if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits, env);
+  if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker, env);
   if (auto* x = o.if_contains("bulkhead")) read_bulkhead(*x, member_path(path, "bulkhead"), cfg.bulkhead);
   if (auto* x = o.if_contains("settings")) {
     const std::string sp = member_path(path, "settings");
@@ -4812,7 +4994,8 @@ class config {
     if (auto t = tenants_.find(std::string(tenant)); t != tenants_.end()) {
       // The tenant's limits override only the keys they name.
       if (t->second.rate_limits_json)
-        detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits);
+        detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits,
+                                 env_);
       if (auto o = t->second.overrides.find(cfg.name); o != t->second.overrides.end())
         detail::read_integration(o->second, "$.tenants." + std::string(tenant) + ".integrations." + cfg.name, cfg, env_);
     }
@@ -4876,7 +5059,7 @@ class config {
         t.settings.id = std::string(id);
         if (auto* x = to.if_contains("rate_limits")) {
           rate_limit_settings r;
-          detail::read_rate_limits(*x, tp + ".rate_limits", r);
+          detail::read_rate_limits(*x, tp + ".rate_limits", r, c.env_);
           t.settings.rate_limits = r;
           t.rate_limits_json = *x;
         }
@@ -4935,8 +5118,11 @@ inline config load_config(const std::filesystem::path& path, std::string_view en
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_CONFIG_HPP
 // ---- end intg/core/config.hpp ----
 // ---- begin intg/core/registry.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_REGISTRY_HPP
+#define INTG_AMALGAMATED_INTG_CORE_REGISTRY_HPP
 // intg::registry: the central registry of integrations. Integrations are registered per tenant
 // and isolated by tenant; enable_all(), health_check_all() and disable_all() run concurrently with
 // a timeout per integration; a health monitor checks each integration at its own interval, moves
@@ -5512,8 +5698,11 @@ class basic_registry {
 using registry = basic_registry<steady_clock>;
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_REGISTRY_HPP
 // ---- end intg/core/registry.hpp ----
 // ---- begin intg/observability/dashboard.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_DASHBOARD_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_DASHBOARD_HPP
 // The seed's text dashboard ("Tableau de Bord Santé Intégrations"), rendered from live data:
 // totals, healthy and degraded counts, call success rate, average latency, and a bar per category
 // showing the share of that category's integrations that are healthy.
@@ -5620,8 +5809,11 @@ inline std::string render_dashboard(const std::vector<integration_snapshot>& int
 }
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_DASHBOARD_HPP
 // ---- end intg/observability/dashboard.hpp ----
 // ---- begin intg/http/url.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_URL_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_URL_HPP
 // Absolute http/https URLs for the client: Boost.URL parses, resolves and percent-encodes; this
 // header adds the strict checks a client needs (http or https only, a plain host name or IP
 // literal, a valid port, no credentials in the URL) and the parts a request is built from.
@@ -5880,8 +6072,11 @@ class url {
 };
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_URL_HPP
 // ---- end intg/http/url.hpp ----
 // ---- begin intg/http/message.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_MESSAGE_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_MESSAGE_HPP
 // HTTP requests and responses as intg's client sends and receives them (Beast messages plus a
 // parsed URL), body helpers for JSON and forms, and the mapping from a response status to an
 // intg::error that the retry and breaker policies understand (Retry-After included).
@@ -6059,8 +6254,11 @@ inline error status_error(const response& res) {
 }
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_MESSAGE_HPP
 // ---- end intg/http/message.hpp ----
 // ---- begin intg/http/tls.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_TLS_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_TLS_HPP
 // TLS settings for intg's HTTP client and server: OpenSSL contexts that verify peers by default,
 // per-connection host-name checks with SNI, and handshake errors that say why a peer was refused.
 
@@ -6180,8 +6378,11 @@ inline error handshake_error(SSL* ssl, const boost::system::error_code& ec, cons
 }
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_TLS_HPP
 // ---- end intg/http/tls.hpp ----
 // ---- begin intg/http/proxy.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_PROXY_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_PROXY_HPP
 // Forward-proxy settings for the HTTP client: explicit, or read from http_proxy / https_proxy /
 // no_proxy as curl and most HTTP stacks do.
 
@@ -6267,8 +6468,11 @@ struct proxy_settings {
 };
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_PROXY_HPP
 // ---- end intg/http/proxy.hpp ----
 // ---- begin intg/http/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_CLIENT_HPP
 // intg::http::client: a co_await HTTP/1.1 client over TCP and TLS with a per-host keep-alive
 // pool, forward proxies, hard limits on what a server may send, real cancellation, and errors the
 // resilience policies can classify. It is the operation you put inside an intg::pipeline.
@@ -6796,12 +7000,17 @@ class client {
 };
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_CLIENT_HPP
 // ---- end intg/http/client.hpp ----
 // ---- begin intg/security/crypto/hash.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HASH_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HASH_HPP
 // SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface, and MD5 for the
-// legacy protocols that still ask for it.
+// legacy protocols that still ask for it; in one call, or fed piece by piece (streamed data).
 
 // ---- begin intg/security/crypto/detail/openssl.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_DETAIL_OPENSSL_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_DETAIL_OPENSSL_HPP
 // Owning handles for OpenSSL objects and the conversion of OpenSSL's error queue into an
 // intg::error. Internal to intg::crypto and intg::auth.
 
@@ -6859,6 +7068,7 @@ inline const unsigned char* uchar(std::string_view s) noexcept {
 }
 
 }  // namespace intg::crypto::detail
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_DETAIL_OPENSSL_HPP
 // ---- end intg/security/crypto/detail/openssl.hpp ----
 
 #include <array>
@@ -6889,9 +7099,46 @@ inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detai
 /// (Last.fm's api_sig), never for anything new.
 inline std::array<std::uint8_t, 16> md5(std::string_view data) { return detail::digest<16>(EVP_md5(), data); }
 
+/// A digest of data that arrives in pieces (a streamed download): update() with each piece, then
+/// finish() once. `sha256_hasher` and `md5_hasher` name the two that storage services use.
+template <std::size_t N>
+class hasher {
+ public:
+  explicit hasher(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestInit_ex failed"));
+  }
+  hasher& update(std::string_view data) {
+    if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestUpdate failed"));
+    return *this;
+  }
+  std::array<std::uint8_t, N> finish() {
+    std::array<std::uint8_t, N> out{};
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) != 1 || len != N)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestFinal_ex failed"));
+    return out;
+  }
+
+ private:
+  detail::md_ctx_ptr ctx_;
+};
+
+struct sha256_hasher : hasher<32> {
+  sha256_hasher() : hasher<32>(EVP_sha256()) {}
+};
+/// MD5: only where a protocol defines its checksum with it (S3 ETags, Azure's Content-MD5).
+struct md5_hasher : hasher<16> {
+  md5_hasher() : hasher<16>(EVP_md5()) {}
+};
+
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HASH_HPP
 // ---- end intg/security/crypto/hash.hpp ----
 // ---- begin intg/security/crypto/hmac.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HMAC_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HMAC_HPP
 // HMAC (RFC 2104) with SHA-1 and SHA-2 through OpenSSL's EVP_MAC interface.
 
 
@@ -6965,8 +7212,11 @@ inline std::array<std::uint8_t, 64> hmac_sha512(std::string_view key, std::strin
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_HMAC_HPP
 // ---- end intg/security/crypto/hmac.hpp ----
 // ---- begin intg/security/crypto/encoding.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_ENCODING_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_ENCODING_HPP
 // Hex, base64 and base64url encoding and strict decoding. Decoders refuse anything a canonical
 // encoder would not produce (wrong alphabet, misplaced or missing padding, whitespace, non-zero
 // trailing bits): signatures and tokens must have exactly one textual form. OpenSSL's own base64
@@ -7109,8 +7359,11 @@ inline std::string base64url_encode(std::span<const std::uint8_t> data) { return
 inline result<std::string> base64url_decode(std::string_view text) { return detail::b64_decode(text, true, false); }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_ENCODING_HPP
 // ---- end intg/security/crypto/encoding.hpp ----
 // ---- begin intg/security/crypto/compare.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_COMPARE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_COMPARE_HPP
 // Constant-time comparison for MACs, signatures and tokens (OpenSSL's CRYPTO_memcmp), so that the
 // time a comparison takes does not reveal how many leading bytes matched.
 
@@ -7135,8 +7388,11 @@ inline bool constant_time_equal(std::span<const std::uint8_t> a, std::span<const
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_COMPARE_HPP
 // ---- end intg/security/crypto/compare.hpp ----
 // ---- begin intg/security/crypto/random.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_RANDOM_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_RANDOM_HPP
 // Cryptographically secure random bytes from OpenSSL's DRBG (RAND_bytes), for keys, nonces,
 // PKCE verifiers and token identifiers. (intg::random is for jitter only.)
 
@@ -7171,8 +7427,11 @@ inline result<std::string> random_bytes(std::size_t n) {
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_RANDOM_HPP
 // ---- end intg/security/crypto/random.hpp ----
 // ---- begin intg/security/crypto/aead.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_AEAD_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_AEAD_HPP
 // AES-256-GCM authenticated encryption with a fixed, documented wire format so that any language
 // can open what intg seals:
 //
@@ -7283,8 +7542,11 @@ inline result<std::string> aes256gcm_decrypt(std::span<const std::uint8_t> key, 
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_AEAD_HPP
 // ---- end intg/security/crypto/aead.hpp ----
 // ---- begin intg/security/crypto/kdf.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_KDF_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_KDF_HPP
 // HKDF-SHA256 key derivation (RFC 5869) through OpenSSL's EVP_KDF interface: derive separate keys
 // for separate purposes from one master secret.
 
@@ -7322,8 +7584,11 @@ inline result<std::string> hkdf_sha256(std::string_view ikm, std::string_view sa
 }
 
 }  // namespace intg::crypto
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_CRYPTO_KDF_HPP
 // ---- end intg/security/crypto/kdf.hpp ----
 // ---- begin intg/security/auth/base32.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_BASE32_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_BASE32_HPP
 // Base32 (RFC 4648 §6), the encoding of OTP secrets in authenticator apps and otpauth:// URIs.
 // Decoding accepts either case and optional (but then correct) '=' padding, and refuses
 // anything else, including spaces: strip user formatting ("JBSW Y3DP ...") before decoding.
@@ -7390,8 +7655,11 @@ inline result<std::string> base32_decode(std::string_view text) {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_BASE32_HPP
 // ---- end intg/security/auth/base32.hpp ----
 // ---- begin intg/security/auth/otp.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_OTP_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_OTP_HPP
 // One-time passwords for multi-factor authentication: HOTP (RFC 4226) and TOTP (RFC 6238) with
 // SHA-1/256/512 and 6 to 8 digits, verifiers with a window and replay protection, and
 // otpauth:// provisioning URIs (the format authenticator apps scan from a QR code).
@@ -7697,13 +7965,18 @@ inline result<otp_uri> parse_otp_uri(std::string_view uri) {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_OTP_HPP
 // ---- end intg/security/auth/otp.hpp ----
 // ---- begin intg/security/auth/jwk.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWK_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWK_HPP
 // JSON Web Keys (RFC 7517/7518): symmetric (oct), RSA, EC (P-256/384/521) and OKP (Ed25519/Ed448)
 // keys parsed from JWK objects or PEM into OpenSSL keys (built with EVP_PKEY_fromdata and
 // OSSL_PARAM), and JWK Sets with `kid` lookup. Private members (d, p, q, ...) make a signing key.
 
 // ---- begin intg/detail/strict_json.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_STRICT_JSON_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_STRICT_JSON_HPP
 // Parsing JSON that must not be ambiguous: Boost.JSON keeps the last of duplicate member names
 // silently, so {"alg":"RS256","alg":"none"} would mean different things to different parsers.
 // strict_parse_object runs a validating pass (boost::json::basic_parser) that refuses duplicate
@@ -7790,6 +8063,7 @@ inline result<boost::json::object> strict_parse_object(std::string_view text, er
 }
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_STRICT_JSON_HPP
 // ---- end intg/detail/strict_json.hpp ----
 
 #include <boost/json/object.hpp>
@@ -8256,8 +8530,11 @@ inline result<jwk_set> jwk_set::from_json(const boost::json::object& o) {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWK_HPP
 // ---- end intg/security/auth/jwk.hpp ----
 // ---- begin intg/security/auth/jwt.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWT_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWT_HPP
 // JSON Web Tokens (RFC 7519) in JWS compact form (RFC 7515): signing and verification with
 // HS256/384/512, RS256/384/512, PS256/384/512, ES256/384/512 and EdDSA through OpenSSL's
 // EVP_DigestSign/EVP_DigestVerify, and claim validation against an injectable time.
@@ -8632,8 +8909,11 @@ inline result<std::string> sign(const boost::json::object& claims, const jwk& ke
 }
 
 }  // namespace intg::auth::jwt
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_JWT_HPP
 // ---- end intg/security/auth/jwt.hpp ----
 // ---- begin intg/security/auth/pkce.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_PKCE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_PKCE_HPP
 // PKCE (RFC 7636) for the OAuth 2.0 authorization-code flow: a random code verifier and its S256
 // code challenge (BASE64URL(SHA256(verifier))). The plain method is deliberately not offered.
 
@@ -8669,8 +8949,11 @@ inline result<secret> pkce_verifier() {
 }
 
 }  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_PKCE_HPP
 // ---- end intg/security/auth/pkce.hpp ----
 // ---- begin intg/security/auth/oauth2.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_OAUTH2_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_OAUTH2_HPP
 // OAuth 2.0 (RFC 6749) without the transport: the token type, parsing of token-endpoint answers
 // (success and `{"error":...,"error_description":...}` bodies, mapped to intg errors), the form
 // bodies of the client-credentials, authorization-code + PKCE, refresh-token and JWT-bearer
@@ -8957,8 +9240,11 @@ inline result<secret> jwt_bearer_assertion(const service_account& sa, std::strin
 }
 
 }  // namespace intg::auth::oauth2
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_OAUTH2_HPP
 // ---- end intg/security/auth/oauth2.hpp ----
 // ---- begin intg/security/auth/token_manager.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
 // Caches an OAuth access token and refreshes it a margin before it expires. Any number of
 // concurrent callers share one in-flight refresh (single flight: no stampede on the token
 // endpoint); an invalid_grant stops all further refreshes until reset(). Time comes from an intg
@@ -9100,8 +9386,11 @@ class token_manager {
 };
 
 }  // namespace intg::auth::oauth2
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
 // ---- end intg/security/auth/token_manager.hpp ----
 // ---- begin intg/security/auth/token_endpoint.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_ENDPOINT_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_ENDPOINT_HPP
 // OAuth 2.0 over HTTP: posting token requests to a token endpoint with intg::http::client, token
 // sources for the token manager (client credentials, refresh token, JWT bearer), and sending API
 // requests with a managed bearer token (one refresh and one replay on a 401).
@@ -9206,8 +9495,11 @@ asio::awaitable<result<http::response>> send_authorized(http::client& client, To
 }
 
 }  // namespace intg::auth::oauth2
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_ENDPOINT_HPP
 // ---- end intg/security/auth/token_endpoint.hpp ----
 // ---- begin intg/security/auth/oidc.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_OIDC_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_OIDC_HPP
 // OpenID Connect for relying parties: provider discovery (/.well-known/openid-configuration), a
 // JWKS cache that refetches on an unknown key id (key rotation) without hammering the provider,
 // and ID-token verification (signature, iss, aud, exp, nonce).
@@ -9370,8 +9662,11 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 }
 
 }  // namespace intg::auth::oidc
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_OIDC_HPP
 // ---- end intg/security/auth/oidc.hpp ----
 // ---- begin intg/security/auth/aws_credentials.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_AWS_CREDENTIALS_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_AWS_CREDENTIALS_HPP
 // AWS credentials from where the AWS CLI and SDKs look for them: the environment
 // (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN, AWS_REGION / AWS_DEFAULT_REGION)
 // and the shared files (~/.aws/credentials and ~/.aws/config, or AWS_SHARED_CREDENTIALS_FILE and
@@ -9385,6 +9680,8 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 // would hand a tenant without keys the deployment's own credentials.
 
 // ---- begin intg/security/auth/sigv4.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_SIGV4_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_SIGV4_HPP
 // AWS Signature Version 4: signs a request with an access key for one region and service, in the
 // Authorization header or as a presigned URL. Each step of the algorithm is a function of its own
 // (canonical request, string to sign, signing key, signature, Authorization header) so that tests
@@ -9393,6 +9690,8 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 // Errors name what is wrong, never a value: no key, token or header value reaches a message.
 
 // ---- begin intg/core/fixed_string.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CORE_FIXED_STRING_HPP
+#define INTG_AMALGAMATED_INTG_CORE_FIXED_STRING_HPP
 // intg::fixed_string: a string usable as a template argument (`rest::bearer<"secret_key">`,
 // `auth::sigv4::signer<"s3">`). In core/ because both the provider kit and security/ name
 // settings and services this way, and security/ does not depend on the kit.
@@ -9413,7 +9712,86 @@ struct fixed_string {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_CORE_FIXED_STRING_HPP
 // ---- end intg/core/fixed_string.hpp ----
+// ---- begin intg/security/auth/detail/signing.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_DETAIL_SIGNING_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_DETAIL_SIGNING_HPP
+// Pieces the request signers (SigV4, Azure Shared Key and SAS) share: ASCII case folding for
+// header names, a header lookup, and a time split into UTC calendar fields for the date formats
+// each service signs ("20261130T130059Z", "2026-11-30T13:00:59Z", "Mon, 30 Nov 2026 13:00:59 GMT").
+
+#include <algorithm>
+#include <chrono>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace intg::auth {
+
+/// Header name/value pairs in the order they are sent.
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
+namespace detail {
+
+inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+inline bool iequal(std::string_view a, std::string_view b) noexcept {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
+}
+inline const std::string* find_header(const header_list& h, std::string_view name) {
+  for (auto& [n, v] : h)
+    if (iequal(n, name)) return &v;
+  return nullptr;
+}
+
+/// A time point's UTC calendar fields, to the second. system_clock's range (years 1678 to 2261)
+/// always has four-digit years.
+struct utc_fields {
+  int year = 0;
+  unsigned month = 0, day = 0, weekday = 0;  // weekday: 0 is Sunday
+  int hour = 0, minute = 0, second = 0;
+};
+inline utc_fields utc(std::chrono::system_clock::time_point t) {
+  using namespace std::chrono;
+  const auto s = floor<seconds>(t);
+  const auto d = floor<days>(s);
+  const year_month_day ymd{d};
+  const hh_mm_ss hms{s - d};
+  return {static_cast<int>(ymd.year()),          static_cast<unsigned>(ymd.month()),   static_cast<unsigned>(ymd.day()),
+          weekday{d}.c_encoding(),                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+          static_cast<int>(hms.seconds().count())};
+}
+
+}  // namespace detail
+}  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_DETAIL_SIGNING_HPP
+// ---- end intg/security/auth/detail/signing.hpp ----
+// ---- begin intg/security/auth/settings_source.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_SETTINGS_SOURCE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUTH_SETTINGS_SOURCE_HPP
+// What a request signer reads its settings from (SigV4's and Azure Shared Key's signers): string
+// and secret settings by name, and a configuration error naming a setting. `rest::auth_context`
+// is one, so a signer built from a tenant's settings plugs into `rest::signed_by`.
+
+
+#include <concepts>
+#include <string>
+#include <string_view>
+
+namespace intg::auth {
+
+/// Reads string settings: `rest::auth_context` is one.
+template <class C>
+concept settings_source = requires(const C& c, std::string_view key) {
+  { c.string(key, true) } -> std::same_as<result<std::string>>;
+  { c.secret_setting(key, true) } -> std::same_as<result<secret>>;
+  { c.config(key, key) } -> std::same_as<error>;
+};
+
+}  // namespace intg::auth
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_SETTINGS_SOURCE_HPP
+// ---- end intg/security/auth/settings_source.hpp ----
 
 #include <algorithm>
 #include <chrono>
@@ -9443,7 +9821,7 @@ struct credentials {
 };
 
 /// Header name/value pairs in the order they are sent; a name may repeat.
-using header_list = std::vector<std::pair<std::string, std::string>>;
+using header_list = auth::header_list;
 
 /// A request as it is signed.
 struct request {
@@ -9496,10 +9874,9 @@ namespace detail {
 
 inline error fail(std::string what) { return error(errc::invalid_argument, "sigv4: " + std::move(what)); }
 
-inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-inline bool iequal(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
+using auth::detail::find_header;
+using auth::detail::iequal;
+using auth::detail::lower;
 
 // RFC 9110 token characters: what a header name and a method may hold.
 inline bool is_tchar(unsigned char c) noexcept {
@@ -9620,23 +9997,11 @@ inline bool valid_value(std::string_view v) noexcept {
 
 // "YYYYMMDDTHHMMSSZ". system_clock's range (years 1678 to 2261) always has four-digit years.
 inline std::string amz_date(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto s = floor<seconds>(t);
-  const auto day = floor<days>(s);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{s - day};
+  const auto u = auth::detail::utc(t);
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()));
-  std::snprintf(buf + 8, sizeof buf - 8, "T%02d%02d%02dZ", static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+  std::snprintf(buf, sizeof buf, "%04d%02u%02u", u.year, u.month, u.day);
+  std::snprintf(buf + 8, sizeof buf - 8, "T%02d%02d%02dZ", u.hour, u.minute, u.second);
   return std::string(buf, 16);
-}
-
-inline const std::string* find_header(const header_list& h, std::string_view name) {
-  for (auto& [n, v] : h)
-    if (iequal(n, name)) return &v;
-  return nullptr;
 }
 inline void erase_headers(header_list& h, std::string_view name) {
   std::erase_if(h, [&](const auto& kv) { return iequal(kv.first, name); });
@@ -9931,14 +10296,6 @@ inline result<presigned> presign(const request& r, const credentials& c, const p
   return out;
 }
 
-/// Reads string settings: `rest::auth_context` is one.
-template <class C>
-concept settings_source = requires(const C& c, std::string_view key) {
-  { c.string(key, true) } -> std::same_as<result<std::string>>;
-  { c.secret_setting(key, true) } -> std::same_as<result<secret>>;
-  { c.config(key, key) } -> std::same_as<error>;
-};
-
 /// Signs intg http::requests in place: a Signer for `rest::signed_by<signer<"sqs">>`, or used on
 /// its own. The service is the template argument or the `service` member; the clock is a member
 /// so that tests sign at a fixed time.
@@ -10027,6 +10384,7 @@ class signer {
 };
 
 }  // namespace intg::auth::sigv4
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_SIGV4_HPP
 // ---- end intg/security/auth/sigv4.hpp ----
 
 #include <cstdlib>
@@ -10248,8 +10606,11 @@ inline result<found_credentials> default_chain(std::string_view profile = {}, co
 }
 
 }  // namespace intg::auth::aws
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_AWS_CREDENTIALS_HPP
 // ---- end intg/security/auth/aws_credentials.hpp ----
 // ---- begin intg/security/secrets/env_provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENV_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENV_PROVIDER_HPP
 // Secrets from environment variables (the twelve-factor way): `get("DB_PASSWORD")` reads
 // `$<prefix>DB_PASSWORD` at each call, so a restarted process picks up new values.
 
@@ -10279,13 +10640,18 @@ class env_provider {
 };
 
 }  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENV_PROVIDER_HPP
 // ---- end intg/security/secrets/env_provider.hpp ----
 // ---- begin intg/security/secrets/file_provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_FILE_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_FILE_PROVIDER_HPP
 // Secrets from files in a directory, one file per secret (Docker and Kubernetes mount secrets
 // this way, e.g. /run/secrets/db_password). Each get() reads the file again, so a rotated file
 // is seen at once; one trailing newline is dropped.
 
 // ---- begin intg/detail/file_io.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_DETAIL_FILE_IO_HPP
+#define INTG_AMALGAMATED_INTG_DETAIL_FILE_IO_HPP
 // Small POSIX file helpers for intg's security stores: read a whole file, replace a file
 // atomically (write a temporary, fsync, rename, fsync the directory) so readers never see a
 // half-written file, and a file's identity (inode, size, mtime) to notice replacements.
@@ -10480,6 +10846,7 @@ inline result<unique_fd> lock_file(const std::filesystem::path& p) {
 }
 
 }  // namespace intg::detail
+#endif  // INTG_AMALGAMATED_INTG_DETAIL_FILE_IO_HPP
 // ---- end intg/detail/file_io.hpp ----
 
 #include <filesystem>
@@ -10516,8 +10883,11 @@ class file_provider {
 };
 
 }  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_FILE_PROVIDER_HPP
 // ---- end intg/security/secrets/file_provider.hpp ----
 // ---- begin intg/security/secrets/encrypted_file_store.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENCRYPTED_FILE_STORE_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENCRYPTED_FILE_STORE_HPP
 // An encrypted secret store in one JSON file, each value sealed with AES-256-GCM under a keyring
 // of 32-byte keys taken from the environment (never from the file's directory). put() replaces a
 // value and bumps its version, writing the whole file atomically (temporary file + rename) under
@@ -10874,8 +11244,11 @@ class encrypted_file_store {
 };
 
 }  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_ENCRYPTED_FILE_STORE_HPP
 // ---- end intg/security/secrets/encrypted_file_store.hpp ----
 // ---- begin intg/security/webhook.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_WEBHOOK_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_WEBHOOK_HPP
 // Verifying signed webhooks: Stripe's `Stripe-Signature: t=<unix>,v1=<hex>[,v1=...]` scheme
 // (HMAC-SHA256 over "{t}.{body}", 300 s default tolerance, several v1 values while a secret is
 // rotated), Slack's `X-Slack-Signature: v0=<hex>` with `X-Slack-Request-Timestamp` (HMAC-SHA256
@@ -11122,5 +11495,153 @@ inline result<void> verify_twilio_body(std::string_view url, std::string_view bo
 }
 
 }  // namespace intg::webhook
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_WEBHOOK_HPP
 // ---- end intg/security/webhook.hpp ----
+// ---- begin intg/messaging/channel.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_MESSAGING_CHANNEL_HPP
+#define INTG_AMALGAMATED_INTG_MESSAGING_CHANNEL_HPP
+// intg::messaging: what code that sends and receives messages is written against, so that it
+// runs on any transport that meets the concepts (Redis Streams first; Kafka and WebSocket are to
+// follow): publish with the transport's confirmation, receive as an async stream with explicit
+// acknowledgement (ack, nack with or without requeue, dead-letter), a bound on the messages
+// received and not yet settled, and the delivery guarantee each transport states as a constant.
+// The types here are provider-neutral; each transport documents how it maps them (docs/messaging.md).
+
+
+#include <boost/asio/awaitable.hpp>
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <vector>
+
+namespace intg::messaging {
+
+namespace asio = boost::asio;
+
+/// What a transport promises about each published message reaching a consumer.
+enum class delivery_guarantee {
+  at_most_once,   ///< lost when something fails (pub/sub, a WebSocket send); never twice
+  at_least_once,  ///< kept until a consumer acknowledges it; may come twice after a failure
+};
+
+constexpr std::string_view to_string(delivery_guarantee g) noexcept {
+  return g == delivery_guarantee::at_most_once ? "at-most-once" : "at-least-once";
+}
+
+/// The header that carries a W3C trace context with a message.
+inline constexpr std::string_view traceparent_header = "traceparent";
+
+/// A header to send. Views: the transport copies the bytes before publish() first suspends.
+struct header_view {
+  std::string_view name{};
+  std::string_view value{};
+};
+
+/// A message to publish. Views only (cheap, and safe as a temporary inside a co_await); name the
+/// headers array before the co_await (g++ 12 cannot put a braced list's array in a coroutine frame).
+struct outgoing_message {
+  std::string_view payload{};
+  std::string_view key{};                ///< empty: no key (what a key does is the transport's: see its docs)
+  std::span<const header_view> headers{};
+  /// Sent as the `traceparent` header when set (it replaces one in `headers`).
+  std::optional<trace_context> trace{};
+};
+
+/// What the transport confirmed about a publish.
+struct publish_receipt {
+  std::string id{};        ///< where the transport put the message (a stream entry id, a partition:offset); empty when it gives none
+  bool confirmed = false;  ///< the server acknowledged it (false for transports that confirm nothing)
+};
+
+/// A received header.
+struct header {
+  std::string name;
+  std::string value;
+};
+
+/// A received message (owned copies: valid after the consumer is gone).
+struct received_message {
+  std::string id;                 ///< the transport's id, what ack() and its friends refer to
+  std::string key;                ///< empty: no key
+  std::string payload;
+  std::vector<header> headers;
+  /// How many times the transport has handed it out, this time included (1: the first time;
+  /// 0: the transport does not know). Above 1 it is a redelivery: it may have been processed before.
+  std::uint32_t delivery_count = 0;
+
+  bool redelivered() const noexcept { return delivery_count > 1; }
+
+  /// The value of the last header named `name`; nullopt when absent.
+  std::optional<std::string_view> header_value(std::string_view name) const noexcept {
+    for (auto it = headers.rbegin(); it != headers.rend(); ++it)
+      if (it->name == name) return std::string_view(it->value);
+    return std::nullopt;
+  }
+
+  /// The trace context of the `traceparent` header, when it holds a valid one.
+  std::optional<trace_context> trace() const noexcept {
+    auto v = header_value(traceparent_header);
+    return v ? trace_context::parse_traceparent(*v) : std::nullopt;
+  }
+};
+
+/// A publisher (the named requirement `MessagePublisher`):
+///
+/// | expression              | type                                  | does                                            |
+/// |-------------------------|---------------------------------------|-------------------------------------------------|
+/// | `P::guarantee`          | constexpr `delivery_guarantee`        | what the transport promises                     |
+/// | `P::confirms_publish`   | constexpr `bool`                      | whether publish() waits for the server's word   |
+/// | `p.publish(m)`          | `awaitable<result<publish_receipt>>`  | sends `m`; with confirmation, completes when the server has it |
+///
+/// A publish whose outcome is unknown (the connection was lost after sending) is an error of
+/// condition `outcome_unknown`: it is never sent again on its own, since it may have arrived.
+template <class P>
+concept publisher = requires(P& p, const outgoing_message& m) {
+  typename std::integral_constant<delivery_guarantee, P::guarantee>;  // a constant expression
+  typename std::bool_constant<P::confirms_publish>;
+  { p.publish(m) } -> std::same_as<asio::awaitable<result<publish_receipt>>>;
+};
+
+/// A consumer (the named requirement `MessageConsumer`): an async stream of messages, each
+/// settled once by the application.
+///
+/// | expression              | type                                  | does                                            |
+/// |-------------------------|---------------------------------------|-------------------------------------------------|
+/// | `C::guarantee`          | constexpr `delivery_guarantee`        | what the transport promises                     |
+/// | `c.receive()`           | `awaitable<result<received_message>>` | the next message; waits while none has come, or while `max_in_flight()` are unsettled |
+/// | `c.ack(m)`              | `awaitable<result<void>>`             | done with `m`: it is not delivered again        |
+/// | `c.nack(m, true)`       | `awaitable<result<void>>`             | not processed: deliver it again (to this or another consumer), until the transport's delivery limit dead-letters it |
+/// | `c.nack(m, false)`      | `awaitable<result<void>>`             | not processed and never to be: dead-lettered where the transport has a dead-letter destination, dropped otherwise |
+/// | `c.dead_letter(m, why)` | `awaitable<result<void>>`             | moves `m` to the dead-letter destination with the reason |
+/// | `c.in_flight()`         | `std::size_t`                         | messages fetched or received and not yet settled |
+/// | `c.max_in_flight()`     | `std::size_t`                         | the bound on in_flight(): a slow consumer slows delivery, memory stays bounded |
+///
+/// Settling a message twice, or one never received, is `invalid_argument`. A settlement the
+/// server may not have recorded (the connection was lost) is an error too, and the message counts
+/// as settled locally; at-least-once transports then deliver it again (a redelivery).
+template <class C>
+concept consumer = requires(C& c, const C& cc, const received_message& m, bool requeue, std::string_view reason) {
+  typename std::integral_constant<delivery_guarantee, C::guarantee>;
+  { c.receive() } -> std::same_as<asio::awaitable<result<received_message>>>;
+  { c.ack(m) } -> std::same_as<asio::awaitable<result<void>>>;
+  { c.nack(m, requeue) } -> std::same_as<asio::awaitable<result<void>>>;
+  { c.dead_letter(m, reason) } -> std::same_as<asio::awaitable<result<void>>>;
+  { cc.in_flight() } -> std::convertible_to<std::size_t>;
+  { cc.max_in_flight() } -> std::convertible_to<std::size_t>;
+};
+
+/// Both ends on one object (the named requirement `MessageChannel`).
+template <class C>
+concept channel = publisher<C> && consumer<C>;
+
+}  // namespace intg::messaging
+#endif  // INTG_AMALGAMATED_INTG_MESSAGING_CHANNEL_HPP
+// ---- end intg/messaging/channel.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_INTG_HPP
 // ---- end intg/intg.hpp ----

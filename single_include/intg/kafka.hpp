@@ -6,18 +6,24 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/kafka.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_HPP
 // intg::kafka: Kafka on librdkafka (Debian's librdkafka-dev): an idempotent producer with
 // awaitable delivery reports, consumer groups with manual commits after acks, both woken by
 // librdkafka's queues on the Asio executor, and a registry integration. An optional part:
 // <intg/intg.hpp> does not include it; link -lrdkafka (CMake: intg::kafka). See docs/kafka.md.
 
 // ---- begin intg/kafka/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_CLIENT_HPP
 // intg::kafka::client: Kafka as an integration of the registry. initialize() creates the
 // idempotent producer from the integration's settings and asks the cluster for its metadata;
 // health_check() asks again (on a thread of its own, never blocking the executor); cleanup()
 // flushes the producer. Consumers are made from the same settings, one per group.
 
 // ---- begin intg/kafka/consumer.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_CONSUMER_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_CONSUMER_HPP
 // intg::kafka::consumer: a consumer-group member with manual commits, at least once. Messages
 // come out of receive() one by one; the application acks each when it is done with it, and the
 // consumer commits, per partition, the offset below which everything is acked (never past a
@@ -30,10 +36,14 @@
 // commit results, logs) run there, while draining it.
 
 // ---- begin intg/kafka/detail/handle.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_DETAIL_HANDLE_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_DETAIL_HANDLE_HPP
 // What the Kafka producer and consumer share: the librdkafka configuration built from options,
 // the handle, the wake-up of an Asio executor by a librdkafka queue, and the cluster probe.
 
 // ---- begin intg/kafka/error.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_ERROR_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_ERROR_HPP
 // intg::kafka errors: librdkafka's error codes (rd_kafka_resp_err_t, broker and local ones) in a
 // category of their own ("intg.kafka") that maps each code to intg's conditions, so that
 // intg::is_transient() says whether retrying may help and policies classify Kafka errors like any
@@ -160,8 +170,11 @@ inline intg::error delivery_error(rd_kafka_resp_err_t e, rd_kafka_msg_status_t s
 }
 
 }  // namespace intg::kafka
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_ERROR_HPP
 // ---- end intg/kafka/error.hpp ----
 // ---- begin intg/kafka/options.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_OPTIONS_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_OPTIONS_HPP
 // intg::kafka::options: where the cluster is and how producers and consumers behave, from code
 // or from the `settings` of an integration_config. librdkafka properties pass through as they are
 // (SASL, TLS, batching); those holding secrets are intg::secret and never appear in logs or errors.
@@ -307,6 +320,7 @@ struct options {
 };
 
 }  // namespace intg::kafka
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_OPTIONS_HPP
 // ---- end intg/kafka/options.hpp ----
 
 #include <boost/asio/any_io_executor.hpp>
@@ -513,8 +527,11 @@ inline asio::awaitable<result<cluster_info>> probe_cluster(handle rk, std::chron
 }
 
 }  // namespace intg::kafka::detail
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_DETAIL_HANDLE_HPP
 // ---- end intg/kafka/detail/handle.hpp ----
 // ---- begin intg/kafka/message.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_MESSAGE_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_MESSAGE_HPP
 // Kafka messages as intg hands them out (owned copies, valid after the consumer is gone), the
 // headers a producer sends (views: cheap, and safe as temporaries inside a co_await), delivery
 // reports, and the W3C traceparent header that carries a trace from producer to consumer.
@@ -580,6 +597,7 @@ struct message {
 };
 
 }  // namespace intg::kafka
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_MESSAGE_HPP
 // ---- end intg/kafka/message.hpp ----
 
 #include <boost/asio/any_io_executor.hpp>
@@ -1272,8 +1290,11 @@ class consumer {
 };
 
 }  // namespace intg::kafka
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_CONSUMER_HPP
 // ---- end intg/kafka/consumer.hpp ----
 // ---- begin intg/kafka/producer.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_KAFKA_PRODUCER_HPP
+#define INTG_AMALGAMATED_INTG_KAFKA_PRODUCER_HPP
 // intg::kafka::producer: an idempotent Kafka producer (enable.idempotence, acks=all) whose
 // delivery reports are awaitable results. librdkafka serves its reports on its main queue; that
 // queue wakes the executor through an eventfd, and the producer drains it there, so every report
@@ -1719,6 +1740,7 @@ class producer {
 };
 
 }  // namespace intg::kafka
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_PRODUCER_HPP
 // ---- end intg/kafka/producer.hpp ----
 
 #include <boost/asio/any_io_executor.hpp>
@@ -1796,5 +1818,7 @@ class client {
 };
 
 }  // namespace intg::kafka
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_CLIENT_HPP
 // ---- end intg/kafka/client.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_KAFKA_HPP
 // ---- end intg/kafka.hpp ----

@@ -6,10 +6,14 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/rest.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_HPP
+#define INTG_AMALGAMATED_INTG_REST_HPP
 // intg::rest, the provider kit: a provider is a traits struct, described models and one line per
 // operation; rest::client<Provider> does the rest. See docs/rest_kit.md.
 
 // ---- begin intg/rest/auth.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_AUTH_HPP
+#define INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // intg::rest auth schemes: small types a provider names (`using auth = rest::bearer<"secret_key">`)
 // that read their credentials from the tenant's settings once (configure) and put them on each
 // request (apply). Token schemes cache through auth::oauth2::token_manager: one refresh in flight
@@ -18,6 +22,8 @@
 // messages: every error names a setting, never its value.
 
 // ---- begin intg/rest/provider.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
+#define INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // intg::rest: what a provider declares (the traits struct) and how the kit reads it. Only `name`
 // and `default_base_url` are required; every other trait has a default, read through
 // rest::traits<P> so that a provider states only what differs.
@@ -191,6 +197,7 @@ struct traits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PROVIDER_HPP
 // ---- end intg/rest/provider.hpp ----
 
 #include <boost/json/object.hpp>
@@ -849,8 +856,11 @@ class one_of {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_AUTH_HPP
 // ---- end intg/rest/auth.hpp ----
 // ---- begin intg/rest/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // intg::rest::client<Provider, Pipeline>: everything a provider does not declare. It is an
 // intg::integration (initialize, health_check, cleanup, built by the registry), reads the
 // tenant's settings (base_url within the provider's allowed hosts, credentials as intg::secret),
@@ -863,7 +873,91 @@ class one_of {
 // a co_await expression, so call(), pages() and collect_all() refuse rvalue parameters at compile
 // time. Path arguments are views (string literals, std::string_view, named std::strings).
 
+// ---- begin intg/rest/detail/answer_arena.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
+#define INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
+// Where a provider's answer is parsed: a Boost.JSON memory resource that bump-allocates from a
+// block kept warm in a small per-thread cache, and frees the whole tree at once.
+//
+// An answer's JSON tree is short-lived (classified, paged, decoded into the model, dropped) and
+// made of many small nodes: on the default allocator a 5.6 KB page of ten Stripe customers costs
+// a few hundred malloc/free pairs, a quarter of the client's user time. A plain
+// boost::json::monotonic_resource was measured slower, because its blocks are fresh pages on every
+// call; here the first block is reused, so a usual answer touches no allocator at all. Larger
+// answers grow into heap blocks as monotonic_resource does.
+//
+// Deallocation is a no-op (is_deallocate_trivial): a tree whose storage_ptr points at an arena
+// it does not share is dropped without walking it. The owner keeps the arena alive longer than
+// every value in it; a value that must outlive the arena is copied with a storage of its own
+// (`json::value(v, json::storage_ptr())`). Like monotonic_resource it is not thread-safe.
+
+#include <boost/json/memory_resource.hpp>
+#include <boost/json/monotonic_resource.hpp>
+#include <boost/json/storage_ptr.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <type_traits>
+#include <vector>
+
+namespace intg::rest::detail {
+
+class answer_arena final : public boost::json::memory_resource {
+ public:
+  static constexpr std::size_t block_size = std::size_t{32} << 10;
+
+  answer_arena() : block_(take()), resource_(block_.get(), block_size) {}
+  ~answer_arena() override { give(std::move(block_)); }  // resource_ frees only its own heap blocks
+  answer_arena(const answer_arena&) = delete;
+  answer_arena& operator=(const answer_arena&) = delete;
+
+ private:
+  using block = std::unique_ptr<unsigned char[]>;
+  static constexpr std::size_t cached_blocks = 4;  // concurrent answers per thread kept warm
+
+  struct cache {
+    std::vector<block> blocks;
+    bool alive = true;
+    ~cache() { alive = false; }
+  };
+  static cache& local() {
+    thread_local cache c;
+    return c;
+  }
+  static block take() {
+    cache& c = local();
+    if (!c.alive || c.blocks.empty()) return block(new unsigned char[block_size]);
+    block b = std::move(c.blocks.back());
+    c.blocks.pop_back();
+    return b;
+  }
+  static void give(block b) noexcept {
+    cache& c = local();
+    if (c.alive && c.blocks.size() < cached_blocks) {
+      try {
+        c.blocks.push_back(std::move(b));
+      } catch (...) {  // no room to cache it: it is freed instead
+      }
+    }
+  }
+
+  void* do_allocate(std::size_t n, std::size_t align) override { return resource_.allocate(n, align); }
+  void do_deallocate(void*, std::size_t, std::size_t) override {}
+  bool do_is_equal(const boost::json::memory_resource& other) const noexcept override { return this == &other; }
+
+  block block_;
+  boost::json::monotonic_resource resource_;
+};
+
+}  // namespace intg::rest::detail
+
+template <>
+struct boost::json::is_deallocate_trivial<intg::rest::detail::answer_arena> : std::true_type {};
+#endif  // INTG_AMALGAMATED_INTG_REST_DETAIL_ANSWER_ARENA_HPP
+// ---- end intg/rest/detail/answer_arena.hpp ----
 // ---- begin intg/rest/errors.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
+#define INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // intg::rest error mapping: a provider's answer (status, headers, body) to what the client does —
 // accept it, retry it (5xx, 408: transient errors the retry policy retries), refresh the
 // credentials and send once more (401), wait (429 or a rate-limit code in the body: errc::
@@ -1060,8 +1154,11 @@ inline error redact(error e, std::string_view credential) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_ERRORS_HPP
 // ---- end intg/rest/errors.hpp ----
 // ---- begin intg/rest/form.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_FORM_HPP
+#define INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // Described structs as form bodies and query strings (application/x-www-form-urlencoded), with
 // the nested keys Stripe and Rails-style APIs read: `metadata[order_id]=x`, `items[0][price]=p`,
 // `expand[0]=a`. Member names follow rest/json.hpp (one trailing underscore dropped), empty
@@ -1071,6 +1168,8 @@ inline error redact(error e, std::string_view credential) {
 // them before reading the key.
 
 // ---- begin intg/rest/json.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_JSON_HPP
+#define INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // Typed models for REST providers: plain aggregates described with Boost.Describe, read from and
 // written to JSON by one lenient, non-throwing converter.
 //
@@ -1642,12 +1741,13 @@ result<T> decode_body(std::string_view body, std::size_t max_bytes = std::size_t
     return intg::error(errc::invalid_response, "response body of " + std::to_string(body.size()) +
                                                    " bytes exceeds the limit of " + std::to_string(max_bytes) +
                                                    " bytes");
-  // The document is on the default allocator: a monotonic arena was measured slower here (its
-  // growing blocks are fresh pages on every call; glibc's malloc reuses warm ones).
+  // The document lives in an arena whose first block is reused (detail::answer_arena): it is read
+  // into T and dropped, so its nodes are never freed one by one.
   json::parse_options opts;
   opts.max_depth = max_json_depth;
   unsigned char parser_stack[4096];  // as json::parse: no heap for the usual depth
-  json::parser p(json::storage_ptr(), opts, parser_stack, sizeof parser_stack);
+  detail::answer_arena arena;  // outlives doc, which is dropped without a walk
+  json::parser p(&arena, opts, parser_stack, sizeof parser_stack);
   json::error_code ec;
   const std::size_t n = p.write(body.data(), body.size(), ec);
   if (ec) return intg::error(errc::invalid_response, json_detail::parse_error_message(ec, n));
@@ -1697,6 +1797,7 @@ boost::json::result<T> try_value_to(const boost::json::value& v) {
     intg_out_ = ::intg::rest::encode(intg_x_);                                                                     \
   }                                                                                                                \
   static_assert(true, "INTG_REST_MODELS() is followed by a semicolon")
+#endif  // INTG_AMALGAMATED_INTG_REST_JSON_HPP
 // ---- end intg/rest/json.hpp ----
 
 #include <boost/json/value.hpp>
@@ -1855,8 +1956,11 @@ void append_query(http::query& out, const T& x) {
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_FORM_HPP
 // ---- end intg/rest/form.hpp ----
 // ---- begin intg/rest/idempotency.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
+#define INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // intg::rest idempotency: unsafe requests (POST, PATCH) carry a key generated once per logical
 // call and reused by each of its retries, so that the provider applies the call at most once. In
 // a header (`Idempotency-Key`: also what makes the HTTP client treat the request as replay-safe)
@@ -1926,8 +2030,11 @@ struct idempotency_body_field {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_IDEMPOTENCY_HPP
 // ---- end intg/rest/idempotency.hpp ----
 // ---- begin intg/rest/operation.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // intg::rest typed operations: one constexpr object per endpoint, naming the method, the path
 // template (its `{}` placeholders counted at compile time against the operation's argument
 // count), the operation's name (metrics, traces) and how its parameters travel. Parameters of
@@ -2074,8 +2181,11 @@ struct multipart {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_OPERATION_HPP
 // ---- end intg/rest/operation.hpp ----
 // ---- begin intg/rest/pagination.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
+#define INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // intg::rest pagination strategies. A strategy is a stateless type: given a page (the request's
 // URL, the response, its JSON body and its item count), it says where the next page is — a query
 // parameter to set on the current URL, or a URL of its own — or that this was the last page. The
@@ -2279,8 +2389,11 @@ inline result<http::url> with_param(const http::url& u, std::string_view name, s
 }
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_PAGINATION_HPP
 // ---- end intg/rest/pagination.hpp ----
 // ---- begin intg/rest/rate_limit.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
+#define INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // intg::rest proactive rate limiting from response headers: when a window's remaining count
 // reaches 0 (or the provider answers 429), the tenant's next calls in that bucket wait until the
 // reset instead of collecting 429s. Buckets: one per client (tenant connection), one per
@@ -2431,6 +2544,7 @@ class header_limits {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_RATE_LIMIT_HPP
 // ---- end intg/rest/rate_limit.hpp ----
 
 #include <boost/json/parse.hpp>
@@ -2438,6 +2552,7 @@ class header_limits {
 
 #include <array>
 #include <chrono>
+#include <concepts>
 #include <memory>
 #include <optional>
 #include <set>
@@ -2483,9 +2598,21 @@ inline bool host_matches(std::string_view host, std::string_view pattern) {
 template <class T> inline constexpr bool is_std_string = std::is_same_v<std::remove_cvref_t<T>, std::string>;
 }  // namespace detail
 
+/// A provider whose answers are not JSON (S3's XML) classifies them itself:
+/// `static rest::verdict classify_answer(const http::response&, std::chrono::system_clock::time_point now)`.
+/// The client then parses no JSON, and an accepted answer's `exchange::body` is null.
+template <class P>
+concept classifies_own_answers = requires(const http::response& r, std::chrono::system_clock::time_point now) {
+  { P::classify_answer(r, now) } -> std::same_as<verdict>;
+};
+
 /// An answer after error mapping: the response and its JSON (null when empty or not JSON).
 struct exchange {
   http::response response;
+  // The answer's JSON (null when the body is empty or not JSON). Its nodes live in `arena`, which
+  // is declared first so that it outlives them: a piece kept beyond the exchange is copied with a
+  // storage of its own, `boost::json::value(v, boost::json::storage_ptr())`.
+  std::unique_ptr<detail::answer_arena> arena;
   boost::json::value body;
 };
 
@@ -2936,13 +3063,28 @@ class client {
   }
   template <class T>
   static result<T> decode_value(const boost::json::value& v, std::size_t budget) {
+    // Raw values leave the answer's arena: the caller owns them on the default resource.
     if constexpr (std::is_same_v<T, boost::json::value>) {
-      return v;
+      return boost::json::value(v, boost::json::storage_ptr());
     } else if constexpr (std::is_same_v<T, std::vector<boost::json::value>>) {
-      return T(v.get_array().begin(), v.get_array().end());
+      T out;
+      out.reserve(v.get_array().size());
+      for (const auto& e : v.get_array()) out.emplace_back(e, boost::json::storage_ptr());
+      return out;
     } else {
       return rest::decode<T>(v, budget);
     }
+  }
+
+  // An answer's JSON, its nodes in `arena` (null when the body is empty or not JSON).
+  static boost::json::value parse_answer(const std::string& text, detail::answer_arena* arena) {
+    if (text.empty()) return nullptr;
+    boost::json::parse_options po;
+    po.max_depth = max_json_depth;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(text, ec, arena, po);
+    if (ec) return nullptr;
+    return v;
   }
 
   // One logical call through the pipeline (or the probe stack).
@@ -2991,18 +3133,22 @@ class client {
         auto res = co_await s.http.send(req, a);
         if (!res) co_return res.error();
         s.limits.observe(operation, major, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
-        exchange ex{std::move(*res), nullptr};
-        if (!ex.response.body().empty()) {
-          boost::json::parse_options po;
-          po.max_depth = 64;
-          boost::system::error_code ec;
-          ex.body = boost::json::parse(ex.response.body(), ec, {}, po);
-          if (ec) ex.body = nullptr;
-        }
-        verdict v = classify<Provider>(ex.response, ex.body.is_null() ? nullptr : &ex.body);
+        exchange ex = [&] {
+          if constexpr (classifies_own_answers<Provider>) {
+            return exchange{std::move(*res), nullptr, nullptr};  // the provider reads its answer itself
+          } else {
+            auto arena = std::make_unique<detail::answer_arena>();
+            boost::json::value body = parse_answer(res->body(), arena.get());  // constructed, not assigned: that would copy it out
+            return exchange{std::move(*res), std::move(arena), std::move(body)};
+          }
+        }();
+        verdict v;
+        if constexpr (classifies_own_answers<Provider>) v = Provider::classify_answer(ex.response, std::chrono::system_clock::now());
+        else v = classify<Provider>(ex.response, ex.body.is_null() ? nullptr : &ex.body);
         if (v.action == action::accept) {
-          if (ex.body.is_null() && !ex.response.body().empty())
-            co_return error(errc::invalid_response, std::string(Provider::name) + ": answer is not JSON");
+          if constexpr (!classifies_own_answers<Provider>)
+            if (ex.body.is_null() && !ex.response.body().empty())
+              co_return error(errc::invalid_response, std::string(Provider::name) + ": answer is not JSON");
           co_return ex;
         }
         if (v.action == action::refresh && !refreshed) {
@@ -3153,5 +3299,7 @@ class client {
 };
 
 }  // namespace intg::rest
+#endif  // INTG_AMALGAMATED_INTG_REST_CLIENT_HPP
 // ---- end intg/rest/client.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_REST_HPP
 // ---- end intg/rest.hpp ----

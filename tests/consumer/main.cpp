@@ -1,4 +1,12 @@
-#include <intg/intg.hpp>
+// What a consumer needs from the package: the include path, C++20, Boost and OpenSSL. A few headers
+// rather than <intg/intg.hpp>: this checks packaging, and the umbrella is compiled by every test.
+#include <intg/core/pipeline.hpp>
+#include <intg/policy/retry.hpp>
+#include <intg/policy/timeout.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
 #include <cstdio>
 namespace asio = boost::asio;
 int main() {

@@ -1,8 +1,11 @@
 // libFuzzer target: the RESP3 parser turns any bytes into values or an error, never a crash or
 // an allocation of an announced size; parsing the same bytes split at any point gives the same
-// values; every node's subtree end stays inside the response; the typed reads never misbehave.
+// values; every node's subtree end stays inside the response; the typed reads never misbehave,
+// nor does reading a value as the shared rate limiter's GCRA reply (which must keep its contract).
 // Input: the first byte chooses the split point (as a fraction of the rest), the rest is the stream.
 #include <intg/redis/resp3.hpp>
+#include <intg/shared/breaker_script.hpp>
+#include <intg/shared/gcra.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -56,6 +59,21 @@ std::string run(std::string_view in, std::size_t cut, bool& failed) {
       }
       const resp3::value_ref v = out[out.size() - 1];
       rendered += std::to_string(static_cast<int>(v.type())) + ":" + std::string(v.str()) + ":" + std::to_string(v.size()) + ";";
+      // A reply read as a GCRA decision is within what was asked, or an error.
+      intg::shared::gcra_params ask;
+      ask.want = 8;
+      ask.min = 2;
+      if (auto g = intg::shared::parse_gcra_reply(v, ask)) {
+        check(g->granted == 0 || (g->granted >= ask.min && g->granted <= ask.want));
+        check(g->granted > 0 || g->retry_after.count() > 0);
+        check(g->retry_after.count() >= 0 && g->remaining >= 0);
+      }
+      // Read as the breaker script's answer: a known state, a generation, a bounded time, a short reason.
+      if (auto b = intg::shared::parse_breaker_reply(v)) {
+        check(b->gen >= 0 && b->remaining.count() >= 0 && b->reason.size() <= 1024);
+      }
+      // A string read as an announcement names a key and a generation, or nothing.
+      if (auto e = intg::shared::parse_breaker_event(v.str())) check(!e->key.empty() && e->gen >= 0);
       for (auto c : v) {
         (void)c.as_int();
         (void)c.as_string();

@@ -135,15 +135,64 @@ inline std::chrono::milliseconds expect_duration(const boost::json::value& v, co
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::llround(n * scale)));
 }
 
-inline void read_rate_limits(const boost::json::value& v, const std::string& path, rate_limit_settings& out) {
+inline void substitute_env(boost::json::value& v, const std::string& path, const env_lookup& env, std::vector<std::string>& secrets,
+                           std::string_view top_key);
+
+// A string of at most `max` bytes.
+inline std::string expect_short_string(const boost::json::value& v, const std::string& path, std::size_t max) {
+  std::string s = expect_string(v, path);
+  if (s.size() > max) config_fail(path, "longer than " + std::to_string(max) + " characters");
+  return s;
+}
+
+// The `redis` member of a policy's `shared` section. Its settings are only checked to be an
+// object here (with ${env:NAME} resolved): the Redis client, an optional part, reads them when the
+// policy is built.
+inline void read_shared_redis(const boost::json::object& o, const std::string& path, boost::json::object& out, const env_lookup& env) {
+  if (auto* x = o.if_contains("redis")) {
+    const std::string rp = member_path(path, "redis");
+    boost::json::value copy = expect_object(*x, rp);
+    std::vector<std::string> unused;
+    substitute_env(copy, rp, env, unused, {});
+    for (auto& [k, val] : copy.get_object()) out[k] = val;  // overrides merge key by key
+  }
+}
+
+// At least 10 ms.
+inline std::chrono::milliseconds expect_interval(const boost::json::value& v, const std::string& path) {
+  auto d = expect_duration(v, path);
+  if (d.count() < 10) config_fail(path, "must be at least 10ms");
+  return d;
+}
+
+// The `shared` member of a `rate_limits` section (read by intg::shared_rate_limiter).
+inline void read_shared_rate_limit(const boost::json::value& v, const std::string& path, shared_rate_limit_settings& out,
+                                   const env_lookup& env) {
   const auto& o = expect_object(v, path);
-  only_keys(o, path, {"requests_per_minute", "burst_limit", "max_wait"});
+  only_keys(o, path, {"redis", "replicas", "lease_fraction", "window", "fallback_share", "probe_interval", "route", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
+  if (auto* x = o.if_contains("replicas")) out.replicas = expect_int(*x, member_path(path, "replicas"), 1, 100'000);
+  if (auto* x = o.if_contains("lease_fraction")) out.lease_fraction = expect_number(*x, member_path(path, "lease_fraction"), 0.0, 1.0);
+  if (auto* x = o.if_contains("window")) out.window = expect_interval(*x, member_path(path, "window"));
+  if (auto* x = o.if_contains("fallback_share")) out.fallback_share = expect_number(*x, member_path(path, "fallback_share"), 0.0, 1.0);
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
+  if (auto* x = o.if_contains("route")) out.route = expect_short_string(*x, member_path(path, "route"), 256);
+  if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
+}
+
+inline void read_rate_limits(const boost::json::value& v, const std::string& path, rate_limit_settings& out, const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"requests_per_minute", "burst_limit", "max_wait", "shared"});
   if (auto* x = o.if_contains("requests_per_minute")) {
     out.requests_per_minute = expect_number(*x, member_path(path, "requests_per_minute"), 0, 1e12);
     if (out.requests_per_minute <= 0) config_fail(member_path(path, "requests_per_minute"), "must be greater than 0");
   }
   if (auto* x = o.if_contains("burst_limit")) out.burst_limit = expect_int(*x, member_path(path, "burst_limit"), 1, 1'000'000'000);
   if (auto* x = o.if_contains("max_wait")) out.max_wait = expect_duration(*x, member_path(path, "max_wait"));
+  if (auto* x = o.if_contains("shared")) {
+    if (!out.shared) out.shared.emplace();
+    read_shared_rate_limit(*x, member_path(path, "shared"), *out.shared, env);
+  }
 }
 
 inline void read_retry(const boost::json::value& v, const std::string& path, retry_settings& out) {
@@ -178,10 +227,24 @@ inline double expect_ratio(const boost::json::value& v, const std::string& path)
   return d;
 }
 
-inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out) {
+// The `shared` member of a `circuit_breaker` section (read by intg::shared_circuit_breaker).
+inline void read_shared_breaker(const boost::json::value& v, const std::string& path, shared_breaker_settings& out,
+                                const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"redis", "probe_interval", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
+  if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
+}
+
+inline void read_breaker(const boost::json::value& v, const std::string& path, circuit_breaker_settings& out, const env_lookup& env) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"failure_threshold", "recovery_timeout", "half_open_max_calls", "window", "failure_rate_threshold",
-                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold"});
+                      "window_size", "window_duration", "minimum_calls", "slow_call_duration", "slow_call_rate_threshold", "shared"});
+  if (auto* x = o.if_contains("shared")) {
+    if (!out.shared) out.shared.emplace();
+    read_shared_breaker(*x, member_path(path, "shared"), *out.shared, env);
+  }
   if (auto* x = o.if_contains("window")) {
     const std::string w = expect_string(*x, member_path(path, "window"));
     if (w == "consecutive") out.window = breaker_window::consecutive;
@@ -192,10 +255,7 @@ inline void read_breaker(const boost::json::value& v, const std::string& path, c
   if (auto* x = o.if_contains("failure_rate_threshold"))
     out.failure_rate_threshold = expect_ratio(*x, member_path(path, "failure_rate_threshold"));
   if (auto* x = o.if_contains("window_size")) out.window_size = expect_int(*x, member_path(path, "window_size"), 1, 1'000'000);
-  if (auto* x = o.if_contains("window_duration")) {
-    out.window_duration = expect_duration(*x, member_path(path, "window_duration"));
-    if (out.window_duration.count() < 10) config_fail(member_path(path, "window_duration"), "must be at least 10ms");
-  }
+  if (auto* x = o.if_contains("window_duration")) out.window_duration = expect_interval(*x, member_path(path, "window_duration"));
   if (auto* x = o.if_contains("minimum_calls")) out.minimum_calls = expect_int(*x, member_path(path, "minimum_calls"), 1, 1'000'000);
   if (auto* x = o.if_contains("slow_call_duration")) out.slow_call_duration = expect_duration(*x, member_path(path, "slow_call_duration"));
   if (auto* x = o.if_contains("slow_call_rate_threshold"))
@@ -259,8 +319,8 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
   if (auto* x = o.if_contains("health_check_interval"))
     cfg.health_check_interval = expect_duration(*x, member_path(path, "health_check_interval"));
   if (auto* x = o.if_contains("retry_policy")) read_retry(*x, member_path(path, "retry_policy"), cfg.retry);
-  if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits);
-  if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker);
+  if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits, env);
+  if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker, env);
   if (auto* x = o.if_contains("bulkhead")) read_bulkhead(*x, member_path(path, "bulkhead"), cfg.bulkhead);
   if (auto* x = o.if_contains("settings")) {
     const std::string sp = member_path(path, "settings");
@@ -287,7 +347,8 @@ class config {
     if (auto t = tenants_.find(std::string(tenant)); t != tenants_.end()) {
       // The tenant's limits override only the keys they name.
       if (t->second.rate_limits_json)
-        detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits);
+        detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits,
+                                 env_);
       if (auto o = t->second.overrides.find(cfg.name); o != t->second.overrides.end())
         detail::read_integration(o->second, "$.tenants." + std::string(tenant) + ".integrations." + cfg.name, cfg, env_);
     }
@@ -351,7 +412,7 @@ class config {
         t.settings.id = std::string(id);
         if (auto* x = to.if_contains("rate_limits")) {
           rate_limit_settings r;
-          detail::read_rate_limits(*x, tp + ".rate_limits", r);
+          detail::read_rate_limits(*x, tp + ".rate_limits", r, c.env_);
           t.settings.rate_limits = r;
           t.rate_limits_json = *x;
         }

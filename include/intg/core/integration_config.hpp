@@ -68,11 +68,29 @@ struct retry_settings {
   std::chrono::milliseconds budget_window{10'000};
 };
 
+/// The `shared` member of a `rate_limits` section: the limit counted across replicas on Redis by
+/// intg::shared_rate_limiter (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_rate_limit_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  int replicas = 1;           ///< processes sharing the limit
+  /// A lease holds at most this share of one window's requests, divided by `replicas`; 0: no
+  /// leasing (a Redis round trip per call).
+  double lease_fraction = 0.05;
+  std::chrono::milliseconds window{60'000};  ///< the span over which the limit holds to within lease_fraction
+  /// Share of the limit one replica admits alone while Redis is unavailable: absent, 1 / replicas;
+  /// 0 rejects every call until Redis answers again (fail closed).
+  std::optional<double> fallback_share;
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica in fallback asks Redis again
+  std::string route;                  ///< appended to the key (integration, tenant, route); empty: none
+  std::string key_prefix = "intg:rl:";
+};
+
 /// The seed's `rate_limits` section.
 struct rate_limit_settings {
   double requests_per_minute = 600;
   int burst_limit = 20;
   std::chrono::milliseconds max_wait{0};
+  std::optional<shared_rate_limit_settings> shared{};  ///< counted across replicas on Redis when set
 };
 
 /// How a circuit breaker judges the dependency's health.
@@ -84,6 +102,14 @@ enum class breaker_window : std::uint8_t {
 
 /// The seed's `circuit_breaker` section, with the sliding window and slow-call options (see
 /// intg::circuit_breaker<>::options).
+/// The `shared` member of a `circuit_breaker` section: the breaker's open state shared across
+/// replicas on Redis by intg::shared_circuit_breaker (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_breaker_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica deciding alone asks Redis again
+  std::string key_prefix = "intg:cb:";              ///< keys are prefix + integration + ":" + tenant; events on prefix + "events"
+};
+
 struct circuit_breaker_settings {
   int failure_threshold = 5;
   std::chrono::milliseconds recovery_timeout{60'000};
@@ -95,6 +121,7 @@ struct circuit_breaker_settings {
   int minimum_calls = 10;
   std::chrono::milliseconds slow_call_duration{0};  ///< 0 disables slow-call accounting
   double slow_call_rate_threshold = 1.0;
+  std::optional<shared_breaker_settings> shared{};  ///< open state shared across replicas on Redis when set
 };
 
 /// The `bulkhead` section (see intg::bulkhead<>::options).

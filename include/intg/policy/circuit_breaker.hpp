@@ -46,6 +46,9 @@ inline std::string_view to_string(breaker_state s) noexcept {
 /// invalid_grant, unauthorized, not_initialized, disabled, config_error) do not count.
 inline bool breaker_counts_as_failure(const error& e) noexcept {
   if (is_local_rejection(e)) return false;
+  // A 4xx answer is the caller's mistake whoever classified it (intg's http_error or a provider's
+  // error: S3's NoSuchKey, Stripe's card_declined), except a timeout or a limit.
+  if (const int s = e.http_status(); s >= 400 && s < 500) return s == 408 || s == 429;
   if (e == errc::http_error) {
     const int s = e.http_status();
     return s >= 500 || s == 408 || s == 429;

@@ -132,9 +132,10 @@ class connection_impl : public std::enable_shared_from_this<connection_impl> {
 
   // Runs `req` (replies expected per command; `confirmations` subscribe-style pushes instead
   // when not 0) on the connection, opening it first if needed.
-  asio::awaitable<result<resp3::response>> run(const request& req, std::size_t confirmations, attempt* a) {
+  asio::awaitable<result<resp3::response>> run(const request& req, std::size_t confirmations, attempt* a,
+                                               clock::time_point not_after = clock::time_point::max()) {
     auto self = shared_from_this();  // the caller may drop the connection while waiting
-    auto deadline = clock::now() + opts_.command_timeout;
+    auto deadline = std::min(clock::now() + opts_.command_timeout, not_after);
     if (a) deadline = std::min(deadline, a->deadline());
     if (auto c = co_await ensure_open(deadline, a, false); !c) co_return c.error();
     const std::size_t n = confirmations ? 1 : req.commands();
@@ -651,6 +652,10 @@ class connection {
   asio::awaitable<result<resp3::response>> execute(const request& req) { return run_checked(req, nullptr); }
   /// As above, inside a pipeline: the attempt's deadline and cancellation apply.
   asio::awaitable<result<resp3::response>> execute(const request& req, attempt& a) { return run_checked(req, &a); }
+  /// As above, answered by `deadline` at the latest (or within the command timeout, if sooner).
+  asio::awaitable<result<resp3::response>> execute(const request& req, std::chrono::steady_clock::time_point deadline) {
+    return run_checked(req, nullptr, deadline);
+  }
 
   /// One command: `co_await conn.execute("SET", key, value)`. The reply of a refused command is
   /// an error (errc::server_error, the server's text as message, its first word as provider_code()).
@@ -683,12 +688,14 @@ class connection {
   }
 
  private:
-  asio::awaitable<result<resp3::response>> run_checked(const request& req, attempt* a) {
+  asio::awaitable<result<resp3::response>> run_checked(const request& req, attempt* a,
+                                                       std::chrono::steady_clock::time_point not_after =
+                                                           std::chrono::steady_clock::time_point::max()) {
     if (req.has_pubsub())
       co_return error(intg::errc::invalid_argument, "SUBSCRIBE-style commands go through subscribe()/psubscribe()");
     if (req.empty()) co_return resp3::response{};
     auto impl = impl_;
-    co_return co_await impl->run(req, 0, a);
+    co_return co_await impl->run(req, 0, a, not_after);
   }
   asio::awaitable<result<resp3::response>> run_one(request req) {
     auto r = co_await run_checked(req, nullptr);

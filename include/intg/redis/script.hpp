@@ -9,6 +9,8 @@
 
 #include <openssl/evp.h>
 
+#include <chrono>
+
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,17 +42,20 @@ class script {
 /// Runs `s` with KEYS and ARGV: EVALSHA, then EVAL when the server answers NOSCRIPT. An error
 /// raised by the script is an error (server_error, the script's message). Named arguments only:
 /// pass vectors you hold, not temporaries (a coroutine's reference parameters must outlive it).
+/// Both commands are answered by `deadline` at the latest (else within the command timeout each).
 inline asio::awaitable<result<resp3::response>> eval(connection& conn, const script& s,
                                                      const std::vector<std::string>& keys,
-                                                     const std::vector<std::string>& args) {
+                                                     const std::vector<std::string>& args,
+                                                     std::chrono::steady_clock::time_point deadline =
+                                                         std::chrono::steady_clock::time_point::max()) {
   request req("EVALSHA", s.sha1(), keys.size(), keys, args);
-  auto r = co_await conn.execute(req);
+  auto r = co_await conn.execute(req, deadline);
   if (!r) co_return r;
   if (auto c = r->front().check(); !c) {
     if (c.error().provider_code() != "NOSCRIPT") co_return c.error();
     req.clear();
     req.push("EVAL", s.body(), keys.size(), keys, args);
-    r = co_await conn.execute(req);
+    r = co_await conn.execute(req, deadline);
     if (!r) co_return r;
     if (auto c2 = r->front().check(); !c2) co_return c2.error();
   }

@@ -27,6 +27,7 @@
 #include <intg/policy/timeout.hpp>
 #include <intg/policy/tracing.hpp>
 #include <intg/rest/auth.hpp>
+#include <intg/rest/detail/answer_arena.hpp>
 #include <intg/rest/errors.hpp>
 #include <intg/rest/form.hpp>
 #include <intg/rest/idempotency.hpp>
@@ -43,6 +44,7 @@
 
 #include <array>
 #include <chrono>
+#include <concepts>
 #include <memory>
 #include <optional>
 #include <set>
@@ -88,9 +90,21 @@ inline bool host_matches(std::string_view host, std::string_view pattern) {
 template <class T> inline constexpr bool is_std_string = std::is_same_v<std::remove_cvref_t<T>, std::string>;
 }  // namespace detail
 
+/// A provider whose answers are not JSON (S3's XML) classifies them itself:
+/// `static rest::verdict classify_answer(const http::response&, std::chrono::system_clock::time_point now)`.
+/// The client then parses no JSON, and an accepted answer's `exchange::body` is null.
+template <class P>
+concept classifies_own_answers = requires(const http::response& r, std::chrono::system_clock::time_point now) {
+  { P::classify_answer(r, now) } -> std::same_as<verdict>;
+};
+
 /// An answer after error mapping: the response and its JSON (null when empty or not JSON).
 struct exchange {
   http::response response;
+  // The answer's JSON (null when the body is empty or not JSON). Its nodes live in `arena`, which
+  // is declared first so that it outlives them: a piece kept beyond the exchange is copied with a
+  // storage of its own, `boost::json::value(v, boost::json::storage_ptr())`.
+  std::unique_ptr<detail::answer_arena> arena;
   boost::json::value body;
 };
 
@@ -541,13 +555,28 @@ class client {
   }
   template <class T>
   static result<T> decode_value(const boost::json::value& v, std::size_t budget) {
+    // Raw values leave the answer's arena: the caller owns them on the default resource.
     if constexpr (std::is_same_v<T, boost::json::value>) {
-      return v;
+      return boost::json::value(v, boost::json::storage_ptr());
     } else if constexpr (std::is_same_v<T, std::vector<boost::json::value>>) {
-      return T(v.get_array().begin(), v.get_array().end());
+      T out;
+      out.reserve(v.get_array().size());
+      for (const auto& e : v.get_array()) out.emplace_back(e, boost::json::storage_ptr());
+      return out;
     } else {
       return rest::decode<T>(v, budget);
     }
+  }
+
+  // An answer's JSON, its nodes in `arena` (null when the body is empty or not JSON).
+  static boost::json::value parse_answer(const std::string& text, detail::answer_arena* arena) {
+    if (text.empty()) return nullptr;
+    boost::json::parse_options po;
+    po.max_depth = max_json_depth;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(text, ec, arena, po);
+    if (ec) return nullptr;
+    return v;
   }
 
   // One logical call through the pipeline (or the probe stack).
@@ -596,18 +625,22 @@ class client {
         auto res = co_await s.http.send(req, a);
         if (!res) co_return res.error();
         s.limits.observe(operation, major, *res, pipeline_.clock().now(), std::chrono::system_clock::now());
-        exchange ex{std::move(*res), nullptr};
-        if (!ex.response.body().empty()) {
-          boost::json::parse_options po;
-          po.max_depth = 64;
-          boost::system::error_code ec;
-          ex.body = boost::json::parse(ex.response.body(), ec, {}, po);
-          if (ec) ex.body = nullptr;
-        }
-        verdict v = classify<Provider>(ex.response, ex.body.is_null() ? nullptr : &ex.body);
+        exchange ex = [&] {
+          if constexpr (classifies_own_answers<Provider>) {
+            return exchange{std::move(*res), nullptr, nullptr};  // the provider reads its answer itself
+          } else {
+            auto arena = std::make_unique<detail::answer_arena>();
+            boost::json::value body = parse_answer(res->body(), arena.get());  // constructed, not assigned: that would copy it out
+            return exchange{std::move(*res), std::move(arena), std::move(body)};
+          }
+        }();
+        verdict v;
+        if constexpr (classifies_own_answers<Provider>) v = Provider::classify_answer(ex.response, std::chrono::system_clock::now());
+        else v = classify<Provider>(ex.response, ex.body.is_null() ? nullptr : &ex.body);
         if (v.action == action::accept) {
-          if (ex.body.is_null() && !ex.response.body().empty())
-            co_return error(errc::invalid_response, std::string(Provider::name) + ": answer is not JSON");
+          if constexpr (!classifies_own_answers<Provider>)
+            if (ex.body.is_null() && !ex.response.body().empty())
+              co_return error(errc::invalid_response, std::string(Provider::name) + ": answer is not JSON");
           co_return ex;
         }
         if (v.action == action::refresh && !refreshed) {

@@ -6,6 +6,8 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/http/server.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_HTTP_SERVER_HPP
+#define INTG_AMALGAMATED_INTG_HTTP_SERVER_HPP
 // intg::http::server: a small HTTP/1.1 server (Beast) for intg's endpoints and for local stand-ins
 // of remote APIs: keep-alive, bounded requests, timeouts for slow clients, optional TLS, 400 for
 // malformed requests, HEAD answered with GET's headers and no body, and a graceful shutdown that
@@ -392,4 +394,5 @@ class server {
 };
 
 }  // namespace intg::http
+#endif  // INTG_AMALGAMATED_INTG_HTTP_SERVER_HPP
 // ---- end intg/http/server.hpp ----

@@ -7,6 +7,8 @@
 #include <intg/intg.hpp>
 #include <intg/http/server.hpp>
 // ---- begin intg/observability/health_server.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_OBSERVABILITY_HEALTH_SERVER_HPP
+#define INTG_AMALGAMATED_INTG_OBSERVABILITY_HEALTH_SERVER_HPP
 // intg::health_server: the HTTP endpoints operators watch integrations through (Kubernetes-style
 // liveness and readiness probes, health overall and per integration, Prometheus metrics, a detailed
 // status report, the text dashboard, and an OpenAPI description of it all), served from a
@@ -432,4 +434,5 @@ class basic_health_server {
 using health_server = basic_health_server<registry>;
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_OBSERVABILITY_HEALTH_SERVER_HPP
 // ---- end intg/observability/health_server.hpp ----

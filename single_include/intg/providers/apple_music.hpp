@@ -7,9 +7,13 @@
 #include <intg/intg.hpp>
 #include <intg/rest.hpp>
 // ---- begin intg/providers/apple_music.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_HPP
 // Apple Music as an intg integration: intg::apple_music::client, its operations and models.
 
 // ---- begin intg/providers/apple_music/api.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_API_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_API_HPP
 // Apple Music on the provider kit: a developer token the client signs itself (ES256 with the
 // MusicKit key; header {alg, kid = the 10-character key id}, claims {iss = the team id, iat, exp},
 // raw R||S signature) and renews before it expires; the user's Music-User-Token for library calls;
@@ -17,6 +21,8 @@
 // name the storefront ("us", "fr") as their first path argument.
 
 // ---- begin intg/providers/apple_music/model.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_MODEL_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_MODEL_HPP
 // Apple Music API resources (developer.apple.com/documentation/applemusicapi), declared once with
 // Boost.Describe; intg::rest decodes them. Every resource is {id, type, href, attributes}, with
 // attribute names in Apple's camelCase. Apple adds attributes often: unknown ones are ignored, and
@@ -143,6 +149,7 @@ struct search_response {
 BOOST_DESCRIBE_STRUCT(search_response, (), (results))
 
 }  // namespace intg::apple_music
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_MODEL_HPP
 // ---- end intg/providers/apple_music/model.hpp ----
 
 namespace intg::apple_music {
@@ -248,5 +255,7 @@ inline constexpr rest::list_operation<library_song, library_params> library_song
     verb::get, "/me/library/songs", "library.songs.list"};
 
 }  // namespace intg::apple_music
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_API_HPP
 // ---- end intg/providers/apple_music/api.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_APPLE_MUSIC_HPP
 // ---- end intg/providers/apple_music.hpp ----

@@ -7,9 +7,13 @@
 #include <intg/intg.hpp>
 #include <intg/rest.hpp>
 // ---- begin intg/providers/discord.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_HPP
 // Discord as an intg integration: intg::discord::client, its operations and models.
 
 // ---- begin intg/providers/discord/api.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_API_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_API_HPP
 // Discord's HTTP API (v10) on the provider kit: `Authorization: Bot <token>`; per-route buckets
 // learned from X-RateLimit-Bucket, split by the major parameter (the channel, guild, or webhook
 // id and token: two channels' message routes share a bucket hash but not its limit), waited out
@@ -22,6 +26,8 @@
 // have reached Discord (errc::outcome_unknown).
 
 // ---- begin intg/providers/discord/model.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_MODEL_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_MODEL_HPP
 // Discord objects and parameters (API v10), declared once with Boost.Describe; intg::rest decodes
 // and JSON-encodes them. Snowflakes are strings, as Discord sends them (they overflow a double).
 // Only the fields these operations need: the kit ignores the others.
@@ -97,6 +103,7 @@ struct webhook_params {
 BOOST_DESCRIBE_STRUCT(webhook_params, (), (content, username, avatar_url, tts, embeds))
 
 }  // namespace intg::discord
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_MODEL_HPP
 // ---- end intg/providers/discord/model.hpp ----
 
 #include <algorithm>
@@ -159,5 +166,7 @@ inline constexpr rest::operation<message, webhook_params, 2> execute_webhook{.me
                                                                             .secret_arg = 2};
 
 }  // namespace intg::discord
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_API_HPP
 // ---- end intg/providers/discord/api.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_DISCORD_HPP
 // ---- end intg/providers/discord.hpp ----

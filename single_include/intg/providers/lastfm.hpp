@@ -7,9 +7,13 @@
 #include <intg/intg.hpp>
 #include <intg/rest.hpp>
 // ---- begin intg/providers/lastfm.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_HPP
 // Last.fm as an intg integration: intg::lastfm::client, its operations and models.
 
 // ---- begin intg/providers/lastfm/api.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_API_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_API_HPP
 // Last.fm API 2.0 on the provider kit. Every call goes to one endpoint, the method named by the
 // `method` parameter; the API key travels as a parameter; auth and write methods are signed with
 // `api_sig` = MD5 hex of every parameter but `format` and `callback`, sorted by name, each name
@@ -20,6 +24,8 @@
 // "@attr/totalPages"; a list of one may come as a lone object (XML converted to JSON).
 
 // ---- begin intg/providers/lastfm/model.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_MODEL_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_MODEL_HPP
 // Last.fm API 2.0 objects and parameters, declared once with Boost.Describe; intg::rest decodes
 // and encodes them. Last.fm's JSON is converted from its XML: counts are strings ("1204"), and
 // keys such as "#text" and "@attr" are not C++ names: the models map them (rest::json_key).
@@ -188,6 +194,7 @@ struct scrobble_counts {
 };
 
 }  // namespace intg::lastfm
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_MODEL_HPP
 // ---- end intg/providers/lastfm/model.hpp ----
 
 #include <algorithm>
@@ -321,5 +328,7 @@ inline result<scrobble_counts> counts_of(const boost::json::value& answer) {
 }
 
 }  // namespace intg::lastfm
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_API_HPP
 // ---- end intg/providers/lastfm/api.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_LASTFM_HPP
 // ---- end intg/providers/lastfm.hpp ----

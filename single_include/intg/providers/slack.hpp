@@ -7,10 +7,14 @@
 #include <intg/intg.hpp>
 #include <intg/rest.hpp>
 // ---- begin intg/providers/slack.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_HPP
 // Slack as an intg integration: intg::slack::client, its methods and models. Signed requests
 // from Slack: intg::webhook::verify_slack (<intg/security/webhook.hpp>).
 
 // ---- begin intg/providers/slack/api.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_API_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_API_HPP
 // Slack's Web API on the provider kit: the bot token as bearer, errors as {"ok":false,"error":...}
 // on HTTP 200 (a "ratelimited" code or a 429 with Retry-After waits; "invalid_auth" and
 // "token_expired" mean the token is refused), cursor paging through
@@ -19,6 +23,8 @@
 // channel): the client keeps one bucket per method and waits out a 429 before that method's next call.
 
 // ---- begin intg/providers/slack/model.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_MODEL_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_MODEL_HPP
 // Slack Web API objects and method arguments, declared once with Boost.Describe; intg::rest
 // decodes and form-encodes them (Slack's methods take form fields, as its OpenAPI description
 // says). Unknown fields are ignored: Slack adds fields all the time.
@@ -97,6 +103,7 @@ struct history_args {
 BOOST_DESCRIBE_STRUCT(history_args, (), (channel, oldest, latest, cursor, inclusive, limit))
 
 }  // namespace intg::slack
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_MODEL_HPP
 // ---- end intg/providers/slack/model.hpp ----
 
 namespace intg::slack {
@@ -130,5 +137,7 @@ inline constexpr rest::list_operation<message, history_args> conversation_histor
 inline constexpr rest::operation<identity> auth_test{verb::get, "/auth.test", "auth.test"};
 
 }  // namespace intg::slack
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_API_HPP
 // ---- end intg/providers/slack/api.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_SLACK_HPP
 // ---- end intg/providers/slack.hpp ----

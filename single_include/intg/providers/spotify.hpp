@@ -7,9 +7,13 @@
 #include <intg/intg.hpp>
 #include <intg/rest.hpp>
 // ---- begin intg/providers/spotify.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_HPP
 // The Spotify Web API as an intg integration: intg::spotify::client and its models.
 
 // ---- begin intg/providers/spotify/model.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_MODEL_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_MODEL_HPP
 // The Spotify Web API's objects (tracks, albums, artists, playlists, users, paging objects, search
 // results, error objects, token responses), declared once with Boost.Describe; intg::rest decodes
 // and encodes them (unknown fields ignored, the JSON path of the first problem in the error).
@@ -228,8 +232,11 @@ template <class T> result<T> parse(std::string_view body) { return rest::decode_
 template <class T> json::value to_json(const T& x) { return rest::encode(x); }
 
 }  // namespace intg::spotify
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_MODEL_HPP
 // ---- end intg/providers/spotify/model.hpp ----
 // ---- begin intg/providers/spotify/client.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_CLIENT_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_CLIENT_HPP
 // Spotify's Web API on the provider kit: an app token (client credentials) for public data and the
 // user's token (authorization code + PKCE, refresh) for /me, `next` links for paging, the error
 // object {"error":{"status","message"}}, parameters checked against the API's documented ranges
@@ -497,5 +504,7 @@ class client : public rest::client<provider, Pipeline> {
 };
 
 }  // namespace intg::spotify
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_CLIENT_HPP
 // ---- end intg/providers/spotify/client.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_SPOTIFY_HPP
 // ---- end intg/providers/spotify.hpp ----

@@ -7,16 +7,22 @@
 #include <intg/intg.hpp>
 #include <intg/rest.hpp>
 // ---- begin intg/providers/stripe.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_HPP
 // Stripe as an intg integration: intg::stripe::client, its operations and models. Webhook
 // signatures: intg::webhook::verify_stripe (<intg/security/webhook.hpp>).
 
 // ---- begin intg/providers/stripe/api.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_API_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_API_HPP
 // Stripe on the provider kit: the traits (secret key as bearer, Stripe-Account from the tenant's
 // settings, Idempotency-Key on every POST, starting_after paging, the error object) and one line
 // per operation. Amounts are in the currency's smallest unit; bodies are form-encoded with
 // Stripe's nested keys (metadata[order_id]=...).
 
 // ---- begin intg/providers/stripe/model.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_MODEL_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_MODEL_HPP
 // Stripe's objects and request parameters (API version 2024-06-20 and later), declared once with
 // Boost.Describe; intg::rest decodes and form-encodes them. Fields a program rarely needs are
 // left out (unknown fields are ignored); secrets such as a PaymentIntent's client_secret are
@@ -177,6 +183,7 @@ struct event_list_params {
 BOOST_DESCRIBE_STRUCT(event_list_params, (), (limit, starting_after, type))
 
 }  // namespace intg::stripe
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_MODEL_HPP
 // ---- end intg/providers/stripe/model.hpp ----
 
 namespace intg::stripe {
@@ -229,5 +236,7 @@ inline constexpr rest::list_operation<event, event_list_params> list_events{verb
 inline constexpr rest::operation<balance> retrieve_balance{verb::get, "/v1/balance", "balance.retrieve"};
 
 }  // namespace intg::stripe
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_API_HPP
 // ---- end intg/providers/stripe/api.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_STRIPE_HPP
 // ---- end intg/providers/stripe.hpp ----

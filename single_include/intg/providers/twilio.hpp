@@ -7,11 +7,15 @@
 #include <intg/intg.hpp>
 #include <intg/rest.hpp>
 // ---- begin intg/providers/twilio.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_HPP
 // Twilio as an intg integration: intg::twilio::client, its operations and models. Signed
 // requests from Twilio (status callbacks, incoming messages): intg::webhook::verify_twilio
 // (<intg/security/webhook.hpp>).
 
 // ---- begin intg/providers/twilio/api.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_API_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_API_HPP
 // Twilio's Programmable Messaging on the provider kit: HTTP Basic with the account SID and auth
 // token, or an API key pair (SK... and its secret) when settings name one; the account SID in the
 // base URL's path; form bodies; `next_page_uri` paging; errors as {"code", "message",
@@ -20,6 +24,8 @@
 // may have reached Twilio (errc::outcome_unknown instead).
 
 // ---- begin intg/providers/twilio/model.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_MODEL_HPP
+#define INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_MODEL_HPP
 // Twilio Programmable Messaging objects and parameters (API 2010-04-01), declared once with
 // Boost.Describe; intg::rest decodes and form-encodes them. Parameter members carry Twilio's own
 // PascalCase names (To, From, Body), as its form fields are named; the resource's fields are
@@ -76,6 +82,7 @@ struct list_params {
 BOOST_DESCRIBE_STRUCT(list_params, (), (To, From, DateSent, PageSize))
 
 }  // namespace intg::twilio
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_MODEL_HPP
 // ---- end intg/providers/twilio/model.hpp ----
 
 namespace intg::twilio {
@@ -119,5 +126,7 @@ inline constexpr rest::operation<rest::none, rest::none, 1> delete_message{
 inline constexpr rest::list_operation<message, list_params> list_messages{verb::get, "/Messages.json", "messages.list"};
 
 }  // namespace intg::twilio
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_API_HPP
 // ---- end intg/providers/twilio/api.hpp ----
+#endif  // INTG_AMALGAMATED_INTG_PROVIDERS_TWILIO_HPP
 // ---- end intg/providers/twilio.hpp ----

@@ -6,6 +6,8 @@
 #pragma once
 #include <intg/intg.hpp>
 // ---- begin intg/security/audit.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_AUDIT_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_AUDIT_HPP
 // A tamper-evident audit log for compliance: append-only JSON Lines where every record carries
 // the hash of the previous one (a SHA-256 chain, or an HMAC-SHA256 chain when a key is given),
 // an fsync policy, and a verifier that detects altered, removed, reordered or truncated records.
@@ -472,4 +474,5 @@ class audit_log {
 };
 
 }  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_AUDIT_HPP
 // ---- end intg/security/audit.hpp ----

@@ -12,6 +12,8 @@
 #include <intg/core/secret.hpp>
 #include <intg/http/message.hpp>
 #include <intg/http/url.hpp>
+#include <intg/security/auth/detail/signing.hpp>
+#include <intg/security/auth/settings_source.hpp>
 #include <intg/security/crypto/encoding.hpp>
 #include <intg/security/crypto/hash.hpp>
 #include <intg/security/crypto/hmac.hpp>
@@ -44,7 +46,7 @@ struct credentials {
 };
 
 /// Header name/value pairs in the order they are sent; a name may repeat.
-using header_list = std::vector<std::pair<std::string, std::string>>;
+using header_list = auth::header_list;
 
 /// A request as it is signed.
 struct request {
@@ -97,10 +99,9 @@ namespace detail {
 
 inline error fail(std::string what) { return error(errc::invalid_argument, "sigv4: " + std::move(what)); }
 
-inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-inline bool iequal(std::string_view a, std::string_view b) noexcept {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
+using auth::detail::find_header;
+using auth::detail::iequal;
+using auth::detail::lower;
 
 // RFC 9110 token characters: what a header name and a method may hold.
 inline bool is_tchar(unsigned char c) noexcept {
@@ -221,23 +222,11 @@ inline bool valid_value(std::string_view v) noexcept {
 
 // "YYYYMMDDTHHMMSSZ". system_clock's range (years 1678 to 2261) always has four-digit years.
 inline std::string amz_date(std::chrono::system_clock::time_point t) {
-  using namespace std::chrono;
-  const auto s = floor<seconds>(t);
-  const auto day = floor<days>(s);
-  const year_month_day ymd{day};
-  const hh_mm_ss hms{s - day};
+  const auto u = auth::detail::utc(t);
   char buf[17];
-  std::snprintf(buf, sizeof buf, "%04d%02u%02u", static_cast<int>(ymd.year()), static_cast<unsigned>(ymd.month()),
-                static_cast<unsigned>(ymd.day()));
-  std::snprintf(buf + 8, sizeof buf - 8, "T%02d%02d%02dZ", static_cast<int>(hms.hours().count()),
-                static_cast<int>(hms.minutes().count()), static_cast<int>(hms.seconds().count()));
+  std::snprintf(buf, sizeof buf, "%04d%02u%02u", u.year, u.month, u.day);
+  std::snprintf(buf + 8, sizeof buf - 8, "T%02d%02d%02dZ", u.hour, u.minute, u.second);
   return std::string(buf, 16);
-}
-
-inline const std::string* find_header(const header_list& h, std::string_view name) {
-  for (auto& [n, v] : h)
-    if (iequal(n, name)) return &v;
-  return nullptr;
 }
 inline void erase_headers(header_list& h, std::string_view name) {
   std::erase_if(h, [&](const auto& kv) { return iequal(kv.first, name); });
@@ -531,14 +520,6 @@ inline result<presigned> presign(const request& r, const credentials& c, const p
   if (auto u = http::url::parse(out.url); !u) return detail::fail("the presigned URL is not valid (" + std::string(u.error().message()) + ")");
   return out;
 }
-
-/// Reads string settings: `rest::auth_context` is one.
-template <class C>
-concept settings_source = requires(const C& c, std::string_view key) {
-  { c.string(key, true) } -> std::same_as<result<std::string>>;
-  { c.secret_setting(key, true) } -> std::same_as<result<secret>>;
-  { c.config(key, key) } -> std::same_as<error>;
-};
 
 /// Signs intg http::requests in place: a Signer for `rest::signed_by<signer<"sqs">>`, or used on
 /// its own. The service is the template argument or the `service` member; the clock is a member

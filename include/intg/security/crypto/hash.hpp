@@ -1,5 +1,5 @@
 // SHA-2 digests (SHA-256, SHA-384, SHA-512) through OpenSSL's EVP interface, and MD5 for the
-// legacy protocols that still ask for it.
+// legacy protocols that still ask for it; in one call, or fed piece by piece (streamed data).
 #pragma once
 
 #include <intg/security/crypto/detail/openssl.hpp>
@@ -31,5 +31,39 @@ inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detai
 /// MD5 of `data`. Broken as a hash: only for protocols that define their signatures with it
 /// (Last.fm's api_sig), never for anything new.
 inline std::array<std::uint8_t, 16> md5(std::string_view data) { return detail::digest<16>(EVP_md5(), data); }
+
+/// A digest of data that arrives in pieces (a streamed download): update() with each piece, then
+/// finish() once. `sha256_hasher` and `md5_hasher` name the two that storage services use.
+template <std::size_t N>
+class hasher {
+ public:
+  explicit hasher(const EVP_MD* md) : ctx_(EVP_MD_CTX_new()) {
+    if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), md, nullptr) != 1)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestInit_ex failed"));
+  }
+  hasher& update(std::string_view data) {
+    if (EVP_DigestUpdate(ctx_.get(), data.data(), data.size()) != 1)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestUpdate failed"));
+    return *this;
+  }
+  std::array<std::uint8_t, N> finish() {
+    std::array<std::uint8_t, N> out{};
+    unsigned int len = 0;
+    if (EVP_DigestFinal_ex(ctx_.get(), out.data(), &len) != 1 || len != N)
+      throw intg::exception(detail::openssl_error(errc::crypto_failure, "EVP_DigestFinal_ex failed"));
+    return out;
+  }
+
+ private:
+  detail::md_ctx_ptr ctx_;
+};
+
+struct sha256_hasher : hasher<32> {
+  sha256_hasher() : hasher<32>(EVP_sha256()) {}
+};
+/// MD5: only where a protocol defines its checksum with it (S3 ETags, Azure's Content-MD5).
+struct md5_hasher : hasher<16> {
+  md5_hasher() : hasher<16>(EVP_md5()) {}
+};
 
 }  // namespace intg::crypto
