@@ -141,6 +141,10 @@ class queue_waker {
   void watch(rd_kafka_queue_t* q) {
     static constexpr std::uint64_t one = 1;  // an eventfd takes 8-byte writes (librdkafka copies it)
     rd_kafka_queue_io_event_enable(q, fd_.native_handle(), &one, sizeof one);
+    // librdkafka writes only when the queue goes from empty to non-empty, so what it queued
+    // before (rd_kafka_new logs a warning for a property of the other role) would never wake
+    // the executor, and nothing after it either: wake once now (an empty drain costs nothing).
+    [[maybe_unused]] auto n = ::write(fd_.native_handle(), &one, sizeof one);
   }
   // After this returns librdkafka writes no more (it writes with the queue's lock held).
   static void unwatch(rd_kafka_queue_t* q) { rd_kafka_queue_io_event_enable(q, -1, nullptr, 0); }
