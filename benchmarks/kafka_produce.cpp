@@ -3,7 +3,7 @@
 // run on a fresh topic of 6 partitions, the two orders alternating from run to run.
 //  - C API: rd_kafka_producev of every message (waiting in rd_kafka_poll while the queue is
 //    full), delivery reports counted in the dr_msg_cb, rd_kafka_flush at the end.
-//  - intg: SENDERS coroutines each co_await producer::send (its delivery report) in turn.
+//  - intg: MAX_QUEUED coroutines, each co_await producer::send (its delivery report) in turn.
 // Both use the same librdkafka configuration, built by the same function (idempotent, acks=all,
 // queue.buffering.max.messages = the in-flight bound), and count from the first message to the
 // last delivery report, after one warm-up message (connections, metadata and producer id ready).
