@@ -10907,6 +10907,105 @@ class file_provider {
 // ids, AAD "intg-secrets/1\n<name>\n<version>") are read and rewritten as version 2 on the first
 // write. (Rolling the whole file back to an older copy is not detectable from the file alone.)
 
+// ---- begin intg/security/secrets/keyring.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_KEYRING_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_KEYRING_HPP
+// A keyring: 32-byte AES-256-GCM keys, each named by an id, one of them the primary. Writers seal
+// with the primary; readers open with whichever key a sealed value names, so that keys rotate
+// without downtime (give readers the new key, make it primary on the writers, re-seal, retire the
+// old one). The encrypted secret store keeps its keys in one, and so does everything else that
+// seals data with the store's keys (the shared token cache).
+
+
+#include <algorithm>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::secrets {
+
+class keyring {
+ public:
+  struct key_entry {
+    std::string id;
+    secret key;
+  };
+
+  /// The id a key gets when none is chosen: hex of the first 8 bytes of
+  /// HMAC-SHA256(key, "intg-secrets key id"). It names the key without revealing it.
+  static std::string derive_key_id(const secret& key) {
+    const auto mac = crypto::hmac_sha256(key.reveal(), "intg-secrets key id");
+    return crypto::to_hex(std::span<const std::uint8_t>(mac.data(), 8));
+  }
+
+  /// 1 to 64 of [A-Za-z0-9._-].
+  static bool valid_key_id(std::string_view id) noexcept {
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    });
+  }
+
+  /// A ring holding `key` (32 bytes) as its primary; `key_id` defaults to derive_key_id(key).
+  static result<keyring> with_primary(secret key, std::string key_id = {}) {
+    keyring k;
+    auto id = k.add(std::move(key), std::move(key_id));
+    if (!id) return id.error();
+    k.primary_ = *id;
+    return k;
+  }
+
+  /// Adds a key that opens values sealed under it (it seals only once made primary). The first
+  /// key added to an empty ring becomes the primary. Returns its id.
+  result<std::string> add(secret key, std::string key_id = {}) {
+    if (key.reveal().size() != crypto::aes256gcm_key_size) return error{errc::invalid_argument, "keyring: a key must be 32 bytes"};
+    if (key_id.empty()) key_id = derive_key_id(key);
+    if (!valid_key_id(key_id)) return error{errc::invalid_argument, "keyring: a key id must be 1 to 64 of [A-Za-z0-9._-]"};
+    if (find(key_id)) return error{errc::invalid_argument, "keyring: there is already a key with id " + key_id};
+    keys_.push_back({key_id, std::move(key)});
+    if (primary_.empty()) primary_ = key_id;
+    return key_id;
+  }
+
+  /// Makes `key_id` (already added) the key new values are sealed with.
+  result<void> set_primary(std::string_view key_id) {
+    if (!find(key_id)) return error{errc::not_found, "keyring: no key with id " + std::string(key_id)};
+    primary_ = std::string(key_id);
+    return {};
+  }
+
+  /// Forgets `key_id` (never the primary).
+  result<void> remove(std::string_view key_id) {
+    if (key_id == primary_) return error{errc::invalid_argument, "keyring: cannot retire the primary key " + std::string(key_id)};
+    if (!find(key_id)) return error{errc::not_found, "keyring: no key with id " + std::string(key_id)};
+    std::erase_if(keys_, [&](const key_entry& k) { return k.id == key_id; });
+    return {};
+  }
+
+  const key_entry* find(std::string_view key_id) const noexcept {
+    for (const auto& k : keys_)
+      if (k.id == key_id) return &k;
+    return nullptr;
+  }
+  /// The primary key; nullptr for an empty ring.
+  const key_entry* primary() const noexcept { return find(primary_); }
+  const std::string& primary_id() const noexcept { return primary_; }
+  const std::vector<key_entry>& keys() const noexcept { return keys_; }
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    for (const auto& k : keys_) out.push_back(k.id);
+    return out;
+  }
+  bool empty() const noexcept { return keys_.empty(); }
+
+ private:
+  std::vector<key_entry> keys_;
+  std::string primary_;
+};
+
+}  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_KEYRING_HPP
+// ---- end intg/security/secrets/keyring.hpp ----
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -10932,10 +11031,7 @@ class encrypted_file_store {
 
   /// The id a key gets when none is chosen: hex of the first 8 bytes of
   /// HMAC-SHA256(key, "intg-secrets key id"). It names the key without revealing it.
-  static std::string derive_key_id(const secret& key) {
-    const auto mac = crypto::hmac_sha256(key.reveal(), "intg-secrets key id");
-    return crypto::to_hex(std::span<const std::uint8_t>(mac.data(), 8));
-  }
+  static std::string derive_key_id(const secret& key) { return keyring::derive_key_id(key); }
 
   /// Opens the store at `path` (which need not exist yet) with one 32-byte key, the primary.
   /// `key_id` (1 to 64 of [A-Za-z0-9._-]) defaults to derive_key_id(key).
@@ -10945,7 +11041,6 @@ class encrypted_file_store {
     s.state_->path = std::move(path);
     auto id = s.add_key(std::move(key), std::move(key_id));
     if (!id) return id.error();
-    s.state_->primary = *id;
     std::lock_guard lock(s.state_->mutex);
     if (auto r = s.reload_locked(true); !r) return r.error();
     return s;
@@ -10964,22 +11059,14 @@ class encrypted_file_store {
   /// Adds a key that decrypts values sealed under it (it encrypts only once made primary).
   /// Returns its id (`key_id`, or derive_key_id(key) when empty).
   result<std::string> add_key(secret key, std::string key_id = {}) {
-    if (key.reveal().size() != crypto::aes256gcm_key_size)
-      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
-    if (key_id.empty()) key_id = derive_key_id(key);
-    if (!valid_key_id(key_id)) return error{errc::invalid_argument, "secret store key id must be 1 to 64 of [A-Za-z0-9._-]"};
     std::lock_guard lock(state_->mutex);
-    if (find_key(key_id)) return error{errc::invalid_argument, "secret store already has a key with id " + key_id};
-    state_->keys.push_back({key_id, std::move(key)});
-    return key_id;
+    return state_->ring.add(std::move(key), std::move(key_id));
   }
 
   /// Makes `key_id` (already added) the key new values are sealed with.
   result<void> set_primary(std::string_view key_id) {
     std::lock_guard lock(state_->mutex);
-    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
-    state_->primary = std::string(key_id);
-    return {};
+    return state_->ring.set_primary(key_id);
   }
 
   /// Forgets `key_id`. Refused for the primary key, and while the file still holds values
@@ -10987,8 +11074,8 @@ class encrypted_file_store {
   result<void> retire_key(std::string_view key_id) {
     std::lock_guard lock(state_->mutex);
     auto& s = *state_;
-    if (key_id == s.primary) return error{errc::invalid_argument, "cannot retire the primary key " + std::string(key_id)};
-    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
+    if (key_id == s.ring.primary_id()) return error{errc::invalid_argument, "keyring: cannot retire the primary key " + std::string(key_id)};
+    if (!s.ring.find(key_id)) return error{errc::not_found, "keyring: no key with id " + std::string(key_id)};
     if (auto r = reload_locked(false); !r) return r;
     std::size_t in_use = 0;
     for (const auto& [k, v] : s.doc)
@@ -10996,20 +11083,22 @@ class encrypted_file_store {
     if (in_use > 0)
       return error{errc::key_invalid, "key " + std::string(key_id) + " still seals " + std::to_string(in_use) +
                                           " secret(s); reencrypt() first"};
-    std::erase_if(s.keys, [&](const key_entry& k) { return k.id == key_id; });
-    return {};
+    return s.ring.remove(key_id);
   }
 
   /// The ids of the keys this store holds, and the primary's.
   std::vector<std::string> key_ids() const {
     std::lock_guard lock(state_->mutex);
-    std::vector<std::string> out;
-    for (const auto& k : state_->keys) out.push_back(k.id);
-    return out;
+    return state_->ring.ids();
   }
   std::string primary_key_id() const {
     std::lock_guard lock(state_->mutex);
-    return state_->primary;
+    return state_->ring.primary_id();
+  }
+  /// A copy of the store's keys, for what seals other data under them (the shared token cache).
+  keyring keys() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->ring;
   }
 
   /// The current value of `name` (reloading the file first if it was replaced).
@@ -11066,7 +11155,7 @@ class encrypted_file_store {
     return modify([&](boost::json::object& doc) -> result<void> {
       for (auto& [k, v] : doc) {
         auto& e = v.get_object();
-        if (e.at("key").get_string() == state_->primary) continue;
+        if (e.at("key").get_string() == state_->ring.primary_id()) continue;
         auto plain = open_entry(k, e, false);
         if (!plain) return plain.error();
         auto sealed = seal(k, e.at("version").as_int64(), plain->reveal());
@@ -11098,14 +11187,10 @@ class encrypted_file_store {
   }
 
  private:
-  struct key_entry {
-    std::string id;
-    secret key;
-  };
+  using key_entry = keyring::key_entry;
   struct state {
     std::filesystem::path path;
-    std::vector<key_entry> keys;
-    std::string primary;
+    keyring ring;
     boost::json::object doc;  // name -> {version, updated, key, value}; ciphertexts only
     bool legacy = false;      // doc was read from a version 1 file (no "key" members)
     std::optional<intg::detail::file_identity> seen;
@@ -11114,17 +11199,7 @@ class encrypted_file_store {
 
   encrypted_file_store() = default;
 
-  static bool valid_key_id(std::string_view id) {
-    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    });
-  }
-
-  const key_entry* find_key(std::string_view id) const {
-    for (const auto& k : state_->keys)
-      if (k.id == id) return &k;
-    return nullptr;
-  }
+  const key_entry* find_key(std::string_view id) const { return state_->ring.find(id); }
 
   static std::string aad(std::string_view key_id, std::string_view name, std::int64_t version) {
     return std::string(format) + "\n" + std::string(key_id) + "\n" + std::string(name) + "\n" + std::to_string(version);
@@ -11135,7 +11210,7 @@ class encrypted_file_store {
 
   // Seals under the primary key.
   result<boost::json::object> seal(std::string_view name, std::int64_t version, std::string_view plain) const {
-    const auto* k = find_key(state_->primary);
+    const auto* k = state_->ring.primary();
     auto sealed = crypto::aes256gcm_encrypt(crypto::as_bytes(k->key.reveal()), plain, aad(k->id, name, version));
     if (!sealed) return sealed.error();
     boost::json::object e;
@@ -11156,7 +11231,7 @@ class encrypted_file_store {
     if (!sealed) return error{errc::decryption_failed, "secret " + std::string(name) + " is not valid base64"};
     const auto version = e.at("version").as_int64();
     if (legacy) {  // no key id: any key of the ring may have sealed it
-      for (const auto& k : state_->keys)
+      for (const auto& k : state_->ring.keys())
         if (auto plain = crypto::aes256gcm_decrypt(crypto::as_bytes(k.key.reveal()), *sealed, legacy_aad(name, version)))
           return secret{std::move(*plain)};
       return error{errc::decryption_failed, "secret " + std::string(name) + " does not decrypt (wrong key or altered)"};
