@@ -46,6 +46,7 @@ OPTIONAL = [
     "intg/redis.hpp",
     "intg/shared.hpp",
     "intg/cloud.hpp",
+    "intg/kafka.hpp",
 ]
 # Every provider's own include (include/intg/providers/NAME.hpp) gets a single header too.
 OPTIONAL += sorted(p.relative_to(INCLUDE_DIR).as_posix() for p in (INCLUDE_DIR / "intg" / "providers").glob("*.hpp"))
