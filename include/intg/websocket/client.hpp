@@ -259,7 +259,12 @@ class client {
         c = std::make_shared<connection>(std::make_unique<plain_stream>(ex_), copts, peer_);
       }
       opening_ = c;
-      result<void> r = c->plain() ? co_await handshake(*c->plain()) : co_await handshake(*c->tls());
+      result<void> r;  // not `cond ? co_await a : co_await b`: g++ 12 destroys the result twice
+      if (c->plain()) {
+        r = co_await handshake(*c->plain());
+      } else {
+        r = co_await handshake(*c->tls());
+      }
       opening_.reset();
       if (r && closed_) r = closed_error();
       if (!r) {

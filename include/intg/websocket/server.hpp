@@ -190,7 +190,12 @@ class server {
       c = std::make_shared<connection>(std::make_unique<plain_stream>(std::move(socket)), copts, peer);
     }
     const auto entry = sessions_.insert(sessions_.end(), c);
-    const bool upgraded = c->plain() ? co_await upgrade(*c->plain(), *c) : co_await upgrade(*c->tls(), *c);
+    bool upgraded = false;
+    if (c->plain()) {
+      upgraded = co_await upgrade(*c->plain(), *c);
+    } else {
+      upgraded = co_await upgrade(*c->tls(), *c);
+    }
     if (upgraded && !stopping_) {
       ++stats_.upgraded;
       c->start();
