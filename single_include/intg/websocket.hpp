@@ -775,7 +775,12 @@ class client {
         c = std::make_shared<connection>(std::make_unique<plain_stream>(ex_), copts, peer_);
       }
       opening_ = c;
-      result<void> r = c->plain() ? co_await handshake(*c->plain()) : co_await handshake(*c->tls());
+      result<void> r;  // not `cond ? co_await a : co_await b`: g++ 12 destroys the result twice
+      if (c->plain()) {
+        r = co_await handshake(*c->plain());
+      } else {
+        r = co_await handshake(*c->tls());
+      }
       opening_.reset();
       if (r && closed_) r = closed_error();
       if (!r) {
@@ -1071,7 +1076,12 @@ class server {
       c = std::make_shared<connection>(std::make_unique<plain_stream>(std::move(socket)), copts, peer);
     }
     const auto entry = sessions_.insert(sessions_.end(), c);
-    const bool upgraded = c->plain() ? co_await upgrade(*c->plain(), *c) : co_await upgrade(*c->tls(), *c);
+    bool upgraded = false;
+    if (c->plain()) {
+      upgraded = co_await upgrade(*c->plain(), *c);
+    } else {
+      upgraded = co_await upgrade(*c->tls(), *c);
+    }
     if (upgraded && !stopping_) {
       ++stats_.upgraded;
       c->start();
