@@ -18,7 +18,7 @@ if (mode === 'server') {
   const ws = new WebSocket(url, { perMessageDeflate: false });
   const sent = [];
   const rtt = [];
-  let counted = 0, measureFrom = 0, end = 0;
+  let counted = 0, measureFrom = 0, end = 0, done = false;
   ws.on('open', () => {
     const start = process.hrtime.bigint();
     measureFrom = start + 1000000000n;
@@ -26,11 +26,13 @@ if (mode === 'server') {
     for (let i = 0; i < d; i++) { sent.push(process.hrtime.bigint()); ws.send(payload); }
   });
   ws.on('message', (data) => {
+    if (done) return;  // echoes still in flight after the measurement
     const now = process.hrtime.bigint();
     if (data.length !== n) { console.error('echo failed'); process.exit(1); }
     const t = sent.shift();
     if (now >= measureFrom) { counted++; rtt.push(Number(now - t) / 1000); }
     if (now >= end) {
+      done = true;
       const elapsed = Number(process.hrtime.bigint() - measureFrom) / 1e9;
       rtt.sort((a, b) => a - b);
       const pct = (p) => (rtt.length ? rtt[Math.floor(p * (rtt.length - 1))] : 0);
