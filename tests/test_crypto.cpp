@@ -683,6 +683,38 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(secrets)
 
+BOOST_AUTO_TEST_CASE(a_keyring_holds_named_keys_one_of_them_primary) {
+  using intg::secrets::keyring;
+  keyring ring;
+  BOOST_TEST(ring.empty());
+  BOOST_TEST(!ring.primary());
+  BOOST_TEST((ring.add(intg::secret{"short"}).error() == errc::invalid_argument));
+  BOOST_TEST((ring.add(intg::secret{std::string(32, 'a')}, "bad id!").error() == errc::invalid_argument));
+  BOOST_TEST((ring.add(intg::secret{std::string(32, 'a')}, std::string(65, 'x')).error() == errc::invalid_argument));
+  const auto a = ring.add(intg::secret{std::string(32, 'a')});
+  BOOST_TEST_REQUIRE(a.has_value());
+  BOOST_TEST(*a == keyring::derive_key_id(intg::secret{std::string(32, 'a')}));
+  BOOST_TEST(ring.primary_id() == *a);  // the first key is the primary
+  BOOST_TEST((ring.add(intg::secret{std::string(32, 'b')}, *a).error() == errc::invalid_argument));  // duplicate id
+  BOOST_TEST(ring.add(intg::secret{std::string(32, 'b')}, "2024-06").has_value());
+  BOOST_TEST(ring.primary_id() == *a);
+  BOOST_TEST((ring.remove(*a).error() == errc::invalid_argument));  // never the primary
+  BOOST_TEST((ring.set_primary("nope").error() == errc::not_found));
+  BOOST_TEST(ring.set_primary("2024-06").has_value());
+  BOOST_TEST(ring.primary()->key.reveal() == std::string(32, 'b'));
+  BOOST_TEST(ring.remove(*a).has_value());
+  BOOST_TEST((ring.ids() == std::vector<std::string>{"2024-06"}));
+  // The store hands out its ring: same keys, same primary.
+  const auto p = std::filesystem::temp_directory_path() / ("intg-keyring-" + std::to_string(::getpid()) + ".json");
+  auto store = intg::secrets::encrypted_file_store::open(p, intg::secret{std::string(32, 'k')}, "k1").value();
+  BOOST_TEST(store.add_key(intg::secret{std::string(32, 'n')}, "k2").has_value());
+  const keyring copy = store.keys();
+  BOOST_TEST(copy.primary_id() == "k1");
+  BOOST_TEST(copy.ids().size() == 2u);
+  BOOST_TEST(copy.find("k2")->key.reveal() == std::string(32, 'n'));
+  std::filesystem::remove(p);
+}
+
 BOOST_AUTO_TEST_CASE(the_env_provider_reads_variables_and_reports_missing_ones_by_name_only) {
   ::setenv("INTG_TEST_API_KEY", "sk_live_123", 1);
   intg::secrets::env_provider env{"INTG_TEST_"};

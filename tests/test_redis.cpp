@@ -5,7 +5,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <intg/redis.hpp>
+#include <intg/security/auth/token_endpoint.hpp>
 #include <intg/shared.hpp>
+#include <intg/testing/fake_api.hpp>
 
 #include "test_util.hpp"
 
@@ -2403,5 +2405,323 @@ BOOST_AUTO_TEST_CASE(redis_killed_and_restarted_mid_stream_loses_no_acknowledged
     BOOST_TEST(s2.max_in_flight_seen <= o.max_in_flight);
   }());
 }  // the server is stopped by its PID when `server` goes
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- the shared token cache ----
+
+namespace {
+
+namespace oauth2 = intg::auth::oauth2;
+namespace bh = boost::beast::http;
+
+intg::secrets::keyring test_keyring(char fill, std::string id = {}) {
+  auto k = intg::secrets::keyring::with_primary(intg::secret{std::string(32, fill)}, std::move(id));
+  BOOST_TEST_REQUIRE(k.has_value());
+  return *k;
+}
+
+intg::shared_token_options token_opts(std::shared_ptr<intg::shared::redis_link> link, std::string provider, std::string tenant,
+                                      intg::secrets::keyring keys) {
+  intg::shared_token_options o;
+  o.link = std::move(link);
+  o.provider = std::move(provider);
+  o.tenant = std::move(tenant);
+  o.keys = std::move(keys);
+  o.key_prefix = "test:token:" + std::to_string(::getpid()) + ":";
+  o.lock_ttl = 3000ms;
+  o.refresh_margin = 0ms;
+  return o;
+}
+
+// A token source that counts its calls, remembers the refresh token it was given, and rotates it.
+struct counting_source {
+  struct state {
+    int calls = 0;
+    std::vector<std::string> given_refresh;  // the previous token's refresh token at each call ("" for none)
+    std::optional<intg::error> fail;
+    std::optional<std::chrono::seconds> expires_in = 3600s;
+    std::chrono::milliseconds delay{0};
+  };
+  std::shared_ptr<state> s = std::make_shared<state>();
+  std::string name;
+  asio::awaitable<intg::result<oauth2::token>> operator()(const oauth2::token* previous) {
+    ++s->calls;
+    s->given_refresh.push_back(previous ? std::string(previous->refresh_token.reveal()) : std::string());
+    if (s->delay.count() > 0) co_await sleep_for(s->delay);
+    if (s->fail) co_return *s->fail;
+    oauth2::token t;
+    t.access_token = intg::secret{name + "-access-" + std::to_string(s->calls)};
+    t.refresh_token = intg::secret{name + "-refresh-" + std::to_string(s->calls)};
+    t.expires_in = s->expires_in;
+    t.scope = "read";
+    co_return t;
+  }
+};
+
+using counting_shared = intg::shared_token_source<counting_source>;
+
+asio::awaitable<intg::result<intg::shared::token_reply>> token_call(redis::connection& conn, const std::string& key,
+                                                                    intg::shared::token_op op, const std::string& owner,
+                                                                    std::string sealed = {}) {
+  const std::vector<std::string> keys{key, key + ":lock"};
+  const std::vector<std::string> args = intg::shared::token_args(op, owner, 400ms, 1000ms, 5000ms, 10000ms, sealed, "k1");
+  auto r = co_await redis::eval(conn, intg::shared::token_script(), keys, args);
+  if (!r) co_return r.error();
+  co_return intg::shared::parse_token_reply(*r);
+}
+
+// What a process of the multi-process token test reports (plain data).
+struct token_report {
+  bool ok = false;
+  char failure[160] = {};
+  char access_token[64] = {};
+  intg::shared_token_stats stats{};
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(shared_token_cache_on_redis, *boost::unit_test::precondition(server_available()))
+
+BOOST_AUTO_TEST_CASE(the_script_lets_one_holder_fetch_and_store_and_drops_a_dead_grant) {
+  using op = intg::shared::token_op;
+  using kind = intg::shared::token_reply::kind;
+  const std::string key = fresh_key("token-script");
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    auto a = co_await token_call(conn, key, op::get, "A");
+    BOOST_TEST_REQUIRE(a.has_value(), a.error().to_string());
+    BOOST_TEST((a->state == kind::locked));
+    BOOST_TEST(a->sealed.empty());
+    auto b = co_await token_call(conn, key, op::get, "B");  // A fetches: B waits
+    BOOST_TEST_REQUIRE(b.has_value());
+    BOOST_TEST((b->state == kind::busy));
+    BOOST_TEST((b->remaining > 0ms && b->remaining <= 400ms));
+    auto lost = co_await token_call(conn, key, op::store, "B", "not-B's");  // only the holder stores
+    BOOST_TEST_REQUIRE(lost.has_value());
+    BOOST_TEST((lost->state == kind::lost));
+    auto stored = co_await token_call(conn, key, op::store, "A", "sealed-by-A");
+    BOOST_TEST_REQUIRE(stored.has_value());
+    BOOST_TEST((stored->state == kind::stored));
+    auto hit = co_await token_call(conn, key, op::get, "C");  // 5 s left, margin 1 s
+    BOOST_TEST_REQUIRE(hit.has_value());
+    BOOST_TEST((hit->state == kind::hit));
+    BOOST_TEST(hit->sealed == "sealed-by-A");
+    BOOST_TEST(hit->key_id == "k1");
+    BOOST_TEST((hit->remaining > 4000ms && hit->remaining <= 5000ms));
+    // C cannot read it (another key): refetch takes the lock and hands over the stale entry.
+    auto re = co_await token_call(conn, key, op::refetch, "C");
+    BOOST_TEST_REQUIRE(re.has_value());
+    BOOST_TEST((re->state == kind::locked));
+    BOOST_TEST(re->sealed == "sealed-by-A");
+    auto not_mine = co_await token_call(conn, key, op::drop, "A");  // A no longer holds the lock: nothing happens
+    BOOST_TEST_REQUIRE(not_mine.has_value());
+    auto still = co_await token_call(conn, key, op::get, "D");
+    BOOST_TEST_REQUIRE(still.has_value());
+    BOOST_TEST((still->state == kind::hit));
+    auto dropped = co_await token_call(conn, key, op::drop, "C");  // C's grant was refused: the entry goes
+    BOOST_TEST_REQUIRE(dropped.has_value());
+    BOOST_TEST((dropped->state == kind::done));
+    const std::string lock = key + ":lock";
+    auto n = co_await conn.execute("EXISTS", key, lock);
+    BOOST_TEST_REQUIRE(n.has_value());
+    BOOST_TEST(n->front().as_int().value() == 0);
+    // A key holding something else is an error reply, never a token.
+    (void)co_await conn.execute("SET", key, "a string");
+    auto wrong = co_await token_call(conn, key, op::get, "E");
+    BOOST_TEST(!wrong.has_value());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(the_reply_parser_refuses_what_breaks_the_contract) {
+  auto parse = [](std::string_view wire) {
+    redis::resp3::parser p;
+    redis::resp3::response r;
+    auto n = p.parse(wire, r);
+    BOOST_TEST_REQUIRE((n.has_value() && p.done()));
+    return intg::shared::parse_token_reply(r);
+  };
+  BOOST_TEST(parse("*4\r\n$3\r\nhit\r\n$1\r\nx\r\n$2\r\nk1\r\n:10\r\n\r\n").has_value());
+  BOOST_TEST(!parse("*4\r\n$3\r\nhit\r\n$0\r\n\r\n$2\r\nk1\r\n:10\r\n").has_value());   // a hit without a token
+  BOOST_TEST(!parse("*4\r\n$3\r\nwho\r\n$0\r\n\r\n$0\r\n\r\n:0\r\n").has_value());      // unknown state
+  BOOST_TEST(!parse("*4\r\n$4\r\nbusy\r\n$0\r\n\r\n$0\r\n\r\n:-1\r\n").has_value());    // negative time
+  BOOST_TEST(!parse("*3\r\n$4\r\nbusy\r\n$0\r\n\r\n$0\r\n\r\n").has_value());           // short
+  BOOST_TEST(!parse(":1\r\n").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(four_processes_needing_a_token_at_once_send_one_request_to_the_token_endpoint) {
+  // The token endpoint: a local HTTP server in this process, bound before forking and served
+  // while the workers run. It counts the grants it answers.
+  asio::io_context server_io;
+  intg::testing::fake_api endpoint(server_io.get_executor());
+  int requests = 0;
+  endpoint.route(bh::verb::post, "/oauth/token", [&](intg::testing::call& c) {
+    ++requests;
+    const auto* grant = c.body.if_contains("grant_type");
+    const bool grant_ok = grant && grant->is_string() && grant->get_string() == "client_credentials";
+    if (!grant_ok) return intg::http::make_response(bh::status::bad_request, R"({"error":"unsupported_grant_type"})");
+    std::this_thread::sleep_for(50ms);  // a token endpoint takes a moment: the others arrive meanwhile
+    return intg::http::make_response(bh::status::ok, R"({"access_token":"one-token-for-all","token_type":"Bearer","expires_in":3600})");
+  }, false);
+  const std::uint16_t port = endpoint.start();
+  const std::uint16_t redis_port = env().port();
+  const std::string prefix = "test:token:" + std::to_string(::getpid()) + ":procs:";
+  const auto start = std::chrono::steady_clock::now() + 600ms;
+  const auto reports = fork_workers<token_report>(4, [&](int me) {
+    token_report rep;
+    auto link = std::make_shared<intg::shared::redis_link>(server_options(redis_port));
+    asio::io_context io;
+    intg::http::client http(io.get_executor());
+    auto url = intg::http::url::parse("http://127.0.0.1:" + std::to_string(port) + "/oauth/token");
+    if (!url) return rep;
+    oauth2::client_credentials_source source{&http, *url, oauth2::client{"app", intg::secret{"app-secret"}}, "read"};
+    auto o = token_opts(link, "spotify", "tenant-a", test_keyring('k'));
+    o.key_prefix = prefix;
+    intg::shared_token_source<oauth2::client_credentials_source> shared(source, o);
+    oauth2::token_manager<intg::shared_token_source<oauth2::client_credentials_source>> manager(io.get_executor(), shared);
+    test::run(io, [&]() -> asio::awaitable<void> {
+      asio::steady_timer t(io, start);
+      co_await t.async_wait(asio::use_awaitable);
+      auto tok = co_await manager.get();
+      if (!tok) {
+        std::snprintf(rep.failure, sizeof rep.failure, "process %d: %s", me, tok.error().to_string().c_str());
+        co_return;
+      }
+      std::snprintf(rep.access_token, sizeof rep.access_token, "%s", std::string(tok->access_token.reveal()).c_str());
+      rep.ok = true;
+    }());
+    rep.stats = shared.stats();
+    return rep;
+  }, [&] { server_io.run_until(start + 2500ms); });
+  test::run(server_io, [&]() -> asio::awaitable<void> { co_await endpoint.stop(); }());
+  std::uint64_t fetches = 0, hits = 0;
+  for (int i = 0; i < 4; ++i) {
+    BOOST_TEST_REQUIRE(reports[i].ok, reports[i].failure);
+    BOOST_TEST(std::string(reports[i].access_token) == "one-token-for-all");
+    fetches += reports[i].stats.fetches;
+    hits += reports[i].stats.hits;
+    BOOST_TEST(reports[i].stats.local_fetches == 0u);
+  }
+  BOOST_TEST(requests == 1);
+  BOOST_TEST(fetches == 1u);
+  BOOST_TEST(hits == 3u);  // the other three waited for the first one's token and read it
+}
+
+BOOST_AUTO_TEST_CASE(an_entry_copied_to_another_tenant_does_not_open_there_and_is_replaced) {
+  auto link = std::make_shared<intg::shared::redis_link>(server_options());
+  counting_source a_src{.name = "a"}, b_src{.name = "b"};
+  counting_shared a(a_src, token_opts(link, "spotify", "tenant-a", test_keyring('k')));
+  counting_shared b(b_src, token_opts(link, "spotify", "tenant-b", test_keyring('k')));
+  counting_shared other_key(counting_source{.name = "c"}, token_opts(link, "spotify", "tenant-a", test_keyring('z')));
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto ta = co_await a();
+    BOOST_TEST_REQUIRE(ta.has_value());
+    BOOST_TEST(ta->access_token.reveal() == "a-access-1");
+    auto again = co_await a();  // from Redis now
+    BOOST_TEST_REQUIRE(again.has_value());
+    BOOST_TEST(again->access_token.reveal() == "a-access-1");
+    BOOST_TEST(again->refresh_token.reveal() == "a-refresh-1");
+    BOOST_TEST((again->expires_in && *again->expires_in > 3590s && *again->expires_in <= 3600s));
+    BOOST_TEST(a.stats().hits == 1u);
+    // Copy tenant a's entry over tenant b's key: the sealed bytes name a's tenant in their AAD.
+    redis::connection conn(io.get_executor(), server_options());
+    auto copied = co_await conn.execute("COPY", a.key(), b.key(), "REPLACE");
+    BOOST_TEST_REQUIRE(copied.has_value());
+    auto tb = co_await b();
+    BOOST_TEST_REQUIRE(tb.has_value());
+    BOOST_TEST(tb->access_token.reveal() == "b-access-1");  // b's own, fetched: never a's
+    BOOST_TEST(b.stats().unreadable == 1u);
+    BOOST_TEST(b_src.s->calls == 1);
+    BOOST_TEST(b_src.s->given_refresh.at(0) == "");  // a's refresh token was not handed to b's grant
+    auto tb2 = co_await b();  // b's entry now holds b's token
+    BOOST_TEST_REQUIRE(tb2.has_value());
+    BOOST_TEST(tb2->access_token.reveal() == "b-access-1");
+    BOOST_TEST(b.stats().hits == 1u);
+    // A replica whose keyring lacks the key that sealed the entry cannot read it either.
+    auto tc = co_await other_key();
+    BOOST_TEST_REQUIRE(tc.has_value());
+    BOOST_TEST(tc->access_token.reveal() == "c-access-1");
+    BOOST_TEST(other_key.stats().unreadable == 1u);
+  }());
+  BOOST_TEST(a_src.s->calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_rotated_refresh_token_is_written_back_for_the_next_replica_and_a_refused_grant_forgets_it) {
+  auto link = std::make_shared<intg::shared::redis_link>(server_options());
+  counting_source src{.name = "user"};
+  src.s->expires_in.reset();  // no expires_in: the entry lives lifetime_if_unknown
+  auto o = token_opts(link, "spotify", "tenant-r", test_keyring('k'));
+  o.lifetime_if_unknown = 150ms;
+  counting_shared first(src, o), second(src, o);  // two replicas sharing one token endpoint
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto t1 = co_await first(nullptr);
+    BOOST_TEST_REQUIRE(t1.has_value());
+    co_await sleep_for(200ms);  // expired
+    auto t2 = co_await second(nullptr);  // the second replica has no token of its own
+    BOOST_TEST_REQUIRE(t2.has_value());
+    BOOST_TEST(t2->access_token.reveal() == "user-access-2");
+    co_await sleep_for(200ms);
+    auto t3 = co_await first(&*t1);  // the first still holds refresh-1; the entry's refresh-2 wins
+    BOOST_TEST_REQUIRE(t3.has_value());
+    BOOST_TEST(t3->access_token.reveal() == "user-access-3");
+    BOOST_TEST(src.s->given_refresh.size() == 3u);
+    BOOST_TEST(src.s->given_refresh.at(0) == "");
+    BOOST_TEST(src.s->given_refresh.at(1) == "user-refresh-1");
+    BOOST_TEST(src.s->given_refresh.at(2) == "user-refresh-2");
+    // The server refuses the grant: the entry (and its dead refresh token) is forgotten.
+    co_await sleep_for(200ms);
+    src.s->fail = intg::error{intg::errc::invalid_grant, "token endpoint: invalid_grant"};
+    auto refused = co_await second(nullptr);
+    BOOST_TEST(!refused.has_value());
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string lock = first.key() + ":lock";
+    auto n = co_await conn.execute("EXISTS", first.key(), lock);
+    BOOST_TEST_REQUIRE(n.has_value());
+    BOOST_TEST(n->front().as_int().value() == 0);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(without_redis_a_replica_fetches_its_own_token_or_fails_as_configured) {
+  spare_server spare;  // not started: nothing listens on its port
+  auto link = std::make_shared<intg::shared::redis_link>(spare.options(200ms));
+  counting_source src{.name = "alone"};
+  auto o = token_opts(link, "spotify", "tenant-x", test_keyring('k'));
+  counting_shared open_source(src, o);
+  o.on_redis_unavailable = intg::token_cache_fallback::fail;
+  counting_shared closed_source(src, o);
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    const auto began = std::chrono::steady_clock::now();
+    auto t = co_await open_source();
+    BOOST_TEST_REQUIRE(t.has_value(), t.error().to_string());
+    BOOST_TEST(t->access_token.reveal() == "alone-access-1");
+    BOOST_TEST(open_source.stats().local_fetches == 1u);
+    auto f = co_await closed_source();
+    BOOST_TEST_REQUIRE(!f.has_value());
+    BOOST_TEST((f.error() == intg::errc::unavailable));
+    BOOST_TEST(f.error().to_string().find("alone-") == std::string::npos);  // no token in the message
+    BOOST_TEST((std::chrono::steady_clock::now() - began < 5s));  // bounded by the command timeout, not stuck
+  }());
+  BOOST_TEST(src.s->calls == 1);
+}
+
+BOOST_AUTO_TEST_CASE(construction_refuses_a_source_without_link_provider_or_key) {
+  auto link = std::make_shared<intg::shared::redis_link>(server_options());
+  auto o = token_opts(link, "spotify", "t", test_keyring('k'));
+  auto no_link = o;
+  no_link.link.reset();
+  BOOST_CHECK_THROW(counting_shared(counting_source{}, no_link), intg::exception);
+  auto no_provider = o;
+  no_provider.provider.clear();
+  BOOST_CHECK_THROW(counting_shared(counting_source{}, no_provider), intg::exception);
+  auto no_key = o;
+  no_key.keys = intg::secrets::keyring{};
+  BOOST_CHECK_THROW(counting_shared(counting_source{}, no_key), intg::exception);
+  BOOST_TEST(intg::shared_token_key("p:", "a:b", "c") != intg::shared_token_key("p:", "a", "b:c"));
+  BOOST_TEST(intg::shared_token_aad("k", "a", "bc") != intg::shared_token_aad("k", "ab", "c"));
+}
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,10 +1,14 @@
 // Stand-in dependencies for the examples: an HTTP endpoint per integration served in-process
 // (latency and outcome from the integration's settings: `latency_ms`, `fail`), and http_service,
 // an integration that calls its endpoint through a resilient pipeline reporting to the registry.
+// The breaker and the limiter are the shared ones: local, exactly like intg::circuit_breaker<> and
+// intg::rate_limiter<>, unless the configuration gives them a `shared` section (then their state is
+// shared through Redis by the replicas of the program: examples/config/replicas.json).
 #pragma once
 
 #include <intg/http/server.hpp>
 #include <intg/intg.hpp>
+#include <intg/shared.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 
@@ -16,7 +20,8 @@ namespace examples {
 namespace asio = boost::asio;
 namespace bh = boost::beast::http;
 
-using resilient = intg::pipeline<intg::tracing<>, intg::retry<>, intg::circuit_breaker<>, intg::rate_limiter<>, intg::timeout<>>;
+using resilient =
+    intg::pipeline<intg::tracing<>, intg::retry<>, intg::shared_circuit_breaker<>, intg::shared_rate_limiter<>, intg::timeout<>>;
 
 // An integration whose dependency is an HTTP endpoint; calls go through the pipeline, which reports
 // every call to the registry's recorder (status, dashboard, metrics); health checks go through the
@@ -63,10 +68,10 @@ class http_service {
   static resilient make_pipeline(const intg::integration_config& c, intg::registry_services& s) {
     intg::tracing<>::options tracing;
     tracing.observer = s.calls;
-    auto breaker = intg::circuit_breaker<>::options_from_config(c);
+    auto breaker = intg::shared_circuit_breaker<>::options_from_config(c);
     breaker.on_state_change = s.calls->breaker_listener();
     return resilient{tracing, intg::retry<>::options_from_config(c), breaker,
-                     intg::rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c)};
+                     intg::shared_rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c)};
   }
 
   intg::integration_config config_;

@@ -7,3 +7,5 @@
 #include <intg/shared/gcra.hpp>
 #include <intg/shared/rate_limiter.hpp>
 #include <intg/shared/redis_link.hpp>
+#include <intg/shared/token_cache.hpp>
+#include <intg/shared/token_script.hpp>

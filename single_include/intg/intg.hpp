@@ -1349,14 +1349,17 @@ struct trace_context {
 #include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <deque>
 #include <initializer_list>
 #include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace intg::observability {
@@ -1392,16 +1395,19 @@ class histogram {
  public:
   /// `bounds` must be finite and strictly increasing; +Inf is implicit.
   explicit histogram(std::vector<double> bounds)
-      : bounds_(std::move(bounds)), buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {}
+      : histogram(std::make_shared<const std::vector<double>>(std::move(bounds))) {}
+  /// Shares `bounds` (a family's children all have the same ones: one copy per family).
+  explicit histogram(std::shared_ptr<const std::vector<double>> bounds)
+      : bounds_(std::move(bounds)), buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_->size() + 1)) {}
 
   void observe(double v) noexcept {
-    const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);  // first bound >= v ("le")
-    buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+    const auto it = std::lower_bound(bounds_->begin(), bounds_->end(), v);  // first bound >= v ("le")
+    buckets_[static_cast<std::size_t>(it - bounds_->begin())].fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(v, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  const std::vector<double>& bounds() const noexcept { return bounds_; }
+  const std::vector<double>& bounds() const noexcept { return *bounds_; }
   /// Observations in bucket i alone (not cumulative); i == bounds().size() is the +Inf bucket.
   std::uint64_t bucket(std::size_t i) const noexcept { return buckets_[i].load(std::memory_order_relaxed); }
   double sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
@@ -1411,7 +1417,7 @@ class histogram {
   static std::vector<double> default_seconds() { return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}; }
 
  private:
-  std::vector<double> bounds_;
+  std::shared_ptr<const std::vector<double>> bounds_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
   std::atomic<double> sum_{0};
   std::atomic<std::uint64_t> count_{0};
@@ -1453,12 +1459,15 @@ inline void append_value(std::string& out, double v) {
 }
 
 inline void append_escaped(std::string& out, std::string_view s, bool quotes) {
-  for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (quotes && c == '"') out += "\\\"";
-    else out += c;
+  std::size_t plain = 0;  // start of the run of characters copied as they are
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != '\\' && c != '\n' && !(quotes && c == '"')) continue;
+    out.append(s, plain, i - plain);
+    out += c == '\\' ? "\\\\" : c == '\n' ? "\\n" : "\\\"";
+    plain = i + 1;
   }
+  out.append(s, plain);
 }
 
 }  // namespace detail
@@ -1468,7 +1477,10 @@ template <class Metric>
 class family {
  public:
   family(std::string name, std::string help, std::vector<std::string> label_names, std::vector<double> bounds = {})
-      : name_(std::move(name)), help_(std::move(help)), labels_(std::move(label_names)), bounds_(std::move(bounds)) {}
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        labels_(std::move(label_names)),
+        bounds_(std::make_shared<const std::vector<double>>(std::move(bounds))) {}
 
   /// The child for these label values (one per label name, in order). Throws intg::exception
   /// (invalid_argument) on a wrong number of values. The reference stays valid.
@@ -1476,13 +1488,16 @@ class family {
     if (values.size() != labels_.size())
       throw exception(error{errc::invalid_argument, "metric " + name_ + " takes " + std::to_string(labels_.size()) +
                                                         " label values, got " + std::to_string(values.size())});
-    std::vector<std::string> key(values.begin(), values.end());
     std::lock_guard lock(mutex_);
-    auto it = index_.find(key);
-    if (it != index_.end()) return *it->second;
-    Metric& m = make();
-    index_.emplace(std::move(key), &m);
-    return m;
+    auto it = children_.lower_bound(values);  // compares the views with the stored values: no allocation
+    if (it != children_.end() && !key_less{}(values, it->first)) return it->second;
+    key k;
+    k.reserve(values.size());
+    for (std::string_view v : values) k.push_back(intern(v));
+    if constexpr (std::is_same_v<Metric, histogram>)
+      return children_.emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::move(k)), std::forward_as_tuple(bounds_))->second;
+    else
+      return children_.emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::move(k)), std::forward_as_tuple())->second;
   }
   /// The child of a family without labels.
   Metric& get() { return with({}); }
@@ -1494,22 +1509,50 @@ class family {
   /// Calls f(label_values, metric) for every child, in label order.
   template <class F>
   void for_each(F&& f) const {
-    std::lock_guard lock(mutex_);
-    for (const auto& [k, m] : index_) f(k, *m);
+    std::vector<std::string> values;
+    for_each_child([&](const key& k, const Metric& m) {
+      values.resize(k.size());
+      for (std::size_t i = 0; i < k.size(); ++i) values[i] = *k[i];
+      f(std::as_const(values), m);
+    });
   }
 
  private:
-  Metric& make() {
-    if constexpr (std::is_same_v<Metric, histogram>) return storage_.emplace_back(bounds_);
-    else return storage_.emplace_back();
+  friend class metrics_registry;
+
+  // A child's label values, in label order, each pointing into `values_`: a family holds every
+  // distinct value once (an integration's name appears in all its children, a tenant in all of
+  // its integrations'), and a child costs one map node and one small array.
+  using key = std::vector<const std::string*>;
+  struct key_less {
+    using is_transparent = void;
+    static std::string_view view(const std::string* s) noexcept { return *s; }
+    static std::string_view view(std::string_view s) noexcept { return s; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                          [](const auto& x, const auto& y) { return view(x) < view(y); });
+    }
+  };
+
+  const std::string* intern(std::string_view v) {
+    auto it = values_.find(v);
+    if (it == values_.end()) it = values_.emplace(v).first;
+    return &*it;
+  }
+
+  template <class F>
+  void for_each_child(F&& f) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [k, m] : children_) f(k, m);
   }
 
   std::string name_, help_;
   std::vector<std::string> labels_;
-  std::vector<double> bounds_;
+  std::shared_ptr<const std::vector<double>> bounds_;  // histograms: shared by the children
   mutable std::mutex mutex_;
-  std::deque<Metric> storage_;  // stable addresses
-  std::map<std::vector<std::string>, Metric*> index_;
+  std::set<std::string, std::less<>> values_;    // the label values in use, each once; stable addresses
+  std::map<key, Metric, key_less> children_;     // map nodes: stable addresses for the references handed out
 };
 
 /// Owns metric families and renders them in the Prometheus text format.
@@ -1533,6 +1576,8 @@ class metrics_registry {
   std::string render_prometheus() const {
     std::string out;
     std::lock_guard lock(mutex_);
+    out.reserve(last_render_size_);  // a scrape is about as large as the previous one
+    std::string labels;  // one child's label="value" pairs, written once for all its lines
     for (const auto& e : entries_) {
       out += "# HELP " + e.name + ' ';
       detail::append_escaped(out, e.help, false);
@@ -1541,35 +1586,41 @@ class metrics_registry {
       out += '\n';
       switch (e.type) {
         case metric_type::counter:
-          static_cast<const family<counter>*>(e.ptr)->for_each([&](const auto& values, const counter& c) {
-            sample(out, e.name, e.labels, values, {}, c.value());
+          static_cast<const family<counter>*>(e.ptr)->for_each_child([&](const auto& values, const counter& c) {
+            label_pairs(labels, e.labels, values);
+            sample(out, e.name, labels, {}, c.value());
           });
           break;
         case metric_type::gauge:
-          static_cast<const family<gauge>*>(e.ptr)->for_each([&](const auto& values, const gauge& g) {
-            sample(out, e.name, e.labels, values, {}, g.value());
+          static_cast<const family<gauge>*>(e.ptr)->for_each_child([&](const auto& values, const gauge& g) {
+            label_pairs(labels, e.labels, values);
+            sample(out, e.name, labels, {}, g.value());
           });
           break;
-        case metric_type::histogram:
-          static_cast<const family<histogram>*>(e.ptr)->for_each([&](const auto& values, const histogram& h) {
+        case metric_type::histogram: {
+          const auto& f = *static_cast<const family<histogram>*>(e.ptr);
+          const std::string bucket = e.name + "_bucket", sum = e.name + "_sum", count = e.name + "_count";
+          std::vector<std::string> le;  // the bounds as text, the same for every child
+          for (double b : *f.bounds_) detail::append_value(le.emplace_back(), b);
+          f.for_each_child([&](const auto& values, const histogram& h) {
+            label_pairs(labels, e.labels, values);
             // Read the buckets first: the count written is their total, so the exposition stays
             // consistent (+Inf == _count) even while observations keep arriving.
             std::uint64_t cumulative = 0;
-            std::string le;
-            for (std::size_t i = 0; i < h.bounds().size(); ++i) {
+            for (std::size_t i = 0; i < le.size(); ++i) {
               cumulative += h.bucket(i);
-              le.clear();
-              detail::append_value(le, h.bounds()[i]);
-              sample(out, e.name + "_bucket", e.labels, values, le, static_cast<double>(cumulative));
+              sample(out, bucket, labels, le[i], static_cast<double>(cumulative));
             }
-            cumulative += h.bucket(h.bounds().size());
-            sample(out, e.name + "_bucket", e.labels, values, "+Inf", static_cast<double>(cumulative));
-            sample(out, e.name + "_sum", e.labels, values, {}, h.sum());
-            sample(out, e.name + "_count", e.labels, values, {}, static_cast<double>(cumulative));
+            cumulative += h.bucket(le.size());
+            sample(out, bucket, labels, "+Inf", static_cast<double>(cumulative));
+            sample(out, sum, labels, {}, h.sum());
+            sample(out, count, labels, {}, static_cast<double>(cumulative));
           });
           break;
+        }
       }
     }
+    last_render_size_ = out.size();
     return out;
   }
 
@@ -1602,21 +1653,26 @@ class metrics_registry {
     return ref;
   }
 
-  static void sample(std::string& out, const std::string& name, const std::vector<std::string>& labels,
-                     const std::vector<std::string>& values, std::string_view le, double v) {
+  // label="value",... for one child (empty for a family without labels).
+  static void label_pairs(std::string& out, const std::vector<std::string>& labels, const std::vector<const std::string*>& values) {
+    out.clear();
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (i) out += ',';
+      out += labels[i];
+      out += "=\"";
+      detail::append_escaped(out, *values[i], true);
+      out += '"';
+    }
+  }
+
+  // name{labels[,le="..."]} value
+  static void sample(std::string& out, std::string_view name, std::string_view labels, std::string_view le, double v) {
     out += name;
     if (!labels.empty() || !le.empty()) {
       out += '{';
-      bool first = true;
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (!first) out += ',';
-        first = false;
-        out += labels[i] + "=\"";
-        detail::append_escaped(out, values[i], true);
-        out += '"';
-      }
+      out += labels;
       if (!le.empty()) {
-        if (!first) out += ',';
+        if (!labels.empty()) out += ',';
         out += "le=\"";
         out += le;
         out += '"';
@@ -1629,6 +1685,7 @@ class metrics_registry {
   }
 
   mutable std::mutex mutex_;
+  mutable std::size_t last_render_size_ = 0;  // guarded by mutex_
   std::vector<entry> entries_;
   std::vector<std::shared_ptr<void>> owned_;
 };
@@ -5231,8 +5288,17 @@ class basic_registry {
     T value;
   };
 
+  // What the registry reads of an integration's configuration. The integration holds the whole
+  // configuration (settings, policies); a second full copy here cost every instance its size again.
+  struct registered_config {
+    std::string name, tenant, category;
+    bool enabled = true;
+    bool critical = false;
+    std::chrono::milliseconds health_check_interval{};
+  };
+
   struct entry {
-    integration_config config;
+    registered_config config;
     std::type_index type = typeid(void);
     std::unique_ptr<model_base> impl;
     mutable std::mutex mutex;  // guards the fields below
@@ -5308,11 +5374,12 @@ class basic_registry {
       e->check_duration = &metrics_->check_duration.with({config.name, tenant});
     }
     registry_services services{executor_, this->tenant(tenant), opts_.events ? &opts_.events : nullptr, e->calls};
+    e->config = registered_config{config.name, config.tenant, config.category, config.enabled, config.critical,
+                                  config.health_check_interval};
     if constexpr (std::is_constructible_v<T, integration_config, registry_services&, Extra&&...>)
-      e->impl = std::make_unique<model<T>>(config, services, std::forward<Extra>(extra)...);
+      e->impl = std::make_unique<model<T>>(std::move(config), services, std::forward<Extra>(extra)...);
     else
-      e->impl = std::make_unique<model<T>>(config, std::forward<Extra>(extra)...);
-    e->config = std::move(config);
+      e->impl = std::make_unique<model<T>>(std::move(config), std::forward<Extra>(extra)...);
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
     publish_status(*e, e->status);
@@ -10907,6 +10974,105 @@ class file_provider {
 // ids, AAD "intg-secrets/1\n<name>\n<version>") are read and rewritten as version 2 on the first
 // write. (Rolling the whole file back to an older copy is not detectable from the file alone.)
 
+// ---- begin intg/security/secrets/keyring.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SECURITY_SECRETS_KEYRING_HPP
+#define INTG_AMALGAMATED_INTG_SECURITY_SECRETS_KEYRING_HPP
+// A keyring: 32-byte AES-256-GCM keys, each named by an id, one of them the primary. Writers seal
+// with the primary; readers open with whichever key a sealed value names, so that keys rotate
+// without downtime (give readers the new key, make it primary on the writers, re-seal, retire the
+// old one). The encrypted secret store keeps its keys in one, and so does everything else that
+// seals data with the store's keys (the shared token cache).
+
+
+#include <algorithm>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::secrets {
+
+class keyring {
+ public:
+  struct key_entry {
+    std::string id;
+    secret key;
+  };
+
+  /// The id a key gets when none is chosen: hex of the first 8 bytes of
+  /// HMAC-SHA256(key, "intg-secrets key id"). It names the key without revealing it.
+  static std::string derive_key_id(const secret& key) {
+    const auto mac = crypto::hmac_sha256(key.reveal(), "intg-secrets key id");
+    return crypto::to_hex(std::span<const std::uint8_t>(mac.data(), 8));
+  }
+
+  /// 1 to 64 of [A-Za-z0-9._-].
+  static bool valid_key_id(std::string_view id) noexcept {
+    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
+      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+    });
+  }
+
+  /// A ring holding `key` (32 bytes) as its primary; `key_id` defaults to derive_key_id(key).
+  static result<keyring> with_primary(secret key, std::string key_id = {}) {
+    keyring k;
+    auto id = k.add(std::move(key), std::move(key_id));
+    if (!id) return id.error();
+    k.primary_ = *id;
+    return k;
+  }
+
+  /// Adds a key that opens values sealed under it (it seals only once made primary). The first
+  /// key added to an empty ring becomes the primary. Returns its id.
+  result<std::string> add(secret key, std::string key_id = {}) {
+    if (key.reveal().size() != crypto::aes256gcm_key_size) return error{errc::invalid_argument, "keyring: a key must be 32 bytes"};
+    if (key_id.empty()) key_id = derive_key_id(key);
+    if (!valid_key_id(key_id)) return error{errc::invalid_argument, "keyring: a key id must be 1 to 64 of [A-Za-z0-9._-]"};
+    if (find(key_id)) return error{errc::invalid_argument, "keyring: there is already a key with id " + key_id};
+    keys_.push_back({key_id, std::move(key)});
+    if (primary_.empty()) primary_ = key_id;
+    return key_id;
+  }
+
+  /// Makes `key_id` (already added) the key new values are sealed with.
+  result<void> set_primary(std::string_view key_id) {
+    if (!find(key_id)) return error{errc::not_found, "keyring: no key with id " + std::string(key_id)};
+    primary_ = std::string(key_id);
+    return {};
+  }
+
+  /// Forgets `key_id` (never the primary).
+  result<void> remove(std::string_view key_id) {
+    if (key_id == primary_) return error{errc::invalid_argument, "keyring: cannot retire the primary key " + std::string(key_id)};
+    if (!find(key_id)) return error{errc::not_found, "keyring: no key with id " + std::string(key_id)};
+    std::erase_if(keys_, [&](const key_entry& k) { return k.id == key_id; });
+    return {};
+  }
+
+  const key_entry* find(std::string_view key_id) const noexcept {
+    for (const auto& k : keys_)
+      if (k.id == key_id) return &k;
+    return nullptr;
+  }
+  /// The primary key; nullptr for an empty ring.
+  const key_entry* primary() const noexcept { return find(primary_); }
+  const std::string& primary_id() const noexcept { return primary_; }
+  const std::vector<key_entry>& keys() const noexcept { return keys_; }
+  std::vector<std::string> ids() const {
+    std::vector<std::string> out;
+    for (const auto& k : keys_) out.push_back(k.id);
+    return out;
+  }
+  bool empty() const noexcept { return keys_.empty(); }
+
+ private:
+  std::vector<key_entry> keys_;
+  std::string primary_;
+};
+
+}  // namespace intg::secrets
+#endif  // INTG_AMALGAMATED_INTG_SECURITY_SECRETS_KEYRING_HPP
+// ---- end intg/security/secrets/keyring.hpp ----
 
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -10932,10 +11098,7 @@ class encrypted_file_store {
 
   /// The id a key gets when none is chosen: hex of the first 8 bytes of
   /// HMAC-SHA256(key, "intg-secrets key id"). It names the key without revealing it.
-  static std::string derive_key_id(const secret& key) {
-    const auto mac = crypto::hmac_sha256(key.reveal(), "intg-secrets key id");
-    return crypto::to_hex(std::span<const std::uint8_t>(mac.data(), 8));
-  }
+  static std::string derive_key_id(const secret& key) { return keyring::derive_key_id(key); }
 
   /// Opens the store at `path` (which need not exist yet) with one 32-byte key, the primary.
   /// `key_id` (1 to 64 of [A-Za-z0-9._-]) defaults to derive_key_id(key).
@@ -10945,7 +11108,6 @@ class encrypted_file_store {
     s.state_->path = std::move(path);
     auto id = s.add_key(std::move(key), std::move(key_id));
     if (!id) return id.error();
-    s.state_->primary = *id;
     std::lock_guard lock(s.state_->mutex);
     if (auto r = s.reload_locked(true); !r) return r.error();
     return s;
@@ -10964,22 +11126,14 @@ class encrypted_file_store {
   /// Adds a key that decrypts values sealed under it (it encrypts only once made primary).
   /// Returns its id (`key_id`, or derive_key_id(key) when empty).
   result<std::string> add_key(secret key, std::string key_id = {}) {
-    if (key.reveal().size() != crypto::aes256gcm_key_size)
-      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
-    if (key_id.empty()) key_id = derive_key_id(key);
-    if (!valid_key_id(key_id)) return error{errc::invalid_argument, "secret store key id must be 1 to 64 of [A-Za-z0-9._-]"};
     std::lock_guard lock(state_->mutex);
-    if (find_key(key_id)) return error{errc::invalid_argument, "secret store already has a key with id " + key_id};
-    state_->keys.push_back({key_id, std::move(key)});
-    return key_id;
+    return state_->ring.add(std::move(key), std::move(key_id));
   }
 
   /// Makes `key_id` (already added) the key new values are sealed with.
   result<void> set_primary(std::string_view key_id) {
     std::lock_guard lock(state_->mutex);
-    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
-    state_->primary = std::string(key_id);
-    return {};
+    return state_->ring.set_primary(key_id);
   }
 
   /// Forgets `key_id`. Refused for the primary key, and while the file still holds values
@@ -10987,8 +11141,8 @@ class encrypted_file_store {
   result<void> retire_key(std::string_view key_id) {
     std::lock_guard lock(state_->mutex);
     auto& s = *state_;
-    if (key_id == s.primary) return error{errc::invalid_argument, "cannot retire the primary key " + std::string(key_id)};
-    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
+    if (key_id == s.ring.primary_id()) return error{errc::invalid_argument, "keyring: cannot retire the primary key " + std::string(key_id)};
+    if (!s.ring.find(key_id)) return error{errc::not_found, "keyring: no key with id " + std::string(key_id)};
     if (auto r = reload_locked(false); !r) return r;
     std::size_t in_use = 0;
     for (const auto& [k, v] : s.doc)
@@ -10996,20 +11150,22 @@ class encrypted_file_store {
     if (in_use > 0)
       return error{errc::key_invalid, "key " + std::string(key_id) + " still seals " + std::to_string(in_use) +
                                           " secret(s); reencrypt() first"};
-    std::erase_if(s.keys, [&](const key_entry& k) { return k.id == key_id; });
-    return {};
+    return s.ring.remove(key_id);
   }
 
   /// The ids of the keys this store holds, and the primary's.
   std::vector<std::string> key_ids() const {
     std::lock_guard lock(state_->mutex);
-    std::vector<std::string> out;
-    for (const auto& k : state_->keys) out.push_back(k.id);
-    return out;
+    return state_->ring.ids();
   }
   std::string primary_key_id() const {
     std::lock_guard lock(state_->mutex);
-    return state_->primary;
+    return state_->ring.primary_id();
+  }
+  /// A copy of the store's keys, for what seals other data under them (the shared token cache).
+  keyring keys() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->ring;
   }
 
   /// The current value of `name` (reloading the file first if it was replaced).
@@ -11066,7 +11222,7 @@ class encrypted_file_store {
     return modify([&](boost::json::object& doc) -> result<void> {
       for (auto& [k, v] : doc) {
         auto& e = v.get_object();
-        if (e.at("key").get_string() == state_->primary) continue;
+        if (e.at("key").get_string() == state_->ring.primary_id()) continue;
         auto plain = open_entry(k, e, false);
         if (!plain) return plain.error();
         auto sealed = seal(k, e.at("version").as_int64(), plain->reveal());
@@ -11098,14 +11254,10 @@ class encrypted_file_store {
   }
 
  private:
-  struct key_entry {
-    std::string id;
-    secret key;
-  };
+  using key_entry = keyring::key_entry;
   struct state {
     std::filesystem::path path;
-    std::vector<key_entry> keys;
-    std::string primary;
+    keyring ring;
     boost::json::object doc;  // name -> {version, updated, key, value}; ciphertexts only
     bool legacy = false;      // doc was read from a version 1 file (no "key" members)
     std::optional<intg::detail::file_identity> seen;
@@ -11114,17 +11266,7 @@ class encrypted_file_store {
 
   encrypted_file_store() = default;
 
-  static bool valid_key_id(std::string_view id) {
-    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    });
-  }
-
-  const key_entry* find_key(std::string_view id) const {
-    for (const auto& k : state_->keys)
-      if (k.id == id) return &k;
-    return nullptr;
-  }
+  const key_entry* find_key(std::string_view id) const { return state_->ring.find(id); }
 
   static std::string aad(std::string_view key_id, std::string_view name, std::int64_t version) {
     return std::string(format) + "\n" + std::string(key_id) + "\n" + std::string(name) + "\n" + std::to_string(version);
@@ -11135,7 +11277,7 @@ class encrypted_file_store {
 
   // Seals under the primary key.
   result<boost::json::object> seal(std::string_view name, std::int64_t version, std::string_view plain) const {
-    const auto* k = find_key(state_->primary);
+    const auto* k = state_->ring.primary();
     auto sealed = crypto::aes256gcm_encrypt(crypto::as_bytes(k->key.reveal()), plain, aad(k->id, name, version));
     if (!sealed) return sealed.error();
     boost::json::object e;
@@ -11156,7 +11298,7 @@ class encrypted_file_store {
     if (!sealed) return error{errc::decryption_failed, "secret " + std::string(name) + " is not valid base64"};
     const auto version = e.at("version").as_int64();
     if (legacy) {  // no key id: any key of the ring may have sealed it
-      for (const auto& k : state_->keys)
+      for (const auto& k : state_->ring.keys())
         if (auto plain = crypto::aes256gcm_decrypt(crypto::as_bytes(k.key.reveal()), *sealed, legacy_aad(name, version)))
           return secret{std::move(*plain)};
       return error{errc::decryption_failed, "secret " + std::string(name) + " does not decrypt (wrong key or altered)"};

@@ -6,6 +6,7 @@
 #include <intg/redis/resp3.hpp>
 #include <intg/shared/breaker_script.hpp>
 #include <intg/shared/gcra.hpp>
+#include <intg/shared/token_script.hpp>
 
 #include <cstdint>
 #include <cstdio>
@@ -71,6 +72,11 @@ std::string run(std::string_view in, std::size_t cut, bool& failed) {
       // Read as the breaker script's answer: a known state, a generation, a bounded time, a short reason.
       if (auto b = intg::shared::parse_breaker_reply(v)) {
         check(b->gen >= 0 && b->remaining.count() >= 0 && b->reason.size() <= 1024);
+      }
+      // Read as the token cache script's answer: a known state, a bounded time, a hit carries a token.
+      if (auto t = intg::shared::parse_token_reply(v)) {
+        check(t->remaining.count() >= 0);
+        check(t->state != intg::shared::token_reply::kind::hit || !t->sealed.empty());
       }
       // A string read as an announcement names a key and a generation, or nothing.
       if (auto e = intg::shared::parse_breaker_event(v.str())) check(!e->key.empty() && e->gen >= 0);

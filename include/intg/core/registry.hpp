@@ -115,8 +115,17 @@ class basic_registry {
     T value;
   };
 
+  // What the registry reads of an integration's configuration. The integration holds the whole
+  // configuration (settings, policies); a second full copy here cost every instance its size again.
+  struct registered_config {
+    std::string name, tenant, category;
+    bool enabled = true;
+    bool critical = false;
+    std::chrono::milliseconds health_check_interval{};
+  };
+
   struct entry {
-    integration_config config;
+    registered_config config;
     std::type_index type = typeid(void);
     std::unique_ptr<model_base> impl;
     mutable std::mutex mutex;  // guards the fields below
@@ -192,11 +201,12 @@ class basic_registry {
       e->check_duration = &metrics_->check_duration.with({config.name, tenant});
     }
     registry_services services{executor_, this->tenant(tenant), opts_.events ? &opts_.events : nullptr, e->calls};
+    e->config = registered_config{config.name, config.tenant, config.category, config.enabled, config.critical,
+                                  config.health_check_interval};
     if constexpr (std::is_constructible_v<T, integration_config, registry_services&, Extra&&...>)
-      e->impl = std::make_unique<model<T>>(config, services, std::forward<Extra>(extra)...);
+      e->impl = std::make_unique<model<T>>(std::move(config), services, std::forward<Extra>(extra)...);
     else
-      e->impl = std::make_unique<model<T>>(config, std::forward<Extra>(extra)...);
-    e->config = std::move(config);
+      e->impl = std::make_unique<model<T>>(std::move(config), std::forward<Extra>(extra)...);
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
     publish_status(*e, e->status);

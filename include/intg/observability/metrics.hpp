@@ -11,14 +11,17 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
-#include <deque>
 #include <initializer_list>
 #include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace intg::observability {
@@ -54,16 +57,19 @@ class histogram {
  public:
   /// `bounds` must be finite and strictly increasing; +Inf is implicit.
   explicit histogram(std::vector<double> bounds)
-      : bounds_(std::move(bounds)), buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_.size() + 1)) {}
+      : histogram(std::make_shared<const std::vector<double>>(std::move(bounds))) {}
+  /// Shares `bounds` (a family's children all have the same ones: one copy per family).
+  explicit histogram(std::shared_ptr<const std::vector<double>> bounds)
+      : bounds_(std::move(bounds)), buckets_(std::make_unique<std::atomic<std::uint64_t>[]>(bounds_->size() + 1)) {}
 
   void observe(double v) noexcept {
-    const auto it = std::lower_bound(bounds_.begin(), bounds_.end(), v);  // first bound >= v ("le")
-    buckets_[static_cast<std::size_t>(it - bounds_.begin())].fetch_add(1, std::memory_order_relaxed);
+    const auto it = std::lower_bound(bounds_->begin(), bounds_->end(), v);  // first bound >= v ("le")
+    buckets_[static_cast<std::size_t>(it - bounds_->begin())].fetch_add(1, std::memory_order_relaxed);
     sum_.fetch_add(v, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  const std::vector<double>& bounds() const noexcept { return bounds_; }
+  const std::vector<double>& bounds() const noexcept { return *bounds_; }
   /// Observations in bucket i alone (not cumulative); i == bounds().size() is the +Inf bucket.
   std::uint64_t bucket(std::size_t i) const noexcept { return buckets_[i].load(std::memory_order_relaxed); }
   double sum() const noexcept { return sum_.load(std::memory_order_relaxed); }
@@ -73,7 +79,7 @@ class histogram {
   static std::vector<double> default_seconds() { return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}; }
 
  private:
-  std::vector<double> bounds_;
+  std::shared_ptr<const std::vector<double>> bounds_;
   std::unique_ptr<std::atomic<std::uint64_t>[]> buckets_;
   std::atomic<double> sum_{0};
   std::atomic<std::uint64_t> count_{0};
@@ -115,12 +121,15 @@ inline void append_value(std::string& out, double v) {
 }
 
 inline void append_escaped(std::string& out, std::string_view s, bool quotes) {
-  for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (quotes && c == '"') out += "\\\"";
-    else out += c;
+  std::size_t plain = 0;  // start of the run of characters copied as they are
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c != '\\' && c != '\n' && !(quotes && c == '"')) continue;
+    out.append(s, plain, i - plain);
+    out += c == '\\' ? "\\\\" : c == '\n' ? "\\n" : "\\\"";
+    plain = i + 1;
   }
+  out.append(s, plain);
 }
 
 }  // namespace detail
@@ -130,7 +139,10 @@ template <class Metric>
 class family {
  public:
   family(std::string name, std::string help, std::vector<std::string> label_names, std::vector<double> bounds = {})
-      : name_(std::move(name)), help_(std::move(help)), labels_(std::move(label_names)), bounds_(std::move(bounds)) {}
+      : name_(std::move(name)),
+        help_(std::move(help)),
+        labels_(std::move(label_names)),
+        bounds_(std::make_shared<const std::vector<double>>(std::move(bounds))) {}
 
   /// The child for these label values (one per label name, in order). Throws intg::exception
   /// (invalid_argument) on a wrong number of values. The reference stays valid.
@@ -138,13 +150,16 @@ class family {
     if (values.size() != labels_.size())
       throw exception(error{errc::invalid_argument, "metric " + name_ + " takes " + std::to_string(labels_.size()) +
                                                         " label values, got " + std::to_string(values.size())});
-    std::vector<std::string> key(values.begin(), values.end());
     std::lock_guard lock(mutex_);
-    auto it = index_.find(key);
-    if (it != index_.end()) return *it->second;
-    Metric& m = make();
-    index_.emplace(std::move(key), &m);
-    return m;
+    auto it = children_.lower_bound(values);  // compares the views with the stored values: no allocation
+    if (it != children_.end() && !key_less{}(values, it->first)) return it->second;
+    key k;
+    k.reserve(values.size());
+    for (std::string_view v : values) k.push_back(intern(v));
+    if constexpr (std::is_same_v<Metric, histogram>)
+      return children_.emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::move(k)), std::forward_as_tuple(bounds_))->second;
+    else
+      return children_.emplace_hint(it, std::piecewise_construct, std::forward_as_tuple(std::move(k)), std::forward_as_tuple())->second;
   }
   /// The child of a family without labels.
   Metric& get() { return with({}); }
@@ -156,22 +171,50 @@ class family {
   /// Calls f(label_values, metric) for every child, in label order.
   template <class F>
   void for_each(F&& f) const {
-    std::lock_guard lock(mutex_);
-    for (const auto& [k, m] : index_) f(k, *m);
+    std::vector<std::string> values;
+    for_each_child([&](const key& k, const Metric& m) {
+      values.resize(k.size());
+      for (std::size_t i = 0; i < k.size(); ++i) values[i] = *k[i];
+      f(std::as_const(values), m);
+    });
   }
 
  private:
-  Metric& make() {
-    if constexpr (std::is_same_v<Metric, histogram>) return storage_.emplace_back(bounds_);
-    else return storage_.emplace_back();
+  friend class metrics_registry;
+
+  // A child's label values, in label order, each pointing into `values_`: a family holds every
+  // distinct value once (an integration's name appears in all its children, a tenant in all of
+  // its integrations'), and a child costs one map node and one small array.
+  using key = std::vector<const std::string*>;
+  struct key_less {
+    using is_transparent = void;
+    static std::string_view view(const std::string* s) noexcept { return *s; }
+    static std::string_view view(std::string_view s) noexcept { return s; }
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const noexcept {
+      return std::lexicographical_compare(a.begin(), a.end(), b.begin(), b.end(),
+                                          [](const auto& x, const auto& y) { return view(x) < view(y); });
+    }
+  };
+
+  const std::string* intern(std::string_view v) {
+    auto it = values_.find(v);
+    if (it == values_.end()) it = values_.emplace(v).first;
+    return &*it;
+  }
+
+  template <class F>
+  void for_each_child(F&& f) const {
+    std::lock_guard lock(mutex_);
+    for (const auto& [k, m] : children_) f(k, m);
   }
 
   std::string name_, help_;
   std::vector<std::string> labels_;
-  std::vector<double> bounds_;
+  std::shared_ptr<const std::vector<double>> bounds_;  // histograms: shared by the children
   mutable std::mutex mutex_;
-  std::deque<Metric> storage_;  // stable addresses
-  std::map<std::vector<std::string>, Metric*> index_;
+  std::set<std::string, std::less<>> values_;    // the label values in use, each once; stable addresses
+  std::map<key, Metric, key_less> children_;     // map nodes: stable addresses for the references handed out
 };
 
 /// Owns metric families and renders them in the Prometheus text format.
@@ -195,6 +238,8 @@ class metrics_registry {
   std::string render_prometheus() const {
     std::string out;
     std::lock_guard lock(mutex_);
+    out.reserve(last_render_size_);  // a scrape is about as large as the previous one
+    std::string labels;  // one child's label="value" pairs, written once for all its lines
     for (const auto& e : entries_) {
       out += "# HELP " + e.name + ' ';
       detail::append_escaped(out, e.help, false);
@@ -203,35 +248,41 @@ class metrics_registry {
       out += '\n';
       switch (e.type) {
         case metric_type::counter:
-          static_cast<const family<counter>*>(e.ptr)->for_each([&](const auto& values, const counter& c) {
-            sample(out, e.name, e.labels, values, {}, c.value());
+          static_cast<const family<counter>*>(e.ptr)->for_each_child([&](const auto& values, const counter& c) {
+            label_pairs(labels, e.labels, values);
+            sample(out, e.name, labels, {}, c.value());
           });
           break;
         case metric_type::gauge:
-          static_cast<const family<gauge>*>(e.ptr)->for_each([&](const auto& values, const gauge& g) {
-            sample(out, e.name, e.labels, values, {}, g.value());
+          static_cast<const family<gauge>*>(e.ptr)->for_each_child([&](const auto& values, const gauge& g) {
+            label_pairs(labels, e.labels, values);
+            sample(out, e.name, labels, {}, g.value());
           });
           break;
-        case metric_type::histogram:
-          static_cast<const family<histogram>*>(e.ptr)->for_each([&](const auto& values, const histogram& h) {
+        case metric_type::histogram: {
+          const auto& f = *static_cast<const family<histogram>*>(e.ptr);
+          const std::string bucket = e.name + "_bucket", sum = e.name + "_sum", count = e.name + "_count";
+          std::vector<std::string> le;  // the bounds as text, the same for every child
+          for (double b : *f.bounds_) detail::append_value(le.emplace_back(), b);
+          f.for_each_child([&](const auto& values, const histogram& h) {
+            label_pairs(labels, e.labels, values);
             // Read the buckets first: the count written is their total, so the exposition stays
             // consistent (+Inf == _count) even while observations keep arriving.
             std::uint64_t cumulative = 0;
-            std::string le;
-            for (std::size_t i = 0; i < h.bounds().size(); ++i) {
+            for (std::size_t i = 0; i < le.size(); ++i) {
               cumulative += h.bucket(i);
-              le.clear();
-              detail::append_value(le, h.bounds()[i]);
-              sample(out, e.name + "_bucket", e.labels, values, le, static_cast<double>(cumulative));
+              sample(out, bucket, labels, le[i], static_cast<double>(cumulative));
             }
-            cumulative += h.bucket(h.bounds().size());
-            sample(out, e.name + "_bucket", e.labels, values, "+Inf", static_cast<double>(cumulative));
-            sample(out, e.name + "_sum", e.labels, values, {}, h.sum());
-            sample(out, e.name + "_count", e.labels, values, {}, static_cast<double>(cumulative));
+            cumulative += h.bucket(le.size());
+            sample(out, bucket, labels, "+Inf", static_cast<double>(cumulative));
+            sample(out, sum, labels, {}, h.sum());
+            sample(out, count, labels, {}, static_cast<double>(cumulative));
           });
           break;
+        }
       }
     }
+    last_render_size_ = out.size();
     return out;
   }
 
@@ -264,21 +315,26 @@ class metrics_registry {
     return ref;
   }
 
-  static void sample(std::string& out, const std::string& name, const std::vector<std::string>& labels,
-                     const std::vector<std::string>& values, std::string_view le, double v) {
+  // label="value",... for one child (empty for a family without labels).
+  static void label_pairs(std::string& out, const std::vector<std::string>& labels, const std::vector<const std::string*>& values) {
+    out.clear();
+    for (std::size_t i = 0; i < labels.size(); ++i) {
+      if (i) out += ',';
+      out += labels[i];
+      out += "=\"";
+      detail::append_escaped(out, *values[i], true);
+      out += '"';
+    }
+  }
+
+  // name{labels[,le="..."]} value
+  static void sample(std::string& out, std::string_view name, std::string_view labels, std::string_view le, double v) {
     out += name;
     if (!labels.empty() || !le.empty()) {
       out += '{';
-      bool first = true;
-      for (std::size_t i = 0; i < labels.size(); ++i) {
-        if (!first) out += ',';
-        first = false;
-        out += labels[i] + "=\"";
-        detail::append_escaped(out, values[i], true);
-        out += '"';
-      }
+      out += labels;
       if (!le.empty()) {
-        if (!first) out += ',';
+        if (!labels.empty()) out += ',';
         out += "le=\"";
         out += le;
         out += '"';
@@ -291,6 +347,7 @@ class metrics_registry {
   }
 
   mutable std::mutex mutex_;
+  mutable std::size_t last_render_size_ = 0;  // guarded by mutex_
   std::vector<entry> entries_;
   std::vector<std::shared_ptr<void>> owned_;
 };

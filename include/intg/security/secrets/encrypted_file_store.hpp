@@ -20,7 +20,7 @@
 
 #include <intg/security/crypto/aead.hpp>
 #include <intg/security/crypto/encoding.hpp>
-#include <intg/security/crypto/hmac.hpp>
+#include <intg/security/secrets/keyring.hpp>
 #include <intg/detail/file_io.hpp>
 #include <intg/detail/strict_json.hpp>
 #include <intg/core/error.hpp>
@@ -51,10 +51,7 @@ class encrypted_file_store {
 
   /// The id a key gets when none is chosen: hex of the first 8 bytes of
   /// HMAC-SHA256(key, "intg-secrets key id"). It names the key without revealing it.
-  static std::string derive_key_id(const secret& key) {
-    const auto mac = crypto::hmac_sha256(key.reveal(), "intg-secrets key id");
-    return crypto::to_hex(std::span<const std::uint8_t>(mac.data(), 8));
-  }
+  static std::string derive_key_id(const secret& key) { return keyring::derive_key_id(key); }
 
   /// Opens the store at `path` (which need not exist yet) with one 32-byte key, the primary.
   /// `key_id` (1 to 64 of [A-Za-z0-9._-]) defaults to derive_key_id(key).
@@ -64,7 +61,6 @@ class encrypted_file_store {
     s.state_->path = std::move(path);
     auto id = s.add_key(std::move(key), std::move(key_id));
     if (!id) return id.error();
-    s.state_->primary = *id;
     std::lock_guard lock(s.state_->mutex);
     if (auto r = s.reload_locked(true); !r) return r.error();
     return s;
@@ -83,22 +79,14 @@ class encrypted_file_store {
   /// Adds a key that decrypts values sealed under it (it encrypts only once made primary).
   /// Returns its id (`key_id`, or derive_key_id(key) when empty).
   result<std::string> add_key(secret key, std::string key_id = {}) {
-    if (key.reveal().size() != crypto::aes256gcm_key_size)
-      return error{errc::invalid_argument, "secret store key must be 32 bytes"};
-    if (key_id.empty()) key_id = derive_key_id(key);
-    if (!valid_key_id(key_id)) return error{errc::invalid_argument, "secret store key id must be 1 to 64 of [A-Za-z0-9._-]"};
     std::lock_guard lock(state_->mutex);
-    if (find_key(key_id)) return error{errc::invalid_argument, "secret store already has a key with id " + key_id};
-    state_->keys.push_back({key_id, std::move(key)});
-    return key_id;
+    return state_->ring.add(std::move(key), std::move(key_id));
   }
 
   /// Makes `key_id` (already added) the key new values are sealed with.
   result<void> set_primary(std::string_view key_id) {
     std::lock_guard lock(state_->mutex);
-    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
-    state_->primary = std::string(key_id);
-    return {};
+    return state_->ring.set_primary(key_id);
   }
 
   /// Forgets `key_id`. Refused for the primary key, and while the file still holds values
@@ -106,8 +94,8 @@ class encrypted_file_store {
   result<void> retire_key(std::string_view key_id) {
     std::lock_guard lock(state_->mutex);
     auto& s = *state_;
-    if (key_id == s.primary) return error{errc::invalid_argument, "cannot retire the primary key " + std::string(key_id)};
-    if (!find_key(key_id)) return error{errc::not_found, "secret store has no key with id " + std::string(key_id)};
+    if (key_id == s.ring.primary_id()) return error{errc::invalid_argument, "keyring: cannot retire the primary key " + std::string(key_id)};
+    if (!s.ring.find(key_id)) return error{errc::not_found, "keyring: no key with id " + std::string(key_id)};
     if (auto r = reload_locked(false); !r) return r;
     std::size_t in_use = 0;
     for (const auto& [k, v] : s.doc)
@@ -115,20 +103,22 @@ class encrypted_file_store {
     if (in_use > 0)
       return error{errc::key_invalid, "key " + std::string(key_id) + " still seals " + std::to_string(in_use) +
                                           " secret(s); reencrypt() first"};
-    std::erase_if(s.keys, [&](const key_entry& k) { return k.id == key_id; });
-    return {};
+    return s.ring.remove(key_id);
   }
 
   /// The ids of the keys this store holds, and the primary's.
   std::vector<std::string> key_ids() const {
     std::lock_guard lock(state_->mutex);
-    std::vector<std::string> out;
-    for (const auto& k : state_->keys) out.push_back(k.id);
-    return out;
+    return state_->ring.ids();
   }
   std::string primary_key_id() const {
     std::lock_guard lock(state_->mutex);
-    return state_->primary;
+    return state_->ring.primary_id();
+  }
+  /// A copy of the store's keys, for what seals other data under them (the shared token cache).
+  keyring keys() const {
+    std::lock_guard lock(state_->mutex);
+    return state_->ring;
   }
 
   /// The current value of `name` (reloading the file first if it was replaced).
@@ -185,7 +175,7 @@ class encrypted_file_store {
     return modify([&](boost::json::object& doc) -> result<void> {
       for (auto& [k, v] : doc) {
         auto& e = v.get_object();
-        if (e.at("key").get_string() == state_->primary) continue;
+        if (e.at("key").get_string() == state_->ring.primary_id()) continue;
         auto plain = open_entry(k, e, false);
         if (!plain) return plain.error();
         auto sealed = seal(k, e.at("version").as_int64(), plain->reveal());
@@ -217,14 +207,10 @@ class encrypted_file_store {
   }
 
  private:
-  struct key_entry {
-    std::string id;
-    secret key;
-  };
+  using key_entry = keyring::key_entry;
   struct state {
     std::filesystem::path path;
-    std::vector<key_entry> keys;
-    std::string primary;
+    keyring ring;
     boost::json::object doc;  // name -> {version, updated, key, value}; ciphertexts only
     bool legacy = false;      // doc was read from a version 1 file (no "key" members)
     std::optional<intg::detail::file_identity> seen;
@@ -233,17 +219,7 @@ class encrypted_file_store {
 
   encrypted_file_store() = default;
 
-  static bool valid_key_id(std::string_view id) {
-    return !id.empty() && id.size() <= 64 && std::all_of(id.begin(), id.end(), [](char c) {
-      return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    });
-  }
-
-  const key_entry* find_key(std::string_view id) const {
-    for (const auto& k : state_->keys)
-      if (k.id == id) return &k;
-    return nullptr;
-  }
+  const key_entry* find_key(std::string_view id) const { return state_->ring.find(id); }
 
   static std::string aad(std::string_view key_id, std::string_view name, std::int64_t version) {
     return std::string(format) + "\n" + std::string(key_id) + "\n" + std::string(name) + "\n" + std::to_string(version);
@@ -254,7 +230,7 @@ class encrypted_file_store {
 
   // Seals under the primary key.
   result<boost::json::object> seal(std::string_view name, std::int64_t version, std::string_view plain) const {
-    const auto* k = find_key(state_->primary);
+    const auto* k = state_->ring.primary();
     auto sealed = crypto::aes256gcm_encrypt(crypto::as_bytes(k->key.reveal()), plain, aad(k->id, name, version));
     if (!sealed) return sealed.error();
     boost::json::object e;
@@ -275,7 +251,7 @@ class encrypted_file_store {
     if (!sealed) return error{errc::decryption_failed, "secret " + std::string(name) + " is not valid base64"};
     const auto version = e.at("version").as_int64();
     if (legacy) {  // no key id: any key of the ring may have sealed it
-      for (const auto& k : state_->keys)
+      for (const auto& k : state_->ring.keys())
         if (auto plain = crypto::aes256gcm_decrypt(crypto::as_bytes(k.key.reveal()), *sealed, legacy_aad(name, version)))
           return secret{std::move(*plain)};
       return error{errc::decryption_failed, "secret " + std::string(name) + " does not decrypt (wrong key or altered)"};
