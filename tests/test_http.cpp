@@ -9,6 +9,7 @@
 #include <intg/observability/health_server.hpp>
 #include <intg/http/client.hpp>
 #include <intg/http/server.hpp>
+#include <intg/websocket.hpp>
 
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
@@ -1618,6 +1619,579 @@ BOOST_AUTO_TEST_CASE(openid_discovery_jwks_and_id_token_verification) {
     co_await idp.srv.shutdown(1s);
   };
   test::run(io, body());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------------------------
+// WebSocket (<intg/websocket.hpp>): our client against our server over loopback, and hand-made
+// frames on a plain TCP socket where a well-behaved client (ours, Beast's) never sends them: the
+// cases Autobahn's suite runs (fragmentation, control frames between fragments, invalid UTF-8,
+// oversized messages, unmasked frames, reserved bits, bad close codes).
+namespace {
+namespace ws = intg::websocket;
+namespace bws = boost::beast::websocket;
+namespace msg = intg::messaging;
+
+// An echo server; "subscribe" is answered with "subscribed" and counted.
+struct ws_served {
+  explicit ws_served(asio::io_context& io, ws::server_options o = {}, std::uint16_t port = 0)
+      : srv(io.get_executor(), [this](std::shared_ptr<ws::connection> c) { return echo(std::move(c)); }, std::move(o)) {
+    auto r = srv.listen("127.0.0.1", port);
+    BOOST_REQUIRE(r);
+    srv.start();
+  }
+  asio::awaitable<void> echo(std::shared_ptr<ws::connection> c) {
+    last = c;
+    for (;;) {
+      auto m = co_await c->receive();
+      if (!m) {
+        ended.push_back(m.error());
+        co_return;
+      }
+      if (m->data == "subscribe") {
+        ++subscriptions;
+        const std::string answer = "subscribed";
+        co_await c->send(answer);
+        continue;
+      }
+      auto sent = co_await c->send(m->data, m->kind);
+      if (!sent) co_return;
+    }
+  }
+  std::string url(std::string_view path = "/") const {
+    return "ws://127.0.0.1:" + std::to_string(srv.port()) + std::string(path);
+  }
+  ws::server srv;
+  std::shared_ptr<ws::connection> last;
+  std::vector<intg::error> ended;
+  int subscriptions = 0;
+};
+
+tcp::endpoint loopback(std::uint16_t port) { return tcp::endpoint(asio::ip::make_address("127.0.0.1"), port); }
+
+// The opening handshake by hand on a plain TCP socket; true when the server answered 101.
+asio::awaitable<bool> raw_upgrade(tcp::socket& s, std::uint16_t port, asio::streambuf& buf) {
+  auto [ec] = co_await s.async_connect(loopback(port), asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return false;
+  co_await write_all(s, "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  const std::string head = co_await read_head(s, buf);
+  co_return head.starts_with("HTTP/1.1 101");
+}
+
+// One frame: `first` holds FIN, RSV and the opcode; masked (as a client must) unless told not to.
+std::string frame(unsigned char first, std::string_view payload, bool masked = true) {
+  std::string f(1, static_cast<char>(first));
+  const unsigned mask_bit = masked ? 0x80 : 0;
+  if (payload.size() < 126) {
+    f += static_cast<char>(mask_bit | payload.size());
+  } else {
+    f += static_cast<char>(mask_bit | 126);
+    f += static_cast<char>((payload.size() >> 8) & 0xff);
+    f += static_cast<char>(payload.size() & 0xff);
+  }
+  const char key[4] = {0x12, 0x34, 0x56, 0x78};
+  if (masked) f.append(key, 4);
+  for (std::size_t i = 0; i < payload.size(); ++i) f += masked ? static_cast<char>(payload[i] ^ key[i % 4]) : payload[i];
+  return f;
+}
+
+std::string close_payload(unsigned code, std::string_view reason = {}) {
+  std::string p{static_cast<char>(code >> 8), static_cast<char>(code & 0xff)};
+  p += reason;
+  return p;
+}
+
+// Everything the server sends until it closes the connection (at most 5 s).
+asio::awaitable<std::string> read_to_end(tcp::socket& s, asio::streambuf& buf) {
+  asio::steady_timer deadline(s.get_executor(), 5s);
+  deadline.async_wait([&s](boost::system::error_code ec) {
+    boost::system::error_code ignored;
+    if (!ec) s.close(ignored);
+  });
+  co_await asio::async_read(s, buf, asio::as_tuple(asio::use_awaitable));
+  deadline.cancel();
+  co_return std::string(asio::buffers_begin(buf.data()), asio::buffers_end(buf.data()));
+}
+
+// The code of the first close frame in what a server sent (its frames are not masked); 0: none.
+int close_code_in(const std::string& bytes) {
+  std::size_t i = 0;
+  const auto at = [&](std::size_t k) { return static_cast<unsigned>(static_cast<unsigned char>(bytes[k])); };
+  while (i + 2 <= bytes.size()) {
+    const unsigned op = at(i) & 0x0f;
+    std::size_t len = at(i + 1) & 0x7f, head = 2;
+    if (len == 126) {
+      if (i + 4 > bytes.size()) return 0;
+      len = (at(i + 2) << 8) | at(i + 3);
+      head = 4;
+    } else if (len == 127) {
+      return 0;
+    }
+    if (op == 8) return len >= 2 && i + head + 2 <= bytes.size() ? static_cast<int>((at(i + head) << 8) | at(i + head + 1)) : 0;
+    i += head + len;
+  }
+  return 0;
+}
+
+// Upgrades by hand, sends `frames`, and returns the close code the server answered with.
+asio::awaitable<int> server_answer(std::uint16_t port, std::string frames) {
+  tcp::socket s(co_await asio::this_coro::executor);
+  asio::streambuf buf;
+  if (!co_await raw_upgrade(s, port, buf)) co_return -1;
+  co_await write_all(s, frames);
+  const std::string answer = co_await read_to_end(s, buf);
+  co_return close_code_in(answer);
+}
+
+bool mentions(const intg::error& e, std::string_view what) { return e.to_string().find(what) != std::string::npos; }
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(websocket)
+
+BOOST_AUTO_TEST_CASE(echo_text_binary_and_deflate) {
+  asio::io_context io;
+  for (bool deflate : {false, true}) {
+    ws::server_options so;
+    so.permessage_deflate = deflate;
+    ws_served s(io, so);
+    test::run(io, [&]() -> asio::awaitable<void> {
+      ws::client_options o;
+      o.permessage_deflate = deflate;
+      ws::client c(io.get_executor(), s.url("/feed?room=1"), o);
+      BOOST_REQUIRE(co_await c.connect());
+      const std::string text = "hello, w\xc3\xb6rld", empty;
+      std::string binary(70000, '\0');
+      for (std::size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i % 251);
+      BOOST_REQUIRE(co_await c.send(text));
+      auto a = co_await c.receive();
+      BOOST_REQUIRE(a);
+      BOOST_TEST(a->data == text);
+      BOOST_TEST(a->text());
+      BOOST_REQUIRE(co_await c.send(binary, ws::message_kind::binary));
+      auto b = co_await c.receive();
+      BOOST_REQUIRE(b);
+      BOOST_TEST((b->data == binary));
+      BOOST_TEST(!b->text());
+      BOOST_REQUIRE(co_await c.send(empty));
+      auto e = co_await c.receive();
+      BOOST_REQUIRE(e);
+      BOOST_TEST(e->data.empty());
+      BOOST_TEST(c.current()->stats().messages_sent == 3u);
+      BOOST_TEST(s.last->target() == "/feed?room=1");
+      BOOST_REQUIRE(co_await c.close());
+      BOOST_TEST(co_await eventually([&] { return !s.ended.empty(); }));
+      BOOST_TEST(s.last->peer_close_code() == 1000);
+      BOOST_TEST(mentions(s.ended.at(0), "closed by the peer (1000)"));
+      auto after = co_await c.receive();
+      BOOST_TEST((!after && after.error() == errc::cancelled));
+      co_await s.srv.shutdown();
+      BOOST_TEST(s.srv.stats().upgraded == 1u);
+    }());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(fragments_with_control_frames_between_them) {
+  asio::io_context io;
+  ws_served s(io);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    bws::stream<boost::beast::tcp_stream> raw(co_await asio::this_coro::executor);
+    co_await boost::beast::get_lowest_layer(raw).async_connect(loopback(s.srv.port()), asio::use_awaitable);
+    co_await raw.async_handshake("127.0.0.1", "/", asio::use_awaitable);
+    int pongs = 0;
+    raw.control_callback([&](bws::frame_type kind, boost::beast::string_view) { pongs += kind == bws::frame_type::pong; });
+    raw.text(true);
+    co_await raw.async_write_some(false, asio::buffer(std::string_view("Hel")), asio::use_awaitable);
+    co_await raw.async_ping(bws::ping_data("one"), asio::use_awaitable);
+    co_await raw.async_write_some(false, asio::buffer(std::string_view("lo, ")), asio::use_awaitable);
+    co_await raw.async_ping(bws::ping_data("two"), asio::use_awaitable);
+    co_await raw.async_write_some(true, asio::buffer(std::string_view("world")), asio::use_awaitable);
+    boost::beast::flat_buffer b;
+    co_await raw.async_read(b, asio::use_awaitable);
+    BOOST_TEST(boost::beast::buffers_to_string(b.data()) == "Hello, world");
+    BOOST_TEST(pongs == 2);
+    BOOST_TEST(s.last->stats().messages_received == 1u);
+    co_await raw.async_close(bws::close_code::normal, asio::use_awaitable);
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(protocol_violations_close_with_the_rfc_codes) {
+  asio::io_context io;
+  ws::server_options so;
+  so.max_message_size = 1024;
+  ws_served s(io, so);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    const auto port = s.srv.port();
+    // Invalid UTF-8 in a text message, whole or in its second fragment: 1007.
+    BOOST_TEST(co_await server_answer(port, frame(0x81, "ok \xff\xfe")) == 1007);
+    BOOST_TEST(co_await server_answer(port, frame(0x01, "ok ") + frame(0x80, "\xed\xa0\x80")) == 1007);  // a surrogate
+    // A message above max_message_size, in one frame or in fragments: 1009.
+    BOOST_TEST(co_await server_answer(port, frame(0x82, std::string(2000, 'x'))) == 1009);
+    BOOST_TEST(co_await server_answer(port, frame(0x02, std::string(600, 'x')) + frame(0x80, std::string(600, 'x'))) == 1009);
+    // An unmasked client frame: 1002.
+    BOOST_TEST(co_await server_answer(port, frame(0x81, "hi", false)) == 1002);
+    // Reserved bits without an extension that defines them (RSV1 without permessage-deflate, RSV2, RSV3): 1002.
+    BOOST_TEST(co_await server_answer(port, frame(0xC1, "hi")) == 1002);
+    BOOST_TEST(co_await server_answer(port, frame(0xA1, "hi")) == 1002);
+    BOOST_TEST(co_await server_answer(port, frame(0x91, "hi")) == 1002);
+    // A reserved opcode, a continuation with nothing to continue, a fragmented ping, a new message
+    // inside a fragmented one: 1002.
+    BOOST_TEST(co_await server_answer(port, frame(0x83, "hi")) == 1002);
+    BOOST_TEST(co_await server_answer(port, frame(0x80, "hi")) == 1002);
+    BOOST_TEST(co_await server_answer(port, frame(0x09, "hi")) == 1002);
+    BOOST_TEST(co_await server_answer(port, frame(0x01, "a") + frame(0x81, "b")) == 1002);
+    // Close codes that may not appear on the wire (RFC 6455 7.4: 1004-1006 reserved or never sent,
+    // below 1000, 1016-2999 unassigned) and a one-byte close payload: 1002.
+    for (unsigned bad : {1005u, 1004u, 999u, 1016u, 2999u}) BOOST_TEST(co_await server_answer(port, frame(0x88, close_payload(bad))) == 1002);
+    BOOST_TEST(co_await server_answer(port, frame(0x88, std::string(1, '\x03'))) == 1002);
+    // A valid close (an application code) is answered with a close that is not an error.
+    const int fine = co_await server_answer(port, frame(0x88, close_payload(4000, "bye")));
+    BOOST_TEST((fine > 0 && fine != 1002));
+    BOOST_TEST(co_await eventually([&] { return s.ended.size() == 19; }));  // every connection above has ended
+    BOOST_TEST(mentions(s.ended.at(0), "invalid UTF-8"));
+    BOOST_TEST(mentions(s.ended.at(2), "above the limit of 1024 bytes"));
+    BOOST_TEST(mentions(s.ended.at(4), "broke the WebSocket protocol"));
+    BOOST_TEST(s.last->peer_close_code() == 4000);
+    // Our own API refuses codes that may not be sent.
+    ws::client c(io.get_executor(), s.url());
+    BOOST_REQUIRE(co_await c.connect());
+    for (std::uint16_t bad : {std::uint16_t(1005), std::uint16_t(999), std::uint16_t(1006), std::uint16_t(5000)}) {
+      auto r = co_await c.close(bad);
+      BOOST_TEST((!r && r.error() == errc::invalid_argument));
+    }
+    BOOST_TEST(c.connected());
+    // A message above the client's limit: the client closes with 1009 and says why.
+    ws::client_options small;
+    small.max_message_size = 100;
+    small.reconnect = false;
+    ws::client d(io.get_executor(), s.url(), small);
+    BOOST_REQUIRE(co_await d.connect());
+    const std::string big(200, 'y');
+    BOOST_REQUIRE(co_await d.send(big));
+    auto r = co_await d.receive();
+    BOOST_TEST((!r && r.error() == errc::invalid_response));
+    if (!r) BOOST_TEST(mentions(r.error(), "1009"));
+    BOOST_TEST(co_await eventually([&] { return s.last->peer_close_code() == 1009; }));
+    BOOST_REQUIRE(co_await c.close(4001, "done"));
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(origin_check_and_plain_http) {
+  asio::io_context io;
+  ws::server_options so;
+  so.allowed_origins = {"https://app.example"};
+  ws_served s(io, so);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client_options evil;
+    evil.origin = "https://evil.example";
+    evil.reconnect = false;
+    ws::client refused(io.get_executor(), s.url(), evil);
+    auto r = co_await refused.connect();
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().http_status() == 403);
+    BOOST_TEST(s.srv.stats().refused_origin == 1u);
+    ws::client_options app;
+    app.origin = "HTTPS://App.Example";  // origins compare without regard to case
+    ws::client allowed(io.get_executor(), s.url(), app);
+    BOOST_TEST((co_await allowed.connect()).has_value());
+    ws::client no_origin(io.get_executor(), s.url());  // not a browser
+    BOOST_TEST((co_await no_origin.connect()).has_value());
+    intg::http::client http(io.get_executor());
+    auto plain = co_await http.get(local(s.srv.port()));
+    BOOST_REQUIRE(plain);
+    BOOST_TEST(plain->result_int() == 426u);
+    BOOST_TEST(s.srv.stats().refused_not_upgrade == 1u);
+    co_await allowed.close();
+    co_await no_origin.close();
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(heartbeat_detects_a_peer_that_stops_answering) {
+  asio::io_context io;
+  asio::steady_timer release(io, asio::steady_timer::time_point::max());
+  // A server that completes the handshake, then never reads again: pings go unanswered.
+  raw_server silent(io, [&](tcp::socket sock) -> asio::awaitable<void> {
+    bws::stream<boost::beast::tcp_stream> peer(std::move(sock));
+    co_await peer.async_accept(asio::as_tuple(asio::use_awaitable));
+    co_await release.async_wait(asio::as_tuple(asio::use_awaitable));
+  });
+  ws::server_options so;
+  so.idle_timeout = 400ms;
+  ws_served s(io, so);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client_options o;
+    o.idle_timeout = 400ms;
+    o.reconnect = false;
+    ws::client c(io.get_executor(), "ws://127.0.0.1:" + std::to_string(silent.port()) + "/", o);
+    BOOST_REQUIRE(co_await c.connect());
+    auto r = co_await c.receive();
+    BOOST_REQUIRE(!r);
+    BOOST_TEST((r.error() == errc::timeout));
+    BOOST_TEST(mentions(r.error(), "peer taken as dead"));
+    // The server side: a client that stops reading after the handshake.
+    bws::stream<boost::beast::tcp_stream> mute(co_await asio::this_coro::executor);
+    co_await boost::beast::get_lowest_layer(mute).async_connect(loopback(s.srv.port()), asio::use_awaitable);
+    co_await mute.async_handshake("127.0.0.1", "/", asio::use_awaitable);
+    BOOST_TEST(co_await eventually([&] { return !s.ended.empty(); }));
+    if (!s.ended.empty()) BOOST_TEST((s.ended[0] == errc::timeout));
+    release.cancel();
+    silent.stop();
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(bounded_send_queue) {
+  asio::io_context io;
+  ws_served s(io);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client_options o;
+    o.send_queue_messages = 4;
+    o.send_timeout = 0ms;
+    ws::client c(io.get_executor(), s.url(), o);
+    BOOST_REQUIRE(co_await c.connect());
+    // Nothing is written while this coroutine does not suspend: the queue fills at 4.
+    int queued = 0;
+    std::optional<intg::error> refused;
+    for (int i = 0; i < 10 && !refused; ++i) {
+      auto r = c.try_send("m" + std::to_string(i));
+      if (r) ++queued;
+      else refused = r.error();
+    }
+    BOOST_TEST(queued == 4);
+    BOOST_REQUIRE(refused);
+    BOOST_TEST(mentions(*refused, "send queue full (4 messages"));
+    BOOST_TEST(c.current()->stats().queued_messages == 4u);
+    auto waited = co_await c.send("fifth");  // send_timeout 0: no waiting either
+    BOOST_TEST((!waited && waited.error() == errc::unavailable));
+    BOOST_TEST(c.current()->stats().send_queue_full == 2u);
+    for (int i = 0; i < 4; ++i) {
+      auto m = co_await c.receive();
+      BOOST_REQUIRE(m);
+      BOOST_TEST(m->data == "m" + std::to_string(i));
+    }
+    BOOST_TEST(c.current()->stats().queued_messages == 0u);
+    // With a send_timeout, send() waits for room instead (backpressure), then goes through.
+    ws::client_options patient;
+    patient.send_queue_messages = 2;
+    patient.send_queue_bytes = 100;
+    ws::client d(io.get_executor(), s.url(), patient);
+    BOOST_REQUIRE(co_await d.connect());
+    const std::string eighty(80, 'b');
+    BOOST_TEST(d.try_send(eighty).has_value());
+    BOOST_TEST(!d.try_send(eighty).has_value());  // the byte bound
+    BOOST_TEST((co_await d.send(eighty)).has_value());  // waits until the first one is written
+    for (int i = 0; i < 2; ++i) {
+      auto m = co_await d.receive();
+      BOOST_REQUIRE(m);
+      BOOST_TEST(m->data == eighty);
+    }
+    co_await c.close();
+    co_await d.close();
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(reconnect_and_resubscribe_after_the_server_restarts) {
+  asio::io_context io;
+  auto first = std::make_unique<ws_served>(io);
+  const auto port = first->srv.port();
+  std::unique_ptr<ws_served> second;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client_options o;
+    o.reconnect_backoff.base_delay = 20ms;
+    o.reconnect_backoff.max_delay = 200ms;
+    o.send_timeout = 100ms;
+    ws::client c(io.get_executor(), first->url(), o);
+    int hooks = 0;
+    c.on_connect([&](ws::connection& conn) -> asio::awaitable<intg::result<void>> {
+      ++hooks;
+      co_return co_await conn.send("subscribe");
+    });
+    BOOST_REQUIRE(co_await c.connect());
+    auto a = co_await c.receive();
+    BOOST_REQUIRE(a);
+    BOOST_TEST(a->data == "subscribed");
+    co_await first->srv.shutdown();  // closes with 1001
+    BOOST_TEST(co_await eventually([&] { return !c.connected(); }));
+    // While no server listens, a send fails after send_timeout and says it is reconnecting.
+    auto lost = co_await c.send("lost");
+    BOOST_TEST((!lost && mentions(lost.error(), "reconnecting")));
+    // The server comes back on the same port a little later; receive() waits through the outage.
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      co_await sleep_for(150ms);
+      second = std::make_unique<ws_served>(io, ws::server_options{}, port);
+    }, asio::detached);
+    auto b = co_await c.receive();
+    BOOST_REQUIRE(b);
+    BOOST_TEST(b->data == "subscribed");  // the hook ran again before anything else
+    BOOST_TEST(hooks == 2);
+    BOOST_TEST(c.stats().reconnects == 1u);
+    BOOST_TEST(c.stats().connect_failures >= 1u);
+    BOOST_REQUIRE(second);
+    BOOST_TEST(second->subscriptions == 1);
+    BOOST_REQUIRE(co_await c.send("after"));
+    auto e = co_await c.receive();
+    BOOST_REQUIRE(e);
+    BOOST_TEST(e->data == "after");
+    BOOST_REQUIRE(co_await c.close());
+    auto closed = co_await c.send("x");  // no reconnection after close()
+    BOOST_TEST((!closed && closed.error() == errc::cancelled));
+    co_await second->srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(tls_verifies_the_server) {
+  asio::io_context io;
+  test::test_pki pki;
+  const auto pem = pki.leaf("localhost", "DNS:localhost,IP:127.0.0.1");
+  ws::server_options so;
+  so.tls = intg::http::make_server_tls_context(pem.cert, pem.key).value();
+  ws_served s(io, so);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    const std::string url = "wss://localhost:" + std::to_string(s.srv.port()) + "/";
+    ws::client_options o;
+    o.tls.ca_pem = pki.ca_pem();
+    ws::client c(io.get_executor(), url, o);
+    BOOST_REQUIRE(co_await c.connect());
+    BOOST_REQUIRE(co_await c.send("over TLS"));
+    auto m = co_await c.receive();
+    BOOST_REQUIRE(m);
+    BOOST_TEST(m->data == "over TLS");
+    BOOST_REQUIRE(co_await c.close());
+    ws::client_options system_store;  // the throwaway CA is not in it
+    system_store.reconnect = false;
+    ws::client untrusted(io.get_executor(), url, system_store);
+    auto r = co_await untrusted.connect();
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(mentions(r.error(), "certificate rejected"));
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(no_secrets_in_errors) {
+  asio::io_context io;
+  try {
+    ws::client bad(io.get_executor(), "ws://user:SECRET-PW@127.0.0.1/");
+    BOOST_FAIL("userinfo accepted");
+  } catch (const intg::exception& e) {
+    BOOST_TEST(std::string(e.what()).find("SECRET") == std::string::npos);
+    BOOST_TEST(std::string(e.what()).find("userinfo") != std::string::npos);
+  }
+  BOOST_CHECK_THROW(ws::client(io.get_executor(), "http://127.0.0.1/"), intg::exception);
+  ws::server_options so;
+  so.allowed_origins = {"https://app.example"};
+  ws_served s(io, so);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client_options o;
+    o.headers = {{"Authorization", "Bearer SECRET-BEARER"}};
+    o.origin = "https://other.example";
+    o.reconnect = false;
+    ws::client nobody(io.get_executor(), "ws://127.0.0.1:1/feed?token=SECRET-TOKEN", o);
+    auto r = co_await nobody.connect();
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(r.error().to_string().find("SECRET") == std::string::npos);
+    ws::client refused(io.get_executor(), s.url("/feed?token=SECRET-TOKEN"), o);
+    auto f = co_await refused.connect();
+    BOOST_REQUIRE(!f);
+    BOOST_TEST(f.error().http_status() == 403);
+    BOOST_TEST(f.error().to_string().find("SECRET") == std::string::npos);
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(message_channel_at_most_once) {
+  static_assert(msg::channel<msg::websocket_channel<ws::client>>);
+  static_assert(msg::websocket_channel<ws::client>::guarantee == msg::delivery_guarantee::at_most_once);
+  static_assert(!msg::websocket_channel<ws::client>::confirms_publish);
+  asio::io_context io;
+  // The server side relays through a channel on its connection: key, headers and trace go back.
+  ws::server srv(io.get_executor(), [](std::shared_ptr<ws::connection> c) -> asio::awaitable<void> {
+    msg::websocket_channel<ws::connection> ch(*c);
+    for (;;) {
+      auto m = co_await ch.receive();
+      if (!m) co_return;
+      std::vector<msg::header_view> headers;
+      for (const auto& h : m->headers) headers.push_back(msg::header_view{h.name, h.value});
+      msg::outgoing_message out;
+      out.payload = m->payload;
+      out.key = m->key;
+      out.headers = headers;
+      auto sent = co_await ch.publish(out);
+      auto acked = co_await ch.ack(*m);
+      if (!sent || !acked) co_return;
+    }
+  });
+  BOOST_REQUIRE(srv.listen("127.0.0.1", 0));
+  srv.start();
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client c(io.get_executor(), "ws://127.0.0.1:" + std::to_string(srv.port()) + "/");
+    BOOST_REQUIRE(co_await c.connect());
+    msg::websocket_channel_options co;
+    co.max_in_flight = 2;
+    msg::websocket_channel<ws::client> ch(c, co);
+    const std::array<msg::header_view, 1> headers{{{"content-type", "application/json"}}};
+    const std::string traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    msg::outgoing_message out;
+    out.payload = R"({"track":"4uLU6hMCjMI75M1A2tKUQC"})";
+    out.key = "user-42";
+    out.headers = headers;
+    out.trace = intg::trace_context::parse_traceparent(traceparent);
+    auto p = co_await ch.publish(out);
+    BOOST_REQUIRE(p);
+    BOOST_TEST(!p->confirmed);
+    auto m = co_await ch.receive();
+    BOOST_REQUIRE(m);
+    BOOST_TEST(m->payload == out.payload);
+    BOOST_TEST(m->key == "user-42");
+    BOOST_TEST(m->header_value("content-type").value_or("") == "application/json");
+    BOOST_TEST(m->header_value("traceparent").value_or("") == traceparent);
+    BOOST_TEST(m->delivery_count == 1u);
+    BOOST_TEST(ch.in_flight() == 1u);
+    BOOST_TEST((co_await ch.ack(*m)).has_value());
+    auto twice = co_await ch.ack(*m);
+    BOOST_TEST((!twice && twice.error() == errc::invalid_argument));
+    // The in-flight bound: the third receive waits until one is settled.
+    msg::outgoing_message plain;
+    plain.payload = "n";
+    for (int i = 0; i < 3; ++i) BOOST_REQUIRE(co_await ch.publish(plain));
+    auto r1 = co_await ch.receive();
+    auto r2 = co_await ch.receive();
+    BOOST_REQUIRE((r1 && r2));
+    BOOST_TEST(ch.in_flight() == 2u);
+    bool third = false;
+    asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+      auto r3 = co_await ch.receive();
+      third = static_cast<bool>(r3);
+      if (r3) co_await ch.ack(*r3);
+    }, asio::detached);
+    co_await sleep_for(100ms);
+    BOOST_TEST(!third);
+    // No redelivery and no dead letters on WebSocket: the message is dropped and the error says so.
+    auto requeue = co_await ch.nack(*r1, true);
+    BOOST_TEST((!requeue && mentions(requeue.error(), "cannot be delivered again")));
+    BOOST_TEST(co_await eventually([&] { return third; }));
+    auto dl = co_await ch.dead_letter(*r2, "bad");
+    BOOST_TEST((!dl && mentions(dl.error(), "no dead-letter destination")));
+    BOOST_TEST(co_await eventually([&] { return ch.in_flight() == 0; }));
+    BOOST_TEST(ch.stats().dropped == 2u);
+    // What an envelope cannot carry is refused, not stripped.
+    msg::websocket_channel_options raw;
+    raw.envelope = msg::websocket_envelope::payload_only;
+    msg::websocket_channel<ws::client> binary(c, raw);
+    auto keyed = co_await binary.publish(out);
+    BOOST_TEST((!keyed && keyed.error() == errc::invalid_argument));
+    msg::outgoing_message not_utf8;
+    not_utf8.payload = "\xff\x00\x01";
+    auto json = co_await ch.publish(not_utf8);
+    BOOST_TEST((!json && json.error() == errc::invalid_argument));
+    BOOST_REQUIRE(co_await c.close());
+    co_await srv.shutdown();
+  }());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,7 +9,7 @@ single one is emitted at the top. All other includes (<vector>, <boost/...>,
 <openssl/...>, ...) are kept verbatim, in place. Output is deterministic.
 
 The parts of intg that the umbrella leaves out (OPTIONAL: the HTTP and health servers, the audit
-log, the Spotify integration, Redis and the shared policy state) get a generated header each, at the same path under single_include/
+log, the Spotify integration, Redis, the shared policy state, WebSocket) get a generated header each, at the same path under single_include/
 (so a program's includes do not change): it includes <intg/intg.hpp> and inlines only what the
 framework does not already hold; an include of another optional header stays an include, and a
 part that includes pieces of a lower optional part (S3 and rest.hpp's kit) includes that part's header.
@@ -47,6 +47,7 @@ OPTIONAL = [
     "intg/shared.hpp",
     "intg/cloud.hpp",
     "intg/kafka.hpp",
+    "intg/websocket.hpp",
 ]
 # Every provider's own include (include/intg/providers/NAME.hpp) gets a single header too.
 OPTIONAL += sorted(p.relative_to(INCLUDE_DIR).as_posix() for p in (INCLUDE_DIR / "intg" / "providers").glob("*.hpp"))

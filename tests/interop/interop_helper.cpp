@@ -2,16 +2,26 @@
 //   interop_helper prepare DIR   signs tokens with every algorithm family and seals data with
 //                                AES-256-GCM, writing DIR/intg.json for interop.js to check;
 //   interop_helper check DIR     verifies the tokens and opens the data Node wrote to DIR/node.json.
+// and of the WebSocket interop test (run by websocket.sh):
+//   interop_helper ws-serve PORTFILE          an intg echo server (permessage-deflate on, Origin
+//                                             https://app.example allowed, 1 MiB messages) until SIGTERM;
+//   interop_helper ws-client URL plain|deflate  intg's client against another echo server.
 #include <intg/security/auth/jwk.hpp>
 #include <intg/security/auth/jwt.hpp>
 #include <intg/security/crypto/aead.hpp>
 #include <intg/security/crypto/encoding.hpp>
 #include <intg/security/crypto/random.hpp>
+#include <intg/websocket.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <chrono>
+#include <csignal>
+#include <cstdio>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -96,12 +106,81 @@ static int check(const std::string& dir) {
   return failures ? 1 : 0;
 }
 
+namespace ws = intg::websocket;
+
+static int ws_serve(const std::string& port_file) {
+  boost::asio::io_context io;
+  ws::server_options o;
+  o.permessage_deflate = true;
+  o.allowed_origins = {"https://app.example"};
+  o.max_message_size = 1024 * 1024;
+  ws::server srv(io.get_executor(), [](std::shared_ptr<ws::connection> c) -> boost::asio::awaitable<void> {
+    for (;;) {
+      auto m = co_await c->receive();
+      if (!m) {
+        std::cerr << "intg server: " << m.error().to_string() << "\n";
+        co_return;
+      }
+      auto sent = co_await c->send(m->data, m->kind);
+      if (!sent) co_return;
+    }
+  }, o);
+  if (auto r = srv.listen("127.0.0.1", 0); !r) {
+    std::cerr << r.error().to_string() << "\n";
+    return 1;
+  }
+  srv.start();
+  std::ofstream(port_file + ".tmp") << srv.port();
+  std::rename((port_file + ".tmp").c_str(), port_file.c_str());
+  boost::asio::signal_set stop(io, SIGTERM, SIGINT);
+  stop.async_wait([&](boost::system::error_code, int) { boost::asio::co_spawn(io, srv.shutdown(std::chrono::seconds(1)), boost::asio::detached); });
+  io.run();
+  return 0;
+}
+
+static int ws_client(const std::string& url, bool deflate) {
+  boost::asio::io_context io;
+  int failures = 0;
+  auto check = [&](bool ok, const std::string& what) {
+    failures += !ok;
+    (ok ? std::cout : std::cerr) << (ok ? "ok   " : "FAIL ") << what << (deflate ? " (permessage-deflate)" : "") << "\n";
+  };
+  boost::asio::co_spawn(io, [&]() -> boost::asio::awaitable<void> {
+    ws::client_options o;
+    o.permessage_deflate = deflate;
+    o.reconnect = false;
+    ws::client c(io.get_executor(), url, o);
+    auto r = co_await c.connect();
+    check(r.has_value(), "intg client connects" + (r ? std::string() : ": " + r.error().to_string()));
+    if (!r) co_return;
+    std::string binary(70000, '\0');
+    for (std::size_t i = 0; i < binary.size(); ++i) binary[i] = static_cast<char>(i % 251);
+    std::vector<std::pair<std::string, ws::message_kind>> cases;  // no braced list: g++ 12 coroutine frames
+    cases.emplace_back("h\xc3\xa9llo \xe2\x9c\x93", ws::message_kind::text);
+    cases.emplace_back(binary, ws::message_kind::binary);
+    cases.emplace_back(std::string(300000, 'z'), ws::message_kind::text);
+    cases.emplace_back(std::string(), ws::message_kind::binary);
+    for (const auto& [data, kind] : cases) {
+      const std::string what = "echo of a " + std::to_string(data.size()) + "-byte " + (kind == ws::message_kind::text ? "text" : "binary") + " message";
+      auto sent = co_await c.send(data, kind);
+      auto back = co_await c.receive();
+      check(sent && back && back->data == data && back->kind == kind, what + (back ? std::string() : ": " + back.error().to_string()));
+    }
+    auto closed = co_await c.close(ws::close_code::normal, "bye");
+    check(closed.has_value(), "clean close" + (closed ? std::string() : ": " + closed.error().to_string()));
+  }, [&](std::exception_ptr e) { failures += e != nullptr; });
+  io.run();
+  return failures ? 1 : 0;
+}
+
 int main(int argc, char** argv) {
+  const std::string mode = argc > 1 ? argv[1] : "";
+  if (mode == "ws-serve" && argc == 3) return ws_serve(argv[2]);
+  if (mode == "ws-client" && argc == 4) return ws_client(argv[2], std::string(argv[3]) == "deflate");
   if (argc != 3) {
-    std::cerr << "usage: interop_helper prepare|check DIR\n";
+    std::cerr << "usage: interop_helper prepare|check DIR | ws-serve PORTFILE | ws-client URL plain|deflate\n";
     return 2;
   }
-  const std::string mode = argv[1];
   if (mode == "prepare") return prepare(argv[2]);
   if (mode == "check") return check(argv[2]);
   return 2;
