@@ -59,6 +59,8 @@ enum class errc {
   crypto_failure,           ///< OpenSSL reported an internal failure (out of memory, no provider)
   // Transport outcomes.
   outcome_unknown,          ///< a non-idempotent request was (maybe partly) sent and no answer came: it may have taken effect, so it is never replayed or retried
+  // Resilience, added after 0.2 (values are stable, so new codes go last).
+  quota_exhausted,          ///< a tenant quota (per minute, day or month) is used up; retry_after says when its period resets
 };
 
 /// What callers and policies ask of an error, whatever its category: `e.code() ==
@@ -103,7 +105,8 @@ constexpr unsigned errc_conditions(errc e) noexcept {
   switch (e) {
     case errc::timeout: return condition_bit(condition::transient) | condition_bit(condition::timeout);
     case errc::unavailable: return condition_bit(condition::transient) | condition_bit(condition::unavailable);
-    case errc::rate_limited: return condition_bit(condition::rate_limited);
+    case errc::rate_limited:
+    case errc::quota_exhausted: return condition_bit(condition::rate_limited);
     case errc::unauthorized:
     case errc::invalid_grant: return condition_bit(condition::unauthorized);
     case errc::not_found: return condition_bit(condition::not_found);
@@ -148,6 +151,7 @@ inline const char* describe_errc(int ev) noexcept {
     case errc::config_error: return "configuration error";
     case errc::unauthorized: return "unauthorized";
     case errc::outcome_unknown: return "outcome unknown (the request may have taken effect)";
+    case errc::quota_exhausted: return "quota exhausted";
     case errc::signature_invalid: return "signature does not match";
     case errc::signature_missing: return "signature missing";
     case errc::signature_malformed: return "signature malformed";
@@ -220,6 +224,7 @@ constexpr const boost::system::error_category& domain_category(errc e) noexcept 
     case errc::timeout:
     case errc::bulkhead_full:
     case errc::retry_budget_exhausted:
+    case errc::quota_exhausted:
     case errc::cancelled: return detail::resilience_category_instance;
     case errc::http_error:
     case errc::invalid_response:
@@ -239,7 +244,7 @@ inline boost::system::error_code make_error_code(errc e) noexcept { return {stat
 /// The errc a code carries, if it is one of intg's (its category is the errc value's domain).
 inline std::optional<errc> to_errc(const boost::system::error_code& c) noexcept {
   const int v = c.value();
-  if (v < static_cast<int>(errc::circuit_open) || v > static_cast<int>(errc::outcome_unknown)) return std::nullopt;
+  if (v < static_cast<int>(errc::circuit_open) || v > static_cast<int>(errc::quota_exhausted)) return std::nullopt;
   if (c.category() != domain_category(static_cast<errc>(v))) return std::nullopt;
   return static_cast<errc>(v);
 }
@@ -584,7 +589,7 @@ inline bool is_transient(const error& e) noexcept {
 /// running out is not one of them: it ends a call whose attempts really failed.)
 inline bool is_local_rejection(const error& e) noexcept {
   return e == errc::circuit_open || (e == errc::rate_limited && e.http_status() == 0) ||
-         e == errc::bulkhead_full || e == errc::cancelled;
+         e == errc::bulkhead_full || e == errc::quota_exhausted || e == errc::cancelled;
 }
 
 }  // namespace intg
