@@ -175,21 +175,7 @@ class shared_circuit_breaker {
     static_cast<typename local_breaker::options&>(o) = local_breaker::options_from_config(c);
     if (!c.circuit_breaker.shared) return o;
     const shared_breaker_settings& s = *c.circuit_breaker.shared;
-    auto r = redis::options::from_json(s.redis);
-    if (!r) {
-      error e = r.error();
-      std::string path(e.json_path());
-      if (path.starts_with("$.settings")) path = "circuit_breaker.shared.redis" + path.substr(10);
-      throw exception(error{errc::config_error, "integration '" + c.name + "': " + std::string(e.message())}.with_json_path(path));
-    }
-    redis::options ro = std::move(*r);
-    // A breaker's decision must not hang on Redis: short defaults unless the settings say otherwise.
-    if (!s.redis.contains("command_timeout_ms")) ro.command_timeout = std::chrono::milliseconds(100);
-    if (!s.redis.contains("connect_timeout_ms")) ro.connect_timeout = std::chrono::milliseconds(500);
-    if (ro.client_name.empty()) ro.client_name = "intg-shared";
-    ro.reconnect_backoff = std::chrono::milliseconds(50);
-    ro.max_reconnect_backoff = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1'000), s.probe_interval);
-    o.link = shared::redis_link::for_options(ro);
+    o.link = shared::link_for_settings(s.redis, "circuit_breaker", c.name, s.probe_interval);
     o.key = s.key_prefix + detail::key_component(c.name) + ":" + detail::key_component(c.tenant);
     o.channel = s.key_prefix + "events";
     o.probe_interval = s.probe_interval;

@@ -75,21 +75,6 @@ struct shared_rate_limit_stats {
   bool in_fallback = false;
 };
 
-namespace detail {
-
-// "%" and ":" escaped in a key component, so that ("a:b", "c") and ("a", "b:c") differ.
-inline std::string key_component(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%') out += "%25";
-    else if (c == ':') out += "%3A";
-    else out += c;
-  }
-  return out;
-}
-
-}  // namespace detail
-
 template <class Tag = void>
 class shared_rate_limiter {
  public:
@@ -109,21 +94,7 @@ class shared_rate_limiter {
     o.max_wait = c.rate_limits.max_wait;
     if (!c.rate_limits.shared) return o;
     const shared_rate_limit_settings& s = *c.rate_limits.shared;
-    auto r = redis::options::from_json(s.redis);
-    if (!r) {
-      error e = r.error();
-      std::string path(e.json_path());
-      if (path.starts_with("$.settings")) path = "rate_limits.shared.redis" + path.substr(10);
-      throw exception(error{errc::config_error, "integration '" + c.name + "': " + std::string(e.message())}.with_json_path(path));
-    }
-    redis::options ro = std::move(*r);
-    // A rate-limit decision must not hang on Redis: short defaults unless the settings say otherwise.
-    if (!s.redis.contains("command_timeout_ms")) ro.command_timeout = std::chrono::milliseconds(100);
-    if (!s.redis.contains("connect_timeout_ms")) ro.connect_timeout = std::chrono::milliseconds(500);
-    if (ro.client_name.empty()) ro.client_name = "intg-shared";
-    ro.reconnect_backoff = std::chrono::milliseconds(50);
-    ro.max_reconnect_backoff = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1'000), s.probe_interval);
-    o.link = shared::redis_link::for_options(ro);
+    o.link = shared::link_for_settings(s.redis, "rate_limits", c.name, s.probe_interval);
     o.key = s.key_prefix + detail::key_component(c.name) + ":" + detail::key_component(c.tenant);
     if (!s.route.empty()) o.key += ":" + detail::key_component(s.route);
     o.replicas = s.replicas;
@@ -233,8 +204,7 @@ class shared_rate_limiter {
     std::atomic<bool> fallback{false};
     // On the link's executor only: one lease request at a time, the callers waiting for it, the
     // size of the next lease (doubles while leases run out, halves while they expire unspent).
-    bool in_flight = false;
-    std::vector<asio::steady_timer*> waiters;
+    shared::detail::single_flight flight;
     std::int64_t want = 1;
     std::minstd_rand spread_source{static_cast<std::uint_fast32_t>(detail::process_hash_seed())};
     // Counters.
@@ -368,18 +338,14 @@ class shared_rate_limiter {
       if (s.fallback.load(std::memory_order_acquire)) co_return outcome::fallback;
       if (now.time_since_epoch().count() < s.refused_until.load(std::memory_order_relaxed)) co_return outcome::refused;
       if (deadline - std::chrono::steady_clock::now() < timeout / 2) co_return outcome::fallback;
-      if (s.leasing() && s.in_flight) {
-        asio::steady_timer w(s.opts.link->executor(), deadline);
-        s.waiters.push_back(&w);
-        co_await w.async_wait(asio::as_tuple(asio::use_awaitable));
-        std::erase(s.waiters, &w);
+      if (s.leasing() && s.flight.busy()) {
+        co_await s.flight.join(s.opts.link->executor(), deadline);
         continue;
       }
       const std::int64_t n = s.next_want(now);
       const std::int64_t at_least = std::max<std::int64_t>(1, n / 2);
-      s.in_flight = true;
+      s.flight.begin();
       auto r = co_await s.decide(n, at_least, deadline);
-      s.in_flight = false;
       const time_point after = clock.now();
       outcome o = outcome::granted;
       if (!r) {
@@ -394,7 +360,7 @@ class shared_rate_limiter {
         s.refused_until.store(until.time_since_epoch().count(), std::memory_order_relaxed);
         o = outcome::refused;
       }
-      for (auto* w : s.waiters) w->cancel();
+      s.flight.end();
       co_return o;
     }
   }

@@ -12,10 +12,16 @@
 #include <intg/redis/script.hpp>
 #include <intg/security/crypto/hash.hpp>
 
+#include <boost/json/object.hpp>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -23,6 +29,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -176,5 +183,77 @@ class redis_link {
   std::chrono::steady_clock::time_point open_until_{};
   std::atomic<std::uint64_t> commands_{0}, failures_{0}, short_circuited_{0};
 };
+
+}  // namespace intg::shared
+
+namespace intg::detail {
+
+// "%" and ":" escaped in a key component, so that ("a:b", "c") and ("a", "b:c") differ.
+inline std::string key_component(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%') out += "%25";
+    else if (c == ':') out += "%3A";
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace intg::detail
+
+namespace intg::shared {
+
+namespace detail {
+
+/// One request to Redis at a time for a policy, on the link's executor: callers that find one in
+/// flight wait for it to end (or for their deadline) and then look at what it brought, instead of
+/// sending their own.
+class single_flight {
+ public:
+  bool busy() const noexcept { return busy_; }
+  void begin() noexcept { busy_ = true; }
+  /// Ends the request and wakes the callers waiting for it.
+  void end() {
+    busy_ = false;
+    for (auto* w : waiters_) w->cancel();
+  }
+  /// Waits until the request in flight ends, or until `deadline`.
+  asio::awaitable<void> join(const asio::any_io_executor& ex, std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer w(ex, deadline);
+    waiters_.push_back(&w);
+    co_await w.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(waiters_, &w);
+  }
+
+ private:
+  bool busy_ = false;
+  std::vector<asio::steady_timer*> waiters_;
+};
+
+}  // namespace detail
+
+/// The process-wide link for a shared policy's `redis` settings in an integration's configuration
+/// (`section` names the policy's section, e.g. "rate_limits", in errors). A policy decision must
+/// not hang on Redis: a command and a connection attempt get 100 ms and 500 ms unless the settings
+/// say otherwise, and reconnecting backs off from 50 ms to at most `probe_interval` (and 1 s).
+/// Throws intg::exception (config_error, with the setting's JSON path) for bad settings.
+inline std::shared_ptr<redis_link> link_for_settings(const boost::json::object& settings, std::string_view section,
+                                                     std::string_view integration, std::chrono::milliseconds probe_interval) {
+  auto r = redis::options::from_json(settings);
+  if (!r) {
+    error e = r.error();
+    std::string path(e.json_path());
+    if (path.starts_with("$.settings")) path = std::string(section) + ".shared.redis" + path.substr(10);
+    throw exception(error{intg::errc::config_error, "integration '" + std::string(integration) + "': " + std::string(e.message())}
+                        .with_json_path(path));
+  }
+  redis::options ro = std::move(*r);
+  if (!settings.contains("command_timeout_ms")) ro.command_timeout = std::chrono::milliseconds(100);
+  if (!settings.contains("connect_timeout_ms")) ro.connect_timeout = std::chrono::milliseconds(500);
+  if (ro.client_name.empty()) ro.client_name = "intg-shared";
+  ro.reconnect_backoff = std::chrono::milliseconds(50);
+  ro.max_reconnect_backoff = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1'000), probe_interval);
+  return redis_link::for_options(ro);
+}
 
 }  // namespace intg::shared

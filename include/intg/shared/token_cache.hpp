@@ -24,7 +24,6 @@
 #include <intg/security/crypto/encoding.hpp>
 #include <intg/security/crypto/random.hpp>
 #include <intg/security/secrets/keyring.hpp>
-#include <intg/shared/rate_limiter.hpp>  // detail::key_component
 #include <intg/shared/redis_link.hpp>
 #include <intg/shared/token_script.hpp>
 
