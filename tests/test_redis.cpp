@@ -2722,3 +2722,447 @@ BOOST_AUTO_TEST_CASE(construction_refuses_a_source_without_link_provider_or_key)
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---- tenant quotas: the quota script, intg::shared_quota ----
+
+namespace {
+
+using quota_stack = intg::pipeline<intg::shared_quota<>>;
+
+// 2026-01-31T23:59:30Z: a minute, a day and a month end 30 s later.
+constexpr std::int64_t jan31_ms = 1'769'903'970'000;
+
+intg::shared::quota_params quota(std::array<std::int64_t, 3> limits, std::int64_t want, std::int64_t now_ms) {
+  intg::shared::quota_params p;
+  p.limits = limits;
+  p.want = want;
+  p.min = want > 0 ? 1 : 0;
+  p.now_ms = now_ms;
+  return p;
+}
+
+// A wall clock the test moves.
+struct test_wall {
+  std::shared_ptr<std::atomic<std::int64_t>> ms = std::make_shared<std::atomic<std::int64_t>>(jan31_ms);
+  std::function<std::chrono::system_clock::time_point()> fn() const {
+    return [m = ms] { return std::chrono::system_clock::time_point(std::chrono::milliseconds(m->load())); };
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(calendar_windows_follow_utc_minutes_days_and_months) {
+  using namespace std::chrono;
+  const intg::detail::calendar_windows w{system_clock::time_point{milliseconds{jan31_ms}}};
+  BOOST_TEST(w.window[0] == jan31_ms / 60'000);
+  BOOST_TEST(w.window[1] == jan31_ms / 86'400'000);
+  BOOST_TEST(w.window[2] == 2026 * 12 + 0);
+  for (auto r : w.resets_in) BOOST_TEST(r.count() == 30'000);
+  // 2028 is a leap year: its February ends on the 29th.
+  const auto feb29 = sys_days{year{2028} / 2 / 29} + hours(12);
+  const intg::detail::calendar_windows leap{system_clock::time_point{feb29}};
+  BOOST_TEST(leap.window[2] == 2028 * 12 + 1);
+  BOOST_TEST(leap.resets_in[2].count() == 12 * 3'600'000);
+}
+
+BOOST_AUTO_TEST_CASE(a_local_quota_counts_per_calendar_period_and_resets_with_it) {
+  test_wall wall;
+  intg::shared_quota_options o;
+  o.per_minute = 3;
+  o.per_day = 5;
+  o.key = fresh_key("local-quota");
+  o.wall_clock = wall.fn();
+  quota_stack p(o);
+  quota_stack same_key(o);  // another integration counting against the same allowance
+  int admitted = 0;
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 4; ++i)
+      if (co_await p.execute(nothing)) ++admitted;
+    BOOST_TEST(admitted == 3);
+    auto r = co_await same_key.execute(nothing);
+    BOOST_TEST_REQUIRE(r.has_error());
+    BOOST_TEST((r.error() == intg::errc::quota_exhausted));
+    BOOST_TEST((r.error() == intg::condition::rate_limited));
+    BOOST_TEST(!intg::is_transient(r.error()));
+    BOOST_TEST(intg::is_local_rejection(r.error()));
+    BOOST_TEST(r.error().retry_after().count() == 30'000);  // the minute ends in 30 s
+    wall.ms->fetch_add(30'000);                              // the next minute, the next day and month
+    for (int i = 0; i < 4; ++i)
+      if (co_await p.execute(nothing)) ++admitted;
+    BOOST_TEST(admitted == 6);
+    wall.ms->fetch_add(60'000);
+    for (int i = 0; i < 3; ++i)
+      if (co_await same_key.execute(nothing)) ++admitted;
+    BOOST_TEST(admitted == 8);  // the day's 5 are used up: 3, then 2
+    auto day = co_await p.execute(nothing);
+    BOOST_TEST((day.error() == intg::errc::quota_exhausted));
+    BOOST_TEST(day.error().retry_after().count() == 86'400'000 - 60'000);  // until the day ends (it is 00:01)
+  }());
+  const auto d = p.describe().at("quota").as_object();
+  BOOST_TEST(d.at("per_minute").as_object().at("used").as_int64() == 2);
+  BOOST_TEST(d.at("per_day").as_object().at("remaining").as_int64() == 0);
+  BOOST_TEST(!d.contains("per_month"));
+  BOOST_TEST(!d.contains("shared"));
+  // Without limits a quota admits everything and reports nothing.
+  quota_stack none;
+  BOOST_TEST(none.describe().empty());
+}
+
+BOOST_AUTO_TEST_CASE(quota_options_and_replies_that_break_the_contract_are_refused) {
+  intg::shared_quota_options o;
+  o.per_day = -1;
+  BOOST_CHECK_THROW(intg::shared_quota<> q(o), intg::exception);
+  o.per_day = 1;
+  o.replicas = 0;
+  BOOST_CHECK_THROW(intg::shared_quota<> q(o), intg::exception);
+  o.replicas = 1;
+  o.key.clear();
+  BOOST_CHECK_THROW(intg::shared_quota<> q(o), intg::exception);
+
+  auto parse = [](std::string_view wire, const intg::shared::quota_params& p) {
+    resp3::parser parser;
+    resp3::response r;
+    std::string bytes(wire);
+    auto n = parser.parse(bytes, r);
+    BOOST_TEST_REQUIRE(n.has_value());
+    return intg::shared::parse_quota_reply(r, p);
+  };
+  const auto p = quota({0, 10, 0}, 5, jan31_ms);
+  auto ints = [](std::initializer_list<long long> v) {
+    std::string s = "*" + std::to_string(v.size()) + "\r\n";
+    for (auto x : v) s += ":" + std::to_string(x) + "\r\n";
+    return s;
+  };
+  BOOST_TEST(parse(ints({5, 0, 5, 1, 100, 5, 2, 100, 0, 3, 100}), p).has_value());
+  BOOST_TEST(!parse(ints({6, 0, 5, 1, 100, 5, 2, 100, 0, 3, 100}), p).has_value());   // more than asked
+  BOOST_TEST(!parse(ints({0, 0, 5, 1, 100, 5, 2, 100, 0, 3, 100}), p).has_value());   // a refusal without a retry-after
+  BOOST_TEST(!parse(ints({5, 0, -5, 1, 100, 5, 2, 100, 0, 3, 100}), p).has_value());  // negative usage
+  BOOST_TEST(!parse(ints({5, 0, 5, 1, 0, 5, 2, 100, 0, 3, 100}), p).has_value());     // a window that already ended
+  BOOST_TEST(!parse(ints({5, 0, 5, 1, 61'000, 5, 2, 100, 0, 3, 100}), p).has_value()); // a minute longer than one
+  BOOST_TEST(!parse(ints({5, 0, 5}), p).has_value());
+  BOOST_TEST(!parse("*11\r\n+a\r\n:0\r\n:5\r\n:1\r\n:100\r\n:5\r\n:2\r\n:100\r\n:0\r\n:3\r\n:100\r\n", p).has_value());
+  BOOST_TEST(!parse("-ERR intg quota: a counter key holds no integer\r\n", p).has_value());
+}
+
+BOOST_AUTO_TEST_SUITE(shared_quota_on_redis, *boost::unit_test::precondition(server_available()))
+
+BOOST_AUTO_TEST_CASE(the_script_grants_while_every_period_has_units_and_refuses_until_the_exhausted_one_resets) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string key = fresh_key("quota-script");
+    // 4 a minute, 6 a day: a lease of 3, then 1 (the minute's last), then a refusal for 30 s.
+    auto r1 = co_await intg::shared::take_quota(conn, key, quota({4, 6, 0}, 3, jan31_ms));
+    BOOST_TEST_REQUIRE(r1.has_value(), r1.error().to_string());
+    BOOST_TEST(r1->granted == 3);
+    BOOST_TEST(r1->periods[0].used == 3);
+    BOOST_TEST(r1->periods[1].used == 3);
+    BOOST_TEST(r1->periods[2].used == 0);  // not limited: not counted
+    BOOST_TEST(r1->periods[0].resets_in.count() == 30'000);
+    BOOST_TEST(r1->periods[2].window == 2026 * 12);
+    auto r2 = co_await intg::shared::take_quota(conn, key, quota({4, 6, 0}, 3, jan31_ms + 1000));
+    BOOST_TEST(r2->granted == 1);
+    auto r3 = co_await intg::shared::take_quota(conn, key, quota({4, 6, 0}, 3, jan31_ms + 2000));
+    BOOST_TEST(r3->granted == 0);
+    BOOST_TEST(r3->retry_after.count() == 28'000);
+    // The next minute is a new day too (January 31 ends): both counters start again.
+    auto r4 = co_await intg::shared::take_quota(conn, key, quota({4, 6, 0}, 3, jan31_ms + 30'000));
+    BOOST_TEST(r4->granted == 3);
+    BOOST_TEST(r4->periods[1].used == 3);
+    BOOST_TEST(r4->periods[2].window == 2026 * 12 + 1);  // February
+    // Mid-day: the minute resets, the day does not. 6 a day: 3 left, and a refusal then lasts
+    // until the day ends.
+    const std::int64_t feb1_noon = jan31_ms + 30'000 + 12 * 3'600'000;
+    auto r5 = co_await intg::shared::take_quota(conn, key, quota({4, 6, 0}, 4, feb1_noon));
+    BOOST_TEST(r5->granted == 3);
+    auto r6 = co_await intg::shared::take_quota(conn, key, quota({4, 6, 0}, 1, feb1_noon + 60'000));
+    BOOST_TEST(r6->granted == 0);
+    BOOST_TEST(r6->retry_after.count() == 12 * 3'600'000 - 60'000);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(unspent_units_go_back_only_within_their_window_and_local_use_is_added) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const std::string key = fresh_key("quota-return");
+    // 23:58:30: a lease of 8 (minute 8, day 8).
+    auto lease = co_await intg::shared::take_quota(conn, key, quota({10, 100, 0}, 8, jan31_ms - 60'000));
+    BOOST_TEST_REQUIRE(lease.has_value(), lease.error().to_string());
+    BOOST_TEST(lease->granted == 8);
+    auto windows_of = [](const intg::shared::quota_reply& r, std::int64_t units) {
+      return std::array<intg::shared::quota_adjustment, 3>{intg::shared::quota_adjustment{units, r.periods[0].window},
+                                                           {units, r.periods[1].window}, {units, r.periods[2].window}};
+    };
+    // 23:58:40: 5 of the 8 unspent, given back in the same minute: both counters drop to 3.
+    auto back = quota({10, 100, 0}, 0, jan31_ms - 50'000);
+    back.adjust = windows_of(*lease, 5);
+    auto r = co_await intg::shared::take_quota(conn, key, back);
+    BOOST_TEST_REQUIRE(r.has_value(), r.error().to_string());
+    BOOST_TEST(r->granted == 0);
+    BOOST_TEST(r->retry_after.count() == 0);  // only a report was asked for
+    BOOST_TEST(r->periods[0].used == 3);
+    BOOST_TEST(r->periods[1].used == 3);
+    // 23:58:50: a lease of 4 (minute 7, day 7), given back at 23:59:30, in the next minute of the
+    // same day: only the day's counter takes it.
+    auto lease2 = co_await intg::shared::take_quota(conn, key, quota({10, 100, 0}, 4, jan31_ms - 40'000));
+    BOOST_TEST(lease2->granted == 4);
+    auto late = quota({10, 100, 0}, 0, jan31_ms);
+    late.adjust = windows_of(*lease2, 4);
+    auto r2 = co_await intg::shared::take_quota(conn, key, late);
+    BOOST_TEST(r2->periods[0].used == 0);  // a new minute: nothing counted, nothing credited
+    BOOST_TEST(r2->periods[1].used == 3);
+    // Units a replica admitted without Redis are added (a negative adjustment).
+    auto catch_up = quota({10, 100, 0}, 0, jan31_ms + 1'000);
+    catch_up.adjust = {intg::shared::quota_adjustment{-2, r2->periods[0].window}, {-2, r2->periods[1].window}, {0, 0}};
+    auto r3 = co_await intg::shared::take_quota(conn, key, catch_up);
+    BOOST_TEST(r3->periods[0].used == 2);
+    BOOST_TEST(r3->periods[1].used == 5);
+    // A counter key holding something else is an error, not a decision.
+    const std::string bad = fresh_key("quota-bad");
+    auto set = co_await conn.execute("SET", bad + ":d:" + std::to_string(jan31_ms / 86'400'000), "lots");
+    BOOST_TEST_REQUIRE(set.has_value());
+    auto refused = co_await intg::shared::take_quota(conn, bad, quota({0, 10, 0}, 1, jan31_ms));
+    BOOST_TEST_REQUIRE(refused.has_error());
+    BOOST_TEST(refused.error().to_string().find("no integer") != std::string::npos, refused.error().to_string());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(four_processes_of_two_threads_use_up_a_shared_quota_exactly) {
+  const std::string key = fresh_key("quota-four");
+  constexpr std::int64_t per_day = 2'000;
+  struct report {
+    bool ok = false;
+    char failure[256] = {};
+    std::uint64_t admitted = 0, refused = 0, round_trips = 0, returned = 0;
+    std::int64_t remaining = -1;
+  };
+  const auto reports = fork_workers<report>(4, [&](int) {
+    report rep;
+    intg::shared_quota_options o;
+    o.per_day = per_day;
+    o.key = key;
+    o.link = std::make_shared<intg::shared::redis_link>(server_options());
+    o.replicas = 4;
+    o.lease_fraction = 0.2;  // leases of up to 100
+    quota_stack p(o);
+    std::atomic<std::uint64_t> admitted{0}, refused{0}, other{0};
+    auto thread_body = [&] {
+      asio::io_context io;
+      asio::co_spawn(io, [&]() -> asio::awaitable<void> {
+        // Calls until the cluster's allowance is used up (Redis refuses this process).
+        for (;;) {
+          auto r = co_await p.execute(nothing);
+          if (r) {
+            admitted.fetch_add(1);
+          } else if (r.error() == intg::errc::quota_exhausted) {
+            refused.fetch_add(1);
+            co_return;
+          } else {
+            other.fetch_add(1);
+            co_return;
+          }
+        }
+      }, asio::detached);
+      io.run();
+    };
+    std::thread a(thread_body), b(thread_body);
+    a.join();
+    b.join();
+    const auto st = p.get<intg::shared_quota<>>().stats();
+    rep.admitted = admitted;
+    rep.refused = refused;
+    rep.round_trips = st.round_trips;
+    rep.returned = st.units_returned;
+    const auto d = p.describe().at("quota").as_object().at("per_day").as_object();
+    rep.remaining = d.at("remaining").as_int64();
+    rep.ok = other == 0 && st.fallbacks == 0;
+    if (!rep.ok) std::snprintf(rep.failure, sizeof rep.failure, "%llu other errors, %llu fallbacks",
+                               static_cast<unsigned long long>(other.load()), static_cast<unsigned long long>(st.fallbacks));
+    return rep;
+  });
+  std::uint64_t total = 0, trips = 0;
+  for (const auto& r : reports) {
+    BOOST_TEST_REQUIRE(r.ok, r.failure);
+    BOOST_TEST_MESSAGE("  process: " << r.admitted << " admitted, " << r.round_trips << " round trips, remaining " << r.remaining);
+    total += r.admitted;
+    trips += r.round_trips;
+    BOOST_TEST(r.refused >= 1u);
+    BOOST_TEST(r.remaining == 0);  // as Redis last reported it, cluster-wide
+  }
+  BOOST_TEST_MESSAGE("4 x 2 threads: " << total << " admitted for a daily quota of " << per_day << ", " << trips << " round trips");
+  BOOST_TEST(total == static_cast<std::uint64_t>(per_day));
+  BOOST_TEST(trips < total / 5);  // leases, not a round trip per call
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    const auto day = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() / 86'400'000;
+    auto used = co_await conn.execute("GET", key + ":d:" + std::to_string(day));
+    BOOST_TEST_REQUIRE(used.has_value());
+    BOOST_TEST(used->front().str() == std::to_string(per_day));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(when_redis_fails_a_quota_follows_its_fallback_and_hands_its_count_over_when_redis_answers) {
+  auto link = std::make_shared<intg::shared::redis_link>(server_options());
+  const std::string key = fresh_key("quota-fallback");
+  const std::string day_key = key + ":d:" +
+      std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count() / 86'400'000);
+  intg::shared_quota_options o;
+  o.per_day = 40;
+  o.key = key;
+  o.link = link;
+  o.replicas = 4;  // alone: a quarter of the 40
+  o.probe_interval = 50ms;
+  quota_stack p(o);
+  auto open = o, closed = o;
+  open.key = fresh_key("quota-open");
+  open.on_redis_unavailable = intg::quota_fallback::allow;
+  closed.key = fresh_key("quota-closed");
+  closed.on_redis_unavailable = intg::quota_fallback::reject;
+  int admitted = 0, open_admitted = 0;
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io.get_executor(), server_options());
+    // A counter key that holds no integer makes every decision an error.
+    for (const auto& k : {key, open.key, closed.key}) {
+      const std::string counter = k + ":d:" + day_key.substr(key.size() + 3);
+      auto set = co_await conn.execute("SET", counter, "garbage");
+      BOOST_TEST_REQUIRE(set.has_value());
+    }
+    for (int i = 0; i < 20; ++i)
+      if (co_await p.execute(nothing)) ++admitted;
+    quota_stack open_stack(open), closed_stack(closed);
+    for (int i = 0; i < 5; ++i)
+      if (co_await open_stack.execute(nothing)) ++open_admitted;
+    auto r = co_await closed_stack.execute(nothing);
+    BOOST_TEST_REQUIRE(r.has_error());
+    BOOST_TEST((r.error() == intg::errc::quota_exhausted));
+    BOOST_TEST(r.error().retry_after().count() == 50);
+    auto again = co_await closed_stack.execute(nothing);
+    BOOST_TEST((again.error() == intg::errc::quota_exhausted));
+    // Redis becomes usable again: the probe hands the 10 counted alone over to it.
+    auto del = co_await conn.execute("DEL", day_key);
+    BOOST_TEST_REQUIRE(del.has_value());
+  }());
+  BOOST_TEST(admitted == 10);  // 40 / 4 replicas
+  BOOST_TEST(open_admitted == 5);
+  for (int i = 0; i < 100 && p.get<intg::shared_quota<>>().stats().in_fallback; ++i) std::this_thread::sleep_for(20ms);
+  const auto st = p.get<intg::shared_quota<>>().stats();
+  BOOST_TEST(!st.in_fallback);
+  BOOST_TEST(st.fallbacks == 1u);
+  BOOST_TEST(st.recoveries == 1u);
+  int after = 0;
+  asio::io_context io2;
+  test::run(io2, [&]() -> asio::awaitable<void> {
+    redis::connection conn(io2.get_executor(), server_options());
+    auto used = co_await conn.execute("GET", day_key);
+    BOOST_TEST_REQUIRE(used.has_value());
+    BOOST_TEST(used->front().str() == "10");  // what this replica admitted alone
+    for (int i = 0; i < 40; ++i)
+      if (co_await p.execute(nothing)) ++after;
+  }());
+  BOOST_TEST(after == 30);  // the rest of the 40, counted on Redis again
+  const auto d = p.describe().at("quota").as_object();
+  BOOST_TEST(d.at("per_day").as_object().at("remaining").as_int64() == 0);
+  BOOST_TEST(d.at("shared").as_object().at("mode").as_string() == "shared");
+}
+
+BOOST_AUTO_TEST_CASE(quotas_from_the_configuration_per_integration_and_per_tenant) {
+  const std::string doc = R"({"environments": {"test": {"integrations": {
+      "search:api": {"quotas": {"per_minute": 600, "per_day": 10000,
+        "shared": {"redis": {"port": )" + std::to_string(env().port()) + R"(, "username": "${env:USER}",
+                             "password": "${env:PASSWORD}"}, "replicas": 3}}},
+      "other": {}}}},
+    "tenants": {"t1": {"quotas": {"per_month": 100000, "scope": "tenant"},
+                       "integrations": {"search:api": {"quotas": {"per_minute": 1200}}}}}})";
+  auto lookup = [](std::string_view name) -> std::optional<std::string> {
+    if (name == "USER") return env().get("INTG_REDIS_USER");
+    if (name == "PASSWORD") return env().get("INTG_REDIS_PASSWORD");
+    return std::nullopt;
+  };
+  const auto cfg = intg::config::parse(doc, "test", lookup);
+  const auto c = cfg.integration("search:api", "t1");
+  BOOST_TEST(c.quotas.per_minute == 1200);  // the tenant's override
+  BOOST_TEST(c.quotas.per_day == 10000);
+  BOOST_TEST(c.quotas.per_month == 100000);  // the tenant's quota
+  BOOST_TEST((c.quotas.scope == intg::quota_scope::tenant));
+  BOOST_TEST_REQUIRE(cfg.tenant("t1")->quotas.has_value());
+  quota_stack p(c);
+  const auto& q = p.get<intg::shared_quota<>>();
+  BOOST_TEST(q.is_shared());
+  BOOST_TEST(q.get_options().key == "intg:quota:{tenant:t1}");
+  BOOST_TEST(q.get_options().link->options().command_timeout.count() == 100);
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> { BOOST_TEST((co_await p.execute(nothing)).has_value()); }());
+  const auto d = p.describe().at("quota").as_object();
+  BOOST_TEST(d.at("per_minute").as_object().at("limit").as_int64() == 1200);
+  BOOST_TEST(d.at("per_month").as_object().at("remaining").as_int64() <= 100000 - 1);
+  BOOST_TEST(d.at("shared").as_object().at("lease_cap").as_int64() == 20);  // 5% of 1,200 over 3
+  BOOST_TEST(boost::json::serialize(d).find(env().get("INTG_REDIS_PASSWORD")) == std::string::npos);
+  // Another tenant: the integration's own quota, keyed by integration and tenant.
+  quota_stack t2(cfg.integration("search:api", "t2"));
+  BOOST_TEST(t2.get<intg::shared_quota<>>().get_options().key == "intg:quota:{search%3Aapi:t2}");
+  BOOST_TEST(t2.get<intg::shared_quota<>>().get_options().per_minute == 600);
+  // No quota: nothing to count, no Redis.
+  quota_stack none(cfg.integration("other", "t2"));
+  BOOST_TEST(!none.get<intg::shared_quota<>>().is_shared());
+
+  auto refused = [&](const std::string& text, std::string_view path) {
+    try {
+      (void)intg::config::parse(text, "test", lookup);
+      BOOST_FAIL("accepted " << text);
+    } catch (const intg::exception& e) {
+      BOOST_TEST(e.error().json_path() == path, e.error().to_string());
+    }
+  };
+  const std::string head = R"({"environments": {"test": {"integrations": {"x": {"quotas": )";
+  const std::string tail = "}}}}}";
+  refused(head + R"({"per_day": -1})" + tail, "$.environments.test.integrations.x.quotas.per_day");
+  refused(head + R"({"per_day": 1.5})" + tail, "$.environments.test.integrations.x.quotas.per_day");
+  refused(head + R"({"per_week": 5})" + tail, "$.environments.test.integrations.x.quotas.per_week");
+  refused(head + R"({"scope": "global"})" + tail, "$.environments.test.integrations.x.quotas.scope");
+  refused(head + R"({"shared": {"on_redis_unavailable": "panic"}})" + tail,
+          "$.environments.test.integrations.x.quotas.shared.on_redis_unavailable");
+  refused(R"({"environments": {"test": {}}, "tenants": {"t": {"quotas": {"per_minute": "many"}}}})", "$.tenants.t.quotas.per_minute");
+}
+
+BOOST_AUTO_TEST_CASE(the_registry_reports_the_remaining_quota_in_its_status_and_metrics) {
+  struct quota_user {
+    intg::integration_config config;
+    quota_stack pipeline;
+    explicit quota_user(intg::integration_config c) : config(c), pipeline(c) {}
+    std::string_view name() const noexcept { return config.name; }
+    asio::awaitable<intg::result<void>> initialize() { co_return intg::result<void>{}; }
+    asio::awaitable<intg::health_report> health_check() { co_return intg::health_report{}; }
+    asio::awaitable<void> cleanup() { co_return; }
+    boost::json::object describe() const { return pipeline.describe(); }
+  };
+  auto metrics = std::make_shared<intg::observability::metrics_registry>();
+  asio::io_context io;
+  intg::registry_options ro;
+  ro.metrics = metrics;
+  intg::registry reg(io.get_executor(), ro);
+  intg::integration_config c;
+  c.name = "search";
+  c.quotas.per_day = 7;
+  c.quotas.shared.emplace();
+  c.quotas.shared->redis = {{"port", env().port()}, {"username", env().get("INTG_REDIS_USER")}, {"password", env().get("INTG_REDIS_PASSWORD")}};
+  c.quotas.shared->key_prefix = fresh_key("quota-registry") + ":";
+  auto& u = reg.register_integration<quota_user>(c, "acme");
+  test::run(io, [&]() -> asio::awaitable<void> {
+    for (int i = 0; i < 3; ++i) BOOST_TEST((co_await u.pipeline.execute(nothing)).has_value());
+  }());
+  const auto snap = reg.snapshot();
+  BOOST_TEST_REQUIRE(snap.size() == 1u);
+  const auto day = snap[0].policies.at("quota").as_object().at("per_day").as_object();
+  BOOST_TEST(day.at("limit").as_int64() == 7);
+  // Units leased count as used cluster-wide: 5% of 7 is less than one, so leases of one.
+  BOOST_TEST(day.at("remaining").as_int64() == 4);
+  const std::string text = metrics->render_prometheus();
+  BOOST_TEST(text.find("intg_quota_remaining{integration=\"search\",tenant=\"acme\",period=\"day\"} 4") != std::string::npos, text);
+  BOOST_TEST(text.find("intg_quota_limit{integration=\"search\",tenant=\"acme\",period=\"day\"} 7") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -5,6 +5,8 @@
 #include <intg/shared/breaker_script.hpp>
 #include <intg/shared/circuit_breaker.hpp>
 #include <intg/shared/gcra.hpp>
+#include <intg/shared/quota.hpp>
+#include <intg/shared/quota_script.hpp>
 #include <intg/shared/rate_limiter.hpp>
 #include <intg/shared/redis_link.hpp>
 #include <intg/shared/token_cache.hpp>

@@ -97,6 +97,8 @@ enum class errc {
   crypto_failure,           ///< OpenSSL reported an internal failure (out of memory, no provider)
   // Transport outcomes.
   outcome_unknown,          ///< a non-idempotent request was (maybe partly) sent and no answer came: it may have taken effect, so it is never replayed or retried
+  // Resilience, added after 0.2 (values are stable, so new codes go last).
+  quota_exhausted,          ///< a tenant quota (per minute, day or month) is used up; retry_after says when its period resets
 };
 
 /// What callers and policies ask of an error, whatever its category: `e.code() ==
@@ -141,7 +143,8 @@ constexpr unsigned errc_conditions(errc e) noexcept {
   switch (e) {
     case errc::timeout: return condition_bit(condition::transient) | condition_bit(condition::timeout);
     case errc::unavailable: return condition_bit(condition::transient) | condition_bit(condition::unavailable);
-    case errc::rate_limited: return condition_bit(condition::rate_limited);
+    case errc::rate_limited:
+    case errc::quota_exhausted: return condition_bit(condition::rate_limited);
     case errc::unauthorized:
     case errc::invalid_grant: return condition_bit(condition::unauthorized);
     case errc::not_found: return condition_bit(condition::not_found);
@@ -186,6 +189,7 @@ inline const char* describe_errc(int ev) noexcept {
     case errc::config_error: return "configuration error";
     case errc::unauthorized: return "unauthorized";
     case errc::outcome_unknown: return "outcome unknown (the request may have taken effect)";
+    case errc::quota_exhausted: return "quota exhausted";
     case errc::signature_invalid: return "signature does not match";
     case errc::signature_missing: return "signature missing";
     case errc::signature_malformed: return "signature malformed";
@@ -258,6 +262,7 @@ constexpr const boost::system::error_category& domain_category(errc e) noexcept 
     case errc::timeout:
     case errc::bulkhead_full:
     case errc::retry_budget_exhausted:
+    case errc::quota_exhausted:
     case errc::cancelled: return detail::resilience_category_instance;
     case errc::http_error:
     case errc::invalid_response:
@@ -277,7 +282,7 @@ inline boost::system::error_code make_error_code(errc e) noexcept { return {stat
 /// The errc a code carries, if it is one of intg's (its category is the errc value's domain).
 inline std::optional<errc> to_errc(const boost::system::error_code& c) noexcept {
   const int v = c.value();
-  if (v < static_cast<int>(errc::circuit_open) || v > static_cast<int>(errc::outcome_unknown)) return std::nullopt;
+  if (v < static_cast<int>(errc::circuit_open) || v > static_cast<int>(errc::quota_exhausted)) return std::nullopt;
   if (c.category() != domain_category(static_cast<errc>(v))) return std::nullopt;
   return static_cast<errc>(v);
 }
@@ -622,7 +627,7 @@ inline bool is_transient(const error& e) noexcept {
 /// running out is not one of them: it ends a call whose attempts really failed.)
 inline bool is_local_rejection(const error& e) noexcept {
   return e == errc::circuit_open || (e == errc::rate_limited && e.http_status() == 0) ||
-         e == errc::bulkhead_full || e == errc::cancelled;
+         e == errc::bulkhead_full || e == errc::quota_exhausted || e == errc::cancelled;
 }
 
 }  // namespace intg
@@ -1957,10 +1962,52 @@ struct bulkhead_settings {
   std::chrono::milliseconds queue_timeout{1'000};
 };
 
+/// Whose calls a quota counts.
+enum class quota_scope : std::uint8_t {
+  integration,  ///< one integration's calls for one tenant
+  tenant        ///< all the tenant's calls through integrations whose quota has this scope
+};
+
+/// What a shared quota does while Redis is unavailable.
+enum class quota_fallback : std::uint8_t {
+  count_locally,  ///< each replica counts alone, at `fallback_share` of each limit
+  allow,          ///< admit every call (fail open)
+  reject          ///< reject every call with errc::quota_exhausted (fail closed)
+};
+
+/// The `shared` member of a `quotas` section: the quota counted across replicas on Redis by
+/// intg::shared_quota (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_quota_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  int replicas = 1;           ///< processes sharing the quota
+  /// A lease holds at most this share of the smallest limit, divided by `replicas`; 0: no leasing
+  /// (a Redis round trip per call).
+  double lease_fraction = 0.05;
+  quota_fallback on_redis_unavailable = quota_fallback::count_locally;
+  /// count_locally: the share of each limit one replica admits alone; absent: 1 / replicas.
+  std::optional<double> fallback_share;
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica without Redis asks again
+  std::string key_prefix = "intg:quota:";
+};
+
+/// The `quotas` section: calls allowed per calendar minute, day and month (UTC); 0 leaves a
+/// period unlimited. Unlike a rate limit, which smooths bursts, a quota is an allowance: once used
+/// up, calls are rejected (errc::quota_exhausted) until the period resets.
+struct quota_settings {
+  std::int64_t per_minute = 0;
+  std::int64_t per_day = 0;
+  std::int64_t per_month = 0;
+  quota_scope scope = quota_scope::integration;
+  std::optional<shared_quota_settings> shared{};  ///< counted across replicas on Redis when set
+
+  bool limited() const noexcept { return per_minute > 0 || per_day > 0 || per_month > 0; }
+};
+
 /// Tenant-wide settings (the seed's `tenant_configs`).
 struct tenant_settings {
   std::string id;
   std::optional<rate_limit_settings> rate_limits;  ///< applied to each of the tenant's integrations
+  std::optional<quota_settings> quotas;           ///< likewise (scope `tenant`: one allowance for all of them)
   std::vector<std::string> features;
   std::string sla;  ///< e.g. "99.9%"
 
@@ -1986,6 +2033,7 @@ struct integration_config {
   rate_limit_settings rate_limits;
   circuit_breaker_settings circuit_breaker;
   bulkhead_settings bulkhead;
+  quota_settings quotas;  ///< none by default
   std::string tenant;  ///< the tenant this effective configuration is for (empty: none)
   /// Keys of `settings` whose values came from secrets (`${env:NAME}`); redacted when shown.
   std::vector<std::string> secret_keys;
@@ -3038,7 +3086,12 @@ struct integration_metrics {
                                   {"integration", "tenant", "state"})),
         breaker_transitions(r.add_counter("intg_circuit_breaker_transitions_total",
                                           "Circuit breaker state changes, by the state left and the state entered.",
-                                          {"integration", "tenant", "from", "to"})) {}
+                                          {"integration", "tenant", "from", "to"})),
+        quota_limit(r.add_gauge("intg_quota_limit", "Calls a quota allows per calendar period (UTC).",
+                                {"integration", "tenant", "period"})),
+        quota_remaining(r.add_gauge("intg_quota_remaining",
+                                    "Calls a quota still allows in the current period (cluster-wide when shared, as last reported).",
+                                    {"integration", "tenant", "period"})) {}
 
   /// Sets the breaker state set of one integration: 1 for `current`, 0 for the others.
   void set_breaker_state(std::string_view integration, std::string_view tenant, std::string_view current) {
@@ -3054,6 +3107,8 @@ struct integration_metrics {
   family<gauge>& status;
   family<gauge>& breaker_state;
   family<counter>& breaker_transitions;
+  family<gauge>& quota_limit;
+  family<gauge>& quota_remaining;
 };
 
 /// Counts one integration's calls (call spans only; attempt spans are ignored). Thread-safe and
@@ -4899,6 +4954,50 @@ inline void read_rate_limits(const boost::json::value& v, const std::string& pat
   }
 }
 
+// The `shared` member of a `quotas` section (read by intg::shared_quota).
+inline void read_shared_quota(const boost::json::value& v, const std::string& path, shared_quota_settings& out, const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"redis", "replicas", "lease_fraction", "on_redis_unavailable", "fallback_share", "probe_interval", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
+  if (auto* x = o.if_contains("replicas")) out.replicas = expect_int(*x, member_path(path, "replicas"), 1, 100'000);
+  if (auto* x = o.if_contains("lease_fraction")) out.lease_fraction = expect_number(*x, member_path(path, "lease_fraction"), 0.0, 1.0);
+  if (auto* x = o.if_contains("on_redis_unavailable")) {
+    const std::string p = member_path(path, "on_redis_unavailable");
+    const std::string w = expect_string(*x, p);
+    if (w == "count_locally") out.on_redis_unavailable = quota_fallback::count_locally;
+    else if (w == "allow") out.on_redis_unavailable = quota_fallback::allow;
+    else if (w == "reject") out.on_redis_unavailable = quota_fallback::reject;
+    else config_fail(p, "expected \"count_locally\", \"allow\" or \"reject\"");
+  }
+  if (auto* x = o.if_contains("fallback_share")) out.fallback_share = expect_number(*x, member_path(path, "fallback_share"), 0.0, 1.0);
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
+  if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
+}
+
+// A quota's allowance: a whole number of calls, 0 for none.
+inline std::int64_t expect_allowance(const boost::json::value& v, const std::string& path) {
+  if (!v.is_int64() && !v.is_uint64()) config_fail(path, "expected a whole number of calls (0: unlimited)");
+  return static_cast<std::int64_t>(expect_number(v, path, 0, 1e15));
+}
+
+inline void read_quotas(const boost::json::value& v, const std::string& path, quota_settings& out, const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"per_minute", "per_day", "per_month", "scope", "shared"});
+  if (auto* x = o.if_contains("per_minute")) out.per_minute = expect_allowance(*x, member_path(path, "per_minute"));
+  if (auto* x = o.if_contains("per_day")) out.per_day = expect_allowance(*x, member_path(path, "per_day"));
+  if (auto* x = o.if_contains("per_month")) out.per_month = expect_allowance(*x, member_path(path, "per_month"));
+  if (auto* x = o.if_contains("scope")) {
+    const std::string w = expect_string(*x, member_path(path, "scope"));
+    if (w == "integration") out.scope = quota_scope::integration;
+    else if (w == "tenant") out.scope = quota_scope::tenant;
+    else config_fail(member_path(path, "scope"), "expected \"integration\" or \"tenant\"");
+  }
+  if (auto* x = o.if_contains("shared")) {
+    if (!out.shared) out.shared.emplace();
+    read_shared_quota(*x, member_path(path, "shared"), *out.shared, env);
+  }
+}
+
 inline void read_retry(const boost::json::value& v, const std::string& path, retry_settings& out) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"max_attempts", "backoff_multiplier", "base_delay", "max_delay", "jitter", "budget_ratio",
@@ -5005,7 +5104,7 @@ inline void substitute_env(boost::json::value& v, const std::string& path, const
 inline void read_integration(const boost::json::value& v, const std::string& path, integration_config& cfg, const env_lookup& env) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"category", "type", "enabled", "settings", "timeout", "health_check_interval", "retry_policy",
-                      "rate_limits", "circuit_breaker", "bulkhead"});
+                      "rate_limits", "circuit_breaker", "bulkhead", "quotas"});
   // "type" is the 0.1 name of "category" (its seven values are predefined categories).
   if (o.contains("category") && o.contains("type"))
     config_fail(member_path(path, "type"), "\"type\" is the old name of \"category\": give only one of them");
@@ -5026,6 +5125,7 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
   if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits, env);
   if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker, env);
   if (auto* x = o.if_contains("bulkhead")) read_bulkhead(*x, member_path(path, "bulkhead"), cfg.bulkhead);
+  if (auto* x = o.if_contains("quotas")) read_quotas(*x, member_path(path, "quotas"), cfg.quotas, env);
   if (auto* x = o.if_contains("settings")) {
     const std::string sp = member_path(path, "settings");
     boost::json::value copy = expect_object(*x, sp);
@@ -5040,7 +5140,7 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
 class config {
  public:
   /// Effective configuration of integration `name` for `tenant` (environment section, then the
-  /// tenant's rate limits, then the tenant's overrides). Throws intg::exception (config_error)
+  /// tenant's rate limits and quotas, then the tenant's overrides). Throws intg::exception (config_error)
   /// when there is no such integration.
   integration_config integration(std::string_view name, std::string_view tenant = {}) const {
     auto it = integrations_.find(std::string(name));
@@ -5053,6 +5153,8 @@ class config {
       if (t->second.rate_limits_json)
         detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits,
                                  env_);
+      if (t->second.quotas_json)
+        detail::read_quotas(*t->second.quotas_json, "$.tenants." + std::string(tenant) + ".quotas", cfg.quotas, env_);
       if (auto o = t->second.overrides.find(cfg.name); o != t->second.overrides.end())
         detail::read_integration(o->second, "$.tenants." + std::string(tenant) + ".integrations." + cfg.name, cfg, env_);
     }
@@ -5111,7 +5213,7 @@ class config {
       for (const auto& [id, body] : detail::expect_object(*ts, "$.tenants")) {
         const std::string tp = detail::member_path("$.tenants", id);
         const auto& to = detail::expect_object(body, tp);
-        detail::only_keys(to, tp, {"rate_limits", "features", "sla", "integrations"});
+        detail::only_keys(to, tp, {"rate_limits", "quotas", "features", "sla", "integrations"});
         tenant_entry t;
         t.settings.id = std::string(id);
         if (auto* x = to.if_contains("rate_limits")) {
@@ -5119,6 +5221,12 @@ class config {
           detail::read_rate_limits(*x, tp + ".rate_limits", r, c.env_);
           t.settings.rate_limits = r;
           t.rate_limits_json = *x;
+        }
+        if (auto* x = to.if_contains("quotas")) {
+          quota_settings q;
+          detail::read_quotas(*x, tp + ".quotas", q, c.env_);
+          t.settings.quotas = q;
+          t.quotas_json = *x;
         }
         if (auto* x = to.if_contains("features")) {
           if (!x->is_array()) detail::config_fail(tp + ".features", "expected an array of strings");
@@ -5155,6 +5263,7 @@ class config {
   struct tenant_entry {
     tenant_settings settings;
     std::optional<boost::json::value> rate_limits_json;
+    std::optional<boost::json::value> quotas_json;
     std::map<std::string, boost::json::value> overrides;
   };
   std::string environment_;
@@ -5383,7 +5492,7 @@ class basic_registry {
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
     publish_status(*e, e->status);
-    publish_breaker(*e, e->impl->describe());
+    publish_policies(*e, e->impl->describe());
     std::unique_lock lock(mutex_);
     auto [it, inserted] = entries_.try_emplace(key{tenant, e->config.name}, e);
     if (!inserted)
@@ -5545,7 +5654,7 @@ class basic_registry {
       if (e->checks) s.average_check_latency = e->total_latency / static_cast<std::int64_t>(e->checks);
       s.calls = e->calls->totals();
       s.policies = e->impl->describe();
-      publish_breaker(*e, s.policies);
+      publish_policies(*e, s.policies);
       out.push_back(std::move(s));
     }
     return out;
@@ -5737,13 +5846,26 @@ class basic_registry {
       metrics_->status.with({e.config.name, e.config.tenant, to_string(st)}).set(st == current ? 1.0 : 0.0);
   }
 
-  // The breaker's state as a Prometheus state set, as describe() reports it (current at every
-  // snapshot, whether or not the integration wired calls->breaker_listener()).
-  void publish_breaker(const entry& e, const boost::json::object& policies) const {
+  // What describe() reports as metrics, current at every snapshot: the breaker's state as a
+  // Prometheus state set (whether or not the integration wired calls->breaker_listener()), and
+  // each quota period's limit and remaining allowance.
+  void publish_policies(const entry& e, const boost::json::object& policies) const {
     if (!metrics_) return;
     const auto* cb = policies.if_contains("circuit_breaker");
     const auto* st = cb && cb->is_object() ? cb->as_object().if_contains("state") : nullptr;
     if (st && st->is_string()) metrics_->set_breaker_state(e.config.name, e.config.tenant, st->as_string());
+    const auto* q = policies.if_contains("quota");
+    if (!q || !q->is_object()) return;
+    for (std::string_view period : {"per_minute", "per_day", "per_month"}) {
+      const auto* p = q->as_object().if_contains(period);
+      if (!p || !p->is_object()) continue;
+      const auto* limit = p->as_object().if_contains("limit");
+      const auto* remaining = p->as_object().if_contains("remaining");
+      const std::string_view label = period.substr(4);  // minute, day, month
+      if (limit && limit->is_number()) metrics_->quota_limit.with({e.config.name, e.config.tenant, label}).set(limit->to_number<double>());
+      if (remaining && remaining->is_number())
+        metrics_->quota_remaining.with({e.config.name, e.config.tenant, label}).set(remaining->to_number<double>());
+    }
   }
 
   void emit(entry& e, event_level level, std::string_view name, std::string_view message) {

@@ -381,10 +381,16 @@ inline asio::awaitable<result<gcra_reply>> take(redis::connection& conn, const s
 // after consecutive failures, so that a dead Redis costs each caller nothing past one timeout.
 
 
+#include <boost/json/object.hpp>
+
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -392,6 +398,7 @@ inline asio::awaitable<result<gcra_reply>> take(redis::connection& conn, const s
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -547,6 +554,78 @@ class redis_link {
 };
 
 }  // namespace intg::shared
+
+namespace intg::detail {
+
+// "%" and ":" escaped in a key component, so that ("a:b", "c") and ("a", "b:c") differ.
+inline std::string key_component(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c == '%') out += "%25";
+    else if (c == ':') out += "%3A";
+    else out += c;
+  }
+  return out;
+}
+
+}  // namespace intg::detail
+
+namespace intg::shared {
+
+namespace detail {
+
+/// One request to Redis at a time for a policy, on the link's executor: callers that find one in
+/// flight wait for it to end (or for their deadline) and then look at what it brought, instead of
+/// sending their own.
+class single_flight {
+ public:
+  bool busy() const noexcept { return busy_; }
+  void begin() noexcept { busy_ = true; }
+  /// Ends the request and wakes the callers waiting for it.
+  void end() {
+    busy_ = false;
+    for (auto* w : waiters_) w->cancel();
+  }
+  /// Waits until the request in flight ends, or until `deadline`.
+  asio::awaitable<void> join(const asio::any_io_executor& ex, std::chrono::steady_clock::time_point deadline) {
+    asio::steady_timer w(ex, deadline);
+    waiters_.push_back(&w);
+    co_await w.async_wait(asio::as_tuple(asio::use_awaitable));
+    std::erase(waiters_, &w);
+  }
+
+ private:
+  bool busy_ = false;
+  std::vector<asio::steady_timer*> waiters_;
+};
+
+}  // namespace detail
+
+/// The process-wide link for a shared policy's `redis` settings in an integration's configuration
+/// (`section` names the policy's section, e.g. "rate_limits", in errors). A policy decision must
+/// not hang on Redis: a command and a connection attempt get 100 ms and 500 ms unless the settings
+/// say otherwise, and reconnecting backs off from 50 ms to at most `probe_interval` (and 1 s).
+/// Throws intg::exception (config_error, with the setting's JSON path) for bad settings.
+inline std::shared_ptr<redis_link> link_for_settings(const boost::json::object& settings, std::string_view section,
+                                                     std::string_view integration, std::chrono::milliseconds probe_interval) {
+  auto r = redis::options::from_json(settings);
+  if (!r) {
+    error e = r.error();
+    std::string path(e.json_path());
+    if (path.starts_with("$.settings")) path = std::string(section) + ".shared.redis" + path.substr(10);
+    throw exception(error{intg::errc::config_error, "integration '" + std::string(integration) + "': " + std::string(e.message())}
+                        .with_json_path(path));
+  }
+  redis::options ro = std::move(*r);
+  if (!settings.contains("command_timeout_ms")) ro.command_timeout = std::chrono::milliseconds(100);
+  if (!settings.contains("connect_timeout_ms")) ro.connect_timeout = std::chrono::milliseconds(500);
+  if (ro.client_name.empty()) ro.client_name = "intg-shared";
+  ro.reconnect_backoff = std::chrono::milliseconds(50);
+  ro.max_reconnect_backoff = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1'000), probe_interval);
+  return redis_link::for_options(ro);
+}
+
+}  // namespace intg::shared
 #endif  // INTG_AMALGAMATED_INTG_SHARED_REDIS_LINK_HPP
 // ---- end intg/shared/redis_link.hpp ----
 
@@ -611,21 +690,6 @@ struct shared_rate_limit_stats {
   bool in_fallback = false;
 };
 
-namespace detail {
-
-// "%" and ":" escaped in a key component, so that ("a:b", "c") and ("a", "b:c") differ.
-inline std::string key_component(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '%') out += "%25";
-    else if (c == ':') out += "%3A";
-    else out += c;
-  }
-  return out;
-}
-
-}  // namespace detail
-
 template <class Tag = void>
 class shared_rate_limiter {
  public:
@@ -645,21 +709,7 @@ class shared_rate_limiter {
     o.max_wait = c.rate_limits.max_wait;
     if (!c.rate_limits.shared) return o;
     const shared_rate_limit_settings& s = *c.rate_limits.shared;
-    auto r = redis::options::from_json(s.redis);
-    if (!r) {
-      error e = r.error();
-      std::string path(e.json_path());
-      if (path.starts_with("$.settings")) path = "rate_limits.shared.redis" + path.substr(10);
-      throw exception(error{errc::config_error, "integration '" + c.name + "': " + std::string(e.message())}.with_json_path(path));
-    }
-    redis::options ro = std::move(*r);
-    // A rate-limit decision must not hang on Redis: short defaults unless the settings say otherwise.
-    if (!s.redis.contains("command_timeout_ms")) ro.command_timeout = std::chrono::milliseconds(100);
-    if (!s.redis.contains("connect_timeout_ms")) ro.connect_timeout = std::chrono::milliseconds(500);
-    if (ro.client_name.empty()) ro.client_name = "intg-shared";
-    ro.reconnect_backoff = std::chrono::milliseconds(50);
-    ro.max_reconnect_backoff = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1'000), s.probe_interval);
-    o.link = shared::redis_link::for_options(ro);
+    o.link = shared::link_for_settings(s.redis, "rate_limits", c.name, s.probe_interval);
     o.key = s.key_prefix + detail::key_component(c.name) + ":" + detail::key_component(c.tenant);
     if (!s.route.empty()) o.key += ":" + detail::key_component(s.route);
     o.replicas = s.replicas;
@@ -769,8 +819,7 @@ class shared_rate_limiter {
     std::atomic<bool> fallback{false};
     // On the link's executor only: one lease request at a time, the callers waiting for it, the
     // size of the next lease (doubles while leases run out, halves while they expire unspent).
-    bool in_flight = false;
-    std::vector<asio::steady_timer*> waiters;
+    shared::detail::single_flight flight;
     std::int64_t want = 1;
     std::minstd_rand spread_source{static_cast<std::uint_fast32_t>(detail::process_hash_seed())};
     // Counters.
@@ -904,18 +953,14 @@ class shared_rate_limiter {
       if (s.fallback.load(std::memory_order_acquire)) co_return outcome::fallback;
       if (now.time_since_epoch().count() < s.refused_until.load(std::memory_order_relaxed)) co_return outcome::refused;
       if (deadline - std::chrono::steady_clock::now() < timeout / 2) co_return outcome::fallback;
-      if (s.leasing() && s.in_flight) {
-        asio::steady_timer w(s.opts.link->executor(), deadline);
-        s.waiters.push_back(&w);
-        co_await w.async_wait(asio::as_tuple(asio::use_awaitable));
-        std::erase(s.waiters, &w);
+      if (s.leasing() && s.flight.busy()) {
+        co_await s.flight.join(s.opts.link->executor(), deadline);
         continue;
       }
       const std::int64_t n = s.next_want(now);
       const std::int64_t at_least = std::max<std::int64_t>(1, n / 2);
-      s.in_flight = true;
+      s.flight.begin();
       auto r = co_await s.decide(n, at_least, deadline);
-      s.in_flight = false;
       const time_point after = clock.now();
       outcome o = outcome::granted;
       if (!r) {
@@ -930,7 +975,7 @@ class shared_rate_limiter {
         s.refused_until.store(until.time_since_epoch().count(), std::memory_order_relaxed);
         o = outcome::refused;
       }
-      for (auto* w : s.waiters) w->cancel();
+      s.flight.end();
       co_return o;
     }
   }
@@ -1127,21 +1172,7 @@ class shared_circuit_breaker {
     static_cast<typename local_breaker::options&>(o) = local_breaker::options_from_config(c);
     if (!c.circuit_breaker.shared) return o;
     const shared_breaker_settings& s = *c.circuit_breaker.shared;
-    auto r = redis::options::from_json(s.redis);
-    if (!r) {
-      error e = r.error();
-      std::string path(e.json_path());
-      if (path.starts_with("$.settings")) path = "circuit_breaker.shared.redis" + path.substr(10);
-      throw exception(error{errc::config_error, "integration '" + c.name + "': " + std::string(e.message())}.with_json_path(path));
-    }
-    redis::options ro = std::move(*r);
-    // A breaker's decision must not hang on Redis: short defaults unless the settings say otherwise.
-    if (!s.redis.contains("command_timeout_ms")) ro.command_timeout = std::chrono::milliseconds(100);
-    if (!s.redis.contains("connect_timeout_ms")) ro.connect_timeout = std::chrono::milliseconds(500);
-    if (ro.client_name.empty()) ro.client_name = "intg-shared";
-    ro.reconnect_backoff = std::chrono::milliseconds(50);
-    ro.max_reconnect_backoff = std::min<std::chrono::milliseconds>(std::chrono::milliseconds(1'000), s.probe_interval);
-    o.link = shared::redis_link::for_options(ro);
+    o.link = shared::link_for_settings(s.redis, "circuit_breaker", c.name, s.probe_interval);
     o.key = s.key_prefix + detail::key_component(c.name) + ":" + detail::key_component(c.tenant);
     o.channel = s.key_prefix + "events";
     o.probe_interval = s.probe_interval;
@@ -1455,6 +1486,719 @@ class shared_circuit_breaker {
 }  // namespace intg
 #endif  // INTG_AMALGAMATED_INTG_SHARED_CIRCUIT_BREAKER_HPP
 // ---- end intg/shared/circuit_breaker.hpp ----
+// ---- begin intg/shared/quota.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SHARED_QUOTA_HPP
+#define INTG_AMALGAMATED_INTG_SHARED_QUOTA_HPP
+// intg::shared_quota: calls allowed per calendar minute, day and month (UTC), counted across
+// replicas on Redis (shared/quota_script.hpp) or, without a `shared` section, in this process.
+// A quota is an allowance, not a pace: once a period's allowance is used up, calls are rejected
+// with errc::quota_exhausted and a retry-after until that period resets. To keep the hot path
+// local, a replica leases a few units at a time and spends them with one compare-and-swap per
+// call; what it leased and did not spend goes back with its next request. While Redis is
+// unavailable, each replica counts alone at a share of each limit, or admits, or rejects.
+
+// ---- begin intg/shared/quota_script.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_SHARED_QUOTA_SCRIPT_HPP
+#define INTG_AMALGAMATED_INTG_SHARED_QUOTA_SCRIPT_HPP
+// A tenant quota's counters in Redis: per period (the calendar minute, day and month in UTC, on
+// Redis's clock) one integer key holding the units used in it, which expires after the period
+// ends. One Lua script, run atomically, gives back what a replica leased and did not spend, adds
+// what it admitted while Redis was away, and grants up to `want` units if every limited period has
+// them, or refuses with the time until the exhausted period resets.
+
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::shared {
+
+/// The periods a quota counts over: calendar periods in UTC, so that every replica agrees on
+/// where one ends (Redis's clock decides).
+enum class quota_period : std::uint8_t { minute, day, month };
+inline constexpr std::array<quota_period, 3> quota_periods{quota_period::minute, quota_period::day, quota_period::month};
+
+inline std::string_view to_string(quota_period p) noexcept {
+  switch (p) {
+    case quota_period::minute: return "minute";
+    case quota_period::day: return "day";
+    case quota_period::month: return "month";
+  }
+  return "minute";
+}
+
+/// Units given back or added in one period: applied only while `window` is still the current one
+/// (a give-back after the period ended would credit the next period).
+struct quota_adjustment {
+  std::int64_t units = 0;  ///< > 0: leased and not spent (given back); < 0: admitted without Redis (added)
+  std::int64_t window = 0;
+};
+
+/// What one script run asks for.
+struct quota_params {
+  std::array<std::int64_t, 3> limits{};  ///< per minute, day, month; 0: that period is not limited
+  std::int64_t want = 1;                 ///< at most this many units; 0: only adjust and report
+  std::int64_t min = 1;                  ///< at least this many, or none (1 <= min <= want, unless want is 0)
+  /// At most free units / share_among are granted (at least `min`), so that replicas near the end
+  /// of a quota do not lease it all to one of them.
+  std::int64_t share_among = 1;
+  std::array<quota_adjustment, 3> adjust{};
+  /// Decide at this server time (ms since the epoch) instead of TIME (tests pin the clock with it).
+  std::optional<std::int64_t> now_ms{};
+};
+
+/// One period as the script saw it after its decision.
+struct quota_usage {
+  std::int64_t used = 0;    ///< units used in the current window, cluster-wide (0 for an unlimited period)
+  std::int64_t window = 0;  ///< the window's number (minutes or days since the epoch; months: year * 12 + month - 1)
+  std::chrono::milliseconds resets_in{};  ///< until the window ends
+};
+
+/// A decision: `granted` units (0: refused, then `retry_after` is the time until an exhausted
+/// period resets), and each period's usage.
+struct quota_reply {
+  std::int64_t granted = 0;
+  std::chrono::milliseconds retry_after{};
+  std::array<quota_usage, 3> periods{};
+};
+
+/// The script. KEYS[1] is the quota's base key: a period's counter is base .. ':m:' / ':d:' / ':M:'
+/// .. its window number (in the base key's hash slot when the base holds a {hash tag}). ARGV:
+/// want, min, share_among, then per period limit, adjustment, adjustment's window, then now_ms.
+inline const redis::script& quota_script() {
+  static const redis::script s(R"lua(-- intg shared quota v1
+if redis.replicate_commands then redis.replicate_commands() end
+local want, min, share = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+if not want or not min or not share or want < 0 or share < 1 or (want > 0 and (min < 1 or want < min)) then
+  return redis.error_reply('ERR intg quota: invalid arguments')
+end
+local now
+if ARGV[13] then
+  now = tonumber(ARGV[13])
+  if not now then return redis.error_reply('ERR intg quota: invalid time') end
+else
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function days_from_civil(y, m, d)
+  if m <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local mp = (m > 2) and (m - 3) or (m + 9)
+  local doy = math.floor((153 * mp + 2) / 5) + d - 1
+  return era * 146097 + yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy - 719468
+end
+local day = math.floor(now / 86400000)
+local z = day + 719468
+local era = math.floor(z / 146097)
+local doe = z - era * 146097
+local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+local mp = math.floor((5 * doy + 2) / 153)
+local month = (mp < 10) and (mp + 3) or (mp - 9)
+local year = yoe + era * 400
+if month <= 2 then year = year + 1 end
+local next_y, next_m = year, month + 1
+if next_m > 12 then next_y, next_m = year + 1, 1 end
+local minute = math.floor(now / 60000)
+local windows = {minute, day, year * 12 + month - 1}
+local ends = {(minute + 1) * 60000, (day + 1) * 86400000, days_from_civil(next_y, next_m, 1) * 86400000}
+local tags = {':m:', ':d:', ':M:'}
+local limits, used, keys = {}, {}, {}
+local free = nil
+for i = 1, 3 do
+  local limit = tonumber(ARGV[3 * i + 1])
+  local units = tonumber(ARGV[3 * i + 2])
+  local window = tonumber(ARGV[3 * i + 3])
+  if not limit or limit < 0 or not units or not window then return redis.error_reply('ERR intg quota: invalid arguments') end
+  limits[i] = limit
+  used[i] = 0
+  if limit > 0 then
+    keys[i] = KEYS[1] .. tags[i] .. string.format('%d', windows[i])
+    local stored = redis.call('GET', keys[i])
+    if stored then
+      used[i] = tonumber(stored)
+      if not used[i] or used[i] ~= math.floor(used[i]) then
+        return redis.error_reply('ERR intg quota: a counter key holds no integer')
+      end
+    end
+    if units ~= 0 and window == windows[i] then
+      used[i] = used[i] - units
+      if used[i] < 0 then used[i] = 0 end
+      redis.call('SET', keys[i], string.format('%d', used[i]), 'PX', ends[i] - now + 60000)
+    end
+    local f = limit - used[i]
+    if f < 0 then f = 0 end
+    if free == nil or f < free then free = f end
+  end
+end
+local granted, retry = 0, 0
+if want > 0 then
+  if free == nil then
+    granted = want
+  elseif free < min then
+    for i = 1, 3 do
+      if limits[i] > 0 and limits[i] - used[i] < min and ends[i] - now > retry then retry = ends[i] - now end
+    end
+  else
+    granted = want
+    if free < granted then granted = free end
+    local fair = math.floor(free / share)
+    if fair < min then fair = min end
+    if fair < granted then granted = fair end
+    for i = 1, 3 do
+      if limits[i] > 0 then
+        used[i] = used[i] + granted
+        redis.call('SET', keys[i], string.format('%d', used[i]), 'PX', ends[i] - now + 60000)
+      end
+    end
+  end
+end
+return {granted, retry, used[1], windows[1], ends[1] - now, used[2], windows[2], ends[2] - now, used[3], windows[3], ends[3] - now}
+)lua");
+  return s;
+}
+
+/// The script's arguments for `p`.
+inline std::vector<std::string> quota_args(const quota_params& p) {
+  std::vector<std::string> a{std::to_string(p.want), std::to_string(p.min), std::to_string(p.share_among)};
+  for (std::size_t i = 0; i < 3; ++i) {
+    a.push_back(std::to_string(p.limits[i]));
+    a.push_back(std::to_string(p.adjust[i].units));
+    a.push_back(std::to_string(p.adjust[i].window));
+  }
+  if (p.now_ms) a.push_back(std::to_string(*p.now_ms));
+  return a;
+}
+
+/// Reads the script's reply, refusing one that breaks its contract (counter keys written by
+/// something else can make it absurd): redis::errc::unexpected_type with what was wrong.
+inline result<quota_reply> parse_quota_reply(redis::resp3::value_ref v, const quota_params& p) {
+  auto bad = [](std::string what) { return redis::make_error(redis::errc::unexpected_type, "quota script reply: " + what); };
+  if (auto c = v.check(); !c) return c.error();
+  if (v.type() != redis::resp3::type::array || v.size() != 11) return bad("expected an array of 11 integers");
+  std::int64_t n[11];
+  for (std::size_t i = 0; i < 11; ++i) {
+    auto x = v[i].as_int();
+    if (v[i].type() != redis::resp3::type::number || !x) return bad("expected an array of 11 integers");
+    n[i] = *x;
+  }
+  constexpr std::int64_t month_ms = std::int64_t{31} * 24 * 3600 * 1000;
+  if (n[0] < 0 || n[0] > p.want || (n[0] > 0 && n[0] < p.min)) return bad("granted " + std::to_string(n[0]) + " units of " + std::to_string(p.want));
+  if (n[1] < 0 || n[1] > month_ms || (p.want > 0 && n[0] == 0 && n[1] == 0)) return bad("retry-after of " + std::to_string(n[1]) + " ms");
+  quota_reply r{n[0], std::chrono::milliseconds(n[1]), {}};
+  constexpr std::int64_t period_ms[3] = {60'000, 86'400'000, month_ms};
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::int64_t used = n[2 + 3 * i], window = n[3 + 3 * i], left = n[4 + 3 * i];
+    if (used < 0) return bad("negative usage");
+    if (window < 0 || left <= 0 || left > period_ms[i]) return bad("a window that ends " + std::to_string(left) + " ms from now");
+    r.periods[i] = quota_usage{used, window, std::chrono::milliseconds(left)};
+  }
+  return r;
+}
+
+/// The same, on the first value of a response.
+inline result<quota_reply> parse_quota_reply(const redis::resp3::response& r, const quota_params& p) {
+  if (r.empty()) return redis::make_error(redis::errc::unexpected_type, "quota script reply: missing");
+  return parse_quota_reply(r.front(), p);
+}
+
+/// One decision on `conn` (EVALSHA, EVAL when the server does not have the script yet).
+inline asio::awaitable<result<quota_reply>> take_quota(redis::connection& conn, const std::string& key, const quota_params& p) {
+  const std::vector<std::string> keys{key};
+  const std::vector<std::string> args = quota_args(p);
+  auto r = co_await redis::eval(conn, quota_script(), keys, args);
+  if (!r) co_return r.error();
+  co_return parse_quota_reply(*r, p);
+}
+
+}  // namespace intg::shared
+#endif  // INTG_AMALGAMATED_INTG_SHARED_QUOTA_SCRIPT_HPP
+// ---- end intg/shared/quota_script.hpp ----
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/json/object.hpp>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace intg {
+
+/// Options of intg::shared_quota.
+struct shared_quota_options {
+  std::int64_t per_minute = 0;  ///< calls per calendar minute (UTC); 0: unlimited
+  std::int64_t per_day = 0;     ///< per calendar day (UTC)
+  std::int64_t per_month = 0;   ///< per calendar month (UTC)
+  /// The counters' key: the Redis base key when shared, and the name under which quotas of this
+  /// process share their local counters (two integrations with one key count together).
+  std::string key = "intg:quota:{default}";
+  std::shared_ptr<shared::redis_link> link;  ///< null: counted in this process only
+  int replicas = 1;                          ///< processes sharing the quota (>= 1)
+  /// A lease holds at most lease_fraction * (the smallest limit) / replicas units; 0: a Redis
+  /// round trip per call. In [0, 1].
+  double lease_fraction = 0.05;
+  quota_fallback on_redis_unavailable = quota_fallback::count_locally;
+  /// count_locally: the share of each limit this replica admits alone; negative: 1 / replicas.
+  double fallback_share = -1;
+  std::chrono::nanoseconds probe_interval = std::chrono::seconds(1);  ///< > 0
+  /// The clock that decides the calendar periods of what this process counts itself (a local
+  /// quota, the count_locally fallback); empty: std::chrono::system_clock. Tests set it.
+  std::function<std::chrono::system_clock::time_point()> wall_clock{};
+
+  std::array<std::int64_t, 3> limits() const noexcept { return {per_minute, per_day, per_month}; }
+};
+
+/// Throws intg::exception (errc::invalid_argument) naming the bad value.
+inline void validate(const shared_quota_options& o) {
+  auto fail = [](std::string what) { throw exception(error{errc::invalid_argument, "quota: " + std::move(what)}); };
+  const std::array<std::int64_t, 3> limits = o.limits();
+  static constexpr const char* names[3] = {"per_minute", "per_day", "per_month"};
+  for (std::size_t i = 0; i < 3; ++i)
+    if (limits[i] < 0 || limits[i] > 1'000'000'000'000'000)
+      fail(std::string(names[i]) + " must be between 0 and 1e15 (got " + std::to_string(limits[i]) + ")");
+  if (o.key.empty()) fail("a quota needs a key");
+  if (o.replicas < 1) fail("replicas must be at least 1 (got " + std::to_string(o.replicas) + ")");
+  if (!(o.lease_fraction >= 0 && o.lease_fraction <= 1)) fail("lease_fraction must be between 0 and 1");
+  if (!(o.fallback_share <= 1) || std::isnan(o.fallback_share)) fail("fallback_share must be at most 1");
+  if (o.probe_interval.count() <= 0) fail("probe_interval must be greater than 0");
+}
+
+/// Counters of a quota (this process's view).
+struct shared_quota_stats {
+  std::uint64_t round_trips = 0;     ///< quota scripts sent to Redis
+  std::uint64_t units_leased = 0;    ///< units Redis granted
+  std::uint64_t units_returned = 0;  ///< leased units given back unspent
+  std::uint64_t refusals = 0;        ///< requests Redis refused (a period used up)
+  std::uint64_t failures = 0;        ///< requests that failed (Redis unavailable, slow, broken reply)
+  std::uint64_t fallbacks = 0;       ///< times the quota went over to its fallback
+  std::uint64_t recoveries = 0;      ///< times it came back to Redis
+  bool in_fallback = false;
+};
+
+namespace detail {
+
+/// The calendar windows (UTC) a wall-clock time falls in, numbered as the quota script numbers
+/// them, and the time until each ends.
+struct calendar_windows {
+  std::array<std::int64_t, 3> window{};
+  std::array<std::chrono::milliseconds, 3> resets_in{};
+
+  explicit calendar_windows(std::chrono::system_clock::time_point t) {
+    using namespace std::chrono;
+    const auto ms = time_point_cast<milliseconds>(t);
+    const auto day = floor<days>(ms);
+    const year_month_day ymd{day};
+    const year_month next = year_month{ymd.year(), ymd.month()} + months{1};
+    const std::int64_t now = ms.time_since_epoch().count();
+    window = {now / 60'000, day.time_since_epoch().count(),
+              static_cast<std::int64_t>(static_cast<int>(ymd.year())) * 12 + static_cast<unsigned>(ymd.month()) - 1};
+    resets_in = {milliseconds((window[0] + 1) * 60'000 - now), milliseconds((window[1] + 1) * 86'400'000 - now),
+                 duration_cast<milliseconds>(sys_days{next / 1}.time_since_epoch()) - milliseconds(now)};
+  }
+};
+
+/// Units counted in this process for one key, per calendar window: a local quota's counters, and
+/// what a shared quota admitted on its own while Redis was away. Shared by every quota of the
+/// process with that key.
+class quota_counter {
+ public:
+  /// Takes `n` units if every limited period has them; else answers which period is used up.
+  bool try_take(const calendar_windows& w, const std::array<std::int64_t, 3>& limits, std::int64_t n, std::size_t& exhausted) {
+    std::lock_guard lock(m_);
+    roll(w);
+    for (std::size_t i = 0; i < 3; ++i)
+      if (limits[i] > 0 && used_[i] + n > limits[i]) {
+        exhausted = i;
+        return false;
+      }
+    for (auto& u : used_) u += n;
+    return true;
+  }
+  /// Units used in the windows of `w`.
+  std::array<std::int64_t, 3> used(const calendar_windows& w) const {
+    std::lock_guard lock(m_);
+    std::array<std::int64_t, 3> u{};
+    for (std::size_t i = 0; i < 3; ++i) u[i] = window_[i] == w.window[i] ? used_[i] : 0;
+    return u;
+  }
+  /// Takes what was counted (as units to add to Redis's counters) and starts again from zero.
+  std::array<shared::quota_adjustment, 3> drain() {
+    std::lock_guard lock(m_);
+    std::array<shared::quota_adjustment, 3> a{};
+    for (std::size_t i = 0; i < 3; ++i) {
+      a[i] = {-used_[i], window_[i]};
+      used_[i] = 0;
+    }
+    return a;
+  }
+  /// Puts back what drain() took, when it could not be handed to Redis.
+  void restore(const std::array<shared::quota_adjustment, 3>& a) {
+    std::lock_guard lock(m_);
+    for (std::size_t i = 0; i < 3; ++i)
+      if (window_[i] == a[i].window) used_[i] -= a[i].units;
+  }
+
+  /// The process-wide counter for `key`, kept while some quota holds it.
+  static std::shared_ptr<quota_counter> for_key(const std::string& key) {
+    static std::mutex m;
+    static std::map<std::string, std::weak_ptr<quota_counter>> counters;
+    std::lock_guard lock(m);
+    std::erase_if(counters, [](const auto& e) { return e.second.expired(); });
+    if (auto it = counters.find(key); it != counters.end())
+      if (auto c = it->second.lock()) return c;
+    auto c = std::make_shared<quota_counter>();
+    counters[key] = c;
+    return c;
+  }
+
+ private:
+  void roll(const calendar_windows& w) {
+    for (std::size_t i = 0; i < 3; ++i)
+      if (window_[i] != w.window[i]) {
+        window_[i] = w.window[i];
+        used_[i] = 0;
+      }
+  }
+
+  mutable std::mutex m_;
+  std::array<std::int64_t, 3> window_{-1, -1, -1};
+  std::array<std::int64_t, 3> used_{};
+};
+
+}  // namespace detail
+
+template <class Tag = void>
+class shared_quota {
+ public:
+  using options = shared_quota_options;
+
+  /// Options from an integration's `quotas` section. The key is key_prefix + "{" + integration +
+  /// ":" + tenant + "}" (scope integration) or key_prefix + "{tenant:" + tenant + "}" (scope
+  /// tenant); with a `shared` member, the Redis connection is the process-wide link for its
+  /// settings. Throws intg::exception (config_error) for bad Redis settings.
+  static options options_from_config(const integration_config& c) {
+    options o;
+    const quota_settings& q = c.quotas;
+    o.per_minute = q.per_minute;
+    o.per_day = q.per_day;
+    o.per_month = q.per_month;
+    const std::string prefix = q.shared ? q.shared->key_prefix : shared_quota_settings{}.key_prefix;
+    o.key = prefix + "{" +
+            (q.scope == quota_scope::tenant ? "tenant:" + detail::key_component(c.tenant)
+                                            : detail::key_component(c.name) + ":" + detail::key_component(c.tenant)) +
+            "}";
+    if (!q.shared || !q.limited()) return o;
+    const shared_quota_settings& s = *q.shared;
+    o.link = shared::link_for_settings(s.redis, "quotas", c.name, s.probe_interval);
+    o.replicas = s.replicas;
+    o.lease_fraction = s.lease_fraction;
+    o.on_redis_unavailable = s.on_redis_unavailable;
+    o.fallback_share = s.fallback_share ? *s.fallback_share : -1.0;
+    o.probe_interval = s.probe_interval;
+    return o;
+  }
+
+  shared_quota() : shared_quota(options{}) {}
+  explicit shared_quota(options o) : s_(std::make_shared<state>(std::move(o))) { s_->self = s_; }
+
+  const options& get_options() const noexcept { return s_->opts; }
+  bool is_shared() const noexcept { return s_->opts.link != nullptr; }
+  shared_quota_stats stats() const noexcept { return s_->snapshot(); }
+
+  /// Each limited period's limit, use and remaining allowance (cluster-wide as Redis last
+  /// reported it when shared), and where the quota is shared (for status pages and metrics).
+  void describe(boost::json::object& out, time_point now) const {
+    const state& s = *s_;
+    if (!s.limited) return;
+    boost::json::object o;
+    static constexpr const char* names[3] = {"per_minute", "per_day", "per_month"};
+    if (!s.opts.link) {
+      const detail::calendar_windows w(s.wall_now());
+      const auto used = s.counter->used(w);
+      for (std::size_t i = 0; i < 3; ++i)
+        if (s.limits[i] > 0)
+          o[names[i]] = period_json(s.limits[i], used[i], w.resets_in[i]);
+    } else {
+      std::lock_guard lock(s.seen_mutex);
+      for (std::size_t i = 0; i < 3; ++i) {
+        if (s.limits[i] <= 0) continue;
+        if (!s.seen) {
+          o[names[i]] = {{"limit", s.limits[i]}, {"used", nullptr}, {"remaining", nullptr}};
+        } else if (now >= s.seen_resets_at[i]) {
+          // The window Redis last reported has ended: the next one starts unused.
+          o[names[i]] = {{"limit", s.limits[i]}, {"used", 0}, {"remaining", s.limits[i]}};
+        } else {
+          o[names[i]] = period_json(s.limits[i], s.seen_used[i], std::chrono::duration_cast<std::chrono::milliseconds>(s.seen_resets_at[i] - now));
+        }
+      }
+      const bool live = now.time_since_epoch().count() < s.lease_expiry.load(std::memory_order_relaxed);
+      boost::json::object sh{{"redis", s.opts.link->endpoint()},
+                             {"key", s.opts.key},
+                             {"replicas", s.opts.replicas},
+                             {"lease_cap", s.lease_cap},
+                             {"leased", live ? s.units.load(std::memory_order_relaxed) : 0},
+                             {"mode", s.fallback.load(std::memory_order_relaxed) ? "fallback" : "shared"}};
+      if (s.seen) sh["reported_ms_ago"] = std::chrono::duration_cast<std::chrono::milliseconds>(now - s.seen_at).count();
+      o["shared"] = std::move(sh);
+    }
+    out["quota"] = std::move(o);
+  }
+
+  gate admit(attempt& a, no_ticket&) noexcept {
+    state& s = *s_;
+    if (!s.limited) return gate::proceed();
+    if (!s.opts.link) return s.count_here(s.limits);
+    const time_point now = a.approximate_start();
+    if (s.take_leased(now)) return gate::proceed();
+    if (s.fallback.load(std::memory_order_acquire)) return s.fallback_gate();
+    const std::int64_t until = s.refused_until.load(std::memory_order_relaxed);
+    if (now.time_since_epoch().count() < until) return gate::reject(errc::quota_exhausted, duration(until) - now.time_since_epoch());
+    return gate::wait_until(now);  // the wait is the round trip to Redis
+  }
+
+  template <clock Clock>
+  asio::awaitable<error> wait(attempt&, no_ticket&, const gate&, const Clock& clock, const asio::any_io_executor&) {
+    state& s = *s_;
+    const outcome o = co_await asio::co_spawn(s.opts.link->executor(), on_link(s, clock),
+                                              asio::bind_cancellation_slot(asio::cancellation_slot(), asio::use_awaitable));
+    switch (o) {
+      case outcome::granted: co_return error{};
+      case outcome::fallback: co_return s.fallback_gate().to_error();
+      case outcome::refused: break;
+    }
+    const duration left = duration(s.refused_until.load(std::memory_order_relaxed)) - clock.now().time_since_epoch();
+    co_return gate::reject(errc::quota_exhausted, std::max(left, duration(std::chrono::milliseconds(1)))).to_error();
+  }
+
+ private:
+  enum class outcome : std::uint8_t { granted, refused, fallback };
+
+  static boost::json::object period_json(std::int64_t limit, std::int64_t used, std::chrono::milliseconds resets_in) {
+    return {{"limit", limit}, {"used", used}, {"remaining", std::max<std::int64_t>(0, limit - used)}, {"resets_in_ms", resets_in.count()}};
+  }
+
+  struct state {
+    explicit state(options o) : opts(std::move(o)) {
+      validate(opts);
+      limits = opts.limits();
+      limited = opts.per_minute > 0 || opts.per_day > 0 || opts.per_month > 0;
+      if (limited) counter = detail::quota_counter::for_key(opts.key);
+      std::int64_t smallest = 0;
+      for (auto l : limits)
+        if (l > 0 && (smallest == 0 || l < smallest)) smallest = l;
+      lease_cap = std::max<std::int64_t>(1, static_cast<std::int64_t>(std::floor(opts.lease_fraction * static_cast<double>(smallest) / opts.replicas)));
+      const double share = opts.fallback_share < 0 ? 1.0 / opts.replicas : opts.fallback_share;
+      for (std::size_t i = 0; i < 3; ++i)
+        fallback_limits[i] = limits[i] > 0 ? std::max<std::int64_t>(1, std::llround(static_cast<double>(limits[i]) * share)) : 0;
+      if (share <= 0 && opts.on_redis_unavailable == quota_fallback::count_locally) fallback_closed = true;
+    }
+
+    options opts;
+    std::weak_ptr<state> self;
+    std::array<std::int64_t, 3> limits{};
+    bool limited = false;
+    std::shared_ptr<detail::quota_counter> counter;
+    std::array<std::int64_t, 3> fallback_limits{};
+    bool fallback_closed = false;
+    // The lease, spent from any thread: units, valid until lease_expiry (ns on the pipeline's
+    // clock: the earliest end of its windows); lease_windows only on the link's executor.
+    std::int64_t lease_cap = 1;
+    std::atomic<std::int64_t> units{0};
+    std::atomic<std::int64_t> lease_expiry{0};
+    std::array<std::int64_t, 3> lease_windows{};
+    std::atomic<std::int64_t> refused_until{0};
+    std::atomic<bool> fallback{false};
+    shared::detail::single_flight flight;  // on the link's executor
+    // What Redis last reported (for describe()).
+    mutable std::mutex seen_mutex;
+    bool seen = false;
+    time_point seen_at{};
+    std::array<std::int64_t, 3> seen_used{};
+    std::array<time_point, 3> seen_resets_at{};
+    std::atomic<std::uint64_t> round_trips{0}, units_leased{0}, units_returned{0}, refusals{0}, failures{0}, fallbacks{0},
+        recoveries{0};
+
+    std::chrono::system_clock::time_point wall_now() const {
+      return opts.wall_clock ? opts.wall_clock() : std::chrono::system_clock::now();
+    }
+
+    // Decides a call with this process's counters against `l`.
+    gate count_here(const std::array<std::int64_t, 3>& l) noexcept {
+      try {
+        const detail::calendar_windows w(wall_now());
+        std::size_t exhausted = 0;
+        if (counter->try_take(w, l, 1, exhausted)) return gate::proceed();
+        return gate::reject(errc::quota_exhausted, w.resets_in[exhausted]);
+      } catch (...) {  // a throwing wall_clock, a mutex failure
+        return gate::reject(errc::quota_exhausted, opts.probe_interval);
+      }
+    }
+
+    gate fallback_gate() noexcept {
+      switch (opts.on_redis_unavailable) {
+        case quota_fallback::allow: return gate::proceed();
+        case quota_fallback::reject: return gate::reject(errc::quota_exhausted, opts.probe_interval);
+        case quota_fallback::count_locally: break;
+      }
+      if (fallback_closed) return gate::reject(errc::quota_exhausted, opts.probe_interval);
+      return count_here(fallback_limits);
+    }
+
+    bool take_leased(time_point now) noexcept {
+      if (now.time_since_epoch().count() >= lease_expiry.load(std::memory_order_acquire)) return false;
+      std::int64_t u = units.load(std::memory_order_relaxed);
+      while (u > 0)
+        if (units.compare_exchange_weak(u, u - 1, std::memory_order_acq_rel, std::memory_order_relaxed)) return true;
+      return false;
+    }
+
+    shared_quota_stats snapshot() const noexcept {
+      auto ld = [](const std::atomic<std::uint64_t>& x) { return x.load(std::memory_order_relaxed); };
+      return {ld(round_trips), ld(units_leased), ld(units_returned), ld(refusals), ld(failures), ld(fallbacks), ld(recoveries),
+              fallback.load(std::memory_order_relaxed)};
+    }
+
+    // Records what Redis reported at `at` (pipeline clock).
+    void observe(const shared::quota_reply& r, time_point at) {
+      std::lock_guard lock(seen_mutex);
+      seen = true;
+      seen_at = at;
+      for (std::size_t i = 0; i < 3; ++i) {
+        seen_used[i] = r.periods[i].used;
+        seen_resets_at[i] = at + r.periods[i].resets_in;
+      }
+    }
+
+    // One script run on the link (only on its executor), answered by `deadline`; counts it.
+    asio::awaitable<result<shared::quota_reply>> ask(const shared::quota_params& p, std::chrono::steady_clock::time_point deadline) {
+      round_trips.fetch_add(1, std::memory_order_relaxed);
+      const std::vector<std::string> keys{opts.key};
+      const std::vector<std::string> args = shared::quota_args(p);
+      auto r = co_await opts.link->eval(shared::quota_script(), keys, args, deadline);
+      if (!r) co_return r.error();
+      co_return shared::parse_quota_reply(*r, p);
+    }
+
+    shared::quota_params params(std::int64_t want) const {
+      shared::quota_params p;
+      p.limits = limits;
+      p.want = want;
+      p.min = want > 0 ? 1 : 0;
+      p.share_among = opts.replicas;
+      return p;
+    }
+
+    // Goes over to the fallback and starts probing Redis (on the link's executor).
+    template <class Clock>
+    void enter_fallback(const Clock& clock) {
+      failures.fetch_add(1, std::memory_order_relaxed);
+      if (fallback.exchange(true, std::memory_order_acq_rel)) return;
+      fallbacks.fetch_add(1, std::memory_order_relaxed);
+      asio::co_spawn(opts.link->executor(), probe(self, clock, opts.link->executor(), opts.probe_interval), asio::detached);
+    }
+  };
+
+  // Asks Redis again every probe_interval until it answers; the answering request also adds what
+  // this process admitted on its own meanwhile, so that Redis's counts catch up.
+  template <class Clock>
+  static asio::awaitable<void> probe(std::weak_ptr<state> w, Clock clock, asio::any_io_executor ex, std::chrono::nanoseconds every) {
+    for (;;) {
+      asio::steady_timer t(ex, every);
+      co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      auto s = w.lock();
+      if (!s) co_return;
+      shared::quota_params p = s->params(0);
+      const bool counted = s->opts.on_redis_unavailable == quota_fallback::count_locally;
+      if (counted) p.adjust = s->counter->drain();
+      auto r = co_await s->ask(p, std::chrono::steady_clock::time_point::max());
+      if (!r) {
+        if (counted) s->counter->restore(p.adjust);
+        s->failures.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      s->observe(*r, clock.now());
+      s->refused_until.store(0, std::memory_order_relaxed);
+      s->fallback.store(false, std::memory_order_release);
+      s->recoveries.fetch_add(1, std::memory_order_relaxed);
+      co_return;
+    }
+  }
+
+  // On the link's executor: takes a leased unit, or joins the request in flight, or sends one
+  // (giving back what an expired lease left). Waits at most the Redis command timeout in all.
+  template <class Clock>
+  static asio::awaitable<outcome> on_link(state& s, Clock clock) {
+    const auto timeout = s.opts.link->options().command_timeout;
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      const time_point now = clock.now();
+      if (s.take_leased(now)) co_return outcome::granted;
+      if (s.fallback.load(std::memory_order_acquire)) co_return outcome::fallback;
+      if (now.time_since_epoch().count() < s.refused_until.load(std::memory_order_relaxed)) co_return outcome::refused;
+      if (deadline - std::chrono::steady_clock::now() < timeout / 2) co_return outcome::fallback;
+      if (s.flight.busy()) {
+        co_await s.flight.join(s.opts.link->executor(), deadline);
+        continue;
+      }
+      shared::quota_params p = s.params(s.lease_cap);
+      // Only an expired lease can hold units here (a live one would have given one above).
+      const std::int64_t left = s.units.exchange(0, std::memory_order_acq_rel);
+      if (left > 0)
+        for (std::size_t i = 0; i < 3; ++i) p.adjust[i] = {left, s.lease_windows[i]};
+      s.flight.begin();
+      auto r = co_await s.ask(p, deadline);
+      const time_point after = clock.now();
+      outcome o = outcome::granted;
+      if (!r) {
+        // The units given back may or may not have reached Redis: they are not counted again.
+        s.enter_fallback(clock);
+        o = outcome::fallback;
+      } else {
+        if (left > 0) s.units_returned.fetch_add(static_cast<std::uint64_t>(left), std::memory_order_relaxed);
+        s.observe(*r, after);
+        if (r->granted > 0) {
+          s.units_leased.fetch_add(static_cast<std::uint64_t>(r->granted), std::memory_order_relaxed);
+          duration life = duration::max();
+          for (std::size_t i = 0; i < 3; ++i) {
+            s.lease_windows[i] = r->periods[i].window;
+            if (s.limits[i] > 0) life = std::min<duration>(life, r->periods[i].resets_in);
+          }
+          s.lease_expiry.store((after + life).time_since_epoch().count(), std::memory_order_release);
+          s.units.store(r->granted - 1, std::memory_order_release);  // one is this caller's
+        } else {
+          s.refusals.fetch_add(1, std::memory_order_relaxed);
+          s.refused_until.store((after + r->retry_after).time_since_epoch().count(), std::memory_order_relaxed);
+          o = outcome::refused;
+        }
+      }
+      s.flight.end();
+      co_return o;
+    }
+  }
+
+  std::shared_ptr<state> s_;
+};
+
+}  // namespace intg
+#endif  // INTG_AMALGAMATED_INTG_SHARED_QUOTA_HPP
+// ---- end intg/shared/quota.hpp ----
 // ---- begin intg/shared/token_cache.hpp ----
 #ifndef INTG_AMALGAMATED_INTG_SHARED_TOKEN_CACHE_HPP
 #define INTG_AMALGAMATED_INTG_SHARED_TOKEN_CACHE_HPP

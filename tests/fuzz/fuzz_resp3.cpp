@@ -6,6 +6,7 @@
 #include <intg/redis/resp3.hpp>
 #include <intg/shared/breaker_script.hpp>
 #include <intg/shared/gcra.hpp>
+#include <intg/shared/quota_script.hpp>
 #include <intg/shared/token_script.hpp>
 
 #include <cstdint>
@@ -77,6 +78,13 @@ std::string run(std::string_view in, std::size_t cut, bool& failed) {
       if (auto t = intg::shared::parse_token_reply(v)) {
         check(t->remaining.count() >= 0);
         check(t->state != intg::shared::token_reply::kind::hit || !t->sealed.empty());
+      }
+      // Read as the quota script's answer: within what was asked, windows that end, usage >= 0.
+      intg::shared::quota_params q;
+      q.want = 8;
+      if (auto a = intg::shared::parse_quota_reply(v, q)) {
+        check(a->granted >= 0 && a->granted <= q.want && (a->granted > 0 || a->retry_after.count() > 0));
+        for (const auto& p : a->periods) check(p.used >= 0 && p.resets_in.count() > 0);
       }
       // A string read as an announcement names a key and a generation, or nothing.
       if (auto e = intg::shared::parse_breaker_event(v.str())) check(!e->key.empty() && e->gen >= 0);

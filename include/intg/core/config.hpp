@@ -195,6 +195,50 @@ inline void read_rate_limits(const boost::json::value& v, const std::string& pat
   }
 }
 
+// The `shared` member of a `quotas` section (read by intg::shared_quota).
+inline void read_shared_quota(const boost::json::value& v, const std::string& path, shared_quota_settings& out, const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"redis", "replicas", "lease_fraction", "on_redis_unavailable", "fallback_share", "probe_interval", "key_prefix"});
+  read_shared_redis(o, path, out.redis, env);
+  if (auto* x = o.if_contains("replicas")) out.replicas = expect_int(*x, member_path(path, "replicas"), 1, 100'000);
+  if (auto* x = o.if_contains("lease_fraction")) out.lease_fraction = expect_number(*x, member_path(path, "lease_fraction"), 0.0, 1.0);
+  if (auto* x = o.if_contains("on_redis_unavailable")) {
+    const std::string p = member_path(path, "on_redis_unavailable");
+    const std::string w = expect_string(*x, p);
+    if (w == "count_locally") out.on_redis_unavailable = quota_fallback::count_locally;
+    else if (w == "allow") out.on_redis_unavailable = quota_fallback::allow;
+    else if (w == "reject") out.on_redis_unavailable = quota_fallback::reject;
+    else config_fail(p, "expected \"count_locally\", \"allow\" or \"reject\"");
+  }
+  if (auto* x = o.if_contains("fallback_share")) out.fallback_share = expect_number(*x, member_path(path, "fallback_share"), 0.0, 1.0);
+  if (auto* x = o.if_contains("probe_interval")) out.probe_interval = expect_interval(*x, member_path(path, "probe_interval"));
+  if (auto* x = o.if_contains("key_prefix")) out.key_prefix = expect_short_string(*x, member_path(path, "key_prefix"), 256);
+}
+
+// A quota's allowance: a whole number of calls, 0 for none.
+inline std::int64_t expect_allowance(const boost::json::value& v, const std::string& path) {
+  if (!v.is_int64() && !v.is_uint64()) config_fail(path, "expected a whole number of calls (0: unlimited)");
+  return static_cast<std::int64_t>(expect_number(v, path, 0, 1e15));
+}
+
+inline void read_quotas(const boost::json::value& v, const std::string& path, quota_settings& out, const env_lookup& env) {
+  const auto& o = expect_object(v, path);
+  only_keys(o, path, {"per_minute", "per_day", "per_month", "scope", "shared"});
+  if (auto* x = o.if_contains("per_minute")) out.per_minute = expect_allowance(*x, member_path(path, "per_minute"));
+  if (auto* x = o.if_contains("per_day")) out.per_day = expect_allowance(*x, member_path(path, "per_day"));
+  if (auto* x = o.if_contains("per_month")) out.per_month = expect_allowance(*x, member_path(path, "per_month"));
+  if (auto* x = o.if_contains("scope")) {
+    const std::string w = expect_string(*x, member_path(path, "scope"));
+    if (w == "integration") out.scope = quota_scope::integration;
+    else if (w == "tenant") out.scope = quota_scope::tenant;
+    else config_fail(member_path(path, "scope"), "expected \"integration\" or \"tenant\"");
+  }
+  if (auto* x = o.if_contains("shared")) {
+    if (!out.shared) out.shared.emplace();
+    read_shared_quota(*x, member_path(path, "shared"), *out.shared, env);
+  }
+}
+
 inline void read_retry(const boost::json::value& v, const std::string& path, retry_settings& out) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"max_attempts", "backoff_multiplier", "base_delay", "max_delay", "jitter", "budget_ratio",
@@ -301,7 +345,7 @@ inline void substitute_env(boost::json::value& v, const std::string& path, const
 inline void read_integration(const boost::json::value& v, const std::string& path, integration_config& cfg, const env_lookup& env) {
   const auto& o = expect_object(v, path);
   only_keys(o, path, {"category", "type", "enabled", "settings", "timeout", "health_check_interval", "retry_policy",
-                      "rate_limits", "circuit_breaker", "bulkhead"});
+                      "rate_limits", "circuit_breaker", "bulkhead", "quotas"});
   // "type" is the 0.1 name of "category" (its seven values are predefined categories).
   if (o.contains("category") && o.contains("type"))
     config_fail(member_path(path, "type"), "\"type\" is the old name of \"category\": give only one of them");
@@ -322,6 +366,7 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
   if (auto* x = o.if_contains("rate_limits")) read_rate_limits(*x, member_path(path, "rate_limits"), cfg.rate_limits, env);
   if (auto* x = o.if_contains("circuit_breaker")) read_breaker(*x, member_path(path, "circuit_breaker"), cfg.circuit_breaker, env);
   if (auto* x = o.if_contains("bulkhead")) read_bulkhead(*x, member_path(path, "bulkhead"), cfg.bulkhead);
+  if (auto* x = o.if_contains("quotas")) read_quotas(*x, member_path(path, "quotas"), cfg.quotas, env);
   if (auto* x = o.if_contains("settings")) {
     const std::string sp = member_path(path, "settings");
     boost::json::value copy = expect_object(*x, sp);
@@ -336,7 +381,7 @@ inline void read_integration(const boost::json::value& v, const std::string& pat
 class config {
  public:
   /// Effective configuration of integration `name` for `tenant` (environment section, then the
-  /// tenant's rate limits, then the tenant's overrides). Throws intg::exception (config_error)
+  /// tenant's rate limits and quotas, then the tenant's overrides). Throws intg::exception (config_error)
   /// when there is no such integration.
   integration_config integration(std::string_view name, std::string_view tenant = {}) const {
     auto it = integrations_.find(std::string(name));
@@ -349,6 +394,8 @@ class config {
       if (t->second.rate_limits_json)
         detail::read_rate_limits(*t->second.rate_limits_json, "$.tenants." + std::string(tenant) + ".rate_limits", cfg.rate_limits,
                                  env_);
+      if (t->second.quotas_json)
+        detail::read_quotas(*t->second.quotas_json, "$.tenants." + std::string(tenant) + ".quotas", cfg.quotas, env_);
       if (auto o = t->second.overrides.find(cfg.name); o != t->second.overrides.end())
         detail::read_integration(o->second, "$.tenants." + std::string(tenant) + ".integrations." + cfg.name, cfg, env_);
     }
@@ -407,7 +454,7 @@ class config {
       for (const auto& [id, body] : detail::expect_object(*ts, "$.tenants")) {
         const std::string tp = detail::member_path("$.tenants", id);
         const auto& to = detail::expect_object(body, tp);
-        detail::only_keys(to, tp, {"rate_limits", "features", "sla", "integrations"});
+        detail::only_keys(to, tp, {"rate_limits", "quotas", "features", "sla", "integrations"});
         tenant_entry t;
         t.settings.id = std::string(id);
         if (auto* x = to.if_contains("rate_limits")) {
@@ -415,6 +462,12 @@ class config {
           detail::read_rate_limits(*x, tp + ".rate_limits", r, c.env_);
           t.settings.rate_limits = r;
           t.rate_limits_json = *x;
+        }
+        if (auto* x = to.if_contains("quotas")) {
+          quota_settings q;
+          detail::read_quotas(*x, tp + ".quotas", q, c.env_);
+          t.settings.quotas = q;
+          t.quotas_json = *x;
         }
         if (auto* x = to.if_contains("features")) {
           if (!x->is_array()) detail::config_fail(tp + ".features", "expected an array of strings");
@@ -451,6 +504,7 @@ class config {
   struct tenant_entry {
     tenant_settings settings;
     std::optional<boost::json::value> rate_limits_json;
+    std::optional<boost::json::value> quotas_json;
     std::map<std::string, boost::json::value> overrides;
   };
   std::string environment_;

@@ -131,10 +131,52 @@ struct bulkhead_settings {
   std::chrono::milliseconds queue_timeout{1'000};
 };
 
+/// Whose calls a quota counts.
+enum class quota_scope : std::uint8_t {
+  integration,  ///< one integration's calls for one tenant
+  tenant        ///< all the tenant's calls through integrations whose quota has this scope
+};
+
+/// What a shared quota does while Redis is unavailable.
+enum class quota_fallback : std::uint8_t {
+  count_locally,  ///< each replica counts alone, at `fallback_share` of each limit
+  allow,          ///< admit every call (fail open)
+  reject          ///< reject every call with errc::quota_exhausted (fail closed)
+};
+
+/// The `shared` member of a `quotas` section: the quota counted across replicas on Redis by
+/// intg::shared_quota (<intg/shared.hpp>, docs/shared_state.md).
+struct shared_quota_settings {
+  boost::json::object redis;  ///< the Redis connection (the keys intg::redis::options::from_json reads)
+  int replicas = 1;           ///< processes sharing the quota
+  /// A lease holds at most this share of the smallest limit, divided by `replicas`; 0: no leasing
+  /// (a Redis round trip per call).
+  double lease_fraction = 0.05;
+  quota_fallback on_redis_unavailable = quota_fallback::count_locally;
+  /// count_locally: the share of each limit one replica admits alone; absent: 1 / replicas.
+  std::optional<double> fallback_share;
+  std::chrono::milliseconds probe_interval{1'000};  ///< how often a replica without Redis asks again
+  std::string key_prefix = "intg:quota:";
+};
+
+/// The `quotas` section: calls allowed per calendar minute, day and month (UTC); 0 leaves a
+/// period unlimited. Unlike a rate limit, which smooths bursts, a quota is an allowance: once used
+/// up, calls are rejected (errc::quota_exhausted) until the period resets.
+struct quota_settings {
+  std::int64_t per_minute = 0;
+  std::int64_t per_day = 0;
+  std::int64_t per_month = 0;
+  quota_scope scope = quota_scope::integration;
+  std::optional<shared_quota_settings> shared{};  ///< counted across replicas on Redis when set
+
+  bool limited() const noexcept { return per_minute > 0 || per_day > 0 || per_month > 0; }
+};
+
 /// Tenant-wide settings (the seed's `tenant_configs`).
 struct tenant_settings {
   std::string id;
   std::optional<rate_limit_settings> rate_limits;  ///< applied to each of the tenant's integrations
+  std::optional<quota_settings> quotas;           ///< likewise (scope `tenant`: one allowance for all of them)
   std::vector<std::string> features;
   std::string sla;  ///< e.g. "99.9%"
 
@@ -160,6 +202,7 @@ struct integration_config {
   rate_limit_settings rate_limits;
   circuit_breaker_settings circuit_breaker;
   bulkhead_settings bulkhead;
+  quota_settings quotas;  ///< none by default
   std::string tenant;  ///< the tenant this effective configuration is for (empty: none)
   /// Keys of `settings` whose values came from secrets (`${env:NAME}`); redacted when shown.
   std::vector<std::string> secret_keys;

@@ -210,7 +210,7 @@ class basic_registry {
     if (!e->config.enabled) e->status = integration_status::disabled;
     T& ref = static_cast<model<T>*>(e->impl.get())->value;
     publish_status(*e, e->status);
-    publish_breaker(*e, e->impl->describe());
+    publish_policies(*e, e->impl->describe());
     std::unique_lock lock(mutex_);
     auto [it, inserted] = entries_.try_emplace(key{tenant, e->config.name}, e);
     if (!inserted)
@@ -372,7 +372,7 @@ class basic_registry {
       if (e->checks) s.average_check_latency = e->total_latency / static_cast<std::int64_t>(e->checks);
       s.calls = e->calls->totals();
       s.policies = e->impl->describe();
-      publish_breaker(*e, s.policies);
+      publish_policies(*e, s.policies);
       out.push_back(std::move(s));
     }
     return out;
@@ -564,13 +564,26 @@ class basic_registry {
       metrics_->status.with({e.config.name, e.config.tenant, to_string(st)}).set(st == current ? 1.0 : 0.0);
   }
 
-  // The breaker's state as a Prometheus state set, as describe() reports it (current at every
-  // snapshot, whether or not the integration wired calls->breaker_listener()).
-  void publish_breaker(const entry& e, const boost::json::object& policies) const {
+  // What describe() reports as metrics, current at every snapshot: the breaker's state as a
+  // Prometheus state set (whether or not the integration wired calls->breaker_listener()), and
+  // each quota period's limit and remaining allowance.
+  void publish_policies(const entry& e, const boost::json::object& policies) const {
     if (!metrics_) return;
     const auto* cb = policies.if_contains("circuit_breaker");
     const auto* st = cb && cb->is_object() ? cb->as_object().if_contains("state") : nullptr;
     if (st && st->is_string()) metrics_->set_breaker_state(e.config.name, e.config.tenant, st->as_string());
+    const auto* q = policies.if_contains("quota");
+    if (!q || !q->is_object()) return;
+    for (std::string_view period : {"per_minute", "per_day", "per_month"}) {
+      const auto* p = q->as_object().if_contains(period);
+      if (!p || !p->is_object()) continue;
+      const auto* limit = p->as_object().if_contains("limit");
+      const auto* remaining = p->as_object().if_contains("remaining");
+      const std::string_view label = period.substr(4);  // minute, day, month
+      if (limit && limit->is_number()) metrics_->quota_limit.with({e.config.name, e.config.tenant, label}).set(limit->to_number<double>());
+      if (remaining && remaining->is_number())
+        metrics_->quota_remaining.with({e.config.name, e.config.tenant, label}).set(remaining->to_number<double>());
+    }
   }
 
   void emit(entry& e, event_level level, std::string_view name, std::string_view message) {

@@ -67,7 +67,12 @@ struct integration_metrics {
                                   {"integration", "tenant", "state"})),
         breaker_transitions(r.add_counter("intg_circuit_breaker_transitions_total",
                                           "Circuit breaker state changes, by the state left and the state entered.",
-                                          {"integration", "tenant", "from", "to"})) {}
+                                          {"integration", "tenant", "from", "to"})),
+        quota_limit(r.add_gauge("intg_quota_limit", "Calls a quota allows per calendar period (UTC).",
+                                {"integration", "tenant", "period"})),
+        quota_remaining(r.add_gauge("intg_quota_remaining",
+                                    "Calls a quota still allows in the current period (cluster-wide when shared, as last reported).",
+                                    {"integration", "tenant", "period"})) {}
 
   /// Sets the breaker state set of one integration: 1 for `current`, 0 for the others.
   void set_breaker_state(std::string_view integration, std::string_view tenant, std::string_view current) {
@@ -83,6 +88,8 @@ struct integration_metrics {
   family<gauge>& status;
   family<gauge>& breaker_state;
   family<counter>& breaker_transitions;
+  family<gauge>& quota_limit;
+  family<gauge>& quota_remaining;
 };
 
 /// Counts one integration's calls (call spans only; attempt spans are ignored). Thread-safe and
