@@ -105,6 +105,25 @@ def main():
             assert len(keys) == 1 and all(l["shared"]["mode"] == "shared" for l in limiters), limiters
             assert all(l["shared"]["replicas"] == 3 for l in limiters), limiters
             print(f"spotify_main/{tenant}: {limiters[0]['requests_per_minute']:g} requests/min shared on", keys.pop())
+        # The tenant quota of client_startup: one allowance for all its integrations, counted on
+        # Redis; every replica shows the cluster's remaining quota as Redis last reported it.
+        # (An instance reports usage once it has made its first call: wait for all six.)
+        deadline = time.monotonic() + 6
+        while True:
+            quotas = [find(status(b), name, "client_startup")["policies"]["quota"] for b in bases
+                      for name in ("spotify_main", "aws_storage")]
+            if all(q["per_day"]["used"] is not None for q in quotas) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        keys = {q["shared"]["key"] for q in quotas}
+        assert len(keys) == 1 and all(q["shared"]["mode"] == "shared" for q in quotas), quotas
+        for q in quotas:
+            day = q["per_day"]
+            assert day["limit"] == 100000 and day["used"] is not None and day["remaining"] == day["limit"] - day["used"], q
+        used = max(q["per_day"]["used"] for q in quotas)
+        assert used > 0, quotas
+        assert "quota" not in find(docs[0], "spotify_main", "client_entreprise")["policies"]  # no quota there
+        print(f"client_startup: tenant quota on {keys.pop()}, {used} of 100000 calls today used or leased, cluster-wide")
         # A policy without a `shared` section stays local (analytics_etl's limiter).
         local = find(docs[0], "analytics_etl", "client_startup")["policies"]["rate_limiter"]
         assert "shared" not in local, local
@@ -118,7 +137,7 @@ def main():
             if p.returncode != 0:
                 print(out)
                 raise AssertionError(f"a replica exited with {p.returncode}")
-    print("ok: 3 replicas shared their limits and the breaker's opening")
+    print("ok: 3 replicas shared their limits, their quota and the breaker's opening")
     return 0
 
 

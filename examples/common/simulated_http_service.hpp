@@ -20,8 +20,8 @@ namespace examples {
 namespace asio = boost::asio;
 namespace bh = boost::beast::http;
 
-using resilient =
-    intg::pipeline<intg::tracing<>, intg::retry<>, intg::shared_circuit_breaker<>, intg::shared_rate_limiter<>, intg::timeout<>>;
+using resilient = intg::pipeline<intg::tracing<>, intg::shared_quota<>, intg::retry<>, intg::shared_circuit_breaker<>,
+                                 intg::shared_rate_limiter<>, intg::timeout<>>;
 
 // An integration whose dependency is an HTTP endpoint; calls go through the pipeline, which reports
 // every call to the registry's recorder (status, dashboard, metrics); health checks go through the
@@ -70,7 +70,7 @@ class http_service {
     tracing.observer = s.calls;
     auto breaker = intg::shared_circuit_breaker<>::options_from_config(c);
     breaker.on_state_change = s.calls->breaker_listener();
-    return resilient{tracing, intg::retry<>::options_from_config(c), breaker,
+    return resilient{tracing, intg::shared_quota<>::options_from_config(c), intg::retry<>::options_from_config(c), breaker,
                      intg::shared_rate_limiter<>::options_from_config(c), intg::timeout<>::options_from_config(c)};
   }
 
