@@ -5,14 +5,19 @@
 // s3_interop, with boto3 on the other side (tests/aws/s3_interop.py runs it). Then
 // intg::azure_blob::client: its answers and error mapping, against a local server for faulty and
 // hostile answers, and against Azurite (the CTest fixture azurite_server: scripts/azurite-test-server
-// writes the port and the development account's key to the file INTG_AZURITE_ENV names).
+// writes the port and the development account's key to the file INTG_AZURITE_ENV names). Last,
+// intg::gcs::client: its answers and error mapping, and the client against tests/fakes/gcs_fake.hpp
+// (the JSON API, a token endpoint that verifies RS256 assertions, a metadata server), whose
+// exchanges gcs_discovery_validation checks against the discovery document.
 #define BOOST_TEST_MODULE intg_cloud
 #include <boost/test/unit_test.hpp>
 
 #include <intg/http/server.hpp>
 #include <intg/providers/azure_blob.hpp>
+#include <intg/providers/gcs.hpp>
 #include <intg/providers/s3.hpp>
 
+#include "fakes/gcs_fake.hpp"
 #include "test_util.hpp"
 
 #include <atomic>
@@ -23,6 +28,8 @@
 #include <random>
 #include <sstream>
 #include <string>
+
+#include <unistd.h>
 
 namespace asio = boost::asio;
 namespace cloud = intg::cloud;
@@ -377,7 +384,8 @@ BOOST_AUTO_TEST_CASE(s3_error_codes_map_to_conditions_and_to_what_the_kit_does) 
   BOOST_TEST((timeout.action == rest::action::retry));
   for (const char* code : {"SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken", "RequestTimeTooSkewed"}) {
     auto v = verdict(403, error_xml(code, "refused"));
-    BOOST_TEST((v.action == rest::action::fail));
+    // A skewed clock is the signer's to correct (from the answer's Date), then sent once more.
+    BOOST_TEST((v.action == (std::string_view(code) == "RequestTimeTooSkewed" ? rest::action::refresh : rest::action::fail)), code);
     BOOST_TEST((v.failure == condition::unauthorized), code);
     BOOST_TEST(!intg::is_transient(v.failure));
   }
@@ -739,6 +747,52 @@ BOOST_AUTO_TEST_CASE(a_wrong_region_names_the_buckets_region) {
         BOOST_TEST_REQUIRE(!r.has_value());
         BOOST_TEST(std::string(r.error().message()).find("the bucket's region: eu-west-1") != std::string::npos, r.error().message());
       });
+}
+
+namespace {
+// A server whose clock is `ahead` of this machine's and that refuses, as S3 does, a request whose
+// X-Amz-Date is more than 15 minutes off its own, answering RequestTimeTooSkewed with its Date.
+std::function<http::server_response(http::server_request&)> skewed_server(std::chrono::seconds ahead, int& refused) {
+  return [ahead, &refused](http::server_request& r) {
+    const std::time_t server_now = std::time(nullptr) + ahead.count();
+    std::tm tm{};
+    const std::string amz(r["X-Amz-Date"]);
+    if (amz.size() != 16 || std::sscanf(amz.c_str(), "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6)
+      return xml_answer(400, error_xml("AuthorizationHeaderMalformed", "no X-Amz-Date"));
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    if (std::abs(static_cast<long>(timegm(&tm) - server_now)) > 15 * 60) {
+      ++refused;
+      auto res = xml_answer(403, error_xml("RequestTimeTooSkewed", "The difference between the request time and the current time is too large."));
+      res.set(http::field::date, intg::testing::scenarios::http_date(server_now));
+      return res;
+    }
+    return http::make_response(boost::beast::http::status::no_content, "", "application/xml");
+  };
+}
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(a_skewed_clock_is_corrected_once_from_the_answers_date) {
+  int refused = 0;
+  with_fake(skewed_server(std::chrono::minutes(20), refused), [&](s3::client& c, fake_s3& f) -> asio::awaitable<void> {
+    auto r = co_await c.delete_object("bucket-one", "k");
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(refused == 1);
+    BOOST_TEST(f.seen == 2);  // refused, corrected, signed and sent once more
+    const auto offset = c.signer().clock_offset;
+    BOOST_TEST((offset >= std::chrono::minutes(19) && offset <= std::chrono::minutes(21)));
+    BOOST_TEST((co_await c.delete_object("bucket-one", "k")).has_value());
+    BOOST_TEST(refused == 1);  // the correction stays
+  });
+  // A server three days off is not believed: the refusal is the caller's, after one request.
+  refused = 0;
+  with_fake(skewed_server(std::chrono::hours(72), refused), [&](s3::client& c, fake_s3& f) -> asio::awaitable<void> {
+    auto r = co_await c.delete_object("bucket-one", "k");
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST(r.error().provider_code() == "RequestTimeTooSkewed");
+    BOOST_TEST(f.seen == 1);
+    BOOST_TEST((c.signer().clock_offset == std::chrono::seconds(0)));
+  });
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -2068,6 +2122,486 @@ BOOST_AUTO_TEST_CASE(a_container_is_an_object_store) {
     auto store = c.container(cn);
     co_await exercise(store);
     BOOST_TEST((co_await c.delete_container(cn)).has_value());
+  });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ==== Google Cloud Storage ========================================================================
+
+namespace {
+
+namespace gcs = intg::gcs;
+using gverb = boost::beast::http::verb;
+using gstatus = boost::beast::http::status;
+namespace sc = intg::testing::scenarios;
+
+intg::integration_config gcs_config(const fakes::gcs_fake& f, bool service_account = true) {
+  intg::integration_config cfg;
+  cfg.name = "gcs";
+  cfg.tenant = "acme";
+  cfg.settings = {{"base_url", f.base_url()}, {"project", fakes::gcs_fake::project}};
+  if (service_account) cfg.settings["service_account"] = f.service_account_json();
+  else cfg.settings["metadata_url"] = f.base_url();
+  cfg.rate_limits.requests_per_minute = 600'000;
+  cfg.rate_limits.burst_limit = 10'000;
+  cfg.retry.base_delay = 10ms;
+  cfg.timeout = 20s;
+  return cfg;
+}
+
+// A client initialized against a fresh fake (service account key, or the metadata server).
+template <class F>
+void with_gcs(F body, bool service_account = true, std::function<void(intg::integration_config&)> tweak = {}) {
+  asio::io_context io;
+  fakes::gcs_fake f(io.get_executor());
+  f.start();
+  auto cfg = gcs_config(f, service_account);
+  if (tweak) tweak(cfg);
+  gcs::client c(cfg, io.get_executor(), azure_local());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto ok = co_await c.initialize();
+    BOOST_TEST_REQUIRE(ok.has_value(), (ok ? std::string() : ok.error().to_string()));
+    co_await body(c, f);
+    co_await f.stop();
+  }());
+}
+
+// The fakes' exchanges for gcs_discovery_validation: the first write in a run starts the file.
+void log_exchanges(const fakes::gcs_fake& f) {
+  static bool started = false;
+  if (!started) std::remove("gcs_exchanges.jsonl");
+  started = true;
+  BOOST_TEST(f.api().append_log("gcs_exchanges.jsonl"));
+}
+
+// Printable content (the exchange log is JSON text).
+std::string letters(std::size_t n, unsigned seed = 0) {
+  std::string s(n, 'a');
+  for (std::size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
+  return s;
+}
+
+std::string text_of(const intg::error& e) { return e.to_string(); }
+
+}  // namespace
+
+// ---- without a server -----------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(gcs_answers)
+
+BOOST_AUTO_TEST_CASE(object_resources_and_list_pages_are_read_and_wrong_types_are_named) {
+  auto o = gcs::parse_object(R"({"kind":"storage#object","name":"a/b.txt","bucket":"b","generation":"1700000000000001",
+      "size":"12","md5Hash":"XrY7u+Ae7tCTyyK7j1rNww==","etag":"CAE=","contentType":"text/plain",
+      "updated":"2026-12-01T04:05:06.789Z","metadata":{"Origin":"intg"}})");
+  BOOST_TEST_REQUIRE(o.has_value(), (o ? std::string() : text_of(o.error())));
+  BOOST_TEST(o->info.key == "a/b.txt");
+  BOOST_TEST(o->info.size == 12u);
+  BOOST_TEST(o->generation == "1700000000000001");
+  BOOST_TEST(o->info.checksums.md5 == "XrY7u+Ae7tCTyyK7j1rNww==");
+  BOOST_TEST(o->info.metadata.at("origin") == "intg");
+  BOOST_TEST((o->info.last_modified == std::chrono::sys_days{std::chrono::year{2026} / 12 / 1} + 4h + 5min + 6s));
+  for (std::string_view bad : {R"({"name":"x","size":12})", R"({"name":"x","size":"-1"})", R"({"name":"x","updated":"yesterday"})",
+                               R"({"name":"x","metadata":{"a":1}})", R"({"size":"1"})", R"([1])", R"({"name":"x")"}) {
+    auto r = gcs::parse_object(bad);
+    BOOST_TEST((!r.has_value() && r.error() == errc::invalid_response), bad);
+  }
+  BOOST_TEST(text_of(gcs::parse_object(R"({"name":"x","size":12})").error()).find("size") != std::string::npos);
+  auto page = gcs::parse_list(R"({"kind":"storage#objects","items":[{"name":"k1","size":"1"},{"name":"k2","size":"2"}],
+      "prefixes":["dir/"],"nextPageToken":"t1"})");
+  BOOST_TEST_REQUIRE(page.has_value());
+  BOOST_TEST(page->objects.size() == 2u);
+  BOOST_TEST(page->prefixes.front() == "dir/");
+  BOOST_TEST(page->next_page_token == "t1");
+  BOOST_TEST(gcs::parse_list(R"({"kind":"storage#objects"})")->objects.empty());
+  BOOST_TEST(!gcs::parse_list(R"({"items":{}})").has_value());
+  BOOST_TEST(!gcs::parse_list(R"({"nextPageToken":5})").has_value());
+  // Nesting beyond 32 levels is refused, not recursed into.
+  BOOST_TEST(!gcs::parse_list(std::string(100, '[') + std::string(100, ']')).has_value());
+  BOOST_TEST(gcs::md5_of_hash_header("crc32c=n03x6A==,md5=Ojk9c3dhfxgoKVVHYwFbHQ==") == "Ojk9c3dhfxgoKVVHYwFbHQ==");
+  BOOST_TEST(gcs::md5_of_hash_header("crc32c=n03x6A==").empty());
+}
+
+BOOST_AUTO_TEST_CASE(google_error_reasons_map_to_conditions_and_to_what_the_kit_does) {
+  auto answer = [](int status, std::string body) {
+    http::response r{static_cast<boost::beast::http::status>(status), 11};
+    r.body() = std::move(body);
+    return gcs::provider::classify_answer(r, std::chrono::system_clock::now());
+  };
+  auto doc = [](int code, std::string_view reason) {
+    return R"({"error":{"code":)" + std::to_string(code) + R"(,"message":"m","errors":[{"domain":"global","reason":")" + std::string(reason) +
+           R"(","message":"m"}]}})";
+  };
+  BOOST_TEST((answer(200, "{}").action == rest::action::accept));
+  BOOST_TEST((answer(308, "").action == rest::action::accept));  // a resumable upload's "resume incomplete"
+  auto nf = answer(404, doc(404, "notFound"));
+  BOOST_TEST((nf.action == rest::action::fail && nf.failure == condition::not_found));
+  BOOST_TEST(nf.failure.provider_code() == "notFound");
+  BOOST_TEST((answer(401, doc(401, "authError")).action == rest::action::refresh));
+  BOOST_TEST((answer(401, doc(401, "authError")).failure == condition::unauthorized));
+  BOOST_TEST((answer(403, doc(403, "forbidden")).failure == condition::forbidden));
+  BOOST_TEST((answer(409, doc(409, "conflict")).failure == condition::conflict));
+  BOOST_TEST((answer(412, doc(412, "conditionNotMet")).failure == condition::conflict));
+  BOOST_TEST((answer(429, doc(429, "rateLimitExceeded")).action == rest::action::rate_limited));
+  BOOST_TEST((answer(403, doc(403, "userRateLimitExceeded")).action == rest::action::rate_limited));
+  BOOST_TEST((answer(503, doc(503, "backendError")).action == rest::action::retry));
+  BOOST_TEST((answer(502, "<html>bad gateway</html>").action == rest::action::retry));
+  BOOST_TEST((answer(408, "").action == rest::action::retry));
+  BOOST_TEST((answer(400, doc(400, "invalid")).failure == condition::invalid_argument));
+  BOOST_TEST(!gcs::parse_error("{\"error\":\"invalid_grant\"}").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(bucket_and_object_names_are_checked_and_an_object_is_one_path_segment) {
+  BOOST_TEST(gcs::check_bucket("intg-bucket_1.example").has_value());
+  for (std::string_view bad : {std::string_view("ab"), std::string_view("Upper"), std::string_view("-dash"), std::string_view("dash-"),
+                               std::string_view("has space"), std::string_view("x\0y", 3)})
+    BOOST_TEST(!gcs::check_bucket(bad).has_value(), bad);
+  BOOST_TEST(!gcs::check_object("").has_value());
+  BOOST_TEST(!gcs::check_object(".").has_value());
+  BOOST_TEST(!gcs::check_object("a\nb").has_value());
+  BOOST_TEST(!gcs::check_object(std::string(1025, 'k')).has_value());
+  BOOST_TEST(gcs::object_path("b12", "dir/a b+c.txt").value() == "/storage/v1/b/b12/o/dir%2Fa%20b%2Bc.txt");
+  BOOST_TEST(gcs::object_path("b12", {}, true).value() == "/upload/storage/v1/b/b12/o");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---- against the fake ------------------------------------------------------------------------------
+
+BOOST_AUTO_TEST_SUITE(gcs_fake_server)
+
+BOOST_AUTO_TEST_CASE(a_service_account_key_gets_tokens_and_every_operation_round_trips) {
+  static_assert(intg::integration<gcs::client>);
+  with_gcs([](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+    BOOST_TEST(c.uses_service_account());
+    BOOST_TEST(f.seen().token_requests == 1);  // at initialize()
+    BOOST_TEST(f.seen().last_scope == "https://www.googleapis.com/auth/devstorage.read_write");
+    BOOST_TEST(f.seen().last_lifetime <= 3600);
+    const std::string b = "intg-gcs-ops";
+    BOOST_TEST_REQUIRE((co_await c.create_bucket(b)).has_value());
+    auto again = co_await c.create_bucket(b);
+    BOOST_TEST((!again.has_value() && again.error() == condition::conflict));
+    auto health = co_await c.health_check();
+    BOOST_TEST((health.status == intg::integration_status::healthy), health.message);
+
+    auto simple = co_await c.put_simple(b, "simple.txt", "the bytes only", "text/plain");
+    BOOST_TEST_REQUIRE(simple.has_value(), (simple ? std::string() : text_of(simple.error())));
+    BOOST_TEST(simple->size == 14u);
+    const cloud::metadata_entry meta[] = {{"origin", "intg"}, {"Run", "7"}};
+    cloud::put_options po{.content_type = "text/plain", .metadata = meta};
+    const std::string body = "hello, google cloud storage";
+    auto put = co_await c.put_object(b, "dir/one two.txt", body, po);
+    BOOST_TEST_REQUIRE(put.has_value(), (put ? std::string() : text_of(put.error())));
+    BOOST_TEST(put->checksums.md5 == md5_of(body));
+    BOOST_TEST(f.stored(b, "dir/one two.txt")->data == body);  // the '/' and ' ' were one path segment
+
+    auto head = co_await c.head_object(b, "dir/one two.txt");
+    BOOST_TEST_REQUIRE(head.has_value());
+    BOOST_TEST(head->size == body.size());
+    BOOST_TEST(head->content_type == "text/plain");
+    BOOST_TEST(head->metadata.at("origin") == "intg");
+    BOOST_TEST(head->metadata.at("run") == "7");
+    auto got = co_await c.get_object(b, "dir/one two.txt");
+    BOOST_TEST_REQUIRE(got.has_value(), (got ? std::string() : text_of(got.error())));
+    BOOST_TEST(got->body == body);
+    BOOST_TEST(got->info.checksums.md5 == md5_of(body));
+    cloud::get_options part{.range = cloud::byte_range{7, 12}};
+    auto range = co_await c.get_object(b, "dir/one two.txt", part);
+    BOOST_TEST_REQUIRE(range.has_value());
+    BOOST_TEST(range->body == "google");
+    BOOST_TEST(range->info.size == body.size());
+
+    const std::string big = letters(600 * 1024);
+    cloud::put_options chunks{.content_type = "text/plain", .part_size = 256 * 1024};
+    auto up = co_await c.upload(b, "dir/big.txt", cloud::memory_source(big), chunks);
+    BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : text_of(up.error())));
+    BOOST_TEST(up->size == big.size());
+    BOOST_TEST(f.seen().chunks == 3);
+    std::string back;
+    cloud::get_options pieces{.part_size = 256 * 1024};
+    auto down = co_await c.get_stream(b, "dir/big.txt", cloud::memory_sink(back), pieces);
+    BOOST_TEST_REQUIRE(down.has_value(), (down ? std::string() : text_of(down.error())));
+    BOOST_TEST((back == big));
+
+    cloud::list_options lo{.prefix = "dir/", .page_size = 1};
+    auto pages = c.list_objects(b, lo);
+    std::vector<std::string> keys;
+    while (true) {
+      auto page = co_await pages.next();
+      BOOST_TEST_REQUIRE(page.has_value());
+      if (!*page) break;
+      for (auto& o : (*page)->objects) keys.push_back(o.key);
+    }
+    BOOST_TEST((keys == std::vector<std::string>{"dir/big.txt", "dir/one two.txt"}));
+    BOOST_TEST(pages.pages_read() == 2u);
+    cloud::list_options top{.delimiter = "/"};
+    auto level = co_await c.list_objects(b, top).next();
+    BOOST_TEST_REQUIRE((level.has_value() && level->has_value()));
+    BOOST_TEST(((*level)->prefixes == std::vector<std::string>{"dir/"}));
+    BOOST_TEST((*level)->objects.size() == 1u);  // simple.txt
+
+    auto refused = co_await c.delete_bucket(b);  // not empty
+    BOOST_TEST((!refused.has_value() && refused.error() == condition::conflict));
+    for (auto k : {"simple.txt", "dir/one two.txt", "dir/big.txt"}) BOOST_TEST((co_await c.delete_object(b, k)).has_value());
+    auto gone = co_await c.get_object(b, "simple.txt");
+    BOOST_TEST((!gone.has_value() && gone.error() == condition::not_found));
+    BOOST_TEST(gone.error().provider_code() == "notFound");
+    BOOST_TEST((co_await c.bucket(b).remove("simple.txt")).has_value());  // missing: done
+    BOOST_TEST((co_await c.delete_bucket(b)).has_value());
+    BOOST_TEST(f.seen().token_requests == 1);  // one token served every call
+    log_exchanges(f);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(the_metadata_server_gives_tokens_and_an_impostor_is_refused) {
+  with_gcs(
+      [](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+        BOOST_TEST(!c.uses_service_account());
+        BOOST_TEST(f.seen().metadata_requests == 1);
+        BOOST_TEST(f.seen().token_requests == 0);
+        BOOST_TEST(f.seen().last_scope == "https://www.googleapis.com/auth/devstorage.read_only,https://www.googleapis.com/auth/cloud-platform");
+        BOOST_TEST_REQUIRE((co_await c.create_bucket("intg-gcs-metadata")).has_value());
+        BOOST_TEST((co_await c.put_simple("intg-gcs-metadata", "k", "v")).has_value());
+        BOOST_TEST((co_await c.delete_object("intg-gcs-metadata", "k")).has_value());
+        BOOST_TEST((co_await c.delete_bucket("intg-gcs-metadata")).has_value());
+        log_exchanges(f);
+      },
+      false,
+      [](intg::integration_config& cfg) {
+        cfg.settings["scope"] = "https://www.googleapis.com/auth/devstorage.read_only https://www.googleapis.com/auth/cloud-platform";
+      });
+
+  // Something else answering at the metadata address (no Metadata-Flavor: Google) is not believed.
+  asio::io_context io;
+  fake_s3 impostor(io);
+  impostor.handle = [](http::server_request&) {
+    return http::make_response(gstatus::ok, R"({"access_token":"stolen","expires_in":3599,"token_type":"Bearer"})");
+  };
+  intg::integration_config cfg;
+  cfg.name = "gcs";
+  cfg.settings = {{"metadata_url", impostor.base()}, {"base_url", impostor.base()}};
+  gcs::client c(cfg, io.get_executor(), azure_local());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto r = co_await c.initialize();
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST(text_of(r.error()).find("Metadata-Flavor") != std::string::npos);
+    co_await impostor.server.shutdown(1s);
+  }());
+  // The metadata address must be Google's or an allowed host.
+  asio::io_context io2;
+  cfg.settings["metadata_url"] = "http://metadata.evil.example";
+  gcs::client far(cfg, io2.get_executor(), azure_local());
+  test::run(io2, [&]() -> asio::awaitable<void> {
+    auto r = co_await far.initialize();
+    BOOST_TEST((!r.has_value() && r.error() == errc::config_error));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_key_file_path_and_project_id_are_read_as_the_users_configuration_names_them) {
+  const std::string path = (std::filesystem::temp_directory_path() / ("intg-gcs-key-" + std::to_string(::getpid()) + ".json")).string();
+  with_gcs(
+      [](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+        BOOST_TEST(c.uses_service_account());
+        BOOST_TEST(f.seen().token_requests == 1);
+        BOOST_TEST((co_await c.create_bucket("intg-gcs-keyfile")).has_value());  // in settings.project_id
+        BOOST_TEST((co_await c.delete_bucket("intg-gcs-keyfile")).has_value());
+      },
+      true,
+      [&](intg::integration_config& cfg) {
+        std::ofstream(path) << std::string_view(cfg.settings.at("service_account").as_string());
+        cfg.settings.erase("service_account");
+        cfg.settings.erase("project");
+        cfg.settings["credentials_path"] = path;
+        cfg.settings["project_id"] = fakes::gcs_fake::project;
+      });
+  std::filesystem::remove(path);
+  asio::io_context io;
+  intg::integration_config cfg;
+  cfg.name = "gcs";
+  cfg.settings = {{"credentials_path", path}};
+  gcs::client c(cfg, io.get_executor(), azure_local());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto r = co_await c.initialize();
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error() == errc::config_error), text_of(r.error()));
+    BOOST_TEST(text_of(r.error()).find("settings.credentials_path") != std::string::npos);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_foreign_key_is_refused_once_and_a_revoked_token_is_renewed_once) {
+  asio::io_context io;
+  fakes::gcs_fake f(io.get_executor());
+  f.start();
+  auto cfg = gcs_config(f);
+  cfg.settings["service_account"] = f.foreign_service_account_json();
+  gcs::client c(cfg, io.get_executor(), azure_local());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto r = co_await c.initialize();
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error() == errc::invalid_grant), text_of(r.error()));
+    BOOST_TEST(f.seen().tokens_refused == 1);  // not sent again
+    BOOST_TEST(text_of(r.error()).find("PRIVATE KEY") == std::string::npos);
+    co_await f.stop();
+  }());
+
+  with_gcs([](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+    BOOST_TEST_REQUIRE((co_await c.create_bucket("intg-gcs-revoked")).has_value());
+    f.api().revoke_token("ya29.fake-1");
+    auto put = co_await c.put_simple("intg-gcs-revoked", "k", "v");  // 401, a new token, sent once more
+    BOOST_TEST_REQUIRE(put.has_value(), (put ? std::string() : text_of(put.error())));
+    BOOST_TEST(f.seen().token_requests == 2);
+    f.api().script(gverb::get, "/storage/v1/b/{bucket}/o/{object}",
+                   sc::respond(gstatus::unauthorized, fakes::gcs_fake::google_error(gstatus::unauthorized, "authError", "Invalid Credentials").body())
+                       .repeat(3));
+    auto refused = co_await c.head_object("intg-gcs-revoked", "k");
+    BOOST_TEST((!refused.has_value() && refused.error() == condition::unauthorized));
+    BOOST_TEST(f.api().pending_scenarios() == 1u);  // one refresh, one resend, no more
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_resumable_upload_streams_in_chunks_and_resends_what_was_not_kept) {
+  with_gcs([](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+    const std::string b = "intg-gcs-stream";
+    BOOST_TEST_REQUIRE((co_await c.create_bucket(b)).has_value());
+    const std::string content = pattern((3u << 20) + 12345, 3);
+    cloud::put_options po{.part_size = 1u << 20};
+    // The first chunk: the fake keeps only its first 256 KiB, and the client sends the rest again
+    // (the second PUT). The second chunk (the third PUT): the connection is reset after the fake
+    // kept it, so its answer is lost; the kit sends it again, and the fake ignores the bytes it has.
+    f.keep_only_next(256 * 1024);
+    f.api().script(gverb::put, "/upload/storage/v1/b/{bucket}/o", sc::slow(0ms).repeat(2));
+    f.api().script(gverb::put, "/upload/storage/v1/b/{bucket}/o", sc::reset());
+    const int chunks_before = f.seen().chunks;
+    auto up = co_await c.upload(b, "big.bin", cloud::memory_source(content), po);
+    BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : text_of(up.error())));
+    BOOST_TEST(up->size == content.size());
+    // Four chunks, the rest of the first sent again, the second sent again after its lost answer.
+    BOOST_TEST(f.seen().chunks - chunks_before == 6);
+    BOOST_TEST(f.api().pending_scenarios() == 0u);
+    BOOST_TEST((f.stored(b, "big.bin")->data == content));
+    BOOST_TEST(f.largest_chunk() <= po.part_size);  // one chunk in memory at a time
+    BOOST_TEST(f.open_sessions() == 0u);
+
+    std::string back;
+    cloud::get_options go{.part_size = 512 * 1024};
+    auto down = co_await c.get_stream(b, "big.bin", cloud::memory_sink(back), go);
+    BOOST_TEST_REQUIRE(down.has_value(), (down ? std::string() : text_of(down.error())));
+    BOOST_TEST((back == content));
+    // Content that fills whole chunks ends with an empty request naming the total.
+    const std::string whole = pattern(2u << 20, 4);
+    auto exact = co_await c.upload(b, "exact.bin", cloud::memory_source(whole), po);
+    BOOST_TEST_REQUIRE(exact.has_value(), (exact ? std::string() : text_of(exact.error())));
+    BOOST_TEST((f.stored(b, "exact.bin")->data == whole));
+    cloud::put_options odd{.part_size = 300 * 1024};
+    auto refused = co_await c.upload(b, "odd.bin", cloud::memory_source(whole), odd);
+    BOOST_TEST((!refused.has_value() && refused.error() == errc::invalid_argument));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_failing_source_cancels_the_session_and_a_wrong_md5_is_an_integrity_error) {
+  with_gcs([](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+    const std::string b = "intg-gcs-fail";
+    BOOST_TEST_REQUIRE((co_await c.create_bucket(b)).has_value());
+    auto calls = std::make_shared<int>(0);
+    cloud::byte_source failing = [calls](std::span<char> buf) -> asio::awaitable<intg::result<std::size_t>> {
+      if (++*calls > 3) co_return intg::error(errc::unavailable, "disk went away");
+      std::fill(buf.begin(), buf.end(), 'x');
+      co_return buf.size();
+    };
+    cloud::put_options po{.part_size = 256 * 1024};
+    auto up = co_await c.upload(b, "half.bin", failing, po);
+    BOOST_TEST_REQUIRE(!up.has_value());
+    BOOST_TEST(text_of(up.error()).find("disk went away") != std::string::npos);
+    BOOST_TEST(text_of(up.error()).find("cancelled") != std::string::npos);
+    BOOST_TEST(f.seen().cancelled == 1);
+    BOOST_TEST(!f.stored(b, "half.bin").has_value());
+
+    f.corrupt_md5(true);
+    auto bad = co_await c.upload(b, "corrupt.bin", cloud::memory_source(pattern(300 * 1024)), po);
+    BOOST_TEST_REQUIRE(!bad.has_value());
+    BOOST_TEST((bad.error() == errc::integrity_violation), text_of(bad.error()));
+    BOOST_TEST(!f.stored(b, "corrupt.bin").has_value());  // that generation was deleted
+    auto small = co_await c.put_object(b, "small.txt", "abc");
+    BOOST_TEST((!small.has_value() && small.error() == errc::integrity_violation));
+    f.corrupt_md5(false);
+    BOOST_TEST((co_await c.put_object(b, "small.txt", "abc")).has_value());
+    f.corrupt_md5(true);
+    auto read = co_await c.get_object(b, "small.txt");
+    BOOST_TEST((!read.has_value() && read.error() == errc::integrity_violation));
+    cloud::get_options trust{.verify = false};
+    BOOST_TEST((co_await c.get_object(b, "small.txt", trust)).has_value());
+  });
+}
+
+BOOST_AUTO_TEST_CASE(throttling_and_5xx_are_retried_where_safe_and_an_upload_post_is_not_sent_again) {
+  with_gcs([](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+    const std::string b = "intg-gcs-retry";
+    BOOST_TEST_REQUIRE((co_await c.create_bucket(b)).has_value());
+    BOOST_TEST_REQUIRE((co_await c.put_object(b, "k", "v")).has_value());
+    auto backend = fakes::gcs_fake::google_error(gstatus::service_unavailable, "backendError", "Backend Error").body();
+    f.api().script(sc::respond(gstatus::service_unavailable, backend).repeat(2));
+    auto got = co_await c.get_object(b, "k");
+    BOOST_TEST_REQUIRE(got.has_value(), (got ? std::string() : text_of(got.error())));
+    auto throttled = sc::respond(gstatus::too_many_requests,
+                                 fakes::gcs_fake::google_error(gstatus::too_many_requests, "rateLimitExceeded", "Rate limit exceeded").body());
+    throttled.response->set("Retry-After", "0");
+    f.api().script(throttled);
+    BOOST_TEST((co_await c.head_object(b, "k")).has_value());
+    BOOST_TEST(f.api().pending_scenarios() == 0u);
+
+    f.api().script(sc::respond(gstatus::service_unavailable, backend));
+    const auto before = f.api().log().size();
+    auto put = co_await c.put_object(b, "k2", "v2");
+    BOOST_TEST_REQUIRE(!put.has_value());
+    BOOST_TEST((put.error() == errc::outcome_unknown), text_of(put.error()));
+    BOOST_TEST(text_of(put.error()).find("head_object()") != std::string::npos);
+    BOOST_TEST(f.api().log().size() == before + 1);  // sent once
+    // A resumable upload's requests may all be sent again.
+    f.api().script(gverb::post, "/upload/storage/v1/b/{bucket}/o", sc::respond(gstatus::service_unavailable, backend));
+    f.api().script(gverb::put, "/upload/storage/v1/b/{bucket}/o", sc::respond(gstatus::bad_gateway, "<html>bad gateway</html>", "text/html"));
+    cloud::put_options po{.part_size = 256 * 1024};
+    auto up = co_await c.upload(b, "k3", cloud::memory_source("resumed"), po);
+    BOOST_TEST_REQUIRE(up.has_value(), (up ? std::string() : text_of(up.error())));
+    BOOST_TEST(f.stored(b, "k3")->data == "resumed");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(hostile_and_malformed_answers_are_refused_with_clear_errors) {
+  with_gcs([](gcs::client& c, fakes::gcs_fake& f) -> asio::awaitable<void> {
+    const std::string b = "intg-gcs-hostile";
+    BOOST_TEST_REQUIRE((co_await c.create_bucket(b)).has_value());
+    const std::string list_route = "/storage/v1/b/{bucket}/o";
+    for (std::string body : {std::string(5000, '[') + std::string(5000, ']'), std::string(R"({"items":[{"name":"k","size":{}}]})"),
+                             std::string("not json"), std::string(R"({"items":"everything"})")}) {
+      f.api().script(gverb::get, list_route, sc::respond(gstatus::ok, body));
+      auto page = co_await c.list_objects(b).next();
+      BOOST_TEST_REQUIRE(!page.has_value());
+      BOOST_TEST((page.error() == errc::invalid_response), text_of(page.error()));
+      BOOST_TEST(text_of(page.error()).find("everything") == std::string::npos);  // the answer is not quoted back
+    }
+    f.api().script(gverb::get, list_route, sc::respond(gstatus::ok, R"({"items":[{"name":"a"}],"nextPageToken":"same"})").repeat(2));
+    cloud::list_options lo;
+    auto pages = c.list_objects(b, lo);
+    BOOST_TEST((co_await pages.next()).has_value());
+    auto loop = co_await pages.next();
+    BOOST_TEST((!loop.has_value() && text_of(loop.error()).find("pagination loop") != std::string::npos));
+    // A session URL on another origin is not followed (the token would go there).
+    auto elsewhere = sc::respond(gstatus::ok, "");
+    elsewhere.response->set("Location", "https://evil.example/upload?upload_id=1");
+    f.api().script(gverb::post, "/upload/storage/v1/b/{bucket}/o", elsewhere);
+    cloud::put_options po{.part_size = 256 * 1024};
+    auto up = co_await c.upload(b, "k", cloud::memory_source("x"), po);
+    BOOST_TEST((!up.has_value() && text_of(up.error()).find("another origin") != std::string::npos));
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_bucket_is_an_object_store) {
+  static_assert(cloud::object_store<gcs::bucket>);
+  with_gcs([](gcs::client& c, fakes::gcs_fake&) -> asio::awaitable<void> {
+    BOOST_TEST_REQUIRE((co_await c.create_bucket("intg-gcs-store")).has_value());
+    auto store = c.bucket("intg-gcs-store");
+    co_await exercise(store);
+    BOOST_TEST((co_await c.delete_bucket("intg-gcs-store")).has_value());
   });
 }
 

@@ -10,14 +10,15 @@
 #define INTG_AMALGAMATED_INTG_CLOUD_HPP
 // intg cloud storage: the object_store concept and the bounded XML reader that the stores' answers
 // go through (an optional part: <intg/intg.hpp> does not include it; link intg::cloud, which adds
-// Debian's expat). The stores themselves: <intg/providers/s3.hpp>, <intg/providers/azure_blob.hpp>.
+// Debian's expat). The stores themselves: <intg/providers/s3.hpp>, <intg/providers/azure_blob.hpp>,
+// <intg/providers/gcs.hpp> (which needs no expat).
 
 // ---- begin intg/cloud/object_store.hpp ----
 #ifndef INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 #define INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 // intg::cloud::object_store: what code that keeps objects in a cloud store is written against, so
-// that it runs on any store that meets the concept (Amazon S3's `s3::bucket` does; Azure Blob
-// Storage and Google Cloud Storage clients are to follow): put, get, head, list, delete, streamed
+// that it runs on any store that meets the concept (Amazon S3's `s3::bucket`, Azure Blob Storage's
+// `azure_blob::container`, Google Cloud Storage's `gcs::bucket`): put, get, head, list, delete, streamed
 // bodies in both directions, and checksums checked on the way in and out. The types here are
 // provider-neutral; each store documents how it maps them.
 //
@@ -126,6 +127,42 @@ struct file_closer {
     if (f) std::fclose(f);
   }
 };
+}  // namespace detail
+
+namespace detail {
+
+/// Reads up to `size` bytes from `source` into `buf` (fewer only at its end): one part of a
+/// streamed upload. `store` names the store in errors ("s3", "gcs", ...).
+inline asio::awaitable<result<void>> fill_part(byte_source& source, std::string& buf, std::size_t size, std::string_view store) {
+  buf.resize(size);
+  std::size_t have = 0;
+  while (have < size) {
+    auto n = co_await source(std::span<char>(buf.data() + have, size - have));
+    if (!n) {
+      error e = n.error();
+      const std::string why = e.to_string();
+      co_return e.with_message(std::string(store) + ": the upload's source failed: " + why);
+    }
+    if (*n > size - have)
+      co_return error(errc::invalid_argument, std::string(store) + ": the upload's source returned more bytes than it was asked for");
+    if (*n == 0) break;
+    have += *n;
+  }
+  buf.resize(have);
+  co_return result<void>{};
+}
+
+/// A page as the concept gives it from what a store listed, for stores whose listing takes no
+/// start key: the keys after `start_after`, and the rolled-up prefixes after it or holding it.
+inline list_page after(std::vector<object_info>&& objects, std::vector<std::string>&& prefixes, std::string_view start_after) {
+  list_page p;
+  for (auto& o : objects)
+    if (start_after.empty() || o.key > start_after) p.objects.push_back(std::move(o));
+  for (auto& pre : prefixes)
+    if (start_after.empty() || pre > start_after || start_after.starts_with(pre)) p.prefixes.push_back(std::move(pre));
+  return p;
+}
+
 }  // namespace detail
 
 /// Reads the file at `path` (opened at the first read; a missing file is an error then).

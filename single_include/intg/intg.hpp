@@ -6279,6 +6279,7 @@ class url {
 
 #include <chrono>
 #include <ctime>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -6378,6 +6379,34 @@ inline result<boost::json::value> parse_json(std::string_view body) {
   return v;
 }
 
+/// An HTTP date, IMF-fixdate only ("Sun, 06 Nov 1994 08:49:37 GMT", RFC 9110 section 5.6.7; the
+/// obsolete forms are not accepted), from 1970 to 2261 (system_clock's range); nullopt otherwise.
+inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view v) {
+  if (v.size() != 29 || v[3] != ',' || v[4] != ' ' || v[7] != ' ' || v[11] != ' ' || v[16] != ' ' || v[19] != ':' || v[22] != ':' ||
+      v.substr(25) != " GMT")
+    return std::nullopt;
+  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  auto num = [&](std::size_t at, std::size_t n) -> int {
+    int r = 0;
+    for (std::size_t i = 0; i < n; ++i) {
+      const char c = v[at + i];
+      if (c < '0' || c > '9') return -1;
+      r = r * 10 + (c - '0');
+    }
+    return r;
+  };
+  const int day = num(5, 2), year = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
+  const auto mon = months.find(v.substr(8, 3));
+  if (day < 1 || year < 1970 || year > 2261 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 ||
+      mon == std::string_view::npos || mon % 3 != 0)
+    return std::nullopt;
+  using namespace std::chrono;
+  const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon / 3 + 1)},
+                           std::chrono::day{static_cast<unsigned>(day)}};
+  if (!ymd.ok()) return std::nullopt;
+  return system_clock::time_point(sys_days{ymd} + hours{hh} + minutes{mm} + seconds{ss});
+}
+
 /// A Retry-After value (delta-seconds or an HTTP date, RFC 9110 section 10.2.3) as a delay from
 /// `now`; negative when absent or malformed. Dates in the past give zero.
 inline std::chrono::milliseconds parse_retry_after(
@@ -6395,30 +6424,10 @@ inline std::chrono::milliseconds parse_retry_after(
     }
     return milliseconds{s * 1000};
   }
-  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT" (the obsolete forms are not accepted).
-  if (v.size() != 29 || v[3] != ',' || v.substr(26) != "GMT") return milliseconds{-1};
-  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  auto num = [&](std::size_t at, std::size_t n) -> int {
-    int r = 0;
-    for (std::size_t i = 0; i < n; ++i) {
-      const char c = v[at + i];
-      if (c < '0' || c > '9') return -1;
-      r = r * 10 + (c - '0');
-    }
-    return r;
-  };
-  const int day = num(5, 2), year = num(12, 4), hh = num(17, 2), mm = num(20, 2), ss = num(23, 2);
-  const auto mon = months.find(v.substr(8, 3));
-  if (day < 1 || day > 31 || year < 1970 || hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 ||
-      mon == std::string_view::npos || mon % 3 != 0)
-    return milliseconds{-1};
+  const auto when = parse_http_date(v);
+  if (!when) return milliseconds{-1};
   using namespace std::chrono;
-  const year_month_day ymd{std::chrono::year{year}, std::chrono::month{static_cast<unsigned>(mon / 3 + 1)},
-                           std::chrono::day{static_cast<unsigned>(day)}};
-  if (!ymd.ok()) return milliseconds{-1};
-  // In milliseconds: system_clock counts nanoseconds, which overflow past the year 2262.
-  const auto when = sys_days{ymd} + hours{hh} + minutes{mm} + seconds{ss};
-  const auto delta = when - time_point_cast<milliseconds>(now);
+  const auto delta = duration_cast<milliseconds>(*when - now);
   if (delta > hours{24 * 365}) return milliseconds{-1};
   return delta.count() < 0 ? milliseconds{0} : delta;
 }
@@ -10495,8 +10504,34 @@ class signer {
   std::string region{};
   std::string service{Service.view()};
   bool omit_session_token = false;
-  /// The signing time; AWS refuses a request whose time is more than five minutes off its own.
+  /// The signing time; AWS refuses a request whose time is more than fifteen minutes off its own
+  /// (RequestTimeTooSkewed).
   std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
+  /// Added to clock() when signing: set by refused() from the time AWS answered with.
+  std::chrono::seconds clock_offset{0};
+  /// The largest offset refused() applies: a server whose clock is further off than this is not
+  /// believed (nor is a machine whose clock is that wrong papered over).
+  std::chrono::seconds max_clock_correction{std::chrono::hours(24)};
+
+  /// AWS refused the request's time (RequestTimeTooSkewed): its answer's Date header is its own
+  /// clock. Sets clock_offset so that signatures carry AWS's time, and returns true (send once
+  /// more). False, changing nothing, when the answer has no usable Date, when AWS's time is already
+  /// within the fifteen minutes of the corrected clock (the time was not the problem), or when the
+  /// correction exceeds max_clock_correction.
+  bool refused(const http::response& res) {
+    using namespace std::chrono;
+    auto it = res.find(http::field::date);
+    if (it == res.end()) return false;
+    const auto server = http::parse_http_date(it->value());
+    if (!server) return false;
+    const auto local = time_point_cast<seconds>(clock());
+    const seconds offset = duration_cast<seconds>(*server - local);
+    if (offset > max_clock_correction || -offset > max_clock_correction) return false;
+    const seconds before = clock_offset;
+    if (offset - before < minutes(15) && before - offset < minutes(15)) return false;
+    clock_offset = offset;
+    return true;
+  }
 
   /// Settings: access_key_id, secret_access_key, session_token (optional), region.
   template <settings_source Settings>
@@ -10532,7 +10567,7 @@ class signer {
   /// and Authorization; a retry signs again, replacing them.
   result<void> sign(http::request& r) const {
     auto sr = to_request(r);
-    auto s = sigv4::sign(sr, keys, params{region, service, clock(), omit_session_token});
+    auto s = sigv4::sign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token});
     if (!s) return s.error();
     r.message.set(http::field::host, r.target.host_header());
     for (auto& [name, value] : s->added) r.message.set(name, value);
@@ -10544,7 +10579,7 @@ class signer {
   result<std::string> presign(const http::request& r, std::chrono::seconds expires) const {
     auto sr = to_request(r);
     if (uses_s3_rules(service)) sr.payload_hash.clear();
-    auto s = sigv4::presign(sr, keys, params{region, service, clock(), omit_session_token}, expires, r.target.scheme());
+    auto s = sigv4::presign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token}, expires, r.target.scheme());
     if (!s) return s.error();
     return std::move(s->url);
   }

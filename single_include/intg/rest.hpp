@@ -600,11 +600,11 @@ class oauth2_authorization_code : public detail::token_scheme<oauth2_authorizati
 
 /// OAuth 2.0 JWT bearer assertion (RFC 7523), Google service-account style: settings.Key holds
 /// the service account's JSON key file (client_email, private_key, token_uri), settings.scope the
-/// scopes. Each token request signs a fresh RS256 assertion. The key's token_uri must be an
-/// allowed host too.
-template <fixed_string Key = "service_account">
-class jwt_bearer : public detail::token_scheme<jwt_bearer<Key>> {
-  using base = detail::token_scheme<jwt_bearer<Key>>;
+/// scopes (space-separated; `DefaultScope` when absent). Each token request signs a fresh RS256
+/// assertion. The key's token_uri must be an allowed host too.
+template <fixed_string Key = "service_account", fixed_string DefaultScope = "">
+class jwt_bearer : public detail::token_scheme<jwt_bearer<Key, DefaultScope>> {
+  using base = detail::token_scheme<jwt_bearer<Key, DefaultScope>>;
 
  public:
   result<void> configure(auth_context& c) {
@@ -614,7 +614,7 @@ class jwt_bearer : public detail::token_scheme<jwt_bearer<Key>> {
     if (!sa) return c.config(Key.view(), "is not a usable service account key");
     auto sc = c.string("scope", false);
     if (!sc) return sc.error();
-    scope_ = std::move(*sc);
+    scope_ = sc->empty() ? std::string(DefaultScope.view()) : std::move(*sc);
     auto u = c.check_url(sa->token_uri);
     if (!u) return u.error();
     this->token_url_ = std::move(*u);
@@ -631,6 +631,66 @@ class jwt_bearer : public detail::token_scheme<jwt_bearer<Key>> {
  private:
   auth::oauth2::service_account sa_;
   std::string scope_;
+};
+
+/// An access token from the metadata server of the Google Cloud machine the program runs on
+/// (Compute Engine, GKE with Workload Identity, Cloud Run, Cloud Functions): GET
+/// http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default/token
+/// with `Metadata-Flavor: Google`. The answer must carry that header too, which a proxy or a
+/// captive portal answering in the server's place does not. Settings (both optional):
+/// `metadata_url`, another address of the server (metadata.google.internal and 169.254.169.254
+/// over http, or a host the deployment allows: tests run a local one); `scope`, scopes
+/// space-separated (`DefaultScope` when absent; the machine's own scopes when both are empty).
+template <fixed_string DefaultScope = "">
+class google_metadata : public detail::token_scheme<google_metadata<DefaultScope>> {
+  using base = detail::token_scheme<google_metadata<DefaultScope>>;
+
+ public:
+  static constexpr std::string_view default_url = "http://metadata.google.internal";
+  static constexpr std::string_view token_path = "/computeMetadata/v1/instance/service-accounts/default/token";
+
+  result<void> configure(auth_context& c) {
+    auto text = c.string("metadata_url", false);
+    if (!text) return text.error();
+    if (text->empty()) *text = std::string(default_url);
+    auto u = http::url::parse(*text);
+    if (!u) return c.config("metadata_url", "is not a URL");
+    if (u->host() != "metadata.google.internal" && u->host() != "169.254.169.254") {
+      auto checked = c.check_url(*text);
+      if (!checked) return checked.error();
+    }
+    auto sc = c.string("scope", false);
+    if (!sc) return sc.error();
+    std::string scopes = sc->empty() ? std::string(DefaultScope.view()) : std::move(*sc);
+    for (char& ch : scopes)
+      if (ch == ' ') ch = ',';  // the metadata server takes them comma-separated
+    std::string target = u->origin() + std::string(token_path);
+    if (!scopes.empty()) target += "?scopes=" + http::percent_encode(scopes);
+    auto t = http::url::parse(target);
+    if (!t) return c.config("metadata_url", "is not a usable base URL");
+    this->token_url_ = std::move(*t);
+    this->start(c);
+    return {};
+  }
+
+  asio::awaitable<result<auth::oauth2::token>> fetch(const auth::oauth2::token*) {
+    ++this->fetches_;
+    http::request req(http::verb::get, this->token_url_);
+    req.set("Metadata-Flavor", "Google");
+    req.set(http::field::accept, "application/json");
+    auto res = co_await this->ctx_->http->send(req);
+    if (!res) co_return res.error();
+    const int status = static_cast<int>(res->result_int());
+    const std::string where = "metadata server " + this->token_url_.origin();
+    if (auto it = res->find("Metadata-Flavor"); it == res->end() || it->value() != "Google")
+      co_return error(errc::invalid_response, where + " answered without Metadata-Flavor: Google (not the metadata server)");
+    if (status >= 500 || status == 429) {
+      error e = http::status_error(*res);
+      co_return e.with_message(where + " answered HTTP " + std::to_string(status));
+    }
+    if (status == 404) co_return error(errc::unauthorized, where + ": this machine has no service account (HTTP 404)");
+    co_return auth::oauth2::parse_token_response(res->body(), status);
+  }
 };
 
 /// A token the client signs itself with ES256 (Apple Music, APNs, App Store Connect): header
@@ -694,6 +754,13 @@ struct signed_by {
   Signer signer{};
   result<void> configure(auth_context& c) { return signer.configure(c); }
   result<void> apply(http::request& r) { return signer.sign(r); }
+  /// The provider refused the signature in a way the signer may fix (SigV4: the request's time,
+  /// corrected from the answer's Date): true when it did, and the request is signed and sent once
+  /// more.
+  bool refused(const http::response& res) {
+    if constexpr (requires { signer.refused(res); }) return signer.refused(res);
+    else return false;
+  }
 };
 
 /// A credential that exists only when the tenant's settings name `Setting` (non-empty): Spotify's
@@ -3153,7 +3220,8 @@ class client {
         }
         if (v.action == action::refresh && !refreshed) {
           bool retry = false;
-          if constexpr (requires { s.auth.unauthorized(credential); }) retry = s.auth.unauthorized(credential);
+          if constexpr (requires { s.auth.refused(ex.response); }) retry = s.auth.refused(ex.response);
+          else if constexpr (requires { s.auth.unauthorized(credential); }) retry = s.auth.unauthorized(credential);
           else if constexpr (requires { s.auth.unauthorized(); }) retry = s.auth.unauthorized();
           if (retry) {
             refreshed = true;

@@ -4,9 +4,12 @@
 // rate-limit codes, retry codes, Retry-After and reset headers, Discord's buckets, global flag and
 // invalid-request counting) and every pagination strategy must give an answer, never a crash or an
 // overflow, and stay within bounds: an accepted answer is a 2xx, a wait is never negative beyond
-// "unknown" (-1) nor longer than a year, and a blocked bucket reopens by then.
+// "unknown" (-1) nor longer than a year, and a blocked bucket reopens by then. Google Cloud
+// Storage reads its answers itself: its classification and every reader (the Object resource, a
+// listing, the error document, x-goog-hash) run on the same input.
 #include <intg/providers/apple_music.hpp>
 #include <intg/providers/discord.hpp>
+#include <intg/providers/gcs.hpp>
 #include <intg/providers/lastfm.hpp>
 #include <intg/providers/slack.hpp>
 #include <intg/providers/stripe.hpp>
@@ -89,6 +92,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   classify_as<intg::discord::provider>(res, b, wall);
   classify_as<intg::lastfm::provider>(res, b, wall);
   classify_as<intg::apple_music::provider>(res, b, wall);
+
+  {
+    const auto v = intg::gcs::provider::classify_answer(res, wall);
+    const int status = static_cast<int>(res.result_int());
+    if (v.action == rest::action::accept) check((status >= 200 && status < 300) || status == 308);
+    else check(static_cast<bool>(v.failure));
+    if (v.failure.has_retry_after()) check(v.failure.retry_after() >= std::chrono::milliseconds(0) && v.failure.retry_after() <= year);
+    (void)v.failure.to_string();
+    if (auto o = intg::gcs::parse_object(res.body())) check(!o->info.key.empty());
+    if (auto page = intg::gcs::parse_list(res.body()))
+      for (const auto& o : page->objects) check(!o.key.empty());
+    (void)intg::gcs::parse_error(res.body());
+    for (const auto& f : res)
+      if (f.name_string() == "x-goog-hash") (void)intg::gcs::md5_of_hash_header(f.value());
+  }
 
   const auto url = http::url::parse("https://api.example.com/v1/items?page=2&offset=40&limit=20&cursor=abc").value();
   const boost::json::value& doc = b ? body : boost::json::value();

@@ -645,7 +645,8 @@ class client {
         }
         if (v.action == action::refresh && !refreshed) {
           bool retry = false;
-          if constexpr (requires { s.auth.unauthorized(credential); }) retry = s.auth.unauthorized(credential);
+          if constexpr (requires { s.auth.refused(ex.response); }) retry = s.auth.refused(ex.response);
+          else if constexpr (requires { s.auth.unauthorized(credential); }) retry = s.auth.unauthorized(credential);
           else if constexpr (requires { s.auth.unauthorized(); }) retry = s.auth.unauthorized();
           if (retry) {
             refreshed = true;

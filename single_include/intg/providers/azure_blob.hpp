@@ -22,6 +22,97 @@
 // the HTTP dates Azure writes. Every reader checks the shape it needs and says what is missing;
 // none quotes the answer back.
 
+// ---- begin intg/cloud/formats.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+#define INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+// The formats the cloud stores write in their answers, read once for all of them: ISO 8601 / RFC
+// 3339 times in UTC (S3 listings, Google Cloud Storage), HTTP dates (Last-Modified), decimal sizes,
+// quoted ETags, and values cleaned before they go into messages. Each reader refuses what is not
+// exactly its format (nullopt), never guesses.
+
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace intg::cloud {
+
+namespace detail {
+
+// The n decimal digits at `at`; -1 when any is not a digit or the text is too short.
+inline int digits(std::string_view s, std::size_t at, std::size_t n) {
+  if (at + n > s.size()) return -1;
+  int v = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[at + i];
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, int d, int h, int mi, int s) {
+  using namespace std::chrono;
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
+  if (y < 1970 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (mo < 1 || d < 1 || !ymd.ok()) return std::nullopt;
+  return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
+}
+
+// A value that goes into messages and logs: cut, control characters blanked.
+inline std::string clean(std::string_view v, std::size_t max = 300) {
+  std::string s(v.substr(0, max));
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return s;
+}
+
+}  // namespace detail
+
+/// "2009-10-12T17:50:30.000Z" (ISO 8601 / RFC 3339 in UTC, as S3 listings and Google Cloud
+/// Storage write it; up to nine fraction digits, which are dropped).
+inline std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view s) {
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
+    return std::nullopt;
+  if (s.size() > 20) {
+    if (s[19] != '.' || s.size() > 30 || s.size() < 22) return std::nullopt;
+    for (char c : s.substr(20, s.size() - 21))
+      if (c < '0' || c > '9') return std::nullopt;
+  }
+  using detail::digits;
+  return detail::make_time(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2), digits(s, 11, 2), digits(s, 14, 2),
+                           digits(s, 17, 2));
+}
+
+/// "Wed, 12 Oct 2009 17:50:00 GMT" (an HTTP date, as Last-Modified headers write it).
+using http::parse_http_date;
+
+/// A decimal size; nullopt when it is not one or does not fit 64 bits.
+inline std::optional<std::uint64_t> parse_size(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/// An ETag without its quotes (`"9b2cf535f27731c974343645a3985328"` in headers, bare in some
+/// listings).
+inline std::string unquote_etag(std::string_view e) {
+  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+  return std::string(e);
+}
+
+}  // namespace intg::cloud
+#endif  // INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+// ---- end intg/cloud/formats.hpp ----
 
 #include <chrono>
 #include <cstdint>
@@ -57,62 +148,13 @@ inline error bad_answer(std::string_view what, std::string_view why) {
   return error(errc::invalid_response, "azure blob: " + std::string(what) + " answer: " + std::string(why));
 }
 
-// A value that goes into messages and logs: cut, control characters blanked.
-inline std::string clean(std::string_view v, std::size_t max = 300) {
-  std::string s(v.substr(0, max));
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return s;
-}
-
-inline int digits(std::string_view s, std::size_t at, std::size_t n) {
-  int v = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = s[at + i];
-    if (c < '0' || c > '9') return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
+using cloud::detail::clean;
 
 }  // namespace detail
 
-/// "Wed, 12 Oct 2009 17:50:00 GMT" (Last-Modified, and the dates of a listing).
-inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s) {
-  using namespace std::chrono;
-  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
-      s[22] != ':' || s.substr(25) != " GMT")
-    return std::nullopt;
-  const auto m = months.find(s.substr(8, 3));
-  if (m == std::string_view::npos || m % 3 != 0) return std::nullopt;
-  const int y = detail::digits(s, 12, 4), d = detail::digits(s, 5, 2), h = detail::digits(s, 17, 2), mi = detail::digits(s, 20, 2),
-            sec = detail::digits(s, 23, 2);
-  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
-  if (y < 1970 || y > 2261 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(m / 3 + 1)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec});
-}
-
-/// A decimal size; nullopt when it is not one or does not fit 64 bits.
-inline std::optional<std::uint64_t> parse_size(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-/// An ETag without its quotes (Azure writes `"0x8DC1234567890AB"` in headers, bare in listings).
-inline std::string unquote_etag(std::string_view e) {
-  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
-  return std::string(e);
-}
+using cloud::parse_http_date;
+using cloud::parse_size;
+using cloud::unquote_etag;
 
 /// Reads an error document; nullopt when `body` is not one (empty, not XML, another root).
 inline std::optional<error_document> parse_error(std::string_view body) {
@@ -1221,13 +1263,7 @@ class blob_pages {
     } else {
       done_ = true;
     }
-    cloud::list_page p;
-    for (auto& o : page->objects)
-      if (start_after_.empty() || o.key > start_after_) p.objects.push_back(std::move(o));
-    // A rolled-up prefix before start_after is skipped unless start_after lies inside it.
-    for (auto& pre : page->prefixes)
-      if (start_after_.empty() || pre > start_after_ || start_after_.starts_with(pre)) p.prefixes.push_back(std::move(pre));
-    co_return out{std::move(p)};
+    co_return out{cloud::detail::after(std::move(page->objects), std::move(page->prefixes), start_after_)};
   }
 
   std::size_t pages_read() const noexcept { return pages_; }
@@ -1628,21 +1664,7 @@ class basic_client {
 
   // Reads up to `size` bytes from the source (fewer only at its end).
   static asio::awaitable<result<void>> fill(cloud::byte_source& source, std::string& buf, std::size_t size) {
-    buf.resize(size);
-    std::size_t have = 0;
-    while (have < size) {
-      auto n = co_await source(std::span<char>(buf.data() + have, size - have));
-      if (!n) {
-        error e = n.error();
-        const std::string why = e.to_string();
-        co_return e.with_message("azure blob: the upload's source failed: " + why);
-      }
-      if (*n > size - have) co_return error(errc::invalid_argument, "azure blob: the upload's source returned more bytes than it was asked for");
-      if (*n == 0) break;
-      have += *n;
-    }
-    buf.resize(have);
-    co_return result<void>{};
+    return cloud::detail::fill_part(source, buf, size, "azure blob");
   }
 
   // Put Block: stages one block. Sending it again (a retry after a lost answer) stages the same

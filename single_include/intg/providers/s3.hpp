@@ -23,6 +23,97 @@
 // CreateBucketConfiguration bodies; and the two date formats S3 writes. Every reader checks the
 // shape it needs and says what is missing; none quotes the answer back.
 
+// ---- begin intg/cloud/formats.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+#define INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+// The formats the cloud stores write in their answers, read once for all of them: ISO 8601 / RFC
+// 3339 times in UTC (S3 listings, Google Cloud Storage), HTTP dates (Last-Modified), decimal sizes,
+// quoted ETags, and values cleaned before they go into messages. Each reader refuses what is not
+// exactly its format (nullopt), never guesses.
+
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace intg::cloud {
+
+namespace detail {
+
+// The n decimal digits at `at`; -1 when any is not a digit or the text is too short.
+inline int digits(std::string_view s, std::size_t at, std::size_t n) {
+  if (at + n > s.size()) return -1;
+  int v = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[at + i];
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, int d, int h, int mi, int s) {
+  using namespace std::chrono;
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
+  if (y < 1970 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (mo < 1 || d < 1 || !ymd.ok()) return std::nullopt;
+  return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
+}
+
+// A value that goes into messages and logs: cut, control characters blanked.
+inline std::string clean(std::string_view v, std::size_t max = 300) {
+  std::string s(v.substr(0, max));
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return s;
+}
+
+}  // namespace detail
+
+/// "2009-10-12T17:50:30.000Z" (ISO 8601 / RFC 3339 in UTC, as S3 listings and Google Cloud
+/// Storage write it; up to nine fraction digits, which are dropped).
+inline std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view s) {
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
+    return std::nullopt;
+  if (s.size() > 20) {
+    if (s[19] != '.' || s.size() > 30 || s.size() < 22) return std::nullopt;
+    for (char c : s.substr(20, s.size() - 21))
+      if (c < '0' || c > '9') return std::nullopt;
+  }
+  using detail::digits;
+  return detail::make_time(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2), digits(s, 11, 2), digits(s, 14, 2),
+                           digits(s, 17, 2));
+}
+
+/// "Wed, 12 Oct 2009 17:50:00 GMT" (an HTTP date, as Last-Modified headers write it).
+using http::parse_http_date;
+
+/// A decimal size; nullopt when it is not one or does not fit 64 bits.
+inline std::optional<std::uint64_t> parse_size(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/// An ETag without its quotes (`"9b2cf535f27731c974343645a3985328"` in headers, bare in some
+/// listings).
+inline std::string unquote_etag(std::string_view e) {
+  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+  return std::string(e);
+}
+
+}  // namespace intg::cloud
+#endif  // INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+// ---- end intg/cloud/formats.hpp ----
 
 #include <chrono>
 #include <cstdint>
@@ -95,73 +186,15 @@ inline std::optional<error> check_root(std::string_view what, const xml::element
   return std::nullopt;
 }
 
-inline int digits(std::string_view s, std::size_t at, std::size_t n) {
-  if (at + n > s.size()) return -1;
-  int v = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = s[at + i];
-    if (c < '0' || c > '9') return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, int d, int h, int mi, int s) {
-  using namespace std::chrono;
-  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
-  if (y < 1970 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (mo < 1 || d < 1 || !ymd.ok()) return std::nullopt;
-  return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
-}
+using cloud::detail::digits;
+using cloud::detail::make_time;
 
 }  // namespace detail
 
-/// "2009-10-12T17:50:30.000Z" (ISO 8601 in UTC, as listings write it; fractions are dropped).
-inline std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view s) {
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
-    return std::nullopt;
-  if (s.size() > 20) {
-    if (s[19] != '.' || s.size() > 30) return std::nullopt;
-    for (char c : s.substr(20, s.size() - 21))
-      if (c < '0' || c > '9') return std::nullopt;
-  }
-  using detail::digits;
-  return detail::make_time(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2), digits(s, 11, 2), digits(s, 14, 2),
-                           digits(s, 17, 2));
-}
-
-/// "Wed, 12 Oct 2009 17:50:00 GMT" (an HTTP date, as Last-Modified headers write it).
-inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s) {
-  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
-      s[22] != ':' || s.substr(25) != " GMT")
-    return std::nullopt;
-  const auto m = months.find(s.substr(8, 3));
-  if (m == std::string_view::npos || m % 3 != 0) return std::nullopt;
-  using detail::digits;
-  return detail::make_time(digits(s, 12, 4), static_cast<int>(m / 3 + 1), digits(s, 5, 2), digits(s, 17, 2),
-                           digits(s, 20, 2), digits(s, 23, 2));
-}
-
-/// A decimal size; nullopt when it is not one or does not fit 64 bits.
-inline std::optional<std::uint64_t> parse_size(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-/// An ETag without its quotes (S3 writes `"9b2cf535f27731c974343645a3985328"`).
-inline std::string unquote_etag(std::string_view e) {
-  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
-  return std::string(e);
-}
+using cloud::parse_http_date;
+using cloud::parse_iso8601;
+using cloud::parse_size;
+using cloud::unquote_etag;
 
 /// Whether `body` is an S3 error document: its root element, after an optional XML declaration
 /// and whitespace, is `<Error>`. S3 may answer CopyObject and CompleteMultipartUpload with a 200
@@ -434,6 +467,9 @@ struct provider {
       doc = parse_error(res.body());
     }
     error e = to_error(doc ? *doc : error_document{}, status, res);
+    // The request's time is more than 15 minutes off AWS's: the signer takes AWS's time from the
+    // answer's Date and the kit signs and sends once more (never more: see sigv4::signer::refused).
+    if (doc && doc->code == "RequestTimeTooSkewed") return {rest::action::refresh, std::move(e)};
     const auto kind = static_cast<provider_errc>(e.code().value());
     if (kind == provider_errc::rate_limited || kind == provider_errc::server_error) {
       if (auto it = res.find(http::field::retry_after); it != res.end()) e.with_retry_after(http::parse_retry_after(it->value(), now));
@@ -1189,21 +1225,7 @@ class basic_client {
 
   // Reads up to `size` bytes from the source (fewer only at its end).
   static asio::awaitable<result<void>> fill(cloud::byte_source& source, std::string& buf, std::size_t size) {
-    buf.resize(size);
-    std::size_t have = 0;
-    while (have < size) {
-      auto n = co_await source(std::span<char>(buf.data() + have, size - have));
-      if (!n) {
-        error e = n.error();
-        const std::string why = e.to_string();
-        co_return e.with_message("s3: the upload's source failed: " + why);
-      }
-      if (*n > size - have) co_return error(errc::invalid_argument, "s3: the upload's source returned more bytes than it was asked for");
-      if (*n == 0) break;
-      have += *n;
-    }
-    buf.resize(have);
-    co_return result<void>{};
+    return cloud::detail::fill_part(source, buf, size, "s3");
   }
 
   asio::awaitable<result<std::string>> create_upload(std::string_view bucket, std::string_view key, const cloud::put_options& o) {

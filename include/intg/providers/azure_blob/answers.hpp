@@ -4,6 +4,7 @@
 // none quotes the answer back.
 #pragma once
 
+#include <intg/cloud/formats.hpp>
 #include <intg/cloud/object_store.hpp>
 #include <intg/core/error.hpp>
 #include <intg/core/result.hpp>
@@ -44,62 +45,13 @@ inline error bad_answer(std::string_view what, std::string_view why) {
   return error(errc::invalid_response, "azure blob: " + std::string(what) + " answer: " + std::string(why));
 }
 
-// A value that goes into messages and logs: cut, control characters blanked.
-inline std::string clean(std::string_view v, std::size_t max = 300) {
-  std::string s(v.substr(0, max));
-  for (char& c : s)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-  return s;
-}
-
-inline int digits(std::string_view s, std::size_t at, std::size_t n) {
-  int v = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = s[at + i];
-    if (c < '0' || c > '9') return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
+using cloud::detail::clean;
 
 }  // namespace detail
 
-/// "Wed, 12 Oct 2009 17:50:00 GMT" (Last-Modified, and the dates of a listing).
-inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s) {
-  using namespace std::chrono;
-  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
-      s[22] != ':' || s.substr(25) != " GMT")
-    return std::nullopt;
-  const auto m = months.find(s.substr(8, 3));
-  if (m == std::string_view::npos || m % 3 != 0) return std::nullopt;
-  const int y = detail::digits(s, 12, 4), d = detail::digits(s, 5, 2), h = detail::digits(s, 17, 2), mi = detail::digits(s, 20, 2),
-            sec = detail::digits(s, 23, 2);
-  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
-  if (y < 1970 || y > 2261 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60) return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(m / 3 + 1)}, day{static_cast<unsigned>(d)}};
-  if (!ymd.ok()) return std::nullopt;
-  return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{sec});
-}
-
-/// A decimal size; nullopt when it is not one or does not fit 64 bits.
-inline std::optional<std::uint64_t> parse_size(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const auto d = static_cast<std::uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-/// An ETag without its quotes (Azure writes `"0x8DC1234567890AB"` in headers, bare in listings).
-inline std::string unquote_etag(std::string_view e) {
-  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
-  return std::string(e);
-}
+using cloud::parse_http_date;
+using cloud::parse_size;
+using cloud::unquote_etag;
 
 /// Reads an error document; nullopt when `body` is not one (empty, not XML, another root).
 inline std::optional<error_document> parse_error(std::string_view body) {

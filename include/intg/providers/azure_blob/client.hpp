@@ -175,13 +175,7 @@ class blob_pages {
     } else {
       done_ = true;
     }
-    cloud::list_page p;
-    for (auto& o : page->objects)
-      if (start_after_.empty() || o.key > start_after_) p.objects.push_back(std::move(o));
-    // A rolled-up prefix before start_after is skipped unless start_after lies inside it.
-    for (auto& pre : page->prefixes)
-      if (start_after_.empty() || pre > start_after_ || start_after_.starts_with(pre)) p.prefixes.push_back(std::move(pre));
-    co_return out{std::move(p)};
+    co_return out{cloud::detail::after(std::move(page->objects), std::move(page->prefixes), start_after_)};
   }
 
   std::size_t pages_read() const noexcept { return pages_; }
@@ -582,21 +576,7 @@ class basic_client {
 
   // Reads up to `size` bytes from the source (fewer only at its end).
   static asio::awaitable<result<void>> fill(cloud::byte_source& source, std::string& buf, std::size_t size) {
-    buf.resize(size);
-    std::size_t have = 0;
-    while (have < size) {
-      auto n = co_await source(std::span<char>(buf.data() + have, size - have));
-      if (!n) {
-        error e = n.error();
-        const std::string why = e.to_string();
-        co_return e.with_message("azure blob: the upload's source failed: " + why);
-      }
-      if (*n > size - have) co_return error(errc::invalid_argument, "azure blob: the upload's source returned more bytes than it was asked for");
-      if (*n == 0) break;
-      have += *n;
-    }
-    buf.resize(have);
-    co_return result<void>{};
+    return cloud::detail::fill_part(source, buf, size, "azure blob");
   }
 
   // Put Block: stages one block. Sending it again (a retry after a lost answer) stages the same

@@ -5,6 +5,7 @@
 // shape it needs and says what is missing; none quotes the answer back.
 #pragma once
 
+#include <intg/cloud/formats.hpp>
 #include <intg/cloud/object_store.hpp>
 #include <intg/core/error.hpp>
 #include <intg/core/result.hpp>
@@ -82,73 +83,15 @@ inline std::optional<error> check_root(std::string_view what, const xml::element
   return std::nullopt;
 }
 
-inline int digits(std::string_view s, std::size_t at, std::size_t n) {
-  if (at + n > s.size()) return -1;
-  int v = 0;
-  for (std::size_t i = 0; i < n; ++i) {
-    const char c = s[at + i];
-    if (c < '0' || c > '9') return -1;
-    v = v * 10 + (c - '0');
-  }
-  return v;
-}
-
-inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, int d, int h, int mi, int s) {
-  using namespace std::chrono;
-  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
-  if (y < 1970 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) return std::nullopt;
-  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
-  if (mo < 1 || d < 1 || !ymd.ok()) return std::nullopt;
-  return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
-}
+using cloud::detail::digits;
+using cloud::detail::make_time;
 
 }  // namespace detail
 
-/// "2009-10-12T17:50:30.000Z" (ISO 8601 in UTC, as listings write it; fractions are dropped).
-inline std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view s) {
-  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
-    return std::nullopt;
-  if (s.size() > 20) {
-    if (s[19] != '.' || s.size() > 30) return std::nullopt;
-    for (char c : s.substr(20, s.size() - 21))
-      if (c < '0' || c > '9') return std::nullopt;
-  }
-  using detail::digits;
-  return detail::make_time(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2), digits(s, 11, 2), digits(s, 14, 2),
-                           digits(s, 17, 2));
-}
-
-/// "Wed, 12 Oct 2009 17:50:00 GMT" (an HTTP date, as Last-Modified headers write it).
-inline std::optional<std::chrono::system_clock::time_point> parse_http_date(std::string_view s) {
-  static constexpr std::string_view months = "JanFebMarAprMayJunJulAugSepOctNovDec";
-  if (s.size() != 29 || s[3] != ',' || s[4] != ' ' || s[7] != ' ' || s[11] != ' ' || s[16] != ' ' || s[19] != ':' ||
-      s[22] != ':' || s.substr(25) != " GMT")
-    return std::nullopt;
-  const auto m = months.find(s.substr(8, 3));
-  if (m == std::string_view::npos || m % 3 != 0) return std::nullopt;
-  using detail::digits;
-  return detail::make_time(digits(s, 12, 4), static_cast<int>(m / 3 + 1), digits(s, 5, 2), digits(s, 17, 2),
-                           digits(s, 20, 2), digits(s, 23, 2));
-}
-
-/// A decimal size; nullopt when it is not one or does not fit 64 bits.
-inline std::optional<std::uint64_t> parse_size(std::string_view s) {
-  if (s.empty() || s.size() > 20) return std::nullopt;
-  std::uint64_t v = 0;
-  for (char c : s) {
-    if (c < '0' || c > '9') return std::nullopt;
-    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
-    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
-    v = v * 10 + d;
-  }
-  return v;
-}
-
-/// An ETag without its quotes (S3 writes `"9b2cf535f27731c974343645a3985328"`).
-inline std::string unquote_etag(std::string_view e) {
-  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
-  return std::string(e);
-}
+using cloud::parse_http_date;
+using cloud::parse_iso8601;
+using cloud::parse_size;
+using cloud::unquote_etag;
 
 /// Whether `body` is an S3 error document: its root element, after an optional XML declaration
 /// and whitespace, is `<Error>`. S3 may answer CopyObject and CompleteMultipartUpload with a 200

@@ -627,21 +627,7 @@ class basic_client {
 
   // Reads up to `size` bytes from the source (fewer only at its end).
   static asio::awaitable<result<void>> fill(cloud::byte_source& source, std::string& buf, std::size_t size) {
-    buf.resize(size);
-    std::size_t have = 0;
-    while (have < size) {
-      auto n = co_await source(std::span<char>(buf.data() + have, size - have));
-      if (!n) {
-        error e = n.error();
-        const std::string why = e.to_string();
-        co_return e.with_message("s3: the upload's source failed: " + why);
-      }
-      if (*n > size - have) co_return error(errc::invalid_argument, "s3: the upload's source returned more bytes than it was asked for");
-      if (*n == 0) break;
-      have += *n;
-    }
-    buf.resize(have);
-    co_return result<void>{};
+    return cloud::detail::fill_part(source, buf, size, "s3");
   }
 
   asio::awaitable<result<std::string>> create_upload(std::string_view bucket, std::string_view key, const cloud::put_options& o) {

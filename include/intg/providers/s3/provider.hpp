@@ -92,6 +92,9 @@ struct provider {
       doc = parse_error(res.body());
     }
     error e = to_error(doc ? *doc : error_document{}, status, res);
+    // The request's time is more than 15 minutes off AWS's: the signer takes AWS's time from the
+    // answer's Date and the kit signs and sends once more (never more: see sigv4::signer::refused).
+    if (doc && doc->code == "RequestTimeTooSkewed") return {rest::action::refresh, std::move(e)};
     const auto kind = static_cast<provider_errc>(e.code().value());
     if (kind == provider_errc::rate_limited || kind == provider_errc::server_error) {
       if (auto it = res.find(http::field::retry_after); it != res.end()) e.with_retry_after(http::parse_retry_after(it->value(), now));

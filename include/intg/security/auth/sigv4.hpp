@@ -531,8 +531,34 @@ class signer {
   std::string region{};
   std::string service{Service.view()};
   bool omit_session_token = false;
-  /// The signing time; AWS refuses a request whose time is more than five minutes off its own.
+  /// The signing time; AWS refuses a request whose time is more than fifteen minutes off its own
+  /// (RequestTimeTooSkewed).
   std::function<std::chrono::system_clock::time_point()> clock = [] { return std::chrono::system_clock::now(); };
+  /// Added to clock() when signing: set by refused() from the time AWS answered with.
+  std::chrono::seconds clock_offset{0};
+  /// The largest offset refused() applies: a server whose clock is further off than this is not
+  /// believed (nor is a machine whose clock is that wrong papered over).
+  std::chrono::seconds max_clock_correction{std::chrono::hours(24)};
+
+  /// AWS refused the request's time (RequestTimeTooSkewed): its answer's Date header is its own
+  /// clock. Sets clock_offset so that signatures carry AWS's time, and returns true (send once
+  /// more). False, changing nothing, when the answer has no usable Date, when AWS's time is already
+  /// within the fifteen minutes of the corrected clock (the time was not the problem), or when the
+  /// correction exceeds max_clock_correction.
+  bool refused(const http::response& res) {
+    using namespace std::chrono;
+    auto it = res.find(http::field::date);
+    if (it == res.end()) return false;
+    const auto server = http::parse_http_date(it->value());
+    if (!server) return false;
+    const auto local = time_point_cast<seconds>(clock());
+    const seconds offset = duration_cast<seconds>(*server - local);
+    if (offset > max_clock_correction || -offset > max_clock_correction) return false;
+    const seconds before = clock_offset;
+    if (offset - before < minutes(15) && before - offset < minutes(15)) return false;
+    clock_offset = offset;
+    return true;
+  }
 
   /// Settings: access_key_id, secret_access_key, session_token (optional), region.
   template <settings_source Settings>
@@ -568,7 +594,7 @@ class signer {
   /// and Authorization; a retry signs again, replacing them.
   result<void> sign(http::request& r) const {
     auto sr = to_request(r);
-    auto s = sigv4::sign(sr, keys, params{region, service, clock(), omit_session_token});
+    auto s = sigv4::sign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token});
     if (!s) return s.error();
     r.message.set(http::field::host, r.target.host_header());
     for (auto& [name, value] : s->added) r.message.set(name, value);
@@ -580,7 +606,7 @@ class signer {
   result<std::string> presign(const http::request& r, std::chrono::seconds expires) const {
     auto sr = to_request(r);
     if (uses_s3_rules(service)) sr.payload_hash.clear();
-    auto s = sigv4::presign(sr, keys, params{region, service, clock(), omit_session_token}, expires, r.target.scheme());
+    auto s = sigv4::presign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token}, expires, r.target.scheme());
     if (!s) return s.error();
     return std::move(s->url);
   }
