@@ -7,6 +7,13 @@
 // With SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET set it talks to api.spotify.com; without, it
 // starts a local Spotify server in-process (examples/spotify/local_server.hpp) and says so.
 //
+// The user's `aws_principal` (and its Azure counterpart): when cloud credentials are in the
+// environment, the run's results are stored in S3 (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
+// AWS_REGION; AWS_ENDPOINT_URL_S3 for a local moto) and in Azure Blob Storage
+// (AZURE_STORAGE_ACCOUNT, AZURE_STORAGE_KEY; AZURE_STORAGE_BLOB_ENDPOINT for Azurite), read back
+// and compared; without them the agent says what it skipped. (Built without expat, it has no
+// cloud clients and says so.)
+//
 //   spotify_agent [--config PATH] [--environment NAME] [--searches N] [--chaos]
 //                 [--serve HOST:PORT] [--linger SECONDS]
 #include "common/simulated_http_service.hpp"
@@ -15,6 +22,10 @@
 #include <intg/observability/health_server.hpp>
 #include <intg/intg.hpp>
 #include <intg/providers/spotify/client.hpp>
+#ifdef INTG_EXAMPLE_CLOUD
+#include <intg/providers/azure_blob.hpp>
+#include <intg/providers/s3.hpp>
+#endif
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -180,6 +191,90 @@ asio::awaitable<void> run_chaos(intg::registry& registry, spotify_local::server&
   }
 }
 
+// The run's results as a JSON document: per integration and tenant, its status and call counts.
+std::string results_json(const std::vector<intg::integration_snapshot>& snaps) {
+  boost::json::array rows;
+  for (const auto& s : snaps)
+    rows.push_back(boost::json::object{{"tenant", s.tenant}, {"integration", s.name}, {"status", std::string(intg::to_string(s.status))},
+                                       {"calls", s.calls.calls}, {"succeeded", s.calls.succeeded}, {"failed", s.calls.failed},
+                                       {"rejected", s.calls.rejected}});
+  return boost::json::serialize(boost::json::object{{"agent", "spotify_agent"}, {"integrations", std::move(rows)}});
+}
+
+#ifdef INTG_EXAMPLE_CLOUD
+const std::string results_bucket = "intg-agent-results";
+
+std::string env_or(const char* name, std::string fallback = {}) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::string(v) : fallback;
+}
+
+// A local emulator (moto, Azurite) is a host this deployment allows in code; a real cloud needs nothing.
+intg::rest::client_options allow_if_local(const std::string& endpoint) {
+  intg::rest::client_options o;
+  if (endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:")) o.extra_allowed_hosts = {"127.0.0.1", "localhost"};
+  return o;
+}
+
+// Registers the cloud stores the environment configures, for `tenant`.
+void register_clouds(intg::registry& registry, const std::string& tenant) {
+  if (const auto id = env_or("AWS_ACCESS_KEY_ID"), key = env_or("AWS_SECRET_ACCESS_KEY"); !id.empty() && !key.empty()) {
+    intg::integration_config c;
+    c.name = "aws_principal";
+    c.settings = {{"access_key_id", id}, {"secret_access_key", key}, {"region", env_or("AWS_REGION", "us-east-1")}};
+    const std::string endpoint = env_or("AWS_ENDPOINT_URL_S3", env_or("AWS_ENDPOINT_URL"));
+    if (!endpoint.empty()) c.settings["base_url"] = endpoint;
+    registry.register_integration<intg::s3::client>(std::move(c), tenant, allow_if_local(endpoint));
+  }
+  if (const auto account = env_or("AZURE_STORAGE_ACCOUNT"), key = env_or("AZURE_STORAGE_KEY"); !account.empty() && !key.empty()) {
+    intg::integration_config c;
+    c.name = "azure_results";
+    c.settings = {{"account_name", account}, {"account_key", key}};
+    const std::string endpoint = env_or("AZURE_STORAGE_BLOB_ENDPOINT");
+    if (!endpoint.empty()) c.settings["base_url"] = endpoint;
+    registry.register_integration<intg::azure_blob::client>(std::move(c), tenant, allow_if_local(endpoint));
+  }
+}
+
+// Stores `doc` under `key` in the store, reads it back and compares; says what happened.
+template <class Store>
+asio::awaitable<void> store_and_check(Store& store, const std::string& where, const std::string& key, const std::string& doc) {
+  intg::cloud::put_options po{.content_type = "application/json"};
+  auto put = co_await store.put(key, doc, po);
+  if (!put) {
+    std::cout << "  " << where << ": not stored: " << put.error() << "\n";
+    co_return;
+  }
+  auto back = co_await store.get(key);
+  std::cout << "  " << where << "/" << key << ": stored " << doc.size() << " bytes (MD5 checked), read back "
+            << (back && back->body == doc ? "identical" : "DIFFERENT") << "\n";
+}
+
+asio::awaitable<void> store_results(intg::registry& registry, const std::string& tenant, const std::string& doc) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  const std::string key = "spotify-agent/" + tenant + "/run-" + std::to_string(now) + ".json";
+  std::cout << "Results (the user's aws_principal and its Azure counterpart):\n";
+  if (auto* s3 = registry.get<intg::s3::client>("aws_principal", tenant)) {
+    auto made = co_await s3->create_bucket(results_bucket);
+    if (!made && made.error().provider_code() != "BucketAlreadyOwnedByYou")
+      std::cout << "  s3://" << results_bucket << ": " << made.error() << "\n";
+    auto bucket = s3->bucket(results_bucket);
+    co_await store_and_check(bucket, "s3://" + results_bucket, key, doc);
+  } else {
+    std::cout << "  S3: skipped (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, and AWS_ENDPOINT_URL_S3 for a local moto)\n";
+  }
+  if (auto* az = registry.get<intg::azure_blob::client>("azure_results", tenant)) {
+    auto made = co_await az->create_container(results_bucket);
+    if (!made && made.error().provider_code() != "ContainerAlreadyExists")
+      std::cout << "  azure://" << results_bucket << ": " << made.error() << "\n";
+    auto container = az->container(results_bucket);
+    co_await store_and_check(container, "azure://" + results_bucket, key, doc);
+  } else {
+    std::cout << "  Azure Blob Storage: skipped (set AZURE_STORAGE_ACCOUNT and AZURE_STORAGE_KEY, and AZURE_STORAGE_BLOB_ENDPOINT for Azurite)\n";
+  }
+}
+#endif
+
 asio::awaitable<void> run(intg::config cfg, options o) {
   auto ex = co_await asio::this_coro::executor;
   const char* env_id = std::getenv("SPOTIFY_CLIENT_ID");
@@ -239,6 +334,9 @@ asio::awaitable<void> run(intg::config cfg, options o) {
       }
     }
   }
+#ifdef INTG_EXAMPLE_CLOUD
+  register_clouds(registry, tenants.front());
+#endif
   std::cout << "Registered " << registry.size() << " integrations for " << tenants.size() << " tenants ("
             << cfg.environment() << "); analytics_etl's dependency is down on purpose.\n";
   co_await registry.enable_all();
@@ -305,6 +403,12 @@ asio::awaitable<void> run(intg::config cfg, options o) {
   auto snaps = registry.snapshot();
   for (const auto& s : snaps) totals += s.calls;
   std::cout << "\n" << intg::render_dashboard(snaps, totals);
+#ifdef INTG_EXAMPLE_CLOUD
+  co_await store_results(registry, tenants.front(), results_json(snaps));
+#else
+  std::cout << "Results: not stored (built without expat, so without the S3 and Azure clients: install libexpat1-dev)\n";
+  (void)&results_json;
+#endif
   if (local) {
     auto st = local->stats();
     std::cout << "Local Spotify server: " << st.count("GET /v1/search") << " searches, "
