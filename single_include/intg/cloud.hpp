@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -151,6 +152,37 @@ inline asio::awaitable<result<void>> fill_part(byte_source& source, std::string&
   buf.resize(have);
   co_return result<void>{};
 }
+
+/// What a listing's pager keeps between pages: the options, the opaque token of the next page
+/// (Azure's marker, Google's page token), the tokens already followed (the same one twice is a
+/// loop), and whether the listing is done (after its last page, or an error).
+struct pager_state {
+  explicit pager_state(const list_options& o)
+      : prefix(o.prefix), delimiter(o.delimiter), start_after(o.start_after), page_size(o.page_size) {}
+  std::string prefix, delimiter, start_after;
+  std::size_t page_size;
+  std::string token;
+  std::set<std::string> seen;
+  std::size_t pages = 0;
+  bool done = false;
+
+  error fail(error e) {
+    done = true;
+    return e;
+  }
+  /// A page arrived whose next-page token is `next` (empty on the last page): keeps it, or fails
+  /// with `loop` when it was followed before.
+  result<void> advance(std::string&& next, std::string_view loop) {
+    ++pages;
+    if (next.empty()) {
+      done = true;
+      return {};
+    }
+    if (!seen.insert(next).second) return fail(error(errc::invalid_response, std::string(loop)));
+    token = std::move(next);
+    return {};
+  }
+};
 
 /// A page as the concept gives it from what a store listed, for stores whose listing takes no
 /// start key: the keys after `start_after`, and the rolled-up prefixes after it or holding it.

@@ -1236,51 +1236,37 @@ template <class Pipeline>
 class blob_pages {
  public:
   blob_pages(basic_client<Pipeline>& c, std::string_view container, const cloud::list_options& o)
-      : c_(&c), container_(container), prefix_(o.prefix), delimiter_(o.delimiter), start_after_(o.start_after), page_size_(o.page_size) {}
+      : c_(&c), container_(container), st_(o) {}
 
   asio::awaitable<result<std::optional<cloud::list_page>>> next() {
     using out = std::optional<cloud::list_page>;
-    if (done_) co_return out{};
-    if (page_size_ < 1 || page_size_ > 5000) co_return fail(error(errc::invalid_argument, "azure blob: list page_size must be 1 to 5000"));
+    if (st_.done) co_return out{};
+    if (st_.page_size < 1 || st_.page_size > 5000) co_return st_.fail(error(errc::invalid_argument, "azure blob: list page_size must be 1 to 5000"));
     http::query q;
     q.add("restype", "container");
     q.add("comp", "list");
-    q.add("maxresults", std::to_string(page_size_));
-    if (!prefix_.empty()) q.add("prefix", prefix_);
-    if (!delimiter_.empty()) q.add("delimiter", delimiter_);
-    if (!marker_.empty()) q.add("marker", marker_);
+    q.add("maxresults", std::to_string(st_.page_size));
+    if (!st_.prefix.empty()) q.add("prefix", st_.prefix);
+    if (!st_.delimiter.empty()) q.add("delimiter", st_.delimiter);
+    if (!st_.token.empty()) q.add("marker", st_.token);
     auto req = c_->make(http::verb::get, container_, {}, q.str());
-    if (!req) co_return fail(req.error());
+    if (!req) co_return st_.fail(req.error());
     auto ex = co_await c_->send(*req, "azure_blob.list_blobs");
-    if (!ex) co_return fail(ex.error());
+    if (!ex) co_return st_.fail(ex.error());
     auto page = parse_list(ex->response.body());
-    if (!page) co_return fail(page.error());
-    ++pages_;
-    if (!page->next_marker.empty()) {
-      if (!seen_.insert(page->next_marker).second)
-        co_return fail(error(errc::invalid_response, "azure blob: List Blobs sent the same NextMarker twice (pagination loop)"));
-      marker_ = std::move(page->next_marker);
-    } else {
-      done_ = true;
-    }
-    co_return out{cloud::detail::after(std::move(page->objects), std::move(page->prefixes), start_after_)};
+    if (!page) co_return st_.fail(page.error());
+    if (auto a = st_.advance(std::move(page->next_marker), "azure blob: List Blobs sent the same NextMarker twice (pagination loop)"); !a)
+      co_return a.error();
+    co_return out{cloud::detail::after(std::move(page->objects), std::move(page->prefixes), st_.start_after)};
   }
 
-  std::size_t pages_read() const noexcept { return pages_; }
-  bool done() const noexcept { return done_; }
+  std::size_t pages_read() const noexcept { return st_.pages; }
+  bool done() const noexcept { return st_.done; }
 
  private:
-  error fail(error e) {
-    done_ = true;
-    return e;
-  }
   basic_client<Pipeline>* c_;
-  std::string container_, prefix_, delimiter_, start_after_;
-  std::size_t page_size_;
-  std::string marker_;
-  std::set<std::string> seen_;
-  std::size_t pages_ = 0;
-  bool done_ = false;
+  std::string container_;
+  cloud::detail::pager_state st_;
 };
 
 /// One container of a client, as a cloud::object_store. The client must outlive it.

@@ -111,52 +111,37 @@ inline object_resource info_from_media(const http::response& res, std::string_vi
 template <class Pipeline>
 class object_pages {
  public:
-  object_pages(basic_client<Pipeline>& c, std::string_view bucket, const cloud::list_options& o)
-      : c_(&c), bucket_(bucket), prefix_(o.prefix), delimiter_(o.delimiter), start_after_(o.start_after), page_size_(o.page_size) {}
+  object_pages(basic_client<Pipeline>& c, std::string_view bucket, const cloud::list_options& o) : c_(&c), bucket_(bucket), st_(o) {}
 
   asio::awaitable<result<std::optional<cloud::list_page>>> next() {
     using out = std::optional<cloud::list_page>;
-    if (done_) co_return out{};
-    if (page_size_ < 1 || page_size_ > 1000) co_return fail(error(errc::invalid_argument, "gcs: list page_size must be 1 to 1000"));
+    if (st_.done) co_return out{};
+    if (st_.page_size < 1 || st_.page_size > 1000) co_return st_.fail(error(errc::invalid_argument, "gcs: list page_size must be 1 to 1000"));
     http::query q;
-    q.add("maxResults", std::to_string(page_size_));
-    if (!prefix_.empty()) q.add("prefix", prefix_);
-    if (!delimiter_.empty()) q.add("delimiter", delimiter_);
-    if (!token_.empty()) q.add("pageToken", token_);
+    q.add("maxResults", std::to_string(st_.page_size));
+    if (!st_.prefix.empty()) q.add("prefix", st_.prefix);
+    if (!st_.delimiter.empty()) q.add("delimiter", st_.delimiter);
+    if (!st_.token.empty()) q.add("pageToken", st_.token);
     auto path = object_path(bucket_, {});
-    if (!path) co_return fail(path.error());
+    if (!path) co_return st_.fail(path.error());
     auto req = c_->make(http::verb::get, *path, q.str());
-    if (!req) co_return fail(req.error());
+    if (!req) co_return st_.fail(req.error());
     auto ex = co_await c_->send(*req, "gcs.objects.list");
-    if (!ex) co_return fail(ex.error());
+    if (!ex) co_return st_.fail(ex.error());
     auto page = parse_list(ex->response.body());
-    if (!page) co_return fail(page.error());
-    ++pages_;
-    if (!page->next_page_token.empty()) {
-      if (!seen_.insert(page->next_page_token).second)
-        co_return fail(error(errc::invalid_response, "gcs: objects.list sent the same nextPageToken twice (pagination loop)"));
-      token_ = std::move(page->next_page_token);
-    } else {
-      done_ = true;
-    }
-    co_return out{cloud::detail::after(std::move(page->objects), std::move(page->prefixes), start_after_)};
+    if (!page) co_return st_.fail(page.error());
+    if (auto a = st_.advance(std::move(page->next_page_token), "gcs: objects.list sent the same nextPageToken twice (pagination loop)"); !a)
+      co_return a.error();
+    co_return out{cloud::detail::after(std::move(page->objects), std::move(page->prefixes), st_.start_after)};
   }
 
-  std::size_t pages_read() const noexcept { return pages_; }
-  bool done() const noexcept { return done_; }
+  std::size_t pages_read() const noexcept { return st_.pages; }
+  bool done() const noexcept { return st_.done; }
 
  private:
-  error fail(error e) {
-    done_ = true;
-    return e;
-  }
   basic_client<Pipeline>* c_;
-  std::string bucket_, prefix_, delimiter_, start_after_;
-  std::size_t page_size_;
-  std::string token_;
-  std::set<std::string> seen_;
-  std::size_t pages_ = 0;
-  bool done_ = false;
+  std::string bucket_;
+  cloud::detail::pager_state st_;
 };
 
 /// One bucket of a client, as a cloud::object_store. The client must outlive it.
