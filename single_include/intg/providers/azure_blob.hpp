@@ -62,6 +62,12 @@ inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int
   return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
 }
 
+// A header of an answer; empty when absent.
+inline std::string_view header(const http::response& res, std::string_view name) {
+  auto it = res.find(name);
+  return it == res.end() ? std::string_view{} : std::string_view(it->value());
+}
+
 // A value that goes into messages and logs: cut, control characters blanked.
 inline std::string clean(std::string_view v, std::size_t max = 300) {
   std::string s(v.substr(0, max));
@@ -1125,7 +1131,6 @@ inline result<sas_token> make_account_sas(const account_sas& s, const shared_key
 #include <exception>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -1151,10 +1156,7 @@ namespace detail {
 
 inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
-inline std::string_view header(const http::response& res, std::string_view name) {
-  auto it = res.find(name);
-  return it == res.end() ? std::string_view{} : std::string_view(it->value());
-}
+using cloud::detail::header;
 
 // What a blob's GET or HEAD answer says about it. The blob's MD5 is x-ms-blob-content-md5 in a
 // ranged answer (whose Content-MD5, when asked for, is the range's) and Content-MD5 otherwise.

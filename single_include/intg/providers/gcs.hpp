@@ -63,6 +63,12 @@ inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int
   return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
 }
 
+// A header of an answer; empty when absent.
+inline std::string_view header(const http::response& res, std::string_view name) {
+  auto it = res.find(name);
+  return it == res.end() ? std::string_view{} : std::string_view(it->value());
+}
+
 // A value that goes into messages and logs: cut, control characters blanked.
 inline std::string clean(std::string_view v, std::size_t max = 300) {
   std::string s(v.substr(0, max));
@@ -491,7 +497,6 @@ inline result<std::string> object_path(std::string_view bucket, std::string_view
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -510,10 +515,7 @@ template <class Pipeline> class basic_client;
 
 namespace detail {
 
-inline std::string_view header(const http::response& res, std::string_view name) {
-  auto it = res.find(name);
-  return it == res.end() ? std::string_view{} : std::string_view(it->value());
-}
+using cloud::detail::header;
 
 inline std::string where(std::string_view bucket, std::string_view object) {
   return std::string(bucket) + "/" + std::string(object);

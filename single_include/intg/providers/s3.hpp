@@ -63,6 +63,12 @@ inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int
   return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
 }
 
+// A header of an answer; empty when absent.
+inline std::string_view header(const http::response& res, std::string_view name) {
+  auto it = res.find(name);
+  return it == res.end() ? std::string_view{} : std::string_view(it->value());
+}
+
 // A value that goes into messages and logs: cut, control characters blanked.
 inline std::string clean(std::string_view v, std::size_t max = 300) {
   std::string s(v.substr(0, max));
@@ -662,10 +668,7 @@ inline bool iequal_prefix(std::string_view s, std::string_view prefix) noexcept 
   return true;
 }
 
-inline std::string_view header(const http::response& res, std::string_view name) {
-  auto it = res.find(name);
-  return it == res.end() ? std::string_view{} : std::string_view(it->value());
-}
+using cloud::detail::header;
 
 // An ETag that is the MD5 of the content: a single-part object not encrypted with KMS or a
 // customer key (S3's ETag is then something else).

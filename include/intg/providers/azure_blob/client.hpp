@@ -9,6 +9,7 @@
 // cloud::object_store.
 #pragma once
 
+#include <intg/cloud/formats.hpp>
 #include <intg/cloud/object_store.hpp>
 #include <intg/core/error.hpp>
 #include <intg/core/integration.hpp>
@@ -37,7 +38,6 @@
 #include <exception>
 #include <memory>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -63,10 +63,7 @@ namespace detail {
 
 inline char lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
 
-inline std::string_view header(const http::response& res, std::string_view name) {
-  auto it = res.find(name);
-  return it == res.end() ? std::string_view{} : std::string_view(it->value());
-}
+using cloud::detail::header;
 
 // What a blob's GET or HEAD answer says about it. The blob's MD5 is x-ms-blob-content-md5 in a
 // ranged answer (whose Content-MD5, when asked for, is the range's) and Content-MD5 otherwise.

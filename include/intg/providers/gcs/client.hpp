@@ -12,6 +12,7 @@
 // after a 5xx or a lost answer it is not sent again (errc::outcome_unknown; head_object() tells).
 #pragma once
 
+#include <intg/cloud/formats.hpp>
 #include <intg/cloud/object_store.hpp>
 #include <intg/core/error.hpp>
 #include <intg/core/integration.hpp>
@@ -33,7 +34,6 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
-#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -52,10 +52,7 @@ template <class Pipeline> class basic_client;
 
 namespace detail {
 
-inline std::string_view header(const http::response& res, std::string_view name) {
-  auto it = res.find(name);
-  return it == res.end() ? std::string_view{} : std::string_view(it->value());
-}
+using cloud::detail::header;
 
 inline std::string where(std::string_view bucket, std::string_view object) {
   return std::string(bucket) + "/" + std::string(object);

@@ -7,6 +7,7 @@
 // CompleteMultipartUpload) never blindly. `client.bucket(name)` meets cloud::object_store.
 #pragma once
 
+#include <intg/cloud/formats.hpp>
 #include <intg/cloud/object_store.hpp>
 #include <intg/core/error.hpp>
 #include <intg/core/integration.hpp>
@@ -64,10 +65,7 @@ inline bool iequal_prefix(std::string_view s, std::string_view prefix) noexcept 
   return true;
 }
 
-inline std::string_view header(const http::response& res, std::string_view name) {
-  auto it = res.find(name);
-  return it == res.end() ? std::string_view{} : std::string_view(it->value());
-}
+using cloud::detail::header;
 
 // An ETag that is the MD5 of the content: a single-part object not encrypted with KMS or a
 // customer key (S3's ETag is then something else).
