@@ -761,6 +761,58 @@ BOOST_FIXTURE_TEST_CASE(a_transient_failure_without_a_valid_token_is_reported_to
   advance(1s);
 }
 
+
+// Any expiring credential, not only OAuth tokens: a source naming its credential_type (AWS
+// temporary credentials are one) gets the same caching, single flight and early renewal.
+struct lease {
+  std::string value;
+  std::optional<std::chrono::seconds> expires_in{};
+  std::optional<intg::time_point> expires_at{};
+  bool expires_within(intg::time_point now, intg::duration margin = {}) const noexcept { return expires_at && *expires_at - margin <= now; }
+};
+struct lease_source {
+  using credential_type = lease;
+  intg::manual_clock clock;
+  asio::any_io_executor ex;
+  std::shared_ptr<int> calls = std::make_shared<int>(0);
+  asio::awaitable<intg::result<lease>> operator()() const {
+    const int n = ++*calls;
+    auto timer = clock.make_timer(ex);
+    timer.expires_after(1s);
+    co_await timer.async_wait(asio::use_awaitable);
+    co_return lease{"lease-" + std::to_string(n), std::chrono::seconds{900}, std::nullopt};
+  }
+};
+static_assert(oauth2::token_source<lease_source>);
+static_assert(!oauth2::token_source<lease_source, oauth2::token>);
+
+BOOST_AUTO_TEST_CASE(any_expiring_credential_is_cached_shared_and_renewed_a_margin_before_it_ends) {
+  asio::io_context io;
+  asio::executor_work_guard<asio::io_context::executor_type> work{io.get_executor()};
+  lease_source source{intg::manual_clock{}, io.get_executor()};
+  oauth2::token_manager manager{io.get_executor(), source, {.refresh_margin = 300s}, source.clock};
+  static_assert(std::is_same_v<decltype(manager)::credential_type, lease>);
+  std::vector<std::shared_ptr<std::optional<intg::result<lease>>>> first;
+  for (int i = 0; i < 10; ++i) first.push_back(test::start(io, manager.get()));
+  io.poll();
+  source.clock.advance(1s);
+  io.poll();
+  for (auto& r : first) BOOST_TEST((**r)->value == "lease-1");
+  BOOST_TEST(*source.calls == 1);
+  // Stamped from the start of the fetch: it ends at t0 + 900 s, renewed from t0 + 600 s.
+  source.clock.advance(598s);
+  auto cached = test::start(io, manager.get());
+  io.poll();
+  BOOST_TEST((**cached)->value == "lease-1");
+  source.clock.advance(2s);
+  auto renewed = test::start(io, manager.get());
+  io.poll();
+  source.clock.advance(1s);
+  io.poll();
+  BOOST_TEST((**renewed)->value == "lease-2");
+  BOOST_TEST(manager.fetches() == 2u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---- AWS Signature Version 4 -----------------------------------------------------------------
@@ -1398,6 +1450,53 @@ BOOST_AUTO_TEST_CASE(missing_or_half_credentials_say_what_was_tried_never_the_va
   auto br = aws::default_chain({}, env_of({{"HOME", broken.dir.string()}}));
   BOOST_REQUIRE(!br);
   BOOST_TEST(br.error().to_string().find("credentials:2:") != std::string::npos, br.error().to_string());
+}
+
+BOOST_AUTO_TEST_CASE(a_web_identity_is_found_after_the_environments_keys_and_before_the_profiles) {
+  aws_home home(credentials_file, "[profile pod]\nrole_arn = arn:aws:iam::123456789012:role/from-profile\n"
+                                  "web_identity_token_file = /var/run/profile-token\nrole_session_name = from-profile\nregion = eu-north-1\n");
+  const std::string h = home.dir.string();
+  const std::map<std::string, std::string> pod = {{"HOME", h},
+                                                  {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/intg"},
+                                                  {"AWS_WEB_IDENTITY_TOKEN_FILE", "/var/run/secrets/eks.amazonaws.com/serviceaccount/token"},
+                                                  {"AWS_REGION", "eu-west-1"},
+                                                  {"AWS_ENDPOINT_URL_STS", "http://127.0.0.1:9"}};
+  auto w = aws::default_chain({}, env_of(pod));
+  BOOST_REQUIRE_MESSAGE(w, (w ? "" : w.error().to_string()));
+  BOOST_TEST((w->origin == aws::credential_origin::web_identity));
+  BOOST_REQUIRE(w->web_identity);
+  BOOST_TEST(w->web_identity->role_arn == "arn:aws:iam::123456789012:role/intg");
+  BOOST_TEST(w->web_identity->session_name.empty());
+  BOOST_TEST(w->keys.access_key_id.empty());
+  const auto s = w->settings();
+  BOOST_TEST(s.at("role_arn").as_string() == "arn:aws:iam::123456789012:role/intg");
+  BOOST_TEST(s.at("web_identity_token_file").as_string() == "/var/run/secrets/eks.amazonaws.com/serviceaccount/token");
+  BOOST_TEST(s.at("region").as_string() == "eu-west-1");
+  BOOST_TEST(s.at("sts_endpoint").as_string() == "http://127.0.0.1:9");
+  BOOST_TEST(!s.contains("access_key_id"));
+  // Keys in the environment come first.
+  auto keys = pod;
+  keys["AWS_ACCESS_KEY_ID"] = "AKIDENV0000000000000";
+  keys["AWS_SECRET_ACCESS_KEY"] = "envsecret";
+  auto k = aws::default_chain({}, env_of(keys));
+  BOOST_REQUIRE(k);
+  BOOST_TEST((k->origin == aws::credential_origin::environment));
+  BOOST_TEST(k->settings().at("secret_access_key").as_string() == "envsecret");
+  // Half a web identity is an error naming the missing variable.
+  auto half = aws::default_chain({}, env_of({{"HOME", h}, {"AWS_ROLE_ARN", "arn:aws:iam::123456789012:role/intg"}}));
+  BOOST_REQUIRE(!half);
+  BOOST_TEST(half.error().to_string().find("AWS_WEB_IDENTITY_TOKEN_FILE is not") != std::string::npos, half.error().to_string());
+  // A profile's web identity comes before its keys; an explicit profile skips the environment's.
+  auto p = aws::default_chain("pod", env_of(pod));
+  BOOST_REQUIRE(p);
+  BOOST_TEST((p->origin == aws::credential_origin::web_identity));
+  BOOST_TEST(p->web_identity->role_arn == "arn:aws:iam::123456789012:role/from-profile");
+  BOOST_TEST(p->web_identity->session_name == "from-profile");
+  BOOST_TEST(p->profile == "pod");
+  BOOST_TEST(p->region == "eu-west-1");  // the environment's region still wins
+  auto d = aws::default_chain({}, env_of({{"HOME", h}}));  // the default profile has keys only
+  BOOST_REQUIRE(d);
+  BOOST_TEST((d->origin == aws::credential_origin::shared_files));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -26,6 +26,7 @@
 #include <fstream>
 #include <map>
 #include <random>
+#include <set>
 #include <sstream>
 #include <string>
 
@@ -384,8 +385,10 @@ BOOST_AUTO_TEST_CASE(s3_error_codes_map_to_conditions_and_to_what_the_kit_does) 
   BOOST_TEST((timeout.action == rest::action::retry));
   for (const char* code : {"SignatureDoesNotMatch", "InvalidAccessKeyId", "ExpiredToken", "RequestTimeTooSkewed"}) {
     auto v = verdict(403, error_xml(code, "refused"));
-    // A skewed clock is the signer's to correct (from the answer's Date), then sent once more.
-    BOOST_TEST((v.action == (std::string_view(code) == "RequestTimeTooSkewed" ? rest::action::refresh : rest::action::fail)), code);
+    // A skewed clock is the signer's to correct (from the answer's Date), expired temporary
+    // credentials a web identity's to renew; then the request is sent once more.
+    const bool renewable = std::string_view(code) == "RequestTimeTooSkewed" || std::string_view(code) == "ExpiredToken";
+    BOOST_TEST((v.action == (renewable ? rest::action::refresh : rest::action::fail)), code);
     BOOST_TEST((v.failure == condition::unauthorized), code);
     BOOST_TEST(!intg::is_transient(v.failure));
   }
@@ -793,6 +796,203 @@ BOOST_AUTO_TEST_CASE(a_skewed_clock_is_corrected_once_from_the_answers_date) {
     BOOST_TEST(f.seen == 1);
     BOOST_TEST((c.signer().clock_offset == std::chrono::seconds(0)));
   });
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+
+// ==== AWS web identity (STS AssumeRoleWithWebIdentity) ===========================================
+
+namespace {
+
+namespace aws = intg::auth::aws;
+
+// A token shaped as Kubernetes projects it (a JWT; nobody here checks its signature), in a file
+// of its own. `expires_in` may be negative: an expired token.
+struct token_file {
+  std::filesystem::path path;
+  std::string token;
+  explicit token_file(std::chrono::seconds expires_in = std::chrono::hours(1)) {
+    const auto exp = std::chrono::duration_cast<std::chrono::seconds>((std::chrono::system_clock::now() + expires_in).time_since_epoch()).count();
+    token = intg::crypto::base64url_encode(std::string_view(R"({"alg":"RS256","kid":"k1"})")) + "." +
+            intg::crypto::base64url_encode(R"({"sub":"system:serviceaccount:default:intg","aud":"sts.amazonaws.com","exp":)" +
+                                           std::to_string(exp) + "}") +
+            ".c2lnbmF0dXJl";
+    path = std::filesystem::temp_directory_path() / ("intg-web-identity-" + new_bucket("t"));
+    std::ofstream(path) << token << "\n";
+  }
+  ~token_file() {
+    std::error_code ec;
+    std::filesystem::remove(path, ec);
+  }
+};
+
+std::string sts_answer(std::string_view key_id, std::string_view secret, std::string_view token, std::chrono::system_clock::time_point expiration) {
+  const auto t = std::chrono::system_clock::to_time_t(expiration);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char when[32];
+  std::strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return R"(<AssumeRoleWithWebIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleWithWebIdentityResult>)"
+         "<Credentials><AccessKeyId>" + std::string(key_id) + "</AccessKeyId><SecretAccessKey>" + std::string(secret) +
+         "</SecretAccessKey><SessionToken>" + std::string(token) + "</SessionToken><Expiration>" + when +
+         "</Expiration></Credentials></AssumeRoleWithWebIdentityResult></AssumeRoleWithWebIdentityResponse>";
+}
+
+std::string sts_error(std::string_view code, std::string_view message) {
+  return R"(<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>)" + std::string(code) +
+         "</Code><Message>" + std::string(message) + "</Message></Error><RequestId>R2</RequestId></ErrorResponse>";
+}
+
+intg::integration_config web_identity_config(const std::string& base_url, const token_file& t) {
+  auto cfg = s3_config(base_url, "unused", "unused");
+  cfg.settings.erase("access_key_id");
+  cfg.settings.erase("secret_access_key");
+  cfg.settings["role_arn"] = "arn:aws:iam::123456789012:role/intg-web-identity";
+  cfg.settings["web_identity_token_file"] = t.path.string();
+  cfg.settings["sts_endpoint"] = base_url + "/";
+  return cfg;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(aws_web_identity)
+
+BOOST_AUTO_TEST_CASE(sts_answers_are_read_and_refusals_keep_stss_code_and_message) {
+  const auto now = std::chrono::system_clock::now();
+  auto ok = aws::parse_web_identity_answer(sts_answer("ASIAEXAMPLE000000001", "sec/ret+1", "FwoGZXIvYXdzEXAMPLE", now + std::chrono::hours(1)), 200, now);
+  BOOST_TEST_REQUIRE(ok.has_value(), (ok ? std::string() : ok.error().to_string()));
+  BOOST_TEST(ok->keys.access_key_id == "ASIAEXAMPLE000000001");
+  BOOST_TEST(ok->keys.secret_access_key.reveal() == "sec/ret+1");
+  BOOST_TEST(ok->keys.session_token.reveal() == "FwoGZXIvYXdzEXAMPLE");
+  BOOST_TEST((ok->expires_in >= std::chrono::seconds(3598) && ok->expires_in <= std::chrono::seconds(3600)));
+  // moto writes the Expiration with microseconds.
+  auto micro = sts_answer("ASIAEXAMPLE000000001", "s", "t", now + std::chrono::hours(1));
+  micro.replace(micro.find("Z</Expiration>"), 1, ".153692Z");
+  BOOST_TEST(aws::parse_web_identity_answer(micro, 200, now).has_value());
+
+  const std::pair<std::string, std::string> broken[] = {
+      {"not xml", "not XML"},
+      {"<Other/>", "not an AssumeRoleWithWebIdentityResponse"},
+      {"<AssumeRoleWithWebIdentityResponse/>", "no Credentials"},
+      {sts_answer("", "s", "t", now + std::chrono::hours(1)), "lack AccessKeyId"},
+      {sts_answer("ASIAEXAMPLE000000001", "s", "", now + std::chrono::hours(1)), "lack AccessKeyId"},
+      {sts_answer("ASIA EXAMPLE", "s", "t", now + std::chrono::hours(1)), "access_key_id"},
+      {sts_answer("ASIAEXAMPLE000000001", "s", "to ken", now + std::chrono::hours(1)), "session_token"},
+      {sts_answer("ASIAEXAMPLE000000001", "s", "t", now - std::chrono::minutes(1)), "already expired"},
+      {R"(<!DOCTYPE x [<!ENTITY a "b">]><AssumeRoleWithWebIdentityResponse/>)", "not XML"},
+  };
+  for (const auto& [body, why] : broken) {
+    auto r = aws::parse_web_identity_answer(body, 200, now);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error() == errc::invalid_response));
+    BOOST_TEST(r.error().to_string().find(why) != std::string::npos, r.error().to_string());
+    BOOST_TEST(r.error().to_string().find("sec/ret") == std::string::npos);
+  }
+  auto bad = aws::parse_web_identity_answer(micro, 200, now);
+  BOOST_TEST(bad.has_value());
+  auto bad_time = micro;
+  bad_time.replace(bad_time.find("<Expiration>") + 12, 4, "20x6");
+  BOOST_TEST(aws::parse_web_identity_answer(bad_time, 200, now).error().to_string().find("ISO 8601") != std::string::npos);
+
+  const std::tuple<int, std::string, condition> refusals[] = {
+      {400, "InvalidIdentityToken", condition::unauthorized},
+      {400, "ExpiredTokenException", condition::unauthorized},
+      {403, "AccessDenied", condition::unauthorized},
+      {400, "IDPCommunicationError", condition::transient},
+      {400, "Throttling", condition::rate_limited},
+      {503, "", condition::transient},
+      {400, "MalformedPolicyDocument", condition::invalid_argument},
+  };
+  for (const auto& [status, code, cond] : refusals) {
+    auto r = aws::parse_web_identity_answer(code.empty() ? "<html>busy</html>" : sts_error(code, "why it was refused"), status, now);
+    BOOST_TEST_REQUIRE(!r.has_value());
+    BOOST_TEST((r.error() == cond), code << ": " << r.error().to_string());
+    BOOST_TEST(r.error().provider_code() == code);
+    BOOST_TEST(r.error().http_status() == status);
+    if (!code.empty()) BOOST_TEST(r.error().to_string().find("why it was refused") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(expired_temporary_credentials_are_renewed_once_and_the_request_signed_again) {
+  token_file t;
+  asio::io_context io;
+  fake_s3 f(io);
+  int sts_calls = 0;
+  std::vector<std::string> tokens_seen;
+  f.handle = [&](http::server_request& r) {
+    if (r.method() == http::verb::post && r.body().find("Action=AssumeRoleWithWebIdentity") != std::string::npos) {
+      ++sts_calls;
+      BOOST_TEST(r.body().find("RoleArn=arn%3Aaws%3Aiam%3A%3A123456789012%3Arole%2Fintg-web-identity") != std::string::npos);
+      BOOST_TEST(r.body().find(t.token) != std::string::npos);
+      BOOST_TEST((r.find(http::field::authorization) == r.end()));  // the token is the credential
+      const auto n = std::to_string(sts_calls);
+      return xml_answer(200, sts_answer("ASIAEXAMPLE00000000" + n, "secret" + n, "session" + n, std::chrono::system_clock::now() + std::chrono::hours(1)));
+    }
+    tokens_seen.push_back(std::string(r["X-Amz-Security-Token"]));
+    BOOST_TEST(std::string(r[http::field::authorization]).find("Credential=ASIAEXAMPLE00000000" + std::to_string(sts_calls) + "/") != std::string::npos);
+    if (r["X-Amz-Security-Token"] == "session1") return xml_answer(400, error_xml("ExpiredToken", "The provided token has expired."));
+    return http::make_response(boost::beast::http::status::no_content, "", "");
+  };
+  s3::client c(web_identity_config(f.base(), t), io.get_executor(), local_options());
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto ok = co_await c.initialize();
+    BOOST_TEST_REQUIRE(ok.has_value(), (ok ? std::string() : ok.error().to_string()));
+    BOOST_TEST(sts_calls == 1);  // initialize() obtained the first credentials
+    BOOST_TEST(c.kit().auth().web_identity());
+    auto r = co_await c.delete_object("bucket-one", "k");
+    BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+    BOOST_TEST(sts_calls == 2);
+    BOOST_TEST((tokens_seen == std::vector<std::string>{"session1", "session2"}));
+    BOOST_TEST((co_await c.delete_object("bucket-one", "k")).has_value());
+    BOOST_TEST(sts_calls == 2);  // cached until a margin before the hour is out
+    BOOST_TEST(c.kit().auth().fetches() == 2u);
+    co_await f.server.shutdown(1s);
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_or_missing_token_is_a_clear_error_that_never_shows_the_token) {
+  token_file t;
+  asio::io_context io;
+  fake_s3 f(io);
+  f.handle = [&](http::server_request& r) {
+    if (r.body().find("Action=AssumeRoleWithWebIdentity") != std::string::npos)
+      return xml_answer(400, sts_error("InvalidIdentityToken", "Incorrect token audience: " + t.token));
+    return http::make_response(boost::beast::http::status::no_content, "", "");
+  };
+  test::run(io, [&]() -> asio::awaitable<void> {
+    {
+      s3::client c(web_identity_config(f.base(), t), io.get_executor(), local_options());
+      auto ok = co_await c.initialize();
+      BOOST_TEST_REQUIRE(!ok.has_value());
+      BOOST_TEST((ok.error() == condition::unauthorized), ok.error().to_string());
+      BOOST_TEST(ok.error().provider_code() == "InvalidIdentityToken");
+      BOOST_TEST(ok.error().to_string().find("Incorrect token audience") != std::string::npos, ok.error().to_string());
+      BOOST_TEST(ok.error().to_string().find(t.token) == std::string::npos);
+      BOOST_TEST(f.seen == 1);  // refused: not retried
+    }
+    {
+      auto cfg = web_identity_config(f.base(), t);
+      cfg.settings["web_identity_token_file"] = t.path.string() + ".missing";
+      s3::client c(cfg, io.get_executor(), local_options());
+      auto ok = co_await c.initialize();
+      BOOST_TEST_REQUIRE(!ok.has_value());
+      BOOST_TEST((ok.error() == errc::config_error), ok.error().to_string());
+      BOOST_TEST(ok.error().to_string().find(".missing") != std::string::npos);
+      BOOST_TEST(f.seen == 1);  // nothing sent
+    }
+    const std::pair<std::string, boost::json::value> bad_settings[] = {
+        {"role_session_name", "has spaces"}, {"duration_seconds", 60}, {"duration_seconds", "3600"}, {"region", "us east"}};
+    for (const auto& [key, value] : bad_settings) {
+      auto b = web_identity_config(f.base(), t);
+      b.settings[key] = value;
+      s3::client c(b, io.get_executor(), local_options());
+      auto ok = co_await c.initialize();
+      BOOST_TEST_REQUIRE(!ok.has_value());
+      BOOST_TEST(ok.error().to_string().find("settings." + key) != std::string::npos, ok.error().to_string());
+    }
+    co_await f.server.shutdown(1s);
+  }());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -1206,6 +1406,64 @@ BOOST_AUTO_TEST_CASE(a_source_failing_midway_aborts_the_multipart_upload) {
     BOOST_TEST((!refused.has_value() && refused.error() == errc::invalid_argument));
     BOOST_TEST((co_await c.delete_bucket(b)).has_value());
   });
+}
+
+BOOST_AUTO_TEST_CASE(a_web_identity_signs_with_sts_credentials_that_moto_checks_and_renews_them) {
+  BOOST_TEST_REQUIRE(!env().get("INTG_MOTO_ROLE_ARN").empty(), "the moto fixture made no role (INTG_MOTO_ROLE_ARN)");
+  token_file t;
+  auto cfg = web_identity_config(env().endpoint(), t);
+  cfg.settings["role_arn"] = env().get("INTG_MOTO_ROLE_ARN");
+  cfg.settings["duration_seconds"] = 900;
+  with_client(cfg, [&](s3::client& c) -> asio::awaitable<void> {
+    auto& auth = c.kit().auth();
+    BOOST_TEST(auth.fetches() == 1u);
+    BOOST_TEST_REQUIRE(auth.expiration().has_value());
+    const auto left = *auth.expiration() - std::chrono::system_clock::now();
+    BOOST_TEST((left > std::chrono::seconds(880) && left <= std::chrono::seconds(900)));
+    BOOST_TEST(c.signer().keys.access_key_id.starts_with("ASIA"));
+    const std::string b = new_bucket("webid");
+    BOOST_TEST_REQUIRE((co_await c.create_bucket(b)).has_value());
+    BOOST_TEST_REQUIRE((co_await c.put_object(b, "k", "signed with a session token")).has_value());
+    auto got = co_await c.get_object(b, "k");
+    BOOST_TEST_REQUIRE(got.has_value(), (got ? std::string() : got.error().to_string()));
+    BOOST_TEST(got->body == "signed with a session token");
+    BOOST_TEST(auth.fetches() == 1u);  // one set of credentials for all of it
+    // moto checks the session token too.
+    auto forged = c.signer().keys;
+    auto kept = forged;
+    forged.session_token = intg::secret{std::string(kept.session_token.reveal()) + "x"};
+    c.signer().keys = forged;
+    auto req = http::request::make(http::verb::get, env().endpoint() + "/" + b + "/k").value();
+    BOOST_TEST_REQUIRE(c.signer().sign(req).has_value());
+    auto res = co_await c.http().send(req);
+    BOOST_TEST_REQUIRE(res.has_value());
+    BOOST_TEST((res->result_int() == 400u || res->result_int() == 403u));
+    BOOST_TEST(s3::parse_error(res->body())->code == "InvalidToken");
+    c.signer().keys = kept;
+    BOOST_TEST((co_await c.delete_object(b, "k")).has_value());
+    BOOST_TEST((co_await c.delete_bucket(b)).has_value());
+  });
+  // Renewed a margin before they end: with a margin as long as their life, every request gets a
+  // new set, and moto takes each.
+  asio::io_context io;
+  s3::client c(cfg, io.get_executor(), local_options());
+  c.kit().auth().manager_options.refresh_margin = std::chrono::seconds(900);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    BOOST_TEST_REQUIRE((co_await c.initialize()).has_value());
+    const std::string b = new_bucket("renew");
+    std::set<std::string> keys{c.signer().keys.access_key_id};
+    BOOST_TEST_REQUIRE((co_await c.create_bucket(b)).has_value());
+    keys.insert(c.signer().keys.access_key_id);
+    for (int i = 0; i < 3; ++i) {
+      auto r = co_await c.put_object(b, "k" + std::to_string(i), "v");
+      BOOST_TEST_REQUIRE(r.has_value(), (r ? std::string() : r.error().to_string()));
+      keys.insert(c.signer().keys.access_key_id);
+    }
+    BOOST_TEST(c.kit().auth().fetches() == 5u);  // initialize(), create_bucket and three puts
+    BOOST_TEST(keys.size() == 5u);
+    for (int i = 0; i < 3; ++i) BOOST_TEST((co_await c.delete_object(b, "k" + std::to_string(i))).has_value());
+    BOOST_TEST((co_await c.delete_bucket(b)).has_value());
+  }());
 }
 
 BOOST_AUTO_TEST_CASE(a_bucket_is_an_object_store) {

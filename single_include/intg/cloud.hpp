@@ -5,14 +5,579 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 #include <intg/intg.hpp>
+#include <intg/rest.hpp>
 // ---- begin intg/cloud.hpp ----
 #ifndef INTG_AMALGAMATED_INTG_CLOUD_HPP
 #define INTG_AMALGAMATED_INTG_CLOUD_HPP
-// intg cloud storage: the object_store concept and the bounded XML reader that the stores' answers
-// go through (an optional part: <intg/intg.hpp> does not include it; link intg::cloud, which adds
+// intg cloud storage: the object_store concept, the bounded XML reader that the stores' answers
+// go through, and AWS web identity credentials (STS answers in XML) (an optional part: <intg/intg.hpp> does not include it; link intg::cloud, which adds
 // Debian's expat). The stores themselves: <intg/providers/s3.hpp>, <intg/providers/azure_blob.hpp>,
 // <intg/providers/gcs.hpp> (which needs no expat).
 
+// ---- begin intg/cloud/aws_web_identity.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CLOUD_AWS_WEB_IDENTITY_HPP
+#define INTG_AMALGAMATED_INTG_CLOUD_AWS_WEB_IDENTITY_HPP
+// AWS temporary credentials from a web identity: STS AssumeRoleWithWebIdentity, what Kubernetes
+// service accounts use (EKS's IAM roles for service accounts set AWS_ROLE_ARN and
+// AWS_WEB_IDENTITY_TOKEN_FILE in the pod). The OIDC token is read from its file at each refresh
+// (the kubelet rotates it) and sent to STS without AWS credentials: the token is the credential.
+// STS answers with an access key, a secret and a session token valid until an Expiration.
+//
+// sigv4_auth<Service> is the kit's auth scheme for AWS providers: it signs with the settings' keys,
+// or, when the settings name a role_arn, with temporary credentials it obtains from STS and
+// renews a margin before they expire (one STS call in flight however many requests wait, through
+// auth::oauth2::token_manager). Neither the token, the secret nor the session token appears in
+// errors. In cloud/ rather than security/auth/ because STS answers in XML (expat).
+
+// ---- begin intg/cloud/formats.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+#define INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+// The formats the cloud stores write in their answers, read once for all of them: ISO 8601 / RFC
+// 3339 times in UTC (S3 listings, Google Cloud Storage), HTTP dates (Last-Modified), decimal sizes,
+// quoted ETags, and values cleaned before they go into messages. Each reader refuses what is not
+// exactly its format (nullopt), never guesses.
+
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace intg::cloud {
+
+namespace detail {
+
+// The n decimal digits at `at`; -1 when any is not a digit or the text is too short.
+inline int digits(std::string_view s, std::size_t at, std::size_t n) {
+  if (at + n > s.size()) return -1;
+  int v = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    const char c = s[at + i];
+    if (c < '0' || c > '9') return -1;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+inline std::optional<std::chrono::system_clock::time_point> make_time(int y, int mo, int d, int h, int mi, int s) {
+  using namespace std::chrono;
+  // system_clock counts nanoseconds in 64 bits: it ends in 2262.
+  if (y < 1970 || y > 2261 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 60) return std::nullopt;
+  const year_month_day ymd{year{y}, month{static_cast<unsigned>(mo)}, day{static_cast<unsigned>(d)}};
+  if (mo < 1 || d < 1 || !ymd.ok()) return std::nullopt;
+  return system_clock::time_point(sys_days{ymd} + hours{h} + minutes{mi} + seconds{s});
+}
+
+// A header of an answer; empty when absent.
+inline std::string_view header(const http::response& res, std::string_view name) {
+  auto it = res.find(name);
+  return it == res.end() ? std::string_view{} : std::string_view(it->value());
+}
+
+// A value that goes into messages and logs: cut, control characters blanked.
+inline std::string clean(std::string_view v, std::size_t max = 300) {
+  std::string s(v.substr(0, max));
+  for (char& c : s)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  return s;
+}
+
+}  // namespace detail
+
+/// "2009-10-12T17:50:30.000Z" (ISO 8601 / RFC 3339 in UTC, as S3 listings and Google Cloud
+/// Storage write it; up to nine fraction digits, which are dropped).
+inline std::optional<std::chrono::system_clock::time_point> parse_iso8601(std::string_view s) {
+  if (s.size() < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' || s.back() != 'Z')
+    return std::nullopt;
+  if (s.size() > 20) {
+    if (s[19] != '.' || s.size() > 30 || s.size() < 22) return std::nullopt;
+    for (char c : s.substr(20, s.size() - 21))
+      if (c < '0' || c > '9') return std::nullopt;
+  }
+  using detail::digits;
+  return detail::make_time(digits(s, 0, 4), digits(s, 5, 2), digits(s, 8, 2), digits(s, 11, 2), digits(s, 14, 2),
+                           digits(s, 17, 2));
+}
+
+/// "Wed, 12 Oct 2009 17:50:00 GMT" (an HTTP date, as Last-Modified headers write it).
+using http::parse_http_date;
+
+/// A decimal size; nullopt when it is not one or does not fit 64 bits.
+inline std::optional<std::uint64_t> parse_size(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    const auto d = static_cast<std::uint64_t>(c - '0');
+    if (v > (UINT64_MAX - d) / 10) return std::nullopt;
+    v = v * 10 + d;
+  }
+  return v;
+}
+
+/// An ETag without its quotes (`"9b2cf535f27731c974343645a3985328"` in headers, bare in some
+/// listings).
+inline std::string unquote_etag(std::string_view e) {
+  if (e.size() >= 2 && e.front() == '"' && e.back() == '"') e = e.substr(1, e.size() - 2);
+  return std::string(e);
+}
+
+}  // namespace intg::cloud
+#endif  // INTG_AMALGAMATED_INTG_CLOUD_FORMATS_HPP
+// ---- end intg/cloud/formats.hpp ----
+// ---- begin intg/rest/xml.hpp ----
+#ifndef INTG_AMALGAMATED_INTG_REST_XML_HPP
+#define INTG_AMALGAMATED_INTG_REST_XML_HPP
+// intg::rest::xml: a small reader of XML answers (S3, Azure Storage) on expat, with the limits a
+// client needs against a hostile or broken server: a document type declaration is refused (so no
+// entity is ever declared, expanded or fetched), and the size, the nesting depth and the number of
+// elements are bounded. The answer becomes a tree of elements (local name, namespace, text,
+// children); attributes, comments and processing instructions are dropped. escape() writes text
+// into XML request bodies.
+//
+// Not part of <intg/rest.hpp>: link expat (`-lexpat`, Debian's libexpat1-dev; the CMake target
+// intg::cloud does) only where it is used.
+
+
+#include <expat.h>
+
+#include <climits>
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace intg::rest::xml {
+
+/// Bounds on a document. The defaults fit every S3 answer (a ListObjectsV2 page of 1,000 keys of
+/// 1,024 bytes is under 2 MiB and 10,000 elements).
+struct limits {
+  std::size_t max_bytes = 8u << 20;     ///< the document's size
+  std::size_t max_depth = 32;           ///< nesting; the root element is depth 1
+  std::size_t max_elements = 200'000;   ///< elements in the whole document
+};
+
+/// An element: its local name and namespace URI, the character data directly inside it
+/// (concatenated, untrimmed: an S3 key may end with a space), and its child elements in order.
+struct element {
+  std::string name{};
+  std::string ns{};
+  std::string text{};
+  std::vector<element> children{};
+
+  /// The first child named `n`, or nullptr.
+  const element* child(std::string_view n) const noexcept {
+    for (const auto& c : children)
+      if (c.name == n) return &c;
+    return nullptr;
+  }
+  /// The text of the first child named `n`; empty when there is none.
+  std::string_view child_text(std::string_view n) const noexcept {
+    const element* c = child(n);
+    return c ? std::string_view(c->text) : std::string_view{};
+  }
+  /// Every child named `n`, in document order.
+  std::vector<const element*> all(std::string_view n) const {
+    std::vector<const element*> out;
+    for (const auto& c : children)
+      if (c.name == n) out.push_back(&c);
+    return out;
+  }
+};
+
+namespace detail {
+
+// expat reports namespaced names as "URI<sep>local"; the separator cannot occur in either.
+inline constexpr char ns_separator = '\x01';
+
+struct parse_state {
+  XML_Parser parser = nullptr;
+  const limits* bounds = nullptr;
+  element root{};
+  std::vector<element*> open{};  // the chain of open elements, root first
+  std::size_t elements = 0;
+  std::string refusal{};         // set when a handler stopped the parser
+
+  void refuse(std::string why) {
+    if (refusal.empty()) refusal = std::move(why);
+    XML_StopParser(parser, XML_FALSE);
+  }
+};
+
+inline void XMLCALL on_start(void* data, const XML_Char* qname, const XML_Char**) {
+  auto& s = *static_cast<parse_state*>(data);
+  if (!s.refusal.empty()) return;
+  if (s.open.size() + 1 > s.bounds->max_depth) {
+    s.refuse("elements nested deeper than " + std::to_string(s.bounds->max_depth) + " levels");
+    return;
+  }
+  if (++s.elements > s.bounds->max_elements) {
+    s.refuse("more than " + std::to_string(s.bounds->max_elements) + " elements");
+    return;
+  }
+  element* e = nullptr;
+  if (s.open.empty()) {
+    e = &s.root;
+  } else {
+    // Only the innermost open element gains children, so the pointers to its ancestors stay valid.
+    e = &s.open.back()->children.emplace_back();
+  }
+  const std::string_view q(qname);
+  const auto sep = q.find(ns_separator);
+  if (sep == std::string_view::npos) {
+    e->name.assign(q);
+  } else {
+    e->ns.assign(q.substr(0, sep));
+    e->name.assign(q.substr(sep + 1));
+  }
+  s.open.push_back(e);
+}
+
+inline void XMLCALL on_end(void* data, const XML_Char*) {
+  auto& s = *static_cast<parse_state*>(data);
+  if (!s.open.empty()) s.open.pop_back();
+}
+
+inline void XMLCALL on_text(void* data, const XML_Char* text, int len) {
+  auto& s = *static_cast<parse_state*>(data);
+  // Character data outside the root is whitespace (expat refuses anything else there).
+  if (s.refusal.empty() && !s.open.empty() && len > 0) s.open.back()->text.append(text, static_cast<std::size_t>(len));
+}
+
+inline void XMLCALL on_doctype(void* data, const XML_Char*, const XML_Char*, const XML_Char*, int) {
+  static_cast<parse_state*>(data)->refuse("a document type declaration (DOCTYPE) is refused: no entity is ever declared or expanded");
+}
+
+inline void XMLCALL on_entity(void* data, const XML_Char*, int, const XML_Char*, int, const XML_Char*, const XML_Char*,
+                              const XML_Char*, const XML_Char*) {
+  static_cast<parse_state*>(data)->refuse("an entity declaration is refused");
+}
+
+struct parser_deleter {
+  void operator()(XML_ParserStruct* p) const noexcept { XML_ParserFree(p); }
+};
+
+}  // namespace detail
+
+/// Parses `document` into its root element. A document over the limits, with a DOCTYPE or an
+/// entity declaration, or not well-formed is errc::invalid_response with a message that says why
+/// (and where, for a syntax error); nothing of the document's content is quoted.
+inline result<element> parse(std::string_view document, const limits& bounds = {}) {
+  auto fail = [](std::string why) { return error(errc::invalid_response, "XML answer refused: " + why); };
+  if (document.size() > bounds.max_bytes)
+    return fail("larger than " + std::to_string(bounds.max_bytes) + " bytes (" + std::to_string(document.size()) + ")");
+  if (document.size() > static_cast<std::size_t>(INT_MAX)) return fail("too large");
+  // UTF-8 whatever the document declares: the answers we read are UTF-8, and a declared UTF-16 or
+  // Latin-1 would change what the bytes mean after our size check.
+  const XML_Char sep[] = {detail::ns_separator, 0};
+  std::unique_ptr<XML_ParserStruct, detail::parser_deleter> p(XML_ParserCreateNS("UTF-8", sep[0]));
+  if (!p) return error(errc::invalid_response, "XML answer refused: expat could not allocate a parser");
+  detail::parse_state s;
+  s.parser = p.get();
+  s.bounds = &bounds;
+  XML_SetUserData(p.get(), &s);
+  XML_SetElementHandler(p.get(), detail::on_start, detail::on_end);
+  XML_SetCharacterDataHandler(p.get(), detail::on_text);
+  XML_SetStartDoctypeDeclHandler(p.get(), detail::on_doctype);
+  XML_SetEntityDeclHandler(p.get(), detail::on_entity);
+  // Parameter entities and external subsets are never read (expat's default, stated here).
+  XML_SetParamEntityParsing(p.get(), XML_PARAM_ENTITY_PARSING_NEVER);
+  const auto status = XML_Parse(p.get(), document.data(), static_cast<int>(document.size()), XML_TRUE);
+  if (!s.refusal.empty()) return fail(s.refusal);
+  if (status != XML_STATUS_OK) {
+    const auto code = XML_GetErrorCode(p.get());
+    return fail(std::string(XML_ErrorString(code)) + " at line " + std::to_string(XML_GetCurrentLineNumber(p.get())) +
+                ", column " + std::to_string(XML_GetCurrentColumnNumber(p.get()) + 1));
+  }
+  return std::move(s.root);
+}
+
+/// `text` escaped for XML character data or an attribute value (& < > " ' and CR). XML 1.0 has no
+/// way to write other control characters: text holding them cannot go into an XML body.
+inline std::string escape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&apos;"; break;
+      case '\r': out += "&#13;"; break;  // a parser would read a raw CR as LF
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace intg::rest::xml
+#endif  // INTG_AMALGAMATED_INTG_REST_XML_HPP
+// ---- end intg/rest/xml.hpp ----
+
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace intg::auth::aws {
+
+/// Credentials STS handed out, valid until `expiration` (AWS's clock). A credential for
+/// auth::oauth2::token_manager: `expires_in` is what was left of it when it arrived.
+struct temporary_credentials {
+  sigv4::credentials keys{};
+  std::chrono::system_clock::time_point expiration{};
+  std::optional<std::chrono::seconds> expires_in{};
+  std::optional<time_point> expires_at{};  ///< on the token manager's clock (it stamps it)
+
+  bool expires_within(time_point now, duration margin = duration::zero()) const noexcept {
+    return expires_at && *expires_at - margin <= now;
+  }
+};
+
+/// The intg error for an STS error code: a token or role refused is errc::unauthorized (not
+/// retried: the next refresh reads the token file again); throttling and STS or identity-provider
+/// outages are transient.
+inline errc sts_errc(std::string_view code, int status) noexcept {
+  static constexpr std::string_view refused[] = {"InvalidIdentityToken", "ExpiredTokenException", "IDPRejectedClaim",
+                                                 "AccessDenied", "InvalidClientTokenId", "RegionDisabledException"};
+  for (auto c : refused)
+    if (c == code) return errc::unauthorized;
+  if (code == "Throttling" || code == "ThrottlingException" || status == 429) return errc::rate_limited;
+  if (code == "IDPCommunicationError" || code == "ServiceUnavailable" || code == "InternalFailure" || status >= 500)
+    return errc::unavailable;
+  return errc::invalid_argument;  // MalformedPolicyDocument, PackedPolicyTooLarge, ValidationError...
+}
+
+/// Reads an AssumeRoleWithWebIdentity answer (`now`: the local clock, for expires_in). An STS
+/// error document becomes an intg error with STS's code and message; a success must carry the
+/// three credentials and an ISO 8601 Expiration still in the future.
+inline result<temporary_credentials> parse_web_identity_answer(std::string_view body, int status, std::chrono::system_clock::time_point now) {
+  auto fail = [](std::string why) { return error(errc::invalid_response, "aws sts: " + why); };
+  auto doc = rest::xml::parse(body, {.max_bytes = 256 * 1024, .max_depth = 8, .max_elements = 200});
+  if (status < 200 || status >= 300) {
+    std::string code, message;
+    if (doc && doc->name == "ErrorResponse")
+      if (const auto* e = doc->child("Error")) {
+        code = cloud::detail::clean(e->child_text("Code"), 100);
+        message = cloud::detail::clean(e->child_text("Message"));
+      }
+    error e(sts_errc(code, status), "aws sts: AssumeRoleWithWebIdentity refused" +
+                                        (code.empty() ? " with HTTP " + std::to_string(status) : " (" + code + ")") +
+                                        (message.empty() ? std::string{} : ": " + message));
+    e.with_http_status(status);
+    if (!code.empty()) e.with_provider_code(code);
+    return e;
+  }
+  if (!doc) return fail("the answer is not XML (" + std::string(doc.error().message()) + ")");
+  if (doc->name != "AssumeRoleWithWebIdentityResponse") return fail("the answer is not an AssumeRoleWithWebIdentityResponse");
+  const auto* r = doc->child("AssumeRoleWithWebIdentityResult");
+  const auto* c = r ? r->child("Credentials") : nullptr;
+  if (!c) return fail("the answer has no Credentials");
+  temporary_credentials out;
+  out.keys = {std::string(c->child_text("AccessKeyId")), secret{std::string(c->child_text("SecretAccessKey"))},
+              secret{std::string(c->child_text("SessionToken"))}};
+  if (out.keys.access_key_id.empty() || out.keys.secret_access_key.empty() || out.keys.session_token.empty())
+    return fail("the answer's Credentials lack AccessKeyId, SecretAccessKey or SessionToken");
+  if (auto bad = sigv4::detail::check(out.keys, {.region = "x", .service = "x"}))
+    return fail("the answer's " + std::string(bad->setting) + " " + std::string(bad->why));
+  const auto expiration = cloud::parse_iso8601(c->child_text("Expiration"));
+  if (!expiration) return fail("the answer's Expiration is not an ISO 8601 time");
+  if (*expiration <= now) return fail("the credentials STS handed out have already expired (is this machine's clock right?)");
+  out.expiration = *expiration;
+  out.expires_in = std::chrono::duration_cast<std::chrono::seconds>(*expiration - now);
+  return out;
+}
+
+namespace detail {
+// A role session name: 2 to 64 of [A-Za-z0-9_+=,.@-] (STS's rule).
+inline bool valid_session_name(std::string_view s) noexcept {
+  if (s.size() < 2 || s.size() > 64) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+          std::string_view("_+=,.@-").find(c) != std::string_view::npos))
+      return false;
+  return true;
+}
+
+// The token file's content, trimmed; errors name the path, never the content.
+inline result<std::string> read_token_file(const std::string& path) {
+  constexpr std::uintmax_t max_bytes = 64 * 1024;  // STS takes tokens up to 20,000 characters
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return error(errc::config_error, "aws: the web identity token file " + path + " cannot be read (" + ec.message() + ")");
+  if (size > max_bytes) return error(errc::config_error, "aws: the web identity token file " + path + " is larger than 64 KiB");
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in && !in.eof()) return error(errc::config_error, "aws: the web identity token file " + path + " cannot be read");
+  std::string t = std::move(text).str();
+  while (!t.empty() && (t.back() == '\n' || t.back() == '\r' || t.back() == ' ')) t.pop_back();
+  if (t.empty()) return error(errc::config_error, "aws: the web identity token file " + path + " is empty");
+  for (char ch : t)
+    if (static_cast<unsigned char>(ch) < 0x21 || static_cast<unsigned char>(ch) > 0x7e)
+      return error(errc::config_error, "aws: the web identity token file " + path + " holds more than one token (or a control character)");
+  return t;
+}
+}  // namespace detail
+
+/// One AssumeRoleWithWebIdentity call to `sts` (https://sts.<region>.amazonaws.com, or a local
+/// endpoint): reads the token file, POSTs the form, reads the answer. `duration`: 0 for STS's
+/// default (one hour), else 900 s to the role's maximum. STS's own message is kept, with the
+/// token cut out should it ever echo it.
+inline asio::awaitable<result<temporary_credentials>> assume_role_with_web_identity(http::client& http, const http::url& sts,
+                                                                                     const web_identity_config& w,
+                                                                                     std::chrono::seconds duration = {}) {
+  auto token = detail::read_token_file(w.token_file);
+  if (!token) co_return token.error();
+  std::string session = w.session_name;
+  if (session.empty())
+    session = "intg-" + std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            std::chrono::system_clock::now().time_since_epoch()).count());
+  if (!detail::valid_session_name(session))
+    co_return error(errc::config_error, "aws: the role session name must be 2 to 64 of A-Z a-z 0-9 _+=,.@-");
+  http::query q;
+  q.add("Action", "AssumeRoleWithWebIdentity").add("Version", "2011-06-15").add("RoleArn", w.role_arn).add("RoleSessionName", session);
+  if (duration.count() > 0) q.add("DurationSeconds", std::to_string(duration.count()));
+  q.add("WebIdentityToken", *token);
+  http::request req(http::verb::post, sts);
+  req.form(q);
+  req.set(http::field::accept, "application/xml");
+  auto res = co_await http.send(req);
+  if (!res) co_return res.error();
+  auto out = parse_web_identity_answer(res->body(), static_cast<int>(res->result_int()), std::chrono::system_clock::now());
+  if (!out) {
+    std::string m(out.error().message());
+    if (auto at = m.find(*token); at != std::string::npos) {
+      m.replace(at, token->size(), "[token]");
+      co_return error(out.error()).with_message(std::move(m));
+    }
+  }
+  co_return out;
+}
+
+/// The kit's auth scheme for AWS providers (`using auth = auth::aws::sigv4_auth<"s3">`). Settings:
+/// region, and either access_key_id, secret_access_key, session_token (optional), or a web
+/// identity: role_arn, web_identity_token_file, role_session_name (optional), duration_seconds
+/// (optional, 900 to 43200), sts_endpoint (optional: STS's regional endpoint by default; another
+/// host must be allowed). With a web identity, initialize() obtains the first credentials; each
+/// request signs with the current ones, renewed `manager_options.refresh_margin` (60 s) before
+/// they expire. An answer the provider classifies as action::refresh (ExpiredToken, a skewed
+/// clock) corrects the clock if that was it, else renews the credentials, and the request is
+/// signed and sent once more.
+template <fixed_string Service>
+class sigv4_auth {
+ public:
+  /// Signs each request; its keys are the settings' or the current temporary credentials.
+  sigv4::signer<Service> signer{};
+  /// The credentials' refresh margin; set before initialize().
+  oauth2::token_manager_options manager_options{};
+
+  result<void> configure(rest::auth_context& c) {
+    auto role = c.string("role_arn", false);
+    if (!role) return role.error();
+    if (role->empty()) {
+      web_ = false;
+      return signer.configure(c);
+    }
+    web_ = true;
+    ctx_ = &c;
+    auto file = c.string("web_identity_token_file");
+    if (!file) return file.error();
+    auto session = c.string("role_session_name", false);
+    if (!session) return session.error();
+    if (!session->empty() && !detail::valid_session_name(*session))
+      return c.config("role_session_name", "must be 2 to 64 of A-Z a-z 0-9 _+=,.@-");
+    auto region = c.string("region");
+    if (!region) return region.error();
+    if (region->empty() || !sigv4::detail::is_scope_word(*region))
+      return c.config("region", "must be letters, digits, '-', '_' and '.'");
+    duration_ = std::chrono::seconds{0};
+    if (const auto* d = c.settings ? c.settings->if_contains("duration_seconds") : nullptr) {
+      if (!d->is_int64() || d->as_int64() < 900 || d->as_int64() > 43200)
+        return c.config("duration_seconds", "must be a whole number of seconds from 900 to 43200");
+      duration_ = std::chrono::seconds{d->as_int64()};
+    }
+    auto endpoint = c.string("sts_endpoint", false);
+    if (!endpoint) return endpoint.error();
+    if (endpoint->empty()) *endpoint = "https://sts." + *region + ".amazonaws.com/";
+    auto url = c.check_url(*endpoint);
+    if (!url) return url.error();
+    sts_ = std::move(*url);
+    identity_ = {std::move(*role), std::move(*file), std::move(*session)};
+    signer.region = std::move(*region);
+    signer.keys = {};
+    manager_.emplace(c.executor, source{this}, manager_options);
+    return {};
+  }
+
+  /// Obtains the first temporary credentials (web identity only).
+  asio::awaitable<result<void>> obtain() {
+    if (!web_) co_return result<void>{};
+    co_return co_await current();
+  }
+
+  asio::awaitable<result<void>> apply_async(http::request& r) {
+    if (web_)
+      if (auto ok = co_await current(); !ok) co_return ok.error();
+    co_return signer.sign(r);
+  }
+
+  /// The provider asked for new credentials or a corrected clock (see the class comment).
+  bool refused(const http::response& res) {
+    if (signer.refused(res)) return true;
+    if (!web_ || !manager_) return false;
+    manager_->invalidate();
+    return true;
+  }
+
+  /// Whether the settings chose a web identity.
+  bool web_identity() const noexcept { return web_; }
+  /// How many times STS was asked for credentials.
+  std::uint64_t fetches() const noexcept { return manager_ ? manager_->fetches() : 0; }
+  /// When the current temporary credentials expire (AWS's clock); nullopt before the first.
+  std::optional<std::chrono::system_clock::time_point> expiration() const {
+    if (!manager_ || !manager_->cached()) return std::nullopt;
+    return manager_->cached()->expiration;
+  }
+
+ private:
+  struct source {
+    using credential_type = temporary_credentials;
+    sigv4_auth* self;
+    asio::awaitable<result<temporary_credentials>> operator()() const {
+      co_return co_await assume_role_with_web_identity(*self->ctx_->http, self->sts_, self->identity_, self->duration_);
+    }
+  };
+
+  // Puts the current credentials (renewed when due) into the signer.
+  asio::awaitable<result<void>> current() {
+    auto c = co_await manager_->get();
+    if (!c) co_return c.error();
+    if (c->keys.access_key_id != signer.keys.access_key_id || c->keys.session_token.reveal() != signer.keys.session_token.reveal())
+      signer.keys = c->keys;
+    co_return result<void>{};
+  }
+
+  bool web_ = false;
+  rest::auth_context* ctx_ = nullptr;
+  http::url sts_{};
+  web_identity_config identity_{};
+  std::chrono::seconds duration_{0};
+  std::optional<oauth2::token_manager<source>> manager_{};
+};
+
+}  // namespace intg::auth::aws
+#endif  // INTG_AMALGAMATED_INTG_CLOUD_AWS_WEB_IDENTITY_HPP
+// ---- end intg/cloud/aws_web_identity.hpp ----
 // ---- begin intg/cloud/object_store.hpp ----
 #ifndef INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 #define INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
@@ -280,195 +845,5 @@ concept object_store = requires(S& s, std::string_view key, std::string_view bod
 }  // namespace intg::cloud
 #endif  // INTG_AMALGAMATED_INTG_CLOUD_OBJECT_STORE_HPP
 // ---- end intg/cloud/object_store.hpp ----
-// ---- begin intg/rest/xml.hpp ----
-#ifndef INTG_AMALGAMATED_INTG_REST_XML_HPP
-#define INTG_AMALGAMATED_INTG_REST_XML_HPP
-// intg::rest::xml: a small reader of XML answers (S3, Azure Storage) on expat, with the limits a
-// client needs against a hostile or broken server: a document type declaration is refused (so no
-// entity is ever declared, expanded or fetched), and the size, the nesting depth and the number of
-// elements are bounded. The answer becomes a tree of elements (local name, namespace, text,
-// children); attributes, comments and processing instructions are dropped. escape() writes text
-// into XML request bodies.
-//
-// Not part of <intg/rest.hpp>: link expat (`-lexpat`, Debian's libexpat1-dev; the CMake target
-// intg::cloud does) only where it is used.
-
-
-#include <expat.h>
-
-#include <climits>
-#include <cstddef>
-#include <memory>
-#include <string>
-#include <string_view>
-#include <vector>
-
-namespace intg::rest::xml {
-
-/// Bounds on a document. The defaults fit every S3 answer (a ListObjectsV2 page of 1,000 keys of
-/// 1,024 bytes is under 2 MiB and 10,000 elements).
-struct limits {
-  std::size_t max_bytes = 8u << 20;     ///< the document's size
-  std::size_t max_depth = 32;           ///< nesting; the root element is depth 1
-  std::size_t max_elements = 200'000;   ///< elements in the whole document
-};
-
-/// An element: its local name and namespace URI, the character data directly inside it
-/// (concatenated, untrimmed: an S3 key may end with a space), and its child elements in order.
-struct element {
-  std::string name{};
-  std::string ns{};
-  std::string text{};
-  std::vector<element> children{};
-
-  /// The first child named `n`, or nullptr.
-  const element* child(std::string_view n) const noexcept {
-    for (const auto& c : children)
-      if (c.name == n) return &c;
-    return nullptr;
-  }
-  /// The text of the first child named `n`; empty when there is none.
-  std::string_view child_text(std::string_view n) const noexcept {
-    const element* c = child(n);
-    return c ? std::string_view(c->text) : std::string_view{};
-  }
-  /// Every child named `n`, in document order.
-  std::vector<const element*> all(std::string_view n) const {
-    std::vector<const element*> out;
-    for (const auto& c : children)
-      if (c.name == n) out.push_back(&c);
-    return out;
-  }
-};
-
-namespace detail {
-
-// expat reports namespaced names as "URI<sep>local"; the separator cannot occur in either.
-inline constexpr char ns_separator = '\x01';
-
-struct parse_state {
-  XML_Parser parser = nullptr;
-  const limits* bounds = nullptr;
-  element root{};
-  std::vector<element*> open{};  // the chain of open elements, root first
-  std::size_t elements = 0;
-  std::string refusal{};         // set when a handler stopped the parser
-
-  void refuse(std::string why) {
-    if (refusal.empty()) refusal = std::move(why);
-    XML_StopParser(parser, XML_FALSE);
-  }
-};
-
-inline void XMLCALL on_start(void* data, const XML_Char* qname, const XML_Char**) {
-  auto& s = *static_cast<parse_state*>(data);
-  if (!s.refusal.empty()) return;
-  if (s.open.size() + 1 > s.bounds->max_depth) {
-    s.refuse("elements nested deeper than " + std::to_string(s.bounds->max_depth) + " levels");
-    return;
-  }
-  if (++s.elements > s.bounds->max_elements) {
-    s.refuse("more than " + std::to_string(s.bounds->max_elements) + " elements");
-    return;
-  }
-  element* e = nullptr;
-  if (s.open.empty()) {
-    e = &s.root;
-  } else {
-    // Only the innermost open element gains children, so the pointers to its ancestors stay valid.
-    e = &s.open.back()->children.emplace_back();
-  }
-  const std::string_view q(qname);
-  const auto sep = q.find(ns_separator);
-  if (sep == std::string_view::npos) {
-    e->name.assign(q);
-  } else {
-    e->ns.assign(q.substr(0, sep));
-    e->name.assign(q.substr(sep + 1));
-  }
-  s.open.push_back(e);
-}
-
-inline void XMLCALL on_end(void* data, const XML_Char*) {
-  auto& s = *static_cast<parse_state*>(data);
-  if (!s.open.empty()) s.open.pop_back();
-}
-
-inline void XMLCALL on_text(void* data, const XML_Char* text, int len) {
-  auto& s = *static_cast<parse_state*>(data);
-  // Character data outside the root is whitespace (expat refuses anything else there).
-  if (s.refusal.empty() && !s.open.empty() && len > 0) s.open.back()->text.append(text, static_cast<std::size_t>(len));
-}
-
-inline void XMLCALL on_doctype(void* data, const XML_Char*, const XML_Char*, const XML_Char*, int) {
-  static_cast<parse_state*>(data)->refuse("a document type declaration (DOCTYPE) is refused: no entity is ever declared or expanded");
-}
-
-inline void XMLCALL on_entity(void* data, const XML_Char*, int, const XML_Char*, int, const XML_Char*, const XML_Char*,
-                              const XML_Char*, const XML_Char*) {
-  static_cast<parse_state*>(data)->refuse("an entity declaration is refused");
-}
-
-struct parser_deleter {
-  void operator()(XML_ParserStruct* p) const noexcept { XML_ParserFree(p); }
-};
-
-}  // namespace detail
-
-/// Parses `document` into its root element. A document over the limits, with a DOCTYPE or an
-/// entity declaration, or not well-formed is errc::invalid_response with a message that says why
-/// (and where, for a syntax error); nothing of the document's content is quoted.
-inline result<element> parse(std::string_view document, const limits& bounds = {}) {
-  auto fail = [](std::string why) { return error(errc::invalid_response, "XML answer refused: " + why); };
-  if (document.size() > bounds.max_bytes)
-    return fail("larger than " + std::to_string(bounds.max_bytes) + " bytes (" + std::to_string(document.size()) + ")");
-  if (document.size() > static_cast<std::size_t>(INT_MAX)) return fail("too large");
-  // UTF-8 whatever the document declares: the answers we read are UTF-8, and a declared UTF-16 or
-  // Latin-1 would change what the bytes mean after our size check.
-  const XML_Char sep[] = {detail::ns_separator, 0};
-  std::unique_ptr<XML_ParserStruct, detail::parser_deleter> p(XML_ParserCreateNS("UTF-8", sep[0]));
-  if (!p) return error(errc::invalid_response, "XML answer refused: expat could not allocate a parser");
-  detail::parse_state s;
-  s.parser = p.get();
-  s.bounds = &bounds;
-  XML_SetUserData(p.get(), &s);
-  XML_SetElementHandler(p.get(), detail::on_start, detail::on_end);
-  XML_SetCharacterDataHandler(p.get(), detail::on_text);
-  XML_SetStartDoctypeDeclHandler(p.get(), detail::on_doctype);
-  XML_SetEntityDeclHandler(p.get(), detail::on_entity);
-  // Parameter entities and external subsets are never read (expat's default, stated here).
-  XML_SetParamEntityParsing(p.get(), XML_PARAM_ENTITY_PARSING_NEVER);
-  const auto status = XML_Parse(p.get(), document.data(), static_cast<int>(document.size()), XML_TRUE);
-  if (!s.refusal.empty()) return fail(s.refusal);
-  if (status != XML_STATUS_OK) {
-    const auto code = XML_GetErrorCode(p.get());
-    return fail(std::string(XML_ErrorString(code)) + " at line " + std::to_string(XML_GetCurrentLineNumber(p.get())) +
-                ", column " + std::to_string(XML_GetCurrentColumnNumber(p.get()) + 1));
-  }
-  return std::move(s.root);
-}
-
-/// `text` escaped for XML character data or an attribute value (& < > " ' and CR). XML 1.0 has no
-/// way to write other control characters: text holding them cannot go into an XML body.
-inline std::string escape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&apos;"; break;
-      case '\r': out += "&#13;"; break;  // a parser would read a raw CR as LF
-      default: out += c;
-    }
-  }
-  return out;
-}
-
-}  // namespace intg::rest::xml
-#endif  // INTG_AMALGAMATED_INTG_REST_XML_HPP
-// ---- end intg/rest/xml.hpp ----
 #endif  // INTG_AMALGAMATED_INTG_CLOUD_HPP
 // ---- end intg/cloud.hpp ----

@@ -9443,10 +9443,10 @@ inline result<secret> jwt_bearer_assertion(const service_account& sa, std::strin
 // ---- begin intg/security/auth/token_manager.hpp ----
 #ifndef INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
 #define INTG_AMALGAMATED_INTG_SECURITY_AUTH_TOKEN_MANAGER_HPP
-// Caches an OAuth access token and refreshes it a margin before it expires. Any number of
-// concurrent callers share one in-flight refresh (single flight: no stampede on the token
-// endpoint); an invalid_grant stops all further refreshes until reset(). Time comes from an intg
-// clock, so tests drive expiry with intg::manual_clock.
+// Caches an expiring credential (an OAuth access token; AWS temporary credentials) and refreshes
+// it a margin before it expires. Any number of concurrent callers share one in-flight refresh
+// (single flight: no stampede on the token endpoint); an invalid_grant stops all further refreshes
+// until reset(). Time comes from an intg clock, so tests drive expiry with intg::manual_clock.
 
 
 #include <boost/asio/any_io_executor.hpp>
@@ -9463,30 +9463,60 @@ inline result<secret> jwt_bearer_assertion(const service_account& sa, std::strin
 
 namespace intg::auth::oauth2 {
 
-/// What the token manager calls to obtain a token (the named requirement `TokenSource`):
-/// `s()` or `s(const token* previous)` returning `asio::awaitable<result<token>>`. The second form
-/// receives the current token (nullptr when there is none) so it can use its refresh_token.
+/// A credential the manager can cache: it says when it expires (`expires_at` on the manager's
+/// clock, which the manager stamps from `expires_in` when the source leaves it empty).
+template <class T>
+concept expiring_credential = std::copy_constructible<T> && requires(T& t, const T& c, time_point now, duration margin) {
+  { c.expires_within(now, margin) } -> std::same_as<bool>;
+  { t.expires_at } -> std::convertible_to<std::optional<time_point>>;
+  { t.expires_in } -> std::convertible_to<std::optional<std::chrono::seconds>>;
+};
+
+namespace detail {
 template <class S>
-concept token_source =
-    std::same_as<std::invoke_result_t<S&>, asio::awaitable<result<token>>> ||
-    std::same_as<std::invoke_result_t<S&, const token*>, asio::awaitable<result<token>>>;
+struct credential_of {
+  using type = token;
+};
+template <class S>
+  requires requires { typename S::credential_type; }
+struct credential_of<S> {
+  using type = typename S::credential_type;
+};
+}  // namespace detail
+
+/// What a source obtains: `S::credential_type` when it names one, else an OAuth token.
+template <class S>
+using credential_of_t = typename detail::credential_of<std::remove_cvref_t<S>>::type;
+
+/// What the token manager calls to obtain a credential (the named requirement `TokenSource`):
+/// `s()` or `s(const C* previous)` returning `asio::awaitable<result<C>>`, where C is
+/// `credential_of_t<S>` (an OAuth token unless the source names another `credential_type`). The
+/// second form receives the current credential (nullptr when there is none), e.g. for its
+/// refresh_token.
+template <class S, class C = credential_of_t<S>>
+concept token_source = expiring_credential<C> &&
+    (std::same_as<std::invoke_result_t<S&>, asio::awaitable<result<C>>> ||
+     std::same_as<std::invoke_result_t<S&, const C*>, asio::awaitable<result<C>>>);
 
 struct token_manager_options {
   /// Refresh this long before the token expires, so callers never get a token about to die.
   duration refresh_margin = std::chrono::seconds{60};
 };
 
-/// Caches the token of a TokenSource. Not thread-safe: use one manager from one strand (or a
-/// single-threaded io_context); share it between coroutines freely.
+/// Caches the credential of a TokenSource (an OAuth token unless the source names another
+/// `credential_type`). Not thread-safe: use one manager from one strand (or a single-threaded
+/// io_context); share it between coroutines freely.
 template <token_source TokenSource, clock Clock = steady_clock>
 class token_manager {
  public:
+  using credential_type = credential_of_t<TokenSource>;
+
   token_manager(asio::any_io_executor ex, TokenSource source, token_manager_options opts = {}, Clock clock = {})
       : ex_(std::move(ex)), source_(std::move(source)), opts_(opts), clock_(std::move(clock)) {}
 
   /// A valid token: the cached one, or a fresh one (fetched once however many callers wait).
   /// While a refresh fails transiently, a cached token that has not yet expired is still served.
-  asio::awaitable<result<token>> get() {
+  asio::awaitable<result<credential_type>> get() {
     for (;;) {
       if (dead_) co_return *dead_;
       const time_point now = clock_.now();
@@ -9516,9 +9546,9 @@ class token_manager {
         if (self->refreshing_) self->finish();
       }
     } guard{this};
-    result<token> r = error{errc::unavailable};
-    if constexpr (std::is_invocable_v<TokenSource&, const token*>) {
-      const token* previous = cached_ ? &*cached_ : nullptr;
+    result<credential_type> r = error{errc::unavailable};
+    if constexpr (std::is_invocable_v<TokenSource&, const credential_type*>) {
+      const credential_type* previous = cached_ ? &*cached_ : nullptr;
       r = co_await source_(previous);
     } else {
       r = co_await source_();
@@ -9543,7 +9573,9 @@ class token_manager {
   }
 
   /// The Authorization header value, e.g. "Bearer <token>" (a secret).
-  asio::awaitable<result<secret>> authorization() {
+  asio::awaitable<result<secret>> authorization()
+    requires std::same_as<credential_type, token>
+  {
     auto t = co_await get();
     if (!t) co_return t.error();
     co_return secret{t->token_type + " " + std::string(t->access_token.reveal())};
@@ -9560,7 +9592,7 @@ class token_manager {
   /// How many times the source was called.
   std::uint64_t fetches() const noexcept { return fetches_; }
   /// The cached token, if any (no fetch).
-  const std::optional<token>& cached() const noexcept { return cached_; }
+  const std::optional<credential_type>& cached() const noexcept { return cached_; }
 
  private:
   void finish() {
@@ -9574,7 +9606,7 @@ class token_manager {
   TokenSource source_;
   token_manager_options opts_;
   Clock clock_;
-  std::optional<token> cached_;
+  std::optional<credential_type> cached_;
   std::optional<error> dead_;
   std::optional<error> last_error_;
   bool refreshing_ = false;
@@ -9870,8 +9902,11 @@ inline asio::awaitable<result<boost::json::object>> verify_id_token(jwks_cache& 
 // and the shared files (~/.aws/credentials and ~/.aws/config, or AWS_SHARED_CREDENTIALS_FILE and
 // AWS_CONFIG_FILE) with profiles (AWS_PROFILE, `[name]` in credentials, `[profile name]` in config;
 // the credentials file wins where both set a key). default_chain() tries them in that order and
-// says what it tried when nothing is found. Values never appear in errors; a file's problem is
-// named by path and line.
+// says what it tried when nothing is found. A web identity (AWS_WEB_IDENTITY_TOKEN_FILE and
+// AWS_ROLE_ARN, or a profile's web_identity_token_file and role_arn: what Kubernetes service
+// accounts use) is found too; its temporary credentials come from STS at run time, through
+// <intg/cloud/aws_web_identity.hpp>. Values never appear in errors; a file's problem is named by
+// path and line.
 //
 // The chain reads the process's environment and files, so it is the deployment's to call: the
 // kit's sigv4::signer takes keys from tenant settings and never falls back to the chain, which
@@ -10620,6 +10655,8 @@ class signer {
 #endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_SIGV4_HPP
 // ---- end intg/security/auth/sigv4.hpp ----
 
+#include <boost/json/object.hpp>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -10633,14 +10670,43 @@ class signer {
 namespace intg::auth::aws {
 
 /// Where a set of credentials came from (for logs; never the values).
-enum class credential_origin { environment, shared_files };
+enum class credential_origin { environment, shared_files, web_identity };
+
+/// A role to assume with a web identity token (STS AssumeRoleWithWebIdentity). The token file
+/// is re-read at each refresh: the platform (a Kubernetes kubelet) rotates it.
+struct web_identity_config {
+  std::string role_arn{};
+  std::string token_file{};
+  std::string session_name{};  ///< empty: "intg-" and the time in milliseconds
+};
 
 /// Credentials found by the chain, with the region found alongside them (may be empty).
 struct found_credentials {
-  sigv4::credentials keys{};
+  sigv4::credentials keys{};  ///< empty for web_identity: STS hands them out at run time
   std::string region{};
   credential_origin origin = credential_origin::environment;
-  std::string profile{};  ///< the profile read, for shared_files
+  std::string profile{};  ///< the profile read, for shared_files (and a profile's web identity)
+  std::optional<web_identity_config> web_identity{};  ///< set for web_identity
+  std::string sts_endpoint{};  ///< AWS_ENDPOINT_URL_STS, for web_identity (empty: STS's regional one)
+
+  /// The settings an AWS provider on the kit reads (s3::client...): access_key_id,
+  /// secret_access_key, session_token, region; or role_arn, web_identity_token_file,
+  /// role_session_name, sts_endpoint, region. They hold the secret: keep them where settings go.
+  boost::json::object settings() const {
+    boost::json::object o;
+    if (!region.empty()) o["region"] = region;
+    if (web_identity) {
+      o["role_arn"] = web_identity->role_arn;
+      o["web_identity_token_file"] = web_identity->token_file;
+      if (!web_identity->session_name.empty()) o["role_session_name"] = web_identity->session_name;
+      if (!sts_endpoint.empty()) o["sts_endpoint"] = sts_endpoint;
+      return o;
+    }
+    o["access_key_id"] = keys.access_key_id;
+    o["secret_access_key"] = keys.secret_access_key.reveal();
+    if (!keys.session_token.empty()) o["session_token"] = keys.session_token.reveal();
+    return o;
+  }
 };
 
 /// Reads an environment variable; empty when unset. The default reads the process's environment;
@@ -10815,26 +10881,63 @@ inline result<std::optional<found_credentials>> from_shared_files(std::string_vi
   return std::optional<found_credentials>{std::move(c)};
 }
 
-/// The chain: the environment's keys, then the shared files' profile (`profile` if given, else
-/// AWS_PROFILE, else "default"). The region is the environment's when set, else the profile's.
-/// Web identity (AssumeRoleWithWebIdentity), container and instance-metadata credentials are not
-/// in the chain yet: an error lists what was tried.
+/// A web identity from the environment: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (both, or
+/// an error naming the missing one), AWS_ROLE_SESSION_NAME (optional); nullopt when neither is set.
+inline result<std::optional<web_identity_config>> web_identity_from_environment(const environment& env = process_environment) {
+  std::string file = env("AWS_WEB_IDENTITY_TOKEN_FILE"), role = env("AWS_ROLE_ARN");
+  if (file.empty() && role.empty()) return std::optional<web_identity_config>{};
+  if (file.empty()) return error(errc::config_error, "aws: AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not");
+  if (role.empty()) return error(errc::config_error, "aws: AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
+  return std::optional<web_identity_config>{web_identity_config{std::move(role), std::move(file), env("AWS_ROLE_SESSION_NAME")}};
+}
+
+/// The chain, in the AWS SDKs' order: the environment's keys, the environment's web identity,
+/// then the shared files' profile (`profile` if given, else AWS_PROFILE, else "default"): its
+/// web identity (role_arn with web_identity_token_file), else its keys. An explicitly chosen
+/// profile skips the environment, as the AWS CLI's --profile does. The region is the
+/// environment's when set, else the profile's. Container and instance-metadata credentials, SSO
+/// and source_profile role chains are not in the chain yet: an error lists what was tried.
 inline result<found_credentials> default_chain(std::string_view profile = {}, const environment& env = process_environment) {
   const std::string chosen = !profile.empty() ? std::string(profile) : !env("AWS_PROFILE").empty() ? env("AWS_PROFILE") : "default";
-  // An explicitly chosen profile skips the environment's keys, as the AWS CLI's --profile does.
+  auto web = [&](web_identity_config w, std::string region, std::string from_profile) {
+    found_credentials f;
+    f.origin = credential_origin::web_identity;
+    f.web_identity = std::move(w);
+    f.region = std::move(region);
+    f.profile = std::move(from_profile);
+    f.sts_endpoint = env("AWS_ENDPOINT_URL_STS");
+    return f;
+  };
   if (profile.empty()) {
     auto e = from_environment(env);
     if (!e) return e.error();
     if (*e) return std::move(**e);
+    auto w = web_identity_from_environment(env);
+    if (!w) return w.error();
+    if (*w) return web(std::move(**w), region_from(env), {});
   }
   const auto paths = shared_paths::from(env);
+  auto conf = shared_file::load(paths.config, true);
+  if (!conf) return conf.error();
+  if (*conf)
+    if (const auto* p = (*conf)->find(chosen)) {
+      auto value = [&](std::string_view k) {
+        auto it = p->find(k);
+        return it == p->end() ? std::string{} : it->second;
+      };
+      if (auto role = value("role_arn"), file = value("web_identity_token_file"); !role.empty() && !file.empty()) {
+        auto r = region_from(env);
+        return web(web_identity_config{std::move(role), std::move(file), value("role_session_name")}, r.empty() ? value("region") : r, chosen);
+      }
+    }
   auto f = from_shared_files(chosen, paths);
   if (!f) return f.error();
   if (*f) {
     if (auto r = region_from(env); !r.empty()) (*f)->region = std::move(r);
     return std::move(**f);
   }
-  return error(errc::config_error, "aws: no credentials found (tried " + std::string(profile.empty() ? "AWS_ACCESS_KEY_ID, " : "") +
+  return error(errc::config_error, "aws: no credentials found (tried " +
+                                       std::string(profile.empty() ? "AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE, " : "") +
                                        "profile " + chosen + " in " + paths.credentials.string() + " and " + paths.config.string() + ")");
 }
 

@@ -17,15 +17,24 @@ with the checks S3 makes that moto 5 leaves out, done with botocore's own signer
   here with botocore's S3SigV4Auth on the URL as sent, and moto gets the request signed again, with
   the same key, for the URL it rebuilds.
 
+- STS AssumeRoleWithWebIdentity without credentials: AWS takes it unsigned (the web identity
+  token is the credential) and checks the token; moto in authentication mode fails on it (no
+  Authorization header) and checks nothing. Here the token must be a JWT (three base64url parts,
+  a JSON payload with "sub" and "aud") or STS's 400 InvalidIdentityToken is answered, and one whose
+  "exp" has passed gets 400 ExpiredTokenException; a valid one is handed to moto with its
+  authentication skipped for this action only, and moto hands out credentials that it then checks
+  on every S3 request (access key, secret and session token) against the role's policy.
+
 Everything else is moto's own: header signatures (a wrong secret, an unknown key, a tampered
 path, query or date are refused by moto), IAM policies, and S3 itself.
 
   moto_server.py serve --port PORT              serves on 127.0.0.1:PORT until SIGTERM
   moto_server.py setup --endpoint URL --env FILE  creates IAM user "intg" with an s3:* policy and an
-                                                  access key (the first four actions, which moto
-                                                  lets through when INITIAL_NO_AUTH_ACTION_COUNT=4),
+                                                  access key, and role "intg-web-identity" with the
+                                                  same policy (the first six actions, which moto
+                                                  lets through when INITIAL_NO_AUTH_ACTION_COUNT=6),
                                                   checks that authentication is on, appends the key
-                                                  to FILE
+                                                  and the role's ARN to FILE
 """
 import argparse
 import base64
@@ -214,9 +223,56 @@ def check_header_signed(environ, start_response, app):
     return app(environ, start_response)
 
 
+STS_ERROR = ('<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>{code}</Code>'
+             '<Message>{message}</Message></Error><RequestId>intg-moto-check</RequestId></ErrorResponse>')
+
+
+def check_web_identity(environ, start_response, app):
+    """An unsigned AssumeRoleWithWebIdentity: the token checked as STS checks its shape and expiry."""
+    body = read_body(environ)
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+
+    def refuse(code, message):
+        text = STS_ERROR.format(code=code, message=message).encode()
+        start_response("400 Bad Request", [("Content-Type", "text/xml"), ("Content-Length", str(len(text)))])
+        return [text]
+
+    token = form.get("WebIdentityToken", "")
+    try:
+        header, payload, _ = token.split(".")
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        json.loads(base64.urlsafe_b64decode(header + "=" * (-len(header) % 4)))
+        if not isinstance(claims, dict) or "sub" not in claims or "aud" not in claims:
+            raise ValueError("claims")
+    except (ValueError, UnicodeDecodeError):
+        return refuse("InvalidIdentityToken", "The ID Token provided is not a valid JWT. (You may see this error if you sent an Access Token)")
+    exp = claims.get("exp")
+    if isinstance(exp, (int, float)) and exp < datetime.datetime.now(datetime.timezone.utc).timestamp():
+        return refuse("ExpiredTokenException", "Token expired: current date/time must be before the expiration date/time")
+    environ["intg.web_identity_checked"] = "1"
+    return app(environ, start_response)
+
+
+def allow_unsigned_web_identity():
+    """moto authenticates every action; AWS does not authenticate AssumeRoleWithWebIdentity."""
+    from moto.core.authorization import ActionAuthenticatorMixin
+
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
+
+    def authenticate(self, resource="*"):
+        if self._get_action() == "AssumeRoleWithWebIdentity" and "Authorization" not in self.headers:
+            return None  # check_web_identity has checked the token
+        return original(self, resource)
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_normal_action = authenticate
+
+
 def checked(app):
     def wsgi(environ, start_response):
         query = environ.get("QUERY_STRING", "")
+        if (environ.get("REQUEST_METHOD") == "POST" and "HTTP_AUTHORIZATION" not in environ
+                and b"Action=AssumeRoleWithWebIdentity" in read_body(environ)):
+            return check_web_identity(environ, start_response, app)
         if "X-Amz-Signature=" in query:
             return check_presigned(environ, start_response, app)
         if "Signature=" in query and "HTTP_AUTHORIZATION" not in environ:
@@ -238,6 +294,7 @@ def serve(port):
     from werkzeug.serving import run_simple
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    allow_unsigned_web_identity()
     app = DomainDispatcherApplication(create_backend_app)
     run_simple("127.0.0.1", port, checked(app), threaded=True)
 
@@ -247,7 +304,7 @@ def setup(endpoint, env_file):
     import botocore.exceptions
 
     region = "us-east-1"
-    # moto lets the first INITIAL_NO_AUTH_ACTION_COUNT actions through unauthenticated.
+    # moto lets the first INITIAL_NO_AUTH_ACTION_COUNT (6) actions through unauthenticated.
     iam = boto3.client("iam", endpoint_url=endpoint, region_name=region, aws_access_key_id="AKIAIOSFODNN7EXAMPLE",
                        aws_secret_access_key="bootstrap")
     iam.create_user(UserName="intg")
@@ -255,6 +312,10 @@ def setup(endpoint, env_file):
         {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}))
     iam.attach_user_policy(UserName="intg", PolicyArn=policy["Policy"]["Arn"])
     key = iam.create_access_key(UserName="intg")["AccessKey"]
+    role = iam.create_role(RoleName="intg-web-identity", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/oidc.intg.test"},
+                                                 "Action": "sts:AssumeRoleWithWebIdentity"}]}))["Role"]
+    iam.attach_role_policy(RoleName="intg-web-identity", PolicyArn=policy["Policy"]["Arn"])
     # From now on moto checks signatures: a wrong secret must be refused.
     bad = boto3.client("s3", endpoint_url=endpoint, region_name=region, aws_access_key_id=key["AccessKeyId"],
                        aws_secret_access_key=key["SecretAccessKey"] + "x")
@@ -268,6 +329,7 @@ def setup(endpoint, env_file):
         f.write(f"INTG_MOTO_ACCESS_KEY_ID={key['AccessKeyId']}\n")
         f.write(f"INTG_MOTO_SECRET_ACCESS_KEY={key['SecretAccessKey']}\n")
         f.write(f"INTG_MOTO_REGION={region}\n")
+        f.write(f"INTG_MOTO_ROLE_ARN={role['Arn']}\n")
 
 
 def main():

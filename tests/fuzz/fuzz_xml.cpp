@@ -3,7 +3,8 @@
 // Properties: the reader gives a tree within its limits or an error, never a crash; a DOCTYPE is
 // always refused; every S3 and Azure answer reader gives a value or an error; the classifications
 // accept only a 2xx, and a failure carries the provider's category; an error document's code and
-// message are bounded and printable.
+// message are bounded and printable. STS's AssumeRoleWithWebIdentity answer reader gives
+// credentials only from a 2xx, complete and unexpired, and an error otherwise.
 #include <intg/providers/azure_blob.hpp>
 #include <intg/providers/s3.hpp>
 
@@ -99,6 +100,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)s3::parse_iso8601(body);
   (void)s3::parse_http_date(body);
   (void)s3::parse_size(body);
+  {
+    const auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+    auto c = intg::auth::aws::parse_web_identity_answer(body, status, now);
+    if (c) {
+      check(status >= 200 && status < 300);
+      check(!c->keys.access_key_id.empty() && !c->keys.secret_access_key.empty() && !c->keys.session_token.empty());
+      check(c->expiration > now && c->expires_in && *c->expires_in >= std::chrono::seconds(0));
+    } else {
+      check(printable(c.error().message()));
+    }
+  }
 
   intg::http::response res{static_cast<boost::beast::http::status>(status), 11};
   res.body() = std::string(body);

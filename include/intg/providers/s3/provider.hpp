@@ -11,6 +11,7 @@
 #include <intg/rest/errors.hpp>
 #include <intg/rest/provider.hpp>
 #include <intg/rest/auth.hpp>
+#include <intg/cloud/aws_web_identity.hpp>
 #include <intg/security/auth/sigv4.hpp>
 #include <intg/version.hpp>
 
@@ -71,8 +72,9 @@ struct provider {
   static constexpr std::string_view user_agent = "intg-s3/" INTG_VERSION_STRING;
   /// get_object() holds an object in memory up to this; get_stream() reads larger ones in ranges.
   static constexpr std::uint64_t max_response_bytes = 64u << 20;
-  /// settings: access_key_id, secret_access_key, session_token (optional), region.
-  using auth = rest::signed_by<auth::sigv4::signer<"s3">>;
+  /// settings: region and access_key_id, secret_access_key, session_token (optional); or a web
+  /// identity: role_arn, web_identity_token_file (see auth::aws::sigv4_auth).
+  using auth = auth::aws::sigv4_auth<"s3">;
   /// ListBuckets (needs s3:ListAllMyBuckets).
   static constexpr rest::call health{http::verb::get, "/"};
 
@@ -95,6 +97,9 @@ struct provider {
     // The request's time is more than 15 minutes off AWS's: the signer takes AWS's time from the
     // answer's Date and the kit signs and sends once more (never more: see sigv4::signer::refused).
     if (doc && doc->code == "RequestTimeTooSkewed") return {rest::action::refresh, std::move(e)};
+    // Temporary credentials that expired (or were revoked): a web identity obtains new ones and the
+    // kit signs and sends once more; static keys cannot be renewed, so the error stands.
+    if (doc && (doc->code == "ExpiredToken" || doc->code == "TokenRefreshRequired")) return {rest::action::refresh, std::move(e)};
     const auto kind = static_cast<provider_errc>(e.code().value());
     if (kind == provider_errc::rate_limited || kind == provider_errc::server_error) {
       if (auto it = res.find(http::field::retry_after); it != res.end()) e.with_retry_after(http::parse_retry_after(it->value(), now));

@@ -3,8 +3,11 @@
 // and the shared files (~/.aws/credentials and ~/.aws/config, or AWS_SHARED_CREDENTIALS_FILE and
 // AWS_CONFIG_FILE) with profiles (AWS_PROFILE, `[name]` in credentials, `[profile name]` in config;
 // the credentials file wins where both set a key). default_chain() tries them in that order and
-// says what it tried when nothing is found. Values never appear in errors; a file's problem is
-// named by path and line.
+// says what it tried when nothing is found. A web identity (AWS_WEB_IDENTITY_TOKEN_FILE and
+// AWS_ROLE_ARN, or a profile's web_identity_token_file and role_arn: what Kubernetes service
+// accounts use) is found too; its temporary credentials come from STS at run time, through
+// <intg/cloud/aws_web_identity.hpp>. Values never appear in errors; a file's problem is named by
+// path and line.
 //
 // The chain reads the process's environment and files, so it is the deployment's to call: the
 // kit's sigv4::signer takes keys from tenant settings and never falls back to the chain, which
@@ -15,6 +18,8 @@
 #include <intg/core/result.hpp>
 #include <intg/core/secret.hpp>
 #include <intg/security/auth/sigv4.hpp>
+
+#include <boost/json/object.hpp>
 
 #include <cstdlib>
 #include <filesystem>
@@ -29,14 +34,43 @@
 namespace intg::auth::aws {
 
 /// Where a set of credentials came from (for logs; never the values).
-enum class credential_origin { environment, shared_files };
+enum class credential_origin { environment, shared_files, web_identity };
+
+/// A role to assume with a web identity token (STS AssumeRoleWithWebIdentity). The token file
+/// is re-read at each refresh: the platform (a Kubernetes kubelet) rotates it.
+struct web_identity_config {
+  std::string role_arn{};
+  std::string token_file{};
+  std::string session_name{};  ///< empty: "intg-" and the time in milliseconds
+};
 
 /// Credentials found by the chain, with the region found alongside them (may be empty).
 struct found_credentials {
-  sigv4::credentials keys{};
+  sigv4::credentials keys{};  ///< empty for web_identity: STS hands them out at run time
   std::string region{};
   credential_origin origin = credential_origin::environment;
-  std::string profile{};  ///< the profile read, for shared_files
+  std::string profile{};  ///< the profile read, for shared_files (and a profile's web identity)
+  std::optional<web_identity_config> web_identity{};  ///< set for web_identity
+  std::string sts_endpoint{};  ///< AWS_ENDPOINT_URL_STS, for web_identity (empty: STS's regional one)
+
+  /// The settings an AWS provider on the kit reads (s3::client...): access_key_id,
+  /// secret_access_key, session_token, region; or role_arn, web_identity_token_file,
+  /// role_session_name, sts_endpoint, region. They hold the secret: keep them where settings go.
+  boost::json::object settings() const {
+    boost::json::object o;
+    if (!region.empty()) o["region"] = region;
+    if (web_identity) {
+      o["role_arn"] = web_identity->role_arn;
+      o["web_identity_token_file"] = web_identity->token_file;
+      if (!web_identity->session_name.empty()) o["role_session_name"] = web_identity->session_name;
+      if (!sts_endpoint.empty()) o["sts_endpoint"] = sts_endpoint;
+      return o;
+    }
+    o["access_key_id"] = keys.access_key_id;
+    o["secret_access_key"] = keys.secret_access_key.reveal();
+    if (!keys.session_token.empty()) o["session_token"] = keys.session_token.reveal();
+    return o;
+  }
 };
 
 /// Reads an environment variable; empty when unset. The default reads the process's environment;
@@ -211,26 +245,63 @@ inline result<std::optional<found_credentials>> from_shared_files(std::string_vi
   return std::optional<found_credentials>{std::move(c)};
 }
 
-/// The chain: the environment's keys, then the shared files' profile (`profile` if given, else
-/// AWS_PROFILE, else "default"). The region is the environment's when set, else the profile's.
-/// Web identity (AssumeRoleWithWebIdentity), container and instance-metadata credentials are not
-/// in the chain yet: an error lists what was tried.
+/// A web identity from the environment: AWS_WEB_IDENTITY_TOKEN_FILE and AWS_ROLE_ARN (both, or
+/// an error naming the missing one), AWS_ROLE_SESSION_NAME (optional); nullopt when neither is set.
+inline result<std::optional<web_identity_config>> web_identity_from_environment(const environment& env = process_environment) {
+  std::string file = env("AWS_WEB_IDENTITY_TOKEN_FILE"), role = env("AWS_ROLE_ARN");
+  if (file.empty() && role.empty()) return std::optional<web_identity_config>{};
+  if (file.empty()) return error(errc::config_error, "aws: AWS_ROLE_ARN is set but AWS_WEB_IDENTITY_TOKEN_FILE is not");
+  if (role.empty()) return error(errc::config_error, "aws: AWS_WEB_IDENTITY_TOKEN_FILE is set but AWS_ROLE_ARN is not");
+  return std::optional<web_identity_config>{web_identity_config{std::move(role), std::move(file), env("AWS_ROLE_SESSION_NAME")}};
+}
+
+/// The chain, in the AWS SDKs' order: the environment's keys, the environment's web identity,
+/// then the shared files' profile (`profile` if given, else AWS_PROFILE, else "default"): its
+/// web identity (role_arn with web_identity_token_file), else its keys. An explicitly chosen
+/// profile skips the environment, as the AWS CLI's --profile does. The region is the
+/// environment's when set, else the profile's. Container and instance-metadata credentials, SSO
+/// and source_profile role chains are not in the chain yet: an error lists what was tried.
 inline result<found_credentials> default_chain(std::string_view profile = {}, const environment& env = process_environment) {
   const std::string chosen = !profile.empty() ? std::string(profile) : !env("AWS_PROFILE").empty() ? env("AWS_PROFILE") : "default";
-  // An explicitly chosen profile skips the environment's keys, as the AWS CLI's --profile does.
+  auto web = [&](web_identity_config w, std::string region, std::string from_profile) {
+    found_credentials f;
+    f.origin = credential_origin::web_identity;
+    f.web_identity = std::move(w);
+    f.region = std::move(region);
+    f.profile = std::move(from_profile);
+    f.sts_endpoint = env("AWS_ENDPOINT_URL_STS");
+    return f;
+  };
   if (profile.empty()) {
     auto e = from_environment(env);
     if (!e) return e.error();
     if (*e) return std::move(**e);
+    auto w = web_identity_from_environment(env);
+    if (!w) return w.error();
+    if (*w) return web(std::move(**w), region_from(env), {});
   }
   const auto paths = shared_paths::from(env);
+  auto conf = shared_file::load(paths.config, true);
+  if (!conf) return conf.error();
+  if (*conf)
+    if (const auto* p = (*conf)->find(chosen)) {
+      auto value = [&](std::string_view k) {
+        auto it = p->find(k);
+        return it == p->end() ? std::string{} : it->second;
+      };
+      if (auto role = value("role_arn"), file = value("web_identity_token_file"); !role.empty() && !file.empty()) {
+        auto r = region_from(env);
+        return web(web_identity_config{std::move(role), std::move(file), value("role_session_name")}, r.empty() ? value("region") : r, chosen);
+      }
+    }
   auto f = from_shared_files(chosen, paths);
   if (!f) return f.error();
   if (*f) {
     if (auto r = region_from(env); !r.empty()) (*f)->region = std::move(r);
     return std::move(**f);
   }
-  return error(errc::config_error, "aws: no credentials found (tried " + std::string(profile.empty() ? "AWS_ACCESS_KEY_ID, " : "") +
+  return error(errc::config_error, "aws: no credentials found (tried " +
+                                       std::string(profile.empty() ? "AWS_ACCESS_KEY_ID, AWS_WEB_IDENTITY_TOKEN_FILE, " : "") +
                                        "profile " + chosen + " in " + paths.credentials.string() + " and " + paths.config.string() + ")");
 }
 

@@ -1,7 +1,7 @@
-// Caches an OAuth access token and refreshes it a margin before it expires. Any number of
-// concurrent callers share one in-flight refresh (single flight: no stampede on the token
-// endpoint); an invalid_grant stops all further refreshes until reset(). Time comes from an intg
-// clock, so tests drive expiry with intg::manual_clock.
+// Caches an expiring credential (an OAuth access token; AWS temporary credentials) and refreshes
+// it a margin before it expires. Any number of concurrent callers share one in-flight refresh
+// (single flight: no stampede on the token endpoint); an invalid_grant stops all further refreshes
+// until reset(). Time comes from an intg clock, so tests drive expiry with intg::manual_clock.
 #pragma once
 
 #include <intg/security/auth/oauth2.hpp>
@@ -24,30 +24,60 @@
 
 namespace intg::auth::oauth2 {
 
-/// What the token manager calls to obtain a token (the named requirement `TokenSource`):
-/// `s()` or `s(const token* previous)` returning `asio::awaitable<result<token>>`. The second form
-/// receives the current token (nullptr when there is none) so it can use its refresh_token.
+/// A credential the manager can cache: it says when it expires (`expires_at` on the manager's
+/// clock, which the manager stamps from `expires_in` when the source leaves it empty).
+template <class T>
+concept expiring_credential = std::copy_constructible<T> && requires(T& t, const T& c, time_point now, duration margin) {
+  { c.expires_within(now, margin) } -> std::same_as<bool>;
+  { t.expires_at } -> std::convertible_to<std::optional<time_point>>;
+  { t.expires_in } -> std::convertible_to<std::optional<std::chrono::seconds>>;
+};
+
+namespace detail {
 template <class S>
-concept token_source =
-    std::same_as<std::invoke_result_t<S&>, asio::awaitable<result<token>>> ||
-    std::same_as<std::invoke_result_t<S&, const token*>, asio::awaitable<result<token>>>;
+struct credential_of {
+  using type = token;
+};
+template <class S>
+  requires requires { typename S::credential_type; }
+struct credential_of<S> {
+  using type = typename S::credential_type;
+};
+}  // namespace detail
+
+/// What a source obtains: `S::credential_type` when it names one, else an OAuth token.
+template <class S>
+using credential_of_t = typename detail::credential_of<std::remove_cvref_t<S>>::type;
+
+/// What the token manager calls to obtain a credential (the named requirement `TokenSource`):
+/// `s()` or `s(const C* previous)` returning `asio::awaitable<result<C>>`, where C is
+/// `credential_of_t<S>` (an OAuth token unless the source names another `credential_type`). The
+/// second form receives the current credential (nullptr when there is none), e.g. for its
+/// refresh_token.
+template <class S, class C = credential_of_t<S>>
+concept token_source = expiring_credential<C> &&
+    (std::same_as<std::invoke_result_t<S&>, asio::awaitable<result<C>>> ||
+     std::same_as<std::invoke_result_t<S&, const C*>, asio::awaitable<result<C>>>);
 
 struct token_manager_options {
   /// Refresh this long before the token expires, so callers never get a token about to die.
   duration refresh_margin = std::chrono::seconds{60};
 };
 
-/// Caches the token of a TokenSource. Not thread-safe: use one manager from one strand (or a
-/// single-threaded io_context); share it between coroutines freely.
+/// Caches the credential of a TokenSource (an OAuth token unless the source names another
+/// `credential_type`). Not thread-safe: use one manager from one strand (or a single-threaded
+/// io_context); share it between coroutines freely.
 template <token_source TokenSource, clock Clock = steady_clock>
 class token_manager {
  public:
+  using credential_type = credential_of_t<TokenSource>;
+
   token_manager(asio::any_io_executor ex, TokenSource source, token_manager_options opts = {}, Clock clock = {})
       : ex_(std::move(ex)), source_(std::move(source)), opts_(opts), clock_(std::move(clock)) {}
 
   /// A valid token: the cached one, or a fresh one (fetched once however many callers wait).
   /// While a refresh fails transiently, a cached token that has not yet expired is still served.
-  asio::awaitable<result<token>> get() {
+  asio::awaitable<result<credential_type>> get() {
     for (;;) {
       if (dead_) co_return *dead_;
       const time_point now = clock_.now();
@@ -77,9 +107,9 @@ class token_manager {
         if (self->refreshing_) self->finish();
       }
     } guard{this};
-    result<token> r = error{errc::unavailable};
-    if constexpr (std::is_invocable_v<TokenSource&, const token*>) {
-      const token* previous = cached_ ? &*cached_ : nullptr;
+    result<credential_type> r = error{errc::unavailable};
+    if constexpr (std::is_invocable_v<TokenSource&, const credential_type*>) {
+      const credential_type* previous = cached_ ? &*cached_ : nullptr;
       r = co_await source_(previous);
     } else {
       r = co_await source_();
@@ -104,7 +134,9 @@ class token_manager {
   }
 
   /// The Authorization header value, e.g. "Bearer <token>" (a secret).
-  asio::awaitable<result<secret>> authorization() {
+  asio::awaitable<result<secret>> authorization()
+    requires std::same_as<credential_type, token>
+  {
     auto t = co_await get();
     if (!t) co_return t.error();
     co_return secret{t->token_type + " " + std::string(t->access_token.reveal())};
@@ -121,7 +153,7 @@ class token_manager {
   /// How many times the source was called.
   std::uint64_t fetches() const noexcept { return fetches_; }
   /// The cached token, if any (no fetch).
-  const std::optional<token>& cached() const noexcept { return cached_; }
+  const std::optional<credential_type>& cached() const noexcept { return cached_; }
 
  private:
   void finish() {
@@ -135,7 +167,7 @@ class token_manager {
   TokenSource source_;
   token_manager_options opts_;
   Clock clock_;
-  std::optional<token> cached_;
+  std::optional<credential_type> cached_;
   std::optional<error> dead_;
   std::optional<error> last_error_;
   bool refreshing_ = false;
