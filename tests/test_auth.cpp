@@ -921,6 +921,31 @@ BOOST_AUTO_TEST_CASE(the_signing_key_matches_the_derivation_aws_documents) {
   BOOST_TEST(sigv4::amz_date(tp(1440938160) + 999ms) == "20150830T123600Z");
 }
 
+BOOST_AUTO_TEST_CASE(remembered_signing_keys_are_the_derived_ones_for_each_day_region_service_and_secret) {
+  const sigv4::signing_key_cache cache;
+  const intg::secret a{"wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"}, b{"another-secret"};
+  // More combinations than the cache holds, asked for in an order that evicts and reuses.
+  std::vector<std::pair<const intg::secret*, sigv4::params>> asks;
+  for (int round = 0; round < 3; ++round)
+    for (const auto* key : {&a, &b})
+      for (const char* region : {"us-east-1", "eu-west-3", "ap-south-1"})
+        for (std::int64_t day : {1329264000, 1329264000 + 86400})
+          asks.push_back({key, sigv4::params{region, round == 1 ? "sqs" : "s3", tp(day + round * 3600), false}});
+  for (const auto& [key, p] : asks) {
+    const auto remembered = cache.get(*key, p);
+    BOOST_TEST(remembered.reveal() == sigv4::signing_key(*key, p).reveal());
+  }
+  // Signing with the cache gives the same signature as without.
+  sigv4::request r;
+  r.method = "GET";
+  r.path = "/";
+  r.headers = {{"Host", "example.amazonaws.com"}};
+  sigv4::credentials c{"AKIDEXAMPLE", a, {}};
+  const sigv4::params p{"us-east-1", "service", tp(1440938160), false};
+  auto plain = r, cached = r;
+  BOOST_TEST(sigv4::sign(plain, c, p)->signature == sigv4::sign(cached, c, p, &cache)->signature);
+}
+
 BOOST_AUTO_TEST_CASE(every_case_of_the_aws_test_suite_signs_as_expected) {
   const fs::path root = INTG_SIGV4_TESTSUITE_DIR;
   // Cases not passed, with the reason. Each must still fail, so that the list stays exact.
