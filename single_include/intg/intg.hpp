@@ -7271,11 +7271,37 @@ inline const unsigned char* uchar(std::string_view s) noexcept {
 
 #include <array>
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 namespace intg::crypto {
 
 namespace detail {
+// OpenSSL 3 looks up ("fetches") an algorithm's implementation each time a legacy handle such as
+// EVP_sha256() is used: a lock and a property query, about as long as hashing 200 bytes. The
+// implementation is fetched once per process here and kept for its life.
+inline const EVP_MD* fetched_digest(const char* name) {
+  const EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (!md) throw intg::exception(openssl_error(errc::crypto_failure, std::string("no ") + name + " implementation"));
+  return md;
+}
+inline const EVP_MD* sha256_md() {
+  static const EVP_MD* md = fetched_digest("SHA256");
+  return md;
+}
+inline const EVP_MD* sha384_md() {
+  static const EVP_MD* md = fetched_digest("SHA384");
+  return md;
+}
+inline const EVP_MD* sha512_md() {
+  static const EVP_MD* md = fetched_digest("SHA512");
+  return md;
+}
+inline const EVP_MD* md5_md() {
+  static const EVP_MD* md = fetched_digest("MD5");
+  return md;
+}
+
 template <std::size_t N>
 std::array<std::uint8_t, N> digest(const EVP_MD* md, std::string_view data) {
   std::array<std::uint8_t, N> out{};
@@ -7288,14 +7314,14 @@ std::array<std::uint8_t, N> digest(const EVP_MD* md, std::string_view data) {
 }  // namespace detail
 
 /// SHA-256 of `data`.
-inline std::array<std::uint8_t, 32> sha256(std::string_view data) { return detail::digest<32>(EVP_sha256(), data); }
+inline std::array<std::uint8_t, 32> sha256(std::string_view data) { return detail::digest<32>(detail::sha256_md(), data); }
 /// SHA-384 of `data`.
-inline std::array<std::uint8_t, 48> sha384(std::string_view data) { return detail::digest<48>(EVP_sha384(), data); }
+inline std::array<std::uint8_t, 48> sha384(std::string_view data) { return detail::digest<48>(detail::sha384_md(), data); }
 /// SHA-512 of `data`.
-inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detail::digest<64>(EVP_sha512(), data); }
+inline std::array<std::uint8_t, 64> sha512(std::string_view data) { return detail::digest<64>(detail::sha512_md(), data); }
 /// MD5 of `data`. Broken as a hash: only for protocols that define their signatures with it
 /// (Last.fm's api_sig), never for anything new.
-inline std::array<std::uint8_t, 16> md5(std::string_view data) { return detail::digest<16>(EVP_md5(), data); }
+inline std::array<std::uint8_t, 16> md5(std::string_view data) { return detail::digest<16>(detail::md5_md(), data); }
 
 /// A digest of data that arrives in pieces (a streamed download): update() with each piece, then
 /// finish() once. `sha256_hasher` and `md5_hasher` name the two that storage services use.
@@ -7324,11 +7350,11 @@ class hasher {
 };
 
 struct sha256_hasher : hasher<32> {
-  sha256_hasher() : hasher<32>(EVP_sha256()) {}
+  sha256_hasher() : hasher<32>(detail::sha256_md()) {}
 };
 /// MD5: only where a protocol defines its checksum with it (S3 ETags, Azure's Content-MD5).
 struct md5_hasher : hasher<16> {
-  md5_hasher() : hasher<16>(EVP_md5()) {}
+  md5_hasher() : hasher<16>(detail::md5_md()) {}
 };
 
 }  // namespace intg::crypto
@@ -7340,8 +7366,13 @@ struct md5_hasher : hasher<16> {
 // HMAC (RFC 2104) with SHA-1 and SHA-2 through OpenSSL's EVP_MAC interface.
 
 
+#include <openssl/core_names.h>
+#include <openssl/params.h>
+
 #include <array>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -7371,14 +7402,36 @@ inline constexpr const char* digest_name(hmac_hash h) noexcept {
 }
 
 namespace detail {
+struct mac_ctx_free {
+  void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
+};
+
+// An HMAC context of this thread with its digest set, keyed anew at each use. OpenSSL 3's
+// one-shot EVP_Q_mac looks up HMAC and the digest and builds a context on every call, which cost
+// more than the MAC itself on short inputs (SigV4 computes five per request).
+inline EVP_MAC_CTX* thread_hmac(hmac_hash h) {
+  static EVP_MAC* const mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);  // once per process, kept for its life
+  thread_local std::unique_ptr<EVP_MAC_CTX, mac_ctx_free> contexts[4];
+  auto& c = contexts[static_cast<int>(h)];
+  if (!c && mac) {
+    std::unique_ptr<EVP_MAC_CTX, mac_ctx_free> made(EVP_MAC_CTX_new(mac));
+    char name[8] = {};
+    std::memcpy(name, digest_name(h), std::strlen(digest_name(h)));
+    const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, name, 0), OSSL_PARAM_construct_end()};
+    if (made && EVP_MAC_CTX_set_params(made.get(), params) == 1) c = std::move(made);
+  }
+  if (!c) throw intg::exception(openssl_error(errc::crypto_failure, "HMAC is not available"));
+  return c.get();
+}
+
 inline void hmac_into(hmac_hash h, std::string_view key, std::string_view data, unsigned char* out, std::size_t cap) {
   // OpenSSL treats a null key pointer as "no key"; an empty key is a valid (if weak) HMAC key.
   static const unsigned char empty = 0;
   const unsigned char* k = key.empty() ? &empty : uchar(key);
+  EVP_MAC_CTX* ctx = thread_hmac(h);
   std::size_t len = 0;
-  if (!EVP_Q_mac(nullptr, "HMAC", nullptr, digest_name(h), nullptr, k, key.size(), uchar(data), data.size(), out, cap,
-                 &len) ||
-      len != digest_size(h))
+  if (EVP_MAC_init(ctx, k, key.size(), nullptr) != 1 || EVP_MAC_update(ctx, uchar(data), data.size()) != 1 ||
+      EVP_MAC_final(ctx, out, &len, cap) != 1 || len != digest_size(h))
     throw intg::exception(openssl_error(errc::crypto_failure, "HMAC failed"));
 }
 }  // namespace detail
@@ -10027,10 +10080,13 @@ concept settings_source = requires(const C& c, std::string_view key) {
 // ---- end intg/security/auth/settings_source.hpp ----
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <concepts>
+#include <cstdint>
 #include <cstdio>
 #include <functional>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10198,16 +10254,19 @@ void for_each_part(std::string_view s, char sep, F&& f) {
 // Trimall: no leading or trailing whitespace, inner runs as one space. Line breaks count as
 // whitespace, so an obsolete folded value ("a\r\n  b") becomes "a b".
 inline void append_trimmed(std::string& out, std::string_view v) {
-  bool pending = false, any = false;
-  for (char c : v) {
-    if (c == ' ' || c == '\t' || c == '\r' || c == '\n') {
-      pending = any;
-      continue;
-    }
-    if (pending) out += ' ';
-    out += c;
-    pending = false;
-    any = true;
+  // Whole runs of non-space characters at a time, one space between runs.
+  auto space = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  std::size_t i = 0;
+  bool first = true;
+  while (i < v.size()) {
+    while (i < v.size() && space(v[i])) ++i;
+    if (i == v.size()) break;
+    std::size_t j = i;
+    while (j < v.size() && !space(v[j])) ++j;
+    if (!first) out += ' ';
+    out.append(v.data() + i, j - i);
+    first = false;
+    i = j;
   }
 }
 
@@ -10336,37 +10395,62 @@ inline result<std::string> canonical_query(std::string_view query) {
   return out;
 }
 
+namespace detail {
+// canonical_headers() once the names and values are known to be valid.
+inline result<canonical_header_block> canonical_headers_checked(const header_list& headers) {
+  if (!find_header(headers, "host")) return fail("the request has no Host header");
+  // Lower-case names side by side in one buffer; (offset, length, position), sorted stably.
+  std::size_t total = 0, values = 0;
+  for (const auto& [name, value] : headers) {
+    total += name.size();
+    values += value.size();
+  }
+  std::string names;
+  names.reserve(total);
+  struct entry {
+    std::size_t at, size, index;
+  };
+  std::vector<entry> order;
+  order.reserve(headers.size());
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const std::size_t at = names.size();
+    for (char c : headers[i].first) names += lower(c);
+    if (never_signed(std::string_view(names).substr(at))) {
+      names.resize(at);
+      continue;
+    }
+    order.push_back({at, headers[i].first.size(), i});
+  }
+  const std::string_view all(names);
+  auto name_of = [&](const entry& e) { return all.substr(e.at, e.size); };
+  std::stable_sort(order.begin(), order.end(), [&](const entry& a, const entry& b) { return name_of(a) < name_of(b); });
+  canonical_header_block out;
+  out.headers.reserve(total + values + 2 * headers.size());
+  out.signed_headers.reserve(total + headers.size());
+  for (std::size_t i = 0; i < order.size(); ++i) {
+    const std::string_view name = name_of(order[i]);
+    if (i > 0 && name == name_of(order[i - 1])) {
+      out.headers.back() = ',';  // replaces the '\n' of the previous value of this name
+    } else {
+      if (!out.signed_headers.empty()) out.signed_headers += ';';
+      out.signed_headers += name;
+      out.headers += name;
+      out.headers += ':';
+    }
+    append_trimmed(out.headers, headers[order[i].index].second);
+    out.headers += '\n';
+  }
+  return out;
+}
+}  // namespace detail
+
 /// The canonical headers: names lower-cased and sorted, values trimmed with inner runs of
 /// whitespace as one space (folded lines too), the values of a repeated name joined with ',' in
 /// the order they appear. Headers a proxy or client may rewrite are left out (see never_signed).
 /// A name that is not an RFC 9110 token or a value with control characters is an error.
 inline result<canonical_header_block> canonical_headers(const header_list& headers) {
   if (auto ok = detail::check_headers(headers); !ok) return ok.error();
-  if (!detail::find_header(headers, "host")) return detail::fail("the request has no Host header");
-  std::vector<std::pair<std::string, std::size_t>> order;  // (lower-case name, position), sorted stably
-  order.reserve(headers.size());
-  for (std::size_t i = 0; i < headers.size(); ++i) {
-    std::string lower(headers[i].first);
-    for (auto& c : lower) c = detail::lower(c);
-    if (detail::never_signed(lower)) continue;
-    order.emplace_back(std::move(lower), i);
-  }
-  std::stable_sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  canonical_header_block out;
-  for (std::size_t i = 0; i < order.size(); ++i) {
-    const bool same = i > 0 && order[i].first == order[i - 1].first;
-    if (same) {
-      out.headers.back() = ',';  // replaces the '\n' of the previous value of this name
-    } else {
-      if (!out.signed_headers.empty()) out.signed_headers += ';';
-      out.signed_headers += order[i].first;
-      out.headers += order[i].first;
-      out.headers += ':';
-    }
-    detail::append_trimmed(out.headers, headers[order[i].second].second);
-    out.headers += '\n';
-  }
-  return out;
+  return detail::canonical_headers_checked(headers);
 }
 
 /// The payload line: `payload_hash` when set, else an X-Amz-Content-SHA256 header the request
@@ -10381,16 +10465,34 @@ inline std::string payload_line(const request& r) {
 
 /// The canonical request of `r` as it stands (sign() first adds X-Amz-Date and the rest):
 /// method, canonical URI, canonical query, canonical headers, signed headers, payload line.
-inline result<std::string> canonical_request(const request& r, std::string_view service) {
-  if (!detail::is_token(r.method)) return detail::fail("the method is empty or not a token");
+namespace detail {
+inline result<std::string> canonical_request(const request& r, std::string_view service, bool headers_checked) {
+  if (!is_token(r.method)) return fail("the method is empty or not a token");
   auto uri = canonical_uri(r.path, service);
   if (!uri) return uri.error();
   auto query = canonical_query(r.query);
   if (!query) return query.error();
-  auto headers = canonical_headers(r.headers);
+  auto headers = headers_checked ? canonical_headers_checked(r.headers) : sigv4::canonical_headers(r.headers);
   if (!headers) return headers.error();
-  return r.method + '\n' + *uri + '\n' + *query + '\n' + headers->headers + '\n' + headers->signed_headers + '\n' +
-         payload_line(r);
+  const std::string payload = payload_line(r);
+  std::string out;
+  out.reserve(r.method.size() + uri->size() + query->size() + headers->headers.size() + headers->signed_headers.size() +
+              payload.size() + 5);
+  for (std::string_view part : {std::string_view(r.method), std::string_view(*uri), std::string_view(*query)}) {
+    out += part;
+    out += '\n';
+  }
+  out += headers->headers;
+  out += '\n';
+  out += headers->signed_headers;
+  out += '\n';
+  out += payload;
+  return out;
+}
+}  // namespace detail
+
+inline result<std::string> canonical_request(const request& r, std::string_view service) {
+  return detail::canonical_request(r, service, false);
 }
 
 /// The string to sign: algorithm, X-Amz-Date, credential scope, hex SHA-256 of the canonical request.
@@ -10409,6 +10511,44 @@ inline secret signing_key(const secret& secret_access_key, const params& p) {
   const secret k_service{crypto::hmac(hmac_hash::sha256, k_region.reveal(), p.service)};
   return secret{crypto::hmac(hmac_hash::sha256, k_service.reveal(), "aws4_request")};
 }
+
+/// Signing keys already derived, so that a signer pays the four HMACs of signing_key() once a day
+/// per secret, region and service rather than on every request (the AWS SDKs keep them too).
+/// Holds the last few keys as secrets; safe to share between threads.
+class signing_key_cache {
+ public:
+  signing_key_cache() = default;
+  // A copy (of a signer) starts empty: the cache only saves work.
+  signing_key_cache(const signing_key_cache&) {}
+  signing_key_cache& operator=(const signing_key_cache&) { return *this; }
+
+  /// signing_key(secret_access_key, p), derived or remembered.
+  secret get(const secret& secret_access_key, const params& p) const {
+    const std::string day = detail::amz_date(p.time).substr(0, 8);
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto& e : entries_)
+      if (e.used && e.day == day && e.region == p.region && e.service == p.service && e.secret_key.reveal() == secret_access_key.reveal()) {
+        e.used = ++clock_;
+        return e.key;
+      }
+    entry* slot = &entries_[0];  // the least recently used
+    for (auto& e : entries_)
+      if (e.used < slot->used) slot = &e;
+    *slot = entry{secret_access_key, day, p.region, p.service, signing_key(secret_access_key, p), ++clock_};
+    return slot->key;
+  }
+
+ private:
+  struct entry {
+    secret secret_key{};
+    std::string day{}, region{}, service{};
+    secret key{};
+    std::uint64_t used = 0;  ///< 0: empty
+  };
+  mutable std::mutex mutex_;
+  mutable std::array<entry, 4> entries_{};
+  mutable std::uint64_t clock_ = 0;
+};
 
 /// The signature: lowercase hex HMAC-SHA256 of the string to sign under the signing key.
 inline std::string signature(const secret& signing_key, std::string_view string_to_sign) {
@@ -10431,7 +10571,8 @@ inline std::string authorization_header(const credentials& c, const params& p, s
 /// Signs `r` in its headers: replaces X-Amz-Date (and Authorization), adds X-Amz-Security-Token
 /// for temporary credentials, X-Amz-Content-SHA256 for S3 (and for any unsigned payload), then
 /// Authorization. On error `r` is unchanged.
-inline result<signing> sign(request& r, const credentials& c, const params& p) {
+/// With `keys`, the day's signing key is taken from (or put into) that cache.
+inline result<signing> sign(request& r, const credentials& c, const params& p, const signing_key_cache* keys = nullptr) {
   if (auto ok = detail::validate(c, p); !ok) return ok.error();
   if (auto ok = detail::check_headers(r.headers); !ok) return ok.error();  // before the list changes
   const std::string payload = payload_line(r);
@@ -10450,11 +10591,11 @@ inline result<signing> sign(request& r, const credentials& c, const params& p) {
   request work{r.method, r.path, r.query, r.headers, {}, payload};  // no copy of the body: its hash is enough
   strip(work.headers);
   work.headers.insert(work.headers.end(), out.added.begin(), out.added.end());
-  auto cr = canonical_request(work, p.service);
+  auto cr = detail::canonical_request(work, p.service, true);  // the headers were checked above
   if (!cr) return cr.error();
   out.canonical_request = std::move(*cr);
   out.string_to_sign = string_to_sign(out.canonical_request, p);
-  out.signature = signature(signing_key(c.secret_access_key, p), out.string_to_sign);
+  out.signature = signature(keys ? keys->get(c.secret_access_key, p) : signing_key(c.secret_access_key, p), out.string_to_sign);
   // The signed-headers list is the canonical request's second line from the end.
   const auto end = out.canonical_request.rfind('\n');
   const auto begin = out.canonical_request.rfind('\n', end - 1) + 1;
@@ -10475,7 +10616,7 @@ inline result<signing> sign(request& r, const credentials& c, const params& p) {
 /// set; other services sign the body's hash. For a service other than S3 the path must already
 /// be percent-encoded (it goes into the URL as it is); for S3 it is encoded canonically.
 inline result<presigned> presign(const request& r, const credentials& c, const params& p, std::chrono::seconds expires,
-                                 std::string_view scheme = "https") {
+                                 std::string_view scheme = "https", const signing_key_cache* keys = nullptr) {
   if (auto ok = detail::validate(c, p); !ok) return ok.error();
   if (expires.count() < 1 || expires > max_expires)
     return detail::fail("X-Amz-Expires must be between 1 and 604800 seconds (7 days), not " + std::to_string(expires.count()));
@@ -10526,7 +10667,7 @@ inline result<presigned> presign(const request& r, const credentials& c, const p
   out.canonical_request = r.method + '\n' + *uri + '\n' + *query + '\n' + headers->headers + '\n' +
                           headers->signed_headers + '\n' + payload;
   out.string_to_sign = string_to_sign(out.canonical_request, p);
-  out.signature = signature(signing_key(c.secret_access_key, p), out.string_to_sign);
+  out.signature = signature(keys ? keys->get(c.secret_access_key, p) : signing_key(c.secret_access_key, p), out.string_to_sign);
   std::string hostv;
   detail::append_trimmed(hostv, *host);
   out.url = std::string(scheme) + "://" + hostv + path + '?' + *query + "&X-Amz-Signature=" + out.signature;
@@ -10611,7 +10752,7 @@ class signer {
   /// and Authorization; a retry signs again, replacing them.
   result<void> sign(http::request& r) const {
     auto sr = to_request(r);
-    auto s = sigv4::sign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token});
+    auto s = sigv4::sign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token}, &signing_keys_);
     if (!s) return s.error();
     r.message.set(http::field::host, r.target.host_header());
     for (auto& [name, value] : s->added) r.message.set(name, value);
@@ -10623,12 +10764,15 @@ class signer {
   result<std::string> presign(const http::request& r, std::chrono::seconds expires) const {
     auto sr = to_request(r);
     if (uses_s3_rules(service)) sr.payload_hash.clear();
-    auto s = sigv4::presign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token}, expires, r.target.scheme());
+    auto s = sigv4::presign(sr, keys, params{region, service, clock() + clock_offset, omit_session_token}, expires, r.target.scheme(),
+                            &signing_keys_);
     if (!s) return s.error();
     return std::move(s->url);
   }
 
  private:
+  signing_key_cache signing_keys_;
+
   static request to_request(const http::request& r) {
     request out;
     out.method = std::string(r.message.method_string());

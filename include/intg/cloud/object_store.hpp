@@ -11,7 +11,11 @@
 #include <intg/core/error.hpp>
 #include <intg/core/result.hpp>
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <cerrno>
 #include <chrono>
@@ -137,6 +141,41 @@ inline asio::awaitable<result<void>> fill_part(byte_source& source, std::string&
   buf.resize(have);
   co_return result<void>{};
 }
+
+/// What a streamed upload shares with the parts (blocks) it sends in parallel: how many are in
+/// flight, the first failure, a timer the uploader waits on until one completes, and the buffers
+/// of completed parts, handed back to be filled again: an upload allocates `parallel` buffers,
+/// not one per part, so its memory stays at parallel x part_size however the allocator lays
+/// freed blocks out.
+struct parts_in_flight {
+  explicit parts_in_flight(const asio::any_io_executor& ex) : wake(ex) {}
+  asio::steady_timer wake;
+  std::size_t in_flight = 0;
+  std::uint64_t bytes = 0;
+  std::optional<error> failure;
+  std::vector<std::string> spare;
+
+  void fail(error e) {
+    if (!failure) failure = std::move(e);
+  }
+  /// Until a part completes (its handler cancels the timer).
+  asio::awaitable<void> wait() {
+    wake.expires_at(asio::steady_timer::time_point::max());
+    co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  }
+  /// A buffer to fill with the next part: a completed part's, or a new one.
+  std::string buffer() {
+    if (spare.empty()) return {};
+    std::string b = std::move(spare.back());
+    spare.pop_back();
+    return b;
+  }
+  /// A sent part's buffer, to be filled again.
+  void give_back(std::string&& b) {
+    b.clear();
+    spare.push_back(std::move(b));
+  }
+};
 
 /// What a listing's pager keeps between pages: the options, the opaque token of the next page
 /// (Azure's marker, Google's page token), the tokens already followed (the same one twice is a

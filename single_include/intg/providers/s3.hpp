@@ -1015,7 +1015,7 @@ class basic_client {
       // At most `parallel` parts in memory: wait for a free slot before reading the next one.
       while (st->in_flight >= o.parallel && !st->failure) co_await st->wait();
       if (st->failure) break;
-      part = std::string();
+      part = st->buffer();
       if (auto f = co_await fill(source, part, o.part_size); !f) {
         st->fail(f.error());
         break;
@@ -1104,22 +1104,10 @@ class basic_client {
  private:
   template <class P> friend class object_pages;
 
-  struct upload_state {
-    explicit upload_state(const asio::any_io_executor& ex) : wake(ex) {}
-    asio::steady_timer wake;
-    std::size_t in_flight = 0;
+  // The parallel parts, and what the completion needs of them.
+  struct upload_state : cloud::detail::parts_in_flight {
+    using parts_in_flight::parts_in_flight;
     std::vector<completed_part> parts;
-    std::uint64_t bytes = 0;
-    std::optional<error> failure;
-
-    void fail(error e) {
-      if (!failure) failure = std::move(e);
-    }
-    // Until a part completes (its handler cancels the timer).
-    asio::awaitable<void> wait() {
-      wake.expires_at(asio::steady_timer::time_point::max());
-      co_await wake.async_wait(asio::as_tuple(asio::use_awaitable));
-    }
   };
 
   result<http::request> make(http::verb method, std::string_view bucket, std::string_view key, std::string_view query = {}) const {
@@ -1160,6 +1148,12 @@ class basic_client {
     req->set("x-amz-content-sha256", crypto::to_hex(crypto::sha256(body)));
     if (checksum) req->set(http::field::content_md5, crypto::base64_encode(md5));
     req->message.body() = std::move(body);
+    // However this part ends, its buffer goes back to the upload for a later part.
+    struct give_back {
+      upload_state& st;
+      http::request& r;
+      ~give_back() { st.give_back(std::move(r.message.body())); }
+    } recycle{*st, *req};
     auto ex = co_await send(*req, "s3.upload_part");
     if (!ex) {
       st->fail(ex.error());
