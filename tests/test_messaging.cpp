@@ -12,6 +12,8 @@
 
 #include <librdkafka/rdkafka_mock.h>
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json/parse.hpp>
@@ -21,6 +23,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -620,6 +623,62 @@ BOOST_AUTO_TEST_CASE(a_stalled_cluster_makes_senders_wait_at_max_queued_messages
     BOOST_TEST(sent.ok == 1'000u, sent.first_error);
     BOOST_TEST(p->stats().max_queued_seen <= 100u);
     BOOST_TEST(p->stats().waited_for_room > 0u);
+    BOOST_TEST((co_await p->close()).has_value());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_cancelled_send_gives_up_its_wait_not_its_message) {
+  mock_cluster cluster;
+  cluster.topic("cancelled", 1);
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto o = client_options(cluster);
+    o.max_queued_messages = 1;
+    auto p = kafka::producer::create(io.get_executor(), o);
+    BOOST_TEST_REQUIRE(p.has_value());
+    send_tally warm;
+    co_await send_many(*p, "cancelled", "w-", 0, 1, 1, warm);  // the leader is known
+    BOOST_TEST_REQUIRE(warm.ok == 1u);
+    for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_down(cluster.mc, b);
+    auto ex = co_await asio::this_coro::executor;
+    std::optional<intg::result<kafka::delivery>> queued, waiting;
+    asio::cancellation_signal cancel_queued, cancel_waiting;
+    asio::co_spawn(
+        ex, [&]() -> asio::awaitable<void> { queued = co_await p->send("cancelled", "k", "queued"); },
+        asio::bind_cancellation_slot(cancel_queued.slot(), asio::detached));
+    co_await sleep_for(20ms);
+    BOOST_TEST(p->queued() == 1u);
+    asio::co_spawn(
+        ex, [&]() -> asio::awaitable<void> { waiting = co_await p->send("cancelled", "k", "never sent"); },
+        asio::bind_cancellation_slot(cancel_waiting.slot(), asio::detached));
+    co_await sleep_for(20ms);
+    BOOST_TEST(p->stats().waited_for_room == 1u);
+    BOOST_TEST(!queued.has_value());
+    BOOST_TEST(!waiting.has_value());
+
+    // Waiting for room: nothing was sent, so the sender hears "cancelled".
+    cancel_waiting.emit(asio::cancellation_type::terminal);
+    co_await sleep_for(10ms);
+    BOOST_TEST_REQUIRE(waiting.has_value());
+    BOOST_TEST_REQUIRE(!waiting->has_value());
+    BOOST_TEST((waiting->error() == intg::errc::cancelled));
+    // Awaiting its report: the message stays queued and the sender hears "outcome unknown".
+    cancel_queued.emit(asio::cancellation_type::terminal);
+    cancel_queued.emit(asio::cancellation_type::terminal);  // a second cancellation changes nothing
+    co_await sleep_for(10ms);
+    BOOST_TEST_REQUIRE(queued.has_value());
+    BOOST_TEST_REQUIRE(!queued->has_value());
+    BOOST_TEST((queued->error() == intg::errc::outcome_unknown));
+    BOOST_TEST(p->queued() == 1u);
+
+    // The brokers come back: the abandoned message is delivered, its report dropped, its slot reused.
+    for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_up(cluster.mc, b);
+    for (int i = 0; i < 3000 && p->stats().delivered < 2u; ++i) co_await sleep_for(10ms);
+    BOOST_TEST(p->stats().delivered == 2u);
+    BOOST_TEST(p->stats().sent == 2u);  // the cancelled wait for room queued nothing
+    BOOST_TEST(p->queued() == 0u);
+    auto later = co_await p->send("cancelled", "k", "later");
+    BOOST_TEST(later.has_value());
     BOOST_TEST((co_await p->close()).has_value());
   }());
 }

@@ -1303,14 +1303,22 @@ class consumer {
 // intg::kafka::producer: an idempotent Kafka producer (enable.idempotence, acks=all) whose
 // delivery reports are awaitable results. librdkafka serves its reports on its main queue; that
 // queue wakes the executor through an eventfd, and the producer drains it there, so every report
-// completes its sender on the executor. At most options::max_queued_messages are queued or
+// completes its sender on the executor. A sender waits for its report without a timer or a second
+// coroutine frame: its completion handler waits in the message's slot, and the reports served by a
+// wake-up resume their senders one after another, each free to queue its next message at once. At most options::max_queued_messages are queued or
 // awaiting a report: senders beyond wait, so a stalled cluster slows producers instead of growing
 // memory. close() flushes.
 
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_type.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -1326,6 +1334,7 @@ class consumer {
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace intg::kafka {
@@ -1391,9 +1400,10 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   const std::optional<error>& last_error() const noexcept { return last_error_; }
   bool closed() const noexcept { return closing_; }
 
-  asio::awaitable<result<delivery>> send(std::string_view topic, std::string_view key, std::string_view value,
+  // keep_alive: the frame owns the producer while it waits (a member coroutine's `this` does not).
+  asio::awaitable<result<delivery>> send([[maybe_unused]] std::shared_ptr<producer_impl> keep_alive, std::string_view topic,
+                                         std::string_view key, std::string_view value,
                                          std::span<const header_view> headers, send_options so) {
-    auto self = shared_from_this();
     if (fatal_) co_return *fatal_;
     if (closing_) co_return error(intg::errc::cancelled, "the Kafka producer is closed");
     auto rkt = topic_handle(topic);
@@ -1427,15 +1437,14 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
       if (fatal_) co_return *fatal_;
       if (closing_) co_return error(intg::errc::cancelled, "the Kafka producer is closed");
     }
-    // The report completes `p` on the executor; the slot remembers where `p` is.
-    pending p{asio::steady_timer(ex_, clock::time_point::max())};
-    slots_[index] = &p;
     ++in_flight_;
-    ++stats_.sent;
+    const std::uint64_t ticket = ++stats_.sent;
     stats_.max_queued_seen = std::max(stats_.max_queued_seen, in_flight_);
-    co_await p.timer.async_wait(asio::as_tuple(asio::use_awaitable));
-    if (p.outcome) co_return std::move(*p.outcome);
-    if (slots_[index] == &p) slots_[index] = nullptr;  // the report, when it comes, is dropped
+    // Until the report comes, the sender's completion handler waits in the message's slot.
+    auto outcome = co_await asio::async_initiate<const asio::use_awaitable_t<>&, report_signature>(
+        [this, index, ticket](auto handler) { await_report(std::move(handler), index, ticket); }, asio::use_awaitable);
+    if (outcome) co_return std::move(*outcome);
+    // Cancelled or shut down: the report, when it comes, finds nobody waiting and is dropped.
     co_return error(intg::errc::outcome_unknown, "cancelled while awaiting the delivery report of a message to topic '" +
                                                      std::string(topic) + "': it may still be delivered (it is not sent again)");
   }
@@ -1450,6 +1459,7 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
     result<void> out;
     if (rk_) {
       rd_kafka_flush(rk_.get(), 0);  // sends what lingers now (linger.ms), serves ready reports
+      hand_over(resume::later);
       if (in_flight_ > 0) {
         asio::steady_timer t(ex_, opts_.close_timeout);
         drained_waiter_ = &t;
@@ -1460,6 +1470,7 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
         const auto left = in_flight_;
         rd_kafka_purge(rk_.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         drain();  // the purged messages' reports fail their senders
+        hand_over(resume::later);
         out = error(intg::errc::timeout, "kafka producer closed with " + std::to_string(left) +
                                              " message(s) not delivered within close_timeout (their senders got errors)");
       }
@@ -1481,11 +1492,8 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
     for (auto& [name, t] : topics_) rd_kafka_topic_destroy(t);
     topics_.clear();
     // Senders still waiting are abandoned with their reports (outcome_unknown when they resume).
-    for (auto& s : slots_)
-      if (s) {
-        s->timer.cancel();
-        s = nullptr;
-      }
+    for (auto& s : slots_) complete(s, std::nullopt);
+    hand_over(resume::later);
     wake_all_room_waiters();
     if (drained_waiter_) drained_waiter_->cancel();
   }
@@ -1495,10 +1503,64 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
     asio::steady_timer timer;
     bool woken = false;
   };
-  struct pending {
-    asio::steady_timer timer;
-    std::optional<result<delivery>> outcome{};
+  // A sender's wait for its report: the report, or nothing when the wait was given up.
+  using report_signature = void(std::optional<result<delivery>>);
+  using report_handler = asio::any_completion_handler<report_signature>;
+  struct slot {
+    report_handler handler;    // empty: nobody waits for this message's report
+    std::uint64_t ticket = 0;  // which send waits here (a cancellation that comes late is ignored)
   };
+  struct completion {
+    report_handler handler;
+    std::optional<result<delivery>> outcome;
+  };
+  enum class resume { now, later };
+
+  // The sender's handler waits in the slot; cancelling it (terminal or partial) gives up the
+  // wait, not the message: the sender resumes with outcome_unknown.
+  struct report_cancellation {
+    producer_impl* self;
+    std::uint32_t index;
+    std::uint64_t ticket;
+    void operator()(asio::cancellation_type type) const {
+      if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) == asio::cancellation_type::none) return;
+      slot& s = self->slots_[index];
+      if (s.ticket != ticket || !s.handler) return;
+      self->complete(s, std::nullopt);
+      self->hand_over(resume::later);  // never from inside the cancellation handler's own call
+    }
+  };
+
+  template <typename Handler>
+  void await_report(Handler handler, std::uint32_t index, std::uint64_t ticket) {
+    report_handler h(std::move(handler));
+    // The type-erased handler takes over the caller's cancellation slot and offers one of its own,
+    // which lives as long as it does; the frame it resumes keeps this producer alive meanwhile.
+    if (auto cs = h.get_cancellation_slot(); cs.is_connected())
+      cs.template emplace<report_cancellation>(this, index, ticket);
+    slots_[index].ticket = ticket;
+    // swap, not assignment: Boost 1.81's any_completion_handler move assignment recurses forever.
+    h.swap(slots_[index].handler);
+  }
+
+  void complete(slot& s, std::optional<result<delivery>> outcome) {
+    if (s.handler) completions_.push_back(completion{std::move(s.handler), std::move(outcome)});
+  }
+
+  // Resumes the senders whose reports came: in turn and at once from the wake-up (each may queue
+  // its next message before the next one resumes), posted from anywhere else.
+  void hand_over(resume when) {
+    if (handing_over_) return;  // a sender resumed below closed the producer: the loop goes on
+    handing_over_ = true;
+    for (std::size_t i = 0; i < completions_.size(); ++i) {
+      // Senders run on the producer's executor (its contract), so they resume there.
+      auto resumption = [c = std::move(completions_[i])]() mutable { std::move(c.handler)(std::move(c.outcome)); };
+      if (when == resume::now) asio::dispatch(ex_, std::move(resumption));
+      else asio::post(ex_, std::move(resumption));
+    }
+    completions_.clear();
+    handing_over_ = false;
+  }
 
   result<rd_kafka_topic_t*> topic_handle(std::string_view topic) {
     if (auto it = topics_.find(topic); it != topics_.end()) return it->second;
@@ -1569,7 +1631,8 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
       self->waker_.reset();
       ++self->stats_.wakeups;
       self->drain();
-      self->arm();
+      self->hand_over(resume::now);
+      if (self->mainq_) self->arm();
     });
   }
 
@@ -1585,22 +1648,20 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
 
   void delivered(const rd_kafka_message_t& m) {
     const auto index = static_cast<std::uint32_t>(reinterpret_cast<std::uintptr_t>(m._private) - 1);
-    pending* p = slots_[index];
-    slots_[index] = nullptr;
+    slot& s = slots_[index];
     free_.push_back(index);
     --in_flight_;
     if (m.err) ++stats_.failed;
     else ++stats_.delivered;
-    if (p) {
+    if (s.handler) {
       if (m.err) {
-        p->outcome = m.err == RD_KAFKA_RESP_ERR__FATAL ? result<delivery>(fatal_error())
-                                                        : result<delivery>(delivery_error(m.err, rd_kafka_message_status(&m),
-                                                                                          rd_kafka_topic_name(m.rkt)));
+        complete(s, m.err == RD_KAFKA_RESP_ERR__FATAL
+                        ? result<delivery>(fatal_error())
+                        : result<delivery>(delivery_error(m.err, rd_kafka_message_status(&m), rd_kafka_topic_name(m.rkt))));
       } else {
         rd_kafka_timestamp_type_t type;
-        p->outcome = delivery{m.partition, m.offset, rd_kafka_message_timestamp(&m, &type)};
+        complete(s, result<delivery>(delivery{m.partition, m.offset, rd_kafka_message_timestamp(&m, &type)}));
       }
-      p->timer.cancel();
     }
     wake_one();
     if (in_flight_ == 0 && drained_waiter_) drained_waiter_->cancel();
@@ -1644,8 +1705,10 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   rd_kafka_queue_t* mainq_ = nullptr;
   queue_waker waker_;
   std::map<std::string, rd_kafka_topic_t*, std::less<>> topics_;
-  std::vector<pending*> slots_;        // by the index in each message's opaque; null: nobody waits
+  std::vector<slot> slots_;  // by the index in each message's opaque
   std::vector<std::uint32_t> free_;
+  std::vector<completion> completions_;  // reports served, senders not yet resumed
+  bool handing_over_ = false;
   std::size_t in_flight_ = 0;
   std::vector<waiter*> room_waiters_;
   asio::steady_timer* drained_waiter_ = nullptr;
@@ -1695,8 +1758,7 @@ class producer {
   /// error (the producer is unusable), invalid_argument.
   asio::awaitable<result<delivery>> send(std::string_view topic, std::string_view key, std::string_view value,
                                          std::span<const header_view> headers = {}, send_options so = {}) {
-    auto impl = impl_;
-    co_return co_await impl->send(topic, key, value, headers, so);
+    return impl_->send(impl_, topic, key, value, headers, so);
   }
   /// Flushes: waits up to options::close_timeout for every outstanding report, then purges the
   /// rest (errc::timeout says how many). Later sends fail with errc::cancelled.
