@@ -15,6 +15,7 @@
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/json/parse.hpp>
 
@@ -125,6 +126,19 @@ kafka::options client_options(const mock_cluster& c, std::string group = {}) {
 asio::awaitable<void> sleep_for(std::chrono::milliseconds d) {
   asio::steady_timer t(co_await asio::this_coro::executor, d);
   co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// For what the executor does at once (a spawned sender starting, a posted completion): yields a
+// turn at a time until `done()` holds, without sleeping; false if it still does not after `limit`.
+template <class Done>
+asio::awaitable<bool> settle(Done done, std::chrono::milliseconds limit = 5s) {
+  auto ex = co_await asio::this_coro::executor;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) co_return false;
+    co_await asio::post(ex, asio::use_awaitable);
+  }
+  co_return true;
 }
 
 // Receives until `want` distinct values arrived (or `limit` passed), acking each; counts repeats.
@@ -646,33 +660,30 @@ BOOST_AUTO_TEST_CASE(a_cancelled_send_gives_up_its_wait_not_its_message) {
     asio::co_spawn(
         ex, [&]() -> asio::awaitable<void> { queued = co_await p->send("cancelled", "k", "queued"); },
         asio::bind_cancellation_slot(cancel_queued.slot(), asio::detached));
-    co_await sleep_for(20ms);
-    BOOST_TEST(p->queued() == 1u);
+    BOOST_TEST(co_await settle([&] { return p->queued() == 1u; }));
     asio::co_spawn(
         ex, [&]() -> asio::awaitable<void> { waiting = co_await p->send("cancelled", "k", "never sent"); },
         asio::bind_cancellation_slot(cancel_waiting.slot(), asio::detached));
-    co_await sleep_for(20ms);
-    BOOST_TEST(p->stats().waited_for_room == 1u);
+    BOOST_TEST(co_await settle([&] { return p->stats().waited_for_room == 1u; }));
     BOOST_TEST(!queued.has_value());
     BOOST_TEST(!waiting.has_value());
 
     // Waiting for room: nothing was sent, so the sender hears "cancelled".
     cancel_waiting.emit(asio::cancellation_type::terminal);
-    co_await sleep_for(10ms);
-    BOOST_TEST_REQUIRE(waiting.has_value());
+    BOOST_TEST_REQUIRE(co_await settle([&] { return waiting.has_value(); }));
     BOOST_TEST_REQUIRE(!waiting->has_value());
     BOOST_TEST((waiting->error() == intg::errc::cancelled));
     // Awaiting its report: the message stays queued and the sender hears "outcome unknown".
     cancel_queued.emit(asio::cancellation_type::terminal);
     cancel_queued.emit(asio::cancellation_type::terminal);  // a second cancellation changes nothing
-    co_await sleep_for(10ms);
-    BOOST_TEST_REQUIRE(queued.has_value());
+    BOOST_TEST_REQUIRE(co_await settle([&] { return queued.has_value(); }));
     BOOST_TEST_REQUIRE(!queued->has_value());
     BOOST_TEST((queued->error() == intg::errc::outcome_unknown));
     BOOST_TEST(p->queued() == 1u);
 
     // The brokers come back: the abandoned message is delivered, its report dropped, its slot reused.
     for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_up(cluster.mc, b);
+    // (librdkafka's threads reconnect on their own schedule: polled, up to 30 s, like the tests above)
     for (int i = 0; i < 3000 && p->stats().delivered < 2u; ++i) co_await sleep_for(10ms);
     BOOST_TEST(p->stats().delivered == 2u);
     BOOST_TEST(p->stats().sent == 2u);  // the cancelled wait for room queued nothing

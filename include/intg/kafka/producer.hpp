@@ -3,9 +3,9 @@
 // queue wakes the executor through an eventfd, and the producer drains it there, so every report
 // completes its sender on the executor. A sender waits for its report without a timer or a second
 // coroutine frame: its completion handler waits in the message's slot, and the reports served by a
-// wake-up resume their senders one after another, each free to queue its next message at once. At most options::max_queued_messages are queued or
-// awaiting a report: senders beyond wait, so a stalled cluster slows producers instead of growing
-// memory. close() flushes.
+// wake-up resume their senders one after another, each free to queue its next message at once.
+// At most options::max_queued_messages are queued or awaiting a report: senders beyond wait, so a
+// stalled cluster slows producers instead of growing memory. close() flushes.
 #pragma once
 
 #include <intg/core/error.hpp>
