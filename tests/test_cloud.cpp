@@ -2425,13 +2425,8 @@ void with_gcs(F body, bool service_account = true, std::function<void(intg::inte
   }());
 }
 
-// The fakes' exchanges for gcs_discovery_validation: the first write in a run starts the file.
-void log_exchanges(const fakes::gcs_fake& f) {
-  static bool started = false;
-  if (!started) std::remove("gcs_exchanges.jsonl");
-  started = true;
-  BOOST_TEST(f.api().append_log("gcs_exchanges.jsonl"));
-}
+// The fakes' exchanges for gcs_discovery_validation (the first write in a run starts the file).
+void log_exchanges(const fakes::gcs_fake& f) { BOOST_TEST(f.api().append_run_log("gcs_exchanges.jsonl")); }
 
 // Printable content (the exchange log is JSON text).
 std::string letters(std::size_t n, unsigned seed = 0) {

@@ -28,10 +28,6 @@ using namespace std::chrono_literals;
 namespace {
 
 constexpr const char* discord_log_file = "discord_exchanges.jsonl";
-struct fresh_log {
-  fresh_log() { std::remove(discord_log_file); }
-};
-BOOST_TEST_GLOBAL_FIXTURE(fresh_log);
 
 intg::integration_config discord_config(const discord_fake& fake, json::object settings, int attempts = 3) {
   intg::integration_config c;
@@ -63,7 +59,7 @@ struct env {
   discord_fake fake{io.get_executor()};
   std::uint16_t port = fake.start();
   dc::client discord{discord_config(fake, bot()), io.get_executor(), local_fake()};
-  ~env() { fake.api().append_log(discord_log_file); }
+  ~env() { fake.api().append_run_log(discord_log_file); }
 };
 
 std::chrono::milliseconds since(std::chrono::steady_clock::time_point t0) {

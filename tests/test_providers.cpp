@@ -43,20 +43,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// Where the exchange logs go for the validators (ctest runs in the build's tests directory).
+// Where the exchange logs go for the validators (ctest runs in the build's tests directory); each
+// run starts them afresh (fake_api::append_run_log), and every Slack/Stripe/Twilio test appends its fake's log.
 constexpr const char* slack_log_file = "slack_exchanges.jsonl";
 constexpr const char* stripe_log_file = "stripe_exchanges.jsonl";
 constexpr const char* twilio_log_file = "twilio_exchanges.jsonl";
-
-// Each run starts the logs afresh; every Slack/Stripe test appends its fake's log.
-struct fresh_logs {
-  fresh_logs() {
-    std::remove(slack_log_file);
-    std::remove(stripe_log_file);
-    std::remove(twilio_log_file);
-  }
-};
-BOOST_TEST_GLOBAL_FIXTURE(fresh_logs);
 
 // A request built from named objects (never temporaries inside co_await: see the plan's g++ 12 note).
 intg::http::request make(bh::verb m, const std::string& url) {
@@ -334,7 +325,7 @@ struct stripe_env {
   intg::http::client client{io.get_executor()};
   std::string base;
   stripe_env() { base = "http://127.0.0.1:" + std::to_string(fake.start()); }
-  ~stripe_env() { fake.api().append_log(stripe_log_file); }
+  ~stripe_env() { fake.api().append_run_log(stripe_log_file); }
 
   intg::http::request req(bh::verb m, const std::string& path, const intg::http::query& form = {}, std::string_view idem = {},
                           std::string_view account = {}) {
@@ -602,7 +593,7 @@ struct slack_env {
     fake.start();
     base = fake.api_url();
   }
-  ~slack_env() { fake.api().append_log(slack_log_file); }
+  ~slack_env() { fake.api().append_run_log(slack_log_file); }
 
   intg::http::request form(const std::string& method, const intg::http::query& q, bool bearer = true) {
     auto r = make(bh::verb::post, base + method);
@@ -808,7 +799,7 @@ BOOST_AUTO_TEST_CASE(stripe_node_drives_every_operation) {
   fake.script(bh::verb::get, "/v1/balance", fakes::stripe_fake::rate_limited(1s));
   fake.script(bh::verb::post, "/v1/refunds", fakes::stripe_fake::api_error());
   const int rc = run_node(fake, io, "stripe.js", std::to_string(port) + " " + std::string(fakes::stripe_fake::default_key));
-  fake.api().append_log(stripe_log_file);
+  fake.api().append_run_log(stripe_log_file);
   BOOST_TEST(rc == 0);
   const auto refunds = fake.api().log(bh::verb::post, "/v1/refunds");
   BOOST_REQUIRE(refunds.size() >= 2u);
@@ -827,7 +818,7 @@ BOOST_AUTO_TEST_CASE(slack_web_api_drives_every_operation) {
   // The first auth.test is rate-limited: the SDK must wait Retry-After and retry on its own.
   fake.script(bh::verb::post, "/api/auth.test", fakes::slack_fake::rate_limited(1s));
   const int rc = run_node(fake, io, "slack.js", std::to_string(port) + " " + std::string(fakes::slack_fake::default_token));
-  fake.api().append_log(slack_log_file);
+  fake.api().append_run_log(slack_log_file);
   BOOST_TEST(rc == 0);
   const auto auth = fake.api().log(bh::verb::post, "/api/auth.test");
   BOOST_REQUIRE(auth.size() >= 2u);
@@ -844,7 +835,7 @@ BOOST_AUTO_TEST_CASE(twilio_node_drives_every_operation_and_validates_the_callba
   fake.script(bh::verb::get, "/2010-04-01/Accounts/{AccountSid}/Messages.json", fakes::twilio_fake::rate_limited());
   const int rc = run_node(fake, io, "twilio.js",
                           std::to_string(port) + " " + std::string(fakes::twilio_fake::account_sid) + " " + std::string(fakes::twilio_fake::auth_token));
-  fake.api().append_log(twilio_log_file);
+  fake.api().append_run_log(twilio_log_file);
   BOOST_TEST(rc == 0);
   BOOST_TEST(fake.callbacks_sent() == 2u);  // the SDK's validateRequest accepted both signatures
   BOOST_TEST(fake.callbacks_failed() == 0u);
@@ -886,7 +877,7 @@ struct stripe_client_env {
   std::string base = "http://127.0.0.1:" + std::to_string(fake.start());
   intg::stripe::client stripe{provider_config("payments", base, {{"secret_key", fakes::stripe_fake::default_key}}),
                               io.get_executor(), local_fakes()};
-  ~stripe_client_env() { fake.api().append_log(stripe_log_file); }
+  ~stripe_client_env() { fake.api().append_run_log(stripe_log_file); }
 };
 
 }  // namespace
@@ -1066,7 +1057,7 @@ BOOST_AUTO_TEST_CASE(the_connected_account_comes_from_settings_and_hosts_are_che
     co_await fake.stop();
   };
   test::run(io, body());
-  fake.api().append_log(stripe_log_file);
+  fake.api().append_run_log(stripe_log_file);
 }
 
 BOOST_AUTO_TEST_CASE(a_registry_builds_the_client_per_tenant_with_the_deployments_options) {
@@ -1089,7 +1080,7 @@ BOOST_AUTO_TEST_CASE(a_registry_builds_the_client_per_tenant_with_the_deployment
     co_await fake.stop();
   };
   test::run(io, body());
-  fake.api().append_log(stripe_log_file);
+  fake.api().append_run_log(stripe_log_file);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -1102,7 +1093,7 @@ struct slack_client_env {
   std::string base = (fake.start(), fake.api_url());
   intg::slack::client slack{provider_config("chat", base, {{"bot_token", fakes::slack_fake::default_token}}), io.get_executor(),
                             local_fakes()};
-  ~slack_client_env() { fake.api().append_log(slack_log_file); }
+  ~slack_client_env() { fake.api().append_run_log(slack_log_file); }
 };
 
 }  // namespace
@@ -1215,7 +1206,7 @@ struct twilio_env {
   fakes::twilio_fake fake{io.get_executor()};
   std::uint16_t port = fake.start();
   intg::twilio::client twilio{twilio_config(fake, {{"auth_token", fakes::twilio_fake::auth_token}}), io.get_executor(), local_fakes()};
-  ~twilio_env() { fake.api().append_log(twilio_log_file); }
+  ~twilio_env() { fake.api().append_run_log(twilio_log_file); }
 };
 
 // Receives status callbacks on 127.0.0.1 and verifies each with verify_twilio, as an application would.

@@ -15,6 +15,9 @@ import re
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import one_tu  # noqa: E402
+
 
 # Bare paths that read as health-server endpoints when written in backticks (`/metrics`).
 ENDPOINT_WORDS = {"livez", "readyz", "healthz", "health", "metrics", "status", "dashboard", "openapi.json"}
@@ -54,31 +57,13 @@ def check_endpoints(root):
 
 
 def merged_source(jobs):
-    """One translation unit holding every program: #include lines first (each once), then each
-    program in namespace docs_<name> with its main() renamed main_() and ending in `return 0;`
-    (main alone may fall off its end), then a main() that runs the program argv[1] names."""
-    includes, bodies = [], []
-    for _, _, name, block, _ in jobs:
-        lines, in_main, saw_main = [], False, False
-        for line in block.splitlines():
-            if line.startswith("#include"):
-                if line not in includes:
-                    includes.append(line)
-                lines.append("")
-            elif line.startswith("int main() {"):
-                in_main = saw_main = True
-                lines.append("int main_() {")
-            elif in_main and line == "}":
-                lines += ["  return 0;", line]
-                in_main = False
-            else:
-                lines.append(line)
-        if not saw_main or in_main:
-            raise SystemExit(f"check_docs.py: {name}: main must be written `int main() {{` ... `}}` at column 0")
-        bodies.append(f"namespace docs_{name} {{\n" + "\n".join(lines) + "\n}  // namespace docs_" + name + "\n")
+    """Every program in one translation unit (one_tu.py), and a main() that runs the one argv[1]
+    names."""
+    source = one_tu.merge([(name, block) for _, _, name, block, _ in jobs], "int main() {", "int main_() {", "docs_",
+                          return_zero=True)
     dispatch = "".join(f'  if (std::strcmp(argv[1], "{name}") == 0) return docs_{name}::main_();\n' for _, _, name, _, _ in jobs)
-    return ("\n".join(includes) + "\n#include <cstring>\n\n" + "\n".join(bodies) +
-            "\nint main(int argc, char** argv) {\n  if (argc != 2) return 2;\n" + dispatch + "  return 2;\n}\n")
+    return ("#include <cstring>\n" + source + "\nint main(int argc, char** argv) {\n  if (argc != 2) return 2;\n" + dispatch +
+            "  return 2;\n}\n")
 
 
 def main() -> int:
@@ -110,11 +95,9 @@ def main() -> int:
         print("no programs found in docs/")
         return 1
 
-    # All programs are compiled as one: each page's program in a namespace of its own, its main()
-    # renamed, and a main() that runs the one named on its command line. Built one by one, they
-    # cost about 90 s of CPU each (the same headers parsed and the same coroutines generated 25
-    # times); together, about 180 s. What this gives up: a program that forgets an #include
-    # another program has still compiles (every header is checked on its own by the header check).
+    # All programs are compiled as one (one_tu.py): built one by one, they cost about 90 s of CPU
+    # each; together, about 180 s. What this gives up: a program that forgets an #include another
+    # program has still compiles (every header is checked on its own by the header check).
     source = os.path.join(outdir, "docs_programs.cpp")
     exe = os.path.join(outdir, "docs_programs")
     with open(source, "w", encoding="utf-8") as f:

@@ -2,8 +2,9 @@
 """boto3 and intg on the same moto (the moto_server fixture): boto3 writes objects (a small one with
 metadata and a SHA-256 checksum, and an 11 MiB multipart one), the test binary's suite s3_interop
 reads them with intg and writes its own, then boto3 reads intg's: bytes, content type, metadata,
-the checksum S3 keeps, and the multipart ETag. Usage: s3_interop.py TEST_CLOUD_BINARY
-(INTG_MOTO_ENV names the fixture's env file)."""
+the checksum S3 keeps, and the multipart ETag. Usage: s3_interop.py TEST_CLOUD_BINARY [SUITE]
+(INTG_MOTO_ENV names the fixture's env file; SUITE, the path of suite s3_interop in that
+binary, test_cloud/s3_interop when test_cloud.cpp is compiled with other test files)."""
 import base64
 import hashlib
 import os
@@ -23,8 +24,9 @@ def pattern(n, seed):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3):
         sys.exit(__doc__)
+    suite = sys.argv[2] if len(sys.argv) == 3 else "s3_interop"
     env = {}
     with open(os.environ["INTG_MOTO_ENV"], encoding="utf-8") as f:
         for line in f:
@@ -43,10 +45,10 @@ def main():
     transfer = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20)
     s3.upload_fileobj(__import__("io").BytesIO(big), bucket, "from-boto3/multipart.bin", Config=transfer)
 
-    run = subprocess.run([sys.argv[1], "--run_test=s3_interop", "--log_level=test_suite"],
+    run = subprocess.run([sys.argv[1], "--run_test=" + suite, "--log_level=test_suite"],
                          env=dict(os.environ, INTG_S3_INTEROP_BUCKET=bucket))
     if run.returncode != 0:
-        sys.exit(f"test_cloud --run_test=s3_interop failed ({run.returncode})")
+        sys.exit(f"{sys.argv[1]} --run_test={suite} failed ({run.returncode})")
 
     got = s3.get_object(Bucket=bucket, Key="from-intg/small.txt", ChecksumMode="ENABLED")
     body = got["Body"].read()

@@ -35,6 +35,9 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <cstdio>
+#include <mutex>
+#include <set>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -193,6 +196,17 @@ class fake_api {
     std::ofstream out(file, std::ios::app);
     for (const auto& e : log()) out << boost::json::serialize(e.to_json()) << '\n';
     return static_cast<bool>(out.flush());
+  }
+  /// Appends the log to `file`, which the first call for that file in this process starts
+  /// afresh: one file per test run, whichever tests of the run write to it and in whatever order.
+  bool append_run_log(const std::string& file) const {
+    static std::mutex m;
+    static std::set<std::string> started;
+    {
+      std::lock_guard lock(m);
+      if (started.insert(file).second) std::remove(file.c_str());
+    }
+    return append_log(file);
   }
 
   http::server& server() noexcept { return *server_; }
