@@ -94,7 +94,8 @@ class websocket_channel {
   static constexpr delivery_guarantee guarantee = delivery_guarantee::at_most_once;
   static constexpr bool confirms_publish = false;
 
-  explicit websocket_channel(Endpoint& endpoint, websocket_channel_options o = {}) : ep_(endpoint), opts_(o) {
+  explicit websocket_channel(Endpoint& endpoint, websocket_channel_options o = {})
+      : ep_(endpoint), opts_(o), room_(endpoint.get_executor()) {
     if (opts_.max_in_flight == 0) throw exception(error(errc::invalid_argument, "websocket_channel: max_in_flight must be above 0"));
   }
 

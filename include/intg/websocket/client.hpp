@@ -135,6 +135,8 @@ class client {
   std::optional<error> last_error() const { return impl_->last_error_; }
   /// ws://host:port or wss://host:port.
   const std::string& peer() const noexcept { return impl_->peer_; }
+  /// The executor the client and its connections run on.
+  const asio::any_io_executor& get_executor() const noexcept { return impl_->ex_; }
 
  private:
   using clock_type = std::chrono::steady_clock;
@@ -355,7 +357,7 @@ class client {
     std::shared_ptr<connection> conn_;
     std::shared_ptr<connection> opening_;  // an attempt in progress, aborted by close()
     asio::steady_timer sleep_;             // the backoff's pause, cancelled by close()
-    detail::wakeup reconnected_;
+    detail::wakeup reconnected_{ex_};
     std::optional<error> last_error_;
     std::optional<error> gave_up_;
     client_stats stats_;

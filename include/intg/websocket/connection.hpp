@@ -12,7 +12,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -54,23 +54,31 @@ struct connection_stats {
 
 namespace detail {
 
-/// Wakes every coroutine waiting on it (single-threaded, like the connection). Each waiter has a
-/// timer of its own, so waiters with different deadlines never disturb each other.
+/// Wakes every coroutine waiting on it (single-threaded, like the connection). Waiters without a
+/// deadline share one timer that never expires, so waiting costs no allocation; each waiter with
+/// a deadline has a timer of its own, so waiters with different deadlines never disturb each other.
 class wakeup {
  public:
   using time_point = asio::steady_timer::time_point;
-  asio::awaitable<void> wait(time_point deadline = time_point::max()) {
-    asio::steady_timer t(co_await asio::this_coro::executor, deadline);
-    const auto it = waiters_.insert(waiters_.end(), &t);
+  explicit wakeup(const asio::any_io_executor& ex) : untimed_(ex, time_point::max()) {}
+
+  /// Until notify_all(); the caller checks its condition again.
+  auto wait() { return untimed_.async_wait(asio::as_tuple(asio::use_awaitable)); }
+  /// Until notify_all() or `deadline`, whichever comes first.
+  asio::awaitable<void> wait(time_point deadline) {
+    asio::steady_timer t(untimed_.get_executor(), deadline);
+    const auto it = timed_.insert(timed_.end(), &t);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-    waiters_.erase(it);
+    timed_.erase(it);
   }
   void notify_all() noexcept {
-    for (auto* t : waiters_) t->cancel();
+    untimed_.cancel();
+    for (auto* t : timed_) t->cancel();
   }
 
  private:
-  std::list<asio::steady_timer*> waiters_;
+  asio::steady_timer untimed_;
+  std::list<asio::steady_timer*> timed_;
 };
 
 /// Puts `o` on a Beast stream: size limit, heartbeat, handshake timeouts, permessage-deflate.
@@ -88,6 +96,11 @@ void apply_options(WebSocketStream& ws, const connection_options& o) {
   pmd.client_enable = o.permessage_deflate;
   pmd.server_enable = o.permessage_deflate;
   ws.set_option(pmd);
+  // One frame per message: Beast would otherwise cut every message into 4 KiB frames, a header
+  // and a write each. A client masks what it sends through a buffer of write_buffer_bytes, so a
+  // larger one means fewer, larger writes (measured: 16 KiB messages 2.5 times faster).
+  ws.auto_fragment(false);
+  ws.write_buffer_bytes(16 * 1024);
   // The WebSocket stream times its own handshakes and heartbeat; the TCP stream's must not fire.
   beast::get_lowest_layer(ws).expires_never();
 }
@@ -100,11 +113,14 @@ void apply_options(WebSocketStream& ws, const connection_options& o) {
 class connection : public std::enable_shared_from_this<connection> {
  public:
   connection(std::unique_ptr<plain_stream> ws, connection_options o, std::string peer)
-      : plain_(std::move(ws)), opts_(std::move(o)), peer_(std::move(peer)) {}
+      : plain_(std::move(ws)), ex_(plain_->get_executor()), opts_(std::move(o)), peer_(std::move(peer)) {}
   connection(std::unique_ptr<tls_stream> ws, connection_options o, std::string peer)
-      : tls_(std::move(ws)), opts_(std::move(o)), peer_(std::move(peer)) {}
+      : tls_(std::move(ws)), ex_(tls_->get_executor()), opts_(std::move(o)), peer_(std::move(peer)) {}
   connection(const connection&) = delete;
   connection& operator=(const connection&) = delete;
+
+  /// The executor the connection runs on.
+  const asio::any_io_executor& get_executor() const noexcept { return ex_; }
 
   /// The Beast streams, for the handshakes (one of them is null).
   plain_stream* plain() noexcept { return plain_.get(); }
@@ -364,13 +380,14 @@ class connection : public std::enable_shared_from_this<connection> {
 
   std::unique_ptr<plain_stream> plain_;
   std::unique_ptr<tls_stream> tls_;
+  asio::any_io_executor ex_;
   connection_options opts_;
   std::string peer_;
   std::string target_;
   std::deque<outgoing> outgoing_;
   std::size_t queued_bytes_ = 0;
   std::deque<message> incoming_;
-  detail::wakeup incoming_ready_, incoming_room_, outgoing_ready_, room_, ended_;
+  detail::wakeup incoming_ready_{ex_}, incoming_room_{ex_}, outgoing_ready_{ex_}, room_{ex_}, ended_{ex_};
   std::optional<error> failure_;
   connection_stats stats_;
   state state_ = state::open;
