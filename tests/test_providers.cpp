@@ -311,6 +311,21 @@ BOOST_AUTO_TEST_CASE(the_log_redacts_credentials_and_is_written_as_json_lines) {
   }
   BOOST_TEST(lines == 2);
   std::remove(file.c_str());
+
+  // append_run_log: the first call of the process starts the file afresh (a stale run's lines
+  // go), later calls append.
+  const std::string run_file = "fake_api_run_log_test.jsonl";
+  std::ofstream(run_file) << "a stale line from an earlier run\n";
+  BOOST_REQUIRE(api.append_run_log(run_file));
+  BOOST_REQUIRE(api.append_run_log(run_file));
+  std::ifstream run_in(run_file);
+  int run_lines = 0;
+  while (std::getline(run_in, line)) {
+    BOOST_TEST(json::parse(line).at("method") == "POST");
+    ++run_lines;
+  }
+  BOOST_TEST(run_lines == 4);
+  std::remove(run_file.c_str());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
