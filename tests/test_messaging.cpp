@@ -1,7 +1,8 @@
 // Messaging transports. Suite kafka: intg::kafka against librdkafka's mock cluster (rdkafka_mock.h),
 // which runs real Kafka protocol brokers on 127.0.0.1 inside this process: round trips with keys
 // and headers, injected errors, a broker taken down and up, a rebalance, the in-flight bounds,
-// errors, and the registry lifecycle.
+// errors, and the registry lifecycle. Suite inline_handler: the type-erased handler the producer
+// keeps waiting senders in.
 #define BOOST_TEST_MODULE intg_messaging
 #include <boost/test/unit_test.hpp>
 
@@ -13,6 +14,9 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/strand.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
@@ -24,6 +28,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -694,6 +699,81 @@ BOOST_AUTO_TEST_CASE(a_cancelled_send_gives_up_its_wait_not_its_message) {
   }());
 }
 
+BOOST_AUTO_TEST_CASE(async_send_takes_callbacks_deferred_and_strand_bound_handlers) {
+  mock_cluster cluster;
+  cluster.topic("tokens", 2);
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    auto o = client_options(cluster);
+    o.max_queued_messages = 2;
+    auto p = kafka::producer::create(io.get_executor(), o);
+    BOOST_TEST_REQUIRE(p.has_value());
+
+    // deferred: awaited without a coroutine frame of its own.
+    auto first = co_await p->async_send("tokens", "k", "deferred", asio::deferred);
+    BOOST_TEST_REQUIRE(first.has_value(), first.error().to_string());
+
+    // Callbacks, ten at once with room for two: eight wait in line and go out first come, first
+    // queued (one key, one partition: the offsets follow the order of the calls).
+    const std::array<std::string, 10> values{"c0", "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9"};
+    std::array<std::int64_t, 10> offsets{};
+    int delivered = 0;
+    bool initiating = true, completed_inside = false;
+    for (std::size_t i = 0; i < values.size(); ++i)
+      p->async_send("tokens", "one-key", values[i], [&, i](intg::result<kafka::delivery> r) {
+        completed_inside = completed_inside || initiating;
+        if (!r) return;
+        offsets[i] = r->offset;
+        ++delivered;
+      });
+    initiating = false;
+    BOOST_TEST(p->stats().waited_for_room == 8u);
+    BOOST_TEST_REQUIRE(co_await settle([&] { return delivered == 10; }, 30s));
+    BOOST_TEST(!completed_inside);
+    for (std::size_t i = 1; i < offsets.size(); ++i) BOOST_TEST(offsets[i] > offsets[i - 1]);
+
+    // A handler bound to a strand completes on that strand.
+    auto strand = asio::make_strand(io);
+    bool on_strand = false, stranded_done = false;
+    p->async_send("tokens", "k", "stranded", asio::bind_executor(strand, [&](intg::result<kafka::delivery> r) {
+                    on_strand = strand.running_in_this_thread();
+                    stranded_done = r.has_value();
+                  }));
+    BOOST_TEST_REQUIRE(co_await settle([&] { return stranded_done; }, 30s));
+    BOOST_TEST(on_strand);
+
+    // An error known at once still completes after the call returns, never inside it.
+    bool returned = false, refused = false;
+    p->async_send("", "k", "v", [&](intg::result<kafka::delivery> r) {
+      BOOST_TEST(returned);
+      refused = r.has_error() && r.error() == intg::errc::invalid_argument;
+    });
+    returned = true;
+    BOOST_TEST(co_await settle([&] { return refused; }));
+
+    // A callback waiting for room, cancelled through the slot bound to it: nothing sent.
+    for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_down(cluster.mc, b);
+    const auto sent_before = p->stats().sent;
+    int stuck_done = 0;
+    for (int i = 0; i < 2; ++i) p->async_send("tokens", "k", "stuck", [&](intg::result<kafka::delivery>) { ++stuck_done; });
+    asio::cancellation_signal cancel;
+    std::optional<intg::result<kafka::delivery>> waiting;
+    p->async_send("tokens", "k", "never sent",
+                  asio::bind_cancellation_slot(cancel.slot(), [&](intg::result<kafka::delivery> r) { waiting = std::move(r); }));
+    BOOST_TEST(p->queued() == 2u);
+    cancel.emit(asio::cancellation_type::terminal);
+    BOOST_TEST_REQUIRE(co_await settle([&] { return waiting.has_value(); }));
+    BOOST_TEST_REQUIRE(waiting->has_error());
+    BOOST_TEST((waiting->error() == intg::errc::cancelled));
+    cancel.emit(asio::cancellation_type::terminal);  // once completed, a cancellation finds nothing
+    BOOST_TEST(p->stats().sent == sent_before + 2);
+    for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_up(cluster.mc, b);
+    for (int i = 0; i < 3000 && stuck_done < 2; ++i) co_await sleep_for(10ms);
+    BOOST_TEST(stuck_done == 2);
+    BOOST_TEST((co_await p->close()).has_value());
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(errors_are_clear_and_never_show_secrets) {
   mock_cluster cluster;
   asio::io_context io;
@@ -1028,6 +1108,60 @@ BOOST_AUTO_TEST_CASE(the_kafka_topic_channel_refuses_options_that_cannot_work) {
     BOOST_TEST((r.error() == intg::errc::config_error));
     BOOST_TEST(r.error().to_string().find("group_id") != std::string::npos);
   }());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// The producer keeps each waiting sender's handler in its message's slot, inline when small.
+BOOST_AUTO_TEST_SUITE(inline_handler_suite)
+
+using handler = intg::detail::inline_handler<void(int)>;
+
+BOOST_AUTO_TEST_CASE(small_and_large_handlers_are_called_once_with_their_argument) {
+  int got = 0;
+  handler small([&](int v) { got = v; });
+  BOOST_TEST(static_cast<bool>(small));
+  small(7);
+  BOOST_TEST(got == 7);
+  BOOST_TEST(!small);
+
+  std::array<char, 256> big{};  // larger than the buffer: kept on the heap
+  big[255] = 5;
+  handler large([&got, big](int v) { got = v + big[255]; });
+  handler moved(std::move(large));
+  BOOST_TEST(!large);
+  moved(1);
+  BOOST_TEST(got == 6);
+}
+
+BOOST_AUTO_TEST_CASE(moving_and_dropping_release_what_the_handler_holds) {
+  auto held = std::make_shared<int>(1);
+  {
+    handler a([held](int) {});
+    BOOST_TEST(held.use_count() == 2);
+    handler b(std::move(a));  // relocated, not copied
+    BOOST_TEST(held.use_count() == 2);
+    handler c([](int) {});
+    c = std::move(b);  // the lambda c held is destroyed, b's moves in
+    BOOST_TEST(held.use_count() == 2);
+  }  // never called: destroyed
+  BOOST_TEST(held.use_count() == 1);
+  std::array<std::shared_ptr<int>, 8> many;
+  many.fill(held);
+  {
+    handler boxed([many](int) {});
+    BOOST_TEST(held.use_count() == 17);
+    boxed(0);  // the handler is released before and after the call
+  }
+  BOOST_TEST(held.use_count() == 9);
+}
+
+BOOST_AUTO_TEST_CASE(the_cancellation_slot_is_the_handlers) {
+  asio::cancellation_signal sig;
+  handler bound(asio::bind_cancellation_slot(sig.slot(), [](int) {}));
+  BOOST_TEST((bound.get_cancellation_slot() == sig.slot()));
+  handler unbound([](int) {});
+  BOOST_TEST(!unbound.get_cancellation_slot().is_connected());
 }
 
 BOOST_AUTO_TEST_SUITE_END()

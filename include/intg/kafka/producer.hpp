@@ -1,23 +1,28 @@
 // intg::kafka::producer: an idempotent Kafka producer (enable.idempotence, acks=all) whose
 // delivery reports are awaitable results. librdkafka serves its reports on its main queue; that
 // queue wakes the executor through an eventfd, and the producer drains it there, so every report
-// completes its sender on the executor. A sender waits for its report without a timer or a second
-// coroutine frame: its completion handler waits in the message's slot, and the reports served by a
-// wake-up resume their senders one after another, each free to queue its next message at once.
-// At most options::max_queued_messages are queued or awaiting a report: senders beyond wait, so a
+// completes its sender on the executor. A send is an Asio asynchronous operation (async_send takes
+// any completion token; send() is it with use_awaitable) with no timer and no coroutine frame of
+// its own: its completion handler waits in the message's slot, and the reports served by a wake-up
+// resume their senders one after another, each free to queue its next message at once. At most
+// options::max_queued_messages are queued or awaiting a report: sends beyond wait in line, so a
 // stalled cluster slows producers instead of growing memory. close() flushes.
 #pragma once
 
 #include <intg/core/error.hpp>
 #include <intg/core/health.hpp>
 #include <intg/core/result.hpp>
+#include <intg/detail/inline_handler.hpp>
 #include <intg/kafka/detail/handle.hpp>
 #include <intg/kafka/error.hpp>
 #include <intg/kafka/message.hpp>
 #include <intg/kafka/options.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/append.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/async_result.hpp>
@@ -26,20 +31,23 @@
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <librdkafka/rdkafka.h>
 
 #include <chrono>
 #include <cstdint>
-#include <deque>
+#include <algorithm>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -106,53 +114,62 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   const std::optional<error>& last_error() const noexcept { return last_error_; }
   bool closed() const noexcept { return closing_; }
 
-  // keep_alive: the frame owns the producer while it waits (a member coroutine's `this` does not).
-  asio::awaitable<result<delivery>> send([[maybe_unused]] std::shared_ptr<producer_impl> keep_alive, std::string_view topic,
-                                         std::string_view key, std::string_view value,
-                                         std::span<const header_view> headers, send_options so) {
-    if (fatal_) co_return *fatal_;
-    if (closing_) co_return error(intg::errc::cancelled, "the Kafka producer is closed");
-    auto rkt = topic_handle(topic);
-    if (!rkt) co_return rkt.error();
-    bool waited = false;
-    std::uint32_t index = 0;
-    for (;;) {
-      if (in_flight_ < opts_.max_queued_messages) {
-        index = free_.back();
-        auto produced = produce(*rkt, key, value, headers, so, index);
-        if (produced == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          free_.pop_back();
-          break;
-        }
-        // librdkafka's own bound (queue.buffering.max.kbytes) is full: wait for a report, as below.
-        if (produced != RD_KAFKA_RESP_ERR__QUEUE_FULL || in_flight_ == 0) {
-          if (produced == RD_KAFKA_RESP_ERR__FATAL) co_return fatal_error();
-          co_return make_error(produced, "kafka: cannot queue a message for topic '" + std::string(topic) + "'");
-        }
-      }
-      if (!waited) ++stats_.waited_for_room;
-      waited = true;
-      waiter w{asio::steady_timer(ex_, clock::time_point::max())};
-      room_waiters_.push_back(&w);
-      co_await w.timer.async_wait(asio::as_tuple(asio::use_awaitable));
-      std::erase(room_waiters_, &w);
-      if (!w.woken) {  // the caller cancelled: nothing was sent; pass on a wake it may have taken
-        wake_one();
-        co_return error(intg::errc::cancelled, "cancelled while waiting for room in the Kafka producer's queue (nothing sent)");
-      }
-      if (fatal_) co_return *fatal_;
-      if (closing_) co_return error(intg::errc::cancelled, "the Kafka producer is closed");
+  // A send's completion: the delivery report, or why there is none.
+  using send_signature = void(result<delivery>);
+  // Small handlers (a coroutine's resumption, a short lambda) wait inside the slot: no allocation.
+  using send_handler = intg::detail::inline_handler<send_signature>;
+
+  // What send() initiates: queues the message now if there is room, else parks it until a report
+  // frees a slot. The topic, key, value and headers are read when the message is queued (copied
+  // into librdkafka then): until the operation completes, as with asio::async_write's buffers.
+  // The initiation holds the producer: an awaitable made by send() may be awaited later.
+  struct initiate_send {
+    std::shared_ptr<producer_impl> self;
+    template <typename Handler>
+    void operator()(Handler&& handler, std::string_view topic, std::string_view key, std::string_view value,
+                    std::span<const header_view> headers, send_options so) const {
+      self->start_send(self->on_its_executor(std::forward<Handler>(handler)), topic, key, value, headers, so);
     }
-    ++in_flight_;
-    const std::uint64_t ticket = ++stats_.sent;
-    stats_.max_queued_seen = std::max(stats_.max_queued_seen, in_flight_);
-    // Until the report comes, the sender's completion handler waits in the message's slot.
-    auto outcome = co_await asio::async_initiate<const asio::use_awaitable_t<>&, report_signature>(
-        [this, index, ticket](auto handler) { await_report(std::move(handler), index, ticket); }, asio::use_awaitable);
-    if (outcome) co_return std::move(*outcome);
-    // Cancelled or shut down: the report, when it comes, finds nobody waiting and is dropped.
-    co_return error(intg::errc::outcome_unknown, "cancelled while awaiting the delivery report of a message to topic '" +
-                                                     std::string(topic) + "': it may still be delivered (it is not sent again)");
+  };
+
+  // Completions run on the producer's executor. A handler bound to another one (a strand, say) is
+  // wrapped to be dispatched there, with work counted until then and its cancellation slot kept.
+  template <typename Handler>
+  send_handler on_its_executor(Handler&& handler) const {
+    // A handler without an executor of its own runs on the producer's: nothing to look up.
+    if constexpr (std::is_same_v<asio::associated_executor_t<std::decay_t<Handler>, asio::system_executor>, asio::system_executor>)
+      return send_handler(std::forward<Handler>(handler));
+    auto hex = asio::get_associated_executor(handler, ex_);
+    bool ours = false;
+    if constexpr (std::is_same_v<decltype(hex), asio::any_io_executor>) ours = hex == ex_;
+    else ours = asio::any_io_executor(hex) == ex_;
+    if (ours) return send_handler(std::forward<Handler>(handler));
+    auto cs = asio::get_associated_cancellation_slot(handler);
+    return send_handler(asio::bind_cancellation_slot(
+        cs, [work = asio::make_work_guard(hex), h = std::decay_t<Handler>(std::forward<Handler>(handler))](result<delivery> r) mutable {
+          auto on = work.get_executor();
+          asio::dispatch(on, asio::append(std::move(h), std::move(r)));
+          work.reset();
+        }));
+  }
+
+  void start_send(send_handler h, std::string_view topic, std::string_view key, std::string_view value,
+                  std::span<const header_view> headers, send_options so) {
+    if (fatal_) return finish(std::move(h), *fatal_);
+    if (closing_) return finish(std::move(h), closed_error());
+    auto rkt = topic_handle(topic);
+    if (!rkt) return finish(std::move(h), rkt.error());
+    pending_send p{*rkt, key, value, headers, so, std::move(h), ++next_ticket_};
+    // First come, first queued: a send finding others waiting for room waits behind them.
+    if (parked_.empty()) {
+      const auto queued = try_queue(p);
+      if (queued == queue_outcome::failed) hand_over(resume::later);
+      if (queued != queue_outcome::no_room) return;
+    }
+    ++stats_.waited_for_room;
+    if (auto cs = p.handler.get_cancellation_slot(); cs.is_connected())
+      cs.template emplace<room_cancellation>(weak_from_this(), p.ticket);
+    parked_.push_back(std::move(p));
   }
 
   // Stops taking messages, flushes, waits up to close_timeout for outstanding reports, then
@@ -161,7 +178,7 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
     auto self = shared_from_this();
     if (closing_) co_return result<void>{};
     closing_ = true;
-    wake_all_room_waiters();
+    fail_parked(closed_error());
     result<void> out;
     if (rk_) {
       rd_kafka_flush(rk_.get(), 0);  // sends what lingers now (linger.ms), serves ready reports
@@ -195,62 +212,141 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
       mainq_ = nullptr;
     }
     waker_.close();
+    // Senders still awaiting reports are abandoned with them (before the topic handles go: the
+    // error names the topic).
+    for (auto& s : slots_)
+      if (s.handler)
+        complete(s.handler, error(intg::errc::outcome_unknown, "the Kafka producer was destroyed without close() while awaiting "
+                                                                "the delivery report of a message to topic '" +
+                                                                    std::string(rd_kafka_topic_name(s.rkt)) + "': it may or may not be delivered"));
+    fail_parked(closed_error());
     for (auto& [name, t] : topics_) rd_kafka_topic_destroy(t);
     topics_.clear();
-    // Senders still waiting are abandoned with their reports (outcome_unknown when they resume).
-    for (auto& s : slots_) complete(s, std::nullopt);
+    last_topic_ = nullptr;
     hand_over(resume::later);
-    wake_all_room_waiters();
     if (drained_waiter_) drained_waiter_->cancel();
   }
 
  private:
-  struct waiter {
-    asio::steady_timer timer;
-    bool woken = false;
-  };
-  // A sender's wait for its report: the report, or nothing when the wait was given up.
-  using report_signature = void(std::optional<result<delivery>>);
-  using report_handler = asio::any_completion_handler<report_signature>;
   struct slot {
-    report_handler handler;    // empty: nobody waits for this message's report
-    std::uint64_t ticket = 0;  // which send waits here (a cancellation that comes late is ignored)
+    send_handler handler;              // empty: nobody waits for this message's report
+    std::uint64_t ticket = 0;          // which send waits here (a cancellation that comes late is ignored)
+    rd_kafka_topic_t* rkt = nullptr;   // the message's topic, for errors
+  };
+  // A send waiting for room; the caller's views stay valid until it completes.
+  struct pending_send {
+    rd_kafka_topic_t* rkt;
+    std::string_view key, value;
+    std::span<const header_view> headers;
+    send_options so;
+    send_handler handler;
+    std::uint64_t ticket;
   };
   struct completion {
-    report_handler handler;
-    std::optional<result<delivery>> outcome;
+    completion(send_handler&& h, result<delivery>&& o) : handler(std::move(h)), outcome(std::move(o)) {}
+    send_handler handler;
+    result<delivery> outcome;
   };
   enum class resume { now, later };
+  enum class queue_outcome { queued, no_room, failed };
 
-  // The sender's handler waits in the slot; cancelling it (terminal or partial) gives up the
-  // wait, not the message: the sender resumes with outcome_unknown.
-  struct report_cancellation {
-    producer_impl* self;
-    std::uint32_t index;
+  static error closed_error() { return error(intg::errc::cancelled, "the Kafka producer is closed"); }
+
+  // A send's cancellation handler stays in the caller's slot after the send completes (a coroutine
+  // clears it when it resumes, keeping the memory for its next operation; a callback's slot keeps
+  // it until its next use). So it holds the producer weakly, and its ticket says whether the send
+  // it was made for is still waiting.
+  static bool cancels_waits(asio::cancellation_type type) {
+    return (type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) != asio::cancellation_type::none;
+  }
+
+  // Cancelling a send waiting for room (terminal or partial): nothing was sent, it completes with
+  // cancelled.
+  struct room_cancellation {
+    std::weak_ptr<producer_impl> self;
     std::uint64_t ticket;
     void operator()(asio::cancellation_type type) const {
-      if ((type & (asio::cancellation_type::terminal | asio::cancellation_type::partial)) == asio::cancellation_type::none) return;
-      slot& s = self->slots_[index];
-      if (s.ticket != ticket || !s.handler) return;
-      self->complete(s, std::nullopt);
-      self->hand_over(resume::later);  // never from inside the cancellation handler's own call
+      if (!cancels_waits(type)) return;
+      const auto owner = self.lock();
+      if (!owner) return;
+      const auto it = std::find_if(owner->parked_.begin(), owner->parked_.end(), [t = ticket](const pending_send& p) { return p.ticket == t; });
+      if (it == owner->parked_.end()) return;
+      owner->complete(it->handler, error(intg::errc::cancelled, "cancelled while waiting for room in the Kafka producer's queue (nothing sent)"));
+      owner->parked_.erase(it);
+      owner->hand_over(resume::later);  // never from inside the cancellation handler's own call
     }
   };
 
-  template <typename Handler>
-  void await_report(Handler handler, std::uint32_t index, std::uint64_t ticket) {
-    report_handler h(std::move(handler));
-    // The type-erased handler takes over the caller's cancellation slot and offers one of its own,
-    // which lives as long as it does; the frame it resumes keeps this producer alive meanwhile.
-    if (auto cs = h.get_cancellation_slot(); cs.is_connected())
-      cs.template emplace<report_cancellation>(this, index, ticket);
-    slots_[index].ticket = ticket;
-    // swap, not assignment: Boost 1.81's any_completion_handler move assignment recurses forever.
-    h.swap(slots_[index].handler);
+  // Cancelling a send awaiting its report gives up the wait, not the message: the sender
+  // completes with outcome_unknown and the report, when it comes, is dropped.
+  struct report_cancellation {
+    std::weak_ptr<producer_impl> self;
+    std::uint32_t index;
+    std::uint64_t ticket;
+    void operator()(asio::cancellation_type type) const {
+      if (!cancels_waits(type)) return;
+      const auto owner = self.lock();
+      if (!owner) return;
+      slot& s = owner->slots_[index];
+      if (s.ticket != ticket || !s.handler) return;
+      owner->complete(s.handler, error(intg::errc::outcome_unknown, "cancelled while awaiting the delivery report of a message to topic '" +
+                                                                         std::string(rd_kafka_topic_name(s.rkt)) +
+                                                                         "': it may still be delivered (it is not sent again)"));
+      owner->hand_over(resume::later);
+    }
+  };
+
+  // Queues the message if there is room; on success its handler waits in the message's slot, on
+  // a hard error it goes to completions_ (the caller hands over).
+  queue_outcome try_queue(pending_send& p) {
+    if (in_flight_ >= opts_.max_queued_messages) return queue_outcome::no_room;
+    const std::uint32_t index = free_.back();
+    const auto produced = produce(p.rkt, p.key, p.value, p.headers, p.so, index);
+    if (produced != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      // librdkafka's own bound (queue.buffering.max.kbytes) is full: wait for a report, as above.
+      if (produced == RD_KAFKA_RESP_ERR__QUEUE_FULL && in_flight_ > 0) return queue_outcome::no_room;
+      complete(p.handler, produced == RD_KAFKA_RESP_ERR__FATAL
+                              ? fatal_error()
+                              : make_error(produced, "kafka: cannot queue a message for topic '" + std::string(rd_kafka_topic_name(p.rkt)) + "'"));
+      return queue_outcome::failed;
+    }
+    free_.pop_back();
+    ++in_flight_;
+    ++stats_.sent;
+    stats_.max_queued_seen = std::max(stats_.max_queued_seen, in_flight_);
+    slot& s = slots_[index];
+    s.ticket = p.ticket;
+    s.rkt = p.rkt;
+    if (auto cs = p.handler.get_cancellation_slot(); cs.is_connected())
+      cs.template emplace<report_cancellation>(weak_from_this(), index, p.ticket);
+    s.handler = std::move(p.handler);
+    return queue_outcome::queued;
   }
 
-  void complete(slot& s, std::optional<result<delivery>> outcome) {
-    if (s.handler) completions_.push_back(completion{std::move(s.handler), std::move(outcome)});
+  // Queues parked sends, oldest first, while there is room.
+  void admit_parked() {
+    while (!parked_.empty() && !closing_ && !fatal_) {
+      if (try_queue(parked_.front()) == queue_outcome::no_room) return;
+      parked_.pop_front();
+    }
+  }
+
+  void fail_parked(const error& why) {
+    for (auto& p : parked_) complete(p.handler, why);
+    parked_.clear();
+  }
+
+  // An operation completing from inside its initiation: posted, never run before it returns.
+  void finish(send_handler h, result<delivery> outcome) {
+    complete(h, std::move(outcome));
+    hand_over(resume::later);
+  }
+
+  // Takes the handler out to be resumed by hand_over (its cancellation handler, left in place, finds
+  // nothing waiting from now on).
+  void complete(send_handler& h, result<delivery> outcome) {
+    if (!h) return;
+    completions_.emplace_back(std::move(h), std::move(outcome));
   }
 
   // Resumes the senders whose reports came: in turn and at once from the wake-up (each may queue
@@ -259,17 +355,27 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
     if (handing_over_) return;  // a sender resumed below closed the producer: the loop goes on
     handing_over_ = true;
     for (std::size_t i = 0; i < completions_.size(); ++i) {
-      // Senders run on the producer's executor (its contract), so they resume there.
-      auto resumption = [c = std::move(completions_[i])]() mutable { std::move(c.handler)(std::move(c.outcome)); };
-      if (when == resume::now) asio::dispatch(ex_, std::move(resumption));
-      else asio::post(ex_, std::move(resumption));
+      // Every handler runs on the producer's executor (on_its_executor saw to it). The wake-up
+      // runs there: it invokes them at once; anywhere else they are posted there.
+      if (when == resume::now) {
+        auto& c = completions_[i];  // a handler may add completions: index, never hold across
+        send_handler h = std::move(c.handler);
+        auto outcome = std::move(c.outcome);
+        h(std::move(outcome));
+      } else {
+        asio::post(ex_, [c = std::move(completions_[i])]() mutable { std::move(c.handler)(std::move(c.outcome)); });
+      }
     }
     completions_.clear();
     handing_over_ = false;
   }
 
   result<rd_kafka_topic_t*> topic_handle(std::string_view topic) {
-    if (auto it = topics_.find(topic); it != topics_.end()) return it->second;
+    if (last_topic_ && topic == last_topic_->first) return last_topic_->second;  // most sends repeat the topic
+    if (auto it = topics_.find(topic); it != topics_.end()) {
+      last_topic_ = &*it;
+      return it->second;
+    }
     if (topic.empty()) return error(intg::errc::invalid_argument, "kafka: empty topic name");
     const std::string name(topic);
     rd_kafka_topic_t* t = rd_kafka_topic_new(rk_.get(), name.c_str(), nullptr);
@@ -337,6 +443,7 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
       self->waker_.reset();
       ++self->stats_.wakeups;
       self->drain();
+      self->admit_parked();  // the reports freed slots
       self->hand_over(resume::now);
       if (self->mainq_) self->arm();
     });
@@ -361,31 +468,15 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
     else ++stats_.delivered;
     if (s.handler) {
       if (m.err) {
-        complete(s, m.err == RD_KAFKA_RESP_ERR__FATAL
-                        ? result<delivery>(fatal_error())
-                        : result<delivery>(delivery_error(m.err, rd_kafka_message_status(&m), rd_kafka_topic_name(m.rkt))));
+        complete(s.handler, m.err == RD_KAFKA_RESP_ERR__FATAL
+                                ? result<delivery>(fatal_error())
+                                : result<delivery>(delivery_error(m.err, rd_kafka_message_status(&m), rd_kafka_topic_name(m.rkt))));
       } else {
         rd_kafka_timestamp_type_t type;
-        complete(s, result<delivery>(delivery{m.partition, m.offset, rd_kafka_message_timestamp(&m, &type)}));
+        complete(s.handler, result<delivery>(delivery{m.partition, m.offset, rd_kafka_message_timestamp(&m, &type)}));
       }
     }
-    wake_one();
     if (in_flight_ == 0 && drained_waiter_) drained_waiter_->cancel();
-  }
-
-  void wake_one() {
-    for (auto* w : room_waiters_)
-      if (!w->woken) {
-        w->woken = true;
-        w->timer.cancel();
-        return;
-      }
-  }
-  void wake_all_room_waiters() {
-    for (auto* w : room_waiters_) {
-      w->woken = true;
-      w->timer.cancel();
-    }
   }
 
   static void on_error(rd_kafka_t*, int err, const char* reason, void* opaque) {
@@ -393,8 +484,7 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
     ++self->stats_.errors;
     const auto code = static_cast<rd_kafka_resp_err_t>(err);
     if (code == RD_KAFKA_RESP_ERR__FATAL) {
-      self->fatal_error();
-      self->wake_all_room_waiters();
+      self->fail_parked(self->fatal_error());
       return;
     }
     self->last_error_ = make_error(code, "kafka producer", reason);
@@ -411,12 +501,14 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   rd_kafka_queue_t* mainq_ = nullptr;
   queue_waker waker_;
   std::map<std::string, rd_kafka_topic_t*, std::less<>> topics_;
+  const std::pair<const std::string, rd_kafka_topic_t*>* last_topic_ = nullptr;  // the last one used
   std::vector<slot> slots_;  // by the index in each message's opaque
   std::vector<std::uint32_t> free_;
   std::vector<completion> completions_;  // reports served, senders not yet resumed
   bool handing_over_ = false;
   std::size_t in_flight_ = 0;
-  std::vector<waiter*> room_waiters_;
+  std::list<pending_send> parked_;  // sends waiting for room, oldest first
+  std::uint64_t next_ticket_ = 0;
   asio::steady_timer* drained_waiter_ = nullptr;
   std::optional<error> fatal_;
   std::optional<error> last_error_;
@@ -454,6 +546,22 @@ class producer {
     if (impl_) impl_->shutdown();
   }
 
+  /// send() as an Asio asynchronous operation, for any completion token (a callback, a strand-bound
+  /// handler, use_awaitable, deferred): the handler gets the result<delivery> that send() gives.
+  /// Topic, key, value and headers must stay valid until it completes (they are read when the
+  /// message is queued, which may wait for room), as asio::async_write's buffers do. Per-operation
+  /// cancellation as send(). The handler runs on its associated executor, never inside this call.
+  template <typename CompletionToken>
+  auto async_send(std::string_view topic, std::string_view key, std::string_view value, std::span<const header_view> headers,
+                  send_options so, CompletionToken&& token) {
+    return asio::async_initiate<CompletionToken, detail::producer_impl::send_signature>(
+        detail::producer_impl::initiate_send{impl_}, token, topic, key, value, headers, so);
+  }
+  template <typename CompletionToken>
+  auto async_send(std::string_view topic, std::string_view key, std::string_view value, CompletionToken&& token) {
+    return async_send(topic, key, value, {}, send_options{}, std::forward<CompletionToken>(token));
+  }
+
   /// Sends a message and completes with its delivery report: where the broker wrote it (acks=all)
   /// or why it was not written. An empty key is sent as no key. The bytes are copied into
   /// librdkafka when the message is queued (name the headers array before the co_await: g++ 12
@@ -464,7 +572,7 @@ class producer {
   /// error (the producer is unusable), invalid_argument.
   asio::awaitable<result<delivery>> send(std::string_view topic, std::string_view key, std::string_view value,
                                          std::span<const header_view> headers = {}, send_options so = {}) {
-    return impl_->send(impl_, topic, key, value, headers, so);
+    return async_send(topic, key, value, headers, so, asio::use_awaitable);
   }
   /// Flushes: waits up to options::close_timeout for every outstanding report, then purges the
   /// rest (errc::timeout says how many). Later sends fail with errc::cancelled.
