@@ -1,30 +1,44 @@
 // Produce throughput against librdkafka's mock cluster (3 brokers in this process, on loopback):
 // intg::kafka::producer next to the same work written on librdkafka's C API, in one run, each
-// run on a fresh topic of 6 partitions, the two orders alternating from run to run.
+// side on a fresh topic of 6 partitions, the order rotating from run to run.
 //  - C API: rd_kafka_producev of every message (waiting in rd_kafka_poll while the queue is
 //    full), delivery reports counted in the dr_msg_cb, rd_kafka_flush at the end.
-//  - intg: MAX_QUEUED coroutines, each co_await producer::send (its delivery report) in turn.
+//  - intg send(): MAX_QUEUED coroutines, each co_await producer::send (its delivery report) in turn.
+//  - intg deferred: the same with co_await producer::async_send(..., asio::deferred), which
+//    spares the coroutine frame an asio::awaitable costs per call.
+//  - intg callback: no coroutines; MAX_QUEUED chains of producer::async_send with a callback,
+//    each report's callback sending the chain's next message.
+// Besides messages per second, each side's CPU per message: the producing thread's (where intg's
+// layer runs) and the whole process's (librdkafka's and the mock brokers' threads too).
 // Both use the same librdkafka configuration, built by the same function (idempotent, acks=all,
 // queue.buffering.max.messages = the in-flight bound), and count from the first message to the
 // last delivery report, after one warm-up message (connections, metadata and producer id ready).
 // Usage: kafka_produce [MESSAGES=200000] [RUNS=5] [PAYLOAD_BYTES=100] [MAX_QUEUED=10000]
-// (KAFKA_PRODUCE_STATS=1 also prints the intg producer's wake-ups and waits for room on stderr)
+// (KAFKA_PRODUCE_STATS=1 also prints the intg producer's wake-ups and waits for room on stderr;
+// KAFKA_PRODUCE_ONLY=c, =send, =deferred or =callback runs one side, to profile it)
 #include <intg/kafka.hpp>
 
 #include <librdkafka/rdkafka_mock.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace asio = boost::asio;
@@ -55,12 +69,41 @@ kafka::options producer_options(const std::string& bootstraps, const config& cfg
 
 std::string key_of(int i) { return "k" + std::to_string(i % 17); }
 
+// Wall time and CPU (this thread's and the process's) from construction to stop().
+class meter {
+ public:
+  meter() { read(wall0_, thread0_, process0_); }
+  void stop() { read(wall1_, thread1_, process1_); }
+  struct rates {
+    double per_second, thread_us, process_us;  // messages per second, CPU microseconds per message
+  };
+  rates over(int messages) const {
+    const std::chrono::duration<double> wall = wall1_ - wall0_;
+    return {messages / wall.count(), (thread1_ - thread0_) / messages, (process1_ - process0_) / messages};
+  }
+
+ private:
+  static double us(const rusage& u) {
+    return (u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1e6 + static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+  }
+  static void read(clock_type::time_point& wall, double& thread, double& process) {
+    rusage u{};
+    getrusage(RUSAGE_THREAD, &u);
+    thread = us(u);
+    getrusage(RUSAGE_SELF, &u);
+    process = us(u);
+    wall = clock_type::now();
+  }
+  clock_type::time_point wall0_, wall1_;
+  double thread0_ = 0, thread1_ = 0, process0_ = 0, process1_ = 0;
+};
+
 struct c_counts {
   int delivered = 0;
   int failed = 0;
 };
 
-double run_c_api(const std::string& bootstraps, const std::string& topic, const config& cfg, const std::string& payload) {
+meter::rates run_c_api(const std::string& bootstraps, const std::string& topic, const config& cfg, const std::string& payload) {
   auto conf = kafka::detail::make_conf(producer_options(bootstraps, cfg), kafka::detail::role::producer);
   if (!conf) die(conf.error().to_string());
   c_counts counts;
@@ -89,46 +132,72 @@ double run_c_api(const std::string& bootstraps, const std::string& topic, const 
   rd_kafka_flush(rk, 30'000);
   if (counts.delivered != 1) die("C API: the warm-up message was not delivered");
   counts = {};
-  const auto start = clock_type::now();
+  meter m;
   for (int i = 0; i < cfg.messages; ++i) {
     produce(i);
     if (i % 1'000 == 0) rd_kafka_poll(rk, 0);
   }
   if (rd_kafka_flush(rk, 120'000) != RD_KAFKA_RESP_ERR_NO_ERROR) die("C API: flush timed out");
-  const std::chrono::duration<double> took = clock_type::now() - start;
+  m.stop();
   rd_kafka_destroy(rk);
   if (counts.delivered != cfg.messages || counts.failed != 0)
     die("C API: " + std::to_string(counts.delivered) + " delivered, " + std::to_string(counts.failed) + " failed");
-  return cfg.messages / took.count();
+  return m.over(cfg.messages);
 }
 
-double run_intg(const std::string& bootstraps, const std::string& topic, const config& cfg, const std::string& payload) {
+enum class style { send, deferred, callback };
+
+meter::rates run_intg(const std::string& bootstraps, const std::string& topic, const config& cfg, const std::string& payload,
+                      style how) {
   asio::io_context io;
   auto p = kafka::producer::create(io.get_executor(), producer_options(bootstraps, cfg));
   if (!p) die(p.error().to_string());
   int delivered = 0, failed = 0, next = 0, senders_done = 0;
   const int senders = static_cast<int>(std::min<std::size_t>(cfg.max_queued, static_cast<std::size_t>(cfg.messages)));
-  clock_type::time_point start, end;
+  std::optional<meter> m;
   asio::steady_timer all_done(io, clock_type::time_point::max());  // cancelled by the last sender
   auto sender = [&]() -> asio::awaitable<void> {
     while (next < cfg.messages) {
       const int i = next++;
       const std::string key = key_of(i);
-      auto d = co_await p->send(topic, key, payload);
+      auto d = how == style::deferred ? co_await p->async_send(topic, key, payload, asio::deferred) : co_await p->send(topic, key, payload);
       if (d) ++delivered;
       else ++failed;
     }
     if (++senders_done == senders) {
-      end = clock_type::now();
+      m->stop();
       all_done.cancel();
     }
+  };
+  // The callback chains: each keeps its key alive until its message's report.
+  std::vector<std::string> chain_keys(static_cast<std::size_t>(senders));
+  std::function<void(std::size_t)> send_next;
+  std::function<void(std::size_t, const intg::result<kafka::delivery>&)> on_report = [&](std::size_t c, const auto& d) {
+    if (d) ++delivered;
+    else ++failed;
+    send_next(c);
+  };
+  send_next = [&](std::size_t c) {
+    if (next >= cfg.messages) {
+      if (++senders_done == senders) {
+        m->stop();
+        all_done.cancel();
+      }
+      return;
+    }
+    chain_keys[c] = key_of(next++);
+    p->async_send(topic, chain_keys[c], payload, [on_report = &on_report, c](intg::result<kafka::delivery> d) { (*on_report)(c, d); });
   };
   auto run = [&]() -> asio::awaitable<void> {
     const std::string key = key_of(-1);
     auto warm = co_await p->send(topic, key, payload);
     if (!warm) die("intg: the warm-up message was not delivered: " + warm.error().to_string());
-    start = clock_type::now();
-    for (int s = 0; s < senders; ++s) asio::co_spawn(io, sender(), asio::detached);
+    m.emplace();
+    if (how == style::callback) {
+      for (int s = 0; s < senders; ++s) send_next(static_cast<std::size_t>(s));
+    } else {
+      for (int s = 0; s < senders; ++s) asio::co_spawn(io, sender(), asio::detached);
+    }
     co_await all_done.async_wait(asio::as_tuple(asio::use_awaitable));
     (void)co_await p->close();
     io.stop();  // the producer keeps a wait on its queue's eventfd until it is destroyed
@@ -141,8 +210,7 @@ double run_intg(const std::string& bootstraps, const std::string& topic, const c
     std::fprintf(stderr, "intg producer: %llu wakeups, %llu sends waited for room, at most %zu queued\n",
                  static_cast<unsigned long long>(p->stats().wakeups), static_cast<unsigned long long>(p->stats().waited_for_room),
                  p->stats().max_queued_seen);
-  const std::chrono::duration<double> took = end - start;
-  return cfg.messages / took.count();
+  return m->over(cfg.messages);
 }
 
 double median(std::vector<double> v) {
@@ -173,28 +241,40 @@ int main(int argc, char** argv) {
 
   std::printf("librdkafka %s, mock cluster of 3 brokers, %d messages of %zu bytes per run, in-flight bound %zu\n",
               rd_kafka_version_str(), cfg.messages, cfg.payload, cfg.max_queued);
-  std::printf("%-4s %14s %14s %7s\n", "run", "C API msg/s", "intg msg/s", "ratio");
-  std::vector<double> c_rates, intg_rates, ratios;
+  std::printf("messages per second (CPU microseconds per message: producing thread / whole process)\n");
+  constexpr int n = 4;
+  constexpr std::array<const char*, n> sides{"c", "send", "deferred", "callback"};
+  std::printf("%-4s %26s %26s %26s %26s %7s %7s %7s\n", "run", "C API", "intg send()", "intg deferred", "intg callback", "send", "def.",
+              "callb.");
+  std::array<std::vector<double>, n> rates, thread_cpu, ratios;
+  const char* only = std::getenv("KAFKA_PRODUCE_ONLY");
   for (int r = 0; r < cfg.runs; ++r) {
-    const std::string t1 = "bench-" + std::to_string(2 * r), t2 = "bench-" + std::to_string(2 * r + 1);
-    for (const auto& t : {t1, t2})
-      if (rd_kafka_mock_topic_create(mc, t.c_str(), 6, 3) != RD_KAFKA_RESP_ERR_NO_ERROR) die("cannot create topic " + t);
-    double c = 0, i = 0;
-    if (r % 2 == 0) {
-      c = run_c_api(bootstraps, t1, cfg, payload);
-      i = run_intg(bootstraps, t2, cfg, payload);
-    } else {
-      i = run_intg(bootstraps, t1, cfg, payload);
-      c = run_c_api(bootstraps, t2, cfg, payload);
+    std::array<meter::rates, n> got{};
+    for (int k = 0; k < n; ++k) {
+      const int side = (r + k) % n;  // the order rotates from run to run
+      if (only && std::string_view(only) != sides[side]) continue;
+      const std::string topic = "bench-" + std::to_string(n * r + k);
+      if (rd_kafka_mock_topic_create(mc, topic.c_str(), 6, 3) != RD_KAFKA_RESP_ERR_NO_ERROR) die("cannot create topic " + topic);
+      got[side] = side == 0 ? run_c_api(bootstraps, topic, cfg, payload) : run_intg(bootstraps, topic, cfg, payload, static_cast<style>(side - 1));
+      rates[side].push_back(got[side].per_second);
+      thread_cpu[side].push_back(got[side].thread_us);
     }
-    c_rates.push_back(c);
-    intg_rates.push_back(i);
-    ratios.push_back(i / c);
-    std::printf("%-4d %14.0f %14.0f %6.1f%%\n", r + 1, c, i, 100 * i / c);
+    std::printf("%-4d", r + 1);
+    for (const auto& g : got) std::printf(" %8.0f (%5.2f /%5.2f us)", g.per_second, g.thread_us, g.process_us);
+    if (!only)
+      for (int k = 1; k < n; ++k) {
+        ratios[k].push_back(got[k].per_second / got[0].per_second);
+        std::printf(" %6.1f%%", 100 * ratios[k].back());
+      }
+    std::printf("\n");
     std::fflush(stdout);
   }
-  std::printf("%-4s %14.0f %14.0f %6.1f%%  (medians; the ratio is the median of the runs' ratios)\n", "med", median(c_rates),
-              median(intg_rates), 100 * median(ratios));
+  if (!only) {
+    std::printf("%-4s", "med");
+    for (int k = 0; k < n; ++k) std::printf(" %8.0f (%5.2f us thread)   ", median(rates[k]), median(thread_cpu[k]));
+    for (int k = 1; k < n; ++k) std::printf(" %6.1f%%", 100 * median(ratios[k]));
+    std::printf("\n(msg/s, then CPU per message: producing thread / process; ratios to the C API, medians of the runs')\n");
+  }
   rd_kafka_mock_cluster_destroy(mc);
   rd_kafka_destroy(owner);
   return 0;
