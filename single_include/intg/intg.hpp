@@ -7490,15 +7490,20 @@ inline std::span<const std::uint8_t> as_bytes(std::string_view s) noexcept {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+/// Lowercase hex of `bytes`, appended to `out`.
+inline void append_hex(std::string& out, std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  const std::size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[at + 2 * i] = digits[bytes[i] >> 4];
+    out[at + 2 * i + 1] = digits[bytes[i] & 0xf];
+  }
+}
 /// Lowercase hex of `bytes`.
 inline std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
   std::string out;
-  out.resize(bytes.size() * 2);
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 0xf];
-  }
+  append_hex(out, bytes);
   return out;
 }
 /// Lowercase hex of the characters of `s` taken as bytes.
@@ -10079,6 +10084,8 @@ concept settings_source = requires(const C& c, std::string_view key) {
 #endif  // INTG_AMALGAMATED_INTG_SECURITY_AUTH_SETTINGS_SOURCE_HPP
 // ---- end intg/security/auth/settings_source.hpp ----
 
+#include <boost/container/small_vector.hpp>
+
 #include <algorithm>
 #include <array>
 #include <chrono>
@@ -10227,9 +10234,7 @@ inline result<void> check_escapes(std::string_view s, std::string_view what) {
   return {};
 }
 
-inline std::string decode(std::string_view s) {  // escapes already checked
-  std::string out;
-  out.reserve(s.size());
+inline void append_decoded(std::string& out, std::string_view s) {  // escapes already checked
   for (std::size_t i = 0; i < s.size(); ++i) {
     if (s[i] == '%') {
       out += static_cast<char>(crypto::detail::hex_value(s[i + 1]) * 16 + crypto::detail::hex_value(s[i + 2]));
@@ -10238,7 +10243,18 @@ inline std::string decode(std::string_view s) {  // escapes already checked
       out += s[i];
     }
   }
+}
+inline std::string decode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  append_decoded(out, s);
   return out;
+}
+// Percent-encodes the decoded form of `s` (escapes already checked) onto `out`; most parts have
+// no escape and are encoded as they are.
+inline void append_reencoded(std::string& out, std::string_view s) {
+  if (s.find('%') == std::string_view::npos) return http::percent_encode_to(out, s);
+  http::percent_encode_to(out, decode(s));
 }
 
 template <class F>
@@ -10290,11 +10306,21 @@ inline bool valid_value(std::string_view v) noexcept {
 // "YYYYMMDDTHHMMSSZ". system_clock's range (years 1678 to 2261) always has four-digit years.
 // Written digit by digit: snprintf's "%02d" draws -Wformat-truncation at -O2, where g++ cannot see
 // that the fields are in range.
-inline std::string amz_date(std::chrono::system_clock::time_point t) {
+struct date_chars {
+  std::array<char, 16> c;
+  std::string_view full() const noexcept { return {c.data(), c.size()}; }  // 20150830T123600Z
+  std::string_view day() const noexcept { return {c.data(), 8}; }          // 20150830
+};
+inline date_chars amz_date_chars(std::chrono::system_clock::time_point t) {
+  // One signature needs its date four times; the calendar arithmetic is done once per second.
+  thread_local std::chrono::system_clock::time_point last_time{};
+  thread_local std::optional<date_chars> last;
+  const auto second = std::chrono::floor<std::chrono::seconds>(t);
+  if (last && last_time == second) return *last;
   const auto u = auth::detail::utc(t);
-  std::string out = "00000000T000000Z";
+  date_chars out{{'0', '0', '0', '0', '0', '0', '0', '0', 'T', '0', '0', '0', '0', '0', '0', 'Z'}};
   auto put = [&](std::size_t at, std::size_t width, long v) {
-    for (std::size_t i = width; i-- > 0; v /= 10) out[at + i] = static_cast<char>('0' + v % 10);
+    for (std::size_t i = width; i-- > 0; v /= 10) out.c[at + i] = static_cast<char>('0' + v % 10);
   };
   put(0, 4, static_cast<long>(u.year));
   put(4, 2, static_cast<long>(u.month));
@@ -10302,11 +10328,11 @@ inline std::string amz_date(std::chrono::system_clock::time_point t) {
   put(9, 2, static_cast<long>(u.hour));
   put(11, 2, static_cast<long>(u.minute));
   put(13, 2, static_cast<long>(u.second));
+  last_time = second;
+  last = out;
   return out;
 }
-inline void erase_headers(header_list& h, std::string_view name) {
-  std::erase_if(h, [&](const auto& kv) { return iequal(kv.first, name); });
-}
+inline std::string amz_date(std::chrono::system_clock::time_point t) { return std::string(amz_date_chars(t).full()); }
 
 inline std::string hex_sha256(std::string_view data) { return crypto::to_hex(crypto::sha256(data)); }
 
@@ -10334,28 +10360,44 @@ inline std::string amz_date(std::chrono::system_clock::time_point t) { return de
 
 /// "20150830/us-east-1/service/aws4_request".
 inline std::string credential_scope(const params& p) {
-  return detail::amz_date(p.time).substr(0, 8) + '/' + p.region + '/' + p.service + "/aws4_request";
+  std::string out(detail::amz_date_chars(p.time).day());
+  out.reserve(8 + p.region.size() + p.service.size() + 15);
+  out += '/';
+  out += p.region;
+  out += '/';
+  out += p.service;
+  out += "/aws4_request";
+  return out;
 }
 
-/// The canonical URI. S3: each segment of the path as it is, decoded then encoded once (no
-/// dot-segment removal: "." and ".." are key names). Other services: "." and ".." segments and
-/// empty segments removed, then each segment encoded, which encodes a wire path a second time as
-/// AWS requires ("/a%20b" signs as "/a%2520b"; the suite's raw "/a b" as "/a%20b").
-inline result<std::string> canonical_uri(std::string_view path, std::string_view service) {
-  if (path.empty()) return std::string("/");
-  if (path.front() != '/') return detail::fail("the path must start with '/'");
-  if (auto ok = detail::check_escapes(path, "the path"); !ok) return ok.error();
-  std::string out;
+namespace detail {
+inline void append_scope(std::string& out, std::string_view day, const params& p) {
+  out += day;
+  out += '/';
+  out += p.region;
+  out += '/';
+  out += p.service;
+  out += "/aws4_request";
+}
+
+// canonical_uri() onto `out`.
+inline result<void> append_canonical_uri(std::string& out, std::string_view path, std::string_view service) {
+  if (path.empty()) {
+    out += '/';
+    return {};
+  }
+  if (path.front() != '/') return fail("the path must start with '/'");
+  if (auto ok = check_escapes(path, "the path"); !ok) return ok.error();
   if (uses_s3_rules(service)) {
-    detail::for_each_part(path.substr(1), '/', [&](std::string_view seg) {
+    for_each_part(path.substr(1), '/', [&](std::string_view seg) {
       out += '/';
-      http::percent_encode_to(out, detail::decode(seg));
+      append_reencoded(out, seg);
     });
-    return out;
+    return {};
   }
   // botocore's remove_dot_segments: a trailing '/' stays when anything is left.
-  std::vector<std::string_view> kept;
-  detail::for_each_part(path.substr(1), '/', [&](std::string_view seg) {
+  boost::container::small_vector<std::string_view, 16> kept;
+  for_each_part(path.substr(1), '/', [&](std::string_view seg) {
     if (seg.empty() || seg == ".") return;
     if (seg == "..") {
       if (!kept.empty()) kept.pop_back();
@@ -10367,8 +10409,40 @@ inline result<std::string> canonical_uri(std::string_view path, std::string_view
     out += '/';
     http::percent_encode_to(out, seg);
   }
-  if (out.empty()) return std::string("/");
-  if (path.back() == '/') out += '/';
+  if (kept.empty()) out += '/';
+  else if (path.back() == '/') out += '/';
+  return {};
+}
+
+// canonical_query() onto `out`.
+inline result<void> append_canonical_query(std::string& out, std::string_view query) {
+  if (auto ok = check_escapes(query, "the query"); !ok) return ok.error();
+  boost::container::small_vector<std::pair<std::string, std::string>, 8> pairs;
+  for_each_part(query, '&', [&](std::string_view part) {
+    if (part.empty()) return;
+    const auto eq = part.find('=');
+    auto& [k, v] = pairs.emplace_back();
+    append_reencoded(k, part.substr(0, eq));
+    if (eq != std::string_view::npos) append_reencoded(v, part.substr(eq + 1));
+  });
+  std::sort(pairs.begin(), pairs.end());
+  for (std::size_t i = 0; i < pairs.size(); ++i) {
+    if (i > 0) out += '&';
+    out += pairs[i].first;
+    out += '=';
+    out += pairs[i].second;
+  }
+  return {};
+}
+}  // namespace detail
+
+/// The canonical URI. S3: each segment of the path as it is, decoded then encoded once (no
+/// dot-segment removal: "." and ".." are key names). Other services: "." and ".." segments and
+/// empty segments removed, then each segment encoded, which encodes a wire path a second time as
+/// AWS requires ("/a%20b" signs as "/a%2520b"; the suite's raw "/a b" as "/a%20b").
+inline result<std::string> canonical_uri(std::string_view path, std::string_view service) {
+  std::string out;
+  if (auto ok = detail::append_canonical_uri(out, path, service); !ok) return ok.error();
   return out;
 }
 
@@ -10376,70 +10450,65 @@ inline result<std::string> canonical_uri(std::string_view path, std::string_view
 /// space), encoded again with everything but unreserved characters escaped, sorted by name then
 /// value; a parameter without a value is "name=". Empty parts ("a=1&&b=2") are dropped.
 inline result<std::string> canonical_query(std::string_view query) {
-  if (auto ok = detail::check_escapes(query, "the query"); !ok) return ok.error();
-  std::vector<std::pair<std::string, std::string>> pairs;
-  detail::for_each_part(query, '&', [&](std::string_view part) {
-    if (part.empty()) return;
-    const auto eq = part.find('=');
-    const auto value = eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
-    pairs.emplace_back(http::percent_encode(detail::decode(part.substr(0, eq))), http::percent_encode(detail::decode(value)));
-  });
-  std::sort(pairs.begin(), pairs.end());
   std::string out;
-  for (auto& [k, v] : pairs) {
-    if (!out.empty()) out += '&';
-    out += k;
-    out += '=';
-    out += v;
-  }
+  if (auto ok = detail::append_canonical_query(out, query); !ok) return ok.error();
   return out;
 }
 
 namespace detail {
-// canonical_headers() once the names and values are known to be valid.
-inline result<canonical_header_block> canonical_headers_checked(const header_list& headers) {
-  if (!find_header(headers, "host")) return fail("the request has no Host header");
-  // Lower-case names side by side in one buffer; (offset, length, position), sorted stably.
-  std::size_t total = 0, values = 0;
+// The canonical headers onto `out` ("name:value\n" per name) and the signed-headers list onto
+// `signed_headers`, for headers whose names and values are known to be valid. `Headers` is a
+// range of name/value pairs (strings or views).
+template <class Headers>
+inline result<void> append_canonical_headers(std::string& out, std::string& signed_headers, const Headers& headers) {
+  bool host = false;
+  std::size_t total = 0;
   for (const auto& [name, value] : headers) {
-    total += name.size();
-    values += value.size();
+    host = host || iequal(name, "host");
+    total += std::string_view(name).size();
   }
-  std::string names;
+  if (!host) return fail("the request has no Host header");
+  // Lower-case names side by side in one buffer; (offset, length, position), sorted stably.
+  boost::container::small_vector<char, 512> names;
   names.reserve(total);
   struct entry {
-    std::size_t at, size, index;
+    std::size_t at, size;
+    std::string_view value;
   };
-  std::vector<entry> order;
-  order.reserve(headers.size());
-  for (std::size_t i = 0; i < headers.size(); ++i) {
+  boost::container::small_vector<entry, 24> order;
+  for (const auto& [name_, value] : headers) {
+    const std::string_view name(name_);
     const std::size_t at = names.size();
-    for (char c : headers[i].first) names += lower(c);
-    if (never_signed(std::string_view(names).substr(at))) {
+    names.resize(at + name.size());
+    std::transform(name.begin(), name.end(), names.begin() + static_cast<std::ptrdiff_t>(at), [](char c) { return lower(c); });
+    if (never_signed(std::string_view(names.data() + at, name.size()))) {
       names.resize(at);
       continue;
     }
-    order.push_back({at, headers[i].first.size(), i});
+    order.push_back({at, name.size(), std::string_view(value)});
   }
-  const std::string_view all(names);
-  auto name_of = [&](const entry& e) { return all.substr(e.at, e.size); };
+  auto name_of = [&](const entry& e) { return std::string_view(names.data() + e.at, e.size); };
   std::stable_sort(order.begin(), order.end(), [&](const entry& a, const entry& b) { return name_of(a) < name_of(b); });
-  canonical_header_block out;
-  out.headers.reserve(total + values + 2 * headers.size());
-  out.signed_headers.reserve(total + headers.size());
   for (std::size_t i = 0; i < order.size(); ++i) {
     const std::string_view name = name_of(order[i]);
     if (i > 0 && name == name_of(order[i - 1])) {
-      out.headers.back() = ',';  // replaces the '\n' of the previous value of this name
+      out.back() = ',';  // replaces the '\n' of the previous value of this name
     } else {
-      if (!out.signed_headers.empty()) out.signed_headers += ';';
-      out.signed_headers += name;
-      out.headers += name;
-      out.headers += ':';
+      if (!signed_headers.empty()) signed_headers += ';';
+      signed_headers += name;
+      out += name;
+      out += ':';
     }
-    append_trimmed(out.headers, headers[order[i].index].second);
-    out.headers += '\n';
+    append_trimmed(out, order[i].value);
+    out += '\n';
   }
+  return {};
+}
+
+// canonical_headers() once the names and values are known to be valid.
+inline result<canonical_header_block> canonical_headers_checked(const header_list& headers) {
+  canonical_header_block out;
+  if (auto ok = append_canonical_headers(out.headers, out.signed_headers, headers); !ok) return ok.error();
   return out;
 }
 }  // namespace detail
@@ -10463,42 +10532,59 @@ inline std::string payload_line(const request& r) {
   return detail::hex_sha256(r.body);
 }
 
-/// The canonical request of `r` as it stands (sign() first adds X-Amz-Date and the rest):
-/// method, canonical URI, canonical query, canonical headers, signed headers, payload line.
 namespace detail {
-inline result<std::string> canonical_request(const request& r, std::string_view service, bool headers_checked) {
-  if (!is_token(r.method)) return fail("the method is empty or not a token");
-  auto uri = canonical_uri(r.path, service);
-  if (!uri) return uri.error();
-  auto query = canonical_query(r.query);
-  if (!query) return query.error();
-  auto headers = headers_checked ? canonical_headers_checked(r.headers) : sigv4::canonical_headers(r.headers);
-  if (!headers) return headers.error();
-  const std::string payload = payload_line(r);
-  std::string out;
-  out.reserve(r.method.size() + uri->size() + query->size() + headers->headers.size() + headers->signed_headers.size() +
-              payload.size() + 5);
-  for (std::string_view part : {std::string_view(r.method), std::string_view(*uri), std::string_view(*query)}) {
-    out += part;
-    out += '\n';
-  }
-  out += headers->headers;
+// The canonical request onto `out` (method, canonical URI, canonical query, canonical headers,
+// signed headers, payload line), the signed-headers list onto `signed_headers`. Header names and
+// values already checked.
+template <class Headers>
+inline result<void> append_canonical_request(std::string& out, std::string& signed_headers, std::string_view method,
+                                             std::string_view path, std::string_view query, const Headers& headers,
+                                             std::string_view payload, std::string_view service) {
+  if (!is_token(method)) return fail("the method is empty or not a token");
+  out += method;
   out += '\n';
-  out += headers->signed_headers;
+  if (auto ok = append_canonical_uri(out, path, service); !ok) return ok.error();
+  out += '\n';
+  if (auto ok = append_canonical_query(out, query); !ok) return ok.error();
+  out += '\n';
+  if (auto ok = append_canonical_headers(out, signed_headers, headers); !ok) return ok.error();
+  out += '\n';
+  out += signed_headers;
   out += '\n';
   out += payload;
+  return {};
+}
+
+inline result<std::string> canonical_request(const request& r, std::string_view service, bool headers_checked) {
+  if (!headers_checked)
+    if (auto ok = check_headers(r.headers); !ok) return ok.error();
+  std::string out, signed_headers;
+  out.reserve(256);
+  if (auto ok = append_canonical_request(out, signed_headers, r.method, r.path, r.query, r.headers, payload_line(r), service); !ok)
+    return ok.error();
   return out;
 }
 }  // namespace detail
 
+/// The canonical request of `r` as it stands (sign() first adds X-Amz-Date and the rest):
+/// method, canonical URI, canonical query, canonical headers, signed headers, payload line.
 inline result<std::string> canonical_request(const request& r, std::string_view service) {
   return detail::canonical_request(r, service, false);
 }
 
 /// The string to sign: algorithm, X-Amz-Date, credential scope, hex SHA-256 of the canonical request.
 inline std::string string_to_sign(std::string_view canonical_request, const params& p) {
-  return std::string(algorithm) + '\n' + detail::amz_date(p.time) + '\n' + credential_scope(p) + '\n' +
-         detail::hex_sha256(canonical_request);
+  const auto date = detail::amz_date_chars(p.time);
+  std::string out;
+  out.reserve(algorithm.size() + 16 + 8 + p.region.size() + p.service.size() + 15 + 64 + 3);
+  out += algorithm;
+  out += '\n';
+  out += date.full();
+  out += '\n';
+  detail::append_scope(out, date.day(), p);
+  out += '\n';
+  crypto::append_hex(out, crypto::sha256(canonical_request));
+  return out;
 }
 
 /// The signing key: HMAC-SHA256 chained over date, region, service and "aws4_request", starting
@@ -10524,21 +10610,39 @@ class signing_key_cache {
 
   /// signing_key(secret_access_key, p), derived or remembered.
   secret get(const secret& secret_access_key, const params& p) const {
-    const std::string day = detail::amz_date(p.time).substr(0, 8);
     std::lock_guard<std::mutex> lock(mutex_);
+    return find(secret_access_key, p).key;
+  }
+
+  /// signature(signing_key(secret_access_key, p), string_to_sign), without copying the key out.
+  std::string sign(const secret& secret_access_key, const params& p, std::string_view string_to_sign) const {
+    std::array<std::uint8_t, 32> mac;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      mac = crypto::hmac_sha256(find(secret_access_key, p).key.reveal(), string_to_sign);
+    }
+    return crypto::to_hex(mac);
+  }
+
+ private:
+  struct entry;
+  // The entry for (secret, day, region, service), derived into the least recently used one if
+  // none holds it. Called with the lock held.
+  entry& find(const secret& secret_access_key, const params& p) const {
+    const auto date = detail::amz_date_chars(p.time);
+    const std::string_view day = date.day();
     for (auto& e : entries_)
       if (e.used && e.day == day && e.region == p.region && e.service == p.service && e.secret_key.reveal() == secret_access_key.reveal()) {
         e.used = ++clock_;
-        return e.key;
+        return e;
       }
     entry* slot = &entries_[0];  // the least recently used
     for (auto& e : entries_)
       if (e.used < slot->used) slot = &e;
-    *slot = entry{secret_access_key, day, p.region, p.service, signing_key(secret_access_key, p), ++clock_};
-    return slot->key;
+    *slot = entry{secret_access_key, std::string(day), p.region, p.service, signing_key(secret_access_key, p), ++clock_};
+    return *slot;
   }
 
- private:
   struct entry {
     secret secret_key{};
     std::string day{}, region{}, service{};
@@ -10559,8 +10663,14 @@ inline std::string signature(const secret& signing_key, std::string_view string_
 /// SignedHeaders=host;x-amz-date, Signature=..." (one line).
 inline std::string authorization_header(const credentials& c, const params& p, std::string_view signed_headers,
                                         std::string_view signature) {
-  std::string out(algorithm);
-  out += " Credential=" + c.access_key_id + '/' + credential_scope(p);
+  std::string out;
+  out.reserve(algorithm.size() + 12 + c.access_key_id.size() + 1 + 8 + p.region.size() + p.service.size() + 15 + 16 +
+              signed_headers.size() + 12 + signature.size());
+  out += algorithm;
+  out += " Credential=";
+  out += c.access_key_id;
+  out += '/';
+  detail::append_scope(out, detail::amz_date_chars(p.time).day(), p);
   out += ", SignedHeaders=";
   out += signed_headers;
   out += ", Signature=";
@@ -10578,32 +10688,37 @@ inline result<signing> sign(request& r, const credentials& c, const params& p, c
   const std::string payload = payload_line(r);
   const bool token = !c.session_token.empty();
   signing out;
-  out.added.emplace_back("X-Amz-Date", detail::amz_date(p.time));
+  out.added.reserve(4);
+  out.added.emplace_back("X-Amz-Date", std::string(detail::amz_date_chars(p.time).full()));
   if (token && !p.omit_session_token) out.added.emplace_back("X-Amz-Security-Token", c.session_token.reveal());
   if (uses_s3_rules(p.service) || payload == unsigned_payload) out.added.emplace_back("X-Amz-Content-SHA256", payload);
   // What signing replaces: an earlier signature (a retry), its date, token and payload line.
-  auto strip = [&](header_list& h) {
-    detail::erase_headers(h, "authorization");
-    if (token) detail::erase_headers(h, "x-amz-security-token");
-    for (auto& [name, value] : out.added) detail::erase_headers(h, name);
+  auto replaced = [&](std::string_view name) {
+    if (detail::iequal(name, "authorization") || (token && detail::iequal(name, "x-amz-security-token"))) return true;
+    return std::any_of(out.added.begin(), out.added.end(), [&](const auto& a) { return detail::iequal(name, a.first); });
   };
 
-  request work{r.method, r.path, r.query, r.headers, {}, payload};  // no copy of the body: its hash is enough
-  strip(work.headers);
-  work.headers.insert(work.headers.end(), out.added.begin(), out.added.end());
-  auto cr = detail::canonical_request(work, p.service, true);  // the headers were checked above
-  if (!cr) return cr.error();
-  out.canonical_request = std::move(*cr);
+  // What is signed: the request's headers but those replaced, then the added ones (views, no copies).
+  boost::container::small_vector<std::pair<std::string_view, std::string_view>, 24> signed_view;
+  for (const auto& [name, value] : r.headers)
+    if (!replaced(name)) signed_view.emplace_back(name, value);
+  for (const auto& [name, value] : out.added) signed_view.emplace_back(name, value);
+  std::string signed_headers;
+  std::size_t size = r.method.size() + 3 * (r.path.size() + r.query.size()) + 2 * payload.size() + 16;
+  for (const auto& [name, value] : signed_view) size += 2 * name.size() + value.size() + 2;
+  out.canonical_request.reserve(size);
+  if (auto ok = detail::append_canonical_request(out.canonical_request, signed_headers, r.method, r.path, r.query, signed_view,
+                                                 payload, p.service);
+      !ok)  // the headers were checked above
+    return ok.error();
   out.string_to_sign = string_to_sign(out.canonical_request, p);
-  out.signature = signature(keys ? keys->get(c.secret_access_key, p) : signing_key(c.secret_access_key, p), out.string_to_sign);
-  // The signed-headers list is the canonical request's second line from the end.
-  const auto end = out.canonical_request.rfind('\n');
-  const auto begin = out.canonical_request.rfind('\n', end - 1) + 1;
-  out.authorization = authorization_header(c, p, std::string_view(out.canonical_request).substr(begin, end - begin), out.signature);
+  out.signature = keys ? keys->sign(c.secret_access_key, p, out.string_to_sign)
+                       : signature(signing_key(c.secret_access_key, p), out.string_to_sign);
+  out.authorization = authorization_header(c, p, signed_headers, out.signature);
   out.added.emplace_back("Authorization", out.authorization);
   if (token && p.omit_session_token) out.added.emplace_back("X-Amz-Security-Token", c.session_token.reveal());
 
-  strip(r.headers);
+  std::erase_if(r.headers, [&](const auto& h) { return replaced(h.first); });
   r.headers.insert(r.headers.end(), out.added.begin(), out.added.end());
   return out;
 }

@@ -23,15 +23,20 @@ inline std::span<const std::uint8_t> as_bytes(std::string_view s) noexcept {
   return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
 }
 
+/// Lowercase hex of `bytes`, appended to `out`.
+inline void append_hex(std::string& out, std::span<const std::uint8_t> bytes) {
+  static constexpr char digits[] = "0123456789abcdef";
+  const std::size_t at = out.size();
+  out.resize(at + bytes.size() * 2);
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    out[at + 2 * i] = digits[bytes[i] >> 4];
+    out[at + 2 * i + 1] = digits[bytes[i] & 0xf];
+  }
+}
 /// Lowercase hex of `bytes`.
 inline std::string to_hex(std::span<const std::uint8_t> bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
   std::string out;
-  out.resize(bytes.size() * 2);
-  for (std::size_t i = 0; i < bytes.size(); ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 0xf];
-  }
+  append_hex(out, bytes);
   return out;
 }
 /// Lowercase hex of the characters of `s` taken as bytes.
