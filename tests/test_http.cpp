@@ -1945,6 +1945,32 @@ BOOST_AUTO_TEST_CASE(heartbeat_detects_a_peer_that_stops_answering) {
   }());
 }
 
+BOOST_AUTO_TEST_CASE(heartbeat_keeps_a_quiet_peer_that_answers) {
+  asio::io_context io;
+  ws::server_options so;
+  so.idle_timeout = 300ms;
+  ws_served s(io, so);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client_options o;
+    o.idle_timeout = 300ms;
+    o.reconnect = false;
+    ws::client c(io.get_executor(), s.url(), o);
+    BOOST_REQUIRE(co_await c.connect());
+    // Four idle timeouts without a message either way: each side's pings are answered.
+    co_await sleep_for(1200ms);
+    BOOST_REQUIRE(c.current());
+    BOOST_TEST(c.current()->is_open());
+    BOOST_TEST(s.ended.empty());
+    BOOST_REQUIRE(co_await c.send("still here"));
+    auto m = co_await c.receive();
+    BOOST_REQUIRE(m);
+    BOOST_TEST(m->data == "still here");
+    BOOST_TEST(c.current()->stats().messages_received == 1u);  // the pongs are not messages
+    co_await c.close();
+    co_await s.srv.shutdown();
+  }());
+}
+
 BOOST_AUTO_TEST_CASE(bounded_send_queue) {
   asio::io_context io;
   ws_served s(io);

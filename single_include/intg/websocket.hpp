@@ -5,6 +5,7 @@
 // Edit the headers under include/ and regenerate with: python3 tools/amalgamate.py
 #pragma once
 #include <intg/intg.hpp>
+#include <intg/kafka.hpp>
 // ---- begin intg/websocket.hpp ----
 #ifndef INTG_AMALGAMATED_INTG_WEBSOCKET_HPP
 #define INTG_AMALGAMATED_INTG_WEBSOCKET_HPP
@@ -141,12 +142,14 @@ inline error ws_error(const boost::system::error_code& ec, std::string_view peer
 #define INTG_AMALGAMATED_INTG_WEBSOCKET_CONNECTION_HPP
 // intg::websocket::connection: one open WebSocket connection, client or server side, plain or
 // TLS. What both ends share lives here once: the bounded send queue drained by one writer, the
-// bounded receive queue filled by one reader (which also answers pings and sees pongs, so Beast's
-// heartbeat can tell a dead peer), the message size limit, and the close handshake.
+// bounded receive queue filled by one reader (which also answers pings and sees pongs), the
+// heartbeat that tells a dead peer, the message size limit, and the close handshake.
 
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -158,6 +161,7 @@ inline error ws_error(const boost::system::error_code& ec, std::string_view peer
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -168,6 +172,7 @@ inline error ws_error(const boost::system::error_code& ec, std::string_view peer
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 namespace intg::websocket {
 
@@ -191,30 +196,74 @@ struct connection_stats {
 
 namespace detail {
 
-/// Wakes every coroutine waiting on it (single-threaded, like the connection). Waiters without a
-/// deadline share one timer that never expires, so waiting costs no allocation; each waiter with
-/// a deadline has a timer of its own, so waiters with different deadlines never disturb each other.
+/// Wakes every coroutine waiting on it (single-threaded, like the connection). A waiter without a
+/// deadline costs no timer and no allocation: its handler waits here (inline) until notify_all()
+/// posts it. (A timer per wait, even one that never expires, made the reactor reprogram its
+/// timerfd and poll once per message: three system calls per echoed message where one, the
+/// write, is needed.) A waiter with a deadline has a timer of its own, so waiters with different
+/// deadlines never disturb each other.
 class wakeup {
  public:
   using time_point = asio::steady_timer::time_point;
-  explicit wakeup(const asio::any_io_executor& ex) : untimed_(ex, time_point::max()) {}
+  explicit wakeup(const asio::any_io_executor& ex) : ex_(ex) {}
+  wakeup(const wakeup&) = delete;
+  wakeup& operator=(const wakeup&) = delete;
+  ~wakeup() { notify_all(); }
 
-  /// Until notify_all(); the caller checks its condition again.
-  auto wait() { return untimed_.async_wait(asio::as_tuple(asio::use_awaitable)); }
+  /// Until notify_all(), or the waiter's own cancellation; the caller checks its condition again.
+  /// `co_await w.wait()` in an asio::awaitable (an async operation: no coroutine frame of its own).
+  auto wait() { return asio::async_initiate<const asio::deferred_t&, void()>(initiate{this}, asio::deferred); }
   /// Until notify_all() or `deadline`, whichever comes first.
   asio::awaitable<void> wait(time_point deadline) {
-    asio::steady_timer t(untimed_.get_executor(), deadline);
+    asio::steady_timer t(ex_, deadline);
     const auto it = timed_.insert(timed_.end(), &t);
     co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
     timed_.erase(it);
   }
-  void notify_all() noexcept {
-    untimed_.cancel();
+  void notify_all() {
+    ready_.swap(waiting_);  // a waiter resumed later may wait again: on waiting_, not on ready_
+    for (auto& w : ready_) asio::post(ex_, std::move(w.handler));
+    ready_.clear();
     for (auto* t : timed_) t->cancel();
   }
 
  private:
-  asio::steady_timer untimed_;
+  using stored = intg::detail::inline_handler<void()>;
+  struct waiter {
+    stored handler;
+    std::uint64_t id;
+  };
+  struct initiate {
+    wakeup* self;
+    template <class Handler>
+    void operator()(Handler&& h) const {
+      self->add(stored(std::forward<Handler>(h)));
+    }
+  };
+  // Cancelling a waiter (any type) wakes it alone. It stays in the waiter's slot until the
+  // waiter resumes; by then its id is no longer waiting.
+  struct cancel_wait {
+    cancel_wait(wakeup* w, std::uint64_t i) noexcept : self(w), id(i) {}  // (clang has no parenthesized aggregate init)
+    wakeup* self;
+    std::uint64_t id;
+    void operator()(asio::cancellation_type type) const {
+      if (type == asio::cancellation_type::none) return;
+      wakeup* const w = self;
+      const auto it = std::find_if(w->waiting_.begin(), w->waiting_.end(), [i = id](const waiter& x) { return x.id == i; });
+      if (it == w->waiting_.end()) return;
+      asio::post(w->ex_, std::move(it->handler));
+      w->waiting_.erase(it);
+    }
+  };
+  void add(stored h) {
+    const auto id = ++next_id_;
+    if (auto cs = h.get_cancellation_slot(); cs.is_connected()) cs.template emplace<cancel_wait>(this, id);
+    waiting_.push_back(waiter{std::move(h), id});
+  }
+
+  asio::any_io_executor ex_;
+  std::vector<waiter> waiting_, ready_;
+  std::uint64_t next_id_ = 0;
   std::list<asio::steady_timer*> timed_;
 };
 
@@ -225,9 +274,10 @@ void apply_options(WebSocketStream& ws, const connection_options& o) {
   ws.read_message_max(o.max_message_size);
   bws::stream_base::timeout t{};
   t.handshake_timeout = o.handshake_timeout;
-  t.idle_timeout = o.idle_timeout.count() > 0 ? std::chrono::duration_cast<bws::stream_base::duration>(o.idle_timeout)
-                                              : bws::stream_base::none();
-  t.keep_alive_pings = o.idle_timeout.count() > 0;
+  // The heartbeat is the connection's own (connection::heartbeat): Beast's re-arms a timer on every
+  // read, which cost a timerfd update and a cancelled wait per message.
+  t.idle_timeout = bws::stream_base::none();
+  t.keep_alive_pings = false;
   ws.set_option(t);
   bws::permessage_deflate pmd;
   pmd.client_enable = o.permessage_deflate;
@@ -350,6 +400,7 @@ class connection : public std::enable_shared_from_this<connection> {
       co_return error(errc::timeout, "WebSocket " + peer_ + ": the send queue was not written within the closing timeout");
     }
     boost::system::error_code ec;
+    while (pinging_) co_await ended_.wait();  // Beast takes no close while a ping is being written
     if (!reader_done_) {  // the peer may have closed meanwhile
       if (plain_) {
         std::tie(ec) = co_await plain_->async_close(cr, asio::as_tuple(asio::use_awaitable));
@@ -407,8 +458,49 @@ class connection : public std::enable_shared_from_this<connection> {
   template <class WebSocketStream>
   void spawn(WebSocketStream& ws) {
     auto ex = ws.get_executor();
+    // Pings and pongs count as signs of life (a ping is answered by Beast within the read).
+    ws.control_callback([this](beast::websocket::frame_type kind, beast::string_view) {
+      if (kind != beast::websocket::frame_type::close) heard_ = true;
+    });
     asio::co_spawn(ex, read_loop(ws, shared_from_this()), asio::detached);
     asio::co_spawn(ex, write_loop(ws, shared_from_this()), asio::detached);
+    if (opts_.idle_timeout.count() > 0) asio::co_spawn(ex, heartbeat(ws, shared_from_this()), asio::detached);
+  }
+
+  // After half of idle_timeout without a frame from the peer, a ping; after the other half still
+  // without one, the peer is taken as dead and the socket closed (the reader reports the timeout).
+  // One timer per connection that fires twice per idle_timeout, whatever the traffic: reads only
+  // set heard_.
+  template <class WebSocketStream>
+  asio::awaitable<void> heartbeat(WebSocketStream& ws, std::shared_ptr<connection>) {
+    asio::steady_timer timer(ex_);
+    heartbeat_timer_ = &timer;
+    bool pinged = false;
+    while (state_ != state::closed && !reader_done_) {
+      timer.expires_after(opts_.idle_timeout / 2);
+      co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (state_ == state::closed || reader_done_) break;
+      if (heard_) {
+        heard_ = false;
+        pinged = false;
+        continue;
+      }
+      if (!pinged) {
+        if (state_ != state::open) continue;  // closing: the closing handshake has its own timeout
+        pinged = true;
+        pinging_ = true;
+        auto [ec] = co_await ws.async_ping({}, asio::as_tuple(asio::use_awaitable));
+        pinging_ = false;
+        ended_.notify_all();
+        if (ec) break;
+        continue;
+      }
+      peer_silent_ = true;
+      boost::system::error_code ignored;
+      beast::get_lowest_layer(ws).socket().close(ignored);  // the reader's read fails: it reports why
+      break;
+    }
+    heartbeat_timer_ = nullptr;
   }
 
   template <class WebSocketStream>
@@ -419,6 +511,7 @@ class connection : public std::enable_shared_from_this<connection> {
       if (state_ == state::closed) break;
       auto [ec, n] = co_await ws.async_read(buffer, asio::as_tuple(asio::use_awaitable));
       if (ec) {
+        if (peer_silent_) ec = beast::error::timeout;  // the heartbeat closed the socket
         const auto& reason = ws.reason();
         peer_close_code_ = reason.code;
         const std::string_view why(reason.reason.data(), reason.reason.size());
@@ -431,6 +524,7 @@ class connection : public std::enable_shared_from_this<connection> {
         break;
       }
       message m;
+      heard_ = true;
       m.kind = ws.got_text() ? message_kind::text : message_kind::binary;
       m.data = beast::buffers_to_string(buffer.data());
       buffer.consume(buffer.size());
@@ -481,6 +575,7 @@ class connection : public std::enable_shared_from_this<connection> {
   }
 
   void wake_all() noexcept {
+    if (heartbeat_timer_) heartbeat_timer_->cancel();
     incoming_ready_.notify_all();
     incoming_room_.notify_all();
     outgoing_ready_.notify_all();
@@ -533,6 +628,10 @@ class connection : public std::enable_shared_from_this<connection> {
   bool local_close_ = false;
   bool reader_done_ = false;
   bool writer_done_ = false;
+  bool heard_ = false;         // a frame came since the heartbeat last looked
+  bool pinging_ = false;       // the heartbeat's ping is being written
+  bool peer_silent_ = false;   // the heartbeat gave the peer up
+  asio::steady_timer* heartbeat_timer_ = nullptr;
 };
 
 }  // namespace intg::websocket
