@@ -261,8 +261,9 @@ struct options {
       e.with_json_path("$.settings." + std::string(key));
       return e;
     };
-    for (const auto& [k, v] : s) {
-      const std::string_view key = k;
+    for (const auto& kv : s) {
+      const std::string_view key = kv.key();
+      const boost::json::value& v = kv.value();  // not a structured binding: clang 14 cannot capture those
       auto str = [&](std::string& out) -> result<void> {
         if (!v.is_string()) return bad(key, "a string");
         out = std::string(v.as_string());
@@ -1680,6 +1681,7 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   // Cancelling a send waiting for room (terminal or partial): nothing was sent, it completes with
   // cancelled.
   struct room_cancellation {
+    room_cancellation(std::weak_ptr<producer_impl> p, std::uint64_t t) noexcept : self(std::move(p)), ticket(t) {}
     std::weak_ptr<producer_impl> self;
     std::uint64_t ticket;
     void operator()(asio::cancellation_type type) const {
@@ -1697,6 +1699,8 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   // Cancelling a send awaiting its report gives up the wait, not the message: the sender
   // completes with outcome_unknown and the report, when it comes, is dropped.
   struct report_cancellation {
+    report_cancellation(std::weak_ptr<producer_impl> p, std::uint32_t i, std::uint64_t t) noexcept
+        : self(std::move(p)), index(i), ticket(t) {}
     std::weak_ptr<producer_impl> self;
     std::uint32_t index;
     std::uint64_t ticket;

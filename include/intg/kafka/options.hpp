@@ -88,8 +88,9 @@ struct options {
       e.with_json_path("$.settings." + std::string(key));
       return e;
     };
-    for (const auto& [k, v] : s) {
-      const std::string_view key = k;
+    for (const auto& kv : s) {
+      const std::string_view key = kv.key();
+      const boost::json::value& v = kv.value();  // not a structured binding: clang 14 cannot capture those
       auto str = [&](std::string& out) -> result<void> {
         if (!v.is_string()) return bad(key, "a string");
         out = std::string(v.as_string());

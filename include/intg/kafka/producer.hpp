@@ -263,6 +263,7 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   // Cancelling a send waiting for room (terminal or partial): nothing was sent, it completes with
   // cancelled.
   struct room_cancellation {
+    room_cancellation(std::weak_ptr<producer_impl> p, std::uint64_t t) noexcept : self(std::move(p)), ticket(t) {}
     std::weak_ptr<producer_impl> self;
     std::uint64_t ticket;
     void operator()(asio::cancellation_type type) const {
@@ -280,6 +281,8 @@ class producer_impl : public std::enable_shared_from_this<producer_impl> {
   // Cancelling a send awaiting its report gives up the wait, not the message: the sender
   // completes with outcome_unknown and the report, when it comes, is dropped.
   struct report_cancellation {
+    report_cancellation(std::weak_ptr<producer_impl> p, std::uint32_t i, std::uint64_t t) noexcept
+        : self(std::move(p)), index(i), ticket(t) {}
     std::weak_ptr<producer_impl> self;
     std::uint32_t index;
     std::uint64_t ticket;
