@@ -768,6 +768,8 @@ BOOST_AUTO_TEST_CASE(async_send_takes_callbacks_deferred_and_strand_bound_handle
     cancel.emit(asio::cancellation_type::terminal);  // once completed, a cancellation finds nothing
     BOOST_TEST(p->stats().sent == sent_before + 2);
     for (int b = 1; b <= 3; ++b) rd_kafka_mock_broker_set_up(cluster.mc, b);
+    // librdkafka's threads reconnect on their own schedule, which no test clock drives: polled
+    // every 10 ms, up to 30 s, as in a_cancelled_send_gives_up_its_wait_not_its_message.
     for (int i = 0; i < 3000 && stuck_done < 2; ++i) co_await sleep_for(10ms);
     BOOST_TEST(stuck_done == 2);
     BOOST_TEST((co_await p->close()).has_value());
