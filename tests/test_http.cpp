@@ -1747,6 +1747,67 @@ asio::awaitable<int> server_answer(std::uint16_t port, std::string frames) {
 
 bool mentions(const intg::error& e, std::string_view what) { return e.to_string().find(what) != std::string::npos; }
 
+// A TCP stream that counts the writes it is given: what a batching_stream hands down.
+struct counting_stream {
+  counting_stream(tcp::socket s, std::size_t* n) : next(std::move(s)), writes(n) {}
+  boost::beast::tcp_stream next;
+  std::size_t* writes;
+  using executor_type = boost::beast::tcp_stream::executor_type;
+  executor_type get_executor() { return next.get_executor(); }
+  template <class B, class T>
+  auto async_read_some(const B& b, T&& t) {
+    return next.async_read_some(b, std::forward<T>(t));
+  }
+  template <class B, class T>
+  auto async_write_some(const B& b, T&& t) {
+    ++*writes;
+    return next.async_write_some(b, std::forward<T>(t));
+  }
+  template <class B>
+  std::size_t read_some(const B& b, boost::system::error_code& ec) {
+    return next.read_some(b, ec);
+  }
+  template <class B>
+  std::size_t write_some(const B& b, boost::system::error_code& ec) {
+    ++*writes;
+    return next.write_some(b, ec);
+  }
+};
+// What Beast's teardown of a counting_stream does: the TCP stream's.
+template <class Handler>
+void async_teardown(boost::beast::role_type role, counting_stream& s, Handler&& h) {
+  using boost::beast::websocket::async_teardown;
+  async_teardown(role, s.next, std::forward<Handler>(h));
+}
+using batching = ws::detail::batching_stream<counting_stream>;
+
+// A connected pair on loopback: the batching side and the plain peer that reads what it writes.
+asio::awaitable<std::pair<std::unique_ptr<batching>, tcp::socket>> batching_pair(std::size_t* writes) {
+  auto ex = co_await asio::this_coro::executor;
+  tcp::acceptor acceptor(ex, loopback(0));
+  tcp::socket a(ex), b(ex);
+  co_await a.async_connect(acceptor.local_endpoint(), asio::use_awaitable);
+  co_await acceptor.async_accept(b, asio::use_awaitable);
+  co_return std::make_pair(std::make_unique<batching>(std::move(a), writes), std::move(b));
+}
+
+asio::awaitable<std::string> read_exactly(tcp::socket& s, std::size_t n) {
+  std::string got(n, '\0');
+  co_await asio::async_read(s, asio::buffer(got), asio::use_awaitable);
+  co_return got;
+}
+
+// Starts `a` at once (co_spawn with use_awaitable would wait until awaited); its result lands in
+// the returned optional.
+template <class T>
+std::shared_ptr<std::optional<T>> start_now(asio::io_context& io, asio::awaitable<T> a) {
+  auto out = std::make_shared<std::optional<T>>();
+  asio::co_spawn(io, std::move(a), [out](std::exception_ptr e, T v) {
+    if (!e) *out = std::move(v);
+  });
+  return out;
+}
+
 }  // namespace
 
 BOOST_AUTO_TEST_SUITE(websocket)
@@ -1847,10 +1908,16 @@ BOOST_AUTO_TEST_CASE(protocol_violations_close_with_the_rfc_codes) {
     // below 1000, 1016-2999 unassigned) and a one-byte close payload: 1002.
     for (unsigned bad : {1005u, 1004u, 999u, 1016u, 2999u}) BOOST_TEST(co_await server_answer(port, frame(0x88, close_payload(bad))) == 1002);
     BOOST_TEST(co_await server_answer(port, frame(0x88, std::string(1, '\x03'))) == 1002);
+    // A client still sending when the server fails the connection reads the close code, not a
+    // reset: the server reads what the client still sends until it closes (4 MiB here, more than
+    // the socket buffers hold; a socket closed with data unread would answer with a reset).
+    std::string flood = frame(0x02, std::string(60000, 'x'));
+    for (int i = 0; i < 70; ++i) flood += frame(0x00, std::string(60000, 'x'));
+    BOOST_TEST(co_await server_answer(port, flood) == 1009);
     // A valid close (an application code) is answered with a close that is not an error.
     const int fine = co_await server_answer(port, frame(0x88, close_payload(4000, "bye")));
     BOOST_TEST((fine > 0 && fine != 1002));
-    BOOST_TEST(co_await eventually([&] { return s.ended.size() == 19; }));  // every connection above has ended
+    BOOST_TEST(co_await eventually([&] { return s.ended.size() == 20; }));  // every connection above has ended
     BOOST_TEST(mentions(s.ended.at(0), "invalid UTF-8"));
     BOOST_TEST(mentions(s.ended.at(2), "above the limit of 1024 bytes"));
     BOOST_TEST(mentions(s.ended.at(4), "broke the WebSocket protocol"));
@@ -1969,6 +2036,170 @@ BOOST_AUTO_TEST_CASE(heartbeat_keeps_a_quiet_peer_that_answers) {
     BOOST_TEST(m->data == "still here");
     BOOST_TEST(c.current()->stats().messages_received == 1u);  // the pongs are not messages
     co_await c.close();
+    co_await s.srv.shutdown();
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(batching_stream_writes_a_batch_at_once_in_order) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    std::size_t writes = 0;
+    auto [b, peer] = co_await batching_pair(&writes);
+    // Corked: a hundred asynchronous writes and a synchronous one complete with no write below.
+    b->cork();
+    std::string expected;
+    for (int i = 0; i < 100; ++i) {
+      const std::string piece = "piece " + std::to_string(i) + "|";
+      const auto n = co_await asio::async_write(*b, asio::buffer(piece), asio::use_awaitable);
+      BOOST_TEST(n == piece.size());
+      expected += piece;
+    }
+    boost::system::error_code ec;
+    BOOST_TEST(b->write_some(asio::buffer(std::string_view("sync|")), ec) == 5u);
+    BOOST_TEST(!ec);
+    expected += "sync|";
+    BOOST_TEST(writes == 0u);
+    BOOST_TEST(b->buffered() == expected.size());
+    // The flush: one write for all of it, in order.
+    auto [fec] = co_await b->async_flush(asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(!fec);
+    BOOST_TEST(writes == 1u);
+    BOOST_TEST(b->idle());
+    BOOST_TEST(co_await read_exactly(peer, expected.size()) == expected);
+    // Uncorked and idle: straight through, nothing buffered.
+    co_await asio::async_write(*b, asio::buffer(std::string_view("direct")), asio::use_awaitable);
+    BOOST_TEST(writes == 2u);
+    BOOST_TEST(b->buffered() == 0u);
+    BOOST_TEST(co_await read_exactly(peer, 6) == "direct");
+    // A write straight through still in flight while the writer's synchronous writes come: they
+    // are buffered, and follow it when it ends (a second write alongside it would interleave
+    // their bytes with what it has yet to write).
+    const std::string first(4 * 1024 * 1024, '1');
+    std::size_t first_took = 0;
+    bool first_done = false;
+    b->async_write_some(asio::buffer(first), [&](boost::system::error_code wec, std::size_t n) {
+      BOOST_TEST(!wec);
+      first_took = n;  // a write_some: what the socket took, up to all of it
+      first_done = true;
+    });
+    b->cork();
+    BOOST_TEST(b->write_some(asio::buffer(std::string_view("second")), ec) == 6u);
+    b->uncork();
+    BOOST_TEST(b->buffered() == 6u);  // not written alongside the write in flight
+    BOOST_TEST(!b->idle());
+    BOOST_REQUIRE(co_await eventually([&] { return first_done; }));
+    BOOST_TEST(first_took > 0u);
+    auto reading_both = start_now(io, read_exactly(peer, first_took + 6));
+    co_await b->async_flush(asio::use_awaitable);
+    BOOST_REQUIRE(co_await eventually([&] { return reading_both->has_value(); }));
+    BOOST_TEST((**reading_both == first.substr(0, first_took) + "second"));
+    // Corked, a write larger than a batch: taken in parts of at most batch_bytes, each part written
+    // once the buffer is full; memory stays bounded and the bytes arrive whole.
+    std::string large(200 * 1024 + 7, '\0');
+    for (std::size_t i = 0; i < large.size(); ++i) large[i] = static_cast<char>(i % 253);
+    b->cork();
+    auto reading = start_now(io, read_exactly(peer, large.size()));
+    co_await asio::async_write(*b, asio::buffer(large), asio::use_awaitable);
+    BOOST_TEST(b->buffered() <= batching::batch_bytes);
+    co_await b->async_flush(asio::use_awaitable);
+    BOOST_REQUIRE(co_await eventually([&] { return reading->has_value(); }));
+    BOOST_TEST((**reading == large));
+    BOOST_TEST(writes >= 2u + large.size() / batching::batch_bytes);
+    // A small write (a control frame) is taken whole, even by a buffer with less room left.
+    b->cork();
+    const std::string fill(batching::batch_bytes - 10, 'f'), ping(100, 'p');
+    co_await asio::async_write(*b, asio::buffer(fill), asio::use_awaitable);
+    BOOST_TEST(b->buffered() == fill.size());
+    BOOST_TEST(co_await b->async_write_some(asio::buffer(ping), asio::use_awaitable) == ping.size());  // not 10
+    reading = start_now(io, read_exactly(peer, fill.size() + ping.size()));
+    co_await b->async_flush(asio::use_awaitable);
+    BOOST_REQUIRE(co_await eventually([&] { return reading->has_value(); }));
+    BOOST_TEST((**reading == fill + ping));
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(batching_stream_fails_every_later_write_after_a_failed_flush) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    std::size_t writes = 0;
+    auto [b, peer] = co_await batching_pair(&writes);
+    peer.close();
+    // Writing to a closed peer fails once its reset arrives: within a few batches.
+    const std::string chunk(16 * 1024, 'x');
+    boost::system::error_code failed;
+    for (int i = 0; i < 100 && !failed; ++i) {
+      b->cork();
+      auto [wec, n] = co_await asio::async_write(*b, asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+      if (wec) failed = wec;
+      if (!failed) std::tie(failed) = co_await b->async_flush(asio::as_tuple(asio::use_awaitable));
+      if (!failed) co_await asio::steady_timer(io, 10ms).async_wait(asio::use_awaitable);  // the reset travels
+    }
+    BOOST_REQUIRE(failed);
+    // The error sticks: later writes, synchronous and asynchronous, corked or not, and flushes fail.
+    auto [again, n] = co_await b->async_write_some(asio::buffer(chunk), asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(again == failed);
+    BOOST_TEST(n == 0u);
+    boost::system::error_code sync;
+    BOOST_TEST(b->write_some(asio::buffer(chunk), sync) == 0u);
+    BOOST_TEST(sync == failed);
+    auto [fec] = co_await b->async_flush(asio::as_tuple(asio::use_awaitable));
+    BOOST_TEST(fec == failed);
+    BOOST_TEST(b->idle());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(batching_stream_teardown_writes_what_is_buffered_first) {
+  asio::io_context io;
+  test::run(io, [&]() -> asio::awaitable<void> {
+    std::size_t writes = 0;
+    auto [b, peer] = co_await batching_pair(&writes);
+    b->cork();
+    co_await asio::async_write(*b, asio::buffer(std::string_view("last words")), asio::use_awaitable);
+    BOOST_TEST(writes == 0u);
+    // As a server: the buffered bytes, then the end of the stream; the teardown then reads until
+    // the peer closes too.
+    auto tearing = start_now(io, [&]() -> asio::awaitable<boost::system::error_code> {
+      auto [ec] = co_await async_teardown(boost::beast::role_type::server, *b, asio::as_tuple(asio::use_awaitable));
+      co_return ec;
+    }());
+    asio::streambuf buf;
+    const std::string all = co_await read_to_end(peer, buf);  // until the teardown's shutdown
+    BOOST_TEST(all == "last words");
+    BOOST_TEST(!tearing->has_value());  // still waiting for this side to close
+    peer.close();
+    BOOST_REQUIRE(co_await eventually([&] { return tearing->has_value(); }));
+    const auto ec = **tearing;
+    BOOST_TEST((!ec || ec == asio::error::eof || ec == asio::error::connection_reset), ec.message());
+  }());
+}
+
+BOOST_AUTO_TEST_CASE(a_burst_of_mixed_sizes_arrives_whole_and_in_order) {
+  // Batches of small messages, messages larger than a batch written on their own, and empty ones,
+  // masked by the client and echoed by the server, both ways through their batching layers.
+  asio::io_context io;
+  ws_served s(io);
+  test::run(io, [&]() -> asio::awaitable<void> {
+    ws::client_options o;
+    o.send_queue_messages = 1000;
+    o.send_queue_bytes = 64 * 1024 * 1024;
+    o.receive_queue_messages = 1000;
+    ws::client c(io.get_executor(), s.url(), o);
+    BOOST_REQUIRE(co_await c.connect());
+    const std::size_t sizes[] = {0, 1, 125, 126, 65535, 65536, 70000, 5, 16 * 1024, 200 * 1024};
+    auto body = [](std::size_t i, std::size_t size) {
+      std::string m(size, '\0');
+      for (std::size_t k = 0; k < size; ++k) m[k] = static_cast<char>((i * 31 + k) % 251);
+      return m;
+    };
+    constexpr std::size_t count = 300;
+    for (std::size_t i = 0; i < count; ++i) BOOST_REQUIRE(c.try_send(body(i, sizes[i % std::size(sizes)]), ws::message_kind::binary));
+    for (std::size_t i = 0; i < count; ++i) {
+      auto m = co_await c.receive();
+      BOOST_REQUIRE(m);
+      BOOST_TEST((m->data == body(i, sizes[i % std::size(sizes)])), "message " << i);
+    }
+    BOOST_TEST(c.current()->stats().messages_sent == count);
+    BOOST_REQUIRE(co_await c.close());
     co_await s.srv.shutdown();
   }());
 }

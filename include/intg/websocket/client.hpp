@@ -317,10 +317,11 @@ class client {
       tcp.socket().set_option(asio::ip::tcp::no_delay(true), ignored);
       if constexpr (std::is_same_v<WebSocketStream, tls_stream>) {
         const bool verify = !opts_.tls.insecure_skip_verify;
-        if (auto r = http::prepare_client_ssl(ws.next_layer().native_handle(), url_.host(), verify); !r) co_return r.error();
-        auto [hec] = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
+        auto& tls = detail::tls_layer(ws);
+        if (auto r = http::prepare_client_ssl(tls.native_handle(), url_.host(), verify); !r) co_return r.error();
+        auto [hec] = co_await tls.async_handshake(asio::ssl::stream_base::client, asio::as_tuple(asio::use_awaitable));
         if (hec == beast::error::timeout) co_return connect_error(hec, "in the TLS handshake");
-        if (hec) co_return http::handshake_error(ws.next_layer().native_handle(), hec, peer_);
+        if (hec) co_return http::handshake_error(tls.native_handle(), hec, peer_);
       }
       detail::apply_options(ws, opts_);
       ws.set_option(bws::stream_base::decorator([o = &opts_](bws::request_type& req) {

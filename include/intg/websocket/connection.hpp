@@ -7,11 +7,13 @@
 #include <intg/core/error.hpp>
 #include <intg/core/result.hpp>
 #include <intg/detail/inline_handler.hpp>
+#include <intg/websocket/batching_stream.hpp>
 #include <intg/websocket/options.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -23,6 +25,7 @@
 #include <boost/beast/ssl/ssl_stream.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <boost/beast/websocket/stream.hpp>
+#include <boost/container/small_vector.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -34,6 +37,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -42,8 +46,14 @@ namespace intg::websocket {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 
-using plain_stream = beast::websocket::stream<beast::tcp_stream>;
-using tls_stream = beast::websocket::stream<beast::ssl_stream<beast::tcp_stream>>;
+// Under Beast's WebSocket stream, a layer that lets the writer batch messages (batching_stream.hpp).
+using plain_stream = beast::websocket::stream<detail::batching_stream<beast::tcp_stream>>;
+using tls_stream = beast::websocket::stream<detail::batching_stream<beast::ssl_stream<beast::tcp_stream>>>;
+
+namespace detail {
+/// The TLS stream under a tls_stream's batching layer (for its handshake and native handle).
+inline beast::ssl_stream<beast::tcp_stream>& tls_layer(tls_stream& ws) noexcept { return ws.next_layer().next_layer(); }
+}  // namespace detail
 
 /// Counters of one connection.
 struct connection_stats {
@@ -87,6 +97,16 @@ class wakeup {
     ready_.swap(waiting_);  // a waiter resumed later may wait again: on waiting_, not on ready_
     for (auto& w : ready_) asio::post(ex_, std::move(w.handler));
     ready_.clear();
+    for (auto* t : timed_) t->cancel();
+  }
+  /// Like notify_all(), but a waiter without a deadline runs at once, inside this call, when the
+  /// caller is on the executor's thread (asio::dispatch): the reader hands a message to the
+  /// application this way, without a trip through the executor's queue (each such trip also cost
+  /// the reactor a poll). The caller must expect the waiters to act before it goes on.
+  void resume_all() {
+    boost::container::small_vector<waiter, 4> ready(std::make_move_iterator(waiting_.begin()), std::make_move_iterator(waiting_.end()));
+    waiting_.clear();  // a waiter may wait again, or resume others, from inside the loop below
+    for (auto& w : ready) asio::dispatch(ex_, std::move(w.handler));
     for (auto* t : timed_) t->cancel();
   }
 
@@ -153,6 +173,7 @@ void apply_options(WebSocketStream& ws, const connection_options& o) {
   ws.write_buffer_bytes(16 * 1024);
   // The WebSocket stream times its own handshakes and heartbeat; the TCP stream's must not fire.
   beast::get_lowest_layer(ws).expires_never();
+  ws.next_layer().drain_timeout(o.handshake_timeout);
 }
 
 }  // namespace detail
@@ -179,6 +200,8 @@ class connection : public std::enable_shared_from_this<connection> {
   /// Starts the reader and the writer; called once the opening handshake is done.
   void start() {
     started_ = true;
+    if (plain_) plain_->next_layer().keep_owner_alive(weak_from_this());
+    if (tls_) tls_->next_layer().keep_owner_alive(weak_from_this());
     if (plain_) {
       spawn(*plain_);
     } else {
@@ -394,7 +417,7 @@ class connection : public std::enable_shared_from_this<connection> {
       ++stats_.messages_received;
       stats_.bytes_received += m.data.size();
       incoming_.push_back(std::move(m));
-      incoming_ready_.notify_all();
+      incoming_ready_.resume_all();  // the application takes it now (it may send, close or abort)
     }
     reader_done_ = true;
     // A reader that stopped for any reason but a closing handshake leaves a broken stream.
@@ -405,23 +428,50 @@ class connection : public std::enable_shared_from_this<connection> {
     wake_all();
   }
 
+  // Everything queued when the writer wakes goes out as one batch: Beast's synchronous write
+  // frames each message into the corked batching layer (a copy: no system call, no suspension),
+  // then one flush writes them all. While the flush completes, more messages queue up: they make
+  // the next batch (so under load the writes get fewer and larger, and a lone message is not
+  // delayed). A batch holds about batch_bytes; a message that large is written on its own,
+  // straight through, uncopied. The peer's close frame stops the writer (Beast answers it, and
+  // nothing may follow it).
   template <class WebSocketStream>
   asio::awaitable<void> write_loop(WebSocketStream& ws, std::shared_ptr<connection>) {
+    auto& batch = ws.next_layer();
+    constexpr std::size_t batch_bytes = std::remove_reference_t<decltype(batch)>::batch_bytes;
     for (;;) {
       while (outgoing_.empty() && state_ == state::open) co_await outgoing_ready_.wait();
-      if (outgoing_.empty() || state_ == state::closed) break;
-      outgoing& m = outgoing_.front();
-      ws.text(m.kind == message_kind::text);
-      auto [ec, n] = co_await ws.async_write(asio::buffer(m.data), asio::as_tuple(asio::use_awaitable));
+      if (outgoing_.empty() || state_ == state::closed || !ws.is_open()) break;
+      boost::system::error_code ec;
+      if (outgoing_.front().data.size() >= batch_bytes) {
+        if (!batch.idle()) std::tie(ec) = co_await batch.async_flush(asio::as_tuple(asio::use_awaitable));
+        if (!ec) {
+          outgoing& m = outgoing_.front();
+          ws.text(m.kind == message_kind::text);
+          std::size_t n = 0;
+          std::tie(ec, n) = co_await ws.async_write(asio::buffer(m.data), asio::as_tuple(asio::use_awaitable));
+          if (!ec) written();
+        }
+      } else {
+        batch.cork();
+        while (!outgoing_.empty() && state_ != state::closed && ws.is_open()) {
+          outgoing& m = outgoing_.front();
+          if (m.data.size() >= batch_bytes || m.data.size() > batch_bytes - std::min(batch_bytes, batch.buffered())) break;
+          ws.text(m.kind == message_kind::text);
+          ws.write(asio::buffer(m.data), ec);
+          if (ec) break;
+          written();
+        }
+        if (!ec) {
+          std::tie(ec) = co_await batch.async_flush(asio::as_tuple(asio::use_awaitable));
+        } else {
+          batch.uncork();  // what the batch holds still goes out
+        }
+      }
       if (ec) {
         end(detail::ws_error(ec, peer_, opts_, ws.reason().code, {}, "writing"));
         break;
       }
-      ++stats_.messages_sent;
-      stats_.bytes_sent += m.data.size();
-      queued_bytes_ -= m.data.size();
-      outgoing_.pop_front();
-      room_.notify_all();
     }
     // Only the writer removes queued messages: one of them may be under a write until here.
     stats_.dropped += outgoing_.size();
@@ -429,6 +479,16 @@ class connection : public std::enable_shared_from_this<connection> {
     queued_bytes_ = 0;
     writer_done_ = true;
     wake_all();
+  }
+
+  // The front message is in the batch or on the wire.
+  void written() {
+    const std::size_t size = outgoing_.front().data.size();
+    ++stats_.messages_sent;
+    stats_.bytes_sent += size;
+    queued_bytes_ -= size;
+    outgoing_.pop_front();
+    room_.notify_all();
   }
 
   void end(error e) {

@@ -220,7 +220,7 @@ class server {
     auto& tcp = beast::get_lowest_layer(ws);
     tcp.expires_after(opts_.handshake_timeout);
     if constexpr (std::is_same_v<WebSocketStream, tls_stream>) {
-      auto [hec] = co_await ws.next_layer().async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
+      auto [hec] = co_await detail::tls_layer(ws).async_handshake(asio::ssl::stream_base::server, asio::as_tuple(asio::use_awaitable));
       if (hec) {
         ++stats_.failed_handshakes;
         co_return false;
